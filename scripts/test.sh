@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: system packages, a virtualenv with every
+# extra, then lint, type checks and the tests (real models, real browser, real servers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-system-deps.sh
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+export HF_HUB_OFFLINE=1
+echo "== ruff";  .venv/bin/ruff check . && .venv/bin/ruff format --check .
+echo "== mypy";  .venv/bin/mypy
+echo "== pytest"
+# pytest exits 5 when it collects nothing; set -e makes that (and any failure) fatal.
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

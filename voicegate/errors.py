@@ -1,0 +1,25 @@
+"""Every error voicegate raises on purpose derives from :class:`RoomKitError`."""
+
+
+class RoomKitError(Exception):
+    """Base class of voicegate's errors."""
+
+
+class RoomNotFoundError(RoomKitError):
+    """Room does not exist."""
+
+
+class ChannelNotFoundError(RoomKitError):
+    """Channel binding not found in room."""
+
+
+class ChannelNotRegisteredError(RoomKitError):
+    """Channel type not registered."""
+
+
+class ConfigError(RoomKitError):
+    """A configuration value is missing or invalid."""
+
+
+class ModelNotAvailableError(RoomKitError):
+    """A speech model is not installed; the message names the package to install."""

@@ -1,0 +1,5 @@
+"""Conversation stores."""
+
+from voicegate.store.base import ConversationStore
+
+__all__ = ["ConversationStore"]
