@@ -1,0 +1,72 @@
+"""Configuration precedence and validation of ``voicegate serve``."""
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from voicegate.errors import ConfigError
+from voicegate.server.config import SETTINGS, ServeConfig, add_arguments, load_config
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_every_field_is_a_setting() -> None:
+    assert {f.name for f in dataclasses.fields(ServeConfig)} == {s.name for s in SETTINGS}
+
+
+def test_defaults_without_anything() -> None:
+    assert load_config(_parse(), environ={}) == ServeConfig()
+
+
+def test_flag_beats_env_beats_file_beats_default(tmp_path: Path) -> None:
+    toml = tmp_path / "vg.toml"
+    toml.write_text('[serve]\nport = 9001\nhost = "0.0.0.0"\nstore = "memory"\nanonymous = true\n')
+    env = {"VOICEGATE_CONFIG": str(toml), "VOICEGATE_PORT": "9002", "VOICEGATE_HOST": "10.0.0.1"}
+    config = load_config(_parse("--port", "9003"), environ=env)
+    assert config.port == 9003  # flag
+    assert config.host == "10.0.0.1"  # env over file
+    assert config.store == "memory"  # file over default
+    assert config.anonymous is True
+    assert config.responder == "echo"  # default
+
+
+def test_boolean_flag_overrides_file(tmp_path: Path) -> None:
+    toml = tmp_path / "vg.toml"
+    toml.write_text("anonymous = true\n")
+    config = load_config(_parse("--config", str(toml), "--no-anonymous"), environ={})
+    assert config.anonymous is False
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--port", "http"], {}, "bad value 'http' for --port"),
+        (["--port", "70000"], {}, "integer from 0 to 65535"),
+        ([], {"VOICEGATE_STORE": "postgres"}, "expected one of sqlite, memory"),
+        ([], {"VOICEGATE_ANONYMOUS": "maybe"}, "for VOICEGATE_ANONYMOUS: expected true or false"),
+        (["--token-ttl", "-1"], {}, "expected a positive number"),
+    ],
+)
+def test_bad_values_name_their_origin(argv: list[str], env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(_parse(*argv), environ=env)
+
+
+def test_bad_files(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(_parse("--config", str(missing)), environ={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("port = = 3")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(_parse("--config", str(broken)), environ={})
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("colour = 'blue'")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_config(_parse("--config", str(unknown)), environ={})

@@ -1,0 +1,197 @@
+"""Configuration of ``voicegate serve``: flags, then environment, then a TOML file, then defaults.
+
+Every setting is declared once, in :data:`SETTINGS`; the argument parser, the
+environment names (``VOICEGATE_<NAME>``), the TOML keys and ``--help`` all come
+from that table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voicegate.errors import ConfigError
+
+ENV_PREFIX = "VOICEGATE_"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    """Every setting of ``voicegate serve``, validated."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    data_dir: Path = Path("voicegate-data")
+    store: str = "sqlite"
+    stt_model: str = "whisper-tiny.en"
+    tts_voice: str = "piper-en_US-joe-medium"
+    responder: str = "echo"
+    ai_url: str = "http://127.0.0.1:8080/v1"
+    ai_model: str = "local"
+    anonymous: bool = False
+    token_ttl: float = 600.0
+    vad_aggressiveness: int = 2
+    end_of_speech_ms: int = 300
+    barge_in_ms: int = 200
+    max_sessions: int = 32
+    webrtc: bool = True
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file conversations are kept in."""
+        return self.data_dir / "voicegate.sqlite3"
+
+
+@dataclass(frozen=True, slots=True)
+class _Setting:
+    name: str
+    help: str
+    parse: Callable[[str], Any]
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"expected an integer from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected an integer from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a positive number") from None
+    if value <= 0:
+        raise ValueError("expected a positive number")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise ValueError("expected a non-empty value")
+    return text
+
+
+SETTINGS: tuple[_Setting, ...] = (
+    _Setting("host", "address to listen on", _text),
+    _Setting(
+        "port", "TCP port for the page, WebSocket, WebRTC offers and metrics", _int_in(0, 65535)
+    ),
+    _Setting("data_dir", "folder for the SQLite store", lambda text: Path(_text(text))),
+    _Setting(
+        "store", "conversation store: sqlite (persistent) or memory", _one_of("sqlite", "memory")
+    ),
+    _Setting("stt_model", "speech-to-text model id or CTranslate2 folder", _text),
+    _Setting("tts_voice", "Piper voice id or .onnx path", _text),
+    _Setting("responder", "who answers: echo, or ai (OpenAI-compatible)", _one_of("echo", "ai")),
+    _Setting("ai_url", "base URL of the OpenAI-compatible endpoint (responder=ai)", _text),
+    _Setting("ai_model", "model name sent to the endpoint (responder=ai)", _text),
+    _Setting("anonymous", "accept connections without a token (loopback only)", _bool),
+    _Setting(
+        "token_ttl", "lifetime in seconds of the page token printed at start", _positive_float
+    ),
+    _Setting("vad_aggressiveness", "WebRTC VAD aggressiveness, 0-3", _int_in(0, 3)),
+    _Setting("end_of_speech_ms", "silence that ends an utterance, in ms", _int_in(60, 5000)),
+    _Setting("barge_in_ms", "speech needed to interrupt an answer, in ms", _int_in(0, 5000)),
+    _Setting("max_sessions", "most concurrent voice sessions", _int_in(1, 10000)),
+    _Setting("webrtc", "serve the WebRTC offer endpoint", _bool),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``--config`` and one flag per setting (defaults stay unset: precedence needs it)."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"TOML file of settings (also {ENV_PREFIX}CONFIG)",
+    )
+    defaults = ServeConfig()
+    for setting in SETTINGS:
+        flag = "--" + setting.name.replace("_", "-")
+        env = ENV_PREFIX + setting.name.upper()
+        default = getattr(defaults, setting.name)
+        help_text = f"{setting.help} (env {env}; default {default})"
+        if isinstance(default, bool):
+            parser.add_argument(
+                flag, dest=setting.name, action=argparse.BooleanOptionalAction, help=help_text
+            )
+        else:
+            parser.add_argument(flag, dest=setting.name, default=None, help=help_text)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    table = data.get("serve", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [serve] must be a table")
+    known = {setting.name for setting in SETTINGS}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return table
+
+
+def load_config(
+    args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None
+) -> ServeConfig:
+    """Resolve every setting from flags, environment, the TOML file and defaults, in that order."""
+    environ = os.environ if environ is None else environ
+    flags = vars(args) if args is not None else {}
+    config_path = flags.get("config") or environ.get(ENV_PREFIX + "CONFIG")
+    from_file = _read_toml(Path(config_path)) if config_path else {}
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        env_name = ENV_PREFIX + setting.name.upper()
+        if flags.get(setting.name) is not None:
+            raw, origin = flags[setting.name], "--" + setting.name.replace("_", "-")
+        elif env_name in environ:
+            raw, origin = environ[env_name], env_name
+        elif setting.name in from_file:
+            raw, origin = from_file[setting.name], f"{config_path}: {setting.name}"
+        else:
+            continue
+        if isinstance(raw, bool):
+            raw = "true" if raw else "false"
+        try:
+            values[setting.name] = setting.parse(str(raw))
+        except ValueError as exc:
+            raise ConfigError(f"bad value {raw!r} for {origin}: {exc}") from None
+    return ServeConfig(**values)
