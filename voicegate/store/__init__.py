@@ -1,5 +1,6 @@
 """Conversation stores."""
 
-from voicegate.store.base import ConversationStore
+from voicegate.store.base import ConversationStore, StoreError
+from voicegate.store.memory import InMemoryStore
 
-__all__ = ["ConversationStore"]
+__all__ = ["ConversationStore", "InMemoryStore", "StoreError"]

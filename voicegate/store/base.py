@@ -12,14 +12,25 @@ from voicegate.core.models import (
     Task,
     TaskStatus,
 )
+from voicegate.errors import RoomKitError
+
+
+class StoreError(RoomKitError):
+    """A store cannot do what was asked (unopenable file, duplicate room, unknown task)."""
 
 
 class ConversationStore(ABC):
     """Persistent state of rooms: timelines, bindings, read markers, tasks, observations.
 
     ``add_event`` assigns the event's per-room ``index`` (from 0, gap-free) and
-    returns the committed event. Callers serialise writes per room with the room
+    returns the committed event; an event for an unknown room raises
+    ``RoomNotFoundError``. Committed events are treated as immutable: change one
+    with ``event.copy(...)``. Callers serialise writes per room with the room
     lock; a store must still never hand out the same index twice.
+
+    ``visibility_filter`` keeps the events whose ``visibility`` equals it.
+    Read markers only move forward; the unread count is the number of events
+    after a channel's marker (all of them when it has none).
     """
 
     async def open(self) -> None:  # noqa: B027 - optional hook

@@ -1,0 +1,138 @@
+"""The default store: everything in process memory, nothing survives a restart."""
+
+from __future__ import annotations
+
+from voicegate.core.models import (
+    ChannelBinding,
+    Observation,
+    Room,
+    RoomEvent,
+    Task,
+    TaskStatus,
+)
+from voicegate.errors import RoomNotFoundError
+from voicegate.store.base import ConversationStore, StoreError
+
+
+class InMemoryStore(ConversationStore):
+    """Dicts and per-room lists; every operation is O(1) or a slice of one room."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[str, Room] = {}
+        self._bindings: dict[str, dict[str, ChannelBinding]] = {}
+        self._timelines: dict[str, list[RoomEvent]] = {}
+        self._events: dict[str, RoomEvent] = {}
+        self._read_markers: dict[tuple[str, str], int] = {}
+        self._tasks: dict[str, Task] = {}
+        self._observations: dict[str, list[Observation]] = {}
+
+    # rooms
+    async def create_room(self, room: Room) -> Room:
+        if room.id in self._rooms:
+            raise StoreError(f"room {room.id!r} already exists")
+        self._rooms[room.id] = room
+        self._bindings[room.id] = {}
+        self._timelines[room.id] = []
+        return room
+
+    async def get_room(self, room_id: str) -> Room | None:
+        return self._rooms.get(room_id)
+
+    async def update_room(self, room: Room) -> Room:
+        if room.id not in self._rooms:
+            raise RoomNotFoundError(f"room {room.id!r} does not exist")
+        self._rooms[room.id] = room
+        return room
+
+    async def list_rooms(self, offset: int = 0, limit: int = 50) -> list[Room]:
+        return list(self._rooms.values())[offset : offset + limit]
+
+    # channel bindings
+    async def add_binding(self, binding: ChannelBinding) -> None:
+        self._room_bindings(binding.room_id)[binding.channel_id] = binding
+
+    async def remove_binding(self, room_id: str, channel_id: str) -> bool:
+        return self._room_bindings(room_id).pop(channel_id, None) is not None
+
+    async def list_bindings(self, room_id: str) -> list[ChannelBinding]:
+        return list(self._room_bindings(room_id).values())
+
+    def _room_bindings(self, room_id: str) -> dict[str, ChannelBinding]:
+        bindings = self._bindings.get(room_id)
+        if bindings is None:
+            raise RoomNotFoundError(f"room {room_id!r} does not exist")
+        return bindings
+
+    # events
+    async def add_event(self, event: RoomEvent) -> RoomEvent:
+        timeline = self._timelines.get(event.room_id)
+        if timeline is None:
+            raise RoomNotFoundError(f"room {event.room_id!r} does not exist")
+        committed = event.copy(index=len(timeline))
+        timeline.append(committed)
+        self._events[committed.id] = committed
+        return committed
+
+    async def get_event(self, event_id: str) -> RoomEvent | None:
+        return self._events.get(event_id)
+
+    async def list_events(
+        self,
+        room_id: str,
+        offset: int = 0,
+        limit: int = 50,
+        visibility_filter: str | None = None,
+    ) -> list[RoomEvent]:
+        timeline = self._timelines.get(room_id, [])
+        if visibility_filter is None:
+            return timeline[offset : offset + limit]
+        visible = [e for e in timeline if e.visibility == visibility_filter]
+        return visible[offset : offset + limit]
+
+    async def count_events(self, room_id: str) -> int:
+        return len(self._timelines.get(room_id, ()))
+
+    # read markers
+    async def mark_read(self, room_id: str, channel_id: str, event_id: str) -> None:
+        event = self._events.get(event_id)
+        if event is not None and event.room_id == room_id:
+            self._raise_marker(room_id, channel_id, event.index)
+
+    async def mark_all_read(self, room_id: str, channel_id: str) -> None:
+        count = len(self._timelines.get(room_id, ()))
+        if count:
+            self._raise_marker(room_id, channel_id, count - 1)
+
+    async def get_unread_count(self, room_id: str, channel_id: str) -> int:
+        count = len(self._timelines.get(room_id, ()))
+        return count - 1 - self._read_markers.get((room_id, channel_id), -1)
+
+    def _raise_marker(self, room_id: str, channel_id: str, index: int) -> None:
+        key = (room_id, channel_id)
+        if index > self._read_markers.get(key, -1):
+            self._read_markers[key] = index
+
+    # tasks and observations
+    async def add_task(self, task: Task) -> Task:
+        self._tasks[task.id] = task
+        return task
+
+    async def update_task(self, task: Task) -> Task:
+        if task.id not in self._tasks:
+            raise StoreError(f"task {task.id!r} does not exist")
+        self._tasks[task.id] = task
+        return task
+
+    async def list_tasks(self, room_id: str, status: TaskStatus | None = None) -> list[Task]:
+        return [
+            t
+            for t in self._tasks.values()
+            if t.room_id == room_id and (status is None or t.status == status)
+        ]
+
+    async def add_observation(self, observation: Observation) -> Observation:
+        self._observations.setdefault(observation.room_id, []).append(observation)
+        return observation
+
+    async def list_observations(self, room_id: str) -> list[Observation]:
+        return list(self._observations.get(room_id, ()))
