@@ -1,0 +1,46 @@
+"""Timing of one caller turn, from the end of speech to the first answer audio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from voicegate.core.models import new_id
+
+# (stage name, start mark, end mark), in the order a turn passes through them.
+_STAGES = (
+    ("endpoint", "speech_ended", "endpointed"),
+    ("stt", "endpointed", "transcribed"),
+    ("commit", "transcribed", "committed"),
+    ("answer_audio", "committed", "first_audio"),
+    ("total", "speech_ended", "first_audio"),
+)
+
+
+@dataclass(slots=True)
+class TurnTimings:
+    """Monotonic marks (seconds) of a turn; ``None`` until reached.
+
+    ``speech_ended`` is when the caller's last speech frame arrived, ``endpointed``
+    when the silence after it was long enough to end the utterance.
+    """
+
+    turn_id: str = field(default_factory=new_id)
+    speech_ended: float | None = None
+    endpointed: float | None = None
+    transcribed: float | None = None
+    committed: float | None = None
+    first_audio: float | None = None
+
+    def stages(self) -> dict[str, float]:
+        """Duration in seconds of every stage whose two marks are set."""
+        result: dict[str, float] = {}
+        for name, start, end in _STAGES:
+            begin, finish = getattr(self, start), getattr(self, end)
+            if begin is not None and finish is not None:
+                result[name] = max(0.0, finish - begin)
+        return result
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-safe summary: the turn id and each stage in milliseconds."""
+        stages_ms = {name: round(seconds * 1000.0, 1) for name, seconds in self.stages().items()}
+        return {"turn_id": self.turn_id, "stages_ms": stages_ms}
