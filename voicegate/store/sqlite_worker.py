@@ -1,0 +1,157 @@
+"""One dedicated thread that owns a SQLite connection and group-commits its work.
+
+Every operation is a function of the connection. The thread takes whatever
+operations are queued, runs them in order inside ONE transaction (each under
+its own savepoint, so a failing operation undoes only itself), commits, and
+only then resolves the callers' futures: an awaited write is committed, and a
+burst of writes from many rooms costs one commit instead of one each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from voicegate.store.base import StoreError
+
+T = TypeVar("T")
+Operation = Callable[[sqlite3.Connection], Any]
+_Job = tuple[Operation, "asyncio.Future[Any]"]
+_Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+class SQLiteWorker:
+    """Runs operations on one connection in one thread; see the module docstring.
+
+    ``setup`` runs once on the fresh connection (schema, pragmas, in-memory
+    state); ``after_rollback`` runs when a commit fails, so state the
+    operations keep beside the database can be reloaded from it.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        setup: Callable[[sqlite3.Connection], None],
+        after_rollback: Callable[[sqlite3.Connection], None],
+    ) -> None:
+        self._path = path
+        self._setup = setup
+        self._after_rollback = after_rollback
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._stopped = threading.Event()
+
+    async def call(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``operation`` in the worker; return its result once it is committed."""
+        if self._closed:
+            raise StoreError(f"SQLite store {self._path!r} is closed")
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name=f"sqlite-store:{self._path}", daemon=True
+            )
+            self._thread.start()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._jobs.put((operation, future))
+        return await future
+
+    async def close(self) -> None:
+        """Finish the queued work, commit it and close the connection. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is None:
+            return
+        self._jobs.put(None)
+        await asyncio.to_thread(self._stopped.wait)
+
+    def _run(self) -> None:
+        try:
+            connection = self._connect()
+        except Exception as exc:
+            self._fail_all(StoreError(f"cannot open SQLite database {self._path!r}: {exc}"))
+            return
+        try:
+            while self._serve_batch(connection):
+                pass
+        finally:
+            connection.close()
+            self._stopped.set()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            self._setup(connection)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _take_batch(self) -> tuple[list[_Job], bool]:
+        """The queued jobs (waiting for the first) and whether a stop was asked."""
+        batch: list[_Job] = []
+        job = self._jobs.get()
+        while job is not None:
+            batch.append(job)
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return batch, False
+        return batch, True
+
+    def _serve_batch(self, connection: sqlite3.Connection) -> bool:
+        batch, stop = self._take_batch()
+        outcomes: list[_Outcome] = []
+        connection.execute("BEGIN")
+        for operation, future in batch:
+            connection.execute("SAVEPOINT op")
+            try:
+                outcomes.append((future, operation(connection), None))
+                connection.execute("RELEASE op")
+            except Exception as exc:
+                connection.execute("ROLLBACK TO op")
+                connection.execute("RELEASE op")
+                outcomes.append((future, None, exc))
+        try:
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            connection.execute("ROLLBACK")
+            self._after_rollback(connection)
+            failure = StoreError(f"SQLite commit failed on {self._path!r}: {exc}")
+            outcomes = [(future, None, failure) for future, _, _ in outcomes]
+        self._resolve(outcomes)
+        return not stop
+
+    def _fail_all(self, failure: StoreError) -> None:
+        """Answer every job with ``failure`` until a stop is asked."""
+        while True:
+            batch, stop = self._take_batch()
+            self._resolve([(future, None, failure) for _, future in batch])
+            if stop:
+                self._stopped.set()
+                return
+
+    @staticmethod
+    def _resolve(outcomes: list[_Outcome]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
+        for loop, settled in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the caller's loop is already closed
+                loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    """On the event loop: hand each caller its result or error."""
+    for future, result, error in outcomes:
+        if future.cancelled():
+            continue
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
