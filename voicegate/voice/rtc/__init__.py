@@ -1,0 +1,24 @@
+"""WebRTC media plumbing on aiortc: answering offers, inbound audio, a paced outbound track."""
+
+from voicegate.voice.rtc.ice import create_peer_connection, enable_loopback_candidates
+from voicegate.voice.rtc.inbound import read_audio
+from voicegate.voice.rtc.outbound import PacedAudioTrack
+from voicegate.voice.rtc.peer import (
+    AnsweredPeer,
+    IceGatheringTimeoutError,
+    InvalidOfferError,
+    answer_offer,
+    parse_offer,
+)
+
+__all__ = [
+    "AnsweredPeer",
+    "IceGatheringTimeoutError",
+    "InvalidOfferError",
+    "PacedAudioTrack",
+    "answer_offer",
+    "create_peer_connection",
+    "enable_loopback_candidates",
+    "parse_offer",
+    "read_audio",
+]

@@ -1,0 +1,86 @@
+"""The server's outbound WebRTC audio: a queue of PCM played out in real-time 20 ms frames."""
+
+from __future__ import annotations
+
+import asyncio
+
+import av
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.voice.playout import PlayoutBuffer
+from voicegate.voice.rtc.frames import MonoConverter, to_av_frame
+
+OUTPUT_SAMPLE_RATE = 48_000
+FRAME_SAMPLES = OUTPUT_SAMPLE_RATE // 50  # 20 ms
+
+
+class PacedAudioTrack(MediaStreamTrack):
+    """An audio track the server feeds with :meth:`push`; it plays 20 ms frames in real time.
+
+    Pushed audio (any rate, mono or stereo) is downmixed, resampled to 48 kHz and queued in a
+    bounded :class:`PlayoutBuffer`. While nothing is queued the track plays silence. Frames
+    are 48 kHz stereo with both channels equal: aiortc's Opus encoder upmixes mono with a
+    -3 dB pan law, stereo keeps the pushed level. They carry ``pts`` in samples with time base
+    ``1/48000``. :meth:`flush` drops everything queued at once (barge-in): the next
+    frame the track emits is silent.
+    """
+
+    kind = "audio"
+
+    def __init__(self, max_queued_seconds: float = 60.0) -> None:
+        super().__init__()
+        self._playout = PlayoutBuffer(OUTPUT_SAMPLE_RATE, max_queued_seconds)
+        self._converter = MonoConverter(OUTPUT_SAMPLE_RATE)
+        self._start: float | None = None
+        self._pts = 0
+
+    @property
+    def queued_seconds(self) -> float:
+        """Seconds of audio queued and not yet played."""
+        return self._playout.queued_seconds
+
+    def push(self, frame: AudioFrame) -> None:
+        """Queue ``frame`` after what is already queued.
+
+        Raises :class:`~voicegate.voice.playout.PlayoutOverflowError` when more than
+        ``max_queued_seconds`` would be queued: a producer faster than real time (TTS) keeps
+        an eye on :attr:`queued_seconds`.
+        Pushing to an ended track does nothing.
+        """
+        if self.readyState == "live":
+            self._playout.push(self._converter.convert(frame).samples[:, 0])
+
+    def flush(self) -> float:
+        """Drop all queued audio at once; returns the seconds dropped."""
+        self._converter.reset()
+        return self._playout.flush() / OUTPUT_SAMPLE_RATE
+
+    async def drained(self) -> None:
+        """Return once the queue is empty: everything pushed has been played or flushed."""
+        await self._playout.wait_drained()
+
+    def stop(self) -> None:
+        """End the track; queued audio is dropped and :meth:`drained` waiters return."""
+        super().stop()
+        self.flush()
+
+    async def recv(self) -> av.AudioFrame:
+        """The next 20 ms frame, due at its real-time position since the first call."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        else:
+            self._pts += FRAME_SAMPLES
+            delay = self._start + self._pts / OUTPUT_SAMPLE_RATE - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        samples = self._playout.pull(FRAME_SAMPLES)
+        if samples is None:
+            samples = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        stereo = np.repeat(samples.reshape(-1, 1), 2, axis=1)
+        return to_av_frame(AudioFrame(stereo, OUTPUT_SAMPLE_RATE), self._pts)
