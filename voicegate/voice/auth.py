@@ -8,6 +8,7 @@ read the metadata with ``auth_context.get()``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextvars
@@ -85,12 +86,12 @@ async def run_with_auth_context(
 ) -> T:
     """Await ``factory(*args)`` in a copied context where ``auth_context`` is ``metadata``.
 
-    The caller's own context is left untouched, so concurrent connections never see
-    each other's metadata.
+    The factory runs as a task of its own on that copy, so neither the caller nor any
+    other connection ever sees this connection's metadata.
     """
     context = contextvars.copy_context()
     context.run(auth_context.set, metadata)
-    return await context.run(_call, factory, args)
+    return await asyncio.create_task(_call(factory, args), context=context)
 
 
 async def _call(factory: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> T:
