@@ -90,7 +90,10 @@ async def test_a_failing_write_in_a_batch_fails_alone(tmp_path: Path) -> None:
     )
     assert isinstance(results[2], sqlite3.IntegrityError)
     assert [e.index for e in results if isinstance(e, RoomEvent)] == [0, 1, 2]
-    assert [e.index for e in await store.list_events("r1")] == [0, 1, 2]
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.add_event(duplicate)
+    assert (await store.add_event(message("r1"))).index == 3
+    assert [e.index for e in await store.list_events("r1")] == [0, 1, 2, 3]
     await store.close()
 
 

@@ -106,19 +106,12 @@ class SQLiteWorker:
 
     def _serve_batch(self, connection: sqlite3.Connection) -> bool:
         batch, stop = self._take_batch()
-        outcomes: list[_Outcome] = []
+        lone = len(batch) == 1  # its transaction alone isolates a lone operation
+        attempt = _attempt if lone else _attempt_in_savepoint
         connection.execute("BEGIN")
-        for operation, future in batch:
-            connection.execute("SAVEPOINT op")
-            try:
-                outcomes.append((future, operation(connection), None))
-                connection.execute("RELEASE op")
-            except Exception as exc:
-                connection.execute("ROLLBACK TO op")
-                connection.execute("RELEASE op")
-                outcomes.append((future, None, exc))
+        outcomes = [attempt(connection, *job) for job in batch]
         try:
-            connection.execute("COMMIT")
+            connection.execute("ROLLBACK" if lone and outcomes[0][2] is not None else "COMMIT")
         except sqlite3.Error as exc:
             connection.execute("ROLLBACK")
             self._after_rollback(connection)
@@ -144,6 +137,26 @@ class SQLiteWorker:
         for loop, settled in by_loop.items():
             with contextlib.suppress(RuntimeError):  # the caller's loop is already closed
                 loop.call_soon_threadsafe(_settle, settled)
+
+
+def _attempt(
+    connection: sqlite3.Connection, operation: Operation, future: asyncio.Future[Any]
+) -> _Outcome:
+    try:
+        return (future, operation(connection), None)
+    except Exception as exc:
+        return (future, None, exc)
+
+
+def _attempt_in_savepoint(
+    connection: sqlite3.Connection, operation: Operation, future: asyncio.Future[Any]
+) -> _Outcome:
+    connection.execute("SAVEPOINT op")
+    outcome = _attempt(connection, operation, future)
+    if outcome[2] is not None:
+        connection.execute("ROLLBACK TO op")
+    connection.execute("RELEASE op")
+    return outcome
 
 
 def _settle(outcomes: list[_Outcome]) -> None:
