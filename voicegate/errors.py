@@ -23,3 +23,15 @@ class ConfigError(RoomKitError):
 
 class ModelNotAvailableError(RoomKitError):
     """A speech model is not installed; the message names the package to install."""
+
+
+class ChannelAlreadyRegisteredError(RoomKitError):
+    """A different channel is already registered under this channel id."""
+
+
+class RoomClosedError(RoomKitError):
+    """The room is closed and accepts no more events."""
+
+
+class ProcessTimeoutError(RoomKitError):
+    """The locked processing phase (lock wait included) ran past ``process_timeout``."""

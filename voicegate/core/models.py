@@ -237,3 +237,15 @@ class Observation:
     data: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class RoomContext:
+    """What a hook or a channel knows about the room an event belongs to."""
+
+    room: Room
+    bindings: list[ChannelBinding] = field(default_factory=list)
+
+    def other_channels(self, exclude_channel_id: str) -> list[ChannelBinding]:
+        """Every binding except ``exclude_channel_id``'s."""
+        return [b for b in self.bindings if b.channel_id != exclude_channel_id]

@@ -1,0 +1,433 @@
+"""RoomKit: the thin facade over the room engine's parts (same API as RoomKit 0.109)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Self
+
+from voicegate.core.channels import (
+    Channel,
+    SendFn,
+    StreamSendFn,
+    WebSocketChannel,
+    WebSocketConnection,
+)
+from voicegate.core.framework import FrameworkEmitter, FrameworkHandler
+from voicegate.core.hooks import (
+    HookEngine,
+    HookExecution,
+    HookFn,
+    HookRegistration,
+    HookTrigger,
+    freeze_filters,
+)
+from voicegate.core.identity import (
+    IdentityHookFn,
+    IdentityResolver,
+)
+from voicegate.core.inbound import InboundProcessor
+from voicegate.core.locks import InMemoryLockManager, RoomLockManager
+from voicegate.core.models import (
+    ChannelBinding,
+    ChannelDirection,
+    ChannelType,
+    EventSource,
+    EventType,
+    InboundMessage,
+    InboundResult,
+    Observation,
+    Room,
+    RoomEvent,
+    Task,
+    TaskStatus,
+)
+from voicegate.core.pipeline import EventPipeline
+from voicegate.core.ratelimit import RateLimit, RateLimiter
+from voicegate.core.realtime import (
+    EphemeralCallback,
+    InMemoryRealtime,
+    RealtimeBackend,
+    presence_event,
+    read_receipt_event,
+    typing_event,
+)
+from voicegate.core.rooms import RoomDirectory
+from voicegate.core.router import DefaultInboundRoomRouter, InboundRoomRouter
+from voicegate.core.tasks import (
+    BackgroundTaskDeliveryStrategy,
+    InMemoryTaskRunner,
+    TaskDelegator,
+    TaskRunner,
+    TaskWork,
+)
+from voicegate.core.telemetry import TelemetryConfig, TelemetryProvider, resolve_telemetry
+from voicegate.errors import ChannelNotRegisteredError
+from voicegate.store.base import ConversationStore
+from voicegate.store.memory import InMemoryStore
+
+
+class RoomKit:
+    """Central orchestrator tying rooms, channels, hooks and storage together."""
+
+    def __init__(
+        self,
+        store: ConversationStore | None = None,
+        identity_resolver: IdentityResolver | None = None,
+        identity_channel_types: set[ChannelType] | None = None,
+        inbound_router: InboundRoomRouter | None = None,
+        lock_manager: RoomLockManager | None = None,
+        realtime: RealtimeBackend | None = None,
+        max_chain_depth: int = 5,
+        identity_timeout: float = 10.0,
+        process_timeout: float = 30.0,
+        stt: Any = None,
+        tts: Any = None,
+        voice: Any = None,
+        task_runner: TaskRunner | None = None,
+        delivery_strategy: BackgroundTaskDeliveryStrategy | None = None,
+        telemetry: TelemetryConfig | TelemetryProvider | None = None,
+        inbound_rate_limit: RateLimit | None = None,
+    ) -> None:
+        self._store = store if store is not None else InMemoryStore()
+        self._framework = FrameworkEmitter()
+        self._hooks = HookEngine(self._framework)
+        self._locks = lock_manager if lock_manager is not None else InMemoryLockManager()
+        self._realtime = realtime if realtime is not None else InMemoryRealtime()
+        self._tasks = task_runner if task_runner is not None else InMemoryTaskRunner()
+        self._delivery_strategy = delivery_strategy
+        self._telemetry = resolve_telemetry(telemetry)
+        self._stt, self._tts, self._voice = stt, tts, voice
+        self._rooms = RoomDirectory(self._store)
+        self._pipeline = EventPipeline(
+            store=self._store,
+            rooms=self._rooms,
+            hooks=self._hooks,
+            framework=self._framework,
+            locks=self._locks,
+            telemetry=self._telemetry,
+            max_chain_depth=max_chain_depth,
+            process_timeout=process_timeout,
+        )
+        self._inbound = InboundProcessor(
+            store=self._store,
+            rooms=self._rooms,
+            pipeline=self._pipeline,
+            router=inbound_router if inbound_router is not None else DefaultInboundRoomRouter(),
+            framework=self._framework,
+            open_room=self._open_room_for,
+            rate_limiter=RateLimiter(inbound_rate_limit) if inbound_rate_limit else None,
+            identity_resolver=identity_resolver,
+            identity_channel_types=identity_channel_types,
+            identity_timeout=identity_timeout,
+        )
+        self._delegator = TaskDelegator(
+            self._store, self._rooms, self._hooks, self._framework, self._tasks
+        )
+        self._opened = False
+        self._closed = False
+
+    # lifecycle
+    async def __aenter__(self) -> Self:
+        await self._open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _open(self) -> None:
+        if not self._opened:
+            self._opened = True
+            await self._store.open()
+
+    async def close(self) -> None:
+        """Stop tasks, hooks, realtime and channels, then close the store. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._tasks.close()
+        await self._hooks.close()
+        await self._realtime.close()
+        for channel in self._rooms.channels.values():
+            await channel.close()
+        await self._locks.close()
+        await self._store.close()
+
+    # parts
+    @property
+    def store(self) -> ConversationStore:
+        """The backing conversation store."""
+        return self._store
+
+    @property
+    def hook_engine(self) -> HookEngine:
+        """The hook engine used for sync/async hook pipelines."""
+        return self._hooks
+
+    @property
+    def realtime(self) -> RealtimeBackend:
+        """The realtime backend for ephemeral events."""
+        return self._realtime
+
+    @property
+    def framework(self) -> FrameworkEmitter:
+        """The emitter behind :meth:`on`, for layers that emit their own framework events."""
+        return self._framework
+
+    @property
+    def telemetry(self) -> TelemetryProvider:
+        """Where spans and metrics go."""
+        return self._telemetry
+
+    @property
+    def stt(self) -> Any:
+        """The speech-to-text provider given to the constructor."""
+        return self._stt
+
+    @property
+    def tts(self) -> Any:
+        """The text-to-speech provider given to the constructor."""
+        return self._tts
+
+    @property
+    def voice(self) -> Any:
+        """The voice backend given to the constructor."""
+        return self._voice
+
+    # rooms and channels
+    async def create_room(
+        self, room_id: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> Room:
+        """Create and store a room."""
+        await self._open()
+        room = (
+            Room(metadata=dict(metadata or {}))
+            if room_id is None
+            else Room(room_id, metadata=dict(metadata or {}))
+        )
+        state = await self._rooms.create(room)
+        await self._lifecycle(HookTrigger.ON_ROOM_CREATED, room, state.context, room.id)
+        await self._framework.emit("room_created", room_id=room.id)
+        return room
+
+    async def get_room(self, room_id: str) -> Room:
+        """The room ``room_id``, or RoomNotFoundError."""
+        return (await self._rooms.get(room_id)).room
+
+    async def close_room(self, room_id: str) -> Room:
+        """Close a room: it accepts no more events and its room hooks are dropped."""
+        room = await self._rooms.close(room_id)
+        self._hooks.clear_room(room_id)
+        await self._framework.emit("room_closed", room_id=room_id)
+        return room
+
+    def register_channel(self, channel: Channel) -> None:
+        """Make ``channel`` known to the kit so rooms can attach it."""
+        self._rooms.register(channel)
+
+    async def attach_channel(self, room_id: str, channel_id: str) -> ChannelBinding:
+        """Attach the registered channel ``channel_id`` to ``room_id``."""
+        binding = await self._rooms.attach(room_id, channel_id)
+        state = await self._rooms.get(room_id)
+        await self._lifecycle(HookTrigger.ON_CHANNEL_ATTACHED, binding, state.context, room_id)
+        await self._framework.emit("channel_attached", room_id=room_id, channel_id=channel_id)
+        return binding
+
+    async def detach_channel(self, room_id: str, channel_id: str) -> None:
+        """Detach ``channel_id`` from ``room_id``."""
+        await self._rooms.detach(room_id, channel_id)
+        state = await self._rooms.get(room_id)
+        await self._lifecycle(HookTrigger.ON_CHANNEL_DETACHED, channel_id, state.context, room_id)
+        await self._framework.emit("channel_detached", room_id=room_id, channel_id=channel_id)
+
+    async def _open_room_for(self, channel_id: str) -> str:
+        room = await self.create_room()
+        await self.attach_channel(room.id, channel_id)
+        return room.id
+
+    async def _lifecycle(
+        self, trigger: HookTrigger, payload: Any, context: Any, room_id: str
+    ) -> None:
+        await self._hooks.run_sync(trigger, payload, context, room_id=room_id)
+        self._hooks.run_async(trigger, payload, context, room_id=room_id)
+
+    # events
+    async def send_event(
+        self,
+        room_id: str,
+        channel_id: str,
+        content: Any,
+        event_type: EventType = EventType.MESSAGE,
+        chain_depth: int = 0,
+        participant_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        visibility: str = "all",
+        provider: str | None = None,
+        response_visibility: str | None = None,
+    ) -> RoomEvent:
+        """Send an event into a room from a channel attached to it; returns the committed event."""
+        channel = await self._rooms.attached_channel(room_id, channel_id)
+        event = RoomEvent(
+            room_id,
+            EventSource(channel_id, channel.channel_type, participant_id, provider),
+            content,
+            event_type,
+            visibility=visibility,
+            response_visibility=response_visibility,
+            chain_depth=chain_depth,
+            metadata=metadata if metadata is not None else {},
+        )
+        return await self._pipeline.process(event, channel)
+
+    async def process_inbound(
+        self, message: InboundMessage, room_id: str | None = None
+    ) -> InboundResult:
+        """Route, rate-limit, identify and commit an inbound message."""
+        return await self._inbound.process(message, room_id)
+
+    async def get_timeline(
+        self, room_id: str, offset: int = 0, limit: int = 50, visibility_filter: str | None = None
+    ) -> list[RoomEvent]:
+        """The room's events in index order."""
+        await self._rooms.get(room_id)
+        return await self._store.list_events(room_id, offset, limit, visibility_filter)
+
+    async def list_tasks(self, room_id: str, status: TaskStatus | None = None) -> list[Task]:
+        """The room's delegated tasks, optionally only those in ``status``."""
+        return await self._store.list_tasks(room_id, status)
+
+    async def list_observations(self, room_id: str) -> list[Observation]:
+        """The room's observations."""
+        return await self._store.list_observations(room_id)
+
+    async def mark_read(self, room_id: str, channel_id: str, event_id: str) -> None:
+        """Mark ``event_id`` (and everything before it) read for ``channel_id``."""
+        await self._store.mark_read(room_id, channel_id, event_id)
+
+    async def mark_all_read(self, room_id: str, channel_id: str) -> None:
+        """Mark every event of the room read for ``channel_id``."""
+        await self._store.mark_all_read(room_id, channel_id)
+
+    async def get_unread_count(self, room_id: str, channel_id: str) -> int:
+        """How many events ``channel_id`` has not read in the room."""
+        return await self._store.get_unread_count(room_id, channel_id)
+
+    # realtime
+    async def publish_typing(
+        self, room_id: str, user_id: str, is_typing: bool = True, data: dict[str, Any] | None = None
+    ) -> None:
+        """Publish typing_start (or typing_stop) for ``user_id``."""
+        await self._realtime.publish(typing_event(room_id, user_id, is_typing, data))
+
+    async def publish_presence(self, room_id: str, user_id: str, status: str) -> None:
+        """Publish a presence change: ``status`` is "online", "away" or "offline"."""
+        await self._realtime.publish(presence_event(room_id, user_id, status))
+
+    async def publish_read_receipt(self, room_id: str, user_id: str, event_id: str) -> None:
+        """Publish that ``user_id`` read ``event_id``."""
+        await self._realtime.publish(read_receipt_event(room_id, user_id, event_id))
+
+    async def subscribe_room(self, room_id: str, callback: EphemeralCallback) -> str:
+        """Call ``callback`` for each ephemeral event of the room; returns a subscription id."""
+        return await self._realtime.subscribe(room_id, callback)
+
+    async def unsubscribe_room(self, subscription_id: str) -> bool:
+        """Stop a subscription; True if it existed."""
+        return await self._realtime.unsubscribe(subscription_id)
+
+    # hooks
+    def hook(
+        self,
+        trigger: HookTrigger,
+        execution: HookExecution = HookExecution.SYNC,
+        priority: int = 0,
+        name: str = "",
+        timeout: float = 30.0,
+        channel_types: set[ChannelType] | None = None,
+        channel_ids: set[str] | None = None,
+        directions: set[ChannelDirection] | None = None,
+    ) -> Callable[[HookFn], HookFn]:
+        """Decorator registering a global hook ``async def fn(payload, context)``."""
+
+        filters = freeze_filters(channel_types, channel_ids, directions)
+        return self._hooks.decorator(trigger, execution, priority, name, timeout, *filters)
+
+    def on(self, event_type: str) -> Callable[[FrameworkHandler], FrameworkHandler]:
+        """Decorator registering a framework event handler ``async def fn(event)``."""
+        return self._framework.on(event_type)
+
+    def identity_hook(
+        self,
+        trigger: HookTrigger,
+        channel_types: set[ChannelType] | None = None,
+        channel_ids: set[str] | None = None,
+        directions: set[ChannelDirection] | None = None,
+    ) -> Callable[[IdentityHookFn], IdentityHookFn]:
+        """Decorator registering ``async def fn(event, context, id_result)``.
+
+        The function returns an IdentityHookResult, or None to leave the decision to others.
+        """
+        filters = freeze_filters(channel_types, channel_ids, directions)
+        return self._inbound.identity_hook(trigger, *filters)
+
+    def add_room_hook(
+        self,
+        room_id: str,
+        trigger: HookTrigger,
+        execution: HookExecution,
+        fn: HookFn,
+        priority: int = 0,
+        name: str = "",
+    ) -> None:
+        """Add a hook that runs only for ``room_id``."""
+        self._hooks.add_room_hook(
+            room_id,
+            HookRegistration(trigger, fn, execution, priority, name or fn.__name__),
+        )
+
+    def remove_room_hook(self, room_id: str, name: str) -> bool:
+        """Remove a room hook by name; True if one was removed."""
+        return self._hooks.remove_room_hook(room_id, name)
+
+    # websockets
+    async def connect_websocket(
+        self,
+        channel_id: str,
+        connection_id: str,
+        send_fn: SendFn,
+        *,
+        stream_send_fn: StreamSendFn | None = None,
+        room_id: str | None = None,
+    ) -> None:
+        """Register a connection on the WebSocketChannel ``channel_id``."""
+        channel = self._rooms.channel(channel_id)
+        if not isinstance(channel, WebSocketChannel):
+            raise ChannelNotRegisteredError(f"channel {channel_id!r} is not a WebSocketChannel")
+        channel.add_connection(WebSocketConnection(connection_id, send_fn, stream_send_fn, room_id))
+        data = {"connection_id": connection_id}
+        await self._framework.emit("websocket_connected", channel_id=channel_id, data=data)
+
+    async def disconnect_websocket(self, channel_id: str, connection_id: str) -> None:
+        """Unregister a connection; emits ``websocket_disconnected`` if it was there."""
+        channel = self._rooms.channel(channel_id)
+        if isinstance(channel, WebSocketChannel) and channel.remove_connection(connection_id):
+            data = {"connection_id": connection_id}
+            await self._framework.emit("websocket_disconnected", channel_id=channel_id, data=data)
+
+    # tasks
+    async def delegate(
+        self,
+        room_id: str,
+        name: str,
+        work: TaskWork | Awaitable[Any],
+        *,
+        metadata: dict[str, Any] | None = None,
+        delivery_strategy: BackgroundTaskDeliveryStrategy | None = None,
+    ) -> Task:
+        """Run ``work`` in the background for ``room_id``; returns the stored pending task.
+
+        When it ends the task is stored with its result, ON_TASK_COMPLETED hooks run,
+        ``task_completed`` is emitted and the delivery strategy (this call's, else the
+        kit's) delivers it.
+        """
+        strategy = delivery_strategy or self._delivery_strategy
+        return await self._delegator.delegate(self, room_id, name, work, metadata, strategy)

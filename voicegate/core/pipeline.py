@@ -1,0 +1,238 @@
+"""The event pipeline: the locked phase every event goes through, then the answers to it.
+
+Locked phase (bounded by ``process_timeout``, lock wait included): chain-depth check,
+BEFORE_BROADCAST hooks, commit to the store, delivery to the other attached transports
+the visibility admits, AFTER_BROADCAST hooks. Then, outside the lock, intelligence
+channels answer; each answer is a new event one step deeper in the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from voicegate.core.channels import Channel
+from voicegate.core.framework import FrameworkEmitter
+from voicegate.core.hooks import HookEngine, HookTrigger
+from voicegate.core.locks import RoomLockManager
+from voicegate.core.models import (
+    ChannelCategory,
+    ChannelDirection,
+    EventSource,
+    EventStatus,
+    Observation,
+    RoomContext,
+    RoomEvent,
+    Visibility,
+)
+from voicegate.core.rooms import RoomDirectory
+from voicegate.core.telemetry import TelemetryProvider
+from voicegate.errors import ProcessTimeoutError
+from voicegate.store.base import ConversationStore
+
+logger = logging.getLogger(__name__)
+
+CHAIN_DEPTH_LIMIT = "event_chain_depth_limit"
+
+
+def admits(visibility: str, channel: Channel) -> bool:
+    """Whether an event of ``visibility`` may be delivered to ``channel``.
+
+    ``all``; ``transport`` / ``intelligence`` (by category); ``none`` and ``internal``
+    (nobody); otherwise a channel id or a comma-separated list of them.
+    """
+    if visibility == Visibility.ALL:
+        return True
+    if visibility in (Visibility.NONE, Visibility.INTERNAL):
+        return False
+    if visibility == Visibility.TRANSPORT:
+        return channel.category is ChannelCategory.TRANSPORT
+    if visibility == Visibility.INTELLIGENCE:
+        return channel.category is ChannelCategory.INTELLIGENCE
+    return channel.channel_id in {part.strip() for part in visibility.split(",")}
+
+
+class EventPipeline:
+    """Runs events through the locked phase and collects the answers of intelligence channels."""
+
+    def __init__(
+        self,
+        *,
+        store: ConversationStore,
+        rooms: RoomDirectory,
+        hooks: HookEngine,
+        framework: FrameworkEmitter,
+        locks: RoomLockManager,
+        telemetry: TelemetryProvider,
+        max_chain_depth: int,
+        process_timeout: float,
+    ) -> None:
+        if max_chain_depth <= 0:
+            raise ValueError(f"max_chain_depth must be positive, got {max_chain_depth}")
+        if process_timeout <= 0:
+            raise ValueError(f"process_timeout must be positive, got {process_timeout}")
+        self._store = store
+        self._rooms = rooms
+        self._hooks = hooks
+        self._framework = framework
+        self._locks = locks
+        self._telemetry = telemetry
+        self._max_chain_depth = max_chain_depth
+        self._process_timeout = process_timeout
+
+    async def process(self, event: RoomEvent, channel: Channel) -> RoomEvent:
+        """Commit ``event`` from ``channel`` and deliver it; returns the committed event.
+
+        Raises ProcessTimeoutError when the locked phase runs past ``process_timeout``.
+        """
+        with self._telemetry.span("voicegate.process_event"):
+            try:
+                async with asyncio.timeout(self._process_timeout):
+                    async with self._locks.locked(event.room_id):
+                        committed, answering = await self._locked_phase(event, channel)
+            except TimeoutError:
+                raise ProcessTimeoutError(
+                    f"processing event {event.id} in room {event.room_id!r} took longer than "
+                    f"process_timeout={self._process_timeout}s"
+                ) from None
+        if answering:
+            await self._collect_answers(committed, answering)
+        return committed
+
+    async def _locked_phase(
+        self, event: RoomEvent, channel: Channel
+    ) -> tuple[RoomEvent, list[Channel]]:
+        state = await self._rooms.get(event.room_id)
+        context = state.context
+        if event.chain_depth >= self._max_chain_depth:
+            return await self._stop_chain(event), []
+        outcome = await self._hooks.run_sync(
+            HookTrigger.BEFORE_BROADCAST,
+            event,
+            context,
+            room_id=event.room_id,
+            origin=channel.origin,
+        )
+        if outcome.blocked:
+            return await self._block(event, outcome.blocked_by or "hook", outcome.reason), []
+        if isinstance(outcome.payload, RoomEvent):
+            event = outcome.payload
+        else:
+            logger.error("a BEFORE_BROADCAST hook modified event %s into a non-event", event.id)
+        event.status = EventStatus.DELIVERED
+        committed = await self._store.add_event(event)
+        self._hooks.run_async(
+            HookTrigger.BEFORE_BROADCAST,
+            committed,
+            context,
+            room_id=event.room_id,
+            origin=channel.origin,
+        )
+        transports, answering = self._targets(committed, channel, state.bindings)
+        if len(transports) == 1:
+            await self._deliver(transports[0], committed, context)
+        elif transports:
+            await asyncio.gather(*(self._deliver(t, committed, context) for t in transports))
+        await self._hooks.run_sync(
+            HookTrigger.AFTER_BROADCAST,
+            committed,
+            context,
+            room_id=event.room_id,
+            origin=channel.origin,
+        )
+        self._hooks.run_async(
+            HookTrigger.AFTER_BROADCAST,
+            committed,
+            context,
+            room_id=event.room_id,
+            origin=channel.origin,
+        )
+        return committed, answering
+
+    def _targets(
+        self, event: RoomEvent, source: Channel, bound: Iterable[str]
+    ) -> tuple[list[Channel], list[Channel]]:
+        transports: list[Channel] = []
+        answering: list[Channel] = []
+        channels = self._rooms.channels
+        for channel_id in bound:
+            channel = channels.get(channel_id)
+            if (
+                channel is None
+                or channel is source
+                or channel.direction is ChannelDirection.INBOUND
+                or not admits(event.visibility, channel)
+            ):
+                continue
+            if channel.category is ChannelCategory.INTELLIGENCE:
+                answering.append(channel)
+            else:
+                transports.append(channel)
+        return transports, answering
+
+    async def _deliver(self, channel: Channel, event: RoomEvent, context: RoomContext) -> None:
+        try:
+            await channel.deliver(event, context)
+        except Exception:
+            logger.exception("channel %s failed to deliver event %s", channel.channel_id, event.id)
+
+    async def _stop_chain(self, event: RoomEvent) -> RoomEvent:
+        committed = await self._block(event, CHAIN_DEPTH_LIMIT, None, emit=False)
+        await self._store.add_observation(
+            Observation(
+                event.room_id,
+                "chain_depth_exceeded",
+                {"event_id": committed.id, "chain_depth": event.chain_depth},
+            )
+        )
+        await self._framework.emit(
+            "chain_depth_exceeded",
+            room_id=event.room_id,
+            channel_id=event.source.channel_id,
+            event_id=committed.id,
+            data={"chain_depth": event.chain_depth, "max_chain_depth": self._max_chain_depth},
+        )
+        return committed
+
+    async def _block(
+        self, event: RoomEvent, blocked_by: str, reason: str | None, *, emit: bool = True
+    ) -> RoomEvent:
+        event.status, event.blocked_by = EventStatus.BLOCKED, blocked_by
+        committed = await self._store.add_event(event)
+        if emit:
+            await self._framework.emit(
+                "event_blocked",
+                room_id=event.room_id,
+                channel_id=event.source.channel_id,
+                event_id=committed.id,
+                data={"blocked_by": blocked_by, "reason": reason},
+            )
+        return committed
+
+    async def _collect_answers(self, event: RoomEvent, answering: list[Channel]) -> None:
+        state = await self._rooms.get(event.room_id)
+        if len(answering) == 1:
+            await self._answer(answering[0], event, state.context)
+        else:
+            await asyncio.gather(*(self._answer(c, event, state.context) for c in answering))
+
+    async def _answer(self, channel: Channel, event: RoomEvent, context: RoomContext) -> None:
+        try:
+            output = await channel.on_event(event, context)
+            if output is None:
+                return
+            answer = RoomEvent(
+                room_id=event.room_id,
+                source=EventSource(channel.channel_id, channel.channel_type),
+                content=output.content,
+                type=output.event_type,
+                visibility=event.response_visibility or Visibility.ALL,
+                chain_depth=event.chain_depth + 1,
+                metadata=output.metadata,
+            )
+            if channel.channel_id not in (await self._rooms.get(event.room_id)).bindings:
+                return
+            await self.process(answer, channel)
+        except Exception:
+            logger.exception("channel %s failed to answer event %s", channel.channel_id, event.id)

@@ -1,0 +1,131 @@
+"""The rooms and channels the engine knows: channel registry and a cache of room state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voicegate.core.channels import Channel
+from voicegate.core.models import ChannelBinding, Room, RoomContext, RoomStatus, utcnow
+from voicegate.errors import (
+    ChannelAlreadyRegisteredError,
+    ChannelNotFoundError,
+    ChannelNotRegisteredError,
+    RoomClosedError,
+    RoomNotFoundError,
+)
+from voicegate.store.base import ConversationStore
+
+
+@dataclass(slots=True)
+class RoomState:
+    """A room, its bindings by channel id, and the context handed to hooks and channels.
+
+    The context is shared by every event of the room until the next attach or detach:
+    treat it as read-only.
+    """
+
+    room: Room
+    bindings: dict[str, ChannelBinding]
+    context: RoomContext
+
+
+class RoomDirectory:
+    """Registered channels, and rooms with their bindings cached over the store.
+
+    The store stays the source of truth: a room missing from the cache (after a
+    restart with a persistent store) is loaded from it.
+    """
+
+    def __init__(self, store: ConversationStore) -> None:
+        self._store = store
+        self._channels: dict[str, Channel] = {}
+        self._rooms: dict[str, RoomState] = {}
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        """The registered channels by id."""
+        return self._channels
+
+    def register(self, channel: Channel) -> None:
+        """Register ``channel``; registering the same object again is a no-op."""
+        known = self._channels.get(channel.channel_id)
+        if known is not None and known is not channel:
+            raise ChannelAlreadyRegisteredError(
+                f"another channel is already registered as {channel.channel_id!r}"
+            )
+        self._channels[channel.channel_id] = channel
+
+    def channel(self, channel_id: str) -> Channel:
+        """The registered channel ``channel_id``, or ChannelNotRegisteredError."""
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            raise ChannelNotRegisteredError(f"channel {channel_id!r} is not registered")
+        return channel
+
+    async def create(self, room: Room) -> RoomState:
+        """Store a new room and cache it."""
+        await self._store.create_room(room)
+        state = self._rooms[room.id] = RoomState(room, {}, RoomContext(room, []))
+        return state
+
+    async def find(self, room_id: str) -> RoomState | None:
+        """The state of ``room_id``, loaded from the store on a cache miss; None if unknown."""
+        state = self._rooms.get(room_id)
+        if state is not None:
+            return state
+        room = await self._store.get_room(room_id)
+        if room is None:
+            return None
+        bindings = {b.channel_id: b for b in await self._store.list_bindings(room_id)}
+        state = self._rooms[room_id] = RoomState(
+            room, bindings, RoomContext(room, list(bindings.values()))
+        )
+        return state
+
+    async def get(self, room_id: str) -> RoomState:
+        """The state of ``room_id``, or RoomNotFoundError."""
+        state = self._rooms.get(room_id) or await self.find(room_id)
+        if state is None:
+            raise RoomNotFoundError(f"room {room_id!r} does not exist")
+        return state
+
+    async def attached_channel(self, room_id: str, channel_id: str) -> Channel:
+        """The channel that may send into ``room_id``: registered, attached, room active."""
+        state = self._rooms.get(room_id) or await self.get(room_id)
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            raise ChannelNotRegisteredError(f"channel {channel_id!r} is not registered")
+        if channel_id not in state.bindings:
+            raise ChannelNotFoundError(f"channel {channel_id!r} is not attached to {room_id!r}")
+        if state.room.status is not RoomStatus.ACTIVE:
+            raise RoomClosedError(f"room {room_id!r} is closed")
+        return channel
+
+    async def close(self, room_id: str) -> Room:
+        """Mark ``room_id`` closed in the store."""
+        state = await self.get(room_id)
+        state.room.status, state.room.closed_at = RoomStatus.CLOSED, utcnow()
+        await self._store.update_room(state.room)
+        return state.room
+
+    async def attach(self, room_id: str, channel_id: str) -> ChannelBinding:
+        """Bind the registered ``channel_id`` to ``room_id``."""
+        state = await self.get(room_id)
+        channel = self.channel(channel_id)
+        binding = ChannelBinding(room_id, channel_id, channel.channel_type)
+        await self._store.add_binding(binding)
+        state.bindings[channel_id] = binding
+        self._refresh(state)
+        return binding
+
+    async def detach(self, room_id: str, channel_id: str) -> None:
+        """Unbind ``channel_id`` from ``room_id``, or ChannelNotFoundError."""
+        state = await self.get(room_id)
+        if not await self._store.remove_binding(room_id, channel_id):
+            raise ChannelNotFoundError(f"channel {channel_id!r} is not attached to {room_id!r}")
+        state.bindings.pop(channel_id, None)
+        self._refresh(state)
+
+    @staticmethod
+    def _refresh(state: RoomState) -> None:
+        state.context = RoomContext(state.room, list(state.bindings.values()))
