@@ -1,0 +1,363 @@
+"""The WebSocket voice protocol as a Sans-I/O state machine (no sockets, no asyncio).
+
+The transport feeds what it receives to :meth:`VoiceProtocol.receive_text` and
+:meth:`VoiceProtocol.receive_binary` and gets typed events back; it calls the
+outgoing methods (``accept``, ``speech_start``, ``tts_audio``...) and sends whatever
+:meth:`VoiceProtocol.data_to_send` returns; when :attr:`VoiceProtocol.close_code` is
+set it closes the connection with that code and :attr:`VoiceProtocol.close_reason`.
+``docs/protocol.md`` describes every message and close code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import Enum, IntEnum
+from typing import Any
+
+from voicegate.core.models import RoomEvent
+
+SAMPLE_FORMAT = "pcm16"
+"""The only audio format: signed 16-bit little-endian PCM."""
+
+
+class State(Enum):
+    """Where a connection stands."""
+
+    AWAITING_HELLO = "awaiting_hello"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes the voice protocol uses."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    INVALID_PAYLOAD = 1007
+    MESSAGE_TOO_BIG = 1009
+    INTERNAL_ERROR = 1011
+    PROTOCOL_VIOLATION = 4400
+    UNAUTHORIZED = 4401
+    FORBIDDEN = 4403
+    ROOM_NOT_FOUND = 4404
+    HELLO_TIMEOUT = 4408
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """The client's opening message: the audio it will send and the room it asks for."""
+
+    sample_rate: int
+    channels: int
+    room_id: str | None
+    format: str = SAMPLE_FORMAT
+
+
+@dataclass(frozen=True, slots=True)
+class AudioIn:
+    """One frame of the caller's PCM16 LE audio (whole samples)."""
+
+    pcm: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """The client asks to stop the answer being spoken."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bye:
+    """The client ends the session."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolError:
+    """The client broke the protocol; ``fatal`` errors close the connection."""
+
+    code: str
+    message: str
+    fatal: bool
+
+
+ProtocolEvent = Hello | AudioIn | Interrupt | Bye | ProtocolError
+
+_CLOSE_REASON_BYTES = 123
+
+
+class VoiceProtocol:
+    """One voice connection's protocol state; see the module docstring for how to drive it."""
+
+    def __init__(
+        self,
+        *,
+        max_frame_bytes: int = 32768,
+        max_text_bytes: int = 8192,
+        supported_rates: Sequence[int] = (8000, 16000, 24000, 48000),
+        supported_channels: Sequence[int] = (1,),
+        max_errors: int = 20,
+    ) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self.max_text_bytes = max_text_bytes
+        self.supported_rates = tuple(supported_rates)
+        self.supported_channels = tuple(supported_channels)
+        self.max_errors = max_errors
+        self.state = State.AWAITING_HELLO
+        self.hello: Hello | None = None
+        self.accepted = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._outgoing: list[str | bytes] = []
+        self._errors = 0
+
+    def receive_text(self, text: str) -> list[ProtocolEvent]:
+        """Events from one text (JSON control) message."""
+        if self.state in (State.CLOSING, State.CLOSED):
+            return []
+        if len(text.encode()) > self.max_text_bytes:
+            return self._fail(
+                "message_too_big",
+                f"text message exceeds {self.max_text_bytes} bytes",
+                CloseCode.MESSAGE_TOO_BIG,
+            )
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return self._reject("invalid_json", f"text message is not valid JSON: {exc.msg}")
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return self._reject(
+                "invalid_message", 'a text message must be a JSON object with "type"'
+            )
+        kind = message["type"]
+        if self.state is State.AWAITING_HELLO:
+            if kind != "hello":
+                return self._reject("expected_hello", f'expected "hello" first, got "{kind}"')
+            return self._receive_hello(message)
+        if kind == "interrupt":
+            return [Interrupt()]
+        if kind == "bye":
+            self.close(CloseCode.NORMAL, "bye")
+            return [Bye()]
+        if kind == "hello":
+            return self._reject("duplicate_hello", '"hello" was already received')
+        return self._reject("unknown_type", f'unknown message type "{kind}"')
+
+    def receive_binary(self, data: bytes) -> list[ProtocolEvent]:
+        """Events from one binary (audio) message."""
+        if self.state in (State.CLOSING, State.CLOSED):
+            return []
+        if self.hello is None:
+            return self._reject("expected_hello", 'audio before "hello"')
+        if len(data) > self.max_frame_bytes:
+            return self._fail(
+                "frame_too_big",
+                f"audio frame of {len(data)} bytes exceeds {self.max_frame_bytes} bytes",
+                CloseCode.MESSAGE_TOO_BIG,
+            )
+        sample_bytes = 2 * self.hello.channels
+        if len(data) % sample_bytes:
+            return self._fail(
+                "partial_sample",
+                f"audio frame of {len(data)} bytes is not a whole number of "
+                f"{sample_bytes}-byte samples",
+                CloseCode.INVALID_PAYLOAD,
+            )
+        if not data:
+            return []
+        return [AudioIn(data)]
+
+    def data_to_send(self) -> list[str | bytes]:
+        """Messages to send, in order (text for JSON, bytes for audio); clears the queue."""
+        outgoing, self._outgoing = self._outgoing, []
+        return outgoing
+
+    def connection_closed(self) -> None:
+        """The transport is gone: nothing more is received or sent."""
+        self.state = State.CLOSED
+        self._outgoing.clear()
+
+    def accept(
+        self, session_id: str, room_id: str, input_rate: int, output_rate: int, frame_ms: int
+    ) -> None:
+        """Answer the hello with ``ready``: the session id and the rates the server uses."""
+        if self.state is not State.OPEN or self.accepted:
+            raise RuntimeError(f"accept() needs a fresh hello; state is {self.state.value}")
+        self.accepted = True
+        self._send_json(
+            {
+                "type": "ready",
+                "session_id": session_id,
+                "room_id": room_id,
+                "input_sample_rate": input_rate,
+                "output_sample_rate": output_rate,
+                "format": SAMPLE_FORMAT,
+                "channels": 1,
+                "frame_ms": frame_ms,
+                "max_frame_bytes": self.max_frame_bytes,
+            }
+        )
+
+    def speech_start(self, at: float) -> None:
+        """The caller started speaking (stream time, seconds)."""
+        self._send_session({"type": "speech_start", "at": at})
+
+    def speech_end(self, at: float, duration: float) -> None:
+        """The caller's utterance ended."""
+        self._send_session({"type": "speech_end", "at": at, "duration": duration})
+
+    def partial_transcript(self, text: str) -> None:
+        """A transcript of the speech so far."""
+        self._send_session({"type": "partial_transcript", "text": text})
+
+    def final_transcript(self, text: str, event_id: str | None) -> None:
+        """The utterance's transcript and the room event it became (``None`` if blocked)."""
+        self._send_session({"type": "final_transcript", "text": text, "event_id": event_id})
+
+    def room_event(self, event: RoomEvent) -> None:
+        """An event of the session's room."""
+        self._send_session({"type": "room_event", "event": event_to_json(event)})
+
+    def tts_start(self, text: str, event_id: str) -> None:
+        """An answer starts; its audio follows as binary frames."""
+        self._send_session({"type": "tts_start", "text": text, "event_id": event_id})
+
+    def tts_audio(self, pcm: bytes) -> None:
+        """A frame of answer audio (PCM16 LE mono at the ``ready`` output rate)."""
+        if len(pcm) % 2:
+            raise ValueError(f"tts audio of {len(pcm)} bytes is not whole 16-bit samples")
+        if self._may_send():
+            self._outgoing.append(pcm)
+
+    def tts_end(self, event_id: str, interrupted: bool = False) -> None:
+        """The answer's audio is all sent, or was cut short."""
+        self._send_session({"type": "tts_end", "event_id": event_id, "interrupted": interrupted})
+
+    def barge_in(self) -> None:
+        """The caller spoke over the answer: drop the audio you have queued."""
+        self._send_session({"type": "barge_in"})
+
+    def turn_metrics(self, metrics: dict[str, Any]) -> None:
+        """Per-stage latency figures of the last turn (JSON-safe dict)."""
+        self._send_session({"type": "turn_metrics", "metrics": metrics})
+
+    def error(self, code: str, message: str, *, fatal: bool = False) -> None:
+        """Tell the client about an error (the connection stays open unless ``close`` follows)."""
+        if self.state in (State.CLOSING, State.CLOSED):
+            return
+        self._send_json({"type": "error", "code": code, "message": message, "fatal": fatal})
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Ask the transport to close with ``code``; nothing is sent or received after."""
+        if self.state in (State.CLOSING, State.CLOSED):
+            return
+        self.state = State.CLOSING
+        self.close_code = code
+        self.close_reason = reason.encode()[:_CLOSE_REASON_BYTES].decode(errors="ignore")
+
+    def hello_timed_out(self, timeout: float) -> None:
+        """The wrapper's hello timer fired before a hello arrived."""
+        if self.state is State.AWAITING_HELLO:
+            self._fail("hello_timeout", f'no "hello" within {timeout:g} s', CloseCode.HELLO_TIMEOUT)
+
+    def _receive_hello(self, message: dict[str, Any]) -> list[ProtocolEvent]:
+        rate = message.get("sample_rate")
+        channels = message.get("channels", 1)
+        sample_format = message.get("format", SAMPLE_FORMAT)
+        room_id = message.get("room_id")
+        if not _is_int(rate) or not _is_int(channels):
+            return self._reject("bad_hello", "sample_rate and channels must be integers")
+        if not isinstance(sample_format, str) or not (room_id is None or isinstance(room_id, str)):
+            return self._reject("bad_hello", "format must be a string and room_id a string or null")
+        if rate not in self.supported_rates:
+            rates = ", ".join(map(str, self.supported_rates))
+            return self._reject(
+                "unsupported_sample_rate", f"sample_rate {rate} is not one of {rates}"
+            )
+        if channels not in self.supported_channels:
+            allowed = ", ".join(map(str, self.supported_channels))
+            return self._reject(
+                "unsupported_channels", f"channels {channels} is not one of {allowed}"
+            )
+        if sample_format != SAMPLE_FORMAT:
+            return self._reject(
+                "unsupported_format", f'format "{sample_format}" is not "{SAMPLE_FORMAT}"'
+            )
+        self.hello = Hello(sample_rate=rate, channels=channels, room_id=room_id)
+        self.state = State.OPEN
+        return [self.hello]
+
+    def _reject(self, code: str, message: str) -> list[ProtocolEvent]:
+        """A recoverable error once open; before the hello, every error is fatal."""
+        self._errors += 1
+        if self.state is State.AWAITING_HELLO:
+            return self._fail(code, message, CloseCode.PROTOCOL_VIOLATION)
+        if self._errors > self.max_errors:
+            return self._fail(
+                code,
+                f"{message} (too many protocol errors: {self._errors})",
+                CloseCode.PROTOCOL_VIOLATION,
+            )
+        self.error(code, message)
+        return [ProtocolError(code, message, fatal=False)]
+
+    def _fail(self, code: str, message: str, close_code: int) -> list[ProtocolEvent]:
+        self.error(code, message, fatal=True)
+        self.close(close_code, code)
+        return [ProtocolError(code, message, fatal=True)]
+
+    def _may_send(self) -> bool:
+        if self.state in (State.CLOSING, State.CLOSED):
+            return False
+        if not self.accepted:
+            raise RuntimeError("session messages need accept() first")
+        return True
+
+    def _send_session(self, message: dict[str, Any]) -> None:
+        if self._may_send():
+            self._send_json(message)
+
+    def _send_json(self, message: dict[str, Any]) -> None:
+        self._outgoing.append(json.dumps(message, separators=(",", ":")))
+
+
+def event_to_json(event: RoomEvent) -> dict[str, Any]:
+    """A JSON-safe dict of a room event, as ``room_event`` messages carry it."""
+    return {
+        "id": event.id,
+        "room_id": event.room_id,
+        "index": event.index,
+        "type": str(event.type),
+        "status": str(event.status),
+        "source": {
+            "channel_id": event.source.channel_id,
+            "channel_type": str(event.source.channel_type),
+            "participant_id": event.source.participant_id,
+            "provider": event.source.provider,
+        },
+        "content": json_safe(asdict(event.content)),
+        "visibility": str(event.visibility),
+        "chain_depth": event.chain_depth,
+        "blocked_by": event.blocked_by,
+        "metadata": json_safe(event.metadata),
+        "created_at": event.created_at.isoformat(),
+    }
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with anything JSON cannot hold turned into a string (datetimes in ISO 8601)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return str(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
