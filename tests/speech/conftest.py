@@ -1,0 +1,48 @@
+"""Real Whisper and Piper models, loaded and warmed up once per test session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from voicegate.stt.whisper import FasterWhisperSTT
+from voicegate.tts.piper import PiperTTS
+
+SENTENCES = (
+    "Please turn on the kitchen lights.",
+    "What is the weather like tomorrow morning?",
+    "The quick brown fox jumps over the lazy dog.",
+    "Can you remind me to call my mother on Sunday?",
+    "Our meeting has been moved to Thursday afternoon.",
+    "Thank you very much for your help today.",
+    "Please send the report to the whole team before the end of the week.",
+    "I would like to book a table for four people tonight.",
+    "The train was late again, so I missed the first part of the presentation.",
+    "Could you play some relaxing music in the living room?",
+    "She bought fresh bread, cheese and apples at the market.",
+    "How far is the nearest hospital from here?",
+)
+
+
+@pytest.fixture(scope="session")
+def sentences() -> tuple[str, ...]:
+    """Varied English sentences without digits (Whisper writes numbers as digits)."""
+    return SENTENCES
+
+
+@pytest.fixture(scope="session")
+def stt() -> Iterator[FasterWhisperSTT]:
+    provider = FasterWhisperSTT()
+    asyncio.run(provider.warm_up())
+    yield provider
+    provider.close()
+
+
+@pytest.fixture(scope="session")
+def tts() -> Iterator[PiperTTS]:
+    provider = PiperTTS()
+    asyncio.run(provider.warm_up())
+    yield provider
+    provider.close()

@@ -1,0 +1,135 @@
+"""Speech-to-text contract: ``STTProvider``, its ``Transcript`` and the streaming ``STTStream``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.audio.resample import resample
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptSegment:
+    """A stretch of the transcript with its start and end time in the audio, in seconds."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What a provider heard in one utterance (or, for a partial, in the audio so far)."""
+
+    text: str
+    language: str
+    audio_duration: float
+    processing_time: float
+    segments: tuple[TranscriptSegment, ...] = ()
+    is_final: bool = True
+
+
+class STTProvider(ABC):
+    """Speech recognition on finished utterances, plus a streaming form for partials."""
+
+    sample_rate: int = 16000
+
+    @abstractmethod
+    async def transcribe(self, audio: AudioFrame) -> Transcript:
+        """Transcribe one finished utterance (any rate or channel count)."""
+
+    def stream(self, partial_interval: float = 0.7) -> STTStream:
+        """Start a streamed utterance that re-transcribes every ``partial_interval`` seconds."""
+        return STTStream(self, partial_interval)
+
+    async def warm_up(self) -> None:
+        """Pay first-call costs now so the first real caller does not."""
+        silence = AudioFrame(np.zeros(self.sample_rate, dtype=np.int16), self.sample_rate)
+        await self.transcribe(silence)
+
+    def close(self) -> None:  # noqa: B027 - providers without resources need no close
+        """Release the model and its worker."""
+
+    def as_input(self, audio: AudioFrame) -> AudioFrame:
+        """``audio`` as mono at :attr:`sample_rate`, the form the model consumes."""
+        return resample(audio.downmix(), self.sample_rate)
+
+
+class STTStream:
+    """One utterance fed as it arrives: partial transcripts while it goes on, then a final.
+
+    :meth:`push` buffers audio and, once ``partial_interval`` seconds of new audio have
+    arrived and no partial is being computed, re-transcribes the whole buffer in the
+    background. :meth:`finish` reuses the last partial when no audio came after it, so
+    the work left after the end of speech is at most one pass over the utterance.
+    """
+
+    def __init__(self, provider: STTProvider, partial_interval: float) -> None:
+        self._provider = provider
+        self._interval = partial_interval
+        self._chunks: list[np.typing.NDArray[np.int16]] = []
+        self._samples = 0
+        self._transcribed_samples = 0
+        self._latest: Transcript | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._partials: asyncio.Queue[Transcript | None] = asyncio.Queue()
+        self._finished = False
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio pushed so far."""
+        return self._samples / self._provider.sample_rate
+
+    def push(self, audio: AudioFrame) -> None:
+        """Add audio (mono at the provider's rate); may start a background partial."""
+        if self._finished:
+            raise RuntimeError("push() after finish() on an STTStream")
+        if audio.sample_rate != self._provider.sample_rate or audio.channels != 1:
+            audio = self._provider.as_input(audio)
+        self._chunks.append(audio.samples[:, 0])
+        self._samples += audio.num_samples
+        new_audio = (self._samples - self._transcribed_samples) / self._provider.sample_rate
+        if new_audio >= self._interval and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self._partial(self._audio()))
+
+    async def partials(self) -> AsyncIterator[Transcript]:
+        """Partial transcripts as they are produced, until :meth:`finish`."""
+        while (partial := await self._partials.get()) is not None:
+            yield partial
+
+    async def finish(self) -> Transcript:
+        """End the utterance and return its final transcript."""
+        self._finished = True
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
+        self._partials.put_nowait(None)
+        latest = self._latest
+        if latest is not None and self._transcribed_samples == self._samples:
+            return replace(latest, is_final=True)
+        return await self._provider.transcribe(self._audio())
+
+    def cancel(self) -> None:
+        """Abandon the utterance: stop any partial in progress."""
+        self._finished = True
+        if self._task is not None:
+            self._task.cancel()
+        self._partials.put_nowait(None)
+
+    def _audio(self) -> AudioFrame:
+        samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+        self._chunks = [samples]
+        return AudioFrame(samples, self._provider.sample_rate)
+
+    async def _partial(self, audio: AudioFrame) -> None:
+        transcript = await self._provider.transcribe(audio)
+        self._latest = transcript
+        self._transcribed_samples = audio.num_samples
+        if not self._finished:
+            self._partials.put_nowait(replace(transcript, is_final=False))

@@ -1,0 +1,92 @@
+"""``PiperTTS``: local neural speech synthesis with Piper (piper-tts, GPL-3.0, optional)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import numpy as np
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.catalog import resolve_model
+from voicegate.inference import InferenceWorker
+from voicegate.tts.base import MIN_CLAUSE_WORDS, TTSProvider, split_for_speech
+
+
+class PiperTTS(TTSProvider):
+    """A Piper voice, loaded once and shared by every session.
+
+    ``voice`` is a manifest id or the path of a Piper ``.onnx`` file (with its ``.onnx.json``
+    beside it). The voice loads on the worker thread at the first call; call
+    :meth:`warm_up` at start-up. ``min_clause_words`` tunes :func:`split_for_speech`.
+    """
+
+    def __init__(
+        self,
+        voice: str = "piper-en_US-joe-medium",
+        *,
+        min_clause_words: int = MIN_CLAUSE_WORDS,
+        max_queue: int = 8,
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.voice_name = voice
+        self.model_path = resolve_model(voice, "tts")
+        self.min_clause_words = min_clause_words
+        self._worker = InferenceWorker(f"tts-{voice}", max_queue)
+        self._voice: Any = None
+        self._load_lock = threading.Lock()
+        self.sample_rate = self._read_sample_rate()
+
+    @property
+    def worker(self) -> InferenceWorker:
+        """The worker thread this voice runs on."""
+        return self._worker
+
+    async def load(self) -> float:
+        """Load the voice (on the worker thread) if not loaded yet; returns seconds spent."""
+        return await self._worker.run(self._load)
+
+    async def synthesize(self, text: str) -> AudioFrame:
+        """All of ``text`` as one frame at :attr:`sample_rate`."""
+        return await self._worker.run(self._synthesize_text, text)
+
+    async def synthesize_stream(self, text: str) -> AsyncIterator[AudioFrame]:
+        """One frame per sentence or clause, each yielded as soon as it is synthesised."""
+        pieces = split_for_speech(text, self.min_clause_words)
+        async for frame in self._worker.stream(self._synthesize_pieces, pieces):
+            yield frame
+
+    def close(self) -> None:
+        """Stop the worker; the voice is freed with this object."""
+        self._worker.close()
+
+    def _read_sample_rate(self) -> int:
+        config = self.model_path.with_name(self.model_path.name + ".json")
+        if not config.is_file():
+            raise FileNotFoundError(f"Piper voice config {config} is missing")
+        rate: int = json.loads(config.read_text(encoding="utf-8"))["audio"]["sample_rate"]
+        return rate
+
+    def _load(self) -> float:
+        with self._load_lock:
+            if self._voice is not None:
+                return 0.0
+            started = time.perf_counter()
+            from piper import PiperVoice
+
+            self._voice = PiperVoice.load(str(self.model_path))
+            return time.perf_counter() - started
+
+    def _synthesize_text(self, text: str) -> AudioFrame:
+        self._load()
+        chunks = [chunk.audio_int16_array for chunk in self._voice.synthesize(text)]
+        samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        return AudioFrame(samples, self.sample_rate)
+
+    def _synthesize_pieces(self, pieces: list[str]) -> Iterator[AudioFrame]:
+        for piece in pieces:
+            yield self._synthesize_text(piece)
