@@ -1,0 +1,109 @@
+"""Answering offers: clear errors for bad offers, loopback host candidates, bounded gathering."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.voice.rtc.peers import ToneTrack, offer_sdp
+from voicegate.errors import RoomKitError
+from voicegate.voice.rtc import (
+    IceGatheringTimeoutError,
+    InvalidOfferError,
+    PacedAudioTrack,
+    answer_offer,
+    create_peer_connection,
+)
+
+
+async def client_offer(direction: str = "sendrecv") -> str:
+    """A real aiortc offer with one audio section in ``direction``."""
+    client = create_peer_connection()
+    try:
+        if direction == "sendrecv":
+            client.addTrack(ToneTrack())
+        else:
+            client.addTransceiver("audio", direction=direction)
+        return await offer_sdp(client)
+    finally:
+        await client.close()
+
+
+async def test_answer_offers_loopback_host_candidate_and_sends_and_receives_audio() -> None:
+    answered = await answer_offer(await client_offer(), PacedAudioTrack())
+    try:
+        assert re.search(
+            r"a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host", answered.answer_sdp
+        )
+        assert "srflx" not in answered.answer_sdp
+        assert "relay" not in answered.answer_sdp
+        assert "a=sendrecv" in answered.answer_sdp
+        assert "opus/48000/2" in answered.answer_sdp
+        assert answered.inbound_audio.kind == "audio"
+    finally:
+        await answered.connection.close()
+
+
+@pytest.mark.parametrize(
+    ("sdp", "message"),
+    [
+        ("", "must start with 'v=0'"),
+        ("hello, I am not SDP", "must start with 'v=0'"),
+        ("v=0\r\nm=audio x\r\n", "could not be parsed"),
+        ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", "no audio section"),
+    ],
+)
+async def test_malformed_offers_are_rejected_with_a_clear_message(sdp: str, message: str) -> None:
+    with pytest.raises(InvalidOfferError, match=message) as caught:
+        await answer_offer(sdp, PacedAudioTrack())
+    assert isinstance(caught.value, RoomKitError)
+
+
+async def test_an_offer_without_audio_is_rejected() -> None:
+    client = create_peer_connection()
+    client.createDataChannel("chat")
+    try:
+        sdp = await offer_sdp(client)
+    finally:
+        await client.close()
+    assert "m=application" in sdp
+    with pytest.raises(InvalidOfferError, match="no audio section"):
+        await answer_offer(sdp, PacedAudioTrack())
+
+
+async def test_an_offer_that_does_not_send_audio_is_rejected() -> None:
+    with pytest.raises(InvalidOfferError, match="must be 'sendrecv', got 'recvonly'"):
+        await answer_offer(await client_offer("recvonly"), PacedAudioTrack())
+
+
+async def test_an_answer_is_not_an_offer() -> None:
+    with pytest.raises(InvalidOfferError, match="unsupported SDP type 'answer'"):
+        await answer_offer(await client_offer(), PacedAudioTrack(), offer_type="answer")
+
+
+async def test_an_offer_without_a_supported_codec_is_rejected() -> None:
+    sdp = await client_offer()
+    only_unknown = re.sub(r"a=rtpmap:\d+ \S+", "a=rtpmap:96 x-unknown/48000", sdp)
+    with pytest.raises(InvalidOfferError, match="no audio codec this server supports"):
+        await answer_offer(only_unknown, PacedAudioTrack())
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        (r"a=ice-pwd:\S+\r\n", "ICE username fragment or password"),
+        (r"a=fingerprint:\S+ \S+\r\n", "no DTLS fingerprint"),
+    ],
+)
+async def test_an_offer_without_ice_or_dtls_credentials_is_rejected(
+    pattern: str, message: str
+) -> None:
+    stripped = re.sub(pattern, "", await client_offer())
+    with pytest.raises(InvalidOfferError, match=message):
+        await answer_offer(stripped, PacedAudioTrack())
+
+
+async def test_gathering_past_the_timeout_fails_clearly() -> None:
+    with pytest.raises(IceGatheringTimeoutError, match="longer than 0 s"):
+        await answer_offer(await client_offer(), PacedAudioTrack(), gathering_timeout=0)
