@@ -96,8 +96,8 @@ class BatchInboundPath:
         mono = block.astype(np.float32) @ self._downmix_weights
         resampled = self._stream.process(mono)
         samples = np.clip(np.rint(resampled), -32768, 32767).astype(np.int16)
-        power = np.einsum("ij,ij->i", resampled, resampled, dtype=np.float64)
-        rms = np.sqrt(power / max(1, resampled.shape[1])) / INT16_FULL_SCALE
+        power = np.einsum("ij,ij->i", samples, samples, dtype=np.float64)
+        rms = np.sqrt(power / max(1, samples.shape[1])) / INT16_FULL_SCALE
         with np.errstate(divide="ignore"):
             dbfs = np.maximum(20.0 * np.log10(rms), SILENCE_DBFS)
         speech = np.fromiter(

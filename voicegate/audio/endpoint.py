@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicegate.audio.frame import AudioFrame
+from voicegate.audio.frame import SILENCE_DBFS, AudioFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,9 @@ class Endpointer:
 
     Speech starts after ``start_ms`` of consecutive speech frames (the event is timed at the
     first of them) and ends after ``hangover_ms`` of non-speech (timed at the end of the last
-    speech frame), or is cut once it lasts ``max_utterance_ms``.
+    speech frame), or is cut once it lasts ``max_utterance_ms``. Speech frames more than
+    ``end_trim_db`` below the loudest frame so far do not extend the utterance: WebRTC VAD
+    keeps flagging about 100 ms of silence after speech ends.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class Endpointer:
         hangover_ms: float = 300.0,
         preroll_ms: float = 200.0,
         max_utterance_ms: float = 20_000.0,
+        end_trim_db: float = 30.0,
     ) -> None:
         if min(start_ms, hangover_ms, preroll_ms) < 0 or max_utterance_ms <= 0:
             raise ValueError("endpointer durations must be non-negative (max_utterance_ms > 0)")
@@ -61,11 +64,13 @@ class Endpointer:
         self.hangover_s = hangover_ms / 1000.0
         self.preroll_s = preroll_ms / 1000.0
         self.max_utterance_s = max_utterance_ms / 1000.0
+        self.end_trim_db = end_trim_db
         self._history: deque[AudioFrame] = deque()
         self._run: list[AudioFrame] = []
         self._utterance: list[AudioFrame] = []
         self._start = 0.0
         self._last_speech_end = 0.0
+        self._peak_dbfs = SILENCE_DBFS
 
     @property
     def in_speech(self) -> bool:
@@ -108,6 +113,7 @@ class Endpointer:
         self._start = self._run[0].timestamp
         preroll = self._preroll()
         self._utterance = ([preroll] if preroll.num_samples else []) + self._run
+        self._peak_dbfs = max(frame.dbfs() for frame in self._run)
         self._last_speech_end = self._end_of(self._run[-1])
         self._history.clear()
         self._run = []
@@ -127,7 +133,10 @@ class Endpointer:
     def _continue(self, frame: AudioFrame, is_speech: bool) -> list[EndpointEvent]:
         self._utterance.append(frame)
         if is_speech:
-            self._last_speech_end = self._end_of(frame)
+            level = frame.dbfs()
+            self._peak_dbfs = max(self._peak_dbfs, level)
+            if level >= self._peak_dbfs - self.end_trim_db:
+                self._last_speech_end = self._end_of(frame)
         if self._end_of(frame) - self._start + 1e-9 >= self.max_utterance_s:
             self._last_speech_end = self._end_of(frame)
             return [self._close(forced=True)]

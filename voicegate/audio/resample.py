@@ -170,7 +170,7 @@ class PolyphaseStream:
             pad = np.zeros((self.rows, needed - offset - source.shape[1]), dtype=np.float32)
             source = np.concatenate([source, pad], axis=1)
         windows = sliding_window_view(source, spec.window, axis=1)[:, :: spec.block_advance]
-        out = np.matmul(windows[:, :blocks], spec.matrix).reshape(self.rows, -1)
+        out = np.matmul(windows[:, :blocks], spec.matrix).reshape(self.rows, blocks * spec.block)
         skip = self._outputs - first_block * spec.block
         result = out[:, skip : skip + target - self._outputs]
         self._outputs = target
