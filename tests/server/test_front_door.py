@@ -263,3 +263,8 @@ async def test_busy_port_has_a_clear_error() -> None:
 def test_port_before_start_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="not started"):
         _ = FrontDoor().port
+
+
+async def test_plain_get_on_websocket_path_is_426(door: FrontDoor) -> None:
+    response = await _send(door, "GET", "/ws")
+    assert response.status == 426

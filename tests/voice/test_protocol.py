@@ -7,8 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosedError
 
 from voicegate.core.models import ChannelType, EventSource, RoomEvent, TextContent
+from voicegate.server.http import FrontDoor
+from voicegate.server.messages import HttpRequest
 from voicegate.voice.protocol import (
     AudioIn,
     Bye,
@@ -331,3 +336,54 @@ def test_event_to_json_is_json_safe() -> None:
     assert isinstance(encoded["metadata"]["nested"]["k"], str)
     assert (encoded["index"], encoded["type"], encoded["status"]) == (3, "message", "pending")
     assert json_safe({1: None}) == {"1": None}
+
+
+async def _echo_session(request: HttpRequest, connection: ServerConnection) -> None:
+    """A minimal transport around the protocol: audio in is echoed back as answer audio."""
+    protocol = VoiceProtocol()
+    async for message in connection:
+        if isinstance(message, str):
+            events = protocol.receive_text(message)
+        else:
+            events = protocol.receive_binary(message)
+        for event in events:
+            if isinstance(event, Hello):
+                protocol.accept("s1", event.room_id or "r1", event.sample_rate, 16000, 20)
+            elif isinstance(event, AudioIn):
+                protocol.tts_audio(event.pcm)
+        for outgoing in protocol.data_to_send():
+            await connection.send(outgoing)
+        if protocol.close_code is not None:
+            await connection.close(protocol.close_code, protocol.close_reason)
+    protocol.connection_closed()
+
+
+async def test_protocol_over_a_real_websocket() -> None:
+    door = FrontDoor("127.0.0.1", 0)
+    door.websocket("/ws", _echo_session)
+    async with door:
+        url = f"ws://127.0.0.1:{door.port}/ws"
+        async with connect(url) as ws:
+            await ws.send(_hello(room_id="lobby"))
+            ready = json.loads(await ws.recv())
+            assert (ready["type"], ready["room_id"]) == ("ready", "lobby")
+            await ws.send(b"\x01\x02" * 320)
+            assert await ws.recv() == b"\x01\x02" * 320
+            await ws.send('{"type":"dance"}')
+            assert json.loads(await ws.recv())["code"] == "unknown_type"
+            await ws.send(bytes(3))
+            assert json.loads(await ws.recv())["code"] == "partial_sample"
+            with pytest.raises(ConnectionClosedError) as raised:
+                await ws.recv()
+        assert raised.value.rcvd is not None
+        assert raised.value.rcvd.code == CloseCode.INVALID_PAYLOAD
+        async with connect(url) as ws:
+            await ws.send(_hello(sample_rate=44100))
+            assert json.loads(await ws.recv())["code"] == "unsupported_sample_rate"
+            with pytest.raises(ConnectionClosedError) as raised:
+                await ws.recv()
+        assert raised.value.rcvd is not None
+        assert (raised.value.rcvd.code, raised.value.rcvd.reason) == (
+            4400,
+            "unsupported_sample_rate",
+        )
