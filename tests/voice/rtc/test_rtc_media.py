@@ -14,9 +14,10 @@ from voicegate.voice.rtc import read_audio
 
 LOUD_DBFS = -30.0
 SILENT_DBFS = -60.0
-FLUSH_FRAMES_BOUND = 8
-"""Frames (20 ms each) the client may still hear after a flush: the last frames in flight
-plus aiortc's receive jitter buffer (4 frames of prefetch); inside issue 4's 200 ms."""
+FLUSH_FRAMES_BOUND = 10
+"""Issue 4's bound: audio stops within 200 ms (10 frames of 20 ms). Measured: 6 frames, the
+frame in flight plus aiortc's receive jitter buffer (4 frames of prefetch) and the first silent
+frame; the sender itself goes silent on its very next frame (test_rtc_outbound)."""
 
 
 def peak_hz(frames: list[AudioFrame]) -> float:

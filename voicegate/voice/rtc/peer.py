@@ -98,10 +98,10 @@ async def _answer(
         raise InvalidOfferError("the SDP offer has no audio codec this server supports") from exc
     except (ValueError, InvalidAccessError, InvalidStateError) as exc:
         raise InvalidOfferError(f"the SDP offer was rejected: {exc}") from exc
-    transceiver = next(t for t in connection.getTransceivers() if t.kind == "audio")
-    inbound_audio = transceiver.receiver.track
-    transceiver.sender.replaceTrack(outbound_audio)
-    transceiver.direction = "sendrecv"
+    inbound_audio = next(
+        t for t in connection.getTransceivers() if t.kind == "audio"
+    ).receiver.track
+    connection.addTrack(outbound_audio)
     answer = await connection.createAnswer()
     try:
         async with asyncio.timeout(gathering_timeout):
