@@ -29,11 +29,17 @@ class RoomLockManager(ABC):
 
 @dataclass(slots=True, eq=False)
 class _Hold:
-    """One acquisition of a room lock; dead once its holder released the lock."""
+    """One acquisition of a room lock; dead once its holder left the lock.
+
+    ``guests`` counts reentrant entries (gather children, tasks started inside) still
+    inside: the lock is released when the holder and every guest have left.
+    """
 
     manager: InMemoryLockManager
     room_id: str
+    entry: _Entry
     live: bool = True
+    guests: int = 0
 
 
 _held: ContextVar[tuple[_Hold, ...]] = ContextVar("voicegate_held_room_locks", default=())
@@ -64,17 +70,24 @@ class InMemoryLockManager(RoomLockManager):
         """How many room locks are kept (held, awaited or idle)."""
         return len(self._entries)
 
-    def _holds(self, room_id: str) -> bool:
+    def _live_hold(self, room_id: str) -> _Hold | None:
         for hold in _held.get():
             if hold.live and hold.room_id == room_id and hold.manager is self:
-                return True
-        return False
+                return hold
+        return None
 
     @asynccontextmanager
     async def locked(self, room_id: str) -> AsyncIterator[None]:
         """Hold ``room_id``'s lock; immediate when this context already holds it."""
-        if self._holds(room_id):
-            yield
+        held = self._live_hold(room_id)
+        if held is not None:
+            held.guests += 1
+            try:
+                yield
+            finally:
+                held.guests -= 1
+                if not held.live and held.guests == 0:
+                    self._release(held)
             return
         entry = self._entries.get(room_id)
         if entry is None:
@@ -87,16 +100,20 @@ class InMemoryLockManager(RoomLockManager):
         except BaseException:
             entry.users -= 1
             raise
-        hold = _Hold(self, room_id)
+        hold = _Hold(self, room_id, entry)
         token = _held.set((*_held.get(), hold))
         try:
             yield
         finally:
             hold.live = False
             _held.reset(token)
-            entry.lock.release()
-            entry.users -= 1
-            self._evict()
+            if hold.guests == 0:
+                self._release(hold)
+
+    def _release(self, hold: _Hold) -> None:
+        hold.entry.lock.release()
+        hold.entry.users -= 1
+        self._evict()
 
     def _evict(self) -> None:
         excess = len(self._entries) - self._max_locks
