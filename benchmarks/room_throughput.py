@@ -104,6 +104,17 @@ def run_case(library: str, store: str, rooms: int, events: int) -> None:
 # ---- the driver ----
 
 
+def find_python312() -> str | None:
+    """A working Python >= 3.12: on PATH, or installed by pyenv (whose shims may not work)."""
+    on_path = [shutil.which(name) for name in ("python3.12", "python3.13")]
+    pyenv = sorted(Path.home().glob(".pyenv/versions/3.1[2-9]*/bin/python3"))
+    for candidate in [*filter(None, on_path), *map(str, pyenv)]:
+        check = [candidate, "-c", "import sys; assert sys.version_info >= (3, 12)"]
+        if subprocess.run(check, capture_output=True, check=False).returncode == 0:
+            return candidate
+    return None
+
+
 def find_roomkit_python(explicit: str | None) -> str | None:
     """A Python with RoomKit 0.109: the one given, or ``benchmarks/.rk312`` (made if missing)."""
     if explicit:
@@ -111,9 +122,9 @@ def find_roomkit_python(explicit: str | None) -> str | None:
     python = RK_VENV / "bin" / "python"
     if python.exists():
         return str(python)
-    base = shutil.which("python3.12")
+    base = find_python312()
     if base is None:
-        print("RoomKit skipped: python3.12 is not installed", file=sys.stderr)
+        print("RoomKit skipped: no working Python >= 3.12 found", file=sys.stderr)
         return None
     print(f"creating {RK_VENV} with {RK_REQUIREMENT} ...", file=sys.stderr)
     try:
