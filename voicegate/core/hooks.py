@@ -178,6 +178,11 @@ class HookEngine:
         self._rooms: dict[str, list[HookRegistration]] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
+    @property
+    def framework(self) -> FrameworkEmitter:
+        """The emitter of framework events (``hook_error`` here; other layers emit theirs)."""
+        return self._framework
+
     def register(self, hook: HookRegistration) -> None:
         """Add a global hook."""
         hooks = self._global.setdefault(hook.trigger, [])
@@ -299,6 +304,11 @@ class HookEngine:
                 task = asyncio.create_task(self._run_detached(hook, payload, context, room_id))
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)
+
+    async def run_all(self, trigger: HookTrigger, payload: Any, context: Any, room_id: str) -> None:
+        """Run the SYNC hooks of a notification trigger (results ignored), then fire the ASYNC."""
+        await self.run_sync(trigger, payload, context, room_id=room_id)
+        self.run_async(trigger, payload, context, room_id=room_id)
 
     async def _run_detached(
         self, hook: HookRegistration, payload: Any, context: Any, room_id: str | None

@@ -9,7 +9,6 @@ from voicegate.core.channels import (
     Channel,
     SendFn,
     StreamSendFn,
-    WebSocketChannel,
     WebSocketConnection,
 )
 from voicegate.core.framework import FrameworkEmitter, FrameworkHandler
@@ -21,10 +20,7 @@ from voicegate.core.hooks import (
     HookTrigger,
     freeze_filters,
 )
-from voicegate.core.identity import (
-    IdentityHookFn,
-    IdentityResolver,
-)
+from voicegate.core.identity import IdentityHookFn, IdentityResolver
 from voicegate.core.inbound import InboundProcessor
 from voicegate.core.locks import InMemoryLockManager, RoomLockManager
 from voicegate.core.models import (
@@ -40,6 +36,7 @@ from voicegate.core.models import (
     RoomEvent,
     Task,
     TaskStatus,
+    new_id,
 )
 from voicegate.core.pipeline import EventPipeline
 from voicegate.core.ratelimit import RateLimit, RateLimiter
@@ -61,7 +58,6 @@ from voicegate.core.tasks import (
     TaskWork,
 )
 from voicegate.core.telemetry import TelemetryConfig, TelemetryProvider, resolve_telemetry
-from voicegate.errors import ChannelNotRegisteredError
 from voicegate.store.base import ConversationStore
 from voicegate.store.memory import InMemoryStore
 
@@ -120,13 +116,9 @@ class RoomKit:
             identity_channel_types=identity_channel_types,
             identity_timeout=identity_timeout,
         )
-        self._delegator = TaskDelegator(
-            self._store, self._rooms, self._hooks, self._framework, self._tasks
-        )
-        self._opened = False
+        self._delegator = TaskDelegator(self._store, self._rooms, self._hooks, self._tasks)
         self._closed = False
 
-    # lifecycle
     async def __aenter__(self) -> Self:
         await self._open()
         return self
@@ -135,9 +127,7 @@ class RoomKit:
         await self.close()
 
     async def _open(self) -> None:
-        if not self._opened:
-            self._opened = True
-            await self._store.open()
+        await self._store.open()
 
     async def close(self) -> None:
         """Stop tasks, hooks, realtime and channels, then close the store. Idempotent."""
@@ -152,7 +142,6 @@ class RoomKit:
         await self._locks.close()
         await self._store.close()
 
-    # parts
     @property
     def store(self) -> ConversationStore:
         """The backing conversation store."""
@@ -167,11 +156,6 @@ class RoomKit:
     def realtime(self) -> RealtimeBackend:
         """The realtime backend for ephemeral events."""
         return self._realtime
-
-    @property
-    def framework(self) -> FrameworkEmitter:
-        """The emitter behind :meth:`on`, for layers that emit their own framework events."""
-        return self._framework
 
     @property
     def telemetry(self) -> TelemetryProvider:
@@ -193,19 +177,14 @@ class RoomKit:
         """The voice backend given to the constructor."""
         return self._voice
 
-    # rooms and channels
     async def create_room(
         self, room_id: str | None = None, metadata: dict[str, Any] | None = None
     ) -> Room:
         """Create and store a room."""
         await self._open()
-        room = (
-            Room(metadata=dict(metadata or {}))
-            if room_id is None
-            else Room(room_id, metadata=dict(metadata or {}))
-        )
+        room = Room(room_id or new_id(), metadata=dict(metadata or {}))
         state = await self._rooms.create(room)
-        await self._lifecycle(HookTrigger.ON_ROOM_CREATED, room, state.context, room.id)
+        await self._hooks.run_all(HookTrigger.ON_ROOM_CREATED, room, state.context, room.id)
         await self._framework.emit("room_created", room_id=room.id)
         return room
 
@@ -228,7 +207,7 @@ class RoomKit:
         """Attach the registered channel ``channel_id`` to ``room_id``."""
         binding = await self._rooms.attach(room_id, channel_id)
         state = await self._rooms.get(room_id)
-        await self._lifecycle(HookTrigger.ON_CHANNEL_ATTACHED, binding, state.context, room_id)
+        await self._hooks.run_all(HookTrigger.ON_CHANNEL_ATTACHED, binding, state.context, room_id)
         await self._framework.emit("channel_attached", room_id=room_id, channel_id=channel_id)
         return binding
 
@@ -236,7 +215,9 @@ class RoomKit:
         """Detach ``channel_id`` from ``room_id``."""
         await self._rooms.detach(room_id, channel_id)
         state = await self._rooms.get(room_id)
-        await self._lifecycle(HookTrigger.ON_CHANNEL_DETACHED, channel_id, state.context, room_id)
+        await self._hooks.run_all(
+            HookTrigger.ON_CHANNEL_DETACHED, channel_id, state.context, room_id
+        )
         await self._framework.emit("channel_detached", room_id=room_id, channel_id=channel_id)
 
     async def _open_room_for(self, channel_id: str) -> str:
@@ -244,13 +225,6 @@ class RoomKit:
         await self.attach_channel(room.id, channel_id)
         return room.id
 
-    async def _lifecycle(
-        self, trigger: HookTrigger, payload: Any, context: Any, room_id: str
-    ) -> None:
-        await self._hooks.run_sync(trigger, payload, context, room_id=room_id)
-        self._hooks.run_async(trigger, payload, context, room_id=room_id)
-
-    # events
     async def send_event(
         self,
         room_id: str,
@@ -311,7 +285,6 @@ class RoomKit:
         """How many events ``channel_id`` has not read in the room."""
         return await self._store.get_unread_count(room_id, channel_id)
 
-    # realtime
     async def publish_typing(
         self, room_id: str, user_id: str, is_typing: bool = True, data: dict[str, Any] | None = None
     ) -> None:
@@ -334,7 +307,6 @@ class RoomKit:
         """Stop a subscription; True if it existed."""
         return await self._realtime.unsubscribe(subscription_id)
 
-    # hooks
     def hook(
         self,
         trigger: HookTrigger,
@@ -388,7 +360,6 @@ class RoomKit:
         """Remove a room hook by name; True if one was removed."""
         return self._hooks.remove_room_hook(room_id, name)
 
-    # websockets
     async def connect_websocket(
         self,
         channel_id: str,
@@ -399,21 +370,18 @@ class RoomKit:
         room_id: str | None = None,
     ) -> None:
         """Register a connection on the WebSocketChannel ``channel_id``."""
-        channel = self._rooms.channel(channel_id)
-        if not isinstance(channel, WebSocketChannel):
-            raise ChannelNotRegisteredError(f"channel {channel_id!r} is not a WebSocketChannel")
-        channel.add_connection(WebSocketConnection(connection_id, send_fn, stream_send_fn, room_id))
+        self._rooms.websocket(channel_id).add_connection(
+            WebSocketConnection(connection_id, send_fn, stream_send_fn, room_id)
+        )
         data = {"connection_id": connection_id}
         await self._framework.emit("websocket_connected", channel_id=channel_id, data=data)
 
     async def disconnect_websocket(self, channel_id: str, connection_id: str) -> None:
         """Unregister a connection; emits ``websocket_disconnected`` if it was there."""
-        channel = self._rooms.channel(channel_id)
-        if isinstance(channel, WebSocketChannel) and channel.remove_connection(connection_id):
+        if self._rooms.websocket(channel_id).remove_connection(connection_id):
             data = {"connection_id": connection_id}
             await self._framework.emit("websocket_disconnected", channel_id=channel_id, data=data)
 
-    # tasks
     async def delegate(
         self,
         room_id: str,
@@ -423,11 +391,9 @@ class RoomKit:
         metadata: dict[str, Any] | None = None,
         delivery_strategy: BackgroundTaskDeliveryStrategy | None = None,
     ) -> Task:
-        """Run ``work`` in the background for ``room_id``; returns the stored pending task.
+        """Run ``work`` for ``room_id`` in the background; returns the stored pending task.
 
-        When it ends the task is stored with its result, ON_TASK_COMPLETED hooks run,
-        ``task_completed`` is emitted and the delivery strategy (this call's, else the
-        kit's) delivers it.
+        At its end: stored, ON_TASK_COMPLETED, ``task_completed``, then the delivery strategy.
         """
         strategy = delivery_strategy or self._delivery_strategy
         return await self._delegator.delegate(self, room_id, name, work, metadata, strategy)

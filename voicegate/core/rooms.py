@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voicegate.core.channels import Channel
+from voicegate.core.channels import Channel, WebSocketChannel
 from voicegate.core.models import ChannelBinding, Room, RoomContext, RoomStatus, utcnow
 from voicegate.errors import (
     ChannelAlreadyRegisteredError,
@@ -60,6 +60,13 @@ class RoomDirectory:
         channel = self._channels.get(channel_id)
         if channel is None:
             raise ChannelNotRegisteredError(f"channel {channel_id!r} is not registered")
+        return channel
+
+    def websocket(self, channel_id: str) -> WebSocketChannel:
+        """The registered WebSocketChannel ``channel_id``, or ChannelNotRegisteredError."""
+        channel = self.channel(channel_id)
+        if not isinstance(channel, WebSocketChannel):
+            raise ChannelNotRegisteredError(f"channel {channel_id!r} is not a WebSocketChannel")
         return channel
 
     async def create(self, room: Room) -> RoomState:

@@ -8,7 +8,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from voicegate.core.framework import FrameworkEmitter
 from voicegate.core.hooks import HookEngine, HookTrigger
 from voicegate.core.models import Task, TaskStatus, utcnow
 from voicegate.core.rooms import RoomDirectory
@@ -98,13 +97,12 @@ class TaskDelegator:
         store: ConversationStore,
         rooms: RoomDirectory,
         hooks: HookEngine,
-        framework: FrameworkEmitter,
         runner: TaskRunner,
     ) -> None:
         self._store = store
         self._rooms = rooms
         self._hooks = hooks
-        self._framework = framework
+        self._framework = hooks.framework
         self._runner = runner
 
     async def delegate(
@@ -122,9 +120,7 @@ class TaskDelegator:
 
         async def finished(done: Task) -> None:
             await self._store.update_task(done)
-            trigger = HookTrigger.ON_TASK_COMPLETED
-            await self._hooks.run_sync(trigger, done, state.context, room_id=room_id)
-            self._hooks.run_async(trigger, done, state.context, room_id=room_id)
+            await self._hooks.run_all(HookTrigger.ON_TASK_COMPLETED, done, state.context, room_id)
             data = {"task_id": done.id, "status": str(done.status)}
             await self._framework.emit("task_completed", room_id=room_id, data=data)
             if strategy is not None:
