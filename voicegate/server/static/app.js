@@ -110,7 +110,7 @@ function onMessage(message, player) {
       break;
     case "turn_metrics":
       if (currentTurn) {
-        currentTurn.stages = message.stages_ms;
+        currentTurn.stages = message.metrics.stages_ms;
         renderTurn(currentTurn);
       }
       break;
@@ -194,7 +194,7 @@ async function startWebSocket(mic) {
   ws.onmessage = (e) => {
     if (typeof e.data === "string") {
       const message = JSON.parse(e.data);
-      if (message.type === "ready") outputRate = message.output_rate;
+      if (message.type === "ready") outputRate = message.output_sample_rate;
       onMessage(message, player);
     } else {
       player.play(e.data, outputRate);

@@ -1,0 +1,60 @@
+"""Voice backends: the transports that accept voice connections, one session per connection."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from voicegate.voice.transport import VoiceTransport
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRequest:
+    """What an accepted connection asks for: its auth metadata and, optionally, a room."""
+
+    metadata: dict[str, Any] = field(default_factory=dict)
+    room_id: str | None = None
+    participant_id: str | None = None
+
+
+SessionHandler = Callable[[VoiceTransport, SessionRequest], Awaitable[None]]
+"""Runs one voice session until its transport's audio ends (the gateway provides it)."""
+
+
+class VoiceBackend(ABC):
+    """Accepts voice connections and hands each one, as a transport, to the session handler.
+
+    A backend authenticates every connection before it accepts anything and runs the
+    handler with :data:`voicegate.voice.auth.auth_context` set to the connection's
+    metadata. ``RoomKit(voice=...)`` accepts any backend.
+    """
+
+    name: str
+
+    def __init__(self) -> None:
+        self._handler: SessionHandler | None = None
+
+    def set_session_handler(self, handler: SessionHandler) -> None:
+        """Choose who runs the sessions of accepted connections."""
+        self._handler = handler
+
+    @property
+    def session_handler(self) -> SessionHandler:
+        """The handler set with :meth:`set_session_handler`."""
+        if self._handler is None:
+            raise RuntimeError(f"{self.name} backend has no session handler: start a VoiceGateway")
+        return self._handler
+
+    @property
+    @abstractmethod
+    def session_count(self) -> int:
+        """Sessions open now."""
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Begin accepting connections (backends mounted on a server need nothing here)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Tell every open session the server is going away and stop accepting connections."""

@@ -1,0 +1,100 @@
+"""What a voice session tells its client, independent of the wire format.
+
+The session logic emits these typed notices; each transport turns them into its own
+messages (the JSON protocol of ``docs/protocol.md`` over a WebSocket or a WebRTC data
+channel, lines on a terminal for the local backend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voicegate.core.models import RoomEvent
+from voicegate.voice.turns import TurnTimings
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """The caller started speaking (stream time in seconds)."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnded:
+    """The caller's utterance ended (stream time in seconds)."""
+
+    at: float
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class PartialTranscript:
+    """A transcript of the speech so far; it may still change."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FinalTranscript:
+    """The transcript of a finished utterance, and the room event it became (if any)."""
+
+    text: str
+    event_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomEventNotice:
+    """An event of the session's room that the session may see."""
+
+    event: RoomEvent
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerStarted:
+    """Speech synthesis of an answer started; audio follows."""
+
+    text: str
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerEnded:
+    """The answer's audio is all sent, or was cut short by barge-in."""
+
+    event_id: str
+    interrupted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BargeIn:
+    """The caller spoke over an answer: its queued audio was dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnMetrics:
+    """Per-stage latency of the last turn."""
+
+    timings: TurnTimings
+
+
+@dataclass(frozen=True, slots=True)
+class SessionError:
+    """Something went wrong that the client should know about; the session goes on."""
+
+    code: str
+    message: str
+
+
+Notice = (
+    SpeechStarted
+    | SpeechEnded
+    | PartialTranscript
+    | FinalTranscript
+    | RoomEventNotice
+    | AnswerStarted
+    | AnswerEnded
+    | BargeIn
+    | TurnMetrics
+    | SessionError
+)

@@ -1,0 +1,118 @@
+"""Speaks a session's answers, one after another; barge-in cancels the one playing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.audio.resample import Resampler
+from voicegate.tts.base import TTSProvider
+from voicegate.voice.notices import AnswerEnded, AnswerStarted
+from voicegate.voice.transport import VoiceTransport
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Text to speak, the room event it comes from, and who to tell how it went."""
+
+    text: str
+    event_id: str
+    on_first_audio: Callable[[float], None] | None = None
+    on_finished: Callable[[bool], Awaitable[None]] | None = None
+
+
+class Speaker:
+    """Turns answers into audio on one transport, in order, one at a time.
+
+    Each answer streams from the TTS provider clause by clause, is resampled to the
+    transport's rate and queued for playout. :meth:`interrupt` cancels synthesis,
+    flushes the transport and drops answers still waiting: interruption is cancellation.
+    """
+
+    def __init__(self, tts: TTSProvider, transport: VoiceTransport, max_pending: int = 16) -> None:
+        self._tts = tts
+        self._transport = transport
+        self._pending: asyncio.Queue[Answer] = asyncio.Queue(max_pending)
+        self._current: asyncio.Task[None] | None = None
+        self._runner: asyncio.Task[None] | None = None
+
+    @property
+    def speaking(self) -> bool:
+        """Whether an answer is being synthesised or played, or one is waiting."""
+        return self._current is not None or not self._pending.empty()
+
+    def say(self, answer: Answer) -> None:
+        """Queue ``answer``; raises :class:`asyncio.QueueFull` when too many wait."""
+        self._pending.put_nowait(answer)
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run(), name="voicegate-speaker")
+
+    async def interrupt(self) -> bool:
+        """Stop the answer playing now and drop those waiting; True if anything was stopped."""
+        stopped = self.speaking
+        while not self._pending.empty():
+            self._pending.get_nowait()
+        self._transport.flush()
+        if self._current is not None:
+            self._current.cancel()
+            await asyncio.gather(self._current, return_exceptions=True)
+        return stopped
+
+    async def close(self) -> None:
+        """Stop speaking and end the runner."""
+        await self.interrupt()
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while not self._pending.empty():
+            answer = self._pending.get_nowait()
+            self._current = asyncio.create_task(self._speak(answer))
+            try:
+                await asyncio.shield(self._current)
+            except asyncio.CancelledError:
+                if not self._current.cancelled():
+                    raise  # the runner itself is being cancelled
+            except Exception:
+                logger.exception("speaking answer %s failed", answer.event_id)
+            finally:
+                self._current = None
+
+    async def _speak(self, answer: Answer) -> None:
+        interrupted = True
+        await self._transport.notify(AnswerStarted(answer.text, answer.event_id))
+        try:
+            await self._stream(answer)
+            await self._transport.wait_played()
+            interrupted = False
+        finally:
+            await self._transport.notify(AnswerEnded(answer.event_id, interrupted))
+            if answer.on_finished is not None:
+                await answer.on_finished(interrupted)
+
+    async def _stream(self, answer: Answer) -> None:
+        resampler: Resampler | None = None
+        first = True
+        async for chunk in self._tts.synthesize_stream(answer.text):
+            if resampler is None and chunk.sample_rate != self._transport.output_rate:
+                resampler = Resampler(chunk.sample_rate, self._transport.output_rate)
+            out = _as_frame(resampler.process(chunk) if resampler else chunk)
+            await self._transport.play(out)
+            if first and answer.on_first_audio is not None:
+                answer.on_first_audio(time.monotonic())
+            first = False
+        if resampler is not None:
+            await self._transport.play(resampler.flush())
+
+
+def _as_frame(result: object) -> AudioFrame:
+    if not isinstance(result, AudioFrame):
+        raise TypeError("resampler returned raw samples for a frame input")
+    return result

@@ -1,0 +1,57 @@
+"""The per-connection link a voice backend hands to the session logic."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.voice.notices import Notice
+
+
+class VoiceTransport(ABC):
+    """One client's audio in, audio out and notices, whatever carries them.
+
+    ``frames`` yields what the client sends, at any rate and channel count (the
+    session downmixes and resamples); ``play`` takes mono audio at ``output_rate``,
+    which the transport paces out in real time; ``flush`` drops what is queued.
+    """
+
+    kind: str
+    """Short transport name for logs and metrics: ``websocket``, ``webrtc``, ``local``."""
+
+    interrupt_handler: Callable[[], Awaitable[None]] | None = None
+    """Called when the client asks to stop the answer playing (the session sets it)."""
+
+    @property
+    @abstractmethod
+    def output_rate(self) -> int:
+        """Sample rate of the audio :meth:`play` expects."""
+
+    @abstractmethod
+    async def opened(self, session_id: str, room_id: str) -> None:
+        """The session exists: tell the client its id, its room and the audio rates."""
+
+    @abstractmethod
+    def frames(self) -> AsyncIterator[AudioFrame]:
+        """Inbound audio until the client goes away."""
+
+    @abstractmethod
+    async def play(self, frame: AudioFrame) -> None:
+        """Queue mono audio at :attr:`output_rate` for playback."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Drop all queued audio now (barge-in)."""
+
+    @abstractmethod
+    async def wait_played(self) -> None:
+        """Return once everything queued so far has been played out or flushed."""
+
+    @abstractmethod
+    async def notify(self, notice: Notice) -> None:
+        """Tell the client about something that happened in its session."""
+
+    @abstractmethod
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """End the connection (``code`` follows the WebSocket close codes)."""
