@@ -48,14 +48,18 @@ class InferenceWorker:
         """
         return await asyncio.wrap_future(self._submit(fn, *args))
 
-    async def stream(self, fn: Callable[..., Iterable[T]], *args: Any) -> AsyncIterator[T]:
+    async def stream(
+        self, fn: Callable[..., Iterable[T]], *args: Any, prefetch: int = 1
+    ) -> AsyncIterator[T]:
         """Iterate ``fn(*args)`` on the worker thread, yielding each item to the event loop.
 
-        Leaving the ``async for`` early (``break``, an exception, or cancelling the task)
-        stops the producer before it computes its next item.
+        The producer runs at most ``prefetch`` items ahead of the consumer. Leaving the
+        ``async for`` (``break``, an exception, or cancelling the task) stops it before it
+        computes another item.
         """
         loop = asyncio.get_running_loop()
         items: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+        credits = threading.Semaphore(prefetch)
         stop = threading.Event()
 
         def deliver(kind: int, value: object) -> None:
@@ -65,7 +69,7 @@ class InferenceWorker:
         def produce() -> None:
             try:
                 iterator = iter(fn(*args))
-                while not stop.is_set():
+                while credits.acquire() and not stop.is_set():
                     try:
                         item = next(iterator)
                     except StopIteration:
@@ -84,8 +88,10 @@ class InferenceWorker:
                 if kind == _ERROR:
                     raise value
                 yield value
+                credits.release()
         finally:
             stop.set()
+            credits.release()
             future.cancel()
 
     def close(self) -> None:

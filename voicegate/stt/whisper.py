@@ -6,7 +6,7 @@ CTranslate2 directly, which makes the encoder cost proportional to the utterance
 window tempts the decoder to start the utterance over once it has said it, so decoding keeps
 timestamps, stops at a segment that restates an earlier one or starts after the audio ends,
 and caps tokens by duration. Measured
-on Piper speech (``benchmarks/speech_latency.py``), a 1 s margin keeps the word error rate of
+on Piper speech (``benchmarks/speech_latency.py``), a 2 s margin keeps the word error rate of
 the 30 s default. ``window_margin=None`` selects faster-whisper's own 30 s path.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 import time
 from typing import Any
@@ -36,6 +37,7 @@ TOKENS_PER_SECOND = 10
 END_TOLERANCE = 0.05
 """A segment that starts this close to the end of the audio (or later) is a repeat."""
 NO_SPEECH_THRESHOLD = 0.6
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 LOG_PROB_THRESHOLD = -1.0
 
 
@@ -54,7 +56,7 @@ class FasterWhisperSTT(STTProvider):
         cpu_threads: int = 0,
         beam_size: int = 1,
         language: str = "en",
-        window_margin: float | None = 1.0,
+        window_margin: float | None = 2.0,
         max_queue: int = 8,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -166,6 +168,7 @@ class FasterWhisperSTT(STTProvider):
         """Split timestamped tokens into segments, stopping at the first hallucinated one."""
         timestamp_begin: int = self._tokenizer.timestamp_begin
         segments: list[TranscriptSegment] = []
+        spoken: list[list[str]] = []
         start = 0.0
         text_tokens: list[int] = []
         for token in [*tokens, timestamp_begin + round(duration / SECONDS_PER_TIMESTAMP)]:
@@ -174,10 +177,13 @@ class FasterWhisperSTT(STTProvider):
                 continue
             stamp = (token - timestamp_begin) * SECONDS_PER_TIMESTAMP
             if text_tokens:
-                text = self._tokenizer.decode(text_tokens).strip()
-                if _repeats(text, segments):
+                text, repeated = _drop_restatement(
+                    self._tokenizer.decode(text_tokens).strip(), spoken
+                )
+                if text:
+                    segments.append(TranscriptSegment(start, min(stamp, duration), text))
+                if repeated:
                     break
-                segments.append(TranscriptSegment(start, min(stamp, duration), text))
                 text_tokens = []
             if stamp >= duration - END_TOLERANCE:
                 break
@@ -185,14 +191,21 @@ class FasterWhisperSTT(STTProvider):
         return segments
 
 
-def _repeats(text: str, earlier: list[TranscriptSegment]) -> bool:
-    """Whether ``text`` restates an earlier segment (whole, or its first words when cut short).
+def _drop_restatement(text: str, spoken: list[list[str]]) -> tuple[str, bool]:
+    """Cut ``text`` at the first sentence that restates an earlier one (whole, or its
+    opening words when cut short, possibly after one extra word); say whether it was cut.
 
-    This is how Whisper fills a window longer than the speech: it starts over.
+    This is how Whisper fills a window longer than the speech: it starts over. Sentences
+    kept are appended to ``spoken``.
     """
-    words = normalize_words(text)
-    for segment in earlier:
-        previous = normalize_words(segment.text)
-        if words == previous or (len(words) >= 2 and previous[: len(words)] == words):
-            return True
-    return False
+    kept: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        words = normalize_words(sentence)
+        for previous in spoken:
+            for candidate in (words, words[1:]):
+                if len(candidate) >= 2 and previous[: len(candidate)] == candidate:
+                    return " ".join(kept), True
+        if words:
+            spoken.append(words)
+        kept.append(sentence)
+    return " ".join(kept), False

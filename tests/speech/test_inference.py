@@ -1,0 +1,91 @@
+"""InferenceWorker on a real thread: results, the queue bound, streaming and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from voicegate.errors import RoomKitError
+from voicegate.inference import InferenceWorker, WorkerOverloadedError
+
+
+async def test_run_returns_the_result_from_the_worker_thread() -> None:
+    worker = InferenceWorker("t", max_queue=2)
+    name = await worker.run(lambda: threading.current_thread().name)
+    assert name.startswith("infer-t")
+    assert name != threading.current_thread().name
+    assert worker.pending == 0
+    worker.close()
+
+
+async def test_a_full_queue_raises_instead_of_growing() -> None:
+    worker = InferenceWorker("busy", max_queue=2)
+    release = threading.Event()
+    first = asyncio.create_task(worker.run(release.wait))
+    second = asyncio.create_task(worker.run(release.wait))
+    await asyncio.sleep(0)
+    assert worker.pending == 2
+    with pytest.raises(WorkerOverloadedError, match="busy") as caught:
+        await worker.run(release.wait)
+    assert isinstance(caught.value, RoomKitError)
+    release.set()
+    assert await asyncio.gather(first, second) == [True, True]
+    assert worker.pending == 0
+    worker.close()
+
+
+async def test_errors_in_the_thread_reach_the_caller() -> None:
+    worker = InferenceWorker("err")
+
+    def fail() -> None:
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError, match="bad input"):
+        await worker.run(fail)
+
+    def items() -> Iterator[int]:
+        yield 1
+        raise ValueError("bad chunk")
+
+    received: list[int] = []
+
+    async def consume() -> None:
+        async for item in worker.stream(items):
+            received.append(item)
+
+    with pytest.raises(ValueError, match="bad chunk"):
+        await consume()
+    assert received == [1]
+    worker.close()
+
+
+async def test_leaving_a_stream_stops_the_producer_at_the_next_item() -> None:
+    worker = InferenceWorker("s")
+    produced: list[int] = []
+    gate = threading.Event()
+
+    def items() -> Iterator[int]:
+        for index in range(100):
+            produced.append(index)
+            yield index
+            gate.wait(1.0)
+
+    async def consume() -> None:
+        async for item in worker.stream(items):
+            if item == 2:
+                raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await consume()
+    gate.set()
+    await worker.run(lambda: None)
+    assert produced[-1] <= 3
+    worker.close()
+
+
+def test_max_queue_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_queue"):
+        InferenceWorker("x", max_queue=0)

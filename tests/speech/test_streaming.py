@@ -1,0 +1,142 @@
+"""Streaming on the real models: clause-level TTS, partial transcripts, barge-in, loop lag."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.audio.resample import Resampler
+from voicegate.stt.wer import word_error_rate
+from voicegate.stt.whisper import FasterWhisperSTT
+from voicegate.tts.base import split_for_speech
+from voicegate.tts.piper import PiperTTS
+
+pytestmark = pytest.mark.models
+
+LONG_TEXT = (
+    "When you arrive at the station tomorrow morning, please wait by the main entrance, "
+    "because the car will pick you up there. Bring your ticket and a warm coat."
+)
+
+
+def test_split_at_sentences_and_long_enough_clauses() -> None:
+    assert split_for_speech(LONG_TEXT) == [
+        "When you arrive at the station tomorrow morning,",
+        "please wait by the main entrance,",
+        "because the car will pick you up there.",
+        "Bring your ticket and a warm coat.",
+    ]
+    assert split_for_speech("Yes, sure, I can do that for you.") == [
+        "Yes, sure, I can do that for you."
+    ]
+    assert split_for_speech("Well, no.") == ["Well, no."]
+    assert split_for_speech("   ") == []
+
+
+@pytest.fixture
+def piper_calls(tts: PiperTTS) -> Iterator[list[str]]:
+    """The pieces Piper synthesises during the test, in order."""
+    calls: list[str] = []
+    original = tts._synthesize_text
+
+    def counting(piece: str) -> AudioFrame:
+        calls.append(piece)
+        return original(piece)
+
+    tts._synthesize_text = counting  # type: ignore[method-assign]
+    yield calls
+    del tts._synthesize_text
+
+
+async def test_first_chunk_is_the_first_clause_before_the_rest(
+    tts: PiperTTS, piper_calls: list[str]
+) -> None:
+    pieces = split_for_speech(LONG_TEXT)
+    chunks = []
+    synthesised_at_first_chunk = 0
+    async for chunk in tts.synthesize_stream(LONG_TEXT):
+        if not chunks:
+            synthesised_at_first_chunk = len(piper_calls)
+        chunks.append(chunk)
+    assert piper_calls == pieces
+    assert synthesised_at_first_chunk <= 2 < len(pieces)
+    first_clause = await tts.synthesize(pieces[0])
+    assert chunks[0].duration == pytest.approx(first_clause.duration, rel=0.15)
+    assert all(chunk.sample_rate == tts.sample_rate == 22050 for chunk in chunks)
+
+
+async def test_cancelling_the_consumer_stops_synthesis_early(
+    tts: PiperTTS, piper_calls: list[str]
+) -> None:
+    text = " ".join(f"This is sentence number {n} of a long answer." for n in range(30))
+
+    second_chunk = asyncio.Event()
+
+    async def speak() -> None:
+        async for _ in tts.synthesize_stream(text):
+            if len(piper_calls) >= 2:
+                second_chunk.set()
+
+    task = asyncio.create_task(speak())
+    await second_chunk.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await tts.worker.run(lambda: None)
+    assert len(piper_calls) <= 4 < 30
+
+
+async def test_partials_arrive_while_speech_goes_on(stt: FasterWhisperSTT, tts: PiperTTS) -> None:
+    sentence = "The quick brown fox jumps over the lazy dog, and then it runs into the forest."
+    speech = await tts.synthesize(sentence)
+    resampler = Resampler(speech.sample_rate, 16000)
+    stream = stt.stream(partial_interval=0.7)
+    partials: list[tuple[float, str]] = []
+
+    async def collect() -> None:
+        async for partial in stream.partials():
+            assert not partial.is_final
+            partials.append((stream.duration, partial.text))
+
+    collector = asyncio.create_task(collect())
+    step = speech.sample_rate // 50
+    for start in range(0, speech.num_samples, step):
+        stream.push(resampler.process(AudioFrame(speech.samples[start : start + step], 22050)))
+        await asyncio.sleep(0.02)
+    stream.push(resampler.flush())
+    pushed = stream.duration
+    final = await stream.finish()
+    await collector
+    assert final.is_final
+    assert word_error_rate([(sentence, final.text)]) <= 0.1
+    assert len(partials) >= 2
+    assert partials[0][0] < pushed
+    assert any(text for _, text in partials)
+
+
+async def test_event_loop_lag_stays_under_20_ms_while_models_work(
+    stt: FasterWhisperSTT, tts: PiperTTS
+) -> None:
+    speech = await tts.synthesize(LONG_TEXT)
+    worst = 0.0
+    running = True
+
+    async def ticker() -> None:
+        nonlocal worst
+        while running:
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            worst = max(worst, time.perf_counter() - before - 0.005)
+
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0.05)
+    transcript, audio = await asyncio.gather(stt.transcribe(speech), tts.synthesize(LONG_TEXT))
+    running = False
+    await tick
+    assert transcript.text
+    assert audio.num_samples > 0
+    assert worst < 0.020, f"event loop lag reached {worst * 1000:.1f} ms"

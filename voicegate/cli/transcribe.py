@@ -1,0 +1,41 @@
+"""``voicegate transcribe FILE.wav``: print what Whisper hears in a WAV file."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import Any
+
+from voicegate.audio.wav import read_wav
+from voicegate.errors import ModelNotAvailableError
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``transcribe``."""
+    parser = subparsers.add_parser("transcribe", help="transcribe a WAV file (any rate/channels)")
+    parser.add_argument("file", help="16-bit PCM WAV file")
+    parser.add_argument("--model", default="whisper-tiny.en", help="manifest id or CTranslate2 dir")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Transcribe ``args.file``; exit code 2 on a bad file or a missing model."""
+    from voicegate.stt.whisper import FasterWhisperSTT
+
+    try:
+        audio = read_wav(args.file)
+        stt = FasterWhisperSTT(args.model)
+    except (OSError, ValueError, ModelNotAvailableError) as error:
+        print(f"voicegate transcribe: {error}", file=sys.stderr)
+        return 2
+    print(f"loading {args.model} ...", end=" ", file=sys.stderr, flush=True)
+    print(f"{asyncio.run(stt.load()):.2f} s", file=sys.stderr)
+    started = time.perf_counter()
+    transcript = asyncio.run(stt.transcribe(audio))
+    elapsed = time.perf_counter() - started
+    print(f"{audio.duration:.2f} s of audio transcribed in {elapsed:.2f} s", file=sys.stderr)
+    stt.close()
+    print(transcript.text)
+    return 0
