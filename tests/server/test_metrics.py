@@ -11,7 +11,7 @@ def test_metrics_render_sessions_turns_stages_and_errors() -> None:
     metrics.session_closed("webrtc")
     metrics.turn_finished(
         TurnTimings(
-            speech_ended=1.0, endpointed=1.3, transcribed=1.5, committed=1.51, first_audio=1.7
+            speech_ended=1.0, endpointed=1.3, transcribed=1.5, answered=1.51, first_audio=1.7
         )
     )
     metrics.error("auth")

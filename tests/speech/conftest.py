@@ -1,14 +1,8 @@
-"""Real Whisper and Piper models, loaded and warmed up once per test session."""
+"""Sentences for the speech tests (the real models are fixtures of tests/conftest.py)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-
 import pytest
-
-from voicegate.stt.whisper import FasterWhisperSTT
-from voicegate.tts.piper import PiperTTS
 
 SENTENCES = (
     "Please turn on the kitchen lights.",
@@ -30,19 +24,3 @@ SENTENCES = (
 def sentences() -> tuple[str, ...]:
     """Varied English sentences without digits (Whisper writes numbers as digits)."""
     return SENTENCES
-
-
-@pytest.fixture(scope="session")
-def stt() -> Iterator[FasterWhisperSTT]:
-    provider = FasterWhisperSTT()
-    asyncio.run(provider.warm_up())
-    yield provider
-    provider.close()
-
-
-@pytest.fixture(scope="session")
-def tts() -> Iterator[PiperTTS]:
-    provider = PiperTTS()
-    asyncio.run(provider.warm_up())
-    yield provider
-    provider.close()

@@ -56,3 +56,17 @@ async def test_drained_after_last_pull() -> None:
 def test_rejects_a_bad_rate() -> None:
     with pytest.raises(ValueError, match="sample rate must be positive"):
         PlayoutBuffer(0)
+
+
+async def test_wait_audio_wakes_on_push_and_rearms_when_empty() -> None:
+    buffer = PlayoutBuffer(8000)
+    waiter = asyncio.create_task(buffer.wait_audio())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    buffer.push(np.ones(160, dtype=np.int16))
+    await asyncio.wait_for(waiter, 1.0)
+    buffer.pull(160)
+    again = asyncio.create_task(buffer.wait_audio())
+    await asyncio.sleep(0)
+    assert not again.done()
+    again.cancel()

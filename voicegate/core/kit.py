@@ -203,6 +203,10 @@ class RoomKit:
         """Make ``channel`` known to the kit so rooms can attach it."""
         self._rooms.register(channel)
 
+    def unregister_channel(self, channel_id: str) -> None:
+        """Forget a channel that is attached to no room (per-session channels end this way)."""
+        self._rooms.unregister(channel_id)
+
     async def attach_channel(self, room_id: str, channel_id: str) -> ChannelBinding:
         """Attach the registered channel ``channel_id`` to ``room_id``."""
         binding = await self._rooms.attach(room_id, channel_id)

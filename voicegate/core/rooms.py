@@ -55,6 +55,10 @@ class RoomDirectory:
             )
         self._channels[channel.channel_id] = channel
 
+    def unregister(self, channel_id: str) -> Channel | None:
+        """Forget a channel (detach it from its rooms first); returns it if it was registered."""
+        return self._channels.pop(channel_id, None)
+
     def channel(self, channel_id: str) -> Channel:
         """The registered channel ``channel_id``, or ChannelNotRegisteredError."""
         channel = self._channels.get(channel_id)

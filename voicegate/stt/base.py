@@ -80,6 +80,8 @@ class STTStream:
         self._task: asyncio.Task[None] | None = None
         self._partials: asyncio.Queue[Transcript | None] = asyncio.Queue()
         self._finished = False
+        self._cancelled = False
+        self._settling = False
 
     @property
     def duration(self) -> float:
@@ -94,9 +96,19 @@ class STTStream:
             audio = self._provider.as_input(audio)
         self._chunks.append(audio.samples[:, 0])
         self._samples += audio.num_samples
+        self._settling = False
         new_audio = (self._samples - self._transcribed_samples) / self._provider.sample_rate
         if new_audio >= self._interval and (self._task is None or self._task.done()):
-            self._task = asyncio.create_task(self._partial(self._audio()))
+            self._start_pass()
+
+    def settle(self) -> None:
+        """The speaker paused: transcribe all audio pushed so far, now or right after the
+        pass in progress, so :meth:`finish` can reuse it if the pause ends the utterance."""
+        if self._finished or self._samples == self._transcribed_samples:
+            return
+        self._settling = True
+        if self._task is None or self._task.done():
+            self._start_pass()
 
     async def partials(self) -> AsyncIterator[Transcript]:
         """Partial transcripts as they are produced, until :meth:`finish`."""
@@ -106,7 +118,7 @@ class STTStream:
     async def finish(self) -> Transcript:
         """End the utterance and return its final transcript."""
         self._finished = True
-        if self._task is not None:
+        while self._task is not None and not self._task.done():
             with contextlib.suppress(Exception):
                 await self._task
         self._partials.put_nowait(None)
@@ -117,7 +129,7 @@ class STTStream:
 
     def cancel(self) -> None:
         """Abandon the utterance: stop any partial in progress."""
-        self._finished = True
+        self._finished = self._cancelled = True
         if self._task is not None:
             self._task.cancel()
         self._partials.put_nowait(None)
@@ -127,9 +139,15 @@ class STTStream:
         self._chunks = [samples]
         return AudioFrame(samples, self._provider.sample_rate)
 
+    def _start_pass(self) -> None:
+        self._settling = False
+        self._task = asyncio.create_task(self._partial(self._audio()))
+
     async def _partial(self, audio: AudioFrame) -> None:
         transcript = await self._provider.transcribe(audio)
         self._latest = transcript
         self._transcribed_samples = audio.num_samples
         if not self._finished:
             self._partials.put_nowait(replace(transcript, is_final=False))
+        if self._settling and not self._cancelled and self._samples > audio.num_samples:
+            self._start_pass()

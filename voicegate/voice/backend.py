@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from voicegate.voice.transport import VoiceTransport
 
@@ -19,8 +18,16 @@ class SessionRequest:
     participant_id: str | None = None
 
 
-SessionHandler = Callable[[VoiceTransport, SessionRequest], Awaitable[None]]
-"""Runs one voice session until its transport's audio ends (the gateway provides it)."""
+class SessionHandler(Protocol):
+    """Who runs the sessions of accepted connections (the :class:`VoiceGateway`)."""
+
+    def accepting(self) -> bool:
+        """Whether a new session would be admitted now (capacity left)."""
+        ...
+
+    async def run_session(self, transport: VoiceTransport, request: SessionRequest) -> None:
+        """Run one session until its transport's audio ends."""
+        ...
 
 
 class VoiceBackend(ABC):

@@ -33,6 +33,7 @@ class PlayoutBuffer:
         self._queued = 0
         self._drained = asyncio.Event()
         self._drained.set()
+        self._has_audio = asyncio.Event()
 
     @property
     def queued_samples(self) -> int:
@@ -57,6 +58,7 @@ class PlayoutBuffer:
         self._chunks.append(samples)
         self._queued += samples.size
         self._drained.clear()
+        self._has_audio.set()
 
     def pull(self, count: int) -> Samples | None:
         """The next ``count`` samples, zero-padded at the end of the queue; ``None`` when empty."""
@@ -76,6 +78,7 @@ class PlayoutBuffer:
         self._queued -= filled
         if self._queued == 0:
             self._drained.set()
+            self._has_audio.clear()
         return out
 
     def flush(self) -> int:
@@ -85,7 +88,12 @@ class PlayoutBuffer:
         self._offset = 0
         self._queued = 0
         self._drained.set()
+        self._has_audio.clear()
         return dropped
+
+    async def wait_audio(self) -> None:
+        """Return once there is audio to pull."""
+        await self._has_audio.wait()
 
     async def wait_drained(self) -> None:
         """Return once the queue is empty (played out or flushed)."""

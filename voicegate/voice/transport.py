@@ -25,6 +25,16 @@ class VoiceTransport(ABC):
 
     @property
     @abstractmethod
+    def input_rate(self) -> int:
+        """Sample rate of the frames :meth:`frames` yields."""
+
+    @property
+    @abstractmethod
+    def input_channels(self) -> int:
+        """Channel count of the frames :meth:`frames` yields."""
+
+    @property
+    @abstractmethod
     def output_rate(self) -> int:
         """Sample rate of the audio :meth:`play` expects."""
 

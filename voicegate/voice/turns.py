@@ -10,8 +10,8 @@ from voicegate.core.models import new_id
 _STAGES = (
     ("endpoint", "speech_ended", "endpointed"),
     ("stt", "endpointed", "transcribed"),
-    ("commit", "transcribed", "committed"),
-    ("answer_audio", "committed", "first_audio"),
+    ("room", "transcribed", "answered"),
+    ("tts", "answered", "first_audio"),
     ("total", "speech_ended", "first_audio"),
 )
 
@@ -21,14 +21,17 @@ class TurnTimings:
     """Monotonic marks (seconds) of a turn; ``None`` until reached.
 
     ``speech_ended`` is when the caller's last speech frame arrived, ``endpointed``
-    when the silence after it was long enough to end the utterance.
+    when the silence after it was long enough to end the utterance, ``transcribed``
+    when the final transcript was ready, ``answered`` when the room's answer reached
+    the session (transcription hooks, commit and the responder in between) and
+    ``first_audio`` when the first audio of that answer was queued for the client.
     """
 
     turn_id: str = field(default_factory=new_id)
     speech_ended: float | None = None
     endpointed: float | None = None
     transcribed: float | None = None
-    committed: float | None = None
+    answered: float | None = None
     first_audio: float | None = None
 
     def stages(self) -> dict[str, float]:

@@ -52,7 +52,7 @@ function renderTurn(turn) {
   }
   const s = turn.stages || {};
   const heard = turn.heardMs === undefined ? "" : Math.round(turn.heardMs);
-  const cells = [state.turns.indexOf(turn) + 1, s.endpoint, s.stt, s.commit, s.answer_audio, s.total, heard];
+  const cells = [state.turns.indexOf(turn) + 1, s.endpoint, s.stt, s.room, s.tts, s.total, heard];
   turn.row.innerHTML = "";
   for (const value of cells) {
     const td = document.createElement("td");
