@@ -1,0 +1,305 @@
+"""An intelligence channel answering from any OpenAI-compatible chat endpoint, sentence by sentence.
+
+It speaks ``POST {base_url}/chat/completions`` with ``stream: true`` (llama.cpp's
+server, Ollama, vLLM, OpenAI itself) and reads the Server-Sent Events stream. Each
+sentence (or long clause) is sent into the room as its own event the moment it is
+complete, so a voice session starts speaking while the model is still writing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from voicegate.core.channels import Channel, ChannelOutput
+from voicegate.core.models import (
+    ChannelCategory,
+    ChannelType,
+    EventStatus,
+    EventType,
+    RoomContext,
+    RoomEvent,
+    TextContent,
+    Visibility,
+    new_id,
+)
+from voicegate.errors import ConfigError, RoomKitError
+from voicegate.tts.base import split_for_speech
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from voicegate.core.kit import RoomKit
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful voice assistant. Your answers are spoken aloud: keep them short, "
+    "in plain sentences, without lists, markdown or emoji."
+)
+APOLOGY = "Sorry, I cannot answer right now."
+ANSWERED_CHANNEL_TYPES = frozenset({ChannelType.VOICE, ChannelType.WEBSOCKET})
+_WORD = re.compile(r"\S+")
+_SENTENCE_DONE = re.compile(r"[.!?]\s+$")
+
+
+class ChatStreamError(RoomKitError):
+    """The chat endpoint answered with an HTTP error or a stream that cannot be read."""
+
+
+class _RoomGoneError(Exception):
+    """The answer cannot be sent: the room closed or the channel left it."""
+
+
+class SentenceStream:
+    """Cuts streamed text into the pieces :func:`split_for_speech` would make.
+
+    :meth:`feed` returns the pieces completed by the new text (a sentence is complete
+    once whitespace follows its full stop); the piece still growing stays buffered
+    (raw, whitespace intact) until :meth:`finish`.
+    """
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, text: str) -> list[str]:
+        """Add ``text``; returns the pieces that are now complete."""
+        self._pending += text
+        pieces = split_for_speech(self._pending)
+        if _SENTENCE_DONE.search(self._pending):
+            self._pending = ""
+            return pieces
+        if len(pieces) < 2:
+            return []
+        done = pieces[:-1]
+        words = sum(len(piece.split()) for piece in done)
+        last_word = list(_WORD.finditer(self._pending))[words - 1]
+        self._pending = self._pending[last_word.end() :].lstrip()
+        return done
+
+    def finish(self) -> list[str]:
+        """The rest of the text, as pieces; the stream is empty afterwards."""
+        pieces = split_for_speech(self._pending)
+        self._pending = ""
+        return pieces
+
+
+def _import_aiohttp() -> Any:
+    try:
+        import aiohttp
+    except ImportError:
+        raise ConfigError(
+            "AIChannel needs aiohttp: install the 'ai' extra (pip install 'voicegate[ai]')"
+        ) from None
+    return aiohttp
+
+
+class AIChannel(Channel):
+    """Answers text messages from voice and websocket channels with a chat model.
+
+    Each answer runs in the background: :meth:`on_event` returns at once and the
+    sentences arrive in the room as separate events from this channel, with metadata
+    ``responds_to`` (the answered event), ``response_id``, ``part`` (from 0) and
+    ``final``. A new message in a room cancels the answer still streaming there (the
+    caller moved on). The history sent to the model is the room's last
+    ``history_events`` text messages. When the endpoint is down, slow, or answers
+    badly, the error is logged and :data:`APOLOGY` is sent instead: nobody is left
+    waiting. ``timeout`` bounds a whole answer, ``stall_timeout`` any silence in the
+    stream (the first token included).
+    """
+
+    channel_type = ChannelType.AI
+    category = ChannelCategory.INTELLIGENCE
+
+    def __init__(
+        self,
+        channel_id: str = "ai",
+        *,
+        kit: RoomKit,
+        base_url: str = "http://127.0.0.1:8080/v1",
+        model: str = "local",
+        api_key: str | None = None,
+        system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        history_events: int = 20,
+        timeout: float = 60.0,
+        stall_timeout: float = 15.0,
+    ) -> None:
+        super().__init__(channel_id)
+        if history_events < 1:
+            raise ConfigError(f"history_events must be at least 1, got {history_events}")
+        if timeout <= 0 or stall_timeout <= 0:
+            raise ConfigError("AIChannel timeouts must be positive")
+        self._aiohttp = _import_aiohttp()
+        self._kit = kit
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._model = model
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._system_prompt = system_prompt
+        self._history_events = history_events
+        self._timeout = self._aiohttp.ClientTimeout(total=timeout, sock_read=stall_timeout)
+        self._session: aiohttp.ClientSession | None = None
+        self._answers: dict[str, asyncio.Task[None]] = {}
+
+    async def on_event(self, event: RoomEvent, context: RoomContext) -> ChannelOutput | None:
+        """Start answering ``event`` in the background; the answer arrives as room events."""
+        if (
+            event.type is not EventType.MESSAGE
+            or event.source.channel_type not in ANSWERED_CHANNEL_TYPES
+            or not isinstance(event.content, TextContent)
+            or not event.content.body.strip()
+        ):
+            return None
+        previous = self._answers.pop(event.room_id, None)
+        if previous is not None:
+            previous.cancel()
+        task = asyncio.create_task(self._answer(event), name=f"ai-{event.id}")
+        self._answers[event.room_id] = task
+        task.add_done_callback(lambda done: self._forget(event.room_id, done))
+        return None
+
+    async def wait_idle(self) -> None:
+        """Return once every answer in progress has been sent (or cancelled)."""
+        while self._answers:
+            await asyncio.gather(*self._answers.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Cancel the answers in progress and close the HTTP session."""
+        for task in self._answers.values():
+            task.cancel()
+        await asyncio.gather(*self._answers.values(), return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _forget(self, room_id: str, task: asyncio.Task[None]) -> None:
+        if self._answers.get(room_id) is task:
+            del self._answers[room_id]
+
+    async def _answer(self, event: RoomEvent) -> None:
+        reply = _Reply(self._kit, self.channel_id, event)
+        try:
+            messages = await self._history(event)
+            sentences = SentenceStream()
+            async for delta in self._stream(messages):
+                for piece in sentences.feed(delta):
+                    await reply.send(piece, final=False)
+            pieces = sentences.finish()
+            for index, piece in enumerate(pieces, start=1):
+                await reply.send(piece, final=index == len(pieces))
+            if reply.parts == 0:
+                logger.warning("%s: the model gave an empty answer to %s", self._url, event.id)
+        except asyncio.CancelledError:
+            raise
+        except _RoomGoneError as error:
+            logger.warning("answer to %s dropped: %s", event.id, error.__cause__)
+        except Exception as error:
+            logger.warning(
+                "%s: answer to %s failed: %s", self._url, event.id, _describe(error), exc_info=True
+            )
+            await reply.apologise()
+
+    async def _history(self, event: RoomEvent) -> list[dict[str, str]]:
+        count = min(self._history_events, event.index + 1)
+        timeline = await self._kit.get_timeline(event.room_id, event.index + 1 - count, count)
+        messages = [{"role": "system", "content": self._system_prompt}]
+        for past in timeline:
+            if (
+                past.type is not EventType.MESSAGE
+                or past.status is not EventStatus.DELIVERED
+                or not isinstance(past.content, TextContent)
+            ):
+                continue
+            role = "assistant" if past.source.channel_id == self.channel_id else "user"
+            if messages[-1]["role"] == role:
+                messages[-1]["content"] += " " + past.content.body
+            else:
+                messages.append({"role": role, "content": past.content.body})
+        return messages
+
+    async def _stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+        if self._session is None or self._session.closed:
+            self._session = self._aiohttp.ClientSession(timeout=self._timeout)
+        body = {"model": self._model, "messages": messages, "stream": True}
+        async with self._session.post(self._url, json=body, headers=self._headers) as response:
+            if response.status != 200:
+                detail = (await response.text())[:200]
+                raise ChatStreamError(f"HTTP {response.status}: {detail}")
+            async for raw in response.content:
+                line = raw.decode("utf-8", "replace").strip()
+                if not line.startswith("data:"):
+                    continue  # blank separators, comments, event/id fields
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                delta = _delta(data)
+                if delta:
+                    yield delta
+
+
+class _Reply:
+    """The events of one answer: numbered parts, then possibly an apology."""
+
+    def __init__(self, kit: RoomKit, channel_id: str, event: RoomEvent) -> None:
+        self._kit = kit
+        self._channel_id = channel_id
+        self._event = event
+        self._response_id = new_id()
+        self.parts = 0
+
+    async def send(self, text: str, *, final: bool, error: bool = False) -> None:
+        event = self._event
+        metadata: dict[str, Any] = {
+            "responds_to": event.id,
+            "response_id": self._response_id,
+            "part": self.parts,
+            "final": final,
+        }
+        if error:
+            metadata["error"] = True
+        self.parts += 1
+        try:
+            await self._kit.send_event(
+                event.room_id,
+                self._channel_id,
+                TextContent(text),
+                chain_depth=event.chain_depth + 1,
+                metadata=metadata,
+                visibility=event.response_visibility or Visibility.ALL,
+            )
+        except RoomKitError as error:
+            raise _RoomGoneError from error
+
+    async def apologise(self) -> None:
+        try:
+            await self.send(APOLOGY, final=True, error=True)
+        except _RoomGoneError as error:
+            logger.warning(
+                "could not apologise in room %s: %s", self._event.room_id, error.__cause__
+            )
+
+
+def _delta(data: str) -> str:
+    """The text of one streamed chunk (``choices[0].delta.content``)."""
+    try:
+        chunk = json.loads(data)
+    except json.JSONDecodeError:
+        raise ChatStreamError(f"not JSON in the stream: {data[:80]!r}") from None
+    if not isinstance(chunk, dict):
+        raise ChatStreamError(f"unexpected chunk in the stream: {data[:80]!r}")
+    if "error" in chunk:
+        raise ChatStreamError(f"the endpoint reported an error: {str(chunk['error'])[:200]}")
+    try:
+        content = chunk["choices"][0]["delta"].get("content")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise ChatStreamError(f"chunk without choices[0].delta: {data[:80]!r}") from None
+    return content if isinstance(content, str) else ""
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, TimeoutError):
+        return "the endpoint timed out"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
