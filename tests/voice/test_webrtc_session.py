@@ -1,0 +1,189 @@
+"""Voice sessions over WebRTC: a real aiortc client, real offers over HTTP, the real models."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.voice.conftest import silence, speech
+from voicegate import InMemoryStore, RoomKit
+from voicegate.audio.frame import AudioFrame
+from voicegate.bench.webrtc_client import OfferRejectedError, WebRTCVoiceClient
+from voicegate.server.http import FrontDoor
+from voicegate.stt.wer import word_error_rate
+from voicegate.stt.whisper import FasterWhisperSTT
+from voicegate.tts.piper import PiperTTS
+from voicegate.voice.auth import AuthCallback, TokenAuth
+from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.webrtc import WebRTCVoiceBackend
+
+pytestmark = pytest.mark.models
+
+SECRET = b"webrtc-tests-secret-0123456789"
+SENTENCE = "Please turn on the kitchen lights."
+token_auth = TokenAuth(SECRET, ttl=60)
+
+
+@dataclass
+class Server:
+    kit: RoomKit
+    door: FrontDoor
+    backend: WebRTCVoiceBackend
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.door.port}"
+
+    def post(self, body: bytes, token: str) -> tuple[int, dict[str, Any]]:
+        """POST ``body`` to the offer endpoint; the status and the JSON answer."""
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        request = urllib.request.Request(f"{self.url}/webrtc/offer", body, headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+
+async def reject(context: Any) -> dict[str, Any] | None:
+    return None
+
+
+async def explode(context: Any) -> dict[str, Any] | None:
+    raise RuntimeError("secret database password is hunter2")
+
+
+@pytest.fixture
+async def server(
+    stt: FasterWhisperSTT, tts: PiperTTS, request: pytest.FixtureRequest
+) -> AsyncIterator[Server]:
+    auth: AuthCallback = getattr(request, "param", token_auth)
+    kit = RoomKit(store=InMemoryStore())
+    door = FrontDoor("127.0.0.1", 0)
+    backend = WebRTCVoiceBackend(auth)
+    backend.mount(door)
+    gateway = VoiceGateway(kit, stt=stt, tts=tts, backends=[backend])
+    await gateway.start()
+    async with door:
+        yield Server(kit, door, backend)
+        await gateway.close()
+    await kit.close()
+
+
+async def test_a_spoken_turn_over_webrtc_is_transcribed_and_echoed_back(
+    server: Server, stt: FasterWhisperSTT, tts: PiperTTS
+) -> None:
+    sentence = await speech(tts, SENTENCE, 48000)
+    session_ended = asyncio.Event()
+
+    @server.kit.on("voice_session_ended")
+    async def ended_session(event: Any) -> None:
+        session_ended.set()
+
+    async with WebRTCVoiceClient(server.url, token_auth.issue("alice")) as client:
+        assert client.ready["session_id"] == client.session_id
+        await client.play(AudioFrame(sentence.samples, 48000))
+        await client.play(silence(48000, 1.0))
+        async with asyncio.timeout(30):
+            ended = await client.wait_for("tts_end")
+        answer = client.answer_audio(since=client.first_time("tts_start"))
+    async with asyncio.timeout(5):  # the client's bye ends the session
+        await session_ended.wait()
+
+    kinds = [m.message["type"] for m in client.messages]
+    assert kinds[0] == "ready"
+    assert kinds.index("speech_start") < kinds.index("speech_end") < kinds.index("final_transcript")
+    final = client.of_type("final_transcript")[0]
+    assert word_error_rate([(SENTENCE, final["text"])]) <= 0.2
+    room_events = [m["event"] for m in client.of_type("room_event")]
+    assert final["event_id"] in [e["id"] for e in room_events]
+    assert any(e["source"]["channel_id"] == "echo" for e in room_events)
+    assert ended["interrupted"] is False
+    timeline = await server.kit.get_timeline(client.ready["room_id"])
+    assert timeline[0].metadata["voice"]["session_id"] == client.session_id
+    assert answer.duration > 1.0
+    heard_back = await stt.transcribe(answer)
+    assert word_error_rate([(final["text"], heard_back.text)]) <= 0.2
+
+
+@pytest.mark.parametrize(
+    ("server", "token"),
+    [
+        (reject, None),
+        (explode, None),
+        (token_auth, "expired"),
+        (token_auth, None),
+        (token_auth, "forged.token"),
+    ],
+    indirect=["server"],
+    ids=["callback-none", "callback-raises", "expired", "missing", "forged"],
+)
+async def test_rejected_offers_get_401_and_never_reach_a_room(
+    server: Server, token: str | None
+) -> None:
+    if token == "expired":
+        token = token_auth.issue("mallory", ttl=-1)
+    with pytest.raises(OfferRejectedError) as rejected:
+        async with WebRTCVoiceClient(server.url, token):
+            pass
+    assert (rejected.value.status, rejected.value.error) == (401, "unauthorized")
+    assert "hunter2" not in str(rejected.value)
+    assert await server.kit.store.list_rooms() == []
+    assert server.backend.session_count == 0
+
+
+async def test_bad_offers_get_400_with_a_reason_and_the_server_keeps_serving(
+    server: Server,
+) -> None:
+    token = token_auth.issue("bob")
+    cases: list[tuple[bytes, str]] = [
+        (b"{not json", "not valid JSON"),
+        (json.dumps({"type": "offer"}).encode(), '"sdp"'),
+        (json.dumps({"sdp": "hello", "type": "offer"}).encode(), "malformed SDP"),
+        (json.dumps({"sdp": NO_AUDIO_SDP, "type": "offer"}).encode(), "no audio section"),
+    ]
+    for body, reason in cases:
+        status, answer = await asyncio.to_thread(server.post, body, token)
+        assert (status, answer["error"]) == (400, "bad_request"), answer
+        assert reason in answer["message"]
+    with pytest.raises(OfferRejectedError) as missing_room:
+        async with WebRTCVoiceClient(server.url, token, room_id="no-such-room"):
+            pass
+    assert missing_room.value.status == 404
+    assert await server.kit.store.list_rooms() == []
+    async with WebRTCVoiceClient(server.url, token) as client:
+        assert client.ready["room_id"]
+        assert server.backend.session_count == 1
+        await server.backend.close()
+        async with asyncio.timeout(5):
+            error = await client.wait_for("error")
+    assert (error["code"], error["fatal"]) == ("server shutting down", True)
+    assert server.backend.session_count == 0
+    assert len(await server.kit.store.list_rooms()) == 1
+
+
+NO_AUDIO_SDP = "\r\n".join(
+    [
+        "v=0",
+        "o=- 1 1 IN IP4 127.0.0.1",
+        "s=-",
+        "t=0 0",
+        "a=group:BUNDLE 0",
+        "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+        "c=IN IP4 127.0.0.1",
+        "a=mid:0",
+        "a=sctp-port:5000",
+        "a=ice-ufrag:abcd",
+        "a=ice-pwd:abcdefghijklmnopqrstuvwx",
+        "a=fingerprint:sha-256 " + ":".join(["AB"] * 32),
+        "a=setup:actpass",
+        "",
+    ]
+)

@@ -1,0 +1,151 @@
+"""Voice over WebRTC: SDP offer/answer over HTTP on the front door, media and events on aiortc."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from voicegate.server.http import FrontDoor
+from voicegate.server.messages import HttpRequest, HttpResponse
+from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
+from voicegate.voice.backend import SessionRequest, VoiceBackend
+from voicegate.voice.protocol import CloseCode
+from voicegate.voice.rtc import (
+    IceGatheringTimeoutError,
+    InvalidOfferError,
+    PacedAudioTrack,
+    answer_offer,
+)
+from voicegate.voice.webrtc_transport import SessionRefusedError, WebRTCTransport
+
+logger = logging.getLogger(__name__)
+
+_REFUSALS: dict[int, tuple[int, str]] = {
+    CloseCode.ROOM_NOT_FOUND: (404, "room not found"),
+    CloseCode.TRY_AGAIN_LATER: (503, "the server is at its session limit"),
+    CloseCode.GOING_AWAY: (503, "the server is shutting down"),
+}
+
+
+class WebRTCVoiceBackend(VoiceBackend):
+    """Voice sessions over WebRTC, offered with ``POST <path>`` on the gateway's :class:`FrontDoor`.
+
+    Each offer is authenticated on its HTTP request, answered with host candidates
+    only (loopback included), and its session started; the response carries the
+    answer SDP and the session's id, so it is sent once the gateway has opened the
+    session (at most ``open_timeout`` seconds after the answer). A client whose
+    connection is not up ``connect_timeout`` seconds after the answer loses its
+    session. ``docs/protocol.md`` lists every status code.
+    """
+
+    name = "webrtc"
+
+    def __init__(
+        self,
+        auth: AuthCallback | None = None,
+        *,
+        allow_anonymous: bool = False,
+        path: str = "/webrtc/offer",
+        gathering_timeout: float = 5.0,
+        open_timeout: float = 3.0,
+        connect_timeout: float = 15.0,
+    ) -> None:
+        super().__init__()
+        self._auth = auth
+        self._allow_anonymous = allow_anonymous
+        self._path = path
+        self._gathering_timeout = gathering_timeout
+        self._open_timeout = open_timeout
+        self._connect_timeout = connect_timeout
+        self._sessions: dict[WebRTCTransport, asyncio.Task[None]] = {}
+        self._closing = False
+
+    @property
+    def session_count(self) -> int:
+        """Answered offers whose session has not ended."""
+        return len(self._sessions)
+
+    def mount(self, door: FrontDoor) -> None:
+        """Answer offers on ``door`` at this backend's path."""
+        door.route("POST", self._path, self._offer)
+
+    async def close(self) -> None:
+        """Close every session with 1001 (going away) and wait for them to end."""
+        self._closing = True
+        sessions = dict(self._sessions)
+        await asyncio.gather(
+            *(t.close(CloseCode.GOING_AWAY, "server shutting down") for t in sessions)
+        )
+        await asyncio.gather(*sessions.values(), return_exceptions=True)
+
+    async def _offer(self, request: HttpRequest) -> HttpResponse:
+        outcome = await authenticate(self._auth, request, allow_anonymous=self._allow_anonymous)
+        if not outcome.accepted:
+            return HttpResponse.error(401, outcome.reason)
+        try:
+            offer_sdp, offer_type, room_id = _read_offer(request)
+        except ValueError as exc:
+            return HttpResponse.error(400, str(exc))
+        if self._closing or not self.session_handler.accepting():
+            return HttpResponse.error(503, "the server is not accepting sessions now")
+        outbound = PacedAudioTrack()
+        try:
+            peer = await answer_offer(
+                offer_sdp,
+                outbound,
+                offer_type=offer_type,
+                gathering_timeout=self._gathering_timeout,
+            )
+        except InvalidOfferError as exc:
+            logger.info("offer rejected: %s", exc)
+            return HttpResponse.error(400, str(exc))
+        except IceGatheringTimeoutError as exc:
+            logger.warning("offer not answered: %s", exc)
+            return HttpResponse.error(503, str(exc))
+        transport = WebRTCTransport(
+            peer.connection, peer.inbound_audio, outbound, self._connect_timeout
+        )
+        session_request = SessionRequest(outcome.metadata, room_id, outcome.metadata.get("subject"))
+        self._sessions[transport] = asyncio.create_task(
+            self._run(transport, session_request), name="webrtc-session"
+        )
+        try:
+            async with asyncio.timeout(self._open_timeout):
+                session_id = await transport.wait_opened()
+        except SessionRefusedError as exc:
+            status, message = _REFUSALS.get(exc.code, (500, "the session could not start"))
+            return HttpResponse.error(status, message)
+        except TimeoutError:
+            logger.warning("session not opened within %.1f s", self._open_timeout)
+            await transport.close(CloseCode.TRY_AGAIN_LATER, "server_busy")
+            return HttpResponse.error(503, "the session did not start in time")
+        return HttpResponse.json(
+            {"sdp": peer.answer_sdp, "type": "answer", "session_id": session_id}
+        )
+
+    async def _run(self, transport: WebRTCTransport, request: SessionRequest) -> None:
+        try:
+            await run_with_auth_context(
+                request.metadata, self.session_handler.run_session, transport, request
+            )
+        except Exception:
+            logger.exception("webrtc session failed")
+        finally:
+            self._sessions.pop(transport, None)
+            await transport.close(CloseCode.NORMAL, "session ended")
+
+
+def _read_offer(request: HttpRequest) -> tuple[str, str, str | None]:
+    """``(sdp, type, room_id)`` of an offer body; ``ValueError`` saying what is wrong."""
+    body: Any = request.json()
+    if not isinstance(body, dict):
+        raise ValueError("the offer must be a JSON object")
+    offer_sdp, offer_type, room_id = body.get("sdp"), body.get("type"), body.get("room_id")
+    if not isinstance(offer_sdp, str) or not offer_sdp:
+        raise ValueError('the offer needs "sdp", a string')
+    if not isinstance(offer_type, str):
+        raise ValueError('the offer needs "type", a string ("offer")')
+    if room_id is not None and not isinstance(room_id, str):
+        raise ValueError('"room_id" must be a string or null')
+    return offer_sdp, offer_type, room_id
