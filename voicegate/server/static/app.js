@@ -258,7 +258,7 @@ async function startWebRTC(mic) {
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     pc.close();
-    const reason = (body.error && body.error.message) || response.statusText;
+    const reason = body.message || response.statusText;
     throw new Error(`offer refused (${response.status}): ${reason}`);
   }
   state.sessionId = body.session_id;
