@@ -1,0 +1,162 @@
+"""``voicegate serve``: the page, both voice transports, health and metrics on one port."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import secrets
+import signal
+import time
+from pathlib import Path
+
+from voicegate.core.channels import Channel
+from voicegate.core.kit import RoomKit
+from voicegate.errors import ConfigError
+from voicegate.server.config import ServeConfig
+from voicegate.server.http import FrontDoor
+from voicegate.server.messages import HttpRequest, HttpResponse
+from voicegate.server.metrics import GatewayMetrics
+from voicegate.store.base import ConversationStore
+from voicegate.store.memory import InMemoryStore
+from voicegate.store.sqlite import SQLiteStore
+from voicegate.stt.whisper import FasterWhisperSTT
+from voicegate.tts.piper import PiperTTS
+from voicegate.voice.auth import TokenAuth
+from voicegate.voice.backend import VoiceBackend
+from voicegate.voice.echo import EchoResponder
+from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.session import VoiceSettings
+from voicegate.voice.webrtc import WebRTCVoiceBackend
+from voicegate.voice.websocket import WebSocketVoiceBackend
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class GatewayServer:
+    """Everything ``voicegate serve`` runs, built from a :class:`ServeConfig`.
+
+    Model and store problems surface from the constructor or :meth:`start` as
+    exceptions with one-line messages; :meth:`stop` tells open sessions the server
+    is going away and flushes the store.
+    """
+
+    def __init__(self, config: ServeConfig) -> None:
+        if config.anonymous and not is_loopback(config.host):
+            raise ConfigError(
+                f"--anonymous is allowed on loopback only, not on host {config.host!r}"
+            )
+        self.config = config
+        self.metrics = GatewayMetrics()
+        self.auth = TokenAuth(secrets.token_bytes(32), ttl=config.token_ttl)
+        self.kit = RoomKit(store=self._store())
+        self.door = FrontDoor(config.host, config.port)
+        self.gateway = VoiceGateway(
+            self.kit,
+            stt=FasterWhisperSTT(config.stt_model),
+            tts=PiperTTS(config.tts_voice),
+            backends=self._backends(),
+            responder=self._responder(),
+            settings=VoiceSettings(
+                vad_aggressiveness=config.vad_aggressiveness,
+                end_of_speech_ms=config.end_of_speech_ms,
+                barge_in_ms=config.barge_in_ms,
+            ),
+            observer=self.metrics,
+            max_sessions=config.max_sessions,
+        )
+        self._started = time.monotonic()
+        self.door.route("GET", "/", self._index)
+        self.door.route("GET", "/healthz", self._healthz)
+        self.door.route("GET", "/metrics", self._metrics)
+        self.door.static("/static", STATIC_DIR)
+
+    def _store(self) -> ConversationStore:
+        if self.config.store == "memory":
+            return InMemoryStore()
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        return SQLiteStore(self.config.store_path)
+
+    def _backends(self) -> list[VoiceBackend]:
+        auth = None if self.config.anonymous else self.auth
+        websocket = WebSocketVoiceBackend(auth, allow_anonymous=self.config.anonymous)
+        websocket.mount(self.door)
+        backends: list[VoiceBackend] = [websocket]
+        if self.config.webrtc:
+            webrtc = WebRTCVoiceBackend(auth, allow_anonymous=self.config.anonymous)
+            webrtc.mount(self.door)
+            backends.append(webrtc)
+        return backends
+
+    def _responder(self) -> Channel:
+        if self.config.responder == "ai":
+            from voicegate.voice.ai import AIChannel
+
+            return AIChannel(kit=self.kit, base_url=self.config.ai_url, model=self.config.ai_model)
+        return EchoResponder()
+
+    @property
+    def url(self) -> str:
+        """The page's address with a fresh token (none needed when anonymous)."""
+        base = f"http://{self.config.host}:{self.door.port}/"
+        if self.config.anonymous:
+            return base
+        return f"{base}?token={self.auth.issue('page')}"
+
+    async def start(self) -> None:
+        """Open the store, warm the models up, then listen."""
+        await self.kit.__aenter__()
+        await self.gateway.start()
+        await self.door.start()
+        self._started = time.monotonic()
+
+    async def stop(self) -> None:
+        """Tell open sessions the server is going away, stop listening, flush the store."""
+        await self.gateway.close()
+        await self.door.stop()
+        await self.kit.close()
+
+    async def _index(self, request: HttpRequest) -> HttpResponse:
+        page = (STATIC_DIR / "index.html").read_bytes()
+        return HttpResponse(200, page, "text/html; charset=utf-8")
+
+    async def _healthz(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse.json(
+            {
+                "status": "ok",
+                "sessions": len(self.gateway.sessions),
+                "uptime_s": round(time.monotonic() - self._started, 1),
+                "store": self.config.store,
+            }
+        )
+
+    async def _metrics(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, self.metrics.render(), self.metrics.content_type)
+
+
+async def serve(config: ServeConfig) -> None:
+    """Run the gateway until SIGINT or SIGTERM, then shut down gracefully."""
+    server = GatewayServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await server.start()
+        print(f"voicegate listening on {server.url}", flush=True)
+        await stop.wait()
+        logger.info("shutting down: closing sessions and flushing the store")
+    finally:
+        await server.stop()
