@@ -1,0 +1,108 @@
+"""The benchmark's parts on plain data: turn measurement, the summary, URLs and bad options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.bench.report import format_table, summarize
+from voicegate.bench.server import GatewayAddress
+from voicegate.bench.speech import clip_from_audio
+from voicegate.bench.turns import TurnResult, measure_turn, turn_finished
+from voicegate.cli import main
+
+TURN = [
+    (10.0, {"type": "speech_start", "at": 0.3}),
+    (11.5, {"type": "final_transcript", "text": "Turn on the lights.", "event_id": "e1"}),
+    (11.6, {"type": "room_event", "event": {"id": "e0"}}),
+    (11.7, {"type": "room_event", "event": {"id": "e1"}}),
+    (11.8, {"type": "tts_start", "text": "Turn on the lights.", "event_id": "e2"}),
+    (11.9, {"type": "turn_metrics", "metrics": {"stages_ms": {"stt": 400.0, "total": 900.0}}}),
+    (13.0, {"type": "tts_end", "event_id": "e2", "interrupted": False}),
+]
+
+
+def test_a_turn_is_measured_from_the_end_of_speech() -> None:
+    result = measure_turn(TurnResult("websocket", 1, 0, 0, "Turn on the light."), TURN, 11.0, 12.0)
+
+    assert result.client_ms == {"transcript": 500.0, "room_event": 700.0, "first_audio": 1000.0}
+    assert result.server_ms == {"stt": 400.0, "total": 900.0}
+    assert result.wer == 0.25
+    assert result.error is None
+
+
+def test_a_turn_without_answer_audio_or_transcript_is_an_error() -> None:
+    silent = measure_turn(TurnResult("webrtc", 1, 0, 0, "Turn on the lights."), TURN, 11.0, None)
+    deaf = measure_turn(TurnResult("webrtc", 1, 0, 0, "Hello."), TURN[:1], 11.0, None)
+
+    assert silent.error == "no answer audio"
+    assert silent.wer == 0.0
+    assert deaf.error == "no final transcript"
+    assert deaf.client_ms == {}
+
+
+def test_a_turn_ends_with_its_answer_or_with_a_blocked_transcript() -> None:
+    blocked = (1.0, {"type": "final_transcript", "text": "no", "event_id": None})
+
+    assert turn_finished(TURN)
+    assert not turn_finished(TURN[:-1])
+    assert turn_finished([blocked])
+
+
+def test_the_summary_has_percentiles_per_transport_and_client_count() -> None:
+    turns = [
+        TurnResult("websocket", 2, c, 0, "Hello there.", "hello there", 0.0, {"first_audio": ms})
+        for c, ms in enumerate([100.0, 200.0])
+    ] + [TurnResult("webrtc", 1, 0, 0, "Hello there.", error="boom")]
+
+    summary = summarize(turns)
+
+    assert summary[0]["stages_ms"] == {"client_first_audio": {"p50": 150.0, "p95": 195.0}}
+    assert (summary[0]["wer"], summary[0]["failed"]) == (0.0, 0)
+    assert (summary[1]["turns"], summary[1]["failed"], summary[1]["wer"]) == (1, 1, None)
+    assert "150 / 195" in format_table(summary)
+
+
+def test_a_clip_stops_at_its_last_loud_frame() -> None:
+    samples = np.zeros(16000, np.int16)
+    samples[3200:8000] = 8000  # speech from 0.2 s to 0.5 s, then a quiet tail
+    samples[8000:12000] = 20
+
+    clip = clip_from_audio("hi", Path("hi.wav"), AudioFrame(samples, 16000))
+
+    assert clip.duration == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="holds no speech"):
+        clip_from_audio("hi", Path("hi.wav"), AudioFrame(samples[:3200], 16000))
+
+
+def test_the_printed_url_gives_the_endpoints() -> None:
+    address = GatewayAddress.from_url("http://127.0.0.1:8765/?token=a.b\n")
+
+    assert address.websocket_url == "ws://127.0.0.1:8765/ws?token=a.b"
+    assert address.offer_url == "http://127.0.0.1:8765/webrtc/offer?token=a.b"
+    assert GatewayAddress.from_url("http://localhost:9/").websocket_url == "ws://localhost:9/ws"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--clients", "0"], "client counts must be positive"),
+        (["--turns", "0"], "turns must be at least 1"),
+        (["--transports", "pigeon"], "transports must be among websocket, webrtc"),
+        (["--url", "ftp://example"], "not a gateway URL"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(
+    options: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", *options]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_clients_that_are_not_numbers_are_refused_by_the_parser() -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", "--clients", "one,two"])
+    assert exited.value.code == 2

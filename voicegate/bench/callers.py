@@ -1,0 +1,100 @@
+"""The benchmark's callers: one interface over the WebSocket and the WebRTC voice clients."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from voicegate.bench.server import GatewayAddress
+from voicegate.bench.speech import SpeechClip
+from voicegate.bench.turns import Message
+from voicegate.bench.webrtc_client import WebRTCVoiceClient
+from voicegate.bench.websocket_client import WebSocketVoiceClient
+
+TRANSPORTS = ("websocket", "webrtc")
+
+
+class Caller(AbstractAsyncContextManager["Caller"], Protocol):
+    """A connected voice session that speaks clips and records what comes back."""
+
+    def messages(self) -> Sequence[Message]:
+        """Every protocol message received so far, with its arrival time."""
+
+    async def speak(self, clip: SpeechClip) -> float:
+        """Play ``clip`` in real time; return when its last speech sample was sent."""
+
+    def first_answer_audio(self, turn: Sequence[Message]) -> float | None:
+        """Arrival time of the first answer audio of the turn whose messages are ``turn``."""
+
+
+class _ClientCaller:
+    """Connects and disconnects with the client it wraps."""
+
+    def __init__(self, client: AbstractAsyncContextManager[Any]) -> None:
+        self._connection = client
+
+    async def __aenter__(self) -> Self:
+        await self._connection.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._connection.__aexit__(exc_type, exc, traceback)
+
+
+class WebSocketCaller(_ClientCaller):
+    """A caller on the voice WebSocket; answer audio starts at the first frame after
+    ``tts_start`` (text and binary frames arrive in order)."""
+
+    def __init__(self, address: GatewayAddress) -> None:
+        self._client = WebSocketVoiceClient(address.websocket_url)
+        super().__init__(self._client)
+
+    def messages(self) -> Sequence[Message]:
+        return self._client.recording.messages
+
+    async def speak(self, clip: SpeechClip) -> float:
+        return await self._client.play(clip.frames)
+
+    def first_answer_audio(self, turn: Sequence[Message]) -> float | None:
+        start = next((at for at, m in turn if m["type"] == "tts_start"), None)
+        if start is None:
+            return None
+        return next((at for at, _ in self._client.recording.audio if at >= start), None)
+
+
+class WebRTCCaller(_ClientCaller):
+    """A caller over WebRTC; answer audio starts at the first received frame above the
+    client's level threshold after the final transcript (the data channel and the
+    media track are not ordered with each other)."""
+
+    def __init__(self, address: GatewayAddress) -> None:
+        self._client = WebRTCVoiceClient(f"http://{address.host}:{address.port}", address.token)
+        super().__init__(self._client)
+
+    def messages(self) -> Sequence[Message]:
+        return [(received.arrived, received.message) for received in self._client.messages]
+
+    async def speak(self, clip: SpeechClip) -> float:
+        await self._client.play(clip.audio)
+        return time.monotonic()
+
+    def first_answer_audio(self, turn: Sequence[Message]) -> float | None:
+        final = next((at for at, m in turn if m["type"] == "final_transcript"), None)
+        return None if final is None else self._client.answer_onset(after=final)
+
+
+def make_caller(transport: str, address: GatewayAddress) -> Caller:
+    """A caller of ``transport`` (one of :data:`TRANSPORTS`) on the gateway at ``address``."""
+    if transport == "websocket":
+        return WebSocketCaller(address)
+    if transport == "webrtc":
+        return WebRTCCaller(address)
+    raise ValueError(f"unknown transport {transport!r}: expected one of {', '.join(TRANSPORTS)}")

@@ -1,0 +1,160 @@
+"""``voicegate bench``: N concurrent callers per transport, T spoken turns each, against a gateway.
+
+For every N and transport, N callers connect at once (starts staggered by ``stagger``
+seconds) and each speaks ``turns`` sentences in real time, waiting for the whole
+answer (``tts_end`` and ``turn_metrics``) before the next one. See :mod:`.turns` for what
+is measured per turn and :mod:`.report` for the output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from voicegate.bench.callers import TRANSPORTS, make_caller
+from voicegate.bench.report import format_table, plot, write_json
+from voicegate.bench.server import GatewayAddress, GatewayProcess
+from voicegate.bench.speech import SpeechClip, make_clips
+from voicegate.bench.turns import TurnResult, measure_turn, turn_finished
+from voicegate.tts.piper import PiperTTS
+
+logger = logging.getLogger(__name__)
+
+RESULT_NAME = "voice_latency"
+_POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    """What to run: client counts, turns per client, transports, and where to write.
+
+    ``url`` targets a running gateway (the page URL it printed) instead of starting
+    ``voicegate serve``; ``turn_timeout`` bounds the wait for a turn's answer.
+    """
+
+    clients: tuple[int, ...] = (1, 2, 4, 8)
+    turns: int = 3
+    transports: tuple[str, ...] = TRANSPORTS
+    out: Path = Path("benchmarks/results")
+    url: str | None = None
+    turn_timeout: float = 30.0
+    pause: float = 0.5
+    stagger: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not self.clients or min(self.clients) < 1:
+            raise ValueError(f"client counts must be positive integers, got {self.clients}")
+        if self.turns < 1:
+            raise ValueError(f"turns must be at least 1, got {self.turns}")
+        unknown = set(self.transports) - set(TRANSPORTS)
+        if not self.transports or unknown:
+            wanted = ", ".join(self.transports)
+            raise ValueError(f"transports must be among {', '.join(TRANSPORTS)}, got {wanted}")
+        if self.url is not None:
+            GatewayAddress.from_url(self.url)
+
+
+async def _call(
+    config: BenchConfig,
+    address: GatewayAddress,
+    transport: str,
+    clients: int,
+    client: int,
+    clips: Sequence[SpeechClip],
+    progress: tqdm[Any],
+) -> list[TurnResult]:
+    """One caller's turns; a failed connection fails the turns it had left."""
+    await asyncio.sleep(client * config.stagger)
+    spoken = [clips[(client * config.turns + turn) % len(clips)] for turn in range(config.turns)]
+    results = [
+        TurnResult(transport, clients, client, turn, clip.text) for turn, clip in enumerate(spoken)
+    ]
+    done = 0
+    try:
+        async with make_caller(transport, address) as caller:
+            for clip, result in zip(spoken, results, strict=True):
+                start = len(caller.messages())
+                speech_end = await caller.speak(clip)
+                try:
+                    async with asyncio.timeout(config.turn_timeout):
+                        # Two different clients record messages: polling serves both.
+                        while not turn_finished(caller.messages()[start:]):  # noqa: ASYNC110
+                            await asyncio.sleep(_POLL_SECONDS)
+                except TimeoutError:
+                    result.error = f"no complete answer within {config.turn_timeout} s"
+                messages = caller.messages()[start:]
+                measure_turn(result, messages, speech_end, caller.first_answer_audio(messages))
+                done += 1
+                progress.update(1)
+                await asyncio.sleep(config.pause)
+    except Exception as exc:  # a failed call is a result: record it, go on
+        logger.warning("%s caller %d of %d failed: %s", transport, client + 1, clients, exc)
+        for result in results[done:]:
+            result.error = f"{type(exc).__name__}: {exc}"
+        progress.update(len(results) - done)
+    return results
+
+
+async def _run_levels(
+    config: BenchConfig, address: GatewayAddress, clips: Sequence[SpeechClip]
+) -> list[TurnResult]:
+    total = len(config.transports) * sum(config.clients) * config.turns
+    results: list[TurnResult] = []
+    with tqdm(total=total, unit="turn", desc="voice turns") as progress:
+        for transport in config.transports:
+            for clients in config.clients:
+                progress.set_postfix_str(f"{transport} N={clients}")
+                calls = [
+                    _call(config, address, transport, clients, client, clips, progress)
+                    for client in range(clients)
+                ]
+                for turns in await asyncio.gather(*calls):
+                    results.extend(turns)
+    return results
+
+
+async def run_benchmark(config: BenchConfig) -> dict[str, Any]:
+    """Run the benchmark, print the table, write ``voice_latency.json`` and ``.png`` to
+    ``config.out``; returns the JSON document."""
+    with tempfile.TemporaryDirectory(prefix="voicegate-bench-") as scratch:
+        tts = PiperTTS()
+        try:
+            clips = await make_clips(tts, Path(scratch) / "speech")
+        finally:
+            tts.close()
+        if config.url is not None:
+            results = await _run_levels(config, GatewayAddress.from_url(config.url), clips)
+        else:
+            async with GatewayProcess(Path(scratch) / "serve.log") as address:
+                results = await _run_levels(config, address, clips)
+    meta = {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "config": {
+            "clients": list(config.clients),
+            "turns": config.turns,
+            "transports": list(config.transports),
+            "server": config.url or "voicegate serve --anonymous --store memory --port 0",
+            "stagger_s": config.stagger,
+        },
+    }
+    document = await asyncio.to_thread(
+        write_json, config.out / f"{RESULT_NAME}.json", meta, results
+    )
+    title = f"voicegate voice latency ({os.cpu_count()} CPUs, {config.turns} turns per client)"
+    await asyncio.to_thread(plot, config.out / f"{RESULT_NAME}.png", document["summary"], title)
+    print(format_table(document["summary"]))
+    return document

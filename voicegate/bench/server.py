@@ -1,0 +1,121 @@
+"""The gateway under test: ``voicegate serve`` as a subprocess, or a server already running."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+READY_PREFIX = "voicegate listening on "
+SERVE_ARGS = ("serve", "--anonymous", "--store", "memory", "--port", "0")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayAddress:
+    """Where a gateway listens, and the token its page URL carried (if any)."""
+
+    host: str
+    port: int
+    token: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> GatewayAddress:
+        """Parse the page URL that ``voicegate serve`` prints (``http://HOST:PORT/?token=T``)."""
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not a gateway URL (expected http://HOST:PORT/...): {url!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        tokens = parse_qs(parts.query).get("token")
+        return cls(parts.hostname, port, tokens[0] if tokens else None)
+
+    def _query(self) -> str:
+        return f"?{urlencode({'token': self.token})}" if self.token else ""
+
+    @property
+    def websocket_url(self) -> str:
+        """The voice WebSocket endpoint."""
+        return f"ws://{self.host}:{self.port}/ws{self._query()}"
+
+    @property
+    def offer_url(self) -> str:
+        """The WebRTC offer endpoint."""
+        return f"http://{self.host}:{self.port}/webrtc/offer{self._query()}"
+
+
+class GatewayProcess:
+    """``python -m voicegate serve --anonymous --store memory --port 0``; use as ``async with``.
+
+    Entering waits for the ``voicegate listening on URL`` line (at most ``start_timeout``
+    seconds) and yields its :class:`GatewayAddress`; leaving stops the server with SIGINT
+    (SIGKILL if it is still running after ``stop_timeout`` seconds).
+    The server's stderr goes to ``log_path``.
+    """
+
+    def __init__(
+        self, log_path: Path, *, start_timeout: float = 120.0, stop_timeout: float = 20.0
+    ) -> None:
+        self.log_path = log_path
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self._process: asyncio.subprocess.Process | None = None
+        self._drain: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> GatewayAddress:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "voicegate",
+                *SERVE_ARGS,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+            )
+        try:
+            async with asyncio.timeout(self.start_timeout):
+                address = await self._wait_until_listening(self._process)
+        except BaseException:
+            await self.stop()
+            raise
+        self._drain = asyncio.create_task(self._discard_output(self._process))
+        return address
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def _wait_until_listening(self, process: asyncio.subprocess.Process) -> GatewayAddress:
+        assert process.stdout is not None
+        while line := (await process.stdout.readline()).decode(errors="replace"):
+            if line.startswith(READY_PREFIX):
+                return GatewayAddress.from_url(line[len(READY_PREFIX) :])
+        await process.wait()
+        tail = self.log_path.read_text(errors="replace").strip().splitlines()[-5:]
+        raise RuntimeError(
+            f"voicegate serve exited with code {process.returncode} before listening: "
+            + " | ".join(tail)
+        )
+
+    @staticmethod
+    async def _discard_output(process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        while await process.stdout.readline():
+            pass
+
+    async def stop(self) -> int | None:
+        """SIGINT, then SIGKILL after :attr:`stop_timeout` seconds; returns the exit code."""
+        process = self._process
+        if process is None:
+            return None
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(process.wait(), self.stop_timeout)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        if self._drain is not None:
+            await self._drain
+        return process.returncode

@@ -1,0 +1,81 @@
+"""The caller's speech: short sentences spoken once by Piper, as 16 kHz WAV clips."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.audio.resample import resample
+from voicegate.audio.wav import write_wav
+from voicegate.tts.piper import PiperTTS
+
+SAMPLE_RATE = 16000
+FRAME_MS = 20
+# A sample quieter than this (dBFS) is not speech when finding where a clip's speech ends.
+_SPEECH_LEVEL_DBFS = -40.0
+
+SENTENCES: tuple[str, ...] = (
+    "Please turn on the kitchen lights.",
+    "What time does the meeting start tomorrow?",
+    "Send a message to the whole team.",
+    "How is the weather in Paris today?",
+    "Play some quiet music in the living room.",
+    "Remind me to call my sister tonight.",
+    "Book a table for two people this evening.",
+    "Where did I park the car?",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechClip:
+    """One spoken sentence as 20 ms PCM16 frames at 16 kHz.
+
+    The frames stop at the one holding the clip's last sample above -40 dBFS: the
+    caller's speech ends when the last frame is sent.
+    """
+
+    text: str
+    path: Path
+    frames: tuple[bytes, ...]
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio in the clip."""
+        return len(self.frames) * FRAME_MS / 1000
+
+    @property
+    def audio(self) -> AudioFrame:
+        """The frames as one 16 kHz mono frame."""
+        return AudioFrame.from_bytes(b"".join(self.frames), SAMPLE_RATE)
+
+
+def clip_from_audio(text: str, path: Path, audio: AudioFrame) -> SpeechClip:
+    """Cut 16 kHz mono ``audio`` into frames, up to the end of its speech."""
+    size = SAMPLE_RATE * FRAME_MS // 1000
+    samples = audio.samples.reshape(-1)
+    padded = np.concatenate([samples, np.zeros(-len(samples) % size, np.int16)])
+    threshold = 32768 * 10 ** (_SPEECH_LEVEL_DBFS / 20)
+    loud = np.flatnonzero(np.abs(padded.astype(np.int32)) > threshold)
+    if len(loud) == 0:
+        raise ValueError(f"{path}: the clip for {text!r} holds no speech")
+    end = (int(loud[-1]) // size + 1) * size
+    frames = tuple(padded[i : i + size].tobytes() for i in range(0, end, size))
+    return SpeechClip(text, path, frames)
+
+
+async def make_clips(
+    tts: PiperTTS, folder: Path, sentences: tuple[str, ...] = SENTENCES
+) -> list[SpeechClip]:
+    """Speak every sentence once with ``tts``, write each as a WAV under ``folder``."""
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    clips = []
+    for index, text in enumerate(sentences):
+        audio = resample(await tts.synthesize(text), SAMPLE_RATE)
+        path = folder / f"sentence-{index:02d}.wav"
+        await asyncio.to_thread(write_wav, path, audio)
+        clips.append(clip_from_audio(text, path, audio))
+    return clips

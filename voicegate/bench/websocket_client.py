@@ -1,0 +1,134 @@
+"""A WebSocket voice client for the benchmark: a live microphone and a recorder.
+
+It says ``hello`` at 16 kHz and runs a live microphone: 20 ms PCM16 frames in real time,
+the speech it is given to play and silence around it. It records every protocol message and
+every binary audio frame it receives with its arrival time (``time.monotonic()`` seconds).
+See ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from voicegate.bench.speech import FRAME_MS, SAMPLE_RATE
+
+
+@dataclass
+class Recording:
+    """What a client received, in arrival order, with monotonic arrival times."""
+
+    messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    audio: list[tuple[float, bytes]] = field(default_factory=list)
+
+    def of_type(self, kind: str) -> list[tuple[float, dict[str, Any]]]:
+        """The messages of type ``kind`` with their arrival times."""
+        return [(at, message) for at, message in self.messages if message.get("type") == kind]
+
+
+class WebSocketVoiceClient:
+    """One caller on ``url`` (``ws://host:port/ws?token=...``); use as ``async with``."""
+
+    def __init__(self, url: str, *, room_id: str | None = None, open_timeout: float = 10.0):
+        self.url = url
+        self.room_id = room_id
+        self.open_timeout = open_timeout
+        self.recording = Recording()
+        self.ready: dict[str, Any] = {}
+        self._connection: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._microphone: asyncio.Task[None] | None = None
+        self._queue: deque[tuple[bytes, asyncio.Future[float] | None]] = deque()
+
+    async def __aenter__(self) -> WebSocketVoiceClient:
+        self._connection = await connect(self.url, open_timeout=self.open_timeout)
+        hello = {"type": "hello", "sample_rate": SAMPLE_RATE, "room_id": self.room_id}
+        await self._connection.send(json.dumps(hello))
+        async with asyncio.timeout(self.open_timeout):
+            reply = json.loads(await self._connection.recv())
+        if reply.get("type") != "ready":
+            await self._connection.close()
+            raise ConnectionError(f"{self.url}: expected 'ready' after hello, got {reply}")
+        self.ready = reply
+        self._reader = asyncio.create_task(self._read(self._connection))
+        self._microphone = asyncio.create_task(self._send_microphone(self._connection))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._connection is None:
+            return
+        if self._microphone is not None:
+            self._microphone.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._microphone
+        with contextlib.suppress(ConnectionClosed):
+            await self._connection.send(json.dumps({"type": "bye"}))
+        await self._connection.close()
+        if self._reader is not None:
+            await self._reader
+
+    @property
+    def closed(self) -> bool:
+        """Whether the server has closed the connection."""
+        return self._reader is not None and self._reader.done()
+
+    async def play(self, frames: Sequence[bytes]) -> float:
+        """Queue 20 ms ``frames`` on the microphone; return when the last one was sent.
+
+        The microphone sends them in real time, and silence before and after. Returns
+        the monotonic time the last frame was sent; raises ``ConnectionError`` if the
+        server closed the session.
+        """
+        if self._microphone is None:
+            raise RuntimeError("use WebSocketVoiceClient as 'async with' before playing audio")
+        if not frames:
+            raise ValueError("nothing to play")
+        sent = asyncio.get_running_loop().create_future()
+        for frame in frames[:-1]:
+            self._queue.append((frame, None))
+        self._queue.append((frames[-1], sent))
+        done, _ = await asyncio.wait({sent, self._microphone}, return_when=asyncio.FIRST_COMPLETED)
+        if sent not in done:
+            raise ConnectionError(f"{self.url}: the server closed the session")
+        return float(sent.result())
+
+    async def _send_microphone(self, connection: ClientConnection) -> None:
+        start = time.monotonic()
+        index = 0
+        silence = bytes(SAMPLE_RATE * FRAME_MS // 1000 * 2)
+        try:
+            while True:
+                frame, sent = self._queue.popleft() if self._queue else (silence, None)
+                await connection.send(frame)
+                if sent is not None:
+                    sent.set_result(time.monotonic())
+                index += 1
+                await asyncio.sleep(max(0.0, start + index * FRAME_MS / 1000 - time.monotonic()))
+        except ConnectionClosed:
+            pass
+
+    async def _read(self, connection: ClientConnection) -> None:
+        try:
+            async for message in connection:
+                at = time.monotonic()
+                if isinstance(message, bytes):
+                    self.recording.audio.append((at, message))
+                else:
+                    self.recording.messages.append((at, json.loads(message)))
+        except ConnectionClosed:
+            pass
