@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 # Each module named here defines ``add_parser(subparsers)``, which registers its
 # sub-command and sets ``func(args) -> int`` as the parser default.
-_COMMAND_MODULES: tuple[str, ...] = ("models", "transcribe", "say", "serve", "bench")
+_COMMAND_MODULES: tuple[str, ...] = ("models", "transcribe", "say", "serve", "bench", "mic")
 
 
 def build_parser() -> argparse.ArgumentParser:
