@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from voicegate import InMemoryStore, RoomKit
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
+from voicegate.core.channels import Channel
 from voicegate.server.http import FrontDoor
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
@@ -44,12 +49,35 @@ async def gateway(
     stt: FasterWhisperSTT, tts: PiperTTS, request: pytest.FixtureRequest
 ) -> AsyncIterator[Gateway]:
     settings: VoiceSettings = getattr(request, "param", VoiceSettings())
+    async with running_gateway(stt, tts, settings=settings) as running:
+        yield running
+
+
+@asynccontextmanager
+async def running_gateway(
+    stt: FasterWhisperSTT,
+    tts: PiperTTS,
+    *,
+    settings: VoiceSettings | None = None,
+    backend: WebSocketVoiceBackend | None = None,
+    responder: Channel | None = None,
+    max_sessions: int = 32,
+) -> AsyncIterator[Gateway]:
+    """A started gateway on a free port; ``backend`` defaults to one taking this module's tokens."""
     auth = TokenAuth(SECRET, ttl=60)
     kit = RoomKit(store=InMemoryStore())
     door = FrontDoor("127.0.0.1", 0)
-    backend = WebSocketVoiceBackend(auth)
+    backend = backend if backend is not None else WebSocketVoiceBackend(auth)
     backend.mount(door)
-    voice = VoiceGateway(kit, stt=stt, tts=tts, backends=[backend], settings=settings)
+    voice = VoiceGateway(
+        kit,
+        stt=stt,
+        tts=tts,
+        backends=[backend],
+        responder=responder,
+        settings=settings,
+        max_sessions=max_sessions,
+    )
     await voice.start()
     async with door:
         yield Gateway(kit, door, voice, auth)
@@ -113,3 +141,88 @@ async def stream_realtime(connection: Any, frames: list[bytes], frame_ms: int = 
         delay = start + (index + 1) * frame_ms / 1000 - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+
+
+def spoken_turn(audio: AudioFrame, trailing_s: float = 1.0) -> list[bytes]:
+    """Frames of ``audio`` between a short lead-in and ``trailing_s`` of silence."""
+    rate = audio.sample_rate
+    return (
+        pcm_frames(silence(rate, 0.2)) + pcm_frames(audio) + pcm_frames(silence(rate, trailing_s))
+    )
+
+
+@dataclass
+class VoiceClient:
+    """A connected client past its hello; a background task records all it receives."""
+
+    connection: ClientConnection
+    ready: dict[str, Any]
+    received: Received = field(default_factory=Received)
+    listener: asyncio.Task[None] | None = None
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def output_rate(self) -> int:
+        rate: int = self.ready["output_sample_rate"]
+        return rate
+
+    async def listen(self) -> None:
+        """Record messages until the connection closes."""
+        loop = asyncio.get_running_loop()
+        try:
+            async for message in self.connection:
+                if isinstance(message, bytes):
+                    self.received.audio.append((loop.time(), message))
+                else:
+                    self.received.messages.append((loop.time(), json.loads(message)))
+                self.arrived.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.arrived.set()
+
+    async def wait_until(self, done: Callable[[Received], bool], seconds: float = 30.0) -> None:
+        """Return once ``done(received)`` holds; fail if the connection closes first."""
+        async with asyncio.timeout(seconds):
+            while not done(self.received):
+                if self.listener is not None and self.listener.done():
+                    raise AssertionError("connection closed while waiting")
+                self.arrived.clear()
+                await self.arrived.wait()
+
+    async def wait_for(self, kind: str, count: int = 1) -> dict[str, Any]:
+        """The ``count``-th message of type ``kind``, once it has arrived."""
+        await self.wait_until(lambda received: len(received.of_type(kind)) >= count)
+        return self.received.of_type(kind)[count - 1]
+
+    async def say(self, frames: list[bytes]) -> None:
+        """Stream ``frames`` in real time."""
+        await stream_realtime(self.connection, frames)
+
+
+@asynccontextmanager
+async def voice_client(
+    url: str, hello: dict[str, Any] | None = None, **connect_options: Any
+) -> AsyncIterator[VoiceClient]:
+    """Connect to ``url``, send a 16 kHz ``hello`` (plus ``hello``'s fields) and await ``ready``."""
+    async with connect(url, **connect_options) as connection:
+        await connection.send(json.dumps({"type": "hello", "sample_rate": 16000, **(hello or {})}))
+        ready = json.loads(await connection.recv())
+        assert ready["type"] == "ready", ready
+        client = VoiceClient(connection, ready)
+        client.listener = asyncio.create_task(client.listen())
+        try:
+            yield client
+        finally:
+            client.listener.cancel()
+            await asyncio.gather(client.listener, return_exceptions=True)
+
+
+async def close_code(connection: ClientConnection) -> tuple[int, str]:
+    """The code and reason the server closed ``connection`` with (reading until it does)."""
+    with contextlib.suppress(ConnectionClosed):
+        async with asyncio.timeout(10):
+            while True:
+                await connection.recv()
+    assert connection.close_code is not None
+    return connection.close_code, connection.close_reason or ""

@@ -1,0 +1,134 @@
+"""Barge-in over a real WebSocket: talking over a long answer stops it, as configured."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from tests.voice.conftest import (
+    Gateway,
+    VoiceClient,
+    running_gateway,
+    speech,
+    spoken_turn,
+    voice_client,
+)
+from voicegate.core.channels import Channel, ChannelOutput
+from voicegate.core.hooks import HookTrigger
+from voicegate.core.models import (
+    ChannelCategory,
+    ChannelType,
+    RoomContext,
+    RoomEvent,
+    TextContent,
+)
+from voicegate.stt.wer import word_error_rate
+from voicegate.stt.whisper import FasterWhisperSTT
+from voicegate.tts.piper import PiperTTS
+from voicegate.voice.session import VoiceSettings
+
+pytestmark = pytest.mark.models
+
+STORY = (
+    "Once upon a time there was a lighthouse keeper who lived alone on a rocky island. "
+    "Every night he climbed the long stairs and lit the great lamp for the passing ships. "
+    "One stormy evening a small boat drifted towards the rocks with its sails torn. "
+    "He rowed out into the waves and brought the frightened sailors safely home."
+)
+REQUEST = "Tell me a long story."
+INTERRUPTION = "Please be quiet now."
+
+
+class Storyteller(Channel):
+    """Answers a request for a story with a long paragraph, anything else with an echo."""
+
+    channel_type = ChannelType.AI
+    category = ChannelCategory.INTELLIGENCE
+
+    def __init__(self) -> None:
+        super().__init__("storyteller")
+
+    async def on_event(self, event: RoomEvent, context: RoomContext) -> ChannelOutput | None:
+        if event.source.channel_type is not ChannelType.VOICE:
+            return None
+        assert isinstance(event.content, TextContent)
+        heard = event.content.body
+        return ChannelOutput(TextContent(STORY if "story" in heard.lower() else heard))
+
+
+@asynccontextmanager
+async def _story_gateway(
+    stt: FasterWhisperSTT, tts: PiperTTS, barge_in_ms: int
+) -> AsyncIterator[tuple[Gateway, list[Any]]]:
+    settings = VoiceSettings(barge_in_ms=barge_in_ms)
+    async with running_gateway(stt, tts, settings=settings, responder=Storyteller()) as gw:
+        barge_ins: list[Any] = []
+
+        @gw.kit.hook(HookTrigger.ON_BARGE_IN, name="record-barge-in")
+        async def record(payload: Any, session: Any) -> None:
+            barge_ins.append((payload, session))
+
+        yield gw, barge_ins
+
+
+async def _story_playing(client: VoiceClient, tts: PiperTTS) -> None:
+    """Ask for the story and return once its audio is arriving."""
+    await client.say(spoken_turn(await speech(tts, REQUEST), trailing_s=0.6))
+    started = await client.wait_for("tts_start")
+    assert started["text"] == STORY
+    await client.wait_until(lambda received: bool(received.audio))
+
+
+async def test_speaking_over_the_answer_stops_it_within_200_ms_and_is_answered(
+    stt: FasterWhisperSTT, tts: PiperTTS
+) -> None:
+    async with _story_gateway(stt, tts, barge_in_ms=120) as (gw, barge_ins):
+        token = gw.auth.issue("alice")
+        async with voice_client(f"{gw.ws_url}?token={token}") as client:
+            await _story_playing(client, tts)
+            await client.say(spoken_turn(await speech(tts, INTERRUPTION), trailing_s=0.8))
+            cut = await client.wait_for("tts_end")
+            answer_end = await client.wait_for("tts_end", count=2)
+            received = client.received
+
+        assert cut["interrupted"] is True
+        assert received.of_type("barge_in")
+        assert len(barge_ins) == 1
+        assert barge_ins[0][1].id == client.ready["session_id"]
+
+        interrupting_start = [t for t, m in received.messages if m["type"] == "speech_start"][1]
+        cut_at = next(
+            t for t, m in received.messages if m["type"] == "tts_end" and m["interrupted"]
+        )
+        last_story_frame = max(t for t, _ in received.audio if t < cut_at)
+        assert last_story_frame - interrupting_start <= 0.2
+
+        finals = received.of_type("final_transcript")
+        assert word_error_rate([(INTERRUPTION, finals[1]["text"])]) <= 0.25
+        assert answer_end["interrupted"] is False
+        assert received.of_type("tts_start")[1]["text"] == finals[1]["text"]
+
+
+async def test_a_long_barge_in_threshold_lets_an_interjection_pass_and_interrupt_stops(
+    stt: FasterWhisperSTT, tts: PiperTTS
+) -> None:
+    async with _story_gateway(stt, tts, barge_in_ms=5000) as (gw, barge_ins):
+        token = gw.auth.issue("alice")
+        async with voice_client(f"{gw.ws_url}?token={token}") as client:
+            await _story_playing(client, tts)
+            await client.say(spoken_turn(await speech(tts, "Okay."), trailing_s=0.6))
+            await client.wait_for("final_transcript", count=2)
+            assert not client.received.of_type("barge_in")
+            assert not client.received.of_type("tts_end")
+            assert not barge_ins
+
+            await client.connection.send(json.dumps({"type": "interrupt"}))
+            cut = await client.wait_for("tts_end")
+            await client.wait_for("barge_in")
+
+        assert cut["interrupted"] is True
+        assert len(barge_ins) == 1
