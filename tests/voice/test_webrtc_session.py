@@ -113,6 +113,20 @@ async def test_a_spoken_turn_over_webrtc_is_transcribed_and_echoed_back(
     assert word_error_rate([(final["text"], heard_back.text)]) <= 0.2
 
 
+async def test_an_interrupt_on_the_data_channel_cuts_the_answer_short(
+    server: Server, tts: PiperTTS
+) -> None:
+    sentence = await speech(tts, "Read me the whole weather report for tomorrow please.", 48000)
+    async with WebRTCVoiceClient(server.url, token_auth.issue("carol")) as client:
+        player = asyncio.create_task(client.play(sentence))
+        async with asyncio.timeout(30):
+            await client.wait_for("tts_start")
+            client.send({"type": "interrupt"})
+            ended = await client.wait_for("tts_end")
+        await player
+    assert ended["interrupted"] is True
+
+
 @pytest.mark.parametrize(
     ("server", "token"),
     [
@@ -161,10 +175,13 @@ async def test_bad_offers_get_400_with_a_reason_and_the_server_keeps_serving(
     async with WebRTCVoiceClient(server.url, token) as client:
         assert client.ready["room_id"]
         assert server.backend.session_count == 1
-        await server.backend.close()
+        client.send({"type": "dance"})
         async with asyncio.timeout(5):
-            error = await client.wait_for("error")
-    assert (error["code"], error["fatal"]) == ("server shutting down", True)
+            unknown = await client.wait_for("error")
+            await server.backend.close()
+            shutdown = await client.wait_for("error", count=2)
+    assert (unknown["code"], unknown["fatal"]) == ("unknown_type", False)
+    assert (shutdown["code"], shutdown["fatal"]) == ("server shutting down", True)
     assert server.backend.session_count == 0
     assert len(await server.kit.store.list_rooms()) == 1
 
