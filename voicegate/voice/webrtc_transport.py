@@ -174,7 +174,6 @@ class WebRTCTransport(VoiceTransport):
             logger.info("ignoring data channel %r", channel.label)
             return
         self._channel = channel
-        channel.on("open", self._send_pending)
         channel.on("message", self._on_message)
         self._send_pending()
 
