@@ -6,7 +6,8 @@ A pass runs as soon as every row of a group has a whole frame buffered, so a lon
 session is processed the moment its audio arrives. When a group has not advanced for
 ``max_wait_ms``, rows with nothing buffered are fed silence, as a muted microphone
 would be: time goes on for every session, so an utterance ends even when a client
-stops sending. Audio beyond ``max_buffer_ms`` is dropped, oldest first.
+stops sending, and the group stops waiting for such a stalled row until it sends
+again. Audio beyond ``max_buffer_ms`` is dropped, oldest first.
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ class _Row:
     chunks: list[npt.NDArray[np.int16]] = field(default_factory=list)
     buffered: int = 0
     dropped: int = 0
+    stalled: bool = False  # fed silence: the group no longer waits for it
+    dropping: bool = False  # inside a backlog episode (logged once)
 
     def take(self, count: int, channels: int) -> npt.NDArray[np.int16]:
         if self.buffered < count:
+            self.stalled = True
             return np.zeros((count, channels), dtype=np.int16)
         joined = np.concatenate(self.chunks) if len(self.chunks) > 1 else self.chunks[0]
         rest = joined[count:]
@@ -120,15 +124,23 @@ class InboundMixer:
         row = group.rows[session_id]
         row.chunks.append(frame.samples)
         row.buffered += frame.num_samples
+        row.stalled = False
         limit = key[0] * self._max_buffer_ms // 1000
         if row.buffered > limit:
             excess = row.buffered - limit
             row.take(excess, key[1])
             row.dropped += excess
-            logger.warning(
-                "session %s: inbound audio backlog, dropped %d samples", session_id, excess
-            )
-        while all(r.buffered >= group.frame_samples for r in group.rows.values()):
+            if not row.dropping:
+                logger.warning(
+                    "session %s: inbound audio arrives faster than it is processed; "
+                    "dropping its backlog beyond %d ms",
+                    session_id,
+                    self._max_buffer_ms,
+                )
+            row.dropping = True
+        else:
+            row.dropping = False
+        while self._ready(group):
             self._pass(group)
 
     async def close(self) -> None:
@@ -136,6 +148,15 @@ class InboundMixer:
         if self._timer is not None:
             self._timer.cancel()
             await asyncio.gather(self._timer, return_exceptions=True)
+
+    @staticmethod
+    def _ready(group: _Group) -> bool:
+        """A row has a whole frame and every other row has one too or is stalled."""
+        frame = group.frame_samples
+        rows = group.rows.values()
+        return any(r.buffered >= frame for r in rows) and all(
+            r.buffered >= frame or r.stalled for r in rows
+        )
 
     def _pass(self, group: _Group) -> None:
         channels = group.path.in_channels
@@ -162,3 +183,5 @@ class InboundMixer:
             for group in list(self._groups.values()):
                 if now - group.last_pass >= self._max_wait:
                     self._pass(group)
+                    while self._ready(group):
+                        self._pass(group)
