@@ -135,11 +135,12 @@ def voicegate_chunker() -> Chunker:
 class Batched:
     def __init__(self, sessions: int) -> None:
         self.path = BatchInboundPath(WebRTCVAD(aggressiveness=2))
-        for session in range(sessions):
-            self.path.add_session(str(session))
+        self.ids = [str(session) for session in range(sessions)]
+        for session in self.ids:
+            self.path.add_session(session)
 
     def tick(self, block: Block) -> None:
-        self.path.process(block)
+        self.path.process(self.ids, block)
 
 
 PATHS: dict[str, Callable[[int], PurePython | PerSession | Batched]] = {

@@ -50,7 +50,7 @@ def test_batch_matches_per_session_with_joins_and_leaves() -> None:
                 path.remove_session(f"s{seed}")
         rows = [int(session[1:]) for session in path.session_ids]
         block = np.stack([audio[seed][tick * 960 : (tick + 1) * 960] for seed in rows])
-        result = path.process(block, tick * 0.02)
+        result = path.process(path.session_ids, block, tick * 0.02)
         assert result.samples.shape == (len(rows), 320)
         for row, seed in enumerate(rows):
             frame, dbfs, speech = expected[seed][tick - joins[seed]]
@@ -70,20 +70,62 @@ def test_bad_blocks_and_sessions_are_clear_errors() -> None:
         path.add_session("a")
     with pytest.raises(KeyError, match="not in the batch"):
         path.remove_session("b")
-    with pytest.raises(ValueError, match=r"shaped \(1, n, 2\)"):
-        path.process(np.zeros((2, 960, 2), np.int16))
+    with pytest.raises(ValueError, match=r"shaped \(1, 960, 2\)"):
+        path.process(["a"], np.zeros((2, 960, 2), np.int16))
     with pytest.raises(ValueError, match="int16"):
-        path.process(np.zeros((1, 960, 2), np.float32))  # type: ignore[arg-type]
+        path.process(["a"], np.zeros((1, 960, 2), np.float32))  # type: ignore[arg-type]
+    with pytest.raises(KeyError, match="not in the batch"):
+        path.process(["b"], np.zeros((1, 960, 2), np.int16))
+    with pytest.raises(ValueError, match="do not align"):
+        BatchInboundPath(EnergyVAD(), in_rate=11025)
 
 
 def test_empty_batch_and_energy_vad() -> None:
     path = BatchInboundPath(EnergyVAD(start_dbfs=-40, stop_dbfs=-50))
-    assert path.process(np.zeros((0, 960, 2), np.int16)).samples.shape == (0, 320)
+    assert path.process([], np.zeros((0, 960, 2), np.int16)).samples.shape == (0, 320)
     path.add_session("loud")
     path.add_session("quiet")
     loud = np.rint(tone(440, 48000, 0.02, 0.5)).astype(np.int16)
     block = np.stack([np.stack([loud, loud], axis=1), np.zeros((960, 2), np.int16)])
-    path.process(block)
-    result = path.process(block)
+    path.process(["loud", "quiet"], block)
+    result = path.process(["loud", "quiet"], block)
     assert result.speech.tolist() == [True, False]
     assert result.dbfs[1] == -120.0
+
+
+def test_any_subset_of_sessions_per_call_gives_each_its_own_stream() -> None:
+    """Sessions whose frames arrive at different times are processed in different calls."""
+    ticks = 30
+    audio = {seed: session_audio(seed, ticks) for seed in range(3)}
+    expected = {seed: per_session(audio[seed]) for seed in audio}
+    path = BatchInboundPath(WebRTCVAD())
+    for seed in audio:
+        path.add_session(f"s{seed}")
+    done = dict.fromkeys(audio, 0)
+    rng = np.random.default_rng(7)
+    while min(done.values()) < ticks:
+        ready = [seed for seed in audio if done[seed] < ticks and rng.random() < 0.6]
+        if not ready:
+            continue
+        block = np.stack([audio[s][done[s] * 960 : (done[s] + 1) * 960] for s in ready])
+        result = path.process([f"s{s}" for s in ready], block)
+        for row, seed in enumerate(ready):
+            frame, _, speech = expected[seed][done[seed]]
+            assert np.abs(result.samples[row].astype(np.int32) - frame.samples[:, 0]).max() <= 1
+            assert result.speech[row] == speech
+            done[seed] += 1
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 24000, 48000])
+def test_every_supported_input_rate_matches_the_streaming_resampler(rate: int) -> None:
+    mono = np.rint(tone(300, rate, 0.2, 0.4)).astype(np.int16)
+    path = BatchInboundPath(EnergyVAD(), in_rate=rate, in_channels=1)
+    path.add_session("a")
+    resampler = Resampler(rate, 16000)
+    n = rate // 50
+    for offset in range(0, len(mono), n):
+        chunk = mono[offset : offset + n]
+        got = path.process(["a"], chunk.reshape(1, n, 1)).samples[0]
+        want = resampler.process(AudioFrame(chunk, rate))
+        assert isinstance(want, AudioFrame)
+        assert np.abs(got.astype(np.int32) - want.samples[:, 0]).max() <= 1

@@ -79,7 +79,7 @@ def test_batched_48k_stereo_path_endpoints_the_same(espeak_utterances: list[Audi
     events: dict[str, list[EndpointEvent]] = {session: [] for session in sessions}
     for offset in range(0, len(stereo) - 959, 960):
         block = np.broadcast_to(stereo[offset : offset + 960], (3, 960, 2))
-        tick = path.process(np.ascontiguousarray(block), offset / 48000)
+        tick = path.process(path.session_ids, np.ascontiguousarray(block), offset / 48000)
         for row, session in enumerate(tick.session_ids):
             events[session] += endpointers[session].push(tick.frame(row), bool(tick.speech[row]))
     for session in sessions:

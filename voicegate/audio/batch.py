@@ -1,26 +1,30 @@
-"""One tick of every session's inbound audio in one batched numpy pass.
+"""One frame of many sessions' inbound audio in one batched numpy pass.
 
-Each 20 ms tick, the transports hand over a ``(sessions, samples, channels)`` int16 block
-(48 kHz stereo from aiortc). Downmix, resampling to 16 kHz and levels run as a few array
-operations over all sessions at once; the resampler state of each session is a row of one
-:class:`~voicegate.audio.resample.PolyphaseStream`. Only VAD is a call per session.
+Downmix, resampling to 16 kHz and levels run as a few array operations over every
+session in the call; only VAD is a call per session. Each session keeps its own
+resampler history (a row of one array), so any subset of sessions can be processed
+together: a call takes the sessions whose frame has arrived, and nobody waits for
+anybody. This works because a whole frame (20 ms at the supported rates) is a whole
+number of the resampler's blocks, so every frame starts at the filter's phase zero.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from voicegate.audio.frame import INT16_FULL_SCALE, SILENCE_DBFS, AudioFrame
-from voicegate.audio.resample import PolyphaseStream, design
+from voicegate.audio.resample import design
 from voicegate.audio.vad import VADProvider, VADStream
 
 
 @dataclass(frozen=True, slots=True)
 class InboundTick:
-    """The processed tick: row ``i`` of each array belongs to ``session_ids[i]``."""
+    """The processed frames: row ``i`` of each array belongs to ``session_ids[i]``."""
 
     session_ids: tuple[str, ...]
     samples: npt.NDArray[np.int16]
@@ -36,10 +40,10 @@ class InboundTick:
 
 
 class BatchInboundPath:
-    """Downmix, resample, level and VAD for many sessions per call.
+    """Downmix, resample, level and VAD for many sessions per call, one frame each.
 
-    Output audio lags the input by the resampler latency (2 ms); a session added between
-    ticks starts with silent history, exactly like a fresh per-session resampler.
+    Output audio lags the input by the resampler latency (2 ms); a new session starts
+    with silent history, exactly like a fresh per-session resampler.
     """
 
     def __init__(
@@ -48,64 +52,85 @@ class BatchInboundPath:
         in_rate: int = 48000,
         out_rate: int = 16000,
         in_channels: int = 2,
+        frame_ms: int = 20,
     ) -> None:
         if in_channels < 1:
             raise ValueError(f"in_channels must be at least 1, got {in_channels}")
+        self._design = design(in_rate, out_rate)
+        self.frame_samples = in_rate * frame_ms // 1000
+        if in_rate * frame_ms % 1000 or self.frame_samples % self._design.block_advance:
+            raise ValueError(
+                f"{frame_ms} ms frames at {in_rate} Hz do not align with the "
+                f"{in_rate} -> {out_rate} Hz resampler's blocks"
+            )
         self.in_rate = in_rate
         self.out_rate = out_rate
         self.in_channels = in_channels
         self._vad = vad
         self._downmix_weights = np.full(in_channels, 1.0 / in_channels, dtype=np.float32)
-        self._stream = PolyphaseStream(design(in_rate, out_rate), 0)
-        self._ids: list[str] = []
-        self._detectors: list[VADStream] = []
+        self._blocks = self.frame_samples // self._design.block_advance
+        self._history = np.zeros((0, self._design.taps_per_phase - 1), dtype=np.float32)
+        self._rows: dict[str, int] = {}
+        self._free: list[int] = []
+        self._detectors: dict[str, VADStream] = {}
 
     @property
     def session_ids(self) -> tuple[str, ...]:
-        """Sessions in row order."""
-        return tuple(self._ids)
+        """Sessions in the order they were added."""
+        return tuple(self._rows)
 
     def add_session(self, session_id: str) -> None:
-        """Give ``session_id`` a row; it must not be present already."""
-        if session_id in self._ids:
+        """Give ``session_id`` a row of resampler history; it must not be present already."""
+        if session_id in self._rows:
             raise ValueError(f"session {session_id!r} is already in the batch")
-        self._stream.add_row()
-        self._ids.append(session_id)
-        self._detectors.append(self._vad.new_stream())
+        if not self._free:
+            grown = max(4, 2 * self._history.shape[0])
+            self._free = list(range(grown - 1, self._history.shape[0] - 1, -1))
+            self._history = np.resize(self._history, (grown, self._history.shape[1]))
+        row = self._free.pop()
+        self._history[row] = 0.0
+        self._rows[session_id] = row
+        self._detectors[session_id] = self._vad.new_stream()
 
     def remove_session(self, session_id: str) -> None:
         """Drop ``session_id``'s row and state."""
-        try:
-            row = self._ids.index(session_id)
-        except ValueError:
-            raise KeyError(f"session {session_id!r} is not in the batch") from None
-        self._stream.remove_row(row)
-        del self._ids[row]
-        del self._detectors[row]
+        row = self._rows.pop(session_id, None)
+        if row is None:
+            raise KeyError(f"session {session_id!r} is not in the batch")
+        del self._detectors[session_id]
+        self._free.append(row)
 
-    def process(self, block: npt.NDArray[np.int16], timestamp: float = 0.0) -> InboundTick:
-        """Process one tick: ``block`` is ``(sessions, samples, channels)`` int16 in row order."""
-        expected = (len(self._ids), self.in_channels)
-        if block.ndim != 3 or (block.shape[0], block.shape[2]) != expected:
-            raise ValueError(
-                f"expected an int16 block shaped ({expected[0]}, n, {expected[1]}), "
-                f"got {block.dtype} {block.shape}"
-            )
+    def process(
+        self, session_ids: Sequence[str], block: npt.NDArray[np.int16], timestamp: float = 0.0
+    ) -> InboundTick:
+        """Process one frame of each of ``session_ids``; ``block`` is ``(ids, n, ch)`` int16."""
+        expected = (len(session_ids), self.frame_samples, self.in_channels)
+        if block.shape != expected:
+            raise ValueError(f"expected an int16 block shaped {expected}, got {block.shape}")
         if block.dtype != np.int16:
             raise ValueError(f"expected int16 samples, got {block.dtype}")
+        try:
+            rows = np.fromiter((self._rows[s] for s in session_ids), np.intp, len(session_ids))
+        except KeyError as missing:
+            raise KeyError(f"session {missing} is not in the batch") from None
+        spec = self._design
         mono = block.astype(np.float32) @ self._downmix_weights
-        resampled = self._stream.process(mono)
-        samples = np.clip(np.rint(resampled), -32768, 32767).astype(np.int16)
+        source = np.concatenate([self._history[rows], mono], axis=1)
+        windows = sliding_window_view(source, spec.window, axis=1)[:, :: spec.block_advance]
+        resampled = np.matmul(windows[:, : self._blocks], spec.matrix)
+        self._history[rows] = source[:, source.shape[1] - self._history.shape[1] :]
+        flat = resampled.reshape(len(session_ids), self._blocks * spec.block)
+        samples = np.clip(np.rint(flat), -32768, 32767).astype(np.int16)
         power = np.einsum("ij,ij->i", samples, samples, dtype=np.float64)
         rms = np.sqrt(power / max(1, samples.shape[1])) / INT16_FULL_SCALE
         with np.errstate(divide="ignore"):
             dbfs = np.maximum(20.0 * np.log10(rms), SILENCE_DBFS)
         speech = np.fromiter(
             (
-                detector.is_speech(AudioFrame(samples[row], self.out_rate, timestamp))
-                for row, detector in enumerate(self._detectors)
+                self._detectors[session].is_speech(AudioFrame(samples[i], self.out_rate, timestamp))
+                for i, session in enumerate(session_ids)
             ),
             dtype=np.bool_,
-            count=len(self._detectors),
+            count=len(session_ids),
         )
-        return InboundTick(tuple(self._ids), samples, dbfs, speech, self.out_rate, timestamp)
+        return InboundTick(tuple(session_ids), samples, dbfs, speech, self.out_rate, timestamp)

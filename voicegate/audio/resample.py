@@ -110,11 +110,7 @@ def design(in_rate: int, out_rate: int) -> PolyphaseDesign:
 
 
 class PolyphaseStream:
-    """Resampling state for ``rows`` independent float32 streams fed in lockstep.
-
-    Rows are channels of one stream, or sessions of a batch; :meth:`add_row` and
-    :meth:`remove_row` let sessions join and leave between calls.
-    """
+    """Resampling state for ``rows`` float32 streams fed in lockstep: the channels of a stream."""
 
     def __init__(self, design: PolyphaseDesign, rows: int) -> None:
         self.design = design
@@ -131,16 +127,6 @@ class PolyphaseStream:
     def rows(self) -> int:
         """Number of streams."""
         return int(self._buffer.shape[0])
-
-    def add_row(self) -> int:
-        """Add a stream that starts now (silent history); returns its row index."""
-        blank = np.zeros((1, self._buffer.shape[1]), dtype=np.float32)
-        self._buffer = np.concatenate([self._buffer, blank])
-        return self.rows - 1
-
-    def remove_row(self, row: int) -> None:
-        """Drop a stream; later rows move up by one."""
-        self._buffer = np.delete(self._buffer, row, axis=0)
 
     def process(self, samples: FloatArray) -> FloatArray:
         """Feed ``(rows, n)`` samples; returns ``(rows, m)`` with ``m`` keeping counts exact."""

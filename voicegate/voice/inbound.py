@@ -1,19 +1,19 @@
 """Every session's inbound audio through batched audio paths, one per input format.
 
-Sessions with the same input rate and channel count share one
-:class:`~voicegate.audio.batch.BatchInboundPath`, whose rows advance in lockstep.
-A pass runs as soon as every row of a group has a whole frame buffered, so a lone
-session is processed the moment its audio arrives. When a group has not advanced for
-``max_wait_ms``, rows with nothing buffered are fed silence, as a muted microphone
-would be: time goes on for every session, so an utterance ends even when a client
-stops sending, and the group stops waiting for such a stalled row until it sends
-again. Audio beyond ``max_buffer_ms`` is dropped, oldest first.
+A session's audio is cut into 20 ms frames as it arrives. Frames that arrive in the
+same event-loop iteration are processed together, in one batched pass per input
+format (rate and channel count), so a lone session is processed the moment its audio
+arrives and a busy server batches more. No session waits for another: each keeps
+its own resampler history and clock. A session that sends nothing for ``stall_ms``
+is fed silence in real time, as a muted microphone would be, so its utterance ends
+even when the client stops sending.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,35 +29,29 @@ logger = logging.getLogger(__name__)
 FrameHandler = Callable[[AudioFrame, bool, float], None]
 """Receives one 16 kHz mono frame of a session, its speech decision and its level (dBFS)."""
 
+Samples = npt.NDArray[np.int16]
+
 
 @dataclass(slots=True)
-class _Row:
+class _Session:
     handler: FrameHandler
-    start_time: float
-    chunks: list[npt.NDArray[np.int16]] = field(default_factory=list)
-    buffered: int = 0
-    dropped: int = 0
-    stalled: bool = False  # fed silence: the group no longer waits for it
-    dropping: bool = False  # inside a backlog episode (logged once)
-
-    def take(self, count: int, channels: int) -> npt.NDArray[np.int16]:
-        if self.buffered < count:
-            self.stalled = True
-            return np.zeros((count, channels), dtype=np.int16)
-        joined = np.concatenate(self.chunks) if len(self.chunks) > 1 else self.chunks[0]
-        rest = joined[count:]
-        self.chunks = [rest] if rest.size else []
-        self.buffered -= count
-        return joined[:count]
-
-
-@dataclass(slots=True)
-class _Group:
-    path: BatchInboundPath
+    key: tuple[int, int]
     frame_samples: int
-    last_pass: float
-    rows: dict[str, _Row] = field(default_factory=dict)
+    last_input: float
+    frames: deque[Samples] = field(default_factory=deque)
+    carry: Samples | None = None  # a partial frame waiting for the rest
     stream_time: float = 0.0
+    silence_until: float = 0.0
+
+    def add(self, samples: Samples) -> None:
+        if self.carry is not None:
+            samples = np.concatenate([self.carry, samples])
+            self.carry = None
+        whole = len(samples) - len(samples) % self.frame_samples
+        for start in range(0, whole, self.frame_samples):
+            self.frames.append(samples[start : start + self.frame_samples])
+        if whole < len(samples):
+            self.carry = samples[whole:]
 
 
 class InboundMixer:
@@ -65,123 +59,99 @@ class InboundMixer:
 
     out_rate = 16000
 
-    def __init__(
-        self,
-        vad: VADProvider,
-        frame_ms: int = 20,
-        max_wait_ms: int = 60,
-        max_buffer_ms: int = 500,
-    ) -> None:
+    def __init__(self, vad: VADProvider, frame_ms: int = 20, stall_ms: int = 200) -> None:
         self._vad = vad
+        self._frame_s = frame_ms / 1000.0
         self._frame_ms = frame_ms
-        self._max_wait = max_wait_ms / 1000.0
-        self._max_buffer_ms = max_buffer_ms
-        self._groups: dict[tuple[int, int], _Group] = {}
-        self._session_group: dict[str, tuple[int, int]] = {}
-        self._timer: asyncio.Task[None] | None = None
+        self._stall_s = stall_ms / 1000.0
+        self._paths: dict[tuple[int, int], BatchInboundPath] = {}
+        self._sessions: dict[str, _Session] = {}
+        self._pass_scheduled = False
+        self._watchdog: asyncio.Task[None] | None = None
 
     def add_session(
         self, session_id: str, in_rate: int, channels: int, handler: FrameHandler
     ) -> None:
         """Start processing ``session_id``'s audio, which arrives at ``in_rate`` x ``channels``."""
-        if in_rate * self._frame_ms % 1000:
-            raise ValueError(f"{in_rate} Hz does not divide into {self._frame_ms} ms frames")
         key = (in_rate, channels)
-        group = self._groups.get(key)
-        if group is None:
-            path = BatchInboundPath(self._vad, in_rate, self.out_rate, channels)
-            now = asyncio.get_running_loop().time()
-            group = _Group(path, in_rate * self._frame_ms // 1000, now)
-            self._groups[key] = group
-        group.path.add_session(session_id)
-        group.rows[session_id] = _Row(handler, group.stream_time)
-        self._session_group[session_id] = key
-        if self._timer is None or self._timer.done():
-            self._timer = asyncio.create_task(self._watch_deadlines(), name="voicegate-inbound")
+        path = self._paths.get(key)
+        if path is None:
+            path = BatchInboundPath(self._vad, in_rate, self.out_rate, channels, self._frame_ms)
+            self._paths[key] = path
+        path.add_session(session_id)
+        now = asyncio.get_running_loop().time()
+        self._sessions[session_id] = _Session(handler, key, path.frame_samples, now)
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.create_task(self._feed_stalled(), name="voicegate-inbound")
 
     def remove_session(self, session_id: str) -> None:
         """Stop processing ``session_id``; its buffered audio is discarded."""
-        key = self._session_group.pop(session_id, None)
-        if key is None:
-            return
-        group = self._groups[key]
-        group.path.remove_session(session_id)
-        del group.rows[session_id]
-        if not group.rows:
-            del self._groups[key]
+        session = self._sessions.pop(session_id, None)
+        if session is not None:
+            self._paths[session.key].remove_session(session_id)
 
     def push(self, session_id: str, frame: AudioFrame) -> None:
-        """Buffer a session's inbound frame and run every pass its group is ready for."""
-        key = self._session_group.get(session_id)
-        if key is None:
+        """Buffer a session's audio; it is processed at the end of this loop iteration."""
+        session = self._sessions.get(session_id)
+        if session is None:
             return
-        if frame.sample_rate != key[0] or frame.channels != key[1]:
+        if (frame.sample_rate, frame.channels) != session.key:
+            rate, channels = session.key
             raise ValueError(
-                f"session {session_id} sends {key[0]} Hz x {key[1]}, "
+                f"session {session_id} sends {rate} Hz x {channels}, "
                 f"got a frame of {frame.sample_rate} Hz x {frame.channels}"
             )
-        group = self._groups[key]
-        row = group.rows[session_id]
-        row.chunks.append(frame.samples)
-        row.buffered += frame.num_samples
-        row.stalled = False
-        limit = key[0] * self._max_buffer_ms // 1000
-        if row.buffered > limit:
-            excess = row.buffered - limit
-            row.take(excess, key[1])
-            row.dropped += excess
-            if not row.dropping:
-                logger.warning(
-                    "session %s: inbound audio arrives faster than it is processed; "
-                    "dropping its backlog beyond %d ms",
-                    session_id,
-                    self._max_buffer_ms,
-                )
-            row.dropping = True
-        else:
-            row.dropping = False
-        while self._ready(group):
-            self._pass(group)
+        session.add(frame.samples)
+        session.last_input = asyncio.get_running_loop().time()
+        self._schedule_pass()
 
     async def close(self) -> None:
-        """Stop the deadline timer."""
-        if self._timer is not None:
-            self._timer.cancel()
-            await asyncio.gather(self._timer, return_exceptions=True)
+        """Stop feeding stalled sessions."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            await asyncio.gather(self._watchdog, return_exceptions=True)
 
-    @staticmethod
-    def _ready(group: _Group) -> bool:
-        """A row has a whole frame and every other row has one too or is stalled."""
-        frame = group.frame_samples
-        rows = group.rows.values()
-        return any(r.buffered >= frame for r in rows) and all(
-            r.buffered >= frame or r.stalled for r in rows
-        )
+    def _schedule_pass(self) -> None:
+        if not self._pass_scheduled:
+            self._pass_scheduled = True
+            asyncio.get_running_loop().call_soon(self._run_passes)
 
-    def _pass(self, group: _Group) -> None:
-        channels = group.path.in_channels
-        block = np.stack([row.take(group.frame_samples, channels) for row in group.rows.values()])
-        tick = group.path.process(block, group.stream_time)
-        group.stream_time += self._frame_ms / 1000.0
-        group.last_pass = asyncio.get_running_loop().time()
-        for index, row in enumerate(group.rows.values()):
-            frame = AudioFrame(
-                tick.samples[index], tick.sample_rate, tick.timestamp - row.start_time
-            )
+    def _run_passes(self) -> None:
+        self._pass_scheduled = False
+        for key, path in self._paths.items():
+            while ready := [
+                (sid, s) for sid, s in self._sessions.items() if s.key == key and s.frames
+            ]:
+                self._pass(path, ready)
+
+    def _pass(self, path: BatchInboundPath, ready: list[tuple[str, _Session]]) -> None:
+        block = np.stack([session.frames.popleft() for _, session in ready])
+        tick = path.process([sid for sid, _ in ready], block)
+        for index, (session_id, session) in enumerate(ready):
+            frame = AudioFrame(tick.samples[index], tick.sample_rate, session.stream_time)
+            session.stream_time += self._frame_s
             try:
-                row.handler(frame, bool(tick.speech[index]), float(tick.dbfs[index]))
+                session.handler(frame, bool(tick.speech[index]), float(tick.dbfs[index]))
             except Exception:
-                logger.exception(
-                    "inbound frame handler of session %s failed", tick.session_ids[index]
-                )
+                logger.exception("inbound frame handler of session %s failed", session_id)
 
-    async def _watch_deadlines(self) -> None:
+    async def _feed_stalled(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._groups:
-            await asyncio.sleep(self._frame_ms / 1000.0)
+        while self._sessions:
+            await asyncio.sleep(self._frame_s)
             now = loop.time()
-            for group in list(self._groups.values()):
-                if now - group.last_pass >= self._max_wait:
-                    self._pass(group)
-                    while self._ready(group):
-                        self._pass(group)
+            fed = False
+            for session in self._sessions.values():
+                if now - session.last_input < self._stall_s or session.frames:
+                    continue
+                since = max(session.last_input, session.silence_until)
+                count = int((now - since) / self._frame_s)
+                if count:
+                    channels = session.key[1]
+                    silence = np.zeros((session.frame_samples * count, channels), np.int16)
+                    session.carry = None
+                    session.add(silence)
+                    session.silence_until = since + count * self._frame_s
+                    fed = True
+            if fed:
+                self._run_passes()
