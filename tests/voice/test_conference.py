@@ -48,7 +48,7 @@ async def test_a_second_caller_hears_the_room_as_visibility_allows(
     heard_by_a = await stt.transcribe(a.received.audio_frame(a.output_rate))
     assert word_error_rate([(SENTENCE, heard_by_a.text)]) <= 0.2
     assert transcript["source"]["channel_id"] == a_channel
-    assert word_error_rate([(SENTENCE, transcript["content"]["body"])]) == 0.0
+    assert word_error_rate([(SENTENCE, transcript["content"]["body"])]) <= 0.2
     assert not b.received.of_type("final_transcript")  # B did not speak
     b_events = [m["event"] for m in b.received.of_type("room_event")]
     if private:

@@ -121,7 +121,7 @@ async def test_a_blocking_or_raising_transcription_hook_keeps_the_words_out_of_t
         received = client.received
 
     assert final["event_id"] is None
-    assert word_error_rate([(SHORT_SENTENCE, final["text"])]) == 0.0
+    assert word_error_rate([(SHORT_SENTENCE, final["text"])]) <= 0.2
     assert await gateway.kit.get_timeline(client.ready["room_id"]) == []
     assert not received.of_type("room_event")
     assert not received.of_type("tts_start")
