@@ -1,11 +1,14 @@
 """Bad clients against the real gateway over real sockets: each is refused clearly while
-a well-behaved caller in the middle of a turn loses nothing."""
+a well-behaved caller in the middle of a turn loses nothing.
+
+A client that sends 5 s of audio at once is served, not dropped: since the inbound
+mixer stopped running sessions in lockstep, a burst is processed as fast as it comes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 
 import pytest
 from websockets.asyncio.client import connect
@@ -54,20 +57,18 @@ async def _burst_then_talk(gw: Gateway, tts: PiperTTS) -> str:
 
 
 async def test_bad_clients_are_refused_and_a_caller_mid_turn_loses_nothing(
-    stt: FasterWhisperSTT, tts: PiperTTS, caplog: pytest.LogCaptureFixture
+    stt: FasterWhisperSTT, tts: PiperTTS
 ) -> None:
     backend = WebSocketVoiceBackend(TokenAuth(SECRET), hello_timeout=0.5)
     async with running_gateway(stt, tts, backend=backend) as gw:
         async with voice_client(f"{gw.ws_url}?token={gw.auth.issue('alice')}") as caller:
             talking = asyncio.create_task(caller.say(spoken_turn(await speech(tts, SENTENCE))))
-            with caplog.at_level(logging.WARNING, logger="voicegate.voice.inbound"):
-                async with voice_client(f"{gw.ws_url}?token={gw.auth.issue('flood')}") as flood:
-                    for frame in pcm_frames(silence(16000, 5.0)):
-                        await flood.connection.send(frame)
-                    await flood.connection.send("{not json")
-                    error = await flood.wait_for("error")
+            async with voice_client(f"{gw.ws_url}?token={gw.auth.issue('flood')}") as flood:
+                for frame in pcm_frames(silence(16000, 5.0)):  # 5 s at once
+                    await flood.connection.send(frame)
+                await flood.connection.send("{not json")
+                error = await flood.wait_for("error")
             assert (error["code"], error["fatal"]) == ("invalid_json", False)
-            assert "dropping its backlog" in caplog.text
 
             assert await _refused(gw, b"\x00\x00") == (4400, "expected_hello")
             assert await _refused(gw, "{not json") == (4400, "invalid_json")
