@@ -4,6 +4,12 @@
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const token = params.get("token") || "";
+// Echo cancellation, noise suppression and gain control stay on for people; `?aec=0` turns them off
+// so that a test's fake microphone reaches the server as recorded.
+const voiceProcessing = params.get("aec") !== "0";
+// The protocol takes 8, 16, 24 or 48 kHz; asking for 48 kHz makes the browser resample 44.1 kHz devices.
+const CAPTURE_RATE = 48000;
+const WEBRTC_CONNECT_MS = 10000;
 
 const state = {
   status: "idle",
@@ -37,9 +43,15 @@ function logLine(kind, text) {
   $("log").appendChild(li);
 }
 
+function endCall() {
+  if (call) call.hangup();
+  call = null;
+}
+
 function fail(message) {
   state.errors.push(message);
   logLine("notice", message);
+  endCall();
   setStatus("error", message);
 }
 
@@ -115,7 +127,8 @@ function onMessage(message, player) {
       }
       break;
     case "error":
-      fail(`${message.code}: ${message.message}`);
+      if (message.fatal) fail(`${message.code}: ${message.message}`);
+      else logLine("notice", `${message.code}: ${message.message}`);
       break;
     default:
       break;
@@ -126,9 +139,13 @@ function onMessage(message, player) {
 
 async function openMicrophone() {
   const stream = await navigator.mediaDevices.getUserMedia({
-    audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+    audio: {
+      echoCancellation: voiceProcessing,
+      noiseSuppression: voiceProcessing,
+      autoGainControl: voiceProcessing,
+    },
   });
-  const context = new AudioContext();
+  const context = new AudioContext({ sampleRate: CAPTURE_RATE });
   await context.resume();
   const source = context.createMediaStreamSource(stream);
   const analyser = context.createAnalyser();
@@ -176,13 +193,14 @@ function websocketPlayer(context) {
 }
 
 async function startWebSocket(mic) {
+  // the worklet loads first: a socket opened before it could fire `open` with nobody listening
+  await mic.context.audioWorklet.addModule("/static/capture-worklet.js");
+  const capture = new AudioWorkletNode(mic.context, "voicegate-capture");
+  const player = websocketPlayer(mic.context);
+  let outputRate = 16000;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`);
   ws.binaryType = "arraybuffer";
-  const player = websocketPlayer(mic.context);
-  let outputRate = 16000;
-  await mic.context.audioWorklet.addModule("/static/capture-worklet.js");
-  const capture = new AudioWorkletNode(mic.context, "voicegate-capture");
   await new Promise((resolve, reject) => {
     ws.onopen = resolve;
     ws.onerror = () => reject(new Error("WebSocket connection failed"));
@@ -240,9 +258,6 @@ async function startWebRTC(mic) {
     $("remote").srcObject = stream; // must play through an element, or WebAudio hears silence
     remoteTimer = watchRemoteAudio(mic.context, stream);
   };
-  pc.onconnectionstatechange = () => {
-    if (pc.connectionState === "failed") fail("WebRTC connection failed");
-  };
   await pc.setLocalDescription(await pc.createOffer());
   await new Promise((resolve) => {
     if (pc.iceGatheringState === "complete") return resolve();
@@ -261,8 +276,26 @@ async function startWebRTC(mic) {
     const reason = body.message || response.statusText;
     throw new Error(`offer refused (${response.status}): ${reason}`);
   }
-  state.sessionId = body.session_id;
   await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
+  // connected means the data channel is open: until then a failure may still fall back
+  try {
+    await new Promise((resolve, reject) => {
+      channel.onopen = resolve;
+      pc.onconnectionstatechange = () => {
+        if (pc.connectionState === "failed") reject(new Error("WebRTC connection failed"));
+      };
+      const seconds = WEBRTC_CONNECT_MS / 1000;
+      setTimeout(() => reject(new Error(`no WebRTC connection within ${seconds} s`)), WEBRTC_CONNECT_MS);
+    });
+  } catch (error) {
+    clearInterval(remoteTimer);
+    pc.close();
+    throw error;
+  }
+  state.sessionId = body.session_id;
+  pc.onconnectionstatechange = () => {
+    if (pc.connectionState === "failed") fail("WebRTC connection failed");
+  };
   return {
     send: (message) => channel.readyState === "open" && channel.send(JSON.stringify(message)),
     hangup() {
@@ -293,19 +326,18 @@ async function startCall() {
       call = { hangup: () => { link.hangup(); mic.close(); }, send: link.send };
       return;
     } catch (error) {
+      state.errors.push(`${name}: ${error.message}`);
       logLine("notice", `${name}: ${error.message}`);
-      if (name === order[order.length - 1]) {
-        mic.close();
-        fail(error.message);
-      }
     }
   }
+  mic.close();
+  setStatus("error", state.errors[state.errors.length - 1]);
 }
 
 $("call").addEventListener("click", () => {
+  if (state.status === "connecting") return;
   if (call) {
-    call.hangup();
-    call = null;
+    endCall();
     setStatus("idle");
   } else {
     startCall();

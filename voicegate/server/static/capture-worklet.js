@@ -2,7 +2,8 @@
 class CaptureProcessor extends AudioWorkletProcessor {
   constructor() {
     super();
-    this.chunk = new Int16Array(Math.round(sampleRate * 0.02));
+    this.size = Math.round(sampleRate * 0.02);
+    this.chunk = new Int16Array(this.size);
     this.filled = 0;
   }
 
@@ -12,10 +13,10 @@ class CaptureProcessor extends AudioWorkletProcessor {
     for (let i = 0; i < channel.length; i++) {
       const s = Math.max(-1, Math.min(1, channel[i]));
       this.chunk[this.filled++] = s < 0 ? s * 0x8000 : s * 0x7fff;
-      if (this.filled === this.chunk.length) {
-        const out = this.chunk;
-        this.port.postMessage(out.buffer, [out.buffer]);
-        this.chunk = new Int16Array(out.length);
+      if (this.filled === this.size) {
+        // the buffer is transferred, which detaches it (its length becomes 0): start a new one
+        this.port.postMessage(this.chunk.buffer, [this.chunk.buffer]);
+        this.chunk = new Int16Array(this.size);
         this.filled = 0;
       }
     }

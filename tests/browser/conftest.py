@@ -1,0 +1,84 @@
+"""A real headless Chromium (Debian's ``chromium``) whose fake microphone plays a Piper sentence.
+
+Playwright's async API on pytest-asyncio's session loop: its objects belong to the loop that made
+them, and the sync API would leave a running loop behind that breaks every later asyncio test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.audio.resample import resample
+from voicegate.audio.wav import write_wav
+from voicegate.tts.piper import PiperTTS
+
+CHROMIUM = Path("/usr/bin/chromium")
+SENTENCE = "The quick brown fox jumps over the lazy dog."
+FAKE_MIC_RATE = 48000
+LEADING_SILENCE_S = 1.0  # capture starts at getUserMedia, before the call is connected
+TRAILING_SILENCE_S = 2.0  # long enough for the endpointer to close the utterance
+
+
+def _silence(seconds: float) -> npt.NDArray[np.int16]:
+    return np.zeros(round(FAKE_MIC_RATE * seconds), np.int16)
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tts: PiperTTS, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``SENTENCE`` spoken by Piper at 48 kHz mono, between silences, for the fake microphone."""
+    spoken = resample(asyncio.run(tts.synthesize(SENTENCE)), FAKE_MIC_RATE).samples.reshape(-1)
+    samples = np.concatenate([_silence(LEADING_SILENCE_S), spoken, _silence(TRAILING_SILENCE_S)])
+    path = tmp_path_factory.mktemp("fake-mic") / "sentence.wav"
+    write_wav(path, AudioFrame(samples, FAKE_MIC_RATE))
+    return path
+
+
+@pytest.fixture(scope="session")
+def chromium_flags(speech_wav: Path) -> list[str]:
+    """Chromium's flags for a loopback-only, headless machine with ``speech_wav`` as microphone."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install the Debian package (scripts/install-system-deps.sh)"
+        )
+    return [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--allow-loopback-in-peer-connection",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={speech_wav.resolve()}%noloop",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser(chromium_flags: list[str]) -> AsyncIterator[Browser]:
+    """Headless Chromium whose every ``getUserMedia`` plays the sentence once."""
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=chromium_flags
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A fresh page in its own browser context."""
+    context = await browser.new_context()
+    yield await context.new_page()
+    await context.close()

@@ -1,0 +1,160 @@
+"""The page in a real headless Chromium: a spoken call over WebRTC and over the WebSocket, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Page
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from tests.browser.conftest import SENTENCE
+from tests.servers import running_server
+from voicegate.store.sqlite import SQLiteStore
+from voicegate.stt.wer import word_error_rate
+
+pytestmark = [pytest.mark.browser, pytest.mark.models, pytest.mark.asyncio(loop_scope="session")]
+
+TURN_TIMEOUT_MS = 30_000
+TURN_DONE = """() => {
+  const s = window.voicegate;
+  return s.transcripts.length > 0 && s.answerAudioMs > 300
+    && s.turns[0]?.stages?.total !== undefined;
+}"""
+
+
+async def _get(url: str) -> str:
+    def fetch() -> str:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body: bytes = response.read()
+            return body.decode()
+
+    return await asyncio.to_thread(fetch)
+
+
+async def _state(page: Page) -> dict[str, Any]:
+    """``window.voicegate`` without the turn rows' DOM nodes."""
+    shown: str = await page.evaluate(
+        "() => JSON.stringify({...window.voicegate,"
+        " turns: window.voicegate.turns.map(({row, ...turn}) => turn)})"
+    )
+    state: dict[str, Any] = json.loads(shown)
+    return state
+
+
+async def _wait(page: Page, predicate: str, timeout_ms: int = TURN_TIMEOUT_MS) -> None:
+    """Wait until ``predicate`` holds in the page; on timeout, fail with the page's state."""
+    try:
+        await page.wait_for_function(predicate, timeout=timeout_ms)
+    except PlaywrightTimeout:
+        raise AssertionError(
+            f"page never reached {predicate}; its state: {await _state(page)}"
+        ) from None
+
+
+async def _call(page: Page, url: str, transport: str) -> None:
+    """Open the page with the fake microphone unprocessed and press Call."""
+    await page.goto(f"{url}&aec=0&transport={transport}")
+    await page.click("#call")
+
+
+async def _spoken_turn(page: Page) -> dict[str, Any]:
+    """Wait for the sentence's turn to finish; check what the page shows; return its state."""
+    # the level meter moves while the fake microphone plays the sentence
+    await _wait(page, "() => window.voicegate.micLevelDb > -50")
+    await _wait(page, TURN_DONE)
+    state = await _state(page)
+    heard = state["transcripts"][0]
+    assert word_error_rate([(SENTENCE, heard)]) <= 0.2, heard
+    assert state["status"] == "live"
+    assert state["errors"] == []
+    assert await page.get_attribute("#status", "data-state") == "live"
+    assert await page.locator("#log li.caller").first.inner_text() == heard
+    assert await page.locator("#log li.answer").count() >= 1
+    total_cell = page.locator("#turns tbody tr").first.locator("td").nth(5)
+    assert int(await total_cell.inner_text()) == round(state["turns"][0]["stages"]["total"])
+    timeline = [
+        event
+        for event in state["events"]
+        if event["room_id"] == state["roomId"]
+        and event["source"]["channel_type"] == "voice"
+        and event["content"].get("body") == heard
+    ]
+    assert len(timeline) == 1, state["events"]
+    return state
+
+
+async def _hang_up(page: Page) -> None:
+    await page.click("#call")
+    assert await page.get_attribute("#status", "data-state") == "idle"
+
+
+async def test_a_spoken_call_over_webrtc_reaches_the_room_timeline_and_answers(
+    page: Page, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    with running_server("--store", "sqlite", "--data-dir", str(data)) as (url, _):
+        await _call(page, url, "webrtc")
+        state = await _spoken_turn(page)
+        assert state["transport"] == "webrtc"
+        await _hang_up(page)
+
+    store = SQLiteStore(data / "voicegate.sqlite3")
+    await store.open()
+    try:
+        events = await store.list_events(state["roomId"], limit=100)
+    finally:
+        await store.close()
+    voice_bodies = [e.content.body for e in events if e.source.channel_type == "voice"]  # type: ignore[union-attr]
+    assert voice_bodies == [state["transcripts"][0]]
+
+
+async def test_a_spoken_call_over_the_websocket_answers(page: Page) -> None:
+    with running_server("--store", "memory") as (url, _):
+        await _call(page, url, "websocket")
+        state = await _spoken_turn(page)
+        assert state["transport"] == "websocket"
+        await _hang_up(page)
+
+
+async def test_auto_falls_back_to_the_websocket_when_webrtc_is_refused(page: Page) -> None:
+    with running_server("--store", "memory", "--no-webrtc") as (url, _):
+        await _call(page, url, "auto")
+        await _wait(page, TURN_DONE)
+        state = await _state(page)
+        assert state["transport"] == "websocket"
+        assert state["status"] == "live"
+        assert word_error_rate([(SENTENCE, state["transcripts"][0])]) <= 0.2
+        assert state["errors"][0].startswith("webrtc: offer refused (404)")
+        await _hang_up(page)
+
+
+async def test_the_page_without_a_token_is_refused_and_with_the_printed_token_connects(
+    page: Page,
+) -> None:
+    with running_server("--store", "memory") as (url, port):
+        await page.goto(url.split("?")[0])
+        await page.click("#call")
+        await _wait(page, "() => window.voicegate.status === 'error'")
+        refused = await _state(page)
+        assert refused["errors"][0].startswith("webrtc: offer refused (401)")
+        assert "(4401)" in refused["errors"][-1]
+        assert refused["sessionId"] is None
+        assert refused["roomId"] is None
+        assert json.loads(await _get(f"http://127.0.0.1:{port}/healthz"))["sessions"] == 0
+        assert "voicegate_sessions_total{" not in await _get(f"http://127.0.0.1:{port}/metrics")
+
+        await page.goto(url)
+        await page.click("#call")
+        await _wait(page, "() => window.voicegate.status === 'live'")
+        accepted = await _state(page)
+        assert accepted["sessionId"]
+        assert accepted["roomId"]
+        assert accepted["errors"] == []
+        metrics = await _get(f"http://127.0.0.1:{port}/metrics")
+        assert 'voicegate_sessions_total{transport="webrtc"} 1.0' in metrics
+        await _hang_up(page)
