@@ -80,13 +80,28 @@ async def test_a_stalled_session_gets_silence_so_time_goes_on() -> None:
     await mixer.close()
 
 
-async def test_a_fast_client_loses_nothing_and_wrong_formats_are_refused() -> None:
-    mixer = InboundMixer(EnergyVAD())
+async def test_a_client_may_run_ahead_of_real_time_by_the_burst_allowance_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mixer = InboundMixer(EnergyVAD(), burst_ms=1000, stall_ms=5000)
     got: Received = []
     mixer.add_session("a", 24000, 1, _collector(got))
-    mixer.push("a", _tone(24000, 1, 5000))  # five seconds at once
+    for _ in range(250):  # five seconds at once, in 20 ms frames
+        mixer.push("a", _tone(24000, 1, 20))
     await _settle()
-    assert len(got) == 250
+    accepted = len(got)
+    assert 50 <= accepted <= 52  # one second ahead, plus the moment that passed
+    assert caplog.text.count("faster than real time") == 1
+    await asyncio.sleep(0.2)  # real time catches up: audio is accepted again
+    mixer.push("a", _tone(24000, 1, 20))
+    await _settle()
+    assert len(got) == accepted + 1
+    await mixer.close()
+
+
+async def test_wrong_formats_are_refused() -> None:
+    mixer = InboundMixer(EnergyVAD())
+    mixer.add_session("a", 24000, 1, _collector([]))
     with pytest.raises(ValueError, match="sends 24000 Hz x 1"):
         mixer.push("a", _tone(48000, 2, 20))
     with pytest.raises(ValueError, match="do not align"):

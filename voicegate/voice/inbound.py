@@ -6,7 +6,9 @@ format (rate and channel count), so a lone session is processed the moment its a
 arrives and a busy server batches more. No session waits for another: each keeps
 its own resampler history and clock. A session that sends nothing for ``stall_ms``
 is fed silence in real time, as a muted microphone would be, so its utterance ends
-even when the client stops sending.
+even when the client stops sending. A client may not run ahead of real time by more
+than ``burst_ms``: what it sends beyond that is dropped (and logged once per episode),
+so nobody can make the server transcribe faster than people speak.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ class _Session:
     handler: FrameHandler
     key: tuple[int, int]
     frame_samples: int
+    started: float
     last_input: float
+    received: float = 0.0  # seconds of audio accepted
+    dropping: bool = False
     frames: deque[Samples] = field(default_factory=deque)
     carry: Samples | None = None  # a partial frame waiting for the rest
     stream_time: float = 0.0
@@ -59,8 +64,11 @@ class InboundMixer:
 
     out_rate = 16000
 
-    def __init__(self, vad: VADProvider, frame_ms: int = 20, stall_ms: int = 200) -> None:
+    def __init__(
+        self, vad: VADProvider, frame_ms: int = 20, stall_ms: int = 200, burst_ms: int = 1000
+    ) -> None:
         self._vad = vad
+        self._burst_s = burst_ms / 1000.0
         self._frame_s = frame_ms / 1000.0
         self._frame_ms = frame_ms
         self._stall_s = stall_ms / 1000.0
@@ -80,7 +88,7 @@ class InboundMixer:
             self._paths[key] = path
         path.add_session(session_id)
         now = asyncio.get_running_loop().time()
-        self._sessions[session_id] = _Session(handler, key, path.frame_samples, now)
+        self._sessions[session_id] = _Session(handler, key, path.frame_samples, now, now)
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._feed_stalled(), name="voicegate-inbound")
 
@@ -101,8 +109,21 @@ class InboundMixer:
                 f"session {session_id} sends {rate} Hz x {channels}, "
                 f"got a frame of {frame.sample_rate} Hz x {frame.channels}"
             )
+        now = asyncio.get_running_loop().time()
+        session.last_input = now
+        if session.received + frame.duration > now - session.started + self._burst_s:
+            if not session.dropping:
+                logger.warning(
+                    "session %s sends audio faster than real time: dropping what runs more "
+                    "than %.1f s ahead",
+                    session_id,
+                    self._burst_s,
+                )
+            session.dropping = True
+            return
+        session.dropping = False
+        session.received += frame.duration
         session.add(frame.samples)
-        session.last_input = asyncio.get_running_loop().time()
         self._schedule_pass()
 
     async def close(self) -> None:
