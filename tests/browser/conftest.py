@@ -32,6 +32,15 @@ def _silence(seconds: float) -> npt.NDArray[np.int16]:
     return np.zeros(round(FAKE_MIC_RATE * seconds), np.int16)
 
 
+RECORD_MIC_CONSTRAINTS = """
+const askMicrophone = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = (constraints) => {
+  window.micConstraints = constraints;
+  return askMicrophone(constraints);
+};
+"""
+
+
 @pytest.fixture(scope="session")
 def speech_wav(tts: PiperTTS, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``SENTENCE`` spoken by Piper at 48 kHz mono, between silences, for the fake microphone."""
@@ -78,7 +87,8 @@ async def browser(chromium_flags: list[str]) -> AsyncIterator[Browser]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    """A fresh page in its own browser context."""
+    """A fresh page in its own context; ``window.micConstraints`` keeps what it asked for."""
     context = await browser.new_context()
+    await context.add_init_script(RECORD_MIC_CONSTRAINTS)
     yield await context.new_page()
     await context.close()

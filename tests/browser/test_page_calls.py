@@ -85,6 +85,7 @@ async def _spoken_turn(page: Page) -> dict[str, Any]:
         and event["content"].get("body") == heard
     ]
     assert len(timeline) == 1, state["events"]
+    assert await page.evaluate("() => window.micConstraints.audio.echoCancellation") is False
     return state
 
 
@@ -155,6 +156,13 @@ async def test_the_page_without_a_token_is_refused_and_with_the_printed_token_co
         assert accepted["sessionId"]
         assert accepted["roomId"]
         assert accepted["errors"] == []
+        # without ?aec=0 the page asks for echo cancellation, as a person on speakers needs
+        processing = await page.evaluate("() => window.micConstraints.audio")
+        assert processing == {
+            "echoCancellation": True,
+            "noiseSuppression": True,
+            "autoGainControl": True,
+        }
         metrics = await _get(f"http://127.0.0.1:{port}/metrics")
         assert 'voicegate_sessions_total{transport="webrtc"} 1.0' in metrics
         await _hang_up(page)

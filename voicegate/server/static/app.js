@@ -225,6 +225,7 @@ async function startWebSocket(mic) {
     send: (message) => ws.send(JSON.stringify(message)),
     hangup() {
       capture.disconnect();
+      ws.onclose = null; // closing it ourselves is no failure
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "bye" }));
       ws.close(1000);
     },
@@ -300,6 +301,7 @@ async function startWebRTC(mic) {
     send: (message) => channel.readyState === "open" && channel.send(JSON.stringify(message)),
     hangup() {
       clearInterval(remoteTimer);
+      pc.onconnectionstatechange = null;
       if (channel.readyState === "open") channel.send(JSON.stringify({ type: "bye" }));
       pc.close();
     },
