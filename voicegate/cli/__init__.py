@@ -32,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # websockets logs every HTTP request and close at INFO
+        logging.getLogger("websockets").setLevel(logging.WARNING)
     code: int = args.func(args)
     return code
 
