@@ -21,7 +21,7 @@ from voicegate import (
     TextContent,
 )
 from voicegate.core.framework import FrameworkEmitter
-from voicegate.core.hooks import HookEngine, HookOrigin, HookRegistration
+from voicegate.core.hooks import HookEngine, HookFilter, HookOrigin, HookRegistration
 
 
 async def setup(kit: RoomKit) -> tuple[str, RecordingChannel]:
@@ -195,7 +195,7 @@ async def test_engine_filtered_hook_needs_an_origin() -> None:
         HookRegistration(
             HookTrigger.ON_TRANSCRIPTION,
             _marker(ran, "voice"),
-            channel_types=frozenset({ChannelType.VOICE}),
+            filter=HookFilter.of(channel_types={ChannelType.VOICE}),
         )
     )
     await engine.run_sync(HookTrigger.ON_TRANSCRIPTION, "text", None)

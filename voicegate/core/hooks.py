@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
@@ -92,33 +92,44 @@ class HookOrigin:
     direction: ChannelDirection
 
 
-def origin_matches(
-    origin: HookOrigin,
-    channel_types: frozenset[ChannelType] | None,
-    channel_ids: frozenset[str] | None,
-    directions: frozenset[ChannelDirection] | None,
-) -> bool:
-    """Whether ``origin`` passes each filter that is set (None: no filter)."""
-    return (
-        (channel_types is None or origin.channel_type in channel_types)
-        and (channel_ids is None or origin.channel_id in channel_ids)
-        and (directions is None or origin.direction in directions)
-    )
+@dataclass(slots=True, frozen=True)
+class HookFilter:
+    """The origins a hook runs for: every filter that is set must match (None: no filter)."""
+
+    channel_types: frozenset[ChannelType] | None = None
+    channel_ids: frozenset[str] | None = None
+    directions: frozenset[ChannelDirection] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        channel_types: Iterable[ChannelType] | None = None,
+        channel_ids: Iterable[str] | None = None,
+        directions: Iterable[ChannelDirection] | None = None,
+    ) -> HookFilter:
+        """A filter from any iterables (None stays None)."""
+        return cls(
+            frozenset(channel_types) if channel_types is not None else None,
+            frozenset(channel_ids) if channel_ids is not None else None,
+            frozenset(directions) if directions is not None else None,
+        )
+
+    def matches(self, origin: HookOrigin | None) -> bool:
+        """Whether a payload from ``origin`` passes (a filtered hook needs an origin)."""
+        if self.channel_types is None and self.channel_ids is None and self.directions is None:
+            return True
+        return origin is not None and (
+            (self.channel_types is None or origin.channel_type in self.channel_types)
+            and (self.channel_ids is None or origin.channel_id in self.channel_ids)
+            and (self.directions is None or origin.direction in self.directions)
+        )
 
 
-def freeze_filters(
-    channel_types: Iterable[ChannelType] | None,
-    channel_ids: Iterable[str] | None,
-    directions: Iterable[ChannelDirection] | None,
-) -> tuple[
-    frozenset[ChannelType] | None, frozenset[str] | None, frozenset[ChannelDirection] | None
-]:
-    """The three hook filters as frozensets (None stays None: no filter)."""
-    return (
-        frozenset(channel_types) if channel_types is not None else None,
-        frozenset(channel_ids) if channel_ids is not None else None,
-        frozenset(directions) if directions is not None else None,
-    )
+def require_async(fn: object) -> None:
+    """Refuse a hook that is not an ``async def`` function."""
+    if not inspect.iscoroutinefunction(fn):
+        name = getattr(fn, "__name__", fn)
+        raise TypeError(f"hook {name!r} must be an async function")
 
 
 @dataclass(slots=True)
@@ -131,22 +142,14 @@ class HookRegistration:
     priority: int = 0
     name: str = ""
     timeout: float = 30.0
-    channel_types: frozenset[ChannelType] | None = None
-    channel_ids: frozenset[str] | None = None
-    directions: frozenset[ChannelDirection] | None = None
+    filter: HookFilter = field(default_factory=HookFilter)
 
     def __post_init__(self) -> None:
-        if not inspect.iscoroutinefunction(self.fn):
-            name = getattr(self.fn, "__name__", self.fn)
-            raise TypeError(f"hook {name!r} must be an async function")
+        require_async(self.fn)
 
     def matches(self, origin: HookOrigin | None) -> bool:
-        """Whether the filters admit a payload from ``origin`` (filtered hooks need an origin)."""
-        if self.channel_types is None and self.channel_ids is None and self.directions is None:
-            return True
-        if origin is None:
-            return False
-        return origin_matches(origin, self.channel_types, self.channel_ids, self.directions)
+        """Whether the filter admits a payload from ``origin``."""
+        return self.filter.matches(origin)
 
 
 @dataclass(slots=True)
@@ -196,9 +199,7 @@ class HookEngine:
         priority: int,
         name: str,
         timeout: float,
-        channel_types: frozenset[ChannelType] | None,
-        channel_ids: frozenset[str] | None,
-        directions: frozenset[ChannelDirection] | None,
+        hook_filter: HookFilter,
     ) -> Callable[[HookFn], HookFn]:
         """A decorator registering the decorated function as a global hook (named after it)."""
 
@@ -211,9 +212,7 @@ class HookEngine:
                     priority,
                     name or fn.__name__,
                     timeout,
-                    channel_types,
-                    channel_ids,
-                    directions,
+                    hook_filter,
                 )
             )
             return fn

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from voicegate.core.hooks import HookOrigin, HookTrigger, origin_matches
+from voicegate.core.hooks import HookFilter, HookOrigin, HookTrigger, require_async
 from voicegate.core.models import (
-    ChannelDirection,
-    ChannelType,
     InboundMessage,
     RoomContext,
     RoomEvent,
@@ -78,22 +75,18 @@ class IdentityHook:
 
     trigger: HookTrigger
     fn: IdentityHookFn
-    channel_types: frozenset[ChannelType] | None = None
-    channel_ids: frozenset[str] | None = None
-    directions: frozenset[ChannelDirection] | None = None
+    filter: HookFilter = field(default_factory=HookFilter)
 
     def __post_init__(self) -> None:
-        if not inspect.iscoroutinefunction(self.fn):
-            name = getattr(self.fn, "__name__", self.fn)
-            raise TypeError(f"hook {name!r} must be an async function")
+        require_async(self.fn)
         if self.trigger not in IDENTITY_TRIGGERS.values():
             raise ValueError(
                 f"identity hooks take ON_IDENTITY_AMBIGUOUS/UNKNOWN, not {self.trigger}"
             )
 
     def matches(self, origin: HookOrigin) -> bool:
-        """Whether the filters admit a message from ``origin``."""
-        return origin_matches(origin, self.channel_types, self.channel_ids, self.directions)
+        """Whether the filter admits a message from ``origin``."""
+        return self.filter.matches(origin)
 
 
 IDENTITY_TRIGGERS = {

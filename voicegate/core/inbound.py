@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from voicegate.core.channels import Channel
 from voicegate.core.framework import FrameworkEmitter
-from voicegate.core.hooks import HookTrigger
+from voicegate.core.hooks import HookFilter, HookTrigger
 from voicegate.core.identity import (
     IdentificationStatus,
     IdentityHook,
@@ -17,7 +17,6 @@ from voicegate.core.identity import (
     apply_identity_hooks,
 )
 from voicegate.core.models import (
-    ChannelDirection,
     ChannelType,
     EventSource,
     EventStatus,
@@ -71,16 +70,12 @@ class InboundProcessor:
     def identity_hook(
         self,
         trigger: HookTrigger,
-        channel_types: frozenset[ChannelType] | None,
-        channel_ids: frozenset[str] | None,
-        directions: frozenset[ChannelDirection] | None,
+        hook_filter: HookFilter,
     ) -> Callable[[IdentityHookFn], IdentityHookFn]:
         """A decorator registering the decorated function as an identity hook."""
 
         def register(fn: IdentityHookFn) -> IdentityHookFn:
-            self.identity_hooks.append(
-                IdentityHook(trigger, fn, channel_types, channel_ids, directions)
-            )
+            self.identity_hooks.append(IdentityHook(trigger, fn, hook_filter))
             return fn
 
         return register

@@ -15,10 +15,10 @@ from voicegate.core.framework import FrameworkEmitter, FrameworkHandler
 from voicegate.core.hooks import (
     HookEngine,
     HookExecution,
+    HookFilter,
     HookFn,
     HookRegistration,
     HookTrigger,
-    freeze_filters,
 )
 from voicegate.core.identity import IdentityHookFn, IdentityResolver
 from voicegate.core.inbound import InboundProcessor
@@ -324,8 +324,8 @@ class RoomKit:
     ) -> Callable[[HookFn], HookFn]:
         """Decorator registering a global hook ``async def fn(payload, context)``."""
 
-        filters = freeze_filters(channel_types, channel_ids, directions)
-        return self._hooks.decorator(trigger, execution, priority, name, timeout, *filters)
+        hook_filter = HookFilter.of(channel_types, channel_ids, directions)
+        return self._hooks.decorator(trigger, execution, priority, name, timeout, hook_filter)
 
     def on(self, event_type: str) -> Callable[[FrameworkHandler], FrameworkHandler]:
         """Decorator registering a framework event handler ``async def fn(event)``."""
@@ -342,8 +342,9 @@ class RoomKit:
 
         The function returns an IdentityHookResult, or None to leave the decision to others.
         """
-        filters = freeze_filters(channel_types, channel_ids, directions)
-        return self._inbound.identity_hook(trigger, *filters)
+        return self._inbound.identity_hook(
+            trigger, HookFilter.of(channel_types, channel_ids, directions)
+        )
 
     def add_room_hook(
         self,
