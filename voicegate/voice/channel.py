@@ -92,6 +92,7 @@ class VoiceChannel(Channel):
         self._barged_in = False
         self._turn: TurnTimings | None = None
         self._final_sent = False
+        self._silenced: deque[str] = deque(maxlen=64)  # responses cut short by barge-in
         self._work: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
         self._runner = asyncio.create_task(self._run_work(), name=f"voice-{session.id}")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -161,8 +162,10 @@ class VoiceChannel(Channel):
             self._spawn(self.interrupt())
 
     async def interrupt(self) -> None:
-        """Stop the answer playing (barge-in, or the client asked)."""
-        if await self._speaker.interrupt():
+        """Stop the answer playing, and the rest of its response (barge-in, or the client asked)."""
+        cut = await self._speaker.interrupt()
+        if cut:
+            self._silenced.extend(cut)
             await self.session.transport.notify(BargeIn())
             await self._kit.hook_engine.run_all(
                 HookTrigger.ON_BARGE_IN, BargeIn(), self.session, self.session.room_id
@@ -244,6 +247,9 @@ class VoiceChannel(Channel):
             or not content.body.strip()
         ):
             return
+        response_id = str(event.metadata.get("response_id", event.id))
+        if response_id in self._silenced:
+            return  # a later sentence of an answer the caller interrupted
         if self._turn is not None and self._turn.answered is None:
             self._turn.answered = time.monotonic()
         outcome = await self._kit.hook_engine.run_sync(
@@ -258,7 +264,7 @@ class VoiceChannel(Channel):
             logger.info("session %s: answer %s blocked before TTS", self.session.id, event.id)
             return
         text: str = outcome.payload
-        answer = Answer(text, event.id, self._first_audio, self._after_tts(text))
+        answer = Answer(text, event.id, response_id, self._first_audio, self._after_tts(text))
         try:
             self._speaker.say(answer)
         except asyncio.QueueFull:

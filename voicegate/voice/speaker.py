@@ -19,10 +19,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """Text to speak, the room event it comes from, and who to tell how it went."""
+    """Text to speak, the room event it comes from, and who to tell how it went.
+
+    ``response_id`` groups the events of one streamed answer (an AIChannel sends one
+    event per sentence); it is the event id for a single-event answer.
+    """
 
     text: str
     event_id: str
+    response_id: str
     on_first_audio: Callable[[float], None] | None = None
     on_finished: Callable[[bool], Awaitable[None]] | None = None
 
@@ -40,6 +45,7 @@ class Speaker:
         self._transport = transport
         self._pending: asyncio.Queue[Answer] = asyncio.Queue(max_pending)
         self._current: asyncio.Task[None] | None = None
+        self._current_answer: Answer | None = None
         self._runner: asyncio.Task[None] | None = None
 
     @property
@@ -53,16 +59,16 @@ class Speaker:
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="voicegate-speaker")
 
-    async def interrupt(self) -> bool:
-        """Stop the answer playing now and drop those waiting; True if anything was stopped."""
-        stopped = self.speaking
+    async def interrupt(self) -> set[str]:
+        """Stop the answer playing now and drop those waiting; returns their response ids."""
+        cut = {self._current_answer.response_id} if self._current_answer is not None else set()
         while not self._pending.empty():
-            self._pending.get_nowait()
+            cut.add(self._pending.get_nowait().response_id)
         self._transport.flush()
         if self._current is not None:
             self._current.cancel()
             await asyncio.gather(self._current, return_exceptions=True)
-        return stopped
+        return cut
 
     async def close(self) -> None:
         """Stop speaking and end the runner."""
@@ -74,6 +80,7 @@ class Speaker:
     async def _run(self) -> None:
         while not self._pending.empty():
             answer = self._pending.get_nowait()
+            self._current_answer = answer
             self._current = asyncio.create_task(self._speak(answer))
             try:
                 await asyncio.shield(self._current)
@@ -84,6 +91,7 @@ class Speaker:
                 logger.exception("speaking answer %s failed", answer.event_id)
             finally:
                 self._current = None
+                self._current_answer = None
 
     async def _speak(self, answer: Answer) -> None:
         interrupted = True
