@@ -7,17 +7,26 @@ from pathlib import Path
 
 import pytest
 
+from tests.postgres.server import PostgresServer, postgres_server
 from voicegate.store import ConversationStore, InMemoryStore, SQLiteStore
 
 StoreFactory = Callable[[], ConversationStore]
 
+__all__ = ["postgres_server"]
 
-@pytest.fixture(params=["memory", "sqlite"])
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    """Makes stores of one kind; SQLite stores made by one factory share one file."""
+    """Makes stores of one kind; the stores one factory makes share one file or database."""
     if request.param == "memory":
         return InMemoryStore
-    return lambda: SQLiteStore(tmp_path / "rooms.db")
+    if request.param == "sqlite":
+        return lambda: SQLiteStore(tmp_path / "rooms.db")
+    from voicegate.store.postgres import PostgresStore
+
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    dsn = server.create_database()
+    return lambda: PostgresStore(dsn)
 
 
 @pytest.fixture

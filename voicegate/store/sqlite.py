@@ -15,8 +15,9 @@ from voicegate.core.models import (
     TaskStatus,
 )
 from voicegate.errors import RoomNotFoundError
-from voicegate.store import sqlite_codec as codec
+from voicegate.store import codec
 from voicegate.store.base import ConversationStore, StoreError
+from voicegate.store.sqlite_schema import SCHEMA
 from voicegate.store.sqlite_worker import SQLiteWorker
 
 _INSERT_EVENT = f"INSERT INTO events ({codec.EVENT_COLUMNS}) VALUES ({','.join('?' * 16)})"
@@ -48,7 +49,7 @@ class SQLiteStore(ConversationStore):
     def _setup(self, connection: sqlite3.Connection) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
-        connection.executescript(codec.SCHEMA)
+        connection.executescript(SCHEMA)
         self._load_counters(connection)
 
     def _load_counters(self, connection: sqlite3.Connection) -> None:
