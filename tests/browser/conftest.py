@@ -6,8 +6,8 @@ them, and the sync API would leave a running loop behind that breaks every later
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,19 +41,29 @@ navigator.mediaDevices.getUserMedia = (constraints) => {
 """
 
 
-@pytest.fixture(scope="session")
-def speech_wav(tts: PiperTTS, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``SENTENCE`` spoken by Piper at 48 kHz mono, between silences, for the fake microphone."""
-    spoken = resample(asyncio.run(tts.synthesize(SENTENCE)), FAKE_MIC_RATE).samples.reshape(-1)
-    samples = np.concatenate([_silence(LEADING_SILENCE_S), spoken, _silence(TRAILING_SILENCE_S)])
-    path = tmp_path_factory.mktemp("fake-mic") / "sentence.wav"
-    write_wav(path, AudioFrame(samples, FAKE_MIC_RATE))
+async def fake_mic_wav(tts: PiperTTS, path: Path, script: list[float | str]) -> Path:
+    """A WAV for the fake microphone: ``script`` items are seconds of silence or sentences."""
+    parts = []
+    for item in script:
+        if isinstance(item, float):
+            parts.append(_silence(item))
+        else:
+            spoken = resample(await tts.synthesize(item), FAKE_MIC_RATE)
+            parts.append(spoken.samples.reshape(-1))
+    write_wav(path, AudioFrame(np.concatenate(parts), FAKE_MIC_RATE))
     return path
 
 
-@pytest.fixture(scope="session")
-def chromium_flags(speech_wav: Path) -> list[str]:
-    """Chromium's flags for a loopback-only, headless machine with ``speech_wav`` as microphone."""
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def speech_wav(tts: PiperTTS, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``SENTENCE`` spoken by Piper at 48 kHz mono, between silences, for the fake microphone."""
+    folder = tmp_path_factory.mktemp("fake-mic")
+    script: list[float | str] = [LEADING_SILENCE_S, SENTENCE, TRAILING_SILENCE_S]
+    return await fake_mic_wav(tts, folder / "sentence.wav", script)
+
+
+def fake_mic_flags(wav: Path) -> list[str]:
+    """Chromium's flags for a loopback-only, headless machine with ``wav`` as microphone."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install the Debian package (scripts/install-system-deps.sh)"
@@ -69,26 +79,40 @@ def chromium_flags(speech_wav: Path) -> list[str]:
         "--allow-loopback-in-peer-connection",
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={speech_wav.resolve()}%noloop",
+        f"--use-file-for-fake-audio-capture={wav.resolve()}%noloop",
         "--autoplay-policy=no-user-gesture-required",
     ]
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser(chromium_flags: list[str]) -> AsyncIterator[Browser]:
-    """Headless Chromium whose every ``getUserMedia`` plays the sentence once."""
+@asynccontextmanager
+async def launched_chromium(wav: Path) -> AsyncIterator[Browser]:
+    """Headless Chromium whose every ``getUserMedia`` plays ``wav`` once."""
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=chromium_flags
+            executable_path=str(CHROMIUM), args=fake_mic_flags(wav)
         )
         yield launched
         await launched.close()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def page(browser: Browser) -> AsyncIterator[Page]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser(speech_wav: Path) -> AsyncIterator[Browser]:
+    """Headless Chromium whose every ``getUserMedia`` plays the sentence once."""
+    async with launched_chromium(speech_wav) as launched:
+        yield launched
+
+
+@asynccontextmanager
+async def new_page(browser: Browser) -> AsyncIterator[Page]:
     """A fresh page in its own context; ``window.micConstraints`` keeps what it asked for."""
     context = await browser.new_context()
     await context.add_init_script(RECORD_MIC_CONSTRAINTS)
     yield await context.new_page()
     await context.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A fresh page on the session's browser."""
+    async with new_page(browser) as fresh:
+        yield fresh

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Page
-from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import SENTENCE
+from tests.browser.pages import call, get, page_state, wait
 from tests.servers import running_server
 from voicegate.store.sqlite import SQLiteStore
 from voicegate.stt.wer import word_error_rate
 
 pytestmark = [pytest.mark.browser, pytest.mark.models, pytest.mark.asyncio(loop_scope="session")]
 
-TURN_TIMEOUT_MS = 30_000
 TURN_DONE = """() => {
   const s = window.voicegate;
   return s.transcripts.length > 0 && s.answerAudioMs > 300
@@ -27,47 +24,12 @@ TURN_DONE = """() => {
 }"""
 
 
-async def _get(url: str) -> str:
-    def fetch() -> str:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            body: bytes = response.read()
-            return body.decode()
-
-    return await asyncio.to_thread(fetch)
-
-
-async def _state(page: Page) -> dict[str, Any]:
-    """``window.voicegate`` without the turn rows' DOM nodes."""
-    shown: str = await page.evaluate(
-        "() => JSON.stringify({...window.voicegate,"
-        " turns: window.voicegate.turns.map(({row, ...turn}) => turn)})"
-    )
-    state: dict[str, Any] = json.loads(shown)
-    return state
-
-
-async def _wait(page: Page, predicate: str, timeout_ms: int = TURN_TIMEOUT_MS) -> None:
-    """Wait until ``predicate`` holds in the page; on timeout, fail with the page's state."""
-    try:
-        await page.wait_for_function(predicate, timeout=timeout_ms)
-    except PlaywrightTimeout:
-        raise AssertionError(
-            f"page never reached {predicate}; its state: {await _state(page)}"
-        ) from None
-
-
-async def _call(page: Page, url: str, transport: str) -> None:
-    """Open the page with the fake microphone unprocessed and press Call."""
-    await page.goto(f"{url}&aec=0&transport={transport}")
-    await page.click("#call")
-
-
 async def _spoken_turn(page: Page) -> dict[str, Any]:
     """Wait for the sentence's turn to finish; check what the page shows; return its state."""
     # the level meter moves while the fake microphone plays the sentence
-    await _wait(page, "() => window.voicegate.micLevelDb > -50")
-    await _wait(page, TURN_DONE)
-    state = await _state(page)
+    await wait(page, "() => window.voicegate.micLevelDb > -50")
+    await wait(page, TURN_DONE)
+    state = await page_state(page)
     heard = state["transcripts"][0]
     assert word_error_rate([(SENTENCE, heard)]) <= 0.2, heard
     assert state["status"] == "live"
@@ -99,7 +61,7 @@ async def test_a_spoken_call_over_webrtc_reaches_the_room_timeline_and_answers(
 ) -> None:
     data = tmp_path / "data"
     with running_server("--store", "sqlite", "--data-dir", str(data)) as (url, _):
-        await _call(page, url, "webrtc")
+        await call(page, url, "webrtc")
         state = await _spoken_turn(page)
         assert state["transport"] == "webrtc"
         await _hang_up(page)
@@ -116,7 +78,7 @@ async def test_a_spoken_call_over_webrtc_reaches_the_room_timeline_and_answers(
 
 async def test_a_spoken_call_over_the_websocket_answers(page: Page) -> None:
     with running_server("--store", "memory") as (url, _):
-        await _call(page, url, "websocket")
+        await call(page, url, "websocket")
         state = await _spoken_turn(page)
         assert state["transport"] == "websocket"
         await _hang_up(page)
@@ -124,9 +86,9 @@ async def test_a_spoken_call_over_the_websocket_answers(page: Page) -> None:
 
 async def test_auto_falls_back_to_the_websocket_when_webrtc_is_refused(page: Page) -> None:
     with running_server("--store", "memory", "--no-webrtc") as (url, _):
-        await _call(page, url, "auto")
-        await _wait(page, TURN_DONE)
-        state = await _state(page)
+        await call(page, url, "auto")
+        await wait(page, TURN_DONE)
+        state = await page_state(page)
         assert state["transport"] == "websocket"
         assert state["status"] == "live"
         assert word_error_rate([(SENTENCE, state["transcripts"][0])]) <= 0.2
@@ -140,19 +102,19 @@ async def test_the_page_without_a_token_is_refused_and_with_the_printed_token_co
     with running_server("--store", "memory") as (url, port):
         await page.goto(url.split("?")[0])
         await page.click("#call")
-        await _wait(page, "() => window.voicegate.status === 'error'")
-        refused = await _state(page)
+        await wait(page, "() => window.voicegate.status === 'error'")
+        refused = await page_state(page)
         assert refused["errors"][0].startswith("webrtc: offer refused (401)")
         assert "(4401)" in refused["errors"][-1]
         assert refused["sessionId"] is None
         assert refused["roomId"] is None
-        assert json.loads(await _get(f"http://127.0.0.1:{port}/healthz"))["sessions"] == 0
-        assert "voicegate_sessions_total{" not in await _get(f"http://127.0.0.1:{port}/metrics")
+        assert json.loads(await get(f"http://127.0.0.1:{port}/healthz"))["sessions"] == 0
+        assert "voicegate_sessions_total{" not in await get(f"http://127.0.0.1:{port}/metrics")
 
         await page.goto(url)
         await page.click("#call")
-        await _wait(page, "() => window.voicegate.status === 'live'")
-        accepted = await _state(page)
+        await wait(page, "() => window.voicegate.status === 'live'")
+        accepted = await page_state(page)
         assert accepted["sessionId"]
         assert accepted["roomId"]
         assert accepted["errors"] == []
@@ -163,6 +125,6 @@ async def test_the_page_without_a_token_is_refused_and_with_the_printed_token_co
             "noiseSuppression": True,
             "autoGainControl": True,
         }
-        metrics = await _get(f"http://127.0.0.1:{port}/metrics")
+        metrics = await get(f"http://127.0.0.1:{port}/metrics")
         assert 'voicegate_sessions_total{transport="webrtc"} 1.0' in metrics
         await _hang_up(page)

@@ -21,6 +21,7 @@ const state = {
   events: [],
   turns: [],
   answerAudioMs: 0,
+  bargeIns: 0,
   micLevelDb: -100,
   errors: [],
 };
@@ -117,6 +118,7 @@ function onMessage(message, player) {
       break;
     }
     case "barge_in":
+      state.bargeIns += 1;
       if (player) player.flush();
       logLine("notice", "interrupted");
       break;

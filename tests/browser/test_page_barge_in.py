@@ -1,0 +1,51 @@
+"""Barge-in from the page: the caller talks over the answer and the page stops playing it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser
+
+from tests.browser.conftest import fake_mic_wav, launched_chromium, new_page
+from tests.browser.pages import call, page_state, wait
+from tests.servers import running_server
+from voicegate.stt.wer import word_error_rate
+from voicegate.tts.piper import PiperTTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.models, pytest.mark.asyncio(loop_scope="session")]
+
+REQUEST = "Please read me the whole weather report for the northern coast and the islands tonight."
+INTERRUPTION = "Wait a moment please."
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def interrupting_browser(
+    tts: PiperTTS, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Browser]:
+    """A browser whose microphone asks a long question, then talks over the echoed answer."""
+    wav = await fake_mic_wav(
+        tts,
+        tmp_path_factory.mktemp("barge-in") / "interrupt.wav",
+        [1.0, REQUEST, 1.2, INTERRUPTION, 2.0],
+    )
+    async with launched_chromium(wav) as browser:
+        yield browser
+
+
+async def test_talking_over_the_answer_interrupts_it_from_the_page(
+    interrupting_browser: Browser,
+) -> None:
+    with running_server("--store", "memory") as (url, _):
+        async with new_page(interrupting_browser) as page:
+            await call(page, url, "websocket")
+            await wait(page, "() => window.voicegate.transcripts.length >= 2")
+            state = await page_state(page)
+    assert state["bargeIns"] == 1
+    assert state["errors"] == []
+    first, second = state["transcripts"][:2]
+    assert word_error_rate([(REQUEST, first)]) <= 0.2, first
+    assert word_error_rate([(INTERRUPTION, second)]) <= 0.25, second
+    # the echo of the long request was cut: far less of it played than it lasts
+    assert 0 < state["answerAudioMs"] < 4000
