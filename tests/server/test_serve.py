@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError
 
 from tests.servers import running_server
 from tests.voice.conftest import (
@@ -61,8 +62,13 @@ async def test_serve_answers_health_metrics_and_keeps_the_timeline_across_restar
         first = await _speak_turn(port, token, tts, None)
         room_id = first.of_type("ready")[0]["room_id"]
         assert word_error_rate([(SENTENCE, first.of_type("final_transcript")[0]["text"])]) <= 0.1
+        async with connect(f"ws://127.0.0.1:{port}/ws?token=forged") as refused:
+            with pytest.raises(ConnectionClosedError):
+                await refused.recv()
         _, metrics = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
         assert "voicegate_turns_total 1.0" in metrics
+        assert 'voicegate_errors_total{kind="auth"} 1.0' in metrics
+        assert 'voicegate_sessions_total{transport="websocket"} 1.0' in metrics
         assert 'voicegate_stage_seconds_count{stage="total"} 1.0' in metrics
         page_status, page = await asyncio.to_thread(_get, url)
         assert page_status == 200

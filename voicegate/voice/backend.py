@@ -29,6 +29,10 @@ class SessionHandler(Protocol):
         """Run one session until its transport's audio ends."""
         ...
 
+    def record_error(self, kind: str) -> None:
+        """Count a refused connection or bad input: ``auth``, ``protocol``, ``offer``."""
+        ...
+
 
 class VoiceBackend(ABC):
     """Accepts voice connections and hands each one, as a transport, to the session handler.

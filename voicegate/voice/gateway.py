@@ -82,6 +82,11 @@ class VoiceGateway:
         """Whether another session fits under ``max_sessions``."""
         return len(self._sessions) < self._max_sessions
 
+    def record_error(self, kind: str) -> None:
+        """Count an error of ``kind`` in the observer (the metrics)."""
+        if self._observer is not None:
+            self._observer.error(kind)
+
     async def start(self) -> None:
         """Warm the models up, register the responder and start every backend."""
         for name, provider in (("speech recognition", self._stt), ("speech synthesis", self._tts)):
@@ -169,15 +174,13 @@ class VoiceGateway:
                 self._mixer.push(session.id, frame)
         except ValueError as exc:  # a frame in a format the session did not announce
             logger.warning("session %s: %s", session.id, exc)
-            if self._observer is not None:
-                self._observer.error("audio_format")
+            self.record_error("audio_format")
             await session.transport.close(CloseCode.INVALID_PAYLOAD, "bad_audio_format")
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("session %s failed", session.id)
-            if self._observer is not None:
-                self._observer.error("session")
+            self.record_error("session")
             await session.transport.close(CloseCode.INTERNAL_ERROR, "internal_error")
 
     async def _leave(self, session: VoiceSession, channel: VoiceChannel) -> None:

@@ -82,10 +82,12 @@ class WebRTCVoiceBackend(VoiceBackend):
     async def _offer(self, request: HttpRequest) -> HttpResponse:
         outcome = await authenticate(self._auth, request, allow_anonymous=self._allow_anonymous)
         if not outcome.accepted:
+            self.session_handler.record_error("auth")
             return HttpResponse.error(401, outcome.reason)
         try:
             offer_sdp, offer_type, room_id = _read_offer(request)
         except ValueError as exc:
+            self.session_handler.record_error("offer")
             return HttpResponse.error(400, str(exc))
         if self._closing or not self.session_handler.accepting():
             return HttpResponse.error(503, "the server is not accepting sessions now")
@@ -99,6 +101,7 @@ class WebRTCVoiceBackend(VoiceBackend):
             )
         except InvalidOfferError as exc:
             logger.info("offer rejected: %s", exc)
+            self.session_handler.record_error("offer")
             return HttpResponse.error(400, str(exc))
         except IceGatheringTimeoutError as exc:
             logger.warning("offer not answered: %s", exc)

@@ -206,6 +206,7 @@ class WebSocketVoiceBackend(VoiceBackend):
     async def _serve(self, request: HttpRequest, connection: ServerConnection) -> None:
         outcome = await authenticate(self._auth, request, allow_anonymous=self._allow_anonymous)
         if not outcome.accepted:
+            self.session_handler.record_error("auth")
             await connection.close(CloseCode.UNAUTHORIZED, outcome.reason)
             return
         protocol = VoiceProtocol()
@@ -244,6 +245,7 @@ class WebSocketVoiceBackend(VoiceBackend):
         except ConnectionClosed:
             return None
         if hello is None or protocol.close_code is not None:
+            self.session_handler.record_error("protocol")
             code = protocol.close_code or CloseCode.PROTOCOL_VIOLATION
             with contextlib.suppress(ConnectionClosed):
                 for data in protocol.data_to_send():
