@@ -1,0 +1,16 @@
+"""A real PostgreSQL server (and a real redis-server for the multi-process test)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.postgres.server import PostgresServer, postgres_server
+from tests.redis.conftest import redis_url
+
+__all__ = ["postgres_server", "redis_url"]
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """A new empty database of the session's server."""
+    return postgres_server.create_database()
