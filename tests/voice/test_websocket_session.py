@@ -7,7 +7,7 @@ import json
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosedError
+from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 
 from tests.voice.conftest import (
     Gateway,
@@ -76,3 +76,15 @@ async def test_bad_missing_or_expired_tokens_close_with_4401(gateway: Gateway, q
     assert raised.value.rcvd is not None
     assert (raised.value.rcvd.code, raised.value.rcvd.reason) == (4401, "unauthorized")
     assert await gateway.kit.store.list_rooms() == []
+
+
+async def test_shutdown_tells_open_sessions_the_server_is_going_away(gateway: Gateway) -> None:
+    token = gateway.auth.issue("alice")
+    async with connect(f"{gateway.ws_url}?token={token}") as ws:
+        await ws.send(json.dumps({"type": "hello", "sample_rate": 16000}))
+        assert json.loads(await ws.recv())["type"] == "ready"
+        await gateway.gateway.close()
+        with pytest.raises(ConnectionClosedOK) as raised:
+            await ws.recv()
+    assert raised.value.rcvd is not None
+    assert (raised.value.rcvd.code, raised.value.rcvd.reason) == (1001, "server shutting down")
