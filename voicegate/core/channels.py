@@ -69,7 +69,6 @@ class WebSocketConnection:
 
     connection_id: str
     send_fn: SendFn
-    stream_send_fn: StreamSendFn | None = None
     room_id: str | None = None
 
 

@@ -374,9 +374,13 @@ class RoomKit:
         stream_send_fn: StreamSendFn | None = None,
         room_id: str | None = None,
     ) -> None:
-        """Register a connection on the WebSocketChannel ``channel_id``."""
+        """Register a connection on the WebSocketChannel ``channel_id``.
+
+        ``stream_send_fn`` is accepted for RoomKit compatibility and never called:
+        answers arrive as whole events (a streaming AIChannel sends one per sentence).
+        """
         self._rooms.websocket(channel_id).add_connection(
-            WebSocketConnection(connection_id, send_fn, stream_send_fn, room_id)
+            WebSocketConnection(connection_id, send_fn, room_id)
         )
         data = {"connection_id": connection_id}
         await self._framework.emit("websocket_connected", channel_id=channel_id, data=data)
