@@ -5,12 +5,14 @@ APIs are the same): a source channel and a ``WebSocketChannel`` attached to each
 room, one connection per room registered with ``kit.connect_websocket`` whose
 ``send_fn`` appends the event to a list, then ``send_event`` from the source in
 every room at once (one sequential sender per room). Cases: 1 room and 100
-rooms; voicegate on ``InMemoryStore`` and ``SQLiteStore``, RoomKit on its
-in-memory store. RoomKit needs Python >= 3.12: it runs in the venv
+rooms; voicegate on ``InMemoryStore``, ``SQLiteStore`` and, when
+``--postgres-dsn`` names a database, ``PostgresStore`` (a network round trip per
+write); RoomKit on its in-memory store. RoomKit needs Python >= 3.12: it runs in the venv
 ``benchmarks/.rk312`` (created with ``python3.12 -m venv`` and
 ``pip install roomkit==0.109.*`` when missing) or the one ``--roomkit-python`` names.
 
     python benchmarks/room_throughput.py [--events 4000] [--roomkit-python PATH]
+        [--postgres-dsn postgresql://user@host:port/database]
 
 Writes ``benchmarks/results/room_throughput.json`` and ``room_throughput.png``.
 """
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,8 @@ CASES = [  # (library, store, rooms)
     ("voicegate", "memory", 100),
     ("voicegate", "sqlite", 1),
     ("voicegate", "sqlite", 100),
+    ("voicegate", "postgres", 1),
+    ("voicegate", "postgres", 100),
     ("roomkit", "memory", 1),
     ("roomkit", "memory", 100),
 ]
@@ -49,8 +54,11 @@ CASES = [  # (library, store, rooms)
 # ---- one case, run in its own process (Python 3.11 for voicegate, 3.12 for RoomKit) ----
 
 
-def _make_kit(library: str, store: str, db_path: str) -> tuple[Any, Any, Any]:
-    """(kit, WebSocketChannel class, TextContent class) of ``library``."""
+def _make_kit(library: str, store: str, database: str) -> tuple[Any, Any, Any]:
+    """(kit, WebSocketChannel class, TextContent class) of ``library``.
+
+    ``database`` is the SQLite file or the PostgreSQL DSN.
+    """
     if library == "roomkit":
         from roomkit import RoomKit, TextContent, WebSocketChannel
 
@@ -58,12 +66,16 @@ def _make_kit(library: str, store: str, db_path: str) -> tuple[Any, Any, Any]:
     from voicegate import RoomKit, TextContent, WebSocketChannel
     from voicegate.store import InMemoryStore, SQLiteStore
 
-    chosen = SQLiteStore(db_path) if store == "sqlite" else InMemoryStore()
+    if store == "postgres":
+        from voicegate.store.postgres import PostgresStore
+
+        return RoomKit(store=PostgresStore(database)), WebSocketChannel, TextContent
+    chosen = SQLiteStore(database) if store == "sqlite" else InMemoryStore()
     return RoomKit(store=chosen), WebSocketChannel, TextContent
 
 
-async def _measure(library: str, store: str, rooms: int, events: int, db_path: str) -> float:
-    kit, websocket_channel, text_content = _make_kit(library, store, db_path)
+async def _measure(library: str, store: str, rooms: int, events: int, database: str) -> float:
+    kit, websocket_channel, text_content = _make_kit(library, store, database)
     kit.register_channel(websocket_channel("source"))
     kit.register_channel(websocket_channel("ws"))
     delivered: list[Any] = []
@@ -71,7 +83,8 @@ async def _measure(library: str, store: str, rooms: int, events: int, db_path: s
     async def send_fn(connection_id: str, event: Any) -> None:
         delivered.append(event)
 
-    room_ids = [f"room-{i}" for i in range(rooms)]
+    run = uuid.uuid4().hex[:8]  # a shared database may hold earlier runs' rooms
+    room_ids = [f"room-{run}-{i}" for i in range(rooms)]
     for room_id in room_ids:
         await kit.create_room(room_id=room_id)
         await kit.attach_channel(room_id, "source")
@@ -94,10 +107,13 @@ async def _measure(library: str, store: str, rooms: int, events: int, db_path: s
     return per_room * rooms / elapsed
 
 
-def run_case(library: str, store: str, rooms: int, events: int) -> None:
+def run_case(library: str, store: str, rooms: int, events: int, postgres_dsn: str | None) -> None:
     """Measure one case and print ``{"events_per_s": ...}`` on stdout."""
     with tempfile.TemporaryDirectory() as tmp:
-        rate = asyncio.run(_measure(library, store, rooms, events, os.path.join(tmp, "bench.db")))
+        database = (
+            postgres_dsn if store == "postgres" and postgres_dsn else os.path.join(tmp, "bench.db")
+        )
+        rate = asyncio.run(_measure(library, store, rooms, events, database))
     print(json.dumps({"events_per_s": rate}))
 
 
@@ -139,9 +155,13 @@ def find_roomkit_python(explicit: str | None) -> str | None:
     return str(python)
 
 
-def measure_case(python: str, case: tuple[str, str, int], events: int) -> float:
+def measure_case(
+    python: str, case: tuple[str, str, int], events: int, postgres_dsn: str | None
+) -> float:
     library, store, rooms = case
     command = [python, __file__, "--case", library, store, str(rooms), "--events", str(events)]
+    if postgres_dsn:
+        command += ["--postgres-dsn", postgres_dsn]
     env = {**os.environ, "PYTHONPATH": str(ROOT)} if library == "voicegate" else None
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -175,33 +195,40 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=4000, help="events measured per case")
     parser.add_argument("--roomkit-python", help="a Python with roomkit 0.109 installed")
     parser.add_argument(
+        "--postgres-dsn", help="a PostgreSQL database for the PostgresStore cases (else skipped)"
+    )
+    parser.add_argument(
         "--case", nargs=3, metavar=("LIBRARY", "STORE", "ROOMS"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.case:
-        run_case(args.case[0], args.case[1], int(args.case[2]), args.events)
+        run_case(args.case[0], args.case[1], int(args.case[2]), args.events, args.postgres_dsn)
         return
 
     roomkit_python = find_roomkit_python(args.roomkit_python)
+    if not args.postgres_dsn:
+        print("PostgresStore skipped: no --postgres-dsn given", file=sys.stderr)
     rows: list[dict[str, Any]] = []
     for number, case in enumerate(CASES, 1):
         library, store, rooms = case
-        if library == "roomkit" and roomkit_python is None:
+        if (library == "roomkit" and roomkit_python is None) or (
+            store == "postgres" and not args.postgres_dsn
+        ):
             continue
         python = sys.executable if library == "voicegate" else str(roomkit_python)
         print(f"[{number}/{len(CASES)}] {library} {store} {rooms} room(s) ...", end=" ", flush=True)
-        rate = measure_case(python, case, args.events)
+        rate = measure_case(python, case, args.events, args.postgres_dsn)
         print(f"{rate:,.0f} events/s", flush=True)
         rows.append({"library": library, "store": store, "rooms": rooms, "events_per_s": rate})
 
     baseline = {r["rooms"]: r["events_per_s"] for r in rows if r["library"] == "roomkit"}
-    print(f"\n{'library':<10} {'store':<7} {'rooms':>5} {'events/s':>10} {'x RoomKit':>10}")
+    print(f"\n{'library':<10} {'store':<8} {'rooms':>5} {'events/s':>10} {'x RoomKit':>10}")
     for row in rows:
         ratio = row["events_per_s"] / baseline[row["rooms"]] if row["rooms"] in baseline else None
         row["ratio_to_roomkit_memory"] = ratio
         shown = "-" if ratio is None else f"{ratio:.1f}x"
         print(
-            f"{row['library']:<10} {row['store']:<7} {row['rooms']:>5}"
+            f"{row['library']:<10} {row['store']:<8} {row['rooms']:>5}"
             f" {row['events_per_s']:>10,.0f} {shown:>10}"
         )
 
