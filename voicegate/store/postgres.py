@@ -220,7 +220,9 @@ class PostgresStore(ConversationStore):
         del row[2]  # the index comes from the room's counter
         try:
             index = await self._call("fetchval", _INSERT_EVENT, *row)
-        except asyncpg.UniqueViolationError:
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != "events_pkey":
+                raise
             raise StoreError(f"event {event.id!r} already exists") from None
         if index is None:
             raise RoomNotFoundError(f"room {event.room_id!r} does not exist")
