@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use (browser, speech synth, PortAudio, Redis), if missing.
+# Installs the Debian packages the tests use (browser, speech, PortAudio, Redis, PostgreSQL), if missing.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v redis-server >/dev/null || need+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 ldconfig -p | grep -q libportaudio.so.2 || need+=(libportaudio2)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
