@@ -76,9 +76,18 @@ class PiperTTS(TTSProvider):
             if self._voice is not None:
                 return 0.0
             started = time.perf_counter()
+            import onnxruntime
             from piper import PiperVoice
 
-            self._voice = PiperVoice.load(str(self.model_path))
+            voice = PiperVoice.load(str(self.model_path))
+            # Piper's session spins its idle threads, which starves whatever else runs
+            # (Whisper, the event loop) on a small machine: rebuild it without spinning.
+            options = onnxruntime.SessionOptions()
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            voice.session = onnxruntime.InferenceSession(
+                str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+            self._voice = voice
             return time.perf_counter() - started
 
     def _synthesize_text(self, text: str) -> AudioFrame:
