@@ -35,10 +35,17 @@ Samples = npt.NDArray[np.int16]
 
 
 @dataclass(slots=True)
+class _Format:
+    """The batched path of one input format and its sessions that have a whole frame waiting."""
+
+    path: BatchInboundPath
+    pending: dict[str, _Session] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class _Session:
     handler: FrameHandler
-    key: tuple[int, int]
-    frame_samples: int
+    format: _Format
     started: float
     last_input: float
     received: float = 0.0  # seconds of audio accepted
@@ -52,9 +59,10 @@ class _Session:
         if self.carry is not None:
             samples = np.concatenate([self.carry, samples])
             self.carry = None
-        whole = len(samples) - len(samples) % self.frame_samples
-        for start in range(0, whole, self.frame_samples):
-            self.frames.append(samples[start : start + self.frame_samples])
+        size = self.format.path.frame_samples
+        whole = len(samples) - len(samples) % size
+        for start in range(0, whole, size):
+            self.frames.append(samples[start : start + size])
         if whole < len(samples):
             self.carry = samples[whole:]
 
@@ -72,7 +80,7 @@ class InboundMixer:
         self._frame_s = frame_ms / 1000.0
         self._frame_ms = frame_ms
         self._stall_s = stall_ms / 1000.0
-        self._paths: dict[tuple[int, int], BatchInboundPath] = {}
+        self._formats: dict[tuple[int, int], _Format] = {}
         self._sessions: dict[str, _Session] = {}
         self._pass_scheduled = False
         self._watchdog: asyncio.Task[None] | None = None
@@ -82,13 +90,13 @@ class InboundMixer:
     ) -> None:
         """Start processing ``session_id``'s audio, which arrives at ``in_rate`` x ``channels``."""
         key = (in_rate, channels)
-        path = self._paths.get(key)
-        if path is None:
+        fmt = self._formats.get(key)
+        if fmt is None:
             path = BatchInboundPath(self._vad, in_rate, self.out_rate, channels, self._frame_ms)
-            self._paths[key] = path
-        path.add_session(session_id)
+            fmt = self._formats[key] = _Format(path)
+        fmt.path.add_session(session_id)
         now = asyncio.get_running_loop().time()
-        self._sessions[session_id] = _Session(handler, key, path.frame_samples, now, now)
+        self._sessions[session_id] = _Session(handler, fmt, now, now)
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._feed_stalled(), name="voicegate-inbound")
 
@@ -96,15 +104,17 @@ class InboundMixer:
         """Stop processing ``session_id``; its buffered audio is discarded."""
         session = self._sessions.pop(session_id, None)
         if session is not None:
-            self._paths[session.key].remove_session(session_id)
+            session.format.path.remove_session(session_id)
+            session.format.pending.pop(session_id, None)
 
     def push(self, session_id: str, frame: AudioFrame) -> None:
         """Buffer a session's audio; it is processed at the end of this loop iteration."""
         session = self._sessions.get(session_id)
         if session is None:
             return
-        if (frame.sample_rate, frame.channels) != session.key:
-            rate, channels = session.key
+        path = session.format.path
+        if (frame.sample_rate, frame.channels) != (path.in_rate, path.in_channels):
+            rate, channels = path.in_rate, path.in_channels
             raise ValueError(
                 f"session {session_id} sends {rate} Hz x {channels}, "
                 f"got a frame of {frame.sample_rate} Hz x {frame.channels}"
@@ -123,8 +133,13 @@ class InboundMixer:
             return
         session.dropping = False
         session.received += frame.duration
-        session.add(frame.samples)
-        self._schedule_pass()
+        self._buffer(session_id, session, frame.samples)
+
+    def _buffer(self, session_id: str, session: _Session, samples: Samples) -> None:
+        session.add(samples)
+        if session.frames:
+            session.format.pending[session_id] = session
+            self._schedule_pass()
 
     async def close(self) -> None:
         """Stop feeding stalled sessions."""
@@ -139,11 +154,13 @@ class InboundMixer:
 
     def _run_passes(self) -> None:
         self._pass_scheduled = False
-        for key, path in self._paths.items():
-            while ready := [
-                (sid, s) for sid, s in self._sessions.items() if s.key == key and s.frames
-            ]:
-                self._pass(path, ready)
+        for fmt in self._formats.values():
+            while fmt.pending:
+                ready = list(fmt.pending.items())
+                self._pass(fmt.path, ready)
+                for session_id, session in ready:
+                    if not session.frames:
+                        del fmt.pending[session_id]
 
     def _pass(self, path: BatchInboundPath, ready: list[tuple[str, _Session]]) -> None:
         block = np.stack([session.frames.popleft() for _, session in ready])
@@ -161,18 +178,15 @@ class InboundMixer:
         while self._sessions:
             await asyncio.sleep(self._frame_s)
             now = loop.time()
-            fed = False
-            for session in self._sessions.values():
+            for session_id, session in list(self._sessions.items()):
                 if now - session.last_input < self._stall_s or session.frames:
                     continue
                 since = max(session.last_input, session.silence_until)
                 count = int((now - since) / self._frame_s)
                 if count:
-                    channels = session.key[1]
-                    silence = np.zeros((session.frame_samples * count, channels), np.int16)
+                    path = session.format.path
+                    shape = (path.frame_samples * count, path.in_channels)
+                    silence = np.zeros(shape, np.int16)
                     session.carry = None
-                    session.add(silence)
                     session.silence_until = since + count * self._frame_s
-                    fed = True
-            if fed:
-                self._run_passes()
+                    self._buffer(session_id, session, silence)
