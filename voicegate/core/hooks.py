@@ -304,10 +304,18 @@ class HookEngine:
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)
 
-    async def run_all(self, trigger: HookTrigger, payload: Any, context: Any, room_id: str) -> None:
+    async def run_all(
+        self,
+        trigger: HookTrigger,
+        payload: Any,
+        context: Any,
+        room_id: str | None,
+        *,
+        origin: HookOrigin | None = None,
+    ) -> None:
         """Run the SYNC hooks of a notification trigger (results ignored), then fire the ASYNC."""
-        await self.run_sync(trigger, payload, context, room_id=room_id)
-        self.run_async(trigger, payload, context, room_id=room_id)
+        await self.run_sync(trigger, payload, context, room_id=room_id, origin=origin)
+        self.run_async(trigger, payload, context, room_id=room_id, origin=origin)
 
     async def _run_detached(
         self, hook: HookRegistration, payload: Any, context: Any, room_id: str | None
@@ -330,8 +338,7 @@ class HookEngine:
         )
         if hook.trigger is not HookTrigger.ON_ERROR:
             failure = HookFailure(hook.name, hook.trigger, error, room_id)
-            await self.run_sync(HookTrigger.ON_ERROR, failure, context, room_id=room_id)
-            self.run_async(HookTrigger.ON_ERROR, failure, context, room_id=room_id)
+            await self.run_all(HookTrigger.ON_ERROR, failure, context, room_id)
 
     async def close(self) -> None:
         """Wait for the ASYNC hooks still running."""

@@ -134,19 +134,8 @@ class EventPipeline:
             await self._deliver(transports[0], committed, context)
         elif transports:
             await asyncio.gather(*(self._deliver(t, committed, context) for t in transports))
-        await self._hooks.run_sync(
-            HookTrigger.AFTER_BROADCAST,
-            committed,
-            context,
-            room_id=event.room_id,
-            origin=channel.origin,
-        )
-        self._hooks.run_async(
-            HookTrigger.AFTER_BROADCAST,
-            committed,
-            context,
-            room_id=event.room_id,
-            origin=channel.origin,
+        await self._hooks.run_all(
+            HookTrigger.AFTER_BROADCAST, committed, context, event.room_id, origin=channel.origin
         )
         return committed, answering
 
