@@ -79,33 +79,24 @@ class RoomDirectory:
         state = self._rooms[room.id] = RoomState(room, {}, RoomContext(room, []))
         return state
 
-    async def find(self, room_id: str) -> RoomState | None:
-        """The state of ``room_id``, loaded from the store on a cache miss; None if unknown."""
+    async def get(self, room_id: str) -> RoomState:
+        """The state of ``room_id``, loaded from the store on a cache miss; or RoomNotFoundError."""
         state = self._rooms.get(room_id)
         if state is not None:
             return state
         room = await self._store.get_room(room_id)
         if room is None:
-            return None
+            raise RoomNotFoundError(f"room {room_id!r} does not exist")
         bindings = {b.channel_id: b for b in await self._store.list_bindings(room_id)}
         state = self._rooms[room_id] = RoomState(
             room, bindings, RoomContext(room, list(bindings.values()))
         )
         return state
 
-    async def get(self, room_id: str) -> RoomState:
-        """The state of ``room_id``, or RoomNotFoundError."""
-        state = self._rooms.get(room_id) or await self.find(room_id)
-        if state is None:
-            raise RoomNotFoundError(f"room {room_id!r} does not exist")
-        return state
-
     async def attached_channel(self, room_id: str, channel_id: str) -> Channel:
         """The channel that may send into ``room_id``: registered, attached, room active."""
-        state = self._rooms.get(room_id) or await self.get(room_id)
-        channel = self._channels.get(channel_id)
-        if channel is None:
-            raise ChannelNotRegisteredError(f"channel {channel_id!r} is not registered")
+        state = await self.get(room_id)
+        channel = self.channel(channel_id)
         if channel_id not in state.bindings:
             raise ChannelNotFoundError(f"channel {channel_id!r} is not attached to {room_id!r}")
         if state.room.status is not RoomStatus.ACTIVE:
