@@ -31,6 +31,7 @@ import soxr  # noqa: E402
 import webrtcvad  # noqa: E402
 
 from voicegate.audio import AudioFrame, BatchInboundPath, Resampler, WebRTCVAD  # noqa: E402
+from voicegate.audio.frame import to_int16  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -155,7 +156,7 @@ PATHS: dict[str, Callable[[int], PurePython | PerSession | Batched]] = {
 
 def speech_like_block(sessions: int, rng: np.random.Generator) -> Block:
     noise = rng.normal(0, 3000, (sessions, FRAME, 2))
-    return np.clip(np.rint(noise), -32768, 32767).astype(np.int16)
+    return to_int16(noise)
 
 
 def time_path(name: str, sessions: int, rng: np.random.Generator) -> float:

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
-from voicegate.audio.frame import INT16_FULL_SCALE, SILENCE_DBFS, AudioFrame
+from voicegate.audio.frame import INT16_FULL_SCALE, SILENCE_DBFS, AudioFrame, to_int16
 from voicegate.audio.resample import design
 from voicegate.audio.vad import VADProvider, VADStream
 
@@ -113,14 +112,10 @@ class BatchInboundPath:
             rows = np.fromiter((self._rows[s] for s in session_ids), np.intp, len(session_ids))
         except KeyError as missing:
             raise KeyError(f"session {missing} is not in the batch") from None
-        spec = self._design
         mono = block.astype(np.float32) @ self._downmix_weights
         source = np.concatenate([self._history[rows], mono], axis=1)
-        windows = sliding_window_view(source, spec.window, axis=1)[:, :: spec.block_advance]
-        resampled = np.matmul(windows[:, : self._blocks], spec.matrix)
+        samples = to_int16(self._design.apply(source, self._blocks))
         self._history[rows] = source[:, source.shape[1] - self._history.shape[1] :]
-        flat = resampled.reshape(len(session_ids), self._blocks * spec.block)
-        samples = np.clip(np.rint(flat), -32768, 32767).astype(np.int16)
         power = np.einsum("ij,ij->i", samples, samples, dtype=np.float64)
         rms = np.sqrt(power / max(1, samples.shape[1])) / INT16_FULL_SCALE
         with np.errstate(divide="ignore"):

@@ -13,6 +13,12 @@ SILENCE_DBFS = -120.0
 """Level reported for digital silence (a finite floor instead of ``-inf``)."""
 
 
+def to_int16(values: npt.NDArray[np.floating]) -> npt.NDArray[np.int16]:
+    """Int16-scale float samples rounded to the nearest integer and clipped to int16."""
+    pcm: npt.NDArray[np.int16] = np.clip(np.rint(values), -32768, 32767).astype(np.int16)
+    return pcm
+
+
 @dataclass(slots=True)
 class AudioFrame:
     """Int16 samples shaped ``(num_samples, channels)``, their rate and stream time.
@@ -61,8 +67,8 @@ class AudioFrame:
         cls, samples: npt.NDArray[np.floating], sample_rate: int, timestamp: float = 0.0
     ) -> AudioFrame:
         """Build a frame from float samples in [-1, 1]; values outside are clipped."""
-        scaled = np.rint(np.asarray(samples, dtype=np.float32) * INT16_FULL_SCALE)
-        return cls(np.clip(scaled, -32768, 32767).astype(np.int16), sample_rate, timestamp)
+        scaled = np.asarray(samples, dtype=np.float32) * INT16_FULL_SCALE
+        return cls(to_int16(scaled), sample_rate, timestamp)
 
     @property
     def channels(self) -> int:

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from voicegate.audio.frame import AudioFrame
+from voicegate.audio.frame import AudioFrame, to_int16
 
 MAX_LATENCY = 0.002
 STOPBAND_DB = 75.0
@@ -59,6 +59,13 @@ class PolyphaseDesign:
     def latency(self) -> float:
         """Added latency in seconds."""
         return self.delay / self.out_rate
+
+    def apply(self, source: FloatArray, blocks: int) -> FloatArray:
+        """Filter ``blocks`` output blocks of each row of ``(rows, n)`` ``source``, the first
+        block's window starting at column 0; returns ``(rows, blocks * block)``."""
+        windows = sliding_window_view(source, self.window, axis=1)[:, :: self.block_advance]
+        out: FloatArray = np.matmul(windows[:, :blocks], self.matrix)
+        return out.reshape(source.shape[0], blocks * self.block)
 
     def outputs_for(self, num_inputs: int) -> int:
         """Output samples available after ``num_inputs`` input samples: ceil(n * out / in)."""
@@ -155,8 +162,7 @@ class PolyphaseStream:
         if source.shape[1] < needed - offset:
             pad = np.zeros((self.rows, needed - offset - source.shape[1]), dtype=np.float32)
             source = np.concatenate([source, pad], axis=1)
-        windows = sliding_window_view(source, spec.window, axis=1)[:, :: spec.block_advance]
-        out = np.matmul(windows[:, :blocks], spec.matrix).reshape(self.rows, blocks * spec.block)
+        out = spec.apply(source, blocks)
         skip = self._outputs - first_block * spec.block
         result = out[:, skip : skip + target - self._outputs]
         self._outputs = target
@@ -229,7 +235,7 @@ class Resampler:
     def _to_frame(self, rows: FloatArray) -> AudioFrame:
         start = (self._start or 0.0) + self._out_samples / self.out_rate
         self._out_samples += rows.shape[1]
-        pcm = np.clip(np.rint(rows.T), -32768, 32767).astype(np.int16)
+        pcm = to_int16(rows.T)
         return AudioFrame(pcm, self.out_rate, start)
 
 
@@ -240,5 +246,5 @@ def resample(frame: AudioFrame, out_rate: int) -> AudioFrame:
     stream = PolyphaseStream(design(frame.sample_rate, out_rate), frame.channels)
     rows = np.ascontiguousarray(frame.samples.T, dtype=np.float32)
     out = np.concatenate([stream.process(rows), stream.flush()], axis=1)[:, stream.design.delay :]
-    pcm = np.clip(np.rint(out.T), -32768, 32767).astype(np.int16)
+    pcm = to_int16(out.T)
     return AudioFrame(pcm, out_rate, frame.timestamp)
