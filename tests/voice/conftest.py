@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from voicegate import InMemoryStore, RoomKit
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
+from voicegate.bench.speech import pcm_frames
 from voicegate.core.channels import Channel
 from voicegate.server.http import FrontDoor
 from voicegate.stt.whisper import FasterWhisperSTT
@@ -88,14 +89,6 @@ async def running_gateway(
 async def speech(tts: PiperTTS, text: str, rate: int = 16000) -> AudioFrame:
     """``text`` spoken by Piper, at ``rate``."""
     return resample(await tts.synthesize(text), rate)
-
-
-def pcm_frames(audio: AudioFrame, frame_ms: int = 20) -> list[bytes]:
-    """``audio`` cut into frames of ``frame_ms`` (the last one zero-padded)."""
-    size = audio.sample_rate * frame_ms // 1000
-    samples = audio.samples.reshape(-1)
-    padded = np.concatenate([samples, np.zeros(-len(samples) % size, np.int16)])
-    return [padded[i : i + size].tobytes() for i in range(0, len(padded), size)]
 
 
 def silence(rate: int, seconds: float) -> AudioFrame:

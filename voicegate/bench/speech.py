@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicegate.audio.frame import AudioFrame
+from voicegate.audio.frame import INT16_FULL_SCALE, AudioFrame
 from voicegate.audio.resample import resample
 from voicegate.audio.wav import write_wav
 from voicegate.tts.piper import PiperTTS
@@ -53,18 +53,23 @@ class SpeechClip:
         return AudioFrame.from_bytes(b"".join(self.frames), SAMPLE_RATE)
 
 
-def clip_from_audio(text: str, path: Path, audio: AudioFrame) -> SpeechClip:
-    """Cut 16 kHz mono ``audio`` into frames, up to the end of its speech."""
-    size = SAMPLE_RATE * FRAME_MS // 1000
+def pcm_frames(audio: AudioFrame, frame_ms: int = FRAME_MS) -> list[bytes]:
+    """Mono ``audio`` cut into PCM16 frames of ``frame_ms`` (the last one zero-padded)."""
+    size = audio.sample_rate * frame_ms // 1000
     samples = audio.samples.reshape(-1)
     padded = np.concatenate([samples, np.zeros(-len(samples) % size, np.int16)])
-    threshold = 32768 * 10 ** (_SPEECH_LEVEL_DBFS / 20)
-    loud = np.flatnonzero(np.abs(padded.astype(np.int32)) > threshold)
+    return [padded[i : i + size].tobytes() for i in range(0, len(padded), size)]
+
+
+def clip_from_audio(text: str, path: Path, audio: AudioFrame) -> SpeechClip:
+    """Cut 16 kHz mono ``audio`` into frames, up to the end of its speech."""
+    samples = audio.samples.reshape(-1)
+    threshold = INT16_FULL_SCALE * 10 ** (_SPEECH_LEVEL_DBFS / 20)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
     if len(loud) == 0:
         raise ValueError(f"{path}: the clip for {text!r} holds no speech")
-    end = (int(loud[-1]) // size + 1) * size
-    frames = tuple(padded[i : i + size].tobytes() for i in range(0, end, size))
-    return SpeechClip(text, path, frames)
+    last_frame = int(loud[-1]) // (audio.sample_rate * FRAME_MS // 1000)
+    return SpeechClip(text, path, tuple(pcm_frames(audio)[: last_frame + 1]))
 
 
 async def make_clips(
