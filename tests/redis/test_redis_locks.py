@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from voicegate.errors import ConfigError
 from voicegate.redis import RedisLockManager
+from voicegate.redis.client import connect
 
 pytestmark = pytest.mark.redis
 
@@ -20,6 +22,14 @@ async def managers(redis_url: str) -> AsyncIterator[tuple[RedisLockManager, Redi
     yield first, second
     await first.close()
     await second.close()
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[Any]:
+    """A plain redis client, to play a foreign process writing lock keys."""
+    raw = connect(redis_url)
+    yield raw
+    await raw.aclose()
 
 
 async def test_one_holder_at_a_time_across_processes(
@@ -124,30 +134,22 @@ async def test_renewal_keeps_a_slow_holder_exclusive(redis_url: str) -> None:
 
 
 async def test_release_never_deletes_someone_elses_lock(
-    managers: tuple[RedisLockManager, RedisLockManager], redis_url: str
+    managers: tuple[RedisLockManager, RedisLockManager], client: Any
 ) -> None:
-    import redis.asyncio
-
     first, _ = managers
-    client = redis.asyncio.Redis.from_url(redis_url)
     async with first.locked("room-cas"):
         await client.set("voicegate:lock:room-cas", "someone-else")
     assert await client.get("voicegate:lock:room-cas") == b"someone-else"
     await client.delete("voicegate:lock:room-cas")
-    await client.aclose()
 
 
 async def test_a_dead_holders_lock_expires(
-    managers: tuple[RedisLockManager, RedisLockManager], redis_url: str
+    managers: tuple[RedisLockManager, RedisLockManager], client: Any
 ) -> None:
-    import redis.asyncio
-
     first, _ = managers
-    client = redis.asyncio.Redis.from_url(redis_url)
     await client.set("voicegate:lock:room-dead", "crashed-process", px=100)
     async with first.locked("room-dead"):
         assert await client.get("voicegate:lock:room-dead") != b"crashed-process"
-    await client.aclose()
 
 
 def test_missing_redis_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
