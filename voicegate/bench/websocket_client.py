@@ -31,10 +31,6 @@ class Recording:
     messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     audio: list[tuple[float, bytes]] = field(default_factory=list)
 
-    def of_type(self, kind: str) -> list[tuple[float, dict[str, Any]]]:
-        """The messages of type ``kind`` with their arrival times."""
-        return [(at, message) for at, message in self.messages if message.get("type") == kind]
-
 
 class WebSocketVoiceClient:
     """One caller on ``url`` (``ws://host:port/ws?token=...``); use as ``async with``."""
@@ -81,11 +77,6 @@ class WebSocketVoiceClient:
         await self._connection.close()
         if self._reader is not None:
             await self._reader
-
-    @property
-    def closed(self) -> bool:
-        """Whether the server has closed the connection."""
-        return self._reader is not None and self._reader.done()
 
     async def play(self, frames: Sequence[bytes]) -> float:
         """Queue 20 ms ``frames`` on the microphone; return when the last one was sent.
