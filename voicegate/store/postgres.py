@@ -47,6 +47,11 @@ _ROOM_COLUMNS = "id, status, metadata, created_at, closed_at"
 _BINDING_COLUMNS = "room_id, channel_id, channel_type, attached_at"
 _TASK_COLUMNS = "id, room_id, name, status, result, error, metadata, created_at, completed_at"
 _OBSERVATION_COLUMNS = "id, room_id, kind, data, created_at"
+# Every task column but the id, from the parameters of codec.task_row ($1 is the id).
+_TASK_ASSIGNMENTS = (
+    "room_id = $2, name = $3, status = $4, result = $5, error = $6, metadata = $7,"
+    " created_at = $8, completed_at = $9"
+)
 _RAISE_MARKER = (
     " ON CONFLICT (room_id, channel_id)"
     " DO UPDATE SET idx = GREATEST(read_markers.idx, excluded.idx)"
@@ -284,17 +289,13 @@ class PostgresStore(ConversationStore):
     async def add_task(self, task: Task) -> Task:
         query = (
             f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (id) DO UPDATE SET room_id = $2, name = $3, status = $4, result = $5,"
-            " error = $6, metadata = $7, created_at = $8, completed_at = $9"
+            f" ON CONFLICT (id) DO UPDATE SET {_TASK_ASSIGNMENTS}"
         )
         await self._call("execute", query, *codec.task_row(task))
         return task
 
     async def update_task(self, task: Task) -> Task:
-        query = (
-            "UPDATE tasks SET room_id = $2, name = $3, status = $4, result = $5, error = $6,"
-            " metadata = $7, created_at = $8, completed_at = $9 WHERE id = $1"
-        )
+        query = f"UPDATE tasks SET {_TASK_ASSIGNMENTS} WHERE id = $1"
         if await self._call("execute", query, *codec.task_row(task)) == "UPDATE 0":
             raise StoreError(f"task {task.id!r} does not exist")
         return task
