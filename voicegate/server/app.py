@@ -17,6 +17,7 @@ from voicegate.server.config import ServeConfig
 from voicegate.server.http import FrontDoor
 from voicegate.server.messages import HttpRequest, HttpResponse
 from voicegate.server.metrics import GatewayMetrics
+from voicegate.server.static import StaticFiles
 from voicegate.store.base import ConversationStore
 from voicegate.store.memory import InMemoryStore
 from voicegate.store.sqlite import SQLiteStore
@@ -78,6 +79,7 @@ class GatewayServer:
             max_sessions=config.max_sessions,
         )
         self._started = time.monotonic()
+        self._pages = StaticFiles(STATIC_DIR)
         self.door.route("GET", "/", self._index)
         self.door.route("GET", "/healthz", self._healthz)
         self.door.route("GET", "/metrics", self._metrics)
@@ -129,8 +131,7 @@ class GatewayServer:
         await self.kit.close()
 
     async def _index(self, request: HttpRequest) -> HttpResponse:
-        page = (STATIC_DIR / "index.html").read_bytes()
-        return HttpResponse(200, page, "text/html; charset=utf-8")
+        return await self._pages.respond("index.html")
 
     async def _healthz(self, request: HttpRequest) -> HttpResponse:
         return HttpResponse.json(
