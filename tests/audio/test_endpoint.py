@@ -51,6 +51,9 @@ def check_events(events: list[EndpointEvent], truth: list[tuple[float, float]]) 
         assert end.timestamp == pytest.approx(true_end, abs=TOLERANCE)
         assert not end.forced
         assert start.preroll.duration == pytest.approx(0.2, abs=0.001)
+        assert start.speech.timestamp == start.timestamp
+        assert start.speech.duration == pytest.approx(0.06, abs=0.021)  # start_ms, whole frames
+        assert start.preroll.timestamp + start.preroll.duration == pytest.approx(start.timestamp)
         assert end.utterance.timestamp == pytest.approx(start.timestamp - 0.2, abs=0.001)
         assert end.utterance.duration == pytest.approx(end.timestamp - end.utterance.timestamp)
 

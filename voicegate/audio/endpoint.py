@@ -12,10 +12,15 @@ from voicegate.audio.frame import SILENCE_DBFS, AudioFrame
 
 @dataclass(frozen=True, slots=True)
 class SpeechStart:
-    """Speech began at ``timestamp`` (stream seconds); ``preroll`` is the audio just before."""
+    """Speech began at ``timestamp`` (stream seconds).
+
+    ``preroll`` is the audio just before it and ``speech`` the speech that opened the
+    utterance (``start_ms`` of it): together, the utterance so far.
+    """
 
     timestamp: float
     preroll: AudioFrame
+    speech: AudioFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +82,13 @@ class Endpointer:
         """Whether an utterance is open."""
         return bool(self._utterance)
 
-    def push(self, frame: AudioFrame, is_speech: bool) -> list[EndpointEvent]:
-        """Feed the next frame of the stream and its speech decision."""
+    def push(
+        self, frame: AudioFrame, is_speech: bool, dbfs: float | None = None
+    ) -> list[EndpointEvent]:
+        """Feed the next frame of the stream and its speech decision (and its level, when the
+        caller already measured it)."""
         if self._utterance:
-            return self._continue(frame, is_speech)
+            return self._continue(frame, is_speech, frame.dbfs() if dbfs is None else dbfs)
         if not is_speech:
             self._remember([*self._run, frame])
             self._run = []
@@ -116,8 +124,9 @@ class Endpointer:
         self._peak_dbfs = max(frame.dbfs() for frame in self._run)
         self._last_speech_end = self._end_of(self._run[-1])
         self._history.clear()
+        speech = _join(self._run)
         self._run = []
-        return SpeechStart(self._start, preroll)
+        return SpeechStart(self._start, preroll, speech)
 
     def _preroll(self) -> AudioFrame:
         rate = self._run[0].sample_rate
@@ -130,10 +139,9 @@ class Endpointer:
             joined.samples[joined.num_samples - keep :], rate, self._start - keep / rate
         )
 
-    def _continue(self, frame: AudioFrame, is_speech: bool) -> list[EndpointEvent]:
+    def _continue(self, frame: AudioFrame, is_speech: bool, level: float) -> list[EndpointEvent]:
         self._utterance.append(frame)
         if is_speech:
-            level = frame.dbfs()
             self._peak_dbfs = max(self._peak_dbfs, level)
             if level >= self._peak_dbfs - self.end_trim_db:
                 self._last_speech_end = self._end_of(frame)

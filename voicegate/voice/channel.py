@@ -85,7 +85,6 @@ class VoiceChannel(Channel):
             preroll_ms=settings.preroll_ms,
             max_utterance_ms=settings.max_utterance_ms,
         )
-        self._recent: deque[AudioFrame] = deque(maxlen=settings.speech_start_ms // 20 + 2)
         self._stream: STTStream | None = None
         self._held: list[AudioFrame] = []  # non-speech frames inside an utterance
         self._speech_start = 0.0
@@ -102,9 +101,8 @@ class VoiceChannel(Channel):
 
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
         """Process one 16 kHz mono frame of the caller's audio (called by the mixer)."""
-        self._recent.append(frame)
         was_open = self._endpointer.in_speech
-        for event in self._endpointer.push(frame, speech):
+        for event in self._endpointer.push(frame, speech, dbfs):
             if isinstance(event, SpeechStart):
                 self._open_utterance(event)
             else:
@@ -120,9 +118,7 @@ class VoiceChannel(Channel):
         self._stream = stream = self._stt.stream(self._settings.partial_interval_ms / 1000.0)
         if start.preroll.num_samples:
             stream.push(start.preroll)
-        for recent in self._recent:
-            if recent.timestamp >= start.timestamp - 1e-9:
-                stream.push(recent)
+        stream.push(start.speech)
         self._spawn(self._relay_partials(stream))
         self._post(self._notify_hooked, SpeechStarted(start.timestamp), HookTrigger.ON_SPEECH_START)
 
