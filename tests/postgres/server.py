@@ -12,7 +12,6 @@ import importlib.util
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.redis.conftest import free_port
 
 MISSING_BINARIES = (
     "the PostgreSQL server binaries (initdb, pg_ctl) are not installed: "
@@ -38,13 +39,6 @@ def find_server_binaries() -> Path | None:
         return versions[-1].parent
     on_path = shutil.which("initdb")
     return None if on_path is None else Path(on_path).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -95,7 +89,7 @@ def running_postgres() -> Iterator[PostgresServer]:
         shutil.chown(directory, "postgres")
         shutil.chown(sockets, "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     options = (
         f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
         " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
