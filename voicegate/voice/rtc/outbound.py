@@ -15,6 +15,8 @@ from voicegate.voice.rtc.frames import MonoConverter, to_av_frame
 
 OUTPUT_SAMPLE_RATE = 48_000
 FRAME_SAMPLES = OUTPUT_SAMPLE_RATE // 50  # 20 ms
+_SILENCE = np.zeros((FRAME_SAMPLES, 2), dtype=np.int16)
+_SILENCE.flags.writeable = False
 
 
 class PacedAudioTrack(MediaStreamTrack):
@@ -80,7 +82,5 @@ class PacedAudioTrack(MediaStreamTrack):
             if delay > 0:
                 await asyncio.sleep(delay)
         samples = self._playout.pull(FRAME_SAMPLES)
-        if samples is None:
-            samples = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-        stereo = np.repeat(samples.reshape(-1, 1), 2, axis=1)
+        stereo = _SILENCE if samples is None else np.repeat(samples.reshape(-1, 1), 2, axis=1)
         return to_av_frame(AudioFrame(stereo, OUTPUT_SAMPLE_RATE), self._pts)
