@@ -92,8 +92,7 @@ class STTStream:
         """Add audio (mono at the provider's rate); may start a background partial."""
         if self._finished:
             raise RuntimeError("push() after finish() on an STTStream")
-        if audio.sample_rate != self._provider.sample_rate or audio.channels != 1:
-            audio = self._provider.as_input(audio)
+        audio = self._provider.as_input(audio)
         self._chunks.append(audio.samples[:, 0])
         self._samples += audio.num_samples
         self._settling = False

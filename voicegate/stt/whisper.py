@@ -28,7 +28,6 @@ from voicegate.inference import InferenceWorker
 from voicegate.stt.base import STTProvider, Transcript, TranscriptSegment
 from voicegate.stt.wer import normalize_words
 
-SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100
 FULL_WINDOW_SECONDS = 30.0
 SECONDS_PER_TIMESTAMP = 0.02
@@ -124,7 +123,7 @@ class FasterWhisperSTT(STTProvider):
 
     def _transcribe_samples(self, samples: npt.NDArray[np.float32]) -> list[TranscriptSegment]:
         self._load()
-        duration = len(samples) / SAMPLE_RATE
+        duration = len(samples) / self.sample_rate
         if self.window_margin is None or duration + self.window_margin > FULL_WINDOW_SECONDS:
             return self._transcribe_full(samples)
         return self._transcribe_window(samples, duration, self.window_margin)
