@@ -55,6 +55,14 @@ class _Setting:
     help: str
     parse: Callable[[str], Any]
 
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
@@ -139,16 +147,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     defaults = ServeConfig()
     for setting in SETTINGS:
-        flag = "--" + setting.name.replace("_", "-")
-        env = ENV_PREFIX + setting.name.upper()
         default = getattr(defaults, setting.name)
-        help_text = f"{setting.help} (env {env}; default {default})"
+        help_text = f"{setting.help} (env {setting.env}; default {default})"
         if isinstance(default, bool):
             parser.add_argument(
-                flag, dest=setting.name, action=argparse.BooleanOptionalAction, help=help_text
+                setting.flag,
+                dest=setting.name,
+                action=argparse.BooleanOptionalAction,
+                help=help_text,
             )
         else:
-            parser.add_argument(flag, dest=setting.name, default=None, help=help_text)
+            parser.add_argument(setting.flag, dest=setting.name, default=None, help=help_text)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -179,11 +188,10 @@ def load_config(
     from_file = _read_toml(Path(config_path)) if config_path else {}
     values: dict[str, Any] = {}
     for setting in SETTINGS:
-        env_name = ENV_PREFIX + setting.name.upper()
         if flags.get(setting.name) is not None:
-            raw, origin = flags[setting.name], "--" + setting.name.replace("_", "-")
-        elif env_name in environ:
-            raw, origin = environ[env_name], env_name
+            raw, origin = flags[setting.name], setting.flag
+        elif setting.env in environ:
+            raw, origin = environ[setting.env], setting.env
         elif setting.name in from_file:
             raw, origin = from_file[setting.name], f"{config_path}: {setting.name}"
         else:
