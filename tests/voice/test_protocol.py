@@ -342,10 +342,7 @@ async def _echo_session(request: HttpRequest, connection: ServerConnection) -> N
     """A minimal transport around the protocol: audio in is echoed back as answer audio."""
     protocol = VoiceProtocol()
     async for message in connection:
-        if isinstance(message, str):
-            events = protocol.receive_text(message)
-        else:
-            events = protocol.receive_binary(message)
+        events = protocol.receive(message)
         for event in events:
             if isinstance(event, Hello):
                 protocol.accept("s1", event.room_id or "r1", event.sample_rate, 16000, 20)

@@ -274,7 +274,7 @@ class VoiceChannel(Channel):
         self._turn = None
         if self._observer is not None:
             self._observer.turn_finished(turn)
-        self._post(self._notify, TurnMetrics(turn))
+        self._post(self.session.transport.notify, TurnMetrics(turn))
 
     def _after_tts(self, text: str) -> Callable[[bool], Awaitable[None]]:
         async def finished(interrupted: bool) -> None:
@@ -289,9 +289,6 @@ class VoiceChannel(Channel):
 
     def _post(self, fn: Callable[..., Awaitable[None]], *args: object) -> None:
         self._work.put_nowait(lambda: fn(*args))
-
-    async def _notify(self, notice: Notice) -> None:
-        await self.session.transport.notify(notice)
 
     async def _notify_hooked(self, notice: Notice, trigger: HookTrigger) -> None:
         await self.session.transport.notify(notice)

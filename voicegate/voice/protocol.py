@@ -113,6 +113,12 @@ class VoiceProtocol:
         self._outgoing: list[str | bytes] = []
         self._errors = 0
 
+    def receive(self, message: str | bytes) -> list[ProtocolEvent]:
+        """A WebSocket message: text is JSON control, bytes are audio."""
+        if isinstance(message, str):
+            return self.receive_text(message)
+        return self.receive_binary(message)
+
     def receive_text(self, text: str) -> list[ProtocolEvent]:
         """Events from one text (JSON control) message."""
         if self.state in (State.CLOSING, State.CLOSED):

@@ -80,11 +80,7 @@ class WebSocketTransport(VoiceTransport):
         """The client's audio; ``interrupt`` messages go to the interrupt handler."""
         try:
             async for message in self._connection:
-                if isinstance(message, str):
-                    events = self._protocol.receive_text(message)
-                else:
-                    events = self._protocol.receive_binary(message)
-                for event in events:
+                for event in self._protocol.receive(message):
                     if isinstance(event, AudioIn):
                         yield self._frame(event.pcm)
                     elif isinstance(event, Interrupt) and self.interrupt_handler is not None:
@@ -234,11 +230,7 @@ class WebSocketVoiceBackend(VoiceBackend):
         try:
             async with asyncio.timeout(self._hello_timeout):
                 while hello is None and protocol.close_code is None:
-                    message = await connection.recv()
-                    if isinstance(message, str):
-                        events = protocol.receive_text(message)
-                    else:
-                        events = protocol.receive_binary(message)
+                    events = protocol.receive(await connection.recv())
                     hello = next((e for e in events if isinstance(e, Hello)), None)
         except TimeoutError:
             protocol.hello_timed_out(self._hello_timeout)
