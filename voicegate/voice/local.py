@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 _FIX_DEVICES = (
     "choose others with --input-device/--output-device (see voicegate mic --list-devices)"
 )
+_LEAD_BLOCKS = 3
+"""Answer blocks kept ready for PortAudio's callback; the rest waits in the playout buffer."""
 
 
 class AudioDeviceError(RoomKitError):
@@ -181,14 +183,12 @@ class LocalTransport(VoiceTransport):
         mute_tail_blocks: int,
         on_notice: NoticeCallback | None,
         max_queued_blocks: int,
-        lead_blocks: int = 3,
     ) -> None:
         self._config = config
         self._loop = loop
         self._half_duplex = half_duplex
         self._mute_tail_blocks = mute_tail_blocks
         self._on_notice = on_notice
-        self._lead_blocks = lead_blocks
         self._silence = bytes(2 * config.block_samples)
         self._inbound: asyncio.Queue[AudioFrame | None] = asyncio.Queue(max_queued_blocks)
         self._playout = PlayoutBuffer(config.sample_rate)
@@ -252,7 +252,7 @@ class LocalTransport(VoiceTransport):
         self._top_up()
 
     def _top_up(self) -> None:
-        while len(self._outbound) < self._lead_blocks:
+        while len(self._outbound) < _LEAD_BLOCKS:
             chunk = self._playout.pull(self._config.block_samples)
             if chunk is None:
                 break
