@@ -28,6 +28,10 @@ from voicegate.voice.notices import (
     SessionError,
     TurnMetrics,
 )
+from voicegate.voice.protocol import CloseCode
+
+_QUIET_ENDINGS = (CloseCode.NORMAL, CloseCode.GOING_AWAY)
+"""Session endings the terminal does not report: a normal end, or the gateway closing (Ctrl-C)."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -86,7 +90,7 @@ class TerminalRenderer:
                 self._line(f"error:  {message}")
             case SessionOpened(room_id=room_id):
                 self._line(f"listening in room {room_id}: speak, Ctrl-C to stop")
-            case SessionClosed(code=code, reason=reason) if code not in (1000, 1001):
+            case SessionClosed(code=code, reason=reason) if code not in _QUIET_ENDINGS:
                 self._line(f"session ended: {reason} ({code})")
 
     def _meter(self, dbfs: float) -> None:
