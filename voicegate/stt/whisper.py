@@ -82,14 +82,12 @@ class FasterWhisperSTT(STTProvider):
 
     async def transcribe(self, audio: AudioFrame) -> Transcript:
         """Transcribe one finished utterance (any rate or channel count)."""
-        mono = self.as_input(audio)
-        samples = mono.to_float32()[:, 0]
         started = time.perf_counter()
-        segments = await self._worker.run(self._transcribe_samples, samples)
+        duration, segments = await self._worker.run(self._transcribe_audio, audio)
         return Transcript(
             text=" ".join(segment.text for segment in segments if segment.text),
             language=self.language,
-            audio_duration=mono.duration,
+            audio_duration=duration,
             processing_time=time.perf_counter() - started,
             segments=tuple(segments),
         )
@@ -120,6 +118,12 @@ class FasterWhisperSTT(STTProvider):
             )
             self._model = model
             return time.perf_counter() - started
+
+    def _transcribe_audio(self, audio: AudioFrame) -> tuple[float, list[TranscriptSegment]]:
+        """On the worker thread: the conversion to 16 kHz mono as well (a resample of a long
+        utterance takes milliseconds the event loop should not spend)."""
+        mono = self.as_input(audio)
+        return mono.duration, self._transcribe_samples(mono.to_float32()[:, 0])
 
     def _transcribe_samples(self, samples: npt.NDArray[np.float32]) -> list[TranscriptSegment]:
         self._load()
