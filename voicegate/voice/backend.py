@@ -11,7 +11,11 @@ from voicegate.voice.transport import VoiceTransport
 
 @dataclass(frozen=True, slots=True)
 class SessionRequest:
-    """What an accepted connection asks for: its auth metadata and, optionally, a room."""
+    """What an accepted connection asks for: its auth metadata and, optionally, a room.
+
+    Without a ``participant_id`` the gateway takes the metadata's ``subject`` (what
+    :class:`~voicegate.voice.auth.TokenAuth` puts there).
+    """
 
     metadata: dict[str, Any] = field(default_factory=dict)
     room_id: str | None = None

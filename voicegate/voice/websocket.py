@@ -210,9 +210,7 @@ class WebSocketVoiceBackend(VoiceBackend):
         if hello is None:
             return
         transport = WebSocketTransport(connection, protocol, hello, self._output_rate, self._lead)
-        session_request = SessionRequest(
-            outcome.metadata, hello.room_id, outcome.metadata.get("subject")
-        )
+        session_request = SessionRequest(outcome.metadata, hello.room_id)
         self._transports.add(transport)
         try:
             await run_with_auth_context(
