@@ -113,16 +113,19 @@ class Received:
         pcm = b"".join(chunk for _, chunk in self.audio)
         return AudioFrame.from_bytes(pcm, rate)
 
+    def record(self, message: str | bytes) -> None:
+        """Keep ``message`` with its arrival time: audio if binary, else a JSON message."""
+        now = asyncio.get_running_loop().time()
+        if isinstance(message, bytes):
+            self.audio.append((now, message))
+        else:
+            self.messages.append((now, json.loads(message)))
+
 
 async def receive_into(connection: Any, received: Received, until: str, count: int = 1) -> None:
     """Collect messages until ``count`` messages of type ``until`` arrived."""
-    loop = asyncio.get_running_loop()
     while len(received.of_type(until)) < count:
-        message = await connection.recv()
-        if isinstance(message, bytes):
-            received.audio.append((loop.time(), message))
-        else:
-            received.messages.append((loop.time(), json.loads(message)))
+        received.record(await connection.recv())
 
 
 async def stream_realtime(connection: Any, frames: list[bytes], frame_ms: int = 20) -> None:
@@ -161,13 +164,9 @@ class VoiceClient:
 
     async def listen(self) -> None:
         """Record messages until the connection closes."""
-        loop = asyncio.get_running_loop()
         try:
             async for message in self.connection:
-                if isinstance(message, bytes):
-                    self.received.audio.append((loop.time(), message))
-                else:
-                    self.received.messages.append((loop.time(), json.loads(message)))
+                self.received.record(message)
                 self.arrived.set()
         except ConnectionClosed:
             pass
