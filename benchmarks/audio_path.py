@@ -57,6 +57,8 @@ class PerSession:
     def tick(self, block: Block) -> None:
         for row, resample_chunk in enumerate(self.resamplers):
             mono = resample_chunk(block[row])
+            if len(mono) < 320:  # soxr and PyAV hold back their first frames
+                mono = np.zeros(320, np.int16)
             self.vads[row].is_speech(mono[:320].tobytes(), OUT_RATE)
             level_dbfs(mono[:320])
 
@@ -99,8 +101,7 @@ def soxr_chunker() -> Chunker:
 
     def run(stereo: Block) -> Block:
         mono = np.rint(stereo.mean(axis=1)).astype(np.int16)
-        out = stream.resample_chunk(mono)
-        return out if len(out) >= 320 else np.zeros(320, np.int16)
+        return stream.resample_chunk(mono)
 
     return run
 
@@ -115,8 +116,7 @@ def pyav_chunker() -> Chunker:
         frame.pts = pts[0]
         pts[0] += FRAME
         chunks = [f.to_ndarray()[0] for f in resampler.resample(frame)]
-        out = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
-        return out if len(out) >= 320 else np.zeros(320, np.int16)
+        return np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
 
     return run
 
@@ -195,27 +195,9 @@ def stream_mono(chunker: Chunker, signal: npt.NDArray[np.float64]) -> tuple[Bloc
     return np.concatenate(outs), held_back
 
 
-def raw_chunker(make: Callable[[], Chunker]) -> Chunker:
-    """Unlike the timing paths, do not pad short outputs: count samples exactly."""
-    if make is soxr_chunker:
-        stream = soxr.ResampleStream(IN_RATE, OUT_RATE, 1, dtype="int16")
-        return lambda stereo: stream.resample_chunk(np.rint(stereo.mean(axis=1)).astype(np.int16))
-    if make is pyav_chunker:
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=OUT_RATE)
-
-        def run(stereo: Block) -> Block:
-            frame = av.AudioFrame.from_ndarray(stereo.reshape(1, -1), format="s16", layout="stereo")
-            frame.sample_rate = IN_RATE
-            chunks = [f.to_ndarray()[0] for f in resampler.resample(frame)]
-            return np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
-
-        return run
-    return make()
-
-
 def quality(make: Callable[[], Chunker]) -> dict[str, float]:
     """SNR vs the exact signal, alias of a 10 kHz tone (dBc), latency added (ms)."""
-    out, held_back = stream_mono(raw_chunker(make), exact_tones(IN_RATE, 1.0))
+    out, held_back = stream_mono(make(), exact_tones(IN_RATE, 1.0))
     ideal = exact_tones(OUT_RATE, 1.0)
     best_lag, best_snr = 0, -math.inf
     for lag in range(0, 200):
@@ -225,7 +207,7 @@ def quality(make: Callable[[], Chunker]) -> dict[str, float]:
         if snr > best_snr:
             best_lag, best_snr = lag, snr
     alias_in = 16000 * np.sin(2 * np.pi * 10000 * np.arange(IN_RATE) / IN_RATE)
-    alias_out, _ = stream_mono(raw_chunker(make), alias_in)
+    alias_out, _ = stream_mono(make(), alias_in)
     steady = alias_out[2000:14000].astype(np.float64)
     window = np.blackman(len(steady))
     alias_dbc = 20 * math.log10(
