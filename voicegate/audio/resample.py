@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -197,6 +198,12 @@ class Resampler:
     def latency(self) -> float:
         """Delay the filter adds, in seconds."""
         return self._stream.design.latency
+
+    @overload
+    def process(self, frame: AudioFrame) -> AudioFrame: ...
+
+    @overload
+    def process(self, frame: npt.NDArray[np.generic]) -> FloatArray: ...
 
     def process(self, frame: AudioFrame | npt.NDArray[np.generic]) -> AudioFrame | FloatArray:
         """Resample the next chunk.

@@ -8,7 +8,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import Resampler
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.notices import AnswerEnded, AnswerStarted
@@ -111,16 +110,10 @@ class Speaker:
         async for chunk in self._tts.synthesize_stream(answer.text):
             if resampler is None and chunk.sample_rate != self._transport.output_rate:
                 resampler = Resampler(chunk.sample_rate, self._transport.output_rate)
-            out = _as_frame(resampler.process(chunk) if resampler else chunk)
+            out = resampler.process(chunk) if resampler else chunk
             await self._transport.play(out)
             if first and answer.on_first_audio is not None:
                 answer.on_first_audio(time.monotonic())
             first = False
         if resampler is not None:
             await self._transport.play(resampler.flush())
-
-
-def _as_frame(result: object) -> AudioFrame:
-    if not isinstance(result, AudioFrame):
-        raise TypeError("resampler returned raw samples for a frame input")
-    return result

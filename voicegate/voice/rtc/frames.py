@@ -4,7 +4,7 @@ and the downmix-then-resample step both directions share."""
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, cast
+from typing import Any
 
 import av
 import numpy as np
@@ -59,7 +59,7 @@ class MonoConverter:
         if resampler is None:
             resampler = Resampler(mono.sample_rate, self.sample_rate)
             self._resamplers[mono.sample_rate] = resampler
-        return cast(AudioFrame, resampler.process(mono))
+        return resampler.process(mono)
 
     def reset(self) -> None:
         """Forget the resamplers' history: the next frame starts a new stream."""
