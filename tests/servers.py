@@ -11,7 +11,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-URL_LINE = re.compile(r"voicegate listening on (http://127\.0\.0\.1:(\d+)/\S*)")
+from voicegate.server.app import READY_LINE
+
+URL_LINE = re.compile(re.escape(READY_LINE) + r"(http://127\.0\.0\.1:(\d+)/\S*)")
 
 
 @contextmanager

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-READY_PREFIX = "voicegate listening on "
+from voicegate.server.app import READY_LINE
+
 SERVE_ARGS = ("serve", "--anonymous", "--store", "memory", "--port", "0")
 
 
@@ -89,8 +90,8 @@ class GatewayProcess:
     async def _wait_until_listening(self, process: asyncio.subprocess.Process) -> GatewayAddress:
         assert process.stdout is not None
         while line := (await process.stdout.readline()).decode(errors="replace"):
-            if line.startswith(READY_PREFIX):
-                return GatewayAddress.from_url(line[len(READY_PREFIX) :])
+            if line.startswith(READY_LINE):
+                return GatewayAddress.from_url(line[len(READY_LINE) :])
         await process.wait()
         tail = self.log_path.read_text(errors="replace").strip().splitlines()[-5:]
         raise RuntimeError(

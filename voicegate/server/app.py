@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).with_name("static")
 
+READY_LINE = "voicegate listening on "
+"""What ``voicegate serve`` prints, followed by the page URL, once it accepts connections."""
+
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` only listens on this machine."""
@@ -156,7 +159,7 @@ async def serve(config: ServeConfig) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await server.start()
-        print(f"voicegate listening on {server.url}", flush=True)
+        print(READY_LINE + server.url, flush=True)
         await stop.wait()
         logger.info("shutting down: closing sessions and flushing the store")
     finally:

@@ -109,7 +109,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         transport = WebRTCTransport(
             peer.connection, peer.inbound_audio, outbound, self._connect_timeout
         )
-        session_request = SessionRequest(outcome.metadata, room_id, outcome.metadata.get("subject"))
+        session_request = SessionRequest(outcome.metadata, room_id)
         self._sessions[transport] = asyncio.create_task(
             self._run(transport, session_request), name="webrtc-session"
         )
