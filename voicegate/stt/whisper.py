@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import threading
 import time
 from typing import Any
 
@@ -69,7 +68,6 @@ class FasterWhisperSTT(STTProvider):
         self._worker = InferenceWorker(f"stt-{model}", max_queue)
         self._model: Any = None
         self._tokenizer: Any = None
-        self._load_lock = threading.Lock()
 
     @property
     def worker(self) -> InferenceWorker:
@@ -97,27 +95,27 @@ class FasterWhisperSTT(STTProvider):
         self._worker.close()
 
     def _load(self) -> float:
-        with self._load_lock:
-            if self._model is not None:
-                return 0.0
-            started = time.perf_counter()
-            from faster_whisper import WhisperModel
-            from faster_whisper.tokenizer import Tokenizer
+        """Load the model once; only ever called on the worker's single thread."""
+        if self._model is not None:
+            return 0.0
+        started = time.perf_counter()
+        from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
 
-            model = WhisperModel(
-                str(self.model_path),
-                device="cpu",
-                compute_type=self.compute_type,
-                cpu_threads=self.cpu_threads,
-            )
-            self._tokenizer = Tokenizer(
-                model.hf_tokenizer,
-                model.model.is_multilingual,
-                task="transcribe",
-                language=self.language,
-            )
-            self._model = model
-            return time.perf_counter() - started
+        model = WhisperModel(
+            str(self.model_path),
+            device="cpu",
+            compute_type=self.compute_type,
+            cpu_threads=self.cpu_threads,
+        )
+        self._tokenizer = Tokenizer(
+            model.hf_tokenizer,
+            model.model.is_multilingual,
+            task="transcribe",
+            language=self.language,
+        )
+        self._model = model
+        return time.perf_counter() - started
 
     def _transcribe_audio(self, audio: AudioFrame) -> tuple[float, list[TranscriptSegment]]:
         """On the worker thread: the conversion to 16 kHz mono as well (a resample of a long

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -38,7 +37,6 @@ class PiperTTS(TTSProvider):
         self.min_clause_words = min_clause_words
         self._worker = InferenceWorker(f"tts-{voice}", max_queue)
         self._voice: Any = None
-        self._load_lock = threading.Lock()
         self.sample_rate = self._read_sample_rate()
 
     @property
@@ -72,23 +70,23 @@ class PiperTTS(TTSProvider):
         return rate
 
     def _load(self) -> float:
-        with self._load_lock:
-            if self._voice is not None:
-                return 0.0
-            started = time.perf_counter()
-            import onnxruntime
-            from piper import PiperVoice
+        """Load the model once; only ever called on the worker's single thread."""
+        if self._voice is not None:
+            return 0.0
+        started = time.perf_counter()
+        import onnxruntime
+        from piper import PiperVoice
 
-            voice = PiperVoice.load(str(self.model_path))
-            # Piper's session spins its idle threads, which starves whatever else runs
-            # (Whisper, the event loop) on a small machine: rebuild it without spinning.
-            options = onnxruntime.SessionOptions()
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            voice.session = onnxruntime.InferenceSession(
-                str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-            self._voice = voice
-            return time.perf_counter() - started
+        voice = PiperVoice.load(str(self.model_path))
+        # Piper's session spins its idle threads, which starves whatever else runs
+        # (Whisper, the event loop) on a small machine: rebuild it without spinning.
+        options = onnxruntime.SessionOptions()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        voice.session = onnxruntime.InferenceSession(
+            str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._voice = voice
+        return time.perf_counter() - started
 
     def _synthesize_text(self, text: str) -> AudioFrame:
         self._load()
