@@ -20,7 +20,8 @@ from voicegate.core.models import (
     TaskStatus,
     TextContent,
 )
-from voicegate.store import SQLiteStore, StoreError
+from voicegate.core.store import StoreError
+from voicegate.store.sqlite import SQLiteStore
 from voicegate.store.sqlite_worker import SQLiteWorker
 
 

@@ -27,9 +27,9 @@ from voicegate.core.models import (
     Visibility,
 )
 from voicegate.core.rooms import RoomDirectory
+from voicegate.core.store import ConversationStore
 from voicegate.core.telemetry import TelemetryProvider
 from voicegate.errors import ProcessTimeoutError
-from voicegate.store.base import ConversationStore
 
 logger = logging.getLogger(__name__)
 

@@ -12,14 +12,13 @@ from pathlib import Path
 
 from voicegate.core.channels import Channel
 from voicegate.core.kit import RoomKit
+from voicegate.core.store import ConversationStore, InMemoryStore
 from voicegate.errors import ConfigError
 from voicegate.server.config import ServeConfig
 from voicegate.server.http import FrontDoor
 from voicegate.server.messages import HttpRequest, HttpResponse
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.server.static import StaticFiles
-from voicegate.store.base import ConversationStore
-from voicegate.store.memory import InMemoryStore
 from voicegate.store.sqlite import SQLiteStore
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
