@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voicegate.audio.batch import BatchInboundPath
-from voicegate.audio.frame import AudioFrame
+from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.audio.vad import VADProvider
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class InboundMixer:
     out_rate = 16000
 
     def __init__(
-        self, vad: VADProvider, frame_ms: int = 20, stall_ms: int = 200, burst_ms: int = 1000
+        self, vad: VADProvider, frame_ms: int = FRAME_MS, stall_ms: int = 200, burst_ms: int = 1000
     ) -> None:
         self._vad = vad
         self._burst_s = burst_ms / 1000.0
