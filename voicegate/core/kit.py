@@ -134,6 +134,7 @@ class RoomKit:
         if self._closed:
             return
         self._closed = True
+        await self._pipeline.close()
         await self._tasks.close()
         await self._hooks.close()
         await self._realtime.close()
@@ -255,6 +256,16 @@ class RoomKit:
             metadata=metadata if metadata is not None else {},
         )
         return await self._pipeline.process(event, channel)
+
+    async def cancel_response(self, response_id: str) -> bool:
+        """Stop an answer streaming in parts (barge-in): no part after the one being
+        committed is sent. Returns once it has stopped; False if no answer with that
+        ``response_id`` streams in this process."""
+        return await self._pipeline.cancel_response(response_id)
+
+    async def wait_answers(self, room_id: str | None = None) -> None:
+        """Return once no answer streams in ``room_id`` (or in any room)."""
+        await self._pipeline.wait_answers(room_id)
 
     async def process_inbound(
         self, message: InboundMessage, room_id: str | None = None
