@@ -109,7 +109,7 @@ class GatewayServer:
         if self.config.responder == "ai":
             from voicegate.voice.ai import AIChannel
 
-            return AIChannel(kit=self.kit, base_url=self.config.ai_url, model=self.config.ai_model)
+            return AIChannel(base_url=self.config.ai_url, model=self.config.ai_model)
         return EchoResponder()
 
     @property
