@@ -12,6 +12,7 @@ from pathlib import Path
 
 from voicegate.core.channels import Channel
 from voicegate.core.kit import RoomKit
+from voicegate.engines import create_stt, create_tts
 from voicegate.errors import ConfigError
 from voicegate.server.config import ServeConfig
 from voicegate.server.http import FrontDoor
@@ -21,8 +22,6 @@ from voicegate.server.static import StaticFiles
 from voicegate.store.base import ConversationStore
 from voicegate.store.memory import InMemoryStore
 from voicegate.store.sqlite import SQLiteStore
-from voicegate.stt.whisper import FasterWhisperSTT
-from voicegate.tts.piper import PiperTTS
 from voicegate.voice.auth import TokenAuth
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
@@ -69,8 +68,8 @@ class GatewayServer:
         self.door = FrontDoor(config.host, config.port)
         self.gateway = VoiceGateway(
             self.kit,
-            stt=FasterWhisperSTT(config.stt_model),
-            tts=PiperTTS(config.tts_voice),
+            stt=create_stt(config.stt_model),
+            tts=create_tts(config.tts_voice),
             backends=self._backends(),
             responder=self._responder(),
             settings=VoiceSettings(
