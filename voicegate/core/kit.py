@@ -258,9 +258,8 @@ class RoomKit:
         return await self._pipeline.process(event, channel)
 
     async def cancel_response(self, response_id: str) -> bool:
-        """Stop an answer streaming in parts (barge-in): no part after the one being
-        committed is sent. Returns once it has stopped; False if no answer with that
-        ``response_id`` streams in this process."""
+        """Stop an answer streaming in parts once its part in progress is committed (barge-in);
+        returns when it has stopped, or False if it does not stream in this process."""
         return await self._pipeline.cancel_response(response_id)
 
     async def wait_answers(self, room_id: str | None = None) -> None:
