@@ -217,6 +217,35 @@ async def test_an_interrupted_streamed_answer_stops_streaming_in_the_room() -> N
     assert [s.text for s in started] == ["Once upon a time there was a keeper."]
 
 
+async def test_a_part_committed_while_its_answer_is_cut_is_not_spoken() -> None:
+    teller, tts = Teller(), ToneTTS()
+    committing, release = asyncio.Event(), asyncio.Event()
+    async with voice_harness(ScriptedSTT(["tell me"]), tts, responder=teller) as harness:
+
+        @harness.kit.hook(HookTrigger.BEFORE_BROADCAST, name="slow-second-part")
+        async def slow(event: RoomEvent, context: RoomContext) -> None:
+            if "Two" in str(event.content):
+                committing.set()
+                await release.wait()
+
+        async with harness.call(hold_playout=True) as caller:
+            await caller.say(speech_ms=600, silence_ms=400)
+            teller.parts.put_nowait("One more thing to say.")
+            await caller.transport.wait_for(AnswerStarted)
+            teller.parts.put_nowait("Two more things to say.")
+            await committing.wait()
+            interrupting = asyncio.create_task(caller.transport.interrupt())
+            await caller.transport.wait_for(BargeIn)
+            release.set()
+            await interrupting
+            await harness.kit.wait_answers(caller.room_id)
+    parts = [e.content.body for e in answers(caller)]  # type: ignore[union-attr]
+    assert parts == ["One more thing to say.", "Two more things to say."]
+    assert [a.text for a in caller.transport.of_type(AnswerStarted)] == ["One more thing to say."]
+    assert tts.spoken == ["One more thing to say."]
+    assert teller.closed == 1
+
+
 async def test_the_parts_of_a_streamed_answer_are_spoken_in_order_after_the_final() -> None:
     teller = Teller()
     async with (
