@@ -3,7 +3,7 @@
 Each session is a real gateway session (``voicegate.testing.voice_harness``: inbound
 path, VAD, endpointer, listener, turns, speaker, room engine with the echo responder) on
 Whisper tiny.en and Piper joe-medium. Every session speaks Piper sentences in real time
-(20 ms chunks), then 0.6 s of silence, waits for the echo's answer to be synthesised and
+(20 ms frames), then 0.6 s of silence, waits for the echo's answer to be synthesised and
 speaks the next one. Meanwhile a ticker asks the loop to wake it every 5 ms and records
 how late it wakes: that lateness is what every session's audio and every message waits
 on top of its own work. Models and sessions share this process, as in ``voicegate serve``.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicegate.audio.frame import AudioFrame
+from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.audio.resample import resample
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.testing import Caller, silence, voice_harness
@@ -35,7 +35,6 @@ from voicegate.voice.notices import AnswerEnded
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TICK_S = 0.005
-CHUNK_MS = 20
 SENTENCES = (
     "Please turn on the kitchen lights.",
     "What is the weather like tomorrow morning?",
@@ -50,11 +49,11 @@ async def talk(caller: Caller, clips: list[AudioFrame], turns: int) -> None:
     for turn in range(turns):
         clip = clips[turn % len(clips)]
         audio = AudioFrame(np.concatenate([clip.samples, silence(600).samples]), 16000)
-        size = audio.sample_rate * CHUNK_MS // 1000
+        size = audio.sample_rate * FRAME_MS // 1000
         started = loop.time()
         for index, begin in enumerate(range(0, audio.num_samples, size)):
             await caller.send(AudioFrame(audio.samples[begin : begin + size], audio.sample_rate))
-            await asyncio.sleep(max(0.0, started + (index + 1) * CHUNK_MS / 1000 - loop.time()))
+            await asyncio.sleep(max(0.0, started + (index + 1) * FRAME_MS / 1000 - loop.time()))
         await caller.transport.wait_for(AnswerEnded, count=turn + 1)
 
 

@@ -9,7 +9,8 @@ import pytest
 from tests.postgres.server import PostgresServer, running_postgres
 from voicegate import RoomKit, TextContent, WebSocketChannel
 from voicegate.core.models import ChannelType, EventSource, Room, RoomEvent
-from voicegate.store import StoreError, codec
+from voicegate.core.store import StoreError
+from voicegate.store import codec
 from voicegate.store.postgres import PostgresStore, redact
 from voicegate.store.postgres_schema import MIGRATIONS
 

@@ -25,8 +25,8 @@ from voicegate.core.models import (
     TextContent,
     Visibility,
 )
+from voicegate.core.store import ConversationStore, StoreError
 from voicegate.errors import RoomNotFoundError
-from voicegate.store import ConversationStore, StoreError
 
 
 def message(room_id: str, body: str = "hi", **changes: object) -> RoomEvent:

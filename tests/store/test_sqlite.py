@@ -20,7 +20,9 @@ from voicegate.core.models import (
     TaskStatus,
     TextContent,
 )
-from voicegate.store import SQLiteStore, StoreError, codec
+from voicegate.core.store import StoreError
+from voicegate.store import codec
+from voicegate.store.sqlite import SQLiteStore
 from voicegate.store.sqlite_schema import MIGRATIONS
 from voicegate.store.sqlite_worker import SQLiteWorker
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from voicegate.audio.frame import FRAME_MS
 from voicegate.testing import ScriptedSTT, silence, speech
 from voicegate.voice.listener import Listener, ListenerEvent, PartialHeard, UtteranceHeard
 from voicegate.voice.notices import SpeechEnded, SpeechStarted
 from voicegate.voice.session import VoiceSettings
 
-FRAME_S = 0.02
+FRAME_S = FRAME_MS / 1000
 
 
 class Ears:

@@ -32,9 +32,9 @@ from voicegate.core.models import (
     new_id,
 )
 from voicegate.core.rooms import RoomDirectory
+from voicegate.core.store import ConversationStore
 from voicegate.core.telemetry import TelemetryProvider
 from voicegate.errors import ProcessTimeoutError
-from voicegate.store.base import ConversationStore
 
 logger = logging.getLogger(__name__)
 

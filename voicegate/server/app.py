@@ -12,6 +12,7 @@ from pathlib import Path
 
 from voicegate.core.channels import Channel
 from voicegate.core.kit import RoomKit
+from voicegate.core.store import ConversationStore, InMemoryStore
 from voicegate.engines import create_stt, create_tts
 from voicegate.errors import ConfigError
 from voicegate.server.config import ServeConfig
@@ -19,8 +20,6 @@ from voicegate.server.http import FrontDoor
 from voicegate.server.messages import HttpRequest, HttpResponse
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.server.static import StaticFiles
-from voicegate.store.base import ConversationStore
-from voicegate.store.memory import InMemoryStore
 from voicegate.store.sqlite import SQLiteStore
 from voicegate.voice.auth import TokenAuth
 from voicegate.voice.backend import VoiceBackend

@@ -29,7 +29,7 @@ from voicegate.core.models import (
     TaskStatus,
     TextContent,
 )
-from voicegate.store.base import StoreError
+from voicegate.core.store import StoreError
 
 EVENT_COLUMNS = (
     "id, room_id, idx, type, status, blocked_by, visibility, response_visibility, chain_depth,"

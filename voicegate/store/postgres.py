@@ -26,8 +26,8 @@ from voicegate.core.models import (
     Task,
     TaskStatus,
 )
+from voicegate.core.store import ConversationStore, StoreError
 from voicegate.store import codec
-from voicegate.store.base import ConversationStore, StoreError
 from voicegate.store.postgres_schema import migrate
 
 # One statement, so one transaction: bump the room's counter (its row lock orders

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from voicegate.store.base import StoreError
+from voicegate.core.store import StoreError
 
 # Taken for the transaction that migrates, so processes opening at once do not race.
 _MIGRATION_LOCK_KEY = 0x766F69636567  # "voiceg"

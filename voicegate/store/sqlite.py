@@ -14,9 +14,9 @@ from voicegate.core.models import (
     Task,
     TaskStatus,
 )
+from voicegate.core.store import ConversationStore, StoreError
 from voicegate.errors import RoomNotFoundError
 from voicegate.store import codec
-from voicegate.store.base import ConversationStore, StoreError
 from voicegate.store.sqlite_schema import migrate
 from voicegate.store.sqlite_worker import SQLiteWorker
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from voicegate.store.base import StoreError
+from voicegate.core.store import StoreError
 
 _VERSION_1 = """
 CREATE TABLE IF NOT EXISTS rooms (

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voicegate.audio.batch import BatchInboundPath
-from voicegate.audio.frame import AudioFrame
+from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.audio.vad import VADProvider
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class InboundMixer:
     def __init__(
         self,
         vad: VADProvider,
-        frame_ms: int = 20,
+        frame_ms: int = FRAME_MS,
         stall_ms: int = 200,
         burst_ms: int = 1000,
         clock: Callable[[], float] | None = None,

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from voicegate.audio.frame import AudioFrame
+from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.server.http import FrontDoor
 from voicegate.server.messages import HttpRequest
 from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
@@ -22,8 +22,6 @@ from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.wire import write_notice
 
 logger = logging.getLogger(__name__)
-
-FRAME_MS = 20
 
 
 class WebSocketTransport(VoiceTransport):
