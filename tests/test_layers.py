@@ -30,9 +30,10 @@ LAYERS: tuple[frozenset[str], ...] = (
     # voicegate/__init__.py, the RoomKit-compatible top level.
     frozenset({"voicegate"}),
     frozenset({"voicegate.stt", "voicegate.tts"}),
-    frozenset({"voicegate.voice"}),
-    # Assembles everything into ``voicegate serve``.
-    frozenset({"voicegate.server"}),
+    # Voice sessions; the speech engines by name.
+    frozenset({"voicegate.voice", "voicegate.engines"}),
+    # Assembles everything into ``voicegate serve``; fast tests of voice sessions.
+    frozenset({"voicegate.server", "voicegate.testing"}),
     frozenset({"voicegate.bench"}),
     frozenset({"voicegate.cli"}),
     frozenset({"voicegate.__main__"}),

@@ -140,6 +140,7 @@ class RoomKit:
         if self._closed:
             return
         self._closed = True
+        await self._pipeline.close()
         await self._tasks.close()
         await self._hooks.close()
         await self._realtime.close()
@@ -261,6 +262,15 @@ class RoomKit:
             metadata=metadata if metadata is not None else {},
         )
         return await self._pipeline.process(event, channel)
+
+    async def cancel_response(self, response_id: str) -> bool:
+        """Stop an answer streaming in parts once its part in progress is committed (barge-in);
+        returns when it has stopped, or False if it does not stream in this process."""
+        return await self._pipeline.cancel_response(response_id)
+
+    async def wait_answers(self, room_id: str | None = None) -> None:
+        """Return once no answer streams in ``room_id`` (or in any room)."""
+        await self._pipeline.wait_answers(room_id)
 
     async def process_inbound(
         self, message: InboundMessage, room_id: str | None = None

@@ -13,6 +13,7 @@ from pathlib import Path
 from voicegate.core.channels import Channel
 from voicegate.core.kit import RoomKit
 from voicegate.core.store import ConversationStore, InMemoryStore
+from voicegate.engines import create_stt, create_tts
 from voicegate.errors import ConfigError
 from voicegate.server.config import ServeConfig
 from voicegate.server.http import FrontDoor
@@ -20,8 +21,6 @@ from voicegate.server.messages import HttpRequest, HttpResponse
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.server.static import StaticFiles
 from voicegate.store.sqlite import SQLiteStore
-from voicegate.stt.whisper import FasterWhisperSTT
-from voicegate.tts.piper import PiperTTS
 from voicegate.voice.auth import TokenAuth
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
@@ -68,8 +67,8 @@ class GatewayServer:
         self.door = FrontDoor(config.host, config.port)
         self.gateway = VoiceGateway(
             self.kit,
-            stt=FasterWhisperSTT(config.stt_model),
-            tts=PiperTTS(config.tts_voice),
+            stt=create_stt(config.stt_model),
+            tts=create_tts(config.tts_voice),
             backends=self._backends(),
             responder=self._responder(),
             settings=VoiceSettings(
@@ -108,7 +107,7 @@ class GatewayServer:
         if self.config.responder == "ai":
             from voicegate.voice.ai import AIChannel
 
-            return AIChannel(kit=self.kit, base_url=self.config.ai_url, model=self.config.ai_model)
+            return AIChannel(base_url=self.config.ai_url, model=self.config.ai_model)
         return EchoResponder()
 
     @property

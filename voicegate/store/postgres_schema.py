@@ -57,7 +57,11 @@ CREATE TABLE observations (
 CREATE INDEX observations_by_room ON observations (room_id, seq);
 """
 
-MIGRATIONS: tuple[str, ...] = (_VERSION_1,)
+_VERSION_2 = """
+ALTER TABLE events ADD COLUMN response_id TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2)
 
 
 async def migrate(connection: Any) -> int:
