@@ -21,6 +21,7 @@ from pathlib import Path
 
 from voicegate.audio.decode import decode_audio
 from voicegate.audio.frame import AudioFrame
+from voicegate.errors import RoomKitError
 
 PACKAGES = (
     "asterisk-core-sounds-en",
@@ -37,7 +38,7 @@ _SPOKEN_SYMBOLS = {"*": " star ", "#": " pound "}
 _HAS_WORD = re.compile(r"[A-Za-z0-9]")
 
 
-class PromptsUnavailableError(RuntimeError):
+class PromptsUnavailableError(RoomKitError):
     """The prompts could not be fetched (no ``apt-get``/``dpkg-deb``, or no package index)."""
 
 
