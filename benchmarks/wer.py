@@ -162,9 +162,13 @@ def plot(results: list[dict[str, object]]) -> None:
         for index, row in enumerate(rows):
             xs = [i + (index - (len(rows) - 1) / 2) * width for i in range(len(buckets))]
             stats = [row[b] for b in buckets]
-            axes[0][column].bar(xs, [100 * s["wer"] for s in stats], width, label=row["row"])  # type: ignore[index]
-            axes[1][column].bar(xs, [s["p50_ms"] for s in stats], width, label=row["row"])  # type: ignore[index]
-        axes[0][column].set(title=f"WER at {rate} Hz", ylabel="WER (%)")
+            wers = [100 * s["wer"] for s in stats]  # type: ignore[index]
+            bars = axes[0][column].bar(xs, wers, width, label=row["row"])
+            axes[0][column].bar_label(bars, fmt="%.1f", fontsize=6)
+            p50s = [s["p50_ms"] for s in stats]  # type: ignore[index]
+            bars = axes[1][column].bar(xs, p50s, width, label=row["row"])
+            axes[1][column].bar_label(bars, fmt="%.0f", fontsize=6)
+        axes[0][column].set(title=f"WER at {rate} Hz", ylabel="WER (%), log scale", yscale="log")
         axes[1][column].set(title=f"time per utterance at {rate} Hz", ylabel="p50 (ms)")
         for axis in (axes[0][column], axes[1][column]):
             axis.set_xticks(range(len(buckets)), buckets)

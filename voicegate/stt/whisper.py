@@ -13,17 +13,20 @@ the 551 real recordings of ``benchmarks/wer.py``:
   ("fifty" came back as "50" thirteen times; 40% WER, 1,149 of 1,330 errors insertions).
   Padding the audio alone cut the loops by half; a longer margin alone (10 s) did not stop
   them either.
-- **A token budget bounded by the audio**: ``TOKEN_ALLOWANCE`` plus ``TOKENS_PER_SECOND`` for
-  each second (the prompts over 2 s needed a median of 3.6 and at most 5.8 a second,
-  timestamps included).
+- **A token budget bounded by the audio**, in two steps: ``FIRST_BUDGET`` (4 tokens plus 4.5
+  a second: the prompts over 2 s needed a median of 3.6 and a p95 of 4.6 a second, timestamps
+  included), then, only if that ran out before the text reached the audio's end, the same
+  encoding decoded again with ``FULL_BUDGET`` (6 plus 7 a second; the most any prompt needed
+  was 5.8). A tight first budget matters: once Whisper has said the utterance it often starts
+  it over after the audio's end, and every token of that is thrown away.
 - **Check, then fall back.** A result is kept unless it looks like a failed decode: a word
-  or phrase twice in a row or an ending that starts the text over, a segment still open when
-  the budget ran out, or an average log-probability under -1 (faster-whisper's own threshold
-  for a failed decode), or a confident text where the model also thinks nobody spoke (its
-  "you" on silence). Such an utterance, about one in six of the prompts and mostly single
-  words, is decoded again by faster-whisper's own 30 s path, whose result it then is exactly.
-  ``repetition_penalty`` and ``no_repeat_ngram_size`` were tried instead: both left loops and
-  cost words elsewhere.
+  or phrase twice in a row, an ending that starts the text over, a text the full budget left
+  short of the audio's end, an average log-probability under -1 (faster-whisper's own
+  threshold for a failed decode), or a confident text where the model also thinks nobody
+  spoke (its "you" on silence). Such an utterance, about one in six of the prompts and
+  mostly single words, is decoded again by faster-whisper's own 30 s path, whose result it
+  then is exactly. ``repetition_penalty`` and ``no_repeat_ngram_size`` were tried instead:
+  both left loops and cost words elsewhere.
 
 Segments that start where the audio ends are dropped (the model restarting the utterance).
 ``window_margin=None`` selects faster-whisper's 30 s path for everything.
@@ -52,8 +55,10 @@ HOP_LENGTH = 160
 FULL_WINDOW_SECONDS = 30.0
 MIN_WINDOW_SECONDS = 5.0
 SECONDS_PER_TIMESTAMP = 0.02
-TOKENS_PER_SECOND = 8
-TOKEN_ALLOWANCE = 8
+FIRST_BUDGET = (4, 4.5)
+FULL_BUDGET = (6, 7.0)
+MAX_TOKENS = 224
+"""Whisper's own cap on decoded tokens (half its 448-token text context)."""
 END_TOLERANCE = 0.05
 """A segment that starts this close to the end of the audio (or later) is a restart."""
 NO_SPEECH_THRESHOLD = 0.6
@@ -167,39 +172,48 @@ class FasterWhisperSTT(STTProvider):
         frames = math.ceil(window * FRAMES_PER_SECOND)
         padded = np.pad(samples, (0, max(0, frames * HOP_LENGTH - len(samples))))
         features = self._model.feature_extractor(padded)[None, :, :frames]
-        prompt = list(self._tokenizer.sot_sequence)
-        max_length = min(
-            self._model.max_length,
-            len(prompt) + TOKEN_ALLOWANCE + math.ceil(duration * TOKENS_PER_SECOND),
-        )
-        result = self._model.model.generate(
+        encoded = self._model.model.encode(
             get_ctranslate2_storage(np.ascontiguousarray(features, dtype=np.float32)),
-            [prompt],
-            beam_size=self.beam_size,
-            max_length=max_length,
-            return_scores=True,
-            return_no_speech_prob=True,
-            suppress_blank=True,
-            suppress_tokens=[-1],
-        )[0]
-        tokens: list[int] = result.sequences_ids[0]
+            to_cpu=False,
+        )
+        prompt = list(self._tokenizer.sot_sequence)
+        for allowance, rate in FIRST_BUDGET, FULL_BUDGET:
+            budget = min(MAX_TOKENS, allowance + math.ceil(duration * rate))
+            result = self._model.model.generate(
+                encoded,
+                [prompt],
+                beam_size=self.beam_size,
+                max_length=2 * budget,  # CTranslate2's Whisper yields at most max_length // 2
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                suppress_tokens=[-1],
+            )[0]
+            tokens: list[int] = result.sequences_ids[0]
+            # Cut short: the budget ran out before the text reached the audio's end.
+            exhausted = len(tokens) >= budget and not self._segments(tokens, duration)[2]
+            if not exhausted:
+                break
         average_log_prob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         silent = result.no_speech_prob > NO_SPEECH_THRESHOLD
         if silent and average_log_prob < LOG_PROB_THRESHOLD:
             return []
-        segments, open_segment = self._segments(tokens, duration)
+        segments, _, _ = self._segments(tokens, duration)
         if (
             silent  # yet confident: Whisper's "you" or "thank you" on silence, or real speech
             or average_log_prob < LOG_PROB_THRESHOLD
-            or (open_segment and len(prompt) + len(tokens) >= max_length)
+            or exhausted
             or _looped(segments)
         ):
             return self._transcribe_full(samples)
         return segments
 
-    def _segments(self, tokens: list[int], duration: float) -> tuple[list[TranscriptSegment], bool]:
+    def _segments(
+        self, tokens: list[int], duration: float
+    ) -> tuple[list[TranscriptSegment], bool, bool]:
         """Timestamped tokens as segments, up to the first that starts where the audio ends;
-        and whether the last segment was still open (no closing timestamp)."""
+        whether the last segment was still open (no closing timestamp); whether the tokens
+        went on past the audio's end."""
         timestamp_begin: int = self._tokenizer.timestamp_begin
         segments: list[TranscriptSegment] = []
         start = 0.0
@@ -214,11 +228,11 @@ class FasterWhisperSTT(STTProvider):
                     segments.append(TranscriptSegment(start, min(stamp, duration), text))
                 text_tokens = []
             if stamp >= duration - END_TOLERANCE:
-                return segments, False
+                return segments, False, True
             start = stamp
         if text_tokens and (text := self._tokenizer.decode(text_tokens).strip()):
             segments.append(TranscriptSegment(start, duration, text))
-        return segments, bool(text_tokens)
+        return segments, bool(text_tokens), False
 
 
 def _looped(segments: list[TranscriptSegment]) -> bool:
