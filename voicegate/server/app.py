@@ -27,7 +27,6 @@ from voicegate.voice.auth import TokenAuth
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.gateway import VoiceGateway
-from voicegate.voice.session import VoiceSettings
 from voicegate.voice.webrtc import WebRTCVoiceBackend
 from voicegate.voice.websocket import WebSocketVoiceBackend
 
@@ -73,11 +72,7 @@ class GatewayServer:
             tts=PiperTTS(config.tts_voice),
             backends=self._backends(),
             responder=self._responder(),
-            settings=VoiceSettings(
-                vad_aggressiveness=config.vad_aggressiveness,
-                end_of_speech_ms=config.end_of_speech_ms,
-                barge_in_ms=config.barge_in_ms,
-            ),
+            settings=config.voice,
             observer=self.metrics,
             max_sessions=config.max_sessions,
         )
