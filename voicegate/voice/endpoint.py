@@ -4,7 +4,7 @@ A backend that serves sessions over a WebSocket is a :class:`WebSocketEndpoint`:
 server hands it each upgrade request with a :class:`MessageSocket`, its own socket
 adapted to four calls. A backend that answers HTTP requests is an :class:`HttpEndpoint`:
 the server reads the body (at most ``max_body_bytes``) and writes back the
-:class:`~voicegate.voice.http.HttpReply`. ``voicegate.server.create_voice_app`` routes
+:class:`~voicegate.voice.http.HttpReply`. ``voicegate.server.asgi.create_voice_app`` routes
 every backend of a gateway that is one of the two.
 """
 

@@ -34,7 +34,7 @@ MAX_OFFER_BYTES = 65536
 class WebRTCVoiceBackend(VoiceBackend):
     """Voice sessions over WebRTC, offered with ``POST <path>``: an :class:`HttpEndpoint`.
 
-    The server hosting voicegate (``voicegate.server.create_voice_app``) reads each
+    The server hosting voicegate (``voicegate.server.asgi.create_voice_app``) reads each
     offer's body (at most ``max_offer_bytes``) and writes back what :meth:`respond`
     returns. Each offer is authenticated on its HTTP request, answered with host candidates
     only (loopback included), and its session started; the response carries the
