@@ -268,3 +268,14 @@ async def test_a_busy_port_has_a_clear_error(served: Served) -> None:
             await server.start()
         with pytest.raises(RuntimeError, match="not started"):
             _ = server.port
+
+
+async def test_two_backends_on_one_path_are_refused(stt: FasterWhisperSTT, tts: PiperTTS) -> None:
+    gateway = VoiceGateway(
+        RoomKit(store=InMemoryStore()),
+        stt=stt,
+        tts=tts,
+        backends=[WebSocketVoiceBackend(), WebRTCVoiceBackend(path="/ws")],
+    )
+    with pytest.raises(ValueError, match="same path"):
+        create_voice_app(gateway)

@@ -28,7 +28,7 @@ from voicegate.voice.protocol import CloseCode
 
 logger = logging.getLogger(__name__)
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+_Handler = Callable[[Request], Awaitable[Response]]
 
 
 def create_voice_app(
@@ -49,6 +49,10 @@ def create_voice_app(
     serving and ``await gateway.close()`` before the server stops, so that sessions are
     told 1001 (going away) rather than whatever the server sends on shutdown.
     """
+    served = (WebSocketEndpoint, HttpEndpoint)
+    paths = [backend.path for backend in gateway.backends if isinstance(backend, served)]
+    if len(set(paths)) < len(paths):
+        raise ValueError(f"two voice backends are served at the same path: {sorted(paths)}")
     routes: list[BaseRoute] = []
     if page:
         routes += [Route("/", _page), Mount("/static", app=PageFiles(directory=PAGE_DIR))]
@@ -76,12 +80,12 @@ def _json(reply: HttpReply) -> Response:
     return JSONResponse(reply.body, reply.status, reply.headers)
 
 
-def _guarded(endpoint: Endpoint) -> Endpoint:
-    """``endpoint``, answering 500 (and logging why) when it raises."""
+def _guarded(handler: _Handler) -> _Handler:
+    """``handler``, answering 500 (and logging why) when it raises."""
 
     async def guarded(request: Request) -> Response:
         try:
-            return await endpoint(request)
+            return await handler(request)
         except Exception:
             logger.exception("%s %s failed", request.method, request.url.path)
             return error_response(500, "internal server error")
@@ -89,7 +93,7 @@ def _guarded(endpoint: Endpoint) -> Endpoint:
     return guarded
 
 
-def _http_route(endpoint: HttpEndpoint) -> Endpoint:
+def _http_route(endpoint: HttpEndpoint) -> _Handler:
     async def respond(request: Request) -> Response:
         try:
             body = await read_body(request, endpoint.max_body_bytes)
@@ -141,7 +145,7 @@ async def _page(request: Request) -> Response:
     )
 
 
-def _health(gateway: VoiceGateway) -> Endpoint:
+def _health(gateway: VoiceGateway) -> _Handler:
     started = time.monotonic()
 
     async def health(request: Request) -> Response:
@@ -157,7 +161,7 @@ def _health(gateway: VoiceGateway) -> Endpoint:
     return health
 
 
-def _metrics(metrics: GatewayMetrics) -> Endpoint:
+def _metrics(metrics: GatewayMetrics) -> _Handler:
     async def render(request: Request) -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 

@@ -50,8 +50,6 @@ class EmbeddedServer:
         self._requested_port = port
         self._config = uvicorn.Config(
             app,
-            host=host,
-            port=port,
             http="h11",
             ws="websockets-sansio",
             ws_max_size=max_ws_message_bytes,
