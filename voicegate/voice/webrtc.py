@@ -32,16 +32,17 @@ MAX_OFFER_BYTES = 65536
 
 
 class WebRTCVoiceBackend(VoiceBackend):
-    """Voice sessions over WebRTC, offered with ``POST <path>``: an :class:`HttpEndpoint`.
+    """Voice sessions over WebRTC, offered with ``POST <path>``.
 
-    The server hosting voicegate (``voicegate.server.asgi.create_voice_app``) reads each
-    offer's body (at most ``max_offer_bytes``) and writes back what :meth:`respond`
-    returns. Each offer is authenticated on its HTTP request, answered with host candidates
-    only (loopback included), and its session started; the response carries the
-    answer SDP and the session's id, so it is sent once the gateway has opened the
-    session (at most ``open_timeout`` seconds after the answer). A client whose
-    connection is not up ``connect_timeout`` seconds after the answer loses its
-    session. ``docs/protocol.md`` lists every status code.
+    An :class:`~voicegate.voice.endpoint.HttpEndpoint`: the server hosting voicegate
+    (``voicegate.server.asgi.create_voice_app``) reads each offer's body (at most
+    ``max_offer_bytes``) and writes back what :meth:`respond` returns. Each offer is
+    authenticated on its HTTP request, answered with host candidates only (loopback
+    included), and its session started; the response carries the answer SDP and the
+    session's id, so it is sent once the gateway has opened the session (at most
+    ``open_timeout`` seconds after the answer). A client whose connection is not up
+    ``connect_timeout`` seconds after the answer loses its session. ``docs/protocol.md``
+    lists every status code.
     """
 
     name = "webrtc"

@@ -155,13 +155,14 @@ class WebSocketTransport(VoiceTransport):
 
 
 class WebSocketVoiceBackend(VoiceBackend):
-    """Voice sessions over WebSockets at ``path``: a :class:`WebSocketEndpoint`.
+    """Voice sessions over WebSockets at ``path``.
 
-    The server hosting voicegate (``voicegate.server.asgi.create_voice_app``) hands it every
-    upgrade request on its path. Each connection is authenticated on that request; the
-    upgrade answers the first offered ``voicegate.`` subprotocol, and a rejected connection
-    is then closed with 4401 before it can send anything. The client has
-    ``hello_timeout`` seconds to send its ``hello`` (see ``docs/protocol.md``).
+    A :class:`~voicegate.voice.endpoint.WebSocketEndpoint`: the server hosting voicegate
+    (``voicegate.server.asgi.create_voice_app``) hands it every upgrade request on its
+    path. Each connection is authenticated on that request; the upgrade answers the first
+    offered ``voicegate.`` subprotocol, and a rejected connection is then closed with 4401
+    before it can send anything. The client has ``hello_timeout`` seconds to send its
+    ``hello`` (see ``docs/protocol.md``).
     """
 
     name = "websocket"
