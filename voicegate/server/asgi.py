@@ -71,7 +71,7 @@ def create_voice_app(
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def _error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """voicegate's JSON error response (see :meth:`HttpReply.error`)."""
     return _json(HttpReply.error(status, message, headers))
 
@@ -88,7 +88,7 @@ def _guarded(handler: _Handler) -> _Handler:
             return await handler(request)
         except Exception:
             logger.exception("%s %s failed", request.method, request.url.path)
-            return error_response(500, "internal server error")
+            return _error_response(500, "internal server error")
 
     return guarded
 
@@ -98,9 +98,9 @@ def _http_route(endpoint: HttpEndpoint) -> _Handler:
         try:
             body = await read_body(request, endpoint.max_body_bytes)
         except BodyTooLargeError as exc:
-            return error_response(413, str(exc))
+            return _error_response(413, str(exc))
         except ClientDisconnect:
-            return error_response(400, "the client went away before sending its body")
+            return _error_response(400, "the client went away before sending its body")
         return _json(await endpoint.respond(http_request(request, request.method, body)))
 
     return respond
@@ -114,7 +114,7 @@ def _socket_route(endpoint: WebSocketEndpoint) -> Callable[[WebSocket], Awaitabl
         except Exception:
             logger.exception("WebSocket %s failed", websocket.url.path)
             if websocket.application_state is WebSocketState.CONNECTING:
-                await _refuse(websocket, error_response(500, "internal server error"))
+                await _refuse(websocket, _error_response(500, "internal server error"))
             else:
                 await socket.close(CloseCode.INTERNAL_ERROR, "internal_error")
 
@@ -130,11 +130,11 @@ async def _refuse(websocket: WebSocket, response: Response) -> None:
 
 
 async def _no_such_socket(websocket: WebSocket) -> None:
-    await _refuse(websocket, error_response(404, f"no such path: {websocket.url.path}"))
+    await _refuse(websocket, _error_response(404, f"no such path: {websocket.url.path}"))
 
 
 async def _upgrade_required(request: Request) -> Response:
-    return error_response(426, "this path takes WebSocket upgrades only", {"Upgrade": "websocket"})
+    return _error_response(426, "this path takes WebSocket upgrades only", {"Upgrade": "websocket"})
 
 
 async def _page(request: Request) -> Response:
@@ -179,4 +179,4 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"method not allowed; use {headers.get('Allow', '')}"
     else:
         message = exc.detail
-    return error_response(exc.status_code, message, headers)
+    return _error_response(exc.status_code, message, headers)

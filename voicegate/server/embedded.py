@@ -31,7 +31,8 @@ class EmbeddedServer:
 
     The listening socket is bound here, so a busy port raises :class:`PortInUseError`
     and ``port=0`` works (:attr:`port` is the bound one). HTTP/1.1 is h11, WebSockets
-    are websockets' Sans-I/O implementation with messages up to ``max_ws_message_bytes``.
+    are websockets' Sans-I/O implementation with messages up to ``max_ws_message_bytes``;
+    a request's client address is its socket's peer (proxy headers are not trusted).
     Signals stay with the program: it decides when to :meth:`stop`. Stopping closes the
     listener, then whatever connections are still open (uvicorn closes WebSockets with
     1012), waiting at most ``shutdown_timeout`` seconds for their handlers.
@@ -54,6 +55,7 @@ class EmbeddedServer:
             ws="websockets-sansio",
             ws_max_size=max_ws_message_bytes,
             lifespan="off",
+            proxy_headers=False,
             log_config=None,
             timeout_graceful_shutdown=shutdown_timeout,
         )
