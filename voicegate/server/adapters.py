@@ -57,8 +57,11 @@ class StarletteMessageSocket:
         self._websocket = websocket
 
     async def accept(self, subprotocol: str | None = None) -> None:
-        """Complete the upgrade, echoing ``subprotocol``."""
-        await self._websocket.accept(subprotocol)
+        """Complete the upgrade, echoing ``subprotocol``; :class:`SocketClosedError` if gone."""
+        try:
+            await self._websocket.accept(subprotocol)
+        except (WebSocketDisconnect, OSError) as exc:
+            raise SocketClosedError("the client left before the upgrade completed") from exc
 
     async def receive(self) -> str | bytes:
         """The next text or binary message; :class:`SocketClosedError` once closed."""

@@ -21,7 +21,7 @@ from voicegate.server.adapters import (
 )
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.server.static import PAGE_DIR, PageFiles
-from voicegate.voice.endpoint import HttpEndpoint, WebSocketEndpoint
+from voicegate.voice.endpoint import HttpEndpoint, SocketClosedError, WebSocketEndpoint
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.http import HttpReply
 from voicegate.voice.protocol import CloseCode
@@ -111,6 +111,8 @@ def _socket_route(endpoint: WebSocketEndpoint) -> Callable[[WebSocket], Awaitabl
         socket = StarletteMessageSocket(websocket)
         try:
             await endpoint.serve_socket(http_request(websocket, "GET"), socket)
+        except SocketClosedError:
+            logger.info("WebSocket %s: the client went away", websocket.url.path)
         except Exception:
             logger.exception("WebSocket %s failed", websocket.url.path)
             if websocket.application_state is WebSocketState.CONNECTING:
