@@ -63,8 +63,7 @@ def _make_kit(library: str, store: str, database: str) -> tuple[Any, Any, Any]:
         from roomkit import RoomKit, TextContent, WebSocketChannel
 
         return RoomKit(), WebSocketChannel, TextContent
-    from voicegate import RoomKit, TextContent, WebSocketChannel
-    from voicegate.store import InMemoryStore, SQLiteStore
+    from voicegate import InMemoryStore, RoomKit, SQLiteStore, TextContent, WebSocketChannel
 
     if store == "postgres":
         from voicegate.store.postgres import PostgresStore

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from voicegate.audio.frame import AudioFrame
+from voicegate.audio.wav import read_wav
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
 
@@ -25,3 +29,19 @@ def tts() -> Iterator[PiperTTS]:
     asyncio.run(provider.warm_up())
     yield provider
     provider.close()
+
+
+@pytest.fixture(scope="session")
+def espeak(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], AudioFrame]:
+    """``say(text)``: ``text`` spoken by espeak-ng (US English, 22.05 kHz), a second voice
+    beside Piper's."""
+    binary = shutil.which("espeak-ng")
+    assert binary is not None, "espeak-ng is installed by scripts/install-system-deps.sh"
+    folder = tmp_path_factory.mktemp("espeak")
+
+    def say(text: str) -> AudioFrame:
+        wav = folder / f"{abs(hash(text))}.wav"
+        subprocess.run([binary, "-v", "en-us", "-w", str(wav), text], check=True)
+        return read_wav(wav)
+
+    return say

@@ -1,4 +1,10 @@
-"""voicegate: a voice-centric realtime gateway with RoomKit's public API."""
+"""voicegate: a voice-centric realtime gateway with RoomKit's public API.
+
+``SQLiteStore`` is imported on first use: importing any part of voicegate runs this
+module, and the room engine alone must not load sqlite3.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from voicegate.core.channels import Channel, ChannelOutput, WebSocketChannel
 from voicegate.core.framework import FrameworkEvent
@@ -9,7 +15,7 @@ from voicegate.core.identity import (
     IdentityResolver,
     IdentityResult,
 )
-from voicegate.core.kit import RoomKit
+from voicegate.core.kit import BackgroundTaskDeliveryStrategy, RoomKit
 from voicegate.core.locks import InMemoryLockManager, RoomLockManager
 from voicegate.core.models import (
     AudioContent,
@@ -40,7 +46,8 @@ from voicegate.core.realtime import (
     RealtimeBackend,
 )
 from voicegate.core.router import DefaultInboundRoomRouter, InboundRoomRouter
-from voicegate.core.tasks import BackgroundTaskDeliveryStrategy, InMemoryTaskRunner, TaskRunner
+from voicegate.core.store import ConversationStore, InMemoryStore
+from voicegate.core.tasks import InMemoryTaskRunner, TaskRunner
 from voicegate.core.telemetry import (
     NoopTelemetryProvider,
     OpenTelemetryProvider,
@@ -56,7 +63,9 @@ from voicegate.errors import (
     RoomKitError,
     RoomNotFoundError,
 )
-from voicegate.store import ConversationStore, InMemoryStore, SQLiteStore
+
+if TYPE_CHECKING:
+    from voicegate.store.sqlite import SQLiteStore
 
 __all__ = [
     "AudioContent",
@@ -117,3 +126,12 @@ __all__ = [
     "Visibility",
     "WebSocketChannel",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``SQLiteStore``, imported when first asked for."""
+    if name == "SQLiteStore":
+        from voicegate.store.sqlite import SQLiteStore
+
+        return SQLiteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,8 +39,8 @@ async def _spoken_turn(page: Page) -> dict[str, Any]:
     assert await page.locator("#log li.caller").first.inner_text() == heard
     assert await page.locator("#log li.answer").count() >= 1
     total_cell = page.locator("#turns tbody tr").first.locator("td").nth(5)
-    total_ms = state["turns"][0]["stages"]["total"]
-    assert int(await total_cell.inner_text()) == math.floor(total_ms + 0.5)  # JS Math.round
+    total = state["turns"][0]["stages"]["total"]
+    assert int(await total_cell.inner_text()) == math.floor(total + 0.5)  # JS Math.round
     timeline = [
         event
         for event in state["events"]

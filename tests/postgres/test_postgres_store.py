@@ -9,7 +9,8 @@ import pytest
 from tests.postgres.server import PostgresServer, running_postgres
 from voicegate import RoomKit, TextContent, WebSocketChannel
 from voicegate.core.models import ChannelType, EventSource, Room, RoomEvent
-from voicegate.store import StoreError
+from voicegate.core.store import StoreError
+from voicegate.store import codec
 from voicegate.store.postgres import PostgresStore, redact
 from voicegate.store.postgres_schema import MIGRATIONS
 
@@ -63,8 +64,8 @@ async def test_schema_is_versioned_jsonb_and_indexed(
         await store.add_event(message(f"r{_}", k={"nested": True}))
         await store.close()
     database = postgres_dsn.rsplit("/", 1)[1]
-    versions = postgres_server.psql("SELECT version FROM schema_version", database)
-    assert versions.split() == [str(len(MIGRATIONS))]
+    versions = postgres_server.psql("SELECT version FROM schema_version ORDER BY version", database)
+    assert versions.split() == [str(v) for v in range(1, len(MIGRATIONS) + 1)]
     kinds = postgres_server.psql(
         "SELECT jsonb_typeof(content), jsonb_typeof(metadata -> 'k') FROM events", database
     )
@@ -83,9 +84,40 @@ async def test_a_database_from_a_newer_voicegate_is_refused(
     database = postgres_dsn.rsplit("/", 1)[1]
     postgres_server.psql(f"INSERT INTO schema_version VALUES ({len(MIGRATIONS) + 1})", database)
     store = PostgresStore(postgres_dsn)
-    with pytest.raises(StoreError, match="schema version 2; this voicegate knows versions up to 1"):
+    known = len(MIGRATIONS)
+    with pytest.raises(
+        StoreError, match=f"schema version {known + 1}; this voicegate knows versions up to {known}"
+    ):
         await store.open()
     await store.close()
+
+
+async def test_a_version_1_database_gains_response_ids_and_keeps_its_events(
+    postgres_server: PostgresServer, postgres_dsn: str
+) -> None:
+    database = postgres_dsn.rsplit("/", 1)[1]
+    content = codec.content_to_json(TextContent(body="old"))
+    postgres_server.psql(
+        "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+        f"{MIGRATIONS[0]} INSERT INTO schema_version VALUES (1);"
+        "INSERT INTO rooms (id, status, metadata, created_at, next_index)"
+        " VALUES ('r1', 'active', '{}', '2024-05-06T07:08:09+00:00', 1);"
+        "INSERT INTO events (id, room_id, idx, type, status, visibility, chain_depth,"
+        " channel_id, channel_type, content, metadata, created_at) VALUES ('e0', 'r1', 0,"
+        f" 'message', 'delivered', 'all', 0, 'ws', 'websocket', '{content}', '{{}}',"
+        " '2024-05-06T07:08:09+00:00');",
+        database,
+    )
+    store = PostgresStore(postgres_dsn)
+    old = await store.get_event("e0")
+    new = await store.add_event(message("r1").copy(response_id="answer-1"))
+    await store.close()
+    assert old is not None
+    assert old.response_id is None
+    assert old.content == TextContent(body="old")
+    assert (new.index, new.response_id) == (1, "answer-1")
+    versions = postgres_server.psql("SELECT MAX(version) FROM schema_version", database)
+    assert versions.split() == [str(len(MIGRATIONS))]
 
 
 async def test_unreachable_server_is_a_clear_error_without_the_password(

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.postgres.server import PostgresServer, postgres_server
-from voicegate.store import ConversationStore, InMemoryStore, SQLiteStore
+from voicegate.core.store import ConversationStore, InMemoryStore
+from voicegate.store.sqlite import SQLiteStore
 
 StoreFactory = Callable[[], ConversationStore]
 

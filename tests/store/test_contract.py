@@ -25,8 +25,8 @@ from voicegate.core.models import (
     TextContent,
     Visibility,
 )
+from voicegate.core.store import ConversationStore, StoreError
 from voicegate.errors import RoomNotFoundError
-from voicegate.store import ConversationStore, StoreError
 
 
 def message(room_id: str, body: str = "hi", **changes: object) -> RoomEvent:
@@ -152,6 +152,7 @@ async def test_every_field_round_trips(store: ConversationStore, content: object
         chain_depth=3,
         metadata={"k": {"nested": [1.5, True]}},
         created_at=datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
+        response_id="answer-1",
     )
     committed = await store.add_event(event)
     assert committed == event.copy(index=0)

@@ -20,8 +20,13 @@ from voicegate.core.models import (
     TaskStatus,
     TextContent,
 )
-from voicegate.store import SQLiteStore, StoreError
+from voicegate.core.store import StoreError
+from voicegate.store import codec
+from voicegate.store.sqlite import SQLiteStore
+from voicegate.store.sqlite_schema import MIGRATIONS
 from voicegate.store.sqlite_worker import SQLiteWorker
+
+STAMP = "2024-05-06T07:08:09+00:00"
 
 
 def message(room_id: str, body: str = "hi", **metadata: object) -> RoomEvent:
@@ -121,3 +126,39 @@ async def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
     await store.close()
     with pytest.raises(StoreError, match="is closed"):
         await store.get_room("r1")
+
+
+async def test_a_database_without_a_schema_version_gains_response_ids(tmp_path: Path) -> None:
+    path = tmp_path / "rooms.db"
+    with sqlite3.connect(path) as old:  # what voicegate wrote before the schema had versions
+        old.executescript(MIGRATIONS[0])
+        old.execute("INSERT INTO rooms VALUES ('r1', 'active', '{}', ?, NULL)", (STAMP,))
+        old.execute(
+            "INSERT INTO events VALUES ('e0', 'r1', 0, 'message', 'delivered', NULL, 'all',"
+            " NULL, 0, 'ws', 'websocket', NULL, NULL, ?, '{}', ?)",
+            (codec.content_to_json(TextContent(body="old")), STAMP),
+        )
+    store = SQLiteStore(path)
+    old_event = await store.get_event("e0")
+    new_event = await store.add_event(message("r1").copy(response_id="answer-1"))
+    await store.close()
+
+    assert old_event is not None
+    assert (old_event.content, old_event.response_id) == (TextContent(body="old"), None)
+    assert (new_event.index, new_event.response_id) == (1, "answer-1")
+    with sqlite3.connect(path) as migrated:
+        assert migrated.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    reopened = SQLiteStore(path)  # opening again migrates nothing
+    assert [e.response_id for e in await reopened.list_events("r1")] == [None, "answer-1"]
+    await reopened.close()
+
+
+async def test_a_database_from_a_newer_voicegate_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "rooms.db"
+    await SQLiteStore(path).open()
+    with sqlite3.connect(path) as newer:
+        newer.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    store = SQLiteStore(path)
+    with pytest.raises(StoreError, match=f"schema version {len(MIGRATIONS) + 1}"):
+        await store.open()
+    await store.close()

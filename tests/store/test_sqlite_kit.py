@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from voicegate import RoomKit, TextContent, WebSocketChannel
-from voicegate.store import SQLiteStore
+from voicegate.store.sqlite import SQLiteStore
 
 
 async def test_timeline_and_read_markers_survive_a_kit_restart(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from tests.voice.conftest import (
     stream_realtime,
 )
 from voicegate import InMemoryStore, RoomKit, WebSocketChannel
-from voicegate.core.models import RoomEvent, TextContent
+from voicegate.core.models import RECENT_EVENTS, RoomEvent, TextContent
 from voicegate.errors import ConfigError
 from voicegate.server.asgi import create_voice_app
 from voicegate.server.embedded import EmbeddedServer
@@ -114,14 +114,14 @@ class Room:
         return await asyncio.wait_for(self.arrived.get(), 10)
 
     async def answers(self) -> list[RoomEvent]:
-        await asyncio.wait_for(self.ai.wait_idle(), 10)
+        await asyncio.wait_for(self.kit.wait_answers(self.room_id), 10)
         timeline = await self.kit.get_timeline(self.room_id)
         return [e for e in timeline if e.source.channel_id == "ai"]
 
 
 async def make_room(base_url: str, **options: Any) -> tuple[RoomKit, Room]:
     kit = RoomKit(store=InMemoryStore())
-    ai = AIChannel(kit=kit, base_url=base_url, **options)
+    ai = AIChannel(base_url=base_url, **options)
     kit.register_channel(ai)
     kit.register_channel(WebSocketChannel("ws"))
     seen: list[RoomEvent] = []
@@ -168,9 +168,9 @@ async def test_sentences_arrive_as_separate_events_before_the_stream_ends(
     assert bodies(answers) == ["Hello there.", "The lights are on now.", "Anything else?"]
     asked = (await room.kit.get_timeline(room.room_id))[0]
     assert [a.metadata["part"] for a in answers] == [0, 1, 2]
-    assert [a.metadata["final"] for a in answers] == [False, False, True]
     assert {a.metadata["responds_to"] for a in answers} == {asked.id}
-    assert len({a.metadata["response_id"] for a in answers}) == 1
+    assert len({a.response_id for a in answers}) == 1
+    assert None not in {a.response_id for a in answers}
     assert all(a.chain_depth == 1 for a in answers)
     assert chat.requests[0]["stream"] is True
     assert chat.requests[0]["model"] == "local"
@@ -232,7 +232,6 @@ async def test_errors_send_one_apology_and_log_why(
         answers = await room.answers()
     assert bodies(answers) == [APOLOGY]
     assert answers[0].metadata["error"] is True
-    assert answers[0].metadata["final"] is True
     assert logged in caplog.text
 
 
@@ -258,6 +257,24 @@ async def test_a_new_message_cancels_the_answer_still_streaming(
     assert bodies(await room.answers()) == ["Sure."]
 
 
+async def test_cancelling_the_answer_stops_it_after_the_sentence_sent(
+    chat: ChatServer, room: Room
+) -> None:
+    gate = asyncio.Event()
+    chat.script = ["Hello there. ", gate, "This is never sent."]
+    await room.ask("Hi.")
+    first = await room.next_answer()
+    assert first.response_id is not None
+    assert await room.kit.cancel_response(first.response_id) is True
+    gate.set()
+    assert bodies(await room.answers()) == ["Hello there."]
+
+
+def test_the_history_must_fit_the_recent_events() -> None:
+    with pytest.raises(ConfigError, match="history_events"):
+        AIChannel(history_events=RECENT_EVENTS + 1)
+
+
 async def test_only_text_messages_from_voice_and_websocket_channels_are_answered(
     chat: ChatServer, room: Room
 ) -> None:
@@ -270,7 +287,7 @@ async def test_only_text_messages_from_voice_and_websocket_channels_are_answered
 def test_missing_aiohttp_is_a_clear_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "aiohttp", None)
     with pytest.raises(ConfigError, match=r"voicegate\[ai\]"):
-        AIChannel(kit=RoomKit())
+        AIChannel()
 
 
 @pytest.mark.parametrize(
@@ -296,7 +313,7 @@ async def test_a_voice_caller_hears_the_ai_answer_sentence_by_sentence(
     kit = RoomKit(store=InMemoryStore())
     auth = TokenAuth(SECRET, ttl=60)
     backend = WebSocketVoiceBackend(auth)
-    ai = AIChannel(kit=kit, base_url=chat.base_url)
+    ai = AIChannel(base_url=chat.base_url)
     voice = VoiceGateway(kit, stt=stt, tts=tts, backends=[backend], responder=ai)
     await voice.start()
     frames = pcm_frames(await speech(tts, "Please turn on the kitchen lights."))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -133,67 +132,3 @@ async def test_a_long_barge_in_threshold_lets_an_interjection_pass_and_interrupt
 
         assert cut["interrupted"] is True
         assert len(barge_ins) == 1
-
-
-class StreamingStoryteller(Channel):
-    """Sends the story one sentence per event, as the AIChannel streams an answer."""
-
-    channel_type = ChannelType.AI
-    category = ChannelCategory.INTELLIGENCE
-
-    def __init__(self) -> None:
-        super().__init__("streaming-storyteller")
-        self.kit: Any = None
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    async def on_event(self, event: RoomEvent, context: RoomContext) -> ChannelOutput | None:
-        if event.source.channel_type is ChannelType.VOICE:
-            task = asyncio.create_task(self._tell(event))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-        return None
-
-    async def _tell(self, event: RoomEvent) -> None:
-        for part, sentence in enumerate(STORY.split(". ")):
-            await self.kit.send_event(
-                event.room_id,
-                self.channel_id,
-                TextContent(sentence.rstrip(".") + "."),
-                chain_depth=event.chain_depth + 1,
-                metadata={"response_id": f"story-{event.id}", "part": part},
-            )
-            await asyncio.sleep(0.8)
-
-
-async def test_an_interrupted_streamed_answer_speaks_none_of_its_later_sentences(
-    stt: FasterWhisperSTT, tts: PiperTTS
-) -> None:
-    teller = StreamingStoryteller()
-    async with running_gateway(stt, tts, responder=teller) as gw:
-        teller.kit = gw.kit
-        token = gw.auth.issue("alice")
-        async with voice_client(f"{gw.ws_url}?token={token}") as client:
-            await client.say(spoken_turn(await speech(tts, REQUEST), trailing_s=0.6))
-            await client.wait_for("tts_start")
-            await client.connection.send(json.dumps({"type": "interrupt"}))
-            await client.wait_for("barge_in")
-            answers = [
-                m
-                for m in client.received.of_type("room_event")
-                if m["event"]["source"]["channel_id"] == teller.channel_id
-            ]
-            await client.wait_until(
-                lambda received: (
-                    sum(
-                        m["type"] == "room_event"
-                        and m["event"]["source"]["channel_id"] == teller.channel_id
-                        for _, m in received.messages
-                    )
-                    == 4
-                ),
-                seconds=10,
-            )
-            started = client.received.of_type("tts_start")
-        assert answers  # the first sentence was being spoken when the caller interrupted
-        assert len(started) == 1  # the three later sentences arrived but were not spoken
-        await asyncio.gather(*teller.tasks)

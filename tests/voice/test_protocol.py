@@ -324,6 +324,7 @@ def test_event_to_json_is_json_safe() -> None:
         index=3,
         metadata={"at": created, "pair": (1, 2), "obj": object.__name__, "nested": {"k": {1, 2}}},
         created_at=created,
+        response_id="answer-1",
     )
     encoded = event_to_json(event)
     assert json.loads(json.dumps(encoded)) == encoded
@@ -338,6 +339,7 @@ def test_event_to_json_is_json_safe() -> None:
     assert encoded["metadata"]["pair"] == [1, 2]
     assert isinstance(encoded["metadata"]["nested"]["k"], str)
     assert (encoded["index"], encoded["type"], encoded["status"]) == (3, "message", "pending")
+    assert encoded["response_id"] == "answer-1"
     assert json_safe({1: None}) == {"1": None}
 
 

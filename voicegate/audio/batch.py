@@ -16,7 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from voicegate.audio.frame import INT16_FULL_SCALE, SILENCE_DBFS, AudioFrame, to_int16
+from voicegate.audio.frame import (
+    FRAME_MS,
+    INT16_FULL_SCALE,
+    SILENCE_DBFS,
+    AudioFrame,
+    to_int16,
+)
 from voicegate.audio.resample import design
 from voicegate.audio.vad import VADProvider, VADStream
 
@@ -51,7 +57,7 @@ class BatchInboundPath:
         in_rate: int = 48000,
         out_rate: int = 16000,
         in_channels: int = 2,
-        frame_ms: int = 20,
+        frame_ms: int = FRAME_MS,
     ) -> None:
         if in_channels < 1:
             raise ValueError(f"in_channels must be at least 1, got {in_channels}")

@@ -11,6 +11,9 @@ import numpy.typing as npt
 INT16_FULL_SCALE = 32768.0
 SILENCE_DBFS = -120.0
 """Level reported for digital silence (a finite floor instead of ``-inf``)."""
+FRAME_MS = 20
+"""Milliseconds of audio in one real-time frame, wherever voicegate cuts audio into frames:
+the inbound path, the answer audio it sends, the local microphone's blocks, the bench's callers."""
 
 
 def to_int16(values: npt.NDArray[np.floating]) -> npt.NDArray[np.int16]:

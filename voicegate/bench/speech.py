@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from voicegate.audio.frame import INT16_FULL_SCALE, AudioFrame
+from voicegate.audio.frame import FRAME_MS, INT16_FULL_SCALE, AudioFrame
 from voicegate.audio.resample import resample
 from voicegate.audio.wav import write_wav
 from voicegate.tts.piper import PiperTTS
 
 SAMPLE_RATE = 16000
-FRAME_MS = 20
 # A sample quieter than this (dBFS) is not speech when finding where a clip's speech ends.
 _SPEECH_LEVEL_DBFS = -40.0
 

@@ -21,7 +21,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from voicegate.bench.speech import FRAME_MS, SAMPLE_RATE
+from voicegate.audio.frame import FRAME_MS
+from voicegate.bench.speech import SAMPLE_RATE
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""``voicegate transcribe FILE.wav``: print what Whisper hears in a WAV file."""
+"""``voicegate transcribe FILE``: print what Whisper hears in an audio file."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ import sys
 import time
 from typing import Any
 
-from voicegate.audio.wav import read_wav
+from voicegate.audio.decode import decode_audio
 from voicegate.errors import ModelNotAvailableError
 
 
 def add_parser(subparsers: Any) -> None:
     """Register ``transcribe``."""
-    parser = subparsers.add_parser("transcribe", help="transcribe a WAV file (any rate/channels)")
-    parser.add_argument("file", help="16-bit PCM WAV file")
+    parser = subparsers.add_parser("transcribe", help="transcribe an audio file")
+    parser.add_argument(
+        "file", help="any audio file FFmpeg reads (WAV, G.722, MP3, Ogg/Opus...), any rate"
+    )
     parser.add_argument("--model", default="whisper-tiny.en", help="manifest id or CTranslate2 dir")
     parser.set_defaults(func=run)
 
@@ -25,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from voicegate.stt.whisper import FasterWhisperSTT
 
     try:
-        audio = read_wav(args.file)
+        audio = decode_audio(args.file)
         stt = FasterWhisperSTT(args.model)
     except (OSError, ValueError, ModelNotAvailableError) as error:
         print(f"voicegate transcribe: {error}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,11 +24,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class ChannelOutput:
-    """An intelligence channel's answer: the engine sends it into the room from that channel."""
+    """One part of an intelligence channel's answer: the engine sends it into the room from
+    that channel, as an event one step deeper in the chain."""
 
     content: EventContent
     event_type: EventType = EventType.MESSAGE
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+AnswerParts = AsyncIterator[ChannelOutput]
+"""An answer streamed in parts: the engine commits each part as its own event when it comes."""
 
 
 class Channel:
@@ -41,6 +46,9 @@ class Channel:
     channel_type: ChannelType = ChannelType.SYSTEM
     category: ChannelCategory = ChannelCategory.TRANSPORT
     direction: ChannelDirection = ChannelDirection.BIDIRECTIONAL
+    cancel_previous_answer: bool = False
+    """Intelligence channels: whether a new answer of this channel in a room cancels its
+    answer still streaming there (the room moved on)."""
 
     def __init__(self, channel_id: str) -> None:
         if not channel_id:
@@ -51,9 +59,27 @@ class Channel:
     async def deliver(self, event: RoomEvent, context: RoomContext) -> None:
         """Carry ``event`` out of the room (transports)."""
 
-    async def on_event(self, event: RoomEvent, context: RoomContext) -> ChannelOutput | None:
-        """Answer ``event``, or return None to stay silent (intelligence channels)."""
+    async def on_event(
+        self, event: RoomEvent, context: RoomContext
+    ) -> ChannelOutput | AnswerParts | None:
+        """Answer ``event`` (intelligence channels): a whole answer, an answer in parts, or
+        None to stay silent.
+
+        The engine commits a whole answer before the event's processing returns. Parts are
+        committed one by one as the iterator yields them, in the background, until it ends
+        or the answer is cancelled (``RoomKit.cancel_response``, or a newer answer of a
+        channel with :attr:`cancel_previous_answer`); every part carries the answer's
+        ``response_id``. ``context.recent_events`` holds the room's latest events.
+        """
         return None
+
+    async def on_committed(self, event: RoomEvent, context: RoomContext) -> None:
+        """The engine committed ``event``, which this channel sent.
+
+        It is called in the event's locked phase, after the delivery to the other
+        channels and before the AFTER_BROADCAST hooks, so it always runs before any
+        answer to the event exists. Blocked events are not reported.
+        """
 
     async def close(self) -> None:
         """Release the channel's resources; called by ``RoomKit.close()``."""

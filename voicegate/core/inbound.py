@@ -30,8 +30,8 @@ from voicegate.core.pipeline import EventPipeline
 from voicegate.core.ratelimit import RateLimiter
 from voicegate.core.rooms import RoomDirectory
 from voicegate.core.router import InboundRoomRouter
+from voicegate.core.store import ConversationStore
 from voicegate.errors import ProcessTimeoutError, RoomClosedError
-from voicegate.store.base import ConversationStore
 
 OpenRoom = Callable[[str], Awaitable[str]]
 

@@ -1,8 +1,13 @@
-"""RoomKit: the thin facade over the room engine's parts (same API as RoomKit 0.109)."""
+"""RoomKit: the thin facade over the room engine's parts (same API as RoomKit 0.109).
+
+``BackgroundTaskDeliveryStrategy`` is here because it receives the ``RoomKit``.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, Self
 
 from voicegate.core.channels import (
@@ -50,16 +55,17 @@ from voicegate.core.realtime import (
 )
 from voicegate.core.rooms import RoomDirectory
 from voicegate.core.router import DefaultInboundRoomRouter, InboundRoomRouter
-from voicegate.core.tasks import (
-    BackgroundTaskDeliveryStrategy,
-    InMemoryTaskRunner,
-    TaskDelegator,
-    TaskRunner,
-    TaskWork,
-)
+from voicegate.core.store import ConversationStore, InMemoryStore
+from voicegate.core.tasks import InMemoryTaskRunner, TaskDelegator, TaskRunner, TaskWork
 from voicegate.core.telemetry import TelemetryConfig, TelemetryProvider, resolve_telemetry
-from voicegate.store.base import ConversationStore
-from voicegate.store.memory import InMemoryStore
+
+
+class BackgroundTaskDeliveryStrategy(ABC):
+    """Delivers a finished task's result into its room (e.g. as a message)."""
+
+    @abstractmethod
+    async def deliver(self, kit: RoomKit, task: Task) -> None:
+        """Called after the task is stored and ON_TASK_COMPLETED hooks ran."""
 
 
 class RoomKit:
@@ -134,6 +140,7 @@ class RoomKit:
         if self._closed:
             return
         self._closed = True
+        await self._pipeline.close()
         await self._tasks.close()
         await self._hooks.close()
         await self._realtime.close()
@@ -255,6 +262,15 @@ class RoomKit:
             metadata=metadata if metadata is not None else {},
         )
         return await self._pipeline.process(event, channel)
+
+    async def cancel_response(self, response_id: str) -> bool:
+        """Stop an answer streaming in parts once its part in progress is committed (barge-in);
+        returns when it has stopped, or False if it does not stream in this process."""
+        return await self._pipeline.cancel_response(response_id)
+
+    async def wait_answers(self, room_id: str | None = None) -> None:
+        """Return once no answer streams in ``room_id`` (or in any room)."""
+        await self._pipeline.wait_answers(room_id)
 
     async def process_inbound(
         self, message: InboundMessage, room_id: str | None = None
@@ -405,4 +421,5 @@ class RoomKit:
         At its end: stored, ON_TASK_COMPLETED, ``task_completed``, then the delivery strategy.
         """
         strategy = delivery_strategy or self._delivery_strategy
-        return await self._delegator.delegate(self, room_id, name, work, metadata, strategy)
+        deliver = None if strategy is None else partial(strategy.deliver, self)
+        return await self._delegator.delegate(room_id, name, work, metadata, deliver)

@@ -141,6 +141,8 @@ class RoomEvent:
     """One committed (or blocked) event in a room's timeline.
 
     ``index`` is assigned by the store on commit: per room, from 0, gap-free.
+    ``response_id`` is set by the engine on every part of a channel's answer (one id
+    per answer, shared by all its parts); it is None on events that answer nothing.
     """
 
     room_id: str
@@ -156,6 +158,7 @@ class RoomEvent:
     chain_depth: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: datetime = field(default_factory=utcnow)
+    response_id: str | None = None
 
     def copy(self, **changes: Any) -> RoomEvent:
         """A copy of this event with ``changes`` applied (the original is untouched)."""
@@ -239,12 +242,22 @@ class Observation:
     created_at: datetime = field(default_factory=utcnow)
 
 
+RECENT_EVENTS = 50
+"""How many of the room's latest events an answering channel gets in ``recent_events``."""
+
+
 @dataclass(slots=True)
 class RoomContext:
-    """What a hook or a channel knows about the room an event belongs to."""
+    """What a hook or a channel knows about the room an event belongs to.
+
+    ``recent_events`` is filled for intelligence channels answering an event
+    (``on_event``): up to :data:`RECENT_EVENTS` of the room's events, in index order,
+    ending with that event. It is empty elsewhere.
+    """
 
     room: Room
     bindings: list[ChannelBinding] = field(default_factory=list)
+    recent_events: list[RoomEvent] = field(default_factory=list)
 
     def other_channels(self, exclude_channel_id: str) -> list[ChannelBinding]:
         """Every binding except ``exclude_channel_id``'s."""

@@ -2,8 +2,9 @@
 
 Locked phase (bounded by ``process_timeout``, lock wait included): chain-depth check,
 BEFORE_BROADCAST hooks, commit to the store, delivery to the other attached transports
-the visibility admits, AFTER_BROADCAST hooks. Then, outside the lock, intelligence
-channels answer; each answer is a new event one step deeper in the chain.
+the visibility admits, the source channel's ``on_committed``, AFTER_BROADCAST hooks.
+Then, outside the lock, intelligence channels answer; each part of an answer is a new
+event one step deeper in the chain, tagged with the answer's ``response_id``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from voicegate.core.channels import Channel
+from voicegate.core.answers import AnswerStreams
+from voicegate.core.channels import Channel, ChannelOutput
 from voicegate.core.framework import FrameworkEmitter
 from voicegate.core.hooks import HookEngine, HookTrigger
 from voicegate.core.locks import RoomLockManager
 from voicegate.core.models import (
+    RECENT_EVENTS,
     ChannelCategory,
     ChannelDirection,
     EventSource,
@@ -24,12 +27,14 @@ from voicegate.core.models import (
     Observation,
     RoomContext,
     RoomEvent,
+    RoomStatus,
     Visibility,
+    new_id,
 )
 from voicegate.core.rooms import RoomDirectory
+from voicegate.core.store import ConversationStore
 from voicegate.core.telemetry import TelemetryProvider
 from voicegate.errors import ProcessTimeoutError
-from voicegate.store.base import ConversationStore
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +59,12 @@ def admits(visibility: str, channel: Channel) -> bool:
 
 
 class EventPipeline:
-    """Runs events through the locked phase and collects the answers of intelligence channels."""
+    """Runs events through the locked phase and commits the answers of intelligence channels.
+
+    A whole answer (a ``ChannelOutput``) is committed before :meth:`process` returns; an
+    answer in parts streams in the background (:class:`AnswerStreams`) until it ends, is
+    cancelled, or its room closes or its channel leaves the room.
+    """
 
     def __init__(
         self,
@@ -80,6 +90,19 @@ class EventPipeline:
         self._telemetry = telemetry
         self._max_chain_depth = max_chain_depth
         self._process_timeout = process_timeout
+        self._answers = AnswerStreams()
+
+    async def cancel_response(self, response_id: str) -> bool:
+        """Stop the answer ``response_id`` streaming; see :meth:`AnswerStreams.cancel`."""
+        return await self._answers.cancel(response_id)
+
+    async def wait_answers(self, room_id: str | None = None) -> None:
+        """Return once no answer streams (in ``room_id``, or anywhere)."""
+        await self._answers.wait(room_id)
+
+    async def close(self) -> None:
+        """Cancel the answers still streaming."""
+        await self._answers.close()
 
     async def process(self, event: RoomEvent, channel: Channel) -> RoomEvent:
         """Commit ``event`` from ``channel`` and deliver it; returns the committed event.
@@ -134,6 +157,7 @@ class EventPipeline:
             await self._deliver(transports[0], committed, context)
         elif transports:
             await asyncio.gather(*(self._deliver(t, committed, context) for t in transports))
+        await self._report_committed(channel, committed, context)
         await self._hooks.run_all(
             HookTrigger.AFTER_BROADCAST, committed, context, event.room_id, origin=channel.origin
         )
@@ -165,6 +189,14 @@ class EventPipeline:
             await channel.deliver(event, context)
         except Exception:
             logger.exception("channel %s failed to deliver event %s", channel.channel_id, event.id)
+
+    async def _report_committed(
+        self, channel: Channel, event: RoomEvent, context: RoomContext
+    ) -> None:
+        try:
+            await channel.on_committed(event, context)
+        except Exception:
+            logger.exception("channel %s failed to take event %s", channel.channel_id, event.id)
 
     async def _stop_chain(self, event: RoomEvent) -> RoomEvent:
         committed = await self._block(event, CHAIN_DEPTH_LIMIT, None, emit=False)
@@ -201,27 +233,69 @@ class EventPipeline:
 
     async def _collect_answers(self, event: RoomEvent, answering: list[Channel]) -> None:
         state = await self._rooms.get(event.room_id)
+        count = min(RECENT_EVENTS, event.index + 1)
+        recent = await self._store.list_events(event.room_id, event.index + 1 - count, count)
+        context = RoomContext(state.room, state.context.bindings, recent)
         if len(answering) == 1:
-            await self._answer(answering[0], event, state.context)
+            await self._answer(answering[0], event, context)
         else:
-            await asyncio.gather(*(self._answer(c, event, state.context) for c in answering))
+            await asyncio.gather(*(self._answer(c, event, context) for c in answering))
 
     async def _answer(self, channel: Channel, event: RoomEvent, context: RoomContext) -> None:
         try:
-            output = await channel.on_event(event, context)
-            if output is None:
+            answer = await channel.on_event(event, context)
+            if answer is None:
                 return
-            answer = RoomEvent(
-                room_id=event.room_id,
+            response_id = new_id()
+
+            async def commit(output: ChannelOutput, part: int) -> bool:
+                return await self._commit_part(channel, event, response_id, output, part)
+
+            if isinstance(answer, ChannelOutput):
+                await commit(answer, 0)
+                return
+        except Exception:
+            logger.exception("channel %s failed to answer event %s", channel.channel_id, event.id)
+            return
+        self._answers.start(
+            response_id,
+            event.room_id,
+            channel.channel_id,
+            answer,
+            commit,
+            replace=channel.cancel_previous_answer,
+        )
+
+    async def _commit_part(
+        self,
+        channel: Channel,
+        answered: RoomEvent,
+        response_id: str,
+        output: ChannelOutput,
+        part: int,
+    ) -> bool:
+        """Send part ``part`` of ``channel``'s answer to ``answered``; False if the room
+        closed or the channel left it."""
+        state = await self._rooms.get(answered.room_id)
+        if state.room.status is not RoomStatus.ACTIVE or channel.channel_id not in state.bindings:
+            logger.info(
+                "answer %s of %s dropped: the room %s closed or the channel left it",
+                response_id,
+                channel.channel_id,
+                answered.room_id,
+            )
+            return False
+        await self.process(
+            RoomEvent(
+                room_id=answered.room_id,
                 source=EventSource(channel.channel_id, channel.channel_type),
                 content=output.content,
                 type=output.event_type,
-                visibility=event.response_visibility or Visibility.ALL,
-                chain_depth=event.chain_depth + 1,
-                metadata=output.metadata,
-            )
-            if channel.channel_id not in (await self._rooms.get(event.room_id)).bindings:
-                return
-            await self.process(answer, channel)
-        except Exception:
-            logger.exception("channel %s failed to answer event %s", channel.channel_id, event.id)
+                visibility=answered.response_visibility or Visibility.ALL,
+                chain_depth=answered.chain_depth + 1,
+                metadata={**output.metadata, "responds_to": answered.id, "part": part},
+                response_id=response_id,
+            ),
+            channel,
+        )
+        return True

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from voicegate.core.channels import Channel, WebSocketChannel
 from voicegate.core.models import ChannelBinding, Room, RoomContext, RoomStatus, utcnow
+from voicegate.core.store import ConversationStore
 from voicegate.errors import (
     ChannelAlreadyRegisteredError,
     ChannelNotFoundError,
@@ -13,7 +14,6 @@ from voicegate.errors import (
     RoomClosedError,
     RoomNotFoundError,
 )
-from voicegate.store.base import ConversationStore
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from voicegate.core.models import InboundMessage, RoomStatus
-from voicegate.store.base import ConversationStore
+from voicegate.core.store import ConversationStore
 
 
 class InboundRoomRouter(ABC):

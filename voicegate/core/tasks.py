@@ -6,15 +6,12 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from voicegate.core.hooks import HookEngine, HookTrigger
 from voicegate.core.models import Task, TaskStatus, utcnow
 from voicegate.core.rooms import RoomDirectory
-from voicegate.store.base import ConversationStore
-
-if TYPE_CHECKING:
-    from voicegate.core.kit import RoomKit
+from voicegate.core.store import ConversationStore
 
 logger = logging.getLogger(__name__)
 
@@ -81,16 +78,8 @@ class InMemoryTaskRunner(TaskRunner):
         await asyncio.gather(*self._running, return_exceptions=True)
 
 
-class BackgroundTaskDeliveryStrategy(ABC):
-    """Delivers a finished task's result into its room (e.g. as a message)."""
-
-    @abstractmethod
-    async def deliver(self, kit: RoomKit, task: Task) -> None:
-        """Called after the task is stored and ON_TASK_COMPLETED hooks ran."""
-
-
 class TaskDelegator:
-    """Stores a delegated task, runs it, and reports its end (store, hooks, framework, strategy)."""
+    """Stores a delegated task, runs it, and reports its end (store, hooks, framework, delivery)."""
 
     def __init__(
         self,
@@ -107,12 +96,11 @@ class TaskDelegator:
 
     async def delegate(
         self,
-        kit: RoomKit,
         room_id: str,
         name: str,
         work: TaskWork | Awaitable[Any],
         metadata: dict[str, Any] | None,
-        strategy: BackgroundTaskDeliveryStrategy | None,
+        deliver: TaskDone | None,
     ) -> Task:
         """Store a pending task for ``room_id`` and start ``work``; returns the task."""
         state = await self._rooms.get(room_id)
@@ -123,8 +111,8 @@ class TaskDelegator:
             await self._hooks.run_all(HookTrigger.ON_TASK_COMPLETED, done, state.context, room_id)
             data = {"task_id": done.id, "status": str(done.status)}
             await self._framework.emit("task_completed", room_id=room_id, data=data)
-            if strategy is not None:
-                await strategy.deliver(kit, done)
+            if deliver is not None:
+                await deliver(done)
 
         await self._runner.submit(task, as_task_work(work), finished)
         return task

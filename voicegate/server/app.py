@@ -10,16 +10,14 @@ import signal
 
 from voicegate.core.channels import Channel
 from voicegate.core.kit import RoomKit
+from voicegate.core.store import ConversationStore, InMemoryStore
+from voicegate.engines import create_stt, create_tts
 from voicegate.errors import ConfigError
 from voicegate.server.asgi import create_voice_app
 from voicegate.server.config import ServeConfig
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
-from voicegate.store.base import ConversationStore
-from voicegate.store.memory import InMemoryStore
 from voicegate.store.sqlite import SQLiteStore
-from voicegate.stt.whisper import FasterWhisperSTT
-from voicegate.tts.piper import PiperTTS
 from voicegate.voice.auth import TokenAuth
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
@@ -62,8 +60,8 @@ class GatewayServer:
         self.kit = RoomKit(store=self._store())
         self.gateway = VoiceGateway(
             self.kit,
-            stt=FasterWhisperSTT(config.stt_model),
-            tts=PiperTTS(config.tts_voice),
+            stt=create_stt(config.stt_model),
+            tts=create_tts(config.tts_voice),
             backends=self._backends(),
             responder=self._responder(),
             settings=config.voice,
@@ -93,7 +91,7 @@ class GatewayServer:
         if self.config.responder == "ai":
             from voicegate.voice.ai import AIChannel
 
-            return AIChannel(kit=self.kit, base_url=self.config.ai_url, model=self.config.ai_model)
+            return AIChannel(base_url=self.config.ai_url, model=self.config.ai_model)
         return EchoResponder()
 
     @property

@@ -1,7 +1,6 @@
-"""Conversation stores."""
+"""The durable conversation stores: ``SQLiteStore`` (:mod:`voicegate.store.sqlite`) and
+``PostgresStore`` (:mod:`voicegate.store.postgres`).
 
-from voicegate.store.base import ConversationStore, StoreError
-from voicegate.store.memory import InMemoryStore
-from voicegate.store.sqlite import SQLiteStore
-
-__all__ = ["ConversationStore", "InMemoryStore", "SQLiteStore", "StoreError"]
+Each implements :class:`voicegate.core.store.ConversationStore`; import the one you use
+from its module, so that importing one loads neither the other nor its driver.
+"""

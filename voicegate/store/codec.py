@@ -29,11 +29,12 @@ from voicegate.core.models import (
     TaskStatus,
     TextContent,
 )
-from voicegate.store.base import StoreError
+from voicegate.core.store import StoreError
 
 EVENT_COLUMNS = (
     "id, room_id, idx, type, status, blocked_by, visibility, response_visibility, chain_depth,"
-    " channel_id, channel_type, participant_id, provider, content, metadata, created_at"
+    " channel_id, channel_type, participant_id, provider, content, metadata, created_at,"
+    " response_id"
 )
 
 _CONTENT_CLASSES: dict[str, type[EventContent]] = {
@@ -99,6 +100,7 @@ def event_row(event: RoomEvent) -> list[Any]:
         content_to_json(event.content),
         to_json(event.metadata, "event metadata"),
         event.created_at.isoformat(),
+        event.response_id,
     ]
 
 
@@ -123,6 +125,7 @@ def event_from_row(row: tuple[Any, ...]) -> RoomEvent:
         content=content_from_json(row[13]),
         metadata=json.loads(row[14]),
         created_at=datetime.fromisoformat(row[15]),
+        response_id=row[16],
     )
 
 

@@ -26,8 +26,8 @@ from voicegate.core.models import (
     Task,
     TaskStatus,
 )
+from voicegate.core.store import ConversationStore, StoreError
 from voicegate.store import codec
-from voicegate.store.base import ConversationStore, StoreError
 from voicegate.store.postgres_schema import migrate
 
 # One statement, so one transaction: bump the room's counter (its row lock orders
@@ -39,7 +39,7 @@ WITH room AS (
 )
 INSERT INTO events ({codec.EVENT_COLUMNS})
 SELECT $1, $2, room.idx, $3, $4, $5, $6, $7, $8::int, $9, $10, $11, $12,
-    $13::jsonb, $14::jsonb, $15::timestamptz
+    $13::jsonb, $14::jsonb, $15::timestamptz, $16
 FROM room RETURNING idx
 """
 _SELECT_EVENTS = f"SELECT {codec.EVENT_COLUMNS} FROM events"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from voicegate.store.base import StoreError
+from voicegate.core.store import StoreError
 
 # Taken for the transaction that migrates, so processes opening at once do not race.
 _MIGRATION_LOCK_KEY = 0x766F69636567  # "voiceg"
@@ -57,7 +57,11 @@ CREATE TABLE observations (
 CREATE INDEX observations_by_room ON observations (room_id, seq);
 """
 
-MIGRATIONS: tuple[str, ...] = (_VERSION_1,)
+_VERSION_2 = """
+ALTER TABLE events ADD COLUMN response_id TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2)
 
 
 async def migrate(connection: Any) -> int:

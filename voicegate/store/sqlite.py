@@ -14,13 +14,16 @@ from voicegate.core.models import (
     Task,
     TaskStatus,
 )
+from voicegate.core.store import ConversationStore, StoreError
 from voicegate.errors import RoomNotFoundError
 from voicegate.store import codec
-from voicegate.store.base import ConversationStore, StoreError
-from voicegate.store.sqlite_schema import SCHEMA
+from voicegate.store.sqlite_schema import migrate
 from voicegate.store.sqlite_worker import SQLiteWorker
 
-_INSERT_EVENT = f"INSERT INTO events ({codec.EVENT_COLUMNS}) VALUES ({','.join('?' * 16)})"
+_INSERT_EVENT = (
+    f"INSERT INTO events ({codec.EVENT_COLUMNS})"
+    f" VALUES ({','.join('?' * len(codec.EVENT_COLUMNS.split(',')))})"
+)
 _SELECT_EVENTS = f"SELECT {codec.EVENT_COLUMNS} FROM events"
 
 
@@ -31,7 +34,7 @@ class SQLiteStore(ConversationStore):
     store's worker thread, which group-commits queued writes. An awaited write
     is committed to the file (WAL, ``synchronous=NORMAL``: it survives a crash
     of the process; only a power loss may drop the latest commits). The file
-    and schema are created on first use (or :meth:`open`).
+    and schema are created (or migrated) on first use (or :meth:`open`).
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -49,7 +52,7 @@ class SQLiteStore(ConversationStore):
     def _setup(self, connection: sqlite3.Connection) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
-        connection.executescript(SCHEMA)
+        migrate(connection)
         self._load_counters(connection)
 
     def _load_counters(self, connection: sqlite3.Connection) -> None:

@@ -1,6 +1,17 @@
-"""The tables of the SQLite store."""
+"""The tables of the SQLite store, versioned in ``PRAGMA user_version``.
 
-SCHEMA = """
+``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``. Version 1 is the
+schema voicegate created before it kept a version, written so that it also runs on
+such a database (found at version 0) without changing it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from voicegate.core.store import StoreError
+
+_VERSION_1 = """
 CREATE TABLE IF NOT EXISTS rooms (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, metadata TEXT NOT NULL,
     created_at TEXT NOT NULL, closed_at TEXT
@@ -32,3 +43,29 @@ CREATE TABLE IF NOT EXISTS observations (
 );
 CREATE INDEX IF NOT EXISTS observations_by_room ON observations (room_id);
 """
+
+_VERSION_2 = """
+ALTER TABLE events ADD COLUMN response_id TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2)
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Bring the database to the newest schema version (idempotent); returns that version.
+
+    Each step commits with its new version number, so an interrupted upgrade resumes
+    where it stopped. A database written by a newer voicegate is refused with a
+    ``StoreError``.
+    """
+    current: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    if current > len(MIGRATIONS):
+        raise StoreError(
+            f"the database has schema version {current}; this voicegate knows"
+            f" versions up to {len(MIGRATIONS)}: upgrade voicegate"
+        )
+    for version in range(current + 1, len(MIGRATIONS) + 1):
+        connection.executescript(
+            f"BEGIN; {MIGRATIONS[version - 1]} PRAGMA user_version = {version}; COMMIT;"
+        )
+    return len(MIGRATIONS)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from voicegate.store.base import StoreError
+from voicegate.core.store import StoreError
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]

@@ -1,4 +1,9 @@
-"""Speech-to-text contract: ``STTProvider``, its ``Transcript`` and the streaming ``STTStream``."""
+"""Speech-to-text contract: ``STTProvider``, its ``Transcript`` and the streaming ``STTStream``.
+
+A recogniser that only transcribes whole utterances gets :class:`BatchSTTStream` (partials
+by re-transcribing the audio so far); one that streams natively overrides
+:meth:`STTProvider.stream` with its own :class:`STTStream`.
+"""
 
 from __future__ import annotations
 
@@ -45,8 +50,9 @@ class STTProvider(ABC):
         """Transcribe one finished utterance (any rate or channel count)."""
 
     def stream(self, partial_interval: float = 0.7) -> STTStream:
-        """Start a streamed utterance that re-transcribes every ``partial_interval`` seconds."""
-        return STTStream(self, partial_interval)
+        """Start a streamed utterance with a partial about every ``partial_interval`` seconds
+        of audio; by default a :class:`BatchSTTStream` over :meth:`transcribe`."""
+        return BatchSTTStream(self, partial_interval)
 
     async def warm_up(self) -> None:
         """Pay first-call costs now so the first real caller does not."""
@@ -61,8 +67,37 @@ class STTProvider(ABC):
         return resample(audio.downmix(), self.sample_rate)
 
 
-class STTStream:
-    """One utterance fed as it arrives: partial transcripts while it goes on, then a final.
+class STTStream(ABC):
+    """One utterance fed as it arrives: partial transcripts while it goes on, then a final."""
+
+    @property
+    @abstractmethod
+    def duration(self) -> float:
+        """Seconds of audio pushed so far."""
+
+    @abstractmethod
+    def push(self, audio: AudioFrame) -> None:
+        """Add audio (mono at the provider's rate)."""
+
+    def settle(self) -> None:  # noqa: B027 - a hint that recognisers may ignore
+        """The speaker paused: a good moment to transcribe what was pushed so far, so that
+        :meth:`finish` is quick if the pause ends the utterance."""
+
+    @abstractmethod
+    def partials(self) -> AsyncIterator[Transcript]:
+        """Partial transcripts as they are produced, until :meth:`finish` or :meth:`cancel`."""
+
+    @abstractmethod
+    async def finish(self) -> Transcript:
+        """End the utterance and return its final transcript."""
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Abandon the utterance: stop any work in progress and end :meth:`partials`."""
+
+
+class BatchSTTStream(STTStream):
+    """An utterance for a recogniser that only transcribes whole audio.
 
     :meth:`push` buffers audio and, once ``partial_interval`` seconds of new audio have
     arrived and no partial is being computed, re-transcribes the whole buffer in the
@@ -89,7 +124,7 @@ class STTStream:
         return self._samples / self._provider.sample_rate
 
     def push(self, audio: AudioFrame) -> None:
-        """Add audio (mono at the provider's rate); may start a background partial."""
+        """Add audio; may start a background partial."""
         if self._finished:
             raise RuntimeError("push() after finish() on an STTStream")
         audio = self._provider.as_input(audio)
@@ -101,8 +136,7 @@ class STTStream:
             self._start_pass()
 
     def settle(self) -> None:
-        """The speaker paused: transcribe all audio pushed so far, now or right after the
-        pass in progress, so :meth:`finish` can reuse it if the pause ends the utterance."""
+        """Transcribe all audio pushed so far, now or right after the pass in progress."""
         if self._finished or self._samples == self._transcribed_samples:
             return
         self._settling = True
@@ -110,12 +144,10 @@ class STTStream:
             self._start_pass()
 
     async def partials(self) -> AsyncIterator[Transcript]:
-        """Partial transcripts as they are produced, until :meth:`finish`."""
         while (partial := await self._partials.get()) is not None:
             yield partial
 
     async def finish(self) -> Transcript:
-        """End the utterance and return its final transcript."""
         self._finished = True
         while self._task is not None and not self._task.done():
             with contextlib.suppress(Exception):
@@ -127,7 +159,6 @@ class STTStream:
         return await self._provider.transcribe(self._audio())
 
     def cancel(self) -> None:
-        """Abandon the utterance: stop any partial in progress."""
         self._finished = self._cancelled = True
         if self._task is not None:
             self._task.cancel()

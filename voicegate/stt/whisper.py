@@ -1,20 +1,38 @@
-"""``FasterWhisperSTT``: local Whisper (CTranslate2) with an encoder window fitted to the audio.
+"""``FasterWhisperSTT``: local Whisper (CTranslate2), decoding a window fitted to the utterance.
 
-Whisper pads every input to 30 s, so a 1 s utterance pays for a 30 s encoder pass. Here the
-log-Mel features are cut to the audio's length plus ``window_margin`` seconds and handed to
-CTranslate2 directly, which makes the encoder cost proportional to the utterance. A short
-window tempts the decoder to start the utterance over once it has said it, so decoding keeps
-timestamps, stops at a segment that restates an earlier one or starts after the audio ends,
-and caps tokens by duration. Measured
-on Piper speech (``benchmarks/speech_latency.py``), a 2 s margin keeps the word error rate of
-the 30 s default. ``window_margin=None`` selects faster-whisper's own 30 s path.
+Whisper encodes 30 s windows: a 1 s answer padded to 30 s pays about 300 ms of encoder time
+for silence. Here an utterance is decoded in a window of its own length plus
+``window_margin`` (2 s), at least ``MIN_WINDOW_SECONDS`` (5 s); its encoder pass costs about
+a tenth of the 30 s one (28 ms against 298 ms for a 6 s window, on 2 cores). How, chosen on
+the 551 real recordings of ``benchmarks/wer.py``:
+
+- **Pad the audio, not the features.** Whisper was trained on audio padded with zeros, whose
+  log-Mel frames sit at the utterance's floor (its loudest level minus 80 dB). faster-whisper
+  pads the *features* with 0 instead, a mid-level constant: harmless in a 30 s window, but in
+  a short one Whisper reads it as speech still going on and says the word again and again
+  ("fifty" came back as "50" thirteen times; 40% WER, 1,149 of 1,330 errors insertions).
+  Padding the audio alone cut the loops by half; a longer margin alone (10 s) did not stop
+  them either.
+- **A token budget bounded by the audio**: ``TOKEN_ALLOWANCE`` plus ``TOKENS_PER_SECOND`` for
+  each second (the prompts over 2 s needed a median of 3.6 and at most 5.8 a second,
+  timestamps included).
+- **Check, then fall back.** A result is kept unless it looks like a failed decode: a word
+  or phrase twice in a row or an ending that starts the text over, a segment still open when
+  the budget ran out, or an average log-probability under -1 (faster-whisper's own threshold
+  for a failed decode), or a confident text where the model also thinks nobody spoke (its
+  "you" on silence). Such an utterance, about one in six of the prompts and mostly single
+  words, is decoded again by faster-whisper's own 30 s path, whose result it then is exactly.
+  ``repetition_penalty`` and ``no_repeat_ngram_size`` were tried instead: both left loops and
+  cost words elsewhere.
+
+Segments that start where the audio ends are dropped (the model restarting the utterance).
+``window_margin=None`` selects faster-whisper's 30 s path for everything.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 import time
 from typing import Any
 
@@ -25,17 +43,20 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.catalog import resolve_model
 from voicegate.inference import InferenceWorker
 from voicegate.stt.base import STTProvider, Transcript, TranscriptSegment
-from voicegate.stt.wer import normalize_words
+from voicegate.stt.text import repeated_run, restarted_tail, words
 
 FRAMES_PER_SECOND = 100
+"""Log-Mel frames per second of audio (a 10 ms hop)."""
+HOP_LENGTH = 160
+"""Samples per log-Mel frame at 16 kHz."""
 FULL_WINDOW_SECONDS = 30.0
+MIN_WINDOW_SECONDS = 5.0
 SECONDS_PER_TIMESTAMP = 0.02
-TOKENS_PER_SECOND = 10
-"""Upper bound on decoded tokens per second of audio (speech is about 4-5)."""
+TOKENS_PER_SECOND = 8
+TOKEN_ALLOWANCE = 8
 END_TOLERANCE = 0.05
-"""A segment that starts this close to the end of the audio (or later) is a repeat."""
+"""A segment that starts this close to the end of the audio (or later) is a restart."""
 NO_SPEECH_THRESHOLD = 0.6
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 LOG_PROB_THRESHOLD = -1.0
 
 
@@ -139,18 +160,20 @@ class FasterWhisperSTT(STTProvider):
     def _transcribe_window(
         self, samples: npt.NDArray[np.float32], duration: float, margin: float
     ) -> list[TranscriptSegment]:
+        """The short-window decode, or the full one when its result looks failed."""
         from faster_whisper.transcribe import get_ctranslate2_storage
 
-        frames = math.ceil((duration + margin) * FRAMES_PER_SECOND)
-        features = self._model.feature_extractor(samples)[:, :-1]
-        features = np.pad(features, ((0, 0), (0, max(0, frames - features.shape[1]))))
-        window = np.ascontiguousarray(features[None, :, :frames], dtype=np.float32)
+        window = max(duration + margin, MIN_WINDOW_SECONDS)
+        frames = math.ceil(window * FRAMES_PER_SECOND)
+        padded = np.pad(samples, (0, max(0, frames * HOP_LENGTH - len(samples))))
+        features = self._model.feature_extractor(padded)[None, :, :frames]
         prompt = list(self._tokenizer.sot_sequence)
         max_length = min(
-            self._model.max_length, len(prompt) + int(duration * TOKENS_PER_SECOND) + 16
+            self._model.max_length,
+            len(prompt) + TOKEN_ALLOWANCE + math.ceil(duration * TOKENS_PER_SECOND),
         )
         result = self._model.model.generate(
-            get_ctranslate2_storage(window),
+            get_ctranslate2_storage(np.ascontiguousarray(features, dtype=np.float32)),
             [prompt],
             beam_size=self.beam_size,
             max_length=max_length,
@@ -161,52 +184,45 @@ class FasterWhisperSTT(STTProvider):
         )[0]
         tokens: list[int] = result.sequences_ids[0]
         average_log_prob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-        if result.no_speech_prob > NO_SPEECH_THRESHOLD and average_log_prob < LOG_PROB_THRESHOLD:
+        silent = result.no_speech_prob > NO_SPEECH_THRESHOLD
+        if silent and average_log_prob < LOG_PROB_THRESHOLD:
             return []
-        return self._segments(tokens, duration)
+        segments, open_segment = self._segments(tokens, duration)
+        if (
+            silent  # yet confident: Whisper's "you" or "thank you" on silence, or real speech
+            or average_log_prob < LOG_PROB_THRESHOLD
+            or (open_segment and len(prompt) + len(tokens) >= max_length)
+            or _looped(segments)
+        ):
+            return self._transcribe_full(samples)
+        return segments
 
-    def _segments(self, tokens: list[int], duration: float) -> list[TranscriptSegment]:
-        """Split timestamped tokens into segments, stopping at the first hallucinated one."""
+    def _segments(self, tokens: list[int], duration: float) -> tuple[list[TranscriptSegment], bool]:
+        """Timestamped tokens as segments, up to the first that starts where the audio ends;
+        and whether the last segment was still open (no closing timestamp)."""
         timestamp_begin: int = self._tokenizer.timestamp_begin
         segments: list[TranscriptSegment] = []
-        spoken: list[list[str]] = []
         start = 0.0
         text_tokens: list[int] = []
-        for token in [*tokens, timestamp_begin + round(duration / SECONDS_PER_TIMESTAMP)]:
+        for token in tokens:
             if token < timestamp_begin:
                 text_tokens.append(token)
                 continue
             stamp = (token - timestamp_begin) * SECONDS_PER_TIMESTAMP
             if text_tokens:
-                text, repeated = _drop_restatement(
-                    self._tokenizer.decode(text_tokens).strip(), spoken
-                )
-                if text:
+                if text := self._tokenizer.decode(text_tokens).strip():
                     segments.append(TranscriptSegment(start, min(stamp, duration), text))
-                if repeated:
-                    break
                 text_tokens = []
             if stamp >= duration - END_TOLERANCE:
-                break
+                return segments, False
             start = stamp
-        return segments
+        if text_tokens and (text := self._tokenizer.decode(text_tokens).strip()):
+            segments.append(TranscriptSegment(start, duration, text))
+        return segments, bool(text_tokens)
 
 
-def _drop_restatement(text: str, spoken: list[list[str]]) -> tuple[str, bool]:
-    """Cut ``text`` at the first sentence that restates an earlier one (whole, or its
-    opening words when cut short, possibly after one extra word); say whether it was cut.
-
-    This is how Whisper fills a window longer than the speech: it starts over. Sentences
-    kept are appended to ``spoken``.
-    """
-    kept: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
-        words = normalize_words(sentence)
-        for previous in spoken:
-            for candidate in (words, words[1:]):
-                if len(candidate) >= 2 and previous[: len(candidate)] == candidate:
-                    return " ".join(kept), True
-        if words:
-            spoken.append(words)
-        kept.append(sentence)
-    return " ".join(kept), False
+def _looped(segments: list[TranscriptSegment]) -> bool:
+    """Whether a word or phrase comes twice in a row, or the text ends by starting over:
+    how Whisper fills a window that has more room than the speech."""
+    said = words(" ".join(segment.text for segment in segments))
+    return repeated_run(said, 2) is not None or restarted_tail(said)

@@ -3,20 +3,22 @@
 It speaks ``POST {base_url}/chat/completions`` with ``stream: true`` (llama.cpp's
 server, Ollama, vLLM, OpenAI itself) and reads the Server-Sent Events stream. Each
 sentence (or long clause) is sent into the room as its own event the moment it is
-complete, so a voice session starts speaking while the model is still writing.
+complete, so a voice session starts speaking while the model is still writing; the
+engine commits the sentences and owns the rest (see ``Channel.on_event``).
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from voicegate.core.channels import Channel, ChannelOutput
+from voicegate.core.channels import AnswerParts, Channel, ChannelOutput
 from voicegate.core.models import (
+    RECENT_EVENTS,
     ChannelCategory,
     ChannelType,
     EventStatus,
@@ -24,16 +26,12 @@ from voicegate.core.models import (
     RoomContext,
     RoomEvent,
     TextContent,
-    Visibility,
-    new_id,
 )
 from voicegate.errors import ConfigError, RoomKitError
 from voicegate.tts.base import split_for_speech
 
 if TYPE_CHECKING:
     import aiohttp
-
-    from voicegate.core.kit import RoomKit
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +47,6 @@ _SENTENCE_DONE = re.compile(r"[.!?]\s+$")
 
 class ChatStreamError(RoomKitError):
     """The chat endpoint answered with an HTTP error or a stream that cannot be read."""
-
-
-class _RoomGoneError(Exception):
-    """The answer cannot be sent: the room closed or the channel left it."""
 
 
 class SentenceStream:
@@ -101,25 +95,24 @@ def _import_aiohttp() -> Any:
 class AIChannel(Channel):
     """Answers text messages from voice and websocket channels with a chat model.
 
-    Each answer runs in the background: :meth:`on_event` returns at once and the
-    sentences arrive in the room as separate events from this channel, with metadata
-    ``responds_to`` (the answered event), ``response_id``, ``part`` (from 0) and
-    ``final``. A new message in a room cancels the answer still streaming there (the
-    caller moved on). The history sent to the model is the room's last
-    ``history_events`` text messages. When the endpoint is down, slow, or answers
-    badly, the error is logged and :data:`APOLOGY` is sent instead: nobody is left
-    waiting. ``timeout`` bounds a whole answer, ``stall_timeout`` any silence in the
-    stream (the first token included).
+    The answer streams into the room sentence by sentence (each one event, all with the
+    answer's ``response_id``), while the model is still writing. A new answer in a room
+    cancels the one still streaming there (the caller moved on). The history sent to the
+    model is the text messages among the room's last ``history_events`` events (at most
+    :data:`~voicegate.core.models.RECENT_EVENTS`). When the endpoint is down, slow, or
+    answers badly, the error is logged and :data:`APOLOGY` is sent instead (metadata
+    ``error``): nobody is left waiting. ``timeout`` bounds a whole answer,
+    ``stall_timeout`` any silence in the stream (the first token included).
     """
 
     channel_type = ChannelType.AI
     category = ChannelCategory.INTELLIGENCE
+    cancel_previous_answer = True
 
     def __init__(
         self,
         channel_id: str = "ai",
         *,
-        kit: RoomKit,
         base_url: str = "http://127.0.0.1:8080/v1",
         model: str = "local",
         api_key: str | None = None,
@@ -129,12 +122,13 @@ class AIChannel(Channel):
         stall_timeout: float = 15.0,
     ) -> None:
         super().__init__(channel_id)
-        if history_events < 1:
-            raise ConfigError(f"history_events must be at least 1, got {history_events}")
+        if not 1 <= history_events <= RECENT_EVENTS:
+            raise ConfigError(
+                f"history_events must be from 1 to {RECENT_EVENTS}, got {history_events}"
+            )
         if timeout <= 0 or stall_timeout <= 0:
             raise ConfigError("AIChannel timeouts must be positive")
         self._aiohttp = _import_aiohttp()
-        self._kit = kit
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._model = model
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -142,10 +136,9 @@ class AIChannel(Channel):
         self._history_events = history_events
         self._timeout = self._aiohttp.ClientTimeout(total=timeout, sock_read=stall_timeout)
         self._session: aiohttp.ClientSession | None = None
-        self._answers: dict[str, asyncio.Task[None]] = {}
 
-    async def on_event(self, event: RoomEvent, context: RoomContext) -> ChannelOutput | None:
-        """Start answering ``event`` in the background; the answer arrives as room events."""
+    async def on_event(self, event: RoomEvent, context: RoomContext) -> AnswerParts | None:
+        """The answer to a text message, as it streams from the model."""
         if (
             event.type is not EventType.MESSAGE
             or event.source.channel_type not in ANSWERED_CHANNEL_TYPES
@@ -153,60 +146,39 @@ class AIChannel(Channel):
             or not event.content.body.strip()
         ):
             return None
-        previous = self._answers.pop(event.room_id, None)
-        if previous is not None:
-            previous.cancel()
-        task = asyncio.create_task(self._answer(event), name=f"ai-{event.id}")
-        self._answers[event.room_id] = task
-        task.add_done_callback(lambda done: self._forget(event.room_id, done))
-        return None
-
-    async def wait_idle(self) -> None:
-        """Return once every answer in progress has been sent (or cancelled)."""
-        while self._answers:
-            await asyncio.gather(*self._answers.values(), return_exceptions=True)
+        return self._answer(event, self._history(context.recent_events))
 
     async def close(self) -> None:
-        """Cancel the answers in progress and close the HTTP session."""
-        for task in self._answers.values():
-            task.cancel()
-        await asyncio.gather(*self._answers.values(), return_exceptions=True)
+        """Close the HTTP session."""
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    def _forget(self, room_id: str, task: asyncio.Task[None]) -> None:
-        if self._answers.get(room_id) is task:
-            del self._answers[room_id]
-
-    async def _answer(self, event: RoomEvent) -> None:
-        reply = _Reply(self._kit, self.channel_id, event)
+    async def _answer(
+        self, event: RoomEvent, messages: list[dict[str, str]]
+    ) -> AsyncIterator[ChannelOutput]:
+        parts = 0
         try:
-            messages = await self._history(event)
             sentences = SentenceStream()
-            async for delta in self._stream(messages):
-                for piece in sentences.feed(delta):
-                    await reply.send(piece, final=False)
-            pieces = sentences.finish()
-            for index, piece in enumerate(pieces, start=1):
-                await reply.send(piece, final=index == len(pieces))
-            if reply.parts == 0:
+            async with contextlib.aclosing(self._stream(messages)) as deltas:
+                async for delta in deltas:
+                    for piece in sentences.feed(delta):
+                        parts += 1
+                        yield ChannelOutput(TextContent(piece))
+            for piece in sentences.finish():
+                parts += 1
+                yield ChannelOutput(TextContent(piece))
+            if parts == 0:
                 logger.warning("%s: the model gave an empty answer to %s", self._url, event.id)
-        except asyncio.CancelledError:
-            raise
-        except _RoomGoneError as error:
-            logger.warning("answer to %s dropped: %s", event.id, error.__cause__)
         except Exception as error:
             logger.warning(
                 "%s: answer to %s failed: %s", self._url, event.id, _describe(error), exc_info=True
             )
-            await reply.apologise()
+            yield ChannelOutput(TextContent(APOLOGY), metadata={"error": True})
 
-    async def _history(self, event: RoomEvent) -> list[dict[str, str]]:
-        count = min(self._history_events, event.index + 1)
-        timeline = await self._kit.get_timeline(event.room_id, event.index + 1 - count, count)
+    def _history(self, recent: list[RoomEvent]) -> list[dict[str, str]]:
         messages = [{"role": "system", "content": self._system_prompt}]
-        for past in timeline:
+        for past in recent[-self._history_events :]:
             if (
                 past.type is not EventType.MESSAGE
                 or past.status is not EventStatus.DELIVERED
@@ -220,7 +192,7 @@ class AIChannel(Channel):
                 messages.append({"role": role, "content": past.content.body})
         return messages
 
-    async def _stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def _stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]:
         if self._session is None or self._session.closed:
             self._session = self._aiohttp.ClientSession(timeout=self._timeout)
         body = {"model": self._model, "messages": messages, "stream": True}
@@ -238,48 +210,6 @@ class AIChannel(Channel):
                 delta = _delta(data)
                 if delta:
                     yield delta
-
-
-class _Reply:
-    """The events of one answer: numbered parts, then possibly an apology."""
-
-    def __init__(self, kit: RoomKit, channel_id: str, event: RoomEvent) -> None:
-        self._kit = kit
-        self._channel_id = channel_id
-        self._event = event
-        self._response_id = new_id()
-        self.parts = 0
-
-    async def send(self, text: str, *, final: bool, error: bool = False) -> None:
-        event = self._event
-        metadata: dict[str, Any] = {
-            "responds_to": event.id,
-            "response_id": self._response_id,
-            "part": self.parts,
-            "final": final,
-        }
-        if error:
-            metadata["error"] = True
-        self.parts += 1
-        try:
-            await self._kit.send_event(
-                event.room_id,
-                self._channel_id,
-                TextContent(text),
-                chain_depth=event.chain_depth + 1,
-                metadata=metadata,
-                visibility=event.response_visibility or Visibility.ALL,
-            )
-        except RoomKitError as error:
-            raise _RoomGoneError from error
-
-    async def apologise(self) -> None:
-        try:
-            await self.send(APOLOGY, final=True, error=True)
-        except _RoomGoneError as error:
-            logger.warning(
-                "could not apologise in room %s: %s", self._event.room_id, error.__cause__
-            )
 
 
 def _delta(data: str) -> str:

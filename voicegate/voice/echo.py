@@ -17,7 +17,8 @@ class EchoResponder(Channel):
     """An intelligence channel that speaks back what it heard.
 
     It answers text messages from voice channels only, so it never answers itself or
-    another intelligence channel. It is the default responder of ``voicegate serve``:
+    another intelligence channel. The answer is whole (one part); the engine gives it its
+    ``response_id`` and ``responds_to``. It is the default responder of ``voicegate serve``:
     with it a microphone test or a latency benchmark needs no language model.
     """
 
@@ -36,4 +37,4 @@ class EchoResponder(Channel):
             return None
         if not isinstance(event.content, TextContent) or not event.content.body.strip():
             return None
-        return ChannelOutput(TextContent(event.content.body), metadata={"responds_to": event.id})
+        return ChannelOutput(TextContent(event.content.body))

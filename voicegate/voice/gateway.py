@@ -10,18 +10,19 @@ from typing import TYPE_CHECKING, Protocol
 
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.core.channels import Channel
-from voicegate.core.hooks import HookExecution, HookTrigger
+from voicegate.core.hooks import HookTrigger
 from voicegate.core.models import RoomStatus
 from voicegate.errors import RoomNotFoundError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.backend import SessionRequest, VoiceBackend
-from voicegate.voice.channel import TurnObserver, VoiceChannel
+from voicegate.voice.channel import VoiceChannel
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.inbound import InboundMixer
 from voicegate.voice.protocol import CloseCode
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.transport import VoiceTransport
+from voicegate.voice.turn import TurnObserver
 
 if TYPE_CHECKING:
     from voicegate.core.kit import RoomKit
@@ -45,7 +46,8 @@ class VoiceGateway:
     Each session gets its own :class:`VoiceChannel` (``voice:<session id>``), attached
     to the room the client asked for, or to a new room; the ``responder`` (by default
     the :class:`EchoResponder`) is attached to every room a session uses. All sessions'
-    inbound audio runs through one :class:`InboundMixer`.
+    inbound audio runs through one :class:`InboundMixer` (``inbound``; by default with
+    WebRTC VAD at the settings' aggressiveness).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class VoiceGateway:
         settings: VoiceSettings | None = None,
         observer: GatewayObserver | None = None,
         max_sessions: int = 32,
+        inbound: InboundMixer | None = None,
     ) -> None:
         self._kit = kit
         self._stt: STTProvider = stt if stt is not None else kit.stt
@@ -70,7 +73,11 @@ class VoiceGateway:
         self._settings = settings or VoiceSettings()
         self._observer = observer
         self._max_sessions = max_sessions
-        self._mixer = InboundMixer(WebRTCVAD(self._settings.vad_aggressiveness))
+        self._mixer = (
+            inbound
+            if inbound is not None
+            else InboundMixer(WebRTCVAD(self._settings.vad_aggressiveness))
+        )
         self._sessions: dict[str, VoiceSession] = {}
 
     @property
@@ -152,15 +159,8 @@ class VoiceGateway:
         self._sessions[session.id] = session
         self._kit.register_channel(channel)
         await self._kit.attach_channel(session.room_id, channel.channel_id)
-        self._kit.add_room_hook(
-            session.room_id,
-            HookTrigger.AFTER_BROADCAST,
-            HookExecution.SYNC,
-            channel.on_committed,
-            priority=-1000,
-            name=channel.channel_id,
-        )
         transport = session.transport
+        transport.interrupt_handler = channel.interrupt
         self._mixer.add_session(
             session.id, transport.input_rate, transport.input_channels, channel.on_frame
         )
@@ -196,7 +196,6 @@ class VoiceGateway:
     async def _leave(self, session: VoiceSession, channel: VoiceChannel) -> None:
         self._mixer.remove_session(session.id)
         await channel.close()
-        self._kit.remove_room_hook(session.room_id, channel.channel_id)
         await self._kit.detach_channel(session.room_id, channel.channel_id)
         self._kit.unregister_channel(channel.channel_id)
         self._sessions.pop(session.id, None)

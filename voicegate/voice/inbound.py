@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voicegate.audio.batch import BatchInboundPath
-from voicegate.audio.frame import AudioFrame
+from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.audio.vad import VADProvider
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,10 @@ FrameHandler = Callable[[AudioFrame, bool, float], None]
 """Receives one 16 kHz mono frame of a session, its speech decision and its level (dBFS)."""
 
 Samples = npt.NDArray[np.int16]
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
 
 
 @dataclass(slots=True)
@@ -68,14 +72,24 @@ class _Session:
 
 
 class InboundMixer:
-    """Runs the inbound audio path (downmix, resample to 16 kHz, level, VAD) for all sessions."""
+    """Runs the inbound audio path (downmix, resample to 16 kHz, level, VAD) for all sessions.
+
+    ``clock`` (seconds, the event loop's clock by default) times the real-time checks;
+    a test that feeds audio faster than real time gives it a clock it advances itself.
+    """
 
     out_rate = 16000
 
     def __init__(
-        self, vad: VADProvider, frame_ms: int = 20, stall_ms: int = 200, burst_ms: int = 1000
+        self,
+        vad: VADProvider,
+        frame_ms: int = FRAME_MS,
+        stall_ms: int = 200,
+        burst_ms: int = 1000,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._vad = vad
+        self._clock = clock if clock is not None else _loop_time
         self._burst_s = burst_ms / 1000.0
         self._frame_s = frame_ms / 1000.0
         self._frame_ms = frame_ms
@@ -95,7 +109,7 @@ class InboundMixer:
             path = BatchInboundPath(self._vad, in_rate, self.out_rate, channels, self._frame_ms)
             fmt = self._formats[key] = _Format(path)
         fmt.path.add_session(session_id)
-        now = asyncio.get_running_loop().time()
+        now = self._clock()
         self._sessions[session_id] = _Session(handler, fmt, now, now)
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._feed_stalled(), name="voicegate-inbound")
@@ -119,7 +133,7 @@ class InboundMixer:
                 f"session {session_id} sends {rate} Hz x {channels}, "
                 f"got a frame of {frame.sample_rate} Hz x {frame.channels}"
             )
-        now = asyncio.get_running_loop().time()
+        now = self._clock()
         session.last_input = now
         if session.received + frame.duration > now - session.started + self._burst_s:
             if not session.dropping:
@@ -174,10 +188,9 @@ class InboundMixer:
                 logger.exception("inbound frame handler of session %s failed", session_id)
 
     async def _feed_stalled(self) -> None:
-        loop = asyncio.get_running_loop()
         while self._sessions:
             await asyncio.sleep(self._frame_s)
-            now = loop.time()
+            now = self._clock()
             for session_id, session in list(self._sessions.items()):
                 if now - session.last_input < self._stall_s or session.frames:
                     continue

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voicegate.audio.frame import AudioFrame
+from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.errors import RoomKitError
 from voicegate.voice.auth import run_with_auth_context
 from voicegate.voice.backend import SessionRequest, VoiceBackend
@@ -323,7 +323,7 @@ class LocalVoiceBackend(VoiceBackend):
         *,
         room_id: str | None = None,
         on_notice: NoticeCallback | None = None,
-        block_ms: int = 20,
+        block_ms: int = FRAME_MS,
         mute_tail_ms: int = 300,
         max_queued_ms: int = 1000,
         streams: StreamFactory | None = None,

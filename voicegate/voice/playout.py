@@ -8,10 +8,12 @@ from collections import deque
 import numpy as np
 import numpy.typing as npt
 
+from voicegate.errors import RoomKitError
+
 Samples = npt.NDArray[np.int16]
 
 
-class PlayoutOverflowError(BufferError):
+class PlayoutOverflowError(RoomKitError):
     """More audio was queued than the buffer may hold."""
 
 

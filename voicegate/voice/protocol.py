@@ -349,6 +349,7 @@ def event_to_json(event: RoomEvent) -> dict[str, Any]:
         "blocked_by": event.blocked_by,
         "metadata": json_safe(event.metadata),
         "created_at": event.created_at.isoformat(),
+        "response_id": event.response_id,
     }
 
 

@@ -20,14 +20,13 @@ logger = logging.getLogger(__name__)
 class Answer:
     """Text to speak, the room event it comes from, and who to tell how it went.
 
-    ``response_id`` groups the events of one streamed answer (an AIChannel sends one
-    event per sentence); it is the event id for a single-event answer.
+    ``response_id`` is the answer the event is a part of (``RoomEvent.response_id``).
     """
 
     text: str
     event_id: str
     response_id: str
-    on_first_audio: Callable[[float], None] | None = None
+    on_first_audio: Callable[[float], Awaitable[None]] | None = None
     on_finished: Callable[[bool], Awaitable[None]] | None = None
 
 
@@ -58,15 +57,27 @@ class Speaker:
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="voicegate-speaker")
 
-    async def interrupt(self) -> set[str]:
-        """Stop the answer playing now and drop those waiting; returns their response ids."""
+    def stop(self) -> set[str]:
+        """Stop now: drop the answers waiting, flush the transport and cancel the answer
+        being spoken; returns the response ids of all of them. :meth:`stopped` waits for
+        the cancelled answer to end."""
         cut = {self._current_answer.response_id} if self._current_answer is not None else set()
         while not self._pending.empty():
             cut.add(self._pending.get_nowait().response_id)
         self._transport.flush()
         if self._current is not None:
             self._current.cancel()
+        return cut
+
+    async def stopped(self) -> None:
+        """Return once the answer cancelled by :meth:`stop` has ended."""
+        if self._current is not None:
             await asyncio.gather(self._current, return_exceptions=True)
+
+    async def interrupt(self) -> set[str]:
+        """:meth:`stop`, then wait until it has taken effect; returns the response ids cut."""
+        cut = self.stop()
+        await self.stopped()
         return cut
 
     async def close(self) -> None:
@@ -113,7 +124,7 @@ class Speaker:
             out = resampler.process(chunk) if resampler else chunk
             await self._transport.play(out)
             if first and answer.on_first_audio is not None:
-                answer.on_first_audio(time.monotonic())
+                await answer.on_first_audio(time.monotonic())
             first = False
         if resampler is not None:
             await self._transport.play(resampler.flush())

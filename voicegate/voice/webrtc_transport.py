@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 
-from voicegate.audio.frame import AudioFrame
+from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.errors import RoomKitError
 from voicegate.voice.notices import Notice
 from voicegate.voice.protocol import Bye, CloseCode, Interrupt, VoiceProtocol
@@ -29,7 +29,6 @@ from voicegate.voice.wire import write_notice
 logger = logging.getLogger(__name__)
 
 DATA_CHANNEL_LABEL = "voicegate"
-FRAME_MS = 20
 _DATA_CHANNEL_HELLO = json.dumps(
     {"type": "hello", "sample_rate": WEBRTC_SAMPLE_RATE, "channels": 1}
 )

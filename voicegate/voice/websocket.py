@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from voicegate.audio.frame import AudioFrame
+from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
@@ -20,8 +20,6 @@ from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.wire import write_notice
 
 logger = logging.getLogger(__name__)
-
-FRAME_MS = 20
 
 SUBPROTOCOL_PREFIX = "voicegate."
 """The first offered subprotocol starting with this is accepted and echoed (browsers need it)."""

@@ -9,12 +9,12 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from voicegate.audio.frame import AudioFrame
+from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.voice.playout import PlayoutBuffer
 from voicegate.voice.rtc.frames import MonoConverter, to_av_frame
 
 OUTPUT_SAMPLE_RATE = 48_000
-FRAME_SAMPLES = OUTPUT_SAMPLE_RATE // 50  # 20 ms
+FRAME_SAMPLES = OUTPUT_SAMPLE_RATE * FRAME_MS // 1000
 _SILENCE = np.zeros((FRAME_SAMPLES, 2), dtype=np.int16)
 _SILENCE.flags.writeable = False
 

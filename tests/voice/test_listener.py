@@ -1,0 +1,94 @@
+"""The listener on its own, fed speech decisions directly (no VAD, no mixer)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from voicegate.audio.frame import FRAME_MS
+from voicegate.testing import ScriptedSTT, silence, speech
+from voicegate.voice.listener import Listener, ListenerEvent, PartialHeard, UtteranceHeard
+from voicegate.voice.notices import SpeechEnded, SpeechStarted
+from voicegate.voice.session import VoiceSettings
+
+FRAME_S = FRAME_MS / 1000
+
+
+class Ears:
+    """A listener and what it reported."""
+
+    def __init__(self, script: list[str], settings: VoiceSettings) -> None:
+        self.speaking = False
+        self.barge_ins = 0
+        self.listener = Listener(
+            ScriptedSTT(script),
+            settings,
+            speaking=lambda: self.speaking,
+            on_barge_in=self._barge_in,
+        )
+        self.clock = 0.0
+
+    def _barge_in(self) -> None:
+        self.barge_ins += 1
+
+    def hear(self, ms: int, is_speech: bool) -> None:
+        """``ms`` of frames with the given speech decision."""
+        audio = speech(ms) if is_speech else silence(ms)
+        size = round(FRAME_S * audio.sample_rate)
+        for start in range(0, audio.num_samples, size):
+            frame = audio.samples[start : start + size, 0]
+            chunk = type(audio)(frame, audio.sample_rate, self.clock)
+            self.listener.on_frame(chunk, is_speech, -20.0 if is_speech else -90.0)
+            self.clock += FRAME_S
+
+    async def events(self, count: int) -> list[ListenerEvent]:
+        got: list[ListenerEvent] = []
+        async for event in self.listener.events():
+            got.append(event)
+            if len(got) == count:
+                return got
+        raise AssertionError("the events ended")
+
+
+async def test_an_utterance_gives_start_partials_end_and_its_transcript_in_order() -> None:
+    ears = Ears(["open the door"], VoiceSettings(partial_interval_ms=200))
+    ears.hear(500, is_speech=True)
+    await asyncio.sleep(0)  # the partials are relayed while the utterance goes on
+    ears.hear(400, is_speech=False)
+    events = await asyncio.wait_for(ears.events(5), 5)
+    assert [type(e).__name__ for e in events] == [
+        "SpeechStarted",
+        "PartialHeard",
+        "PartialHeard",
+        "SpeechEnded",
+        "UtteranceHeard",
+    ]
+    started, first, second, ended, heard = events
+    assert isinstance(started, SpeechStarted)
+    assert started.at == 0.0
+    assert isinstance(first, PartialHeard)
+    assert first.transcript.text == "open"
+    assert isinstance(second, PartialHeard)
+    assert second.transcript.text == "open the"
+    assert isinstance(ended, SpeechEnded)
+    assert abs(ended.at - 0.5) < 1e-6
+    assert isinstance(heard, UtteranceHeard)
+    assert heard.transcript.text == "open the door"
+    assert heard.timings.transcribed is not None
+    ears.listener.close()
+
+
+async def test_barge_in_only_while_an_answer_plays_and_once_per_utterance() -> None:
+    ears = Ears(["one", "two", "three"], VoiceSettings(barge_in_ms=100))
+    ears.hear(300, is_speech=True)
+    ears.hear(400, is_speech=False)
+    assert ears.barge_ins == 0  # nothing was playing
+
+    ears.speaking = True
+    ears.hear(80, is_speech=True)
+    assert ears.barge_ins == 0  # not long enough yet
+    ears.hear(300, is_speech=True)
+    assert ears.barge_ins == 1
+    ears.hear(400, is_speech=False)
+    ears.hear(300, is_speech=True)
+    assert ears.barge_ins == 2  # a new utterance may interrupt again
+    ears.listener.close()

@@ -1,0 +1,42 @@
+"""Words of a transcript, and runs of a repeated word or phrase in them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_NON_WORD = re.compile(r"[^a-z0-9']+")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words with punctuation removed (``"Hello, world!"`` -> ``["hello", "world"]``)."""
+    return [word.strip("'") for word in _NON_WORD.split(text.lower()) if word.strip("'")]
+
+
+def repeated_run(words: Sequence[str], times: int) -> tuple[int, int] | None:
+    """The first word or phrase said ``times`` times in a row, as ``(start, phrase length)``.
+
+    ``repeated_run("yes yes yes".split(), 3) == (0, 1)``; ``None`` when there is none.
+    Shorter phrases are found first, so ``"no no no no"`` reports the single word.
+    """
+    count = len(words)
+    for size in range(1, count // times + 1):
+        for start in range(count - size * times + 1):
+            phrase = words[start : start + size]
+            if all(
+                words[start + k * size : start + (k + 1) * size] == phrase for k in range(1, times)
+            ):
+                return start, size
+    return None
+
+
+def restarted_tail(words: Sequence[str]) -> bool:
+    """Whether the words end by starting over: their last two or more words open the stretch
+    right before them (``"parking attempt failed parking attempt"``), a copy cut short."""
+    count = len(words)
+    for start in range(2, count - 1):
+        tail = list(words[start:])
+        for length in range(len(tail), start + 1):
+            if list(words[start - length : start - length + len(tail)]) == tail:
+                return True
+    return False

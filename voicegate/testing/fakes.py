@@ -1,0 +1,125 @@
+"""Speech models for tests: a recogniser that hears a script and a voice that beeps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+
+import numpy as np
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.stt.base import STTProvider, STTStream, Transcript
+from voicegate.tts.base import TTSProvider, split_for_speech
+
+
+class ScriptedSTT(STTProvider):
+    """Hears ``utterances`` one per utterance, in order, whatever the audio says.
+
+    Its stream is a natively streaming recogniser: after every ``partial_interval``
+    seconds of audio it gives a partial with one more word of the utterance (never the
+    whole), and :meth:`~STTStream.finish` the full text at once. Once the script is used
+    up it hears nothing (an empty transcript, which is no turn). ``heard`` lists what
+    it returned, ``audio_seconds`` how much audio each utterance was given.
+    """
+
+    def __init__(self, utterances: Iterable[str], language: str = "en") -> None:
+        self._script = deque(utterances)
+        self.language = language
+        self.heard: list[str] = []
+        self.audio_seconds: list[float] = []
+
+    async def transcribe(self, audio: AudioFrame) -> Transcript:
+        text = self._next()
+        self.audio_seconds.append(audio.duration)
+        return Transcript(text, self.language, audio.duration, 0.0)
+
+    def stream(self, partial_interval: float = 0.7) -> STTStream:
+        return _ScriptedStream(self, self._next(), partial_interval)
+
+    async def warm_up(self) -> None:
+        """Nothing to load."""
+
+    def _next(self) -> str:
+        text = self._script.popleft() if self._script else ""
+        self.heard.append(text)
+        return text
+
+
+class _ScriptedStream(STTStream):
+    def __init__(self, stt: ScriptedSTT, text: str, partial_interval: float) -> None:
+        self._stt = stt
+        self._text = text
+        self._words = text.split()
+        self._interval = partial_interval
+        self._seconds = 0.0
+        self._said = 0  # words given as partials so far
+        self._partials: asyncio.Queue[Transcript | None] = asyncio.Queue()
+        self._ended = False
+
+    @property
+    def duration(self) -> float:
+        return self._seconds
+
+    def push(self, audio: AudioFrame) -> None:
+        if self._ended:
+            raise RuntimeError("push() after finish() or cancel()")
+        self._seconds += audio.duration
+        while self._said + 1 < len(self._words) and self._seconds >= (self._said + 1) * (
+            self._interval
+        ):
+            self._said += 1
+            text = " ".join(self._words[: self._said])
+            partial = Transcript(text, self._stt.language, self._seconds, 0.0, is_final=False)
+            self._partials.put_nowait(partial)
+
+    async def partials(self) -> AsyncIterator[Transcript]:
+        while (partial := await self._partials.get()) is not None:
+            yield partial
+
+    async def finish(self) -> Transcript:
+        self._end()
+        self._stt.audio_seconds.append(self._seconds)
+        return Transcript(self._text, self._stt.language, self._seconds, 0.0)
+
+    def cancel(self) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._partials.put_nowait(None)
+
+
+class ToneTTS(TTSProvider):
+    """Speaks ``ms_per_word`` of a sine tone per word, at once: answers of a known length.
+
+    It streams piece by piece like a real voice (:func:`split_for_speech`) and records
+    every piece it speaks in ``spoken``.
+    """
+
+    def __init__(
+        self, ms_per_word: int = 100, sample_rate: int = 16000, frequency: float = 440.0
+    ) -> None:
+        self.ms_per_word = ms_per_word
+        self.sample_rate = sample_rate
+        self.frequency = frequency
+        self.spoken: list[str] = []
+
+    async def synthesize(self, text: str) -> AudioFrame:
+        self.spoken.append(text)
+        return self._tone(text)
+
+    async def synthesize_stream(self, text: str) -> AsyncIterator[AudioFrame]:
+        for piece in split_for_speech(text):
+            self.spoken.append(piece)
+            yield self._tone(piece)
+            await asyncio.sleep(0)  # as a real voice does, let the loop run between pieces
+
+    async def warm_up(self) -> None:
+        """Nothing to load."""
+
+    def _tone(self, text: str) -> AudioFrame:
+        count = len(text.split()) * self.ms_per_word * self.sample_rate // 1000
+        phase = 2 * np.pi * self.frequency * np.arange(count) / self.sample_rate
+        return AudioFrame((np.sin(phase) * 8000).astype(np.int16), self.sample_rate)

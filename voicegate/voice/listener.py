@@ -1,0 +1,176 @@
+"""Listens to one caller: endpointing, the streamed transcription and the barge-in decision."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from voicegate.audio.endpoint import Endpointer, SpeechEnd, SpeechStart
+from voicegate.audio.frame import AudioFrame
+from voicegate.stt.base import STTProvider, STTStream, Transcript
+from voicegate.voice.notices import SpeechEnded, SpeechStarted
+from voicegate.voice.session import VoiceSettings
+from voicegate.voice.turns import TurnTimings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PartialHeard:
+    """A transcript of the utterance so far; it may still change."""
+
+    transcript: Transcript
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceHeard:
+    """An utterance ended and was transcribed (never empty); ``timings`` is marked up to
+    ``transcribed``."""
+
+    transcript: Transcript
+    timings: TurnTimings
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceLost:
+    """An utterance ended but the recogniser failed on it (the error is logged)."""
+
+
+ListenerEvent = SpeechStarted | PartialHeard | SpeechEnded | UtteranceHeard | UtteranceLost
+
+
+@dataclass(frozen=True, slots=True)
+class _Transcribing:
+    """An ended utterance whose final transcript :meth:`Listener.events` awaits in turn."""
+
+    stream: STTStream
+    timings: TurnTimings
+
+
+class Listener:
+    """Turns one session's 16 kHz frames into utterance events.
+
+    :meth:`on_frame` runs the endpointer and streams the speech (not the silence that may
+    end it) to the recogniser; the first quiet frame starts a pass, so the final
+    transcript is often ready when the utterance ends. :meth:`events` yields every event
+    in order: an utterance's :class:`UtteranceHeard` (or :class:`UtteranceLost`) comes
+    before anything of the next one. The barge-in decision does not wait for that
+    order: ``on_barge_in`` is called at once when the caller has spoken
+    ``barge_in_ms`` while ``speaking()`` (an answer is being spoken), once per utterance.
+    """
+
+    def __init__(
+        self,
+        stt: STTProvider,
+        settings: VoiceSettings,
+        *,
+        speaking: Callable[[], bool],
+        on_barge_in: Callable[[], None],
+    ) -> None:
+        self._stt = stt
+        self._settings = settings
+        self._speaking = speaking
+        self._on_barge_in = on_barge_in
+        self._endpointer = Endpointer(
+            start_ms=settings.speech_start_ms,
+            hangover_ms=settings.end_of_speech_ms,
+            preroll_ms=settings.preroll_ms,
+            max_utterance_ms=settings.max_utterance_ms,
+        )
+        self._stream: STTStream | None = None
+        self._held: list[AudioFrame] = []  # quiet frames inside the utterance
+        self._speech_start = 0.0
+        self._barged_in = False
+        self._events: asyncio.Queue[ListenerEvent | _Transcribing] = asyncio.Queue()
+        self._relays: set[asyncio.Task[None]] = set()
+
+    def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
+        """Take the next frame of the caller's audio with its speech decision and level."""
+        was_open = self._endpointer.in_speech
+        for event in self._endpointer.push(frame, speech, dbfs):
+            if isinstance(event, SpeechStart):
+                self._open(event)
+            else:
+                self._close(event, frame)
+        if was_open and self._endpointer.in_speech:
+            self._feed(frame, speech)
+        if self._endpointer.in_speech:
+            self._check_barge_in(frame)
+
+    async def events(self) -> AsyncIterator[ListenerEvent]:
+        """The utterance events, in order, as they happen."""
+        while True:
+            item = await self._events.get()
+            if not isinstance(item, _Transcribing):
+                yield item
+            elif (heard := await self._transcribe(item)) is not None:
+                yield heard
+
+    def close(self) -> None:
+        """Stop listening: the utterance in progress is dropped."""
+        if self._stream is not None:
+            self._stream.cancel()
+        for relay in self._relays:
+            relay.cancel()
+
+    def _open(self, start: SpeechStart) -> None:
+        self._speech_start = start.timestamp
+        self._barged_in = False
+        self._stream = stream = self._stt.stream(self._settings.partial_interval_ms / 1000.0)
+        if start.preroll.num_samples:
+            stream.push(start.preroll)
+        stream.push(start.speech)
+        relay = asyncio.create_task(self._relay_partials(stream))
+        self._relays.add(relay)
+        relay.add_done_callback(self._relays.discard)
+        self._events.put_nowait(SpeechStarted(start.timestamp))
+
+    def _feed(self, frame: AudioFrame, speech: bool) -> None:
+        """Give the stream speech only: quiet frames wait until speech follows them, and the
+        first one asks for a pass over the speech so far."""
+        assert self._stream is not None
+        if not speech:
+            if not self._held:
+                self._stream.settle()
+            self._held.append(frame)
+            return
+        for held in self._held:
+            self._stream.push(held)
+        self._held.clear()
+        self._stream.push(frame)
+
+    def _close(self, end: SpeechEnd, frame: AudioFrame) -> None:
+        now = time.monotonic()
+        behind = frame.timestamp + frame.duration - end.timestamp
+        stream, self._stream = self._stream, None
+        self._held.clear()
+        self._events.put_nowait(SpeechEnded(end.timestamp, end.timestamp - end.start))
+        if stream is not None:
+            timings = TurnTimings(speech_ended=now - behind, endpointed=now)
+            self._events.put_nowait(_Transcribing(stream, timings))
+
+    def _check_barge_in(self, frame: AudioFrame) -> None:
+        spoken_ms = (frame.timestamp + frame.duration - self._speech_start) * 1000.0
+        if not self._barged_in and spoken_ms >= self._settings.barge_in_ms and self._speaking():
+            self._barged_in = True
+            self._on_barge_in()
+
+    async def _relay_partials(self, stream: STTStream) -> None:
+        async for partial in stream.partials():
+            if stream is not self._stream:
+                break  # the utterance ended: its final transcript follows instead
+            self._events.put_nowait(PartialHeard(partial))
+
+    async def _transcribe(self, utterance: _Transcribing) -> UtteranceHeard | UtteranceLost | None:
+        try:
+            transcript = await utterance.stream.finish()
+        except Exception:
+            logger.exception("transcribing an utterance failed")
+            return UtteranceLost()
+        utterance.timings.transcribed = time.monotonic()
+        if not transcript.text.strip():
+            return None
+        return UtteranceHeard(transcript, utterance.timings)

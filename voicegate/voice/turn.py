@@ -1,0 +1,186 @@
+"""A caller's turns: from the final transcript through the room to the spoken answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
+
+from voicegate.core.hooks import HookOrigin, HookTrigger
+from voicegate.core.models import ChannelType, EventType, InboundMessage, RoomEvent, TextContent
+from voicegate.stt.base import Transcript
+from voicegate.voice.listener import UtteranceHeard
+from voicegate.voice.notices import (
+    BargeIn,
+    FinalTranscript,
+    RoomEventNotice,
+    SessionError,
+    TurnMetrics,
+)
+from voicegate.voice.session import VoiceSession
+from voicegate.voice.speaker import Answer, Speaker
+from voicegate.voice.turns import TurnTimings
+
+if TYPE_CHECKING:
+    from voicegate.core.kit import RoomKit
+
+logger = logging.getLogger(__name__)
+
+
+class TurnObserver(Protocol):
+    """Receives the timings of every finished turn (e.g. the gateway's metrics)."""
+
+    def turn_finished(self, timings: TurnTimings) -> None: ...
+
+
+class TurnRunner:
+    """Carries each final transcript into the room and the room's answers to the speaker.
+
+    A transcript passes the ON_TRANSCRIPTION hooks (fail closed) and enters the room with
+    ``process_inbound``; the client learns the final transcript and its room event from
+    :meth:`committed`, which the engine calls before any answer exists. Text answers from
+    ``speak_channel_types`` pass the BEFORE_TTS hooks (fail closed) and are spoken;
+    AFTER_TTS hooks see what was spoken to the end. :meth:`interrupt` stops the answer
+    playing and cancels the rest of its response in the room. Each turn is timed from
+    the end of speech to its first answer audio.
+    """
+
+    def __init__(
+        self,
+        session: VoiceSession,
+        kit: RoomKit,
+        speaker: Speaker,
+        speak_channel_types: frozenset[ChannelType],
+        origin: HookOrigin,
+        observer: TurnObserver | None = None,
+    ) -> None:
+        self._session = session
+        self._kit = kit
+        self._hooks = kit.hook_engine
+        self._speaker = speaker
+        self._speak_channel_types = speak_channel_types
+        self._origin = origin
+        self._observer = observer
+        self._timings: TurnTimings | None = None  # the turn waiting for its first answer audio
+        self._unsent_final: str | None = None  # a transcript whose commit was not reported yet
+        self._cut: set[str] = set()  # responses being cancelled after an interruption
+
+    async def take(self, utterance: UtteranceHeard) -> None:
+        """Send the utterance's transcript into the room (unless a hook blocks it)."""
+        session = self._session
+        outcome = await self._hooks.run_sync(
+            HookTrigger.ON_TRANSCRIPTION,
+            utterance.transcript,
+            session,
+            room_id=session.room_id,
+            origin=self._origin,
+            fail_closed=True,
+        )
+        final: Transcript = outcome.payload
+        if outcome.blocked:
+            logger.info("session %s: transcript blocked by %s", session.id, outcome.blocked_by)
+            await session.transport.notify(FinalTranscript(final.text, None))
+            return
+        self._timings = timings = utterance.timings
+        self._unsent_final = final.text
+        result = await self._kit.process_inbound(
+            InboundMessage(
+                channel_id=session.channel_id,
+                sender_id=session.participant_id,
+                content=TextContent(final.text, language=final.language),
+                metadata={"voice": self._voice_metadata(final, timings)},
+            ),
+            room_id=session.room_id,
+        )
+        if result.blocked:
+            logger.info("session %s: transcript not committed (%s)", session.id, result.reason)
+        if self._unsent_final is not None:  # not committed: the client still gets its words
+            await session.transport.notify(FinalTranscript(self._unsent_final, None))
+            self._unsent_final = None
+
+    async def committed(self, event: RoomEvent) -> None:
+        """The session's transcript became ``event``: tell the client, before any answer."""
+        if not isinstance(event.content, TextContent):
+            return
+        self._unsent_final = None
+        await self._session.transport.notify(FinalTranscript(event.content.body, event.id))
+        await self._session.transport.notify(RoomEventNotice(event))
+
+    async def answer(self, event: RoomEvent) -> None:
+        """Speak ``event`` if it is a text answer the session speaks."""
+        content = event.content
+        if (
+            event.type is not EventType.MESSAGE
+            or event.source.channel_type not in self._speak_channel_types
+            or not isinstance(content, TextContent)
+            or not content.body.strip()
+        ):
+            return
+        response_id = event.response_id or event.id
+        if response_id in self._cut:
+            return  # a part of an answer the caller interrupted, committed as it was cut
+        if self._timings is not None and self._timings.answered is None:
+            self._timings.answered = time.monotonic()
+        session = self._session
+        outcome = await self._hooks.run_sync(
+            HookTrigger.BEFORE_TTS,
+            content.body,
+            session,
+            room_id=session.room_id,
+            origin=self._origin,
+            fail_closed=True,
+        )
+        if outcome.blocked:
+            logger.info("session %s: answer %s blocked before TTS", session.id, event.id)
+            return
+        text: str = outcome.payload
+        try:
+            self._speaker.say(
+                Answer(text, event.id, response_id, self._first_audio, self._after_tts(text))
+            )
+        except asyncio.QueueFull:
+            await session.transport.notify(SessionError("busy", "too many answers queued"))
+
+    async def interrupt(self) -> None:
+        """Stop the answer playing and drop those waiting; their responses stop streaming."""
+        cut = self._speaker.stop()
+        if not cut:
+            return
+        session = self._session
+        self._cut |= cut
+        try:
+            await self._speaker.stopped()
+            await session.transport.notify(BargeIn())
+            for response_id in cut:
+                await self._kit.cancel_response(response_id)
+        finally:
+            self._cut -= cut
+        await self._hooks.run_all(HookTrigger.ON_BARGE_IN, BargeIn(), session, session.room_id)
+
+    async def _first_audio(self, at: float) -> None:
+        timings = self._timings
+        if timings is None or timings.answered is None or timings.first_audio is not None:
+            return
+        timings.first_audio = at
+        self._timings = None
+        if self._observer is not None:
+            self._observer.turn_finished(timings)
+        await self._session.transport.notify(TurnMetrics(timings))
+
+    def _after_tts(self, text: str) -> Callable[[bool], Awaitable[None]]:
+        async def finished(interrupted: bool) -> None:
+            if not interrupted:
+                session = self._session
+                await self._hooks.run_all(HookTrigger.AFTER_TTS, text, session, session.room_id)
+
+        return finished
+
+    def _voice_metadata(self, transcript: Transcript, timings: TurnTimings) -> dict[str, object]:
+        return {
+            "session_id": self._session.id,
+            "audio_seconds": round(transcript.audio_duration, 3),
+            "stt_ms": round(transcript.processing_time * 1000.0, 1),
+            **timings.as_dict(),
+        }
