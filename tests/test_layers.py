@@ -39,17 +39,9 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"voicegate.__main__"}),
 )
 
-# Known imports that break the layers, each with the work that removes it. The ASGI rewrite
-# of issue 8 takes the server's request types out of the voice backends; the lead empties
-# this set when that work is merged (test_allowlist_names_only_imports_that_exist says when).
-ALLOWED_VIOLATIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("voicegate.voice.websocket", "voicegate.server.http"),
-        ("voicegate.voice.websocket", "voicegate.server.messages"),
-        ("voicegate.voice.webrtc", "voicegate.server.http"),
-        ("voicegate.voice.webrtc", "voicegate.server.messages"),
-    }
-)
+# Known imports that break the layers, each with the work that removes it
+# (test_allowlist_names_only_imports_that_exist says when one is gone).
+ALLOWED_VIOLATIONS: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
 from voicegate.server.config import SETTINGS, ServeConfig, add_arguments, load_config
+from voicegate.voice.session import VoiceSettings
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -17,7 +19,43 @@ def _parse(*argv: str) -> argparse.Namespace:
 
 
 def test_every_field_is_a_setting() -> None:
-    assert {f.name for f in dataclasses.fields(ServeConfig)} == {s.name for s in SETTINGS}
+    serve_fields = {f.name for f in dataclasses.fields(ServeConfig)} - {"voice"}
+    voice_fields = {f.name for f in dataclasses.fields(VoiceSettings)}
+    assert serve_fields == {s.name for s in SETTINGS if not s.voice}
+    assert voice_fields == {s.name for s in SETTINGS if s.voice}
+
+
+def test_voice_defaults_are_the_dataclass_defaults() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert load_config(_parse(), environ={}).voice == VoiceSettings()
+    shown = " ".join(parser.format_help().split())  # whatever the terminal width
+    assert f"VOICEGATE_BARGE_IN_MS; default {VoiceSettings().barge_in_ms})" in shown
+    assert "VOICEGATE_SPEAK_CHANNEL_TYPES; default ai)" in shown
+
+
+def test_every_voice_setting_comes_from_flags_env_or_file(tmp_path: Path) -> None:
+    toml = tmp_path / "vg.toml"
+    toml.write_text(
+        '[serve]\nspeak_channel_types = ["ai", "websocket"]\npreroll_ms = 150\n'
+        "partial_interval_ms = 400\n"
+    )
+    env = {
+        "VOICEGATE_CONFIG": str(toml),
+        "VOICEGATE_BARGE_IN_MS": "250",
+        "VOICEGATE_MAX_UTTERANCE_MS": "15000",
+    }
+    argv = ["--vad-aggressiveness", "3", "--speech-start-ms", "80", "--end-of-speech-ms", "500"]
+    assert load_config(_parse(*argv), environ=env).voice == VoiceSettings(
+        vad_aggressiveness=3,
+        speech_start_ms=80,
+        end_of_speech_ms=500,
+        preroll_ms=150,
+        max_utterance_ms=15000,
+        barge_in_ms=250,
+        partial_interval_ms=400,
+        speak_channel_types=frozenset({ChannelType.AI, ChannelType.WEBSOCKET}),
+    )
 
 
 def test_defaults_without_anything() -> None:
@@ -51,6 +89,8 @@ def test_boolean_flag_overrides_file(tmp_path: Path) -> None:
         ([], {"VOICEGATE_STORE": "postgres"}, "expected one of sqlite, memory"),
         ([], {"VOICEGATE_ANONYMOUS": "maybe"}, "for VOICEGATE_ANONYMOUS: expected true or false"),
         (["--token-ttl", "-1"], {}, "expected a positive number"),
+        (["--barge-in-ms", "-5"], {}, "bad value '-5' for --barge-in-ms"),
+        ([], {"VOICEGATE_SPEAK_CHANNEL_TYPES": "ai,robot"}, "channel types separated by commas"),
     ],
 )
 def test_bad_values_name_their_origin(argv: list[str], env: dict[str, str], message: str) -> None:

@@ -18,12 +18,14 @@ from websockets.exceptions import ConnectionClosedError
 from tests.servers import running_server
 from tests.voice.conftest import (
     Received,
+    close_code,
     pcm_frames,
     receive_into,
     silence,
     speech,
     stream_realtime,
 )
+from voicegate.bench.server import GatewayProcess
 from voicegate.store.sqlite import SQLiteStore
 from voicegate.stt.wer import word_error_rate
 from voicegate.tts.piper import PiperTTS
@@ -85,6 +87,21 @@ async def test_serve_answers_health_metrics_and_keeps_the_timeline_across_restar
     await store.close()
     assert [e.index for e in events] == [0, 1, 2, 3]
     assert [e.source.channel_id for e in events][1::2] == ["echo", "echo"]
+
+
+async def test_sigint_tells_open_sessions_1001_and_exits_0(tmp_path: Path) -> None:
+    server = GatewayProcess(tmp_path / "serve.log")
+    address = await server.__aenter__()
+    try:
+        async with connect(address.websocket_url) as in_session:
+            await in_session.send(json.dumps({"type": "hello", "sample_rate": 16000}))
+            assert json.loads(await in_session.recv())["type"] == "ready"
+            closed = asyncio.create_task(close_code(in_session))
+            exit_code = await server.stop()
+            assert await closed == (1001, "server shutting down")
+    finally:
+        await server.stop()
+    assert exit_code == 0
 
 
 def _serve_fails(*args: str) -> str:

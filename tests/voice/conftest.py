@@ -20,7 +20,8 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
 from voicegate.bench.speech import pcm_frames
 from voicegate.core.channels import Channel
-from voicegate.server.http import FrontDoor
+from voicegate.server.asgi import create_voice_app
+from voicegate.server.embedded import EmbeddedServer
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
 from voicegate.voice.auth import TokenAuth
@@ -36,13 +37,13 @@ class Gateway:
     """What a test needs of a running gateway."""
 
     kit: RoomKit
-    door: FrontDoor
+    server: EmbeddedServer
     gateway: VoiceGateway
     auth: TokenAuth
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.door.port}/ws"
+        return f"ws://127.0.0.1:{self.server.port}/ws"
 
 
 @pytest.fixture
@@ -67,9 +68,7 @@ async def running_gateway(
     """A started gateway on a free port; ``backend`` defaults to one taking this module's tokens."""
     auth = TokenAuth(SECRET, ttl=60)
     kit = RoomKit(store=InMemoryStore())
-    door = FrontDoor("127.0.0.1", 0)
     backend = backend if backend is not None else WebSocketVoiceBackend(auth)
-    backend.mount(door)
     voice = VoiceGateway(
         kit,
         stt=stt,
@@ -80,8 +79,8 @@ async def running_gateway(
         max_sessions=max_sessions,
     )
     await voice.start()
-    async with door:
-        yield Gateway(kit, door, voice, auth)
+    async with EmbeddedServer(create_voice_app(voice), "127.0.0.1", 0) as server:
+        yield Gateway(kit, server, voice, auth)
         await voice.close()
     await kit.close()
 

@@ -31,7 +31,8 @@ from tests.voice.conftest import (
 from voicegate import InMemoryStore, RoomKit, WebSocketChannel
 from voicegate.core.models import RECENT_EVENTS, RoomEvent, TextContent
 from voicegate.errors import ConfigError
-from voicegate.server.http import FrontDoor
+from voicegate.server.asgi import create_voice_app
+from voicegate.server.embedded import EmbeddedServer
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.base import split_for_speech
@@ -311,17 +312,15 @@ async def test_a_voice_caller_hears_the_ai_answer_sentence_by_sentence(
     chat.script = ["The kitchen", " lights are on.", " Anything else?"]
     kit = RoomKit(store=InMemoryStore())
     auth = TokenAuth(SECRET, ttl=60)
-    door = FrontDoor("127.0.0.1", 0)
     backend = WebSocketVoiceBackend(auth)
-    backend.mount(door)
     ai = AIChannel(base_url=chat.base_url)
     voice = VoiceGateway(kit, stt=stt, tts=tts, backends=[backend], responder=ai)
     await voice.start()
     frames = pcm_frames(await speech(tts, "Please turn on the kitchen lights."))
     frames += pcm_frames(silence(16000, 1.0))
     received = Received()
-    async with door:
-        url = f"ws://127.0.0.1:{door.port}/ws?token={auth.issue('alice')}"
+    async with EmbeddedServer(create_voice_app(voice), "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.port}/ws?token={auth.issue('alice')}"
         async with connect(url) as ws:
             await ws.send(json.dumps({"type": "hello", "sample_rate": 16000}))
             ready = json.loads(await ws.recv())

@@ -8,12 +8,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosedError
 
-from voicegate.server.http import FrontDoor
-from voicegate.server.messages import CaseInsensitiveHeaders, HttpRequest
+from voicegate.server.adapters import StarletteMessageSocket, http_request
+from voicegate.server.embedded import EmbeddedServer
 from voicegate.voice.auth import (
     REJECTED_REASON,
     TokenAuth,
@@ -21,6 +23,7 @@ from voicegate.voice.auth import (
     authenticate,
     run_with_auth_context,
 )
+from voicegate.voice.http import CaseInsensitiveHeaders, HttpRequest
 
 SECRET = b"0123456789abcdef-test-secret"
 
@@ -191,17 +194,19 @@ async def test_token_auth_through_a_real_websocket() -> None:
     """A browser-style client passes the token as a subprotocol; without one it gets 4401."""
     tokens = TokenAuth(SECRET, ttl=60)
 
-    async def handler(request: HttpRequest, connection: ServerConnection) -> None:
-        outcome = await authenticate(tokens, request)
+    async def handler(websocket: WebSocket) -> None:
+        socket = StarletteMessageSocket(websocket)
+        outcome = await authenticate(tokens, http_request(websocket, "GET"))
+        await socket.accept()
         if not outcome.accepted:
-            await connection.close(4401, outcome.reason)
+            await socket.close(4401, outcome.reason)
             return
-        await connection.send(f"welcome {outcome.metadata['subject']}")
+        await socket.send(f"welcome {outcome.metadata['subject']}")
+        await socket.close(1000)
 
-    door = FrontDoor("127.0.0.1", 0)
-    door.websocket("/ws", handler)
-    async with door:
-        url = f"ws://127.0.0.1:{door.port}/ws"
+    app = Starlette(routes=[WebSocketRoute("/ws", handler)])
+    async with EmbeddedServer(app, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.port}/ws"
         offered = [f"voicegate.token.{tokens.issue('ada')}"]
         async with connect(url, subprotocols=offered) as ws:  # type: ignore[arg-type]
             assert await ws.recv() == "welcome ada"

@@ -7,13 +7,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosedError
 
 from voicegate.core.models import ChannelType, EventSource, RoomEvent, TextContent
-from voicegate.server.http import FrontDoor
-from voicegate.server.messages import HttpRequest
+from voicegate.server.adapters import StarletteMessageSocket
+from voicegate.server.embedded import EmbeddedServer
+from voicegate.voice.endpoint import SocketClosedError
 from voicegate.voice.protocol import (
     AudioIn,
     Bye,
@@ -340,28 +343,32 @@ def test_event_to_json_is_json_safe() -> None:
     assert json_safe({1: None}) == {"1": None}
 
 
-async def _echo_session(request: HttpRequest, connection: ServerConnection) -> None:
+async def _echo_session(websocket: WebSocket) -> None:
     """A minimal transport around the protocol: audio in is echoed back as answer audio."""
+    socket = StarletteMessageSocket(websocket)
+    await socket.accept()
     protocol = VoiceProtocol()
-    async for message in connection:
-        events = protocol.receive(message)
-        for event in events:
+    while protocol.close_code is None:
+        try:
+            message = await socket.receive()
+        except SocketClosedError:
+            break
+        for event in protocol.receive(message):
             if isinstance(event, Hello):
                 protocol.accept("s1", event.room_id or "r1", event.sample_rate, 16000, 20)
             elif isinstance(event, AudioIn):
                 protocol.tts_audio(event.pcm)
         for outgoing in protocol.data_to_send():
-            await connection.send(outgoing)
+            await socket.send(outgoing)
         if protocol.close_code is not None:
-            await connection.close(protocol.close_code, protocol.close_reason)
+            await socket.close(protocol.close_code, protocol.close_reason)
     protocol.connection_closed()
 
 
 async def test_protocol_over_a_real_websocket() -> None:
-    door = FrontDoor("127.0.0.1", 0)
-    door.websocket("/ws", _echo_session)
-    async with door:
-        url = f"ws://127.0.0.1:{door.port}/ws"
+    app = Starlette(routes=[WebSocketRoute("/ws", _echo_session)])
+    async with EmbeddedServer(app, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.port}/ws"
         async with connect(url) as ws:
             await ws.send(_hello(room_id="lobby"))
             ready = json.loads(await ws.recv())

@@ -16,7 +16,8 @@ from tests.voice.conftest import silence, speech
 from voicegate import InMemoryStore, RoomKit
 from voicegate.audio.frame import AudioFrame
 from voicegate.bench.webrtc_client import OfferRejectedError, WebRTCVoiceClient
-from voicegate.server.http import FrontDoor
+from voicegate.server.asgi import create_voice_app
+from voicegate.server.embedded import EmbeddedServer
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
@@ -34,12 +35,12 @@ token_auth = TokenAuth(SECRET, ttl=60)
 @dataclass
 class Server:
     kit: RoomKit
-    door: FrontDoor
+    server: EmbeddedServer
     backend: WebRTCVoiceBackend
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.door.port}"
+        return f"http://127.0.0.1:{self.server.port}"
 
     def post(self, body: bytes, token: str) -> tuple[int, dict[str, Any]]:
         """POST ``body`` to the offer endpoint; the status and the JSON answer."""
@@ -66,13 +67,11 @@ async def server(
 ) -> AsyncIterator[Server]:
     auth: AuthCallback = getattr(request, "param", token_auth)
     kit = RoomKit(store=InMemoryStore())
-    door = FrontDoor("127.0.0.1", 0)
     backend = WebRTCVoiceBackend(auth)
-    backend.mount(door)
     gateway = VoiceGateway(kit, stt=stt, tts=tts, backends=[backend])
     await gateway.start()
-    async with door:
-        yield Server(kit, door, backend)
+    async with EmbeddedServer(create_voice_app(gateway), "127.0.0.1", 0) as server:
+        yield Server(kit, server, backend)
         await gateway.close()
     await kit.close()
 

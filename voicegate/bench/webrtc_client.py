@@ -20,7 +20,6 @@ import json
 import logging
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from types import TracebackType
@@ -68,7 +67,10 @@ class ReceivedAudio:
 
 
 class WebRTCVoiceClient:
-    """One WebRTC voice session with a voicegate server at ``base_url`` (``http://host:port``).
+    """One WebRTC voice session with voicegate at ``base_url``.
+
+    ``base_url`` is where voicegate is served: ``http://host:port``, or with the prefix
+    it is mounted at (``http://host:port/voice``); the offer goes to ``offer_path`` below it.
 
     ``token`` goes in an ``Authorization: Bearer`` header; ``room_id`` asks for a room.
     Entering the context connects and returns once the server's ``ready`` arrived, or
@@ -85,7 +87,7 @@ class WebRTCVoiceClient:
         offer_path: str = "/webrtc/offer",
         connect_timeout: float = 10.0,
     ) -> None:
-        self.offer_url = urllib.parse.urljoin(base_url, offer_path)
+        self.offer_url = f"{base_url.rstrip('/')}/{offer_path.lstrip('/')}"
         self.token = token
         self.room_id = room_id
         self.connect_timeout = connect_timeout

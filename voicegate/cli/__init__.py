@@ -32,8 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:  # websockets logs every HTTP request and close at INFO
-        logging.getLogger("websockets").setLevel(logging.WARNING)
+    if not args.verbose:  # uvicorn logs every HTTP request and WebSocket at INFO
+        for name in ("uvicorn.access", "uvicorn.error"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     code: int = args.func(args)
     return code
 

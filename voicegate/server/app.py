@@ -7,31 +7,25 @@ import ipaddress
 import logging
 import secrets
 import signal
-import time
-from pathlib import Path
 
 from voicegate.core.channels import Channel
 from voicegate.core.kit import RoomKit
 from voicegate.core.store import ConversationStore, InMemoryStore
 from voicegate.engines import create_stt, create_tts
 from voicegate.errors import ConfigError
+from voicegate.server.asgi import create_voice_app
 from voicegate.server.config import ServeConfig
-from voicegate.server.http import FrontDoor
-from voicegate.server.messages import HttpRequest, HttpResponse
+from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
-from voicegate.server.static import StaticFiles
 from voicegate.store.sqlite import SQLiteStore
 from voicegate.voice.auth import TokenAuth
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.gateway import VoiceGateway
-from voicegate.voice.session import VoiceSettings
 from voicegate.voice.webrtc import WebRTCVoiceBackend
 from voicegate.voice.websocket import WebSocketVoiceBackend
 
 logger = logging.getLogger(__name__)
-
-STATIC_DIR = Path(__file__).with_name("static")
 
 READY_LINE = "voicegate listening on "
 """What ``voicegate serve`` prints, followed by the page URL, once it accepts connections."""
@@ -64,27 +58,19 @@ class GatewayServer:
         self.metrics = GatewayMetrics()
         self.auth = TokenAuth(secrets.token_bytes(32), ttl=config.token_ttl)
         self.kit = RoomKit(store=self._store())
-        self.door = FrontDoor(config.host, config.port)
         self.gateway = VoiceGateway(
             self.kit,
             stt=create_stt(config.stt_model),
             tts=create_tts(config.tts_voice),
             backends=self._backends(),
             responder=self._responder(),
-            settings=VoiceSettings(
-                vad_aggressiveness=config.vad_aggressiveness,
-                end_of_speech_ms=config.end_of_speech_ms,
-                barge_in_ms=config.barge_in_ms,
-            ),
+            settings=config.voice,
             observer=self.metrics,
             max_sessions=config.max_sessions,
         )
-        self._started = time.monotonic()
-        self._pages = StaticFiles(STATIC_DIR)
-        self.door.route("GET", "/", self._index)
-        self.door.route("GET", "/healthz", self._healthz)
-        self.door.route("GET", "/metrics", self._metrics)
-        self.door.static("/static", STATIC_DIR)
+        self.server = EmbeddedServer(
+            create_voice_app(self.gateway, metrics=self.metrics), config.host, config.port
+        )
 
     def _store(self) -> ConversationStore:
         if self.config.store == "memory":
@@ -94,13 +80,11 @@ class GatewayServer:
 
     def _backends(self) -> list[VoiceBackend]:
         auth = None if self.config.anonymous else self.auth
-        websocket = WebSocketVoiceBackend(auth, allow_anonymous=self.config.anonymous)
-        websocket.mount(self.door)
-        backends: list[VoiceBackend] = [websocket]
+        backends: list[VoiceBackend] = [
+            WebSocketVoiceBackend(auth, allow_anonymous=self.config.anonymous)
+        ]
         if self.config.webrtc:
-            webrtc = WebRTCVoiceBackend(auth, allow_anonymous=self.config.anonymous)
-            webrtc.mount(self.door)
-            backends.append(webrtc)
+            backends.append(WebRTCVoiceBackend(auth, allow_anonymous=self.config.anonymous))
         return backends
 
     def _responder(self) -> Channel:
@@ -113,7 +97,7 @@ class GatewayServer:
     @property
     def url(self) -> str:
         """The page's address with a fresh token (none needed when anonymous)."""
-        base = f"http://{self.config.host}:{self.door.port}/"
+        base = f"http://{self.config.host}:{self.server.port}/"
         if self.config.anonymous:
             return base
         return f"{base}?token={self.auth.issue('page')}"
@@ -122,30 +106,13 @@ class GatewayServer:
         """Open the store, warm the models up, then listen."""
         await self.kit.__aenter__()
         await self.gateway.start()
-        await self.door.start()
-        self._started = time.monotonic()
+        await self.server.start()
 
     async def stop(self) -> None:
         """Tell open sessions the server is going away, stop listening, flush the store."""
         await self.gateway.close()
-        await self.door.stop()
+        await self.server.stop()
         await self.kit.close()
-
-    async def _index(self, request: HttpRequest) -> HttpResponse:
-        return await self._pages.respond("index.html")
-
-    async def _healthz(self, request: HttpRequest) -> HttpResponse:
-        return HttpResponse.json(
-            {
-                "status": "ok",
-                "sessions": len(self.gateway.sessions),
-                "uptime_s": round(time.monotonic() - self._started, 1),
-                "store": self.config.store,
-            }
-        )
-
-    async def _metrics(self, request: HttpRequest) -> HttpResponse:
-        return HttpResponse(200, self.metrics.render(), self.metrics.content_type)
 
 
 async def serve(config: ServeConfig) -> None:

@@ -2,7 +2,8 @@
 
 Every setting is declared once, in :data:`SETTINGS`; the argument parser, the
 environment names (``VOICEGATE_<NAME>``), the TOML keys and ``--help`` all come
-from that table.
+from that table. Every field of :class:`VoiceSettings` is a setting too; its
+default is the dataclass's own.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import argparse
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
+from voicegate.voice.session import VoiceSettings
 
 ENV_PREFIX = "VOICEGATE_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -37,11 +40,9 @@ class ServeConfig:
     ai_model: str = "local"
     anonymous: bool = False
     token_ttl: float = 600.0
-    vad_aggressiveness: int = 2
-    end_of_speech_ms: int = 300
-    barge_in_ms: int = 200
     max_sessions: int = 32
     webrtc: bool = True
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
 
     @property
     def store_path(self) -> Path:
@@ -54,6 +55,8 @@ class _Setting:
     name: str
     help: str
     parse: Callable[[str], Any]
+    voice: bool = False
+    """Whether it is a field of :class:`VoiceSettings` rather than of :class:`ServeConfig`."""
 
     @property
     def flag(self) -> str:
@@ -105,6 +108,14 @@ def _one_of(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _channel_types(text: str) -> frozenset[ChannelType]:
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    known = {kind.value for kind in ChannelType}
+    if not names or not names <= known:
+        raise ValueError(f"expected channel types separated by commas, from {', '.join(known)}")
+    return frozenset(ChannelType(name) for name in names)
+
+
 def _text(text: str) -> str:
     if not text.strip():
         raise ValueError("expected a non-empty value")
@@ -129,12 +140,55 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting(
         "token_ttl", "lifetime in seconds of the page token printed at start", _positive_float
     ),
-    _Setting("vad_aggressiveness", "WebRTC VAD aggressiveness, 0-3", _int_in(0, 3)),
-    _Setting("end_of_speech_ms", "silence that ends an utterance, in ms", _int_in(60, 5000)),
-    _Setting("barge_in_ms", "speech needed to interrupt an answer, in ms", _int_in(0, 5000)),
     _Setting("max_sessions", "most concurrent voice sessions", _int_in(1, 10000)),
     _Setting("webrtc", "serve the WebRTC offer endpoint", _bool),
+    _Setting("vad_aggressiveness", "WebRTC VAD aggressiveness, 0-3", _int_in(0, 3), voice=True),
+    _Setting(
+        "speech_start_ms", "speech that starts an utterance, in ms", _int_in(0, 2000), voice=True
+    ),
+    _Setting(
+        "end_of_speech_ms", "silence that ends an utterance, in ms", _int_in(60, 5000), voice=True
+    ),
+    _Setting(
+        "preroll_ms", "audio kept from before speech starts, in ms", _int_in(0, 2000), voice=True
+    ),
+    _Setting(
+        "max_utterance_ms",
+        "longest utterance before it is cut, in ms",
+        _int_in(1000, 60000),
+        voice=True,
+    ),
+    _Setting(
+        "barge_in_ms",
+        "speech needed to interrupt an answer, in ms",
+        _int_in(0, 5000),
+        voice=True,
+    ),
+    _Setting(
+        "partial_interval_ms",
+        "new speech between partial transcripts, in ms",
+        _int_in(100, 10000),
+        voice=True,
+    ),
+    _Setting(
+        "speak_channel_types",
+        "channel types whose messages are spoken, separated by commas",
+        _channel_types,
+        voice=True,
+    ),
 )
+
+
+def _default(setting: _Setting) -> Any:
+    defaults = ServeConfig()
+    return getattr(defaults.voice if setting.voice else defaults, setting.name)
+
+
+def _shown(value: Any) -> str:
+    """A default as a user would type it."""
+    if isinstance(value, frozenset):
+        return ",".join(sorted(str(item) for item in value))
+    return str(value)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -145,10 +199,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"TOML file of settings (also {ENV_PREFIX}CONFIG)",
     )
-    defaults = ServeConfig()
     for setting in SETTINGS:
-        default = getattr(defaults, setting.name)
-        help_text = f"{setting.help} (env {setting.env}; default {default})"
+        default = _default(setting)
+        help_text = f"{setting.help} (env {setting.env}; default {_shown(default)})"
         if isinstance(default, bool):
             parser.add_argument(
                 setting.flag,
@@ -187,6 +240,7 @@ def load_config(
     config_path = flags.get("config") or environ.get(ENV_PREFIX + "CONFIG")
     from_file = _read_toml(Path(config_path)) if config_path else {}
     values: dict[str, Any] = {}
+    voice: dict[str, Any] = {}
     for setting in SETTINGS:
         if flags.get(setting.name) is not None:
             raw, origin = flags[setting.name], setting.flag
@@ -198,8 +252,10 @@ def load_config(
             continue
         if isinstance(raw, bool):
             raw = "true" if raw else "false"
+        elif isinstance(raw, list):  # a TOML array, such as speak_channel_types
+            raw = ",".join(str(item) for item in raw)
         try:
-            values[setting.name] = setting.parse(str(raw))
+            (voice if setting.voice else values)[setting.name] = setting.parse(str(raw))
         except ValueError as exc:
             raise ConfigError(f"bad value {raw!r} for {origin}: {exc}") from None
-    return ServeConfig(**values)
+    return ServeConfig(**values, voice=VoiceSettings(**voice))

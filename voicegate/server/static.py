@@ -1,12 +1,17 @@
-"""Static files for the front door: confined to one directory, with content types."""
+"""The call page's files: Starlette's static files (no traversal), voicegate's content types."""
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
+import os
 from pathlib import Path
 
-from voicegate.server.messages import HttpResponse
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+PAGE_DIR = Path(__file__).with_name("static")
+"""The call page: ``index.html`` and the files it loads by relative URL."""
 
 _TEXT_TYPES = {"application/javascript", "application/json", "image/svg+xml"}
 _EXTRA_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm"}
@@ -21,33 +26,21 @@ def content_type_for(path: Path) -> str:
     return content_type
 
 
-class StaticFiles:
-    """Serves the files under ``directory``; a directory request serves its ``index.html``."""
+class PageFiles(StaticFiles):
+    """Files of one directory, ``GET``/``HEAD`` only; revalidated on every load (``no-cache``).
 
-    def __init__(self, directory: Path) -> None:
-        if not directory.is_dir():
-            raise ValueError(f"static directory {directory} does not exist or is not a directory")
-        self._root = directory.resolve()
+    Paths that leave the directory, symlinks out of it included, are 404 like missing files.
+    """
 
-    def resolve(self, relative: str) -> Path | None:
-        """The file ``relative`` names inside the directory, or ``None`` (missing or outside it)."""
-        if "\x00" in relative:
-            return None
-        candidate = (self._root / relative.lstrip("/")).resolve()
-        if not candidate.is_relative_to(self._root):
-            return None
-        if candidate.is_dir():
-            candidate = candidate / "index.html"
-        return candidate if candidate.is_file() else None
-
-    def _read(self, relative: str) -> tuple[Path, bytes] | None:
-        path = self.resolve(relative)
-        return None if path is None else (path, path.read_bytes())
-
-    async def respond(self, relative: str) -> HttpResponse:
-        """The file as a response, or a 404 that does not say why."""
-        found = await asyncio.to_thread(self._read, relative)
-        if found is None:
-            return HttpResponse.error(404, "not found")
-        path, body = found
-        return HttpResponse(200, body, content_type_for(path), {"Cache-Control": "no-cache"})
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = "no-cache"
+        if response.status_code == 200:
+            response.headers["Content-Type"] = content_type_for(Path(full_path))
+        return response

@@ -1,9 +1,9 @@
 """Authentication of voice connections: the ``AuthCallback`` contract, ``auth_context`` and tokens.
 
-Every transport calls :func:`authenticate` with its connection context (the front
-door's :class:`~voicegate.server.http.HttpRequest`) before it accepts anything, then
-runs its session factory through :func:`run_with_auth_context` so the factory can
-read the metadata with ``auth_context.get()``.
+Every transport calls :func:`authenticate` with its connection context (the
+:class:`~voicegate.voice.http.HttpRequest` of the upgrade or the offer) before it
+accepts anything, then runs its session factory through :func:`run_with_auth_context`
+so the factory can read the metadata with ``auth_context.get()``.
 """
 
 from __future__ import annotations

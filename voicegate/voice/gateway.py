@@ -85,6 +85,16 @@ class VoiceGateway:
         """Open sessions by id."""
         return self._sessions
 
+    @property
+    def kit(self) -> RoomKit:
+        """The room engine the sessions talk to."""
+        return self._kit
+
+    @property
+    def backends(self) -> tuple[VoiceBackend, ...]:
+        """The backends whose connections this gateway runs."""
+        return tuple(self._backends)
+
     def accepting(self) -> bool:
         """Whether another session fits under ``max_sessions``."""
         return len(self._sessions) < self._max_sessions

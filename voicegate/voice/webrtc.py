@@ -1,4 +1,4 @@
-"""Voice over WebRTC: SDP offer/answer over HTTP on the front door, media and events on aiortc."""
+"""Voice over WebRTC: SDP offer/answer over HTTP, media and events on aiortc."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import asyncio
 import logging
 from typing import Any
 
-from voicegate.server.http import FrontDoor
-from voicegate.server.messages import HttpRequest, HttpResponse
 from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
 from voicegate.voice.backend import SessionRequest, VoiceBackend
+from voicegate.voice.http import HttpReply, HttpRequest
 from voicegate.voice.protocol import CloseCode
 from voicegate.voice.rtc import (
     IceGatheringTimeoutError,
@@ -28,15 +27,22 @@ _REFUSALS: dict[int, tuple[int, str]] = {
 }
 
 
-class WebRTCVoiceBackend(VoiceBackend):
-    """Voice sessions over WebRTC, offered with ``POST <path>`` on the gateway's :class:`FrontDoor`.
+MAX_OFFER_BYTES = 65536
+"""The default limit of an offer's body: an SDP offer is a few KiB."""
 
-    Each offer is authenticated on its HTTP request, answered with host candidates
-    only (loopback included), and its session started; the response carries the
-    answer SDP and the session's id, so it is sent once the gateway has opened the
-    session (at most ``open_timeout`` seconds after the answer). A client whose
-    connection is not up ``connect_timeout`` seconds after the answer loses its
-    session. ``docs/protocol.md`` lists every status code.
+
+class WebRTCVoiceBackend(VoiceBackend):
+    """Voice sessions over WebRTC, offered with ``POST <path>``.
+
+    An :class:`~voicegate.voice.endpoint.HttpEndpoint`: the server hosting voicegate
+    (``voicegate.server.asgi.create_voice_app``) reads each offer's body (at most
+    ``max_offer_bytes``) and writes back what :meth:`respond` returns. Each offer is
+    authenticated on its HTTP request, answered with host candidates only (loopback
+    included), and its session started; the response carries the answer SDP and the
+    session's id, so it is sent once the gateway has opened the session (at most
+    ``open_timeout`` seconds after the answer). A client whose connection is not up
+    ``connect_timeout`` seconds after the answer loses its session. ``docs/protocol.md``
+    lists every status code.
     """
 
     name = "webrtc"
@@ -47,6 +53,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         *,
         allow_anonymous: bool = False,
         path: str = "/webrtc/offer",
+        max_offer_bytes: int = MAX_OFFER_BYTES,
         gathering_timeout: float = 5.0,
         open_timeout: float = 3.0,
         connect_timeout: float = 15.0,
@@ -55,6 +62,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         self._auth = auth
         self._allow_anonymous = allow_anonymous
         self._path = path
+        self._max_offer_bytes = max_offer_bytes
         self._gathering_timeout = gathering_timeout
         self._open_timeout = open_timeout
         self._connect_timeout = connect_timeout
@@ -66,9 +74,15 @@ class WebRTCVoiceBackend(VoiceBackend):
         """Answered offers whose session has not ended."""
         return len(self._sessions)
 
-    def mount(self, door: FrontDoor) -> None:
-        """Answer offers on ``door`` at this backend's path."""
-        door.route("POST", self._path, self._offer)
+    @property
+    def path(self) -> str:
+        """Where the server routes this backend's offers."""
+        return self._path
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest offer body accepted (413 beyond)."""
+        return self._max_offer_bytes
 
     async def close(self) -> None:
         """Close every session with 1001 (going away) and wait for them to end."""
@@ -79,18 +93,25 @@ class WebRTCVoiceBackend(VoiceBackend):
         )
         await asyncio.gather(*sessions.values(), return_exceptions=True)
 
-    async def _offer(self, request: HttpRequest) -> HttpResponse:
+    async def respond(self, request: HttpRequest) -> HttpReply:
+        """Answer one offer request: the answer SDP and session id, or an error reply.
+
+        ``docs/protocol.md`` lists every status; none of them raises.
+        """
         outcome = await authenticate(self._auth, request, allow_anonymous=self._allow_anonymous)
         if not outcome.accepted:
             self.session_handler.record_error("auth")
-            return HttpResponse.error(401, outcome.reason)
+            return HttpReply.error(401, outcome.reason)
+        if not _is_json(request.headers.get("Content-Type", "")):
+            self.session_handler.record_error("offer")
+            return HttpReply.error(415, "send the offer as Content-Type: application/json")
         try:
             offer_sdp, offer_type, room_id = _read_offer(request)
         except ValueError as exc:
             self.session_handler.record_error("offer")
-            return HttpResponse.error(400, str(exc))
+            return HttpReply.error(400, str(exc))
         if self._closing or not self.session_handler.accepting():
-            return HttpResponse.error(503, "the server is not accepting sessions now")
+            return HttpReply.error(503, "the server is not accepting sessions now")
         outbound = PacedAudioTrack()
         try:
             peer = await answer_offer(
@@ -102,10 +123,10 @@ class WebRTCVoiceBackend(VoiceBackend):
         except InvalidOfferError as exc:
             logger.info("offer rejected: %s", exc)
             self.session_handler.record_error("offer")
-            return HttpResponse.error(400, str(exc))
+            return HttpReply.error(400, str(exc))
         except IceGatheringTimeoutError as exc:
             logger.warning("offer not answered: %s", exc)
-            return HttpResponse.error(503, str(exc))
+            return HttpReply.error(503, str(exc))
         transport = WebRTCTransport(
             peer.connection, peer.inbound_audio, outbound, self._connect_timeout
         )
@@ -118,14 +139,12 @@ class WebRTCVoiceBackend(VoiceBackend):
                 session_id = await transport.wait_opened()
         except SessionRefusedError as exc:
             status, message = _REFUSALS.get(exc.code, (500, "the session could not start"))
-            return HttpResponse.error(status, message)
+            return HttpReply.error(status, message)
         except TimeoutError:
             logger.warning("session not opened within %.1f s", self._open_timeout)
             await transport.close(CloseCode.TRY_AGAIN_LATER, "server_busy")
-            return HttpResponse.error(503, "the session did not start in time")
-        return HttpResponse.json(
-            {"sdp": peer.answer_sdp, "type": "answer", "session_id": session_id}
-        )
+            return HttpReply.error(503, "the session did not start in time")
+        return HttpReply(200, {"sdp": peer.answer_sdp, "type": "answer", "session_id": session_id})
 
     async def _run(self, transport: WebRTCTransport, request: SessionRequest) -> None:
         try:
@@ -152,3 +171,8 @@ def _read_offer(request: HttpRequest) -> tuple[str, str, str | None]:
     if room_id is not None and not isinstance(room_id, str):
         raise ValueError('"room_id" must be a string or null')
     return offer_sdp, offer_type, room_id
+
+
+def _is_json(content_type: str) -> bool:
+    """Whether ``content_type`` is ``application/json`` (parameters such as charset allowed)."""
+    return content_type.partition(";")[0].strip().lower() == "application/json"

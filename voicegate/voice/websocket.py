@@ -1,4 +1,4 @@
-"""Voice over a WebSocket: the Sans-I/O voice protocol around a ``websockets`` connection."""
+"""Voice over a WebSocket: the Sans-I/O voice protocol around a :class:`MessageSocket`."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
+from typing import Any
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame
-from voicegate.server.http import FrontDoor
-from voicegate.server.messages import HttpRequest
 from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
 from voicegate.voice.backend import SessionRequest, VoiceBackend
+from voicegate.voice.endpoint import MessageSocket, SocketClosedError
+from voicegate.voice.http import HttpRequest
 from voicegate.voice.notices import Notice
 from voicegate.voice.playout import PlayoutBuffer
 from voicegate.voice.protocol import AudioIn, Bye, CloseCode, Hello, Interrupt, VoiceProtocol
@@ -22,6 +20,9 @@ from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.wire import write_notice
 
 logger = logging.getLogger(__name__)
+
+SUBPROTOCOL_PREFIX = "voicegate."
+"""The first offered subprotocol starting with this is accepted and echoed (browsers need it)."""
 
 
 class WebSocketTransport(VoiceTransport):
@@ -37,13 +38,13 @@ class WebSocketTransport(VoiceTransport):
 
     def __init__(
         self,
-        connection: ServerConnection,
+        socket: MessageSocket,
         protocol: VoiceProtocol,
         hello: Hello,
         output_rate: int,
         lead: float,
     ) -> None:
-        self._connection = connection
+        self._socket = socket
         self._protocol = protocol
         self._hello = hello
         self._output_rate = output_rate
@@ -77,8 +78,8 @@ class WebSocketTransport(VoiceTransport):
     async def frames(self) -> AsyncIterator[AudioFrame]:
         """The client's audio; ``interrupt`` messages go to the interrupt handler."""
         try:
-            async for message in self._connection:
-                for event in self._protocol.receive(message):
+            while True:
+                for event in self._protocol.receive(await self._socket.receive()):
                     if isinstance(event, AudioIn):
                         yield self._frame(event.pcm)
                     elif isinstance(event, Interrupt) and self.interrupt_handler is not None:
@@ -88,7 +89,7 @@ class WebSocketTransport(VoiceTransport):
                 await self._flush()
                 if self._protocol.close_code is not None:
                     return
-        except ConnectionClosed:
+        except SocketClosedError:
             return
 
     async def play(self, frame: AudioFrame) -> None:
@@ -128,12 +129,10 @@ class WebSocketTransport(VoiceTransport):
             outgoing = self._protocol.data_to_send()
             try:
                 for data in outgoing:
-                    await self._connection.send(data)
+                    await self._socket.send(data)
                 if self._protocol.close_code is not None:
-                    await self._connection.close(
-                        self._protocol.close_code, self._protocol.close_reason
-                    )
-            except ConnectionClosed:
+                    await self._socket.close(self._protocol.close_code, self._protocol.close_reason)
+            except SocketClosedError:
                 pass
 
     async def _pace(self) -> None:
@@ -154,11 +153,14 @@ class WebSocketTransport(VoiceTransport):
 
 
 class WebSocketVoiceBackend(VoiceBackend):
-    """Voice sessions over WebSockets, mounted on the gateway's :class:`FrontDoor`.
+    """Voice sessions over WebSockets at ``path``.
 
-    Each connection is authenticated on its upgrade request; a rejected one is
-    closed with 4401 before it can send anything. The client then has
-    ``hello_timeout`` seconds to send its ``hello`` (see ``docs/protocol.md``).
+    A :class:`~voicegate.voice.endpoint.WebSocketEndpoint`: the server hosting voicegate
+    (``voicegate.server.asgi.create_voice_app``) hands it every upgrade request on its
+    path. Each connection is authenticated on that request; the upgrade answers the first
+    offered ``voicegate.`` subprotocol, and a rejected connection is then closed with 4401
+    before it can send anything. The client has ``hello_timeout`` seconds to send its
+    ``hello`` (see ``docs/protocol.md``).
     """
 
     name = "websocket"
@@ -180,67 +182,92 @@ class WebSocketVoiceBackend(VoiceBackend):
         self._hello_timeout = hello_timeout
         self._lead = playout_lead
         self._path = path
-        self._transports: set[WebSocketTransport] = set()
+        self._sockets: dict[MessageSocket, WebSocketTransport | None] = {}
+        self._closing = False
+
+    @property
+    def path(self) -> str:
+        """Where the server routes this backend's upgrade requests."""
+        return self._path
 
     @property
     def session_count(self) -> int:
         """Connections past their hello."""
-        return len(self._transports)
-
-    def mount(self, door: FrontDoor) -> None:
-        """Serve the voice WebSocket on ``door`` at this backend's path."""
-        door.websocket(self._path, self._serve)
+        return sum(transport is not None for transport in self._sockets.values())
 
     async def close(self) -> None:
-        """Close every session with 1001 (going away)."""
-        await asyncio.gather(
-            *(t.close(CloseCode.GOING_AWAY, "server shutting down") for t in self._transports)
-        )
+        """Refuse new connections and close every open one with 1001 (going away)."""
+        self._closing = True
+        await asyncio.gather(*(self._going_away(s, t) for s, t in list(self._sockets.items())))
 
-    async def _serve(self, request: HttpRequest, connection: ServerConnection) -> None:
+    async def serve_socket(self, request: HttpRequest, socket: MessageSocket) -> None:
+        """Authenticate the upgrade ``request``, accept ``socket`` and run its session."""
         outcome = await authenticate(self._auth, request, allow_anonymous=self._allow_anonymous)
+        await socket.accept(_voicegate_subprotocol(request))
         if not outcome.accepted:
             self.session_handler.record_error("auth")
-            await connection.close(CloseCode.UNAUTHORIZED, outcome.reason)
+            await socket.close(CloseCode.UNAUTHORIZED, outcome.reason)
             return
+        if self._closing:
+            await socket.close(CloseCode.GOING_AWAY, "server shutting down")
+            return
+        self._sockets[socket] = None
+        try:
+            await self._serve_session(socket, outcome.metadata)
+        finally:
+            self._sockets.pop(socket, None)
+
+    async def _serve_session(self, socket: MessageSocket, metadata: dict[str, Any]) -> None:
         protocol = VoiceProtocol()
-        hello = await self._await_hello(connection, protocol)
+        hello = await self._await_hello(socket, protocol)
         if hello is None:
             return
-        transport = WebSocketTransport(connection, protocol, hello, self._output_rate, self._lead)
-        session_request = SessionRequest(outcome.metadata, hello.room_id)
-        self._transports.add(transport)
+        transport = WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead)
+        self._sockets[socket] = transport
         try:
             await run_with_auth_context(
-                outcome.metadata, self.session_handler.run_session, transport, session_request
+                metadata,
+                self.session_handler.run_session,
+                transport,
+                SessionRequest(metadata, hello.room_id),
             )
         finally:
-            self._transports.discard(transport)
             await transport.close(CloseCode.NORMAL, "session ended")
 
-    async def _await_hello(
-        self, connection: ServerConnection, protocol: VoiceProtocol
-    ) -> Hello | None:
+    async def _await_hello(self, socket: MessageSocket, protocol: VoiceProtocol) -> Hello | None:
         """Read until the hello; ``None`` if the connection ended or was refused."""
         hello: Hello | None = None
         try:
             async with asyncio.timeout(self._hello_timeout):
                 while hello is None and protocol.close_code is None:
-                    events = protocol.receive(await connection.recv())
+                    events = protocol.receive(await socket.receive())
                     hello = next((e for e in events if isinstance(e, Hello)), None)
         except TimeoutError:
             protocol.hello_timed_out(self._hello_timeout)
-        except ConnectionClosed:
+        except SocketClosedError:
             return None
         if hello is None or protocol.close_code is not None:
             self.session_handler.record_error("protocol")
             code = protocol.close_code or CloseCode.PROTOCOL_VIOLATION
-            with contextlib.suppress(ConnectionClosed):
+            with contextlib.suppress(SocketClosedError):
                 for data in protocol.data_to_send():
-                    await connection.send(data)
-                await connection.close(code, protocol.close_reason)
+                    await socket.send(data)
+            await socket.close(code, protocol.close_reason)
             return None
         if not self.session_handler.accepting():
-            await connection.close(CloseCode.TRY_AGAIN_LATER, "server_busy")
+            await socket.close(CloseCode.TRY_AGAIN_LATER, "server_busy")
             return None
         return hello
+
+    @staticmethod
+    async def _going_away(socket: MessageSocket, transport: WebSocketTransport | None) -> None:
+        if transport is None:
+            await socket.close(CloseCode.GOING_AWAY, "server shutting down")
+        else:
+            await transport.close(CloseCode.GOING_AWAY, "server shutting down")
+
+
+def _voicegate_subprotocol(request: HttpRequest) -> str | None:
+    """The first subprotocol the client offered that starts with ``voicegate.``."""
+    offered = (p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(","))
+    return next((p for p in offered if p.startswith(SUBPROTOCOL_PREFIX)), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from tests.voice.rtc.peers import ToneTrack, offer_sdp
 from voicegate.errors import RoomKitError
@@ -33,9 +34,7 @@ async def client_offer(direction: str = "sendrecv") -> str:
 async def test_answer_offers_loopback_host_candidate_and_sends_and_receives_audio() -> None:
     answered = await answer_offer(await client_offer(), PacedAudioTrack())
     try:
-        assert re.search(
-            r"a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host", answered.answer_sdp
-        )
+        assert LOOPBACK_CANDIDATE.search(answered.answer_sdp)
         assert "srflx" not in answered.answer_sdp
         assert "relay" not in answered.answer_sdp
         assert "a=sendrecv" in answered.answer_sdp
@@ -43,6 +42,23 @@ async def test_answer_offers_loopback_host_candidate_and_sends_and_receives_audi
         assert answered.inbound_audio.kind == "audio"
     finally:
         await answered.connection.close()
+
+
+LOOPBACK_CANDIDATE = re.compile(r"a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host")
+
+
+async def test_only_voicegate_peers_offer_the_loopback_candidate() -> None:
+    """Other aiortc peers in the process gather as aioice does, also after voicegate's did."""
+    ours = create_peer_connection()
+    theirs = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        for peer in (ours, theirs):
+            peer.addTrack(ToneTrack())
+        assert LOOPBACK_CANDIDATE.search(await offer_sdp(ours))
+        assert not LOOPBACK_CANDIDATE.search(await offer_sdp(theirs))
+    finally:
+        await ours.close()
+        await theirs.close()
 
 
 @pytest.mark.parametrize(

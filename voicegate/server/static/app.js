@@ -10,6 +10,8 @@ const voiceProcessing = params.get("aec") !== "0";
 // The protocol takes 8, 16, 24 or 48 kHz; asking for 48 kHz makes the browser resample 44.1 kHz devices.
 const CAPTURE_RATE = 48000;
 const WEBRTC_CONNECT_MS = 10000;
+// Every URL is relative to the page, so the page works wherever voicegate is mounted (e.g. /voice/).
+const endpoint = (path) => new URL(path, document.baseURI);
 
 const state = {
   status: "idle",
@@ -196,12 +198,14 @@ function websocketPlayer(context) {
 
 async function startWebSocket(mic) {
   // the worklet loads first: a socket opened before it could fire `open` with nobody listening
-  await mic.context.audioWorklet.addModule("/static/capture-worklet.js");
+  await mic.context.audioWorklet.addModule(new URL("capture-worklet.js", import.meta.url));
   const capture = new AudioWorkletNode(mic.context, "voicegate-capture");
   const player = websocketPlayer(mic.context);
   let outputRate = 16000;
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`);
+  const url = endpoint("ws");
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.search = `?token=${encodeURIComponent(token)}`;
+  const ws = new WebSocket(url);
   ws.binaryType = "arraybuffer";
   await new Promise((resolve, reject) => {
     ws.onopen = resolve;
@@ -268,7 +272,7 @@ async function startWebRTC(mic) {
     pc.addEventListener("icegatheringstatechange", done);
     setTimeout(resolve, 2000);
   });
-  const response = await fetch("/webrtc/offer", {
+  const response = await fetch(endpoint("webrtc/offer"), {
     method: "POST",
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
     body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer" }),

@@ -1,6 +1,6 @@
 """WebRTC media plumbing on aiortc: answering offers, inbound audio, a paced outbound track."""
 
-from voicegate.voice.rtc.ice import create_peer_connection, enable_loopback_candidates
+from voicegate.voice.rtc.ice import LoopbackPeerConnection, create_peer_connection
 from voicegate.voice.rtc.inbound import read_audio
 from voicegate.voice.rtc.outbound import PacedAudioTrack
 from voicegate.voice.rtc.peer import (
@@ -15,10 +15,10 @@ __all__ = [
     "AnsweredPeer",
     "IceGatheringTimeoutError",
     "InvalidOfferError",
+    "LoopbackPeerConnection",
     "PacedAudioTrack",
     "answer_offer",
     "create_peer_connection",
-    "enable_loopback_candidates",
     "parse_offer",
     "read_audio",
 ]

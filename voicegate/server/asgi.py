@@ -1,0 +1,184 @@
+"""voicegate as an ASGI application: the call page, the voice endpoints, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketState
+
+from voicegate.server.adapters import (
+    BodyTooLargeError,
+    StarletteMessageSocket,
+    http_request,
+    read_body,
+)
+from voicegate.server.metrics import GatewayMetrics
+from voicegate.server.static import PAGE_DIR, PageFiles
+from voicegate.voice.endpoint import HttpEndpoint, SocketClosedError, WebSocketEndpoint
+from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.http import HttpReply
+from voicegate.voice.protocol import CloseCode
+
+logger = logging.getLogger(__name__)
+
+_Handler = Callable[[Request], Awaitable[Response]]
+
+
+def create_voice_app(
+    gateway: VoiceGateway, *, metrics: GatewayMetrics | None = None, page: bool = True
+) -> Starlette:
+    """The ASGI app serving ``gateway``'s voice backends; run it, or mount it in your own app.
+
+    Paths are relative to where the app is served, so ``app.mount("/voice", voice_app)``
+    puts them all under ``/voice``: the call page ``/`` and ``/static/...`` (unless
+    ``page=False``), each backend that is a
+    :class:`~voicegate.voice.endpoint.WebSocketEndpoint` (``/ws``) or an
+    :class:`~voicegate.voice.endpoint.HttpEndpoint` (``POST /webrtc/offer``) at its
+    ``path``, ``/healthz``, and ``/metrics`` when ``metrics`` is given (the gateway's
+    observer). Errors are JSON ``{"error": ..., "message": ...}`` bodies; a failing
+    handler is logged and answers 500 (a WebSocket: close 1011), never a traceback.
+
+    The app neither starts nor closes the gateway: ``await gateway.start()`` before
+    serving and ``await gateway.close()`` before the server stops, so that sessions are
+    told 1001 (going away) rather than whatever the server sends on shutdown.
+    """
+    served = (WebSocketEndpoint, HttpEndpoint)
+    paths = [backend.path for backend in gateway.backends if isinstance(backend, served)]
+    if len(set(paths)) < len(paths):
+        raise ValueError(f"two voice backends are served at the same path: {sorted(paths)}")
+    routes: list[BaseRoute] = []
+    if page:
+        routes += [Route("/", _page), Mount("/static", app=PageFiles(directory=PAGE_DIR))]
+    for backend in gateway.backends:
+        if isinstance(backend, WebSocketEndpoint):
+            routes += [
+                WebSocketRoute(backend.path, _socket_route(backend)),
+                Route(backend.path, _upgrade_required),
+            ]
+        if isinstance(backend, HttpEndpoint):
+            routes.append(Route(backend.path, _guarded(_http_route(backend)), methods=["POST"]))
+    routes.append(Route("/healthz", _guarded(_health(gateway))))
+    if metrics is not None:
+        routes.append(Route("/metrics", _guarded(_metrics(metrics))))
+    routes.append(WebSocketRoute("/{path:path}", _no_such_socket))
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+
+
+def _error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """voicegate's JSON error response (see :meth:`HttpReply.error`)."""
+    return _json(HttpReply.error(status, message, headers))
+
+
+def _json(reply: HttpReply) -> Response:
+    return JSONResponse(reply.body, reply.status, reply.headers)
+
+
+def _guarded(handler: _Handler) -> _Handler:
+    """``handler``, answering 500 (and logging why) when it raises."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Exception:
+            logger.exception("%s %s failed", request.method, request.url.path)
+            return _error_response(500, "internal server error")
+
+    return guarded
+
+
+def _http_route(endpoint: HttpEndpoint) -> _Handler:
+    async def respond(request: Request) -> Response:
+        try:
+            body = await read_body(request, endpoint.max_body_bytes)
+        except BodyTooLargeError as exc:
+            return _error_response(413, str(exc))
+        except ClientDisconnect:
+            return _error_response(400, "the client went away before sending its body")
+        return _json(await endpoint.respond(http_request(request, request.method, body)))
+
+    return respond
+
+
+def _socket_route(endpoint: WebSocketEndpoint) -> Callable[[WebSocket], Awaitable[None]]:
+    async def serve(websocket: WebSocket) -> None:
+        socket = StarletteMessageSocket(websocket)
+        try:
+            await endpoint.serve_socket(http_request(websocket, "GET"), socket)
+        except SocketClosedError:
+            logger.info("WebSocket %s: the client went away", websocket.url.path)
+        except Exception:
+            logger.exception("WebSocket %s failed", websocket.url.path)
+            if websocket.application_state is WebSocketState.CONNECTING:
+                await _refuse(websocket, _error_response(500, "internal server error"))
+            else:
+                await socket.close(CloseCode.INTERNAL_ERROR, "internal_error")
+
+    return serve
+
+
+async def _refuse(websocket: WebSocket, response: Response) -> None:
+    """Answer an upgrade request with ``response`` (403 if the server cannot send one)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(response)
+    else:
+        await websocket.close()
+
+
+async def _no_such_socket(websocket: WebSocket) -> None:
+    await _refuse(websocket, _error_response(404, f"no such path: {websocket.url.path}"))
+
+
+async def _upgrade_required(request: Request) -> Response:
+    return _error_response(426, "this path takes WebSocket upgrades only", {"Upgrade": "websocket"})
+
+
+async def _page(request: Request) -> Response:
+    return FileResponse(
+        PAGE_DIR / "index.html",
+        media_type="text/html; charset=utf-8",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+def _health(gateway: VoiceGateway) -> _Handler:
+    started = time.monotonic()
+
+    async def health(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "sessions": len(gateway.sessions),
+                "uptime_s": round(time.monotonic() - started, 1),
+                "store": type(gateway.kit.store).__name__,
+            }
+        )
+
+    return health
+
+
+def _metrics(metrics: GatewayMetrics) -> _Handler:
+    async def render(request: Request) -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    return render
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's routing and static-file errors (404, 405) in voicegate's JSON shape."""
+    if not isinstance(exc, HTTPException):  # Starlette only routes HTTPException here
+        raise exc
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        message = f"no such path: {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"method not allowed; use {headers.get('Allow', '')}"
+    else:
+        message = exc.detail
+    return _error_response(exc.status_code, message, headers)
