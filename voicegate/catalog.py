@@ -15,6 +15,11 @@ from pathlib import Path
 
 from voicegate.errors import ModelNotAvailableError
 
+DEFAULT_STT_MODEL = "whisper-tiny.en"
+"""The recogniser used unless another is asked for (the manifest marks it ``default``)."""
+DEFAULT_TTS_VOICE = "piper-en_US-joe-medium"
+"""The voice used unless another is asked for (the manifest marks it ``default``)."""
+
 _REPO_MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.toml"
 
 

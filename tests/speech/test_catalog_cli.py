@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from voicegate.audio.wav import read_wav
-from voicegate.catalog import load_catalog, resolve_model
+from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE, load_catalog, resolve_model
 from voicegate.cli import main
 from voicegate.errors import ModelNotAvailableError
 from voicegate.stt.wer import word_error_rate
@@ -79,3 +79,8 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFix
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3
     assert all(line.startswith("voicegate ") for line in errors)
+
+
+def test_the_default_constants_are_the_manifests_defaults() -> None:
+    defaults = {entry.kind: entry.id for entry in load_catalog().values() if entry.default}
+    assert defaults == {"stt": DEFAULT_STT_MODEL, "tts": DEFAULT_TTS_VOICE}

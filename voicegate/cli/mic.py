@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
 from voicegate.errors import ModelNotAvailableError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
@@ -121,11 +122,10 @@ def run(args: argparse.Namespace) -> int:
     except AudioDeviceError as error:
         print(f"voicegate mic: {error}", file=sys.stderr)
         return 1
-    from voicegate.stt.whisper import FasterWhisperSTT
-    from voicegate.tts.piper import PiperTTS
+    from voicegate.engines import create_stt, create_tts
 
     try:
-        stt, tts = FasterWhisperSTT(), PiperTTS()
+        stt, tts = create_stt(DEFAULT_STT_MODEL), create_tts(DEFAULT_TTS_VOICE)
     except (OSError, ModelNotAvailableError) as error:
         print(f"voicegate mic: {error}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from voicegate.audio.decode import decode_audio
+from voicegate.catalog import DEFAULT_STT_MODEL
 from voicegate.errors import ModelNotAvailableError
 
 
@@ -18,22 +19,24 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "file", help="any audio file FFmpeg reads (WAV, G.722, MP3, Ogg/Opus...), any rate"
     )
-    parser.add_argument("--model", default="whisper-tiny.en", help="manifest id or CTranslate2 dir")
+    parser.add_argument("--model", default=DEFAULT_STT_MODEL, help="manifest id or CTranslate2 dir")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Transcribe ``args.file``; exit code 2 on a bad file or a missing model."""
-    from voicegate.stt.whisper import FasterWhisperSTT
+    from voicegate.engines import create_stt
 
     try:
         audio = decode_audio(args.file)
-        stt = FasterWhisperSTT(args.model)
+        stt = create_stt(args.model)
     except (OSError, ValueError, ModelNotAvailableError) as error:
         print(f"voicegate transcribe: {error}", file=sys.stderr)
         return 2
     print(f"loading {args.model} ...", end=" ", file=sys.stderr, flush=True)
-    print(f"{asyncio.run(stt.load()):.2f} s", file=sys.stderr)
+    began = time.perf_counter()
+    asyncio.run(stt.warm_up())
+    print(f"{time.perf_counter() - began:.2f} s", file=sys.stderr)
     started = time.perf_counter()
     transcript = asyncio.run(stt.transcribe(audio))
     elapsed = time.perf_counter() - started

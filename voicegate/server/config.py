@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
 from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
 from voicegate.voice.session import VoiceSettings
@@ -33,8 +34,8 @@ class ServeConfig:
     port: int = 8765
     data_dir: Path = Path("voicegate-data")
     store: str = "sqlite"
-    stt_model: str = "whisper-tiny.en"
-    tts_voice: str = "piper-en_US-joe-medium"
+    stt_model: str = DEFAULT_STT_MODEL
+    tts_voice: str = DEFAULT_TTS_VOICE
     responder: str = "echo"
     ai_url: str = "http://127.0.0.1:8080/v1"
     ai_model: str = "local"

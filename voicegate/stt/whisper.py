@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voicegate.audio.frame import AudioFrame
-from voicegate.catalog import resolve_model
+from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
 from voicegate.inference import InferenceWorker
 from voicegate.stt.base import STTProvider, Transcript, TranscriptSegment
 from voicegate.stt.text import repeated_run, restarted_tail, words
@@ -74,7 +74,7 @@ class FasterWhisperSTT(STTProvider):
 
     def __init__(
         self,
-        model: str = "whisper-tiny.en",
+        model: str = DEFAULT_STT_MODEL,
         *,
         compute_type: str = "int8",
         cpu_threads: int = 0,
@@ -99,10 +99,6 @@ class FasterWhisperSTT(STTProvider):
     def worker(self) -> InferenceWorker:
         """The worker thread this model runs on."""
         return self._worker
-
-    async def load(self) -> float:
-        """Load the model (on the worker thread) if not loaded yet; returns seconds spent."""
-        return await self._worker.run(self._load)
 
     async def transcribe(self, audio: AudioFrame) -> Transcript:
         """Transcribe one finished utterance (any rate or channel count)."""

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from voicegate.audio.frame import AudioFrame
-from voicegate.catalog import resolve_model
+from voicegate.catalog import DEFAULT_TTS_VOICE, resolve_model
 from voicegate.inference import InferenceWorker
 from voicegate.tts.base import MIN_CLAUSE_WORDS, TTSProvider, split_for_speech
 
@@ -26,7 +26,7 @@ class PiperTTS(TTSProvider):
 
     def __init__(
         self,
-        voice: str = "piper-en_US-joe-medium",
+        voice: str = DEFAULT_TTS_VOICE,
         *,
         min_clause_words: int = MIN_CLAUSE_WORDS,
         max_queue: int = 8,
@@ -43,10 +43,6 @@ class PiperTTS(TTSProvider):
     def worker(self) -> InferenceWorker:
         """The worker thread this voice runs on."""
         return self._worker
-
-    async def load(self) -> float:
-        """Load the voice (on the worker thread) if not loaded yet; returns seconds spent."""
-        return await self._worker.run(self._load)
 
     async def synthesize(self, text: str) -> AudioFrame:
         """All of ``text`` as one frame at :attr:`sample_rate`."""

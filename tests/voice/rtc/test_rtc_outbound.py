@@ -40,14 +40,30 @@ async def test_frames_are_20ms_of_48khz_stereo_s16_with_sample_pts() -> None:
         assert not frame.to_ndarray().any()
 
 
-async def test_frames_are_paced_in_real_time() -> None:
+async def test_each_frame_waits_for_its_real_time_position(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Frame n is due n x 20 ms after the first, whatever the caller's own delays (a fake
+    clock: no wall-clock timing)."""
+    now = [100.0]
+    slept: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+        now[0] += delay
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "time", lambda: now[0])
+    monkeypatch.setattr("voicegate.voice.rtc.outbound.asyncio.sleep", sleep)
     track = PacedAudioTrack()
-    loop = asyncio.get_running_loop()
     await track.recv()
-    start = loop.time()
-    for _ in range(10):
+    for _ in range(3):
         await track.recv()
-    assert loop.time() - start >= 10 * 0.020 - 0.002
+    assert slept == pytest.approx([0.02, 0.02, 0.02])
+    now[0] += 0.05  # the caller was late by two and a half frames
+    late = [await track.recv() for _ in range(3)]
+    assert [frame.pts for frame in late] == [3840, 4800, 5760]
+    assert slept[3:] == pytest.approx([0.01])  # caught up without sleeping, then on time
+    assert now[0] == pytest.approx(100.0 + 6 * 0.02)
 
 
 async def test_pushed_audio_is_downmixed_resampled_and_played_on_both_channels() -> None:
