@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[serve]'
 export HF_HUB_OFFLINE=1
+.venv/bin/voicegate models --fetch >/dev/null  # Smart Turn and Silero VAD, out of their wheels
 exec .venv/bin/voicegate serve "$@"

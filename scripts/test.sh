@@ -8,6 +8,7 @@ bash scripts/install-system-deps.sh
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
 export HF_HUB_OFFLINE=1
+echo "== models"; .venv/bin/voicegate models --fetch
 echo "== real speech"; .venv/bin/python -m voicegate.bench.prompts
 echo "== ruff";  .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy";  .venv/bin/mypy

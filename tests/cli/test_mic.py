@@ -19,8 +19,11 @@ from voicegate.voice.notices import (
     AnswerStarted,
     BargeIn,
     FinalTranscript,
+    Floor,
     PartialTranscript,
+    SpeechIgnored,
     TurnMetrics,
+    TurnState,
 )
 from voicegate.voice.turns import TurnTimings
 
@@ -71,9 +74,12 @@ def test_the_renderer_prints_the_meter_transcripts_answers_and_latency() -> None
         PartialTranscript("turn on"),
         InputLevel(-30.0),
         FinalTranscript("Turn on the lights.", "e1"),
+        TurnState(Floor.SPEAKING),
         AnswerStarted("Turn on the lights.", "e2"),
+        InputLevel(-30.0),
         TurnMetrics(timings),
-        BargeIn(),
+        SpeechIgnored("acknowledgement", "Uh-huh."),
+        BargeIn("speaking", "semantic", 320.0, "wait"),
         SessionClosed(1000, "session ended"),
         SessionClosed(4404, "room_not_found"),
     ):
@@ -81,10 +87,12 @@ def test_the_renderer_prints_the_meter_transcripts_answers_and_latency() -> None
     lines = [line.split("\x1b[K")[-1] for line in out.getvalue().split("\r") if line]
     assert lines == [
         "listening in room kitchen: speak, Ctrl-C to stop\n",
-        "[#####     ]  -30.0 dBFS  turn on",
+        "[#####     ]  -30.0 dBFS  listening  turn on",
         "you:    Turn on the lights.\n",
         "answer: Turn on the lights.\n",
+        "[#####     ]  -30.0 dBFS  speaking   ",
         "turn:   endpoint 300 ms, stt 500 ms, room 10 ms, tts 290 ms, total 1100 ms\n",
-        "        (interrupted)\n",
+        "        (acknowledgement, not a turn: Uh-huh.)\n",
+        "        (interrupted while speaking: semantic)\n",
         "session ended: room_not_found (4404)\n",
     ]

@@ -29,6 +29,7 @@ from voicegate.voice.protocol import (
     event_to_json,
     json_safe,
 )
+from voicegate.voice.session import EndOfTurn, InterruptionStrategy
 
 HELLO = {"type": "hello", "sample_rate": 16000, "channels": 1, "format": "pcm16", "room_id": None}
 
@@ -79,7 +80,7 @@ def test_hello_opens_and_accept_sends_ready() -> None:
     assert events == [Hello(sample_rate=16000, channels=1, room_id="lobby")]
     assert protocol.state is State.OPEN
     assert protocol.data_to_send() == []
-    protocol.accept("s1", "lobby", 16000, 24000, 20)
+    protocol.accept("s1", "lobby", 16000, 24000, 20, {"end_of_turn": "semantic"})
     assert _sent(protocol) == [
         {
             "type": "ready",
@@ -91,6 +92,7 @@ def test_hello_opens_and_accept_sends_ready() -> None:
             "channels": 1,
             "frame_ms": 20,
             "max_frame_bytes": 32768,
+            "settings": {"end_of_turn": "semantic"},
         }
     ]
     assert protocol.data_to_send() == []
@@ -163,11 +165,63 @@ def test_a_whole_turn_in_order() -> None:
 def test_barge_in_and_interrupted_end() -> None:
     protocol = _ready()
     protocol.barge_in()
+    protocol.barge_in("thinking", "semantic", 312.34, "wait, stop")
     protocol.tts_end("e2", interrupted=True)
     assert _sent(protocol) == [
-        {"type": "barge_in"},
+        {"type": "barge_in", "during": "speaking", "strategy": "client", "speech_ms": None,
+         "text": ""},
+        {"type": "barge_in", "during": "thinking", "strategy": "semantic", "speech_ms": 312.3,
+         "text": "wait, stop"},
         {"type": "tts_end", "event_id": "e2", "interrupted": True},
+    ]  # fmt: skip
+
+
+def test_turn_state_and_ignored_speech() -> None:
+    protocol = _ready()
+    protocol.turn_state("thinking")
+    protocol.speech_ignored("acknowledgement", "Uh-huh.")
+    assert _sent(protocol) == [
+        {"type": "turn_state", "state": "thinking"},
+        {"type": "speech_ignored", "reason": "acknowledgement", "text": "Uh-huh."},
     ]
+
+
+def test_hello_chooses_session_settings() -> None:
+    protocol = VoiceProtocol()
+    hello = (
+        '{"type":"hello","sample_rate":16000,"end_of_turn":"fixed","turn_threshold":0.7,'
+        '"interruption_speaking":"confirmed","barge_in_ms":300,"echo_cancellation":false}'
+    )
+    (event,) = protocol.receive_text(hello)
+    assert isinstance(event, Hello)
+    assert event.settings == {
+        "end_of_turn": EndOfTurn.FIXED,
+        "turn_threshold": 0.7,
+        "interruption_speaking": InterruptionStrategy.CONFIRMED,
+        "barge_in_ms": 300,
+        "echo_cancellation": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ('"end_of_turn":"sometimes"', "end_of_turn must be one of fixed, semantic"),
+        ('"interruption_thinking":1', "interruption_thinking must be one of immediate"),
+        ('"max_silence_ms":50', "max_silence_ms must be an integer from 200 to 10000"),
+        ('"max_silence_ms":900.5', "max_silence_ms must be an integer from 200 to 10000"),
+        ('"turn_threshold":"high"', "turn_threshold must be a number from 0 to 1"),
+        ('"echo_cancellation":"yes"', "echo_cancellation must be true or false"),
+        ('"vad":null', "vad must be one of webrtc, silero"),
+    ],
+)
+def test_a_bad_session_setting_is_a_bad_hello(fields: str, expected: str) -> None:
+    protocol = VoiceProtocol()
+    (event,) = protocol.receive_text(f'{{"type":"hello","sample_rate":16000,{fields}}}')
+    assert isinstance(event, ProtocolError)
+    assert (event.code, event.fatal) == ("bad_hello", True)
+    assert expected in event.message
+    assert protocol.close_code == CloseCode.PROTOCOL_VIOLATION
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from voicegate.voice.notices import (
     AnswerStarted,
     BargeIn,
     FinalTranscript,
+    Floor,
     Notice,
     PartialTranscript,
     RoomEventNotice,
@@ -35,8 +36,9 @@ from voicegate.voice.notices import (
     SpeechEnded,
     SpeechStarted,
     TurnMetrics,
+    TurnState,
 )
-from voicegate.voice.session import VoiceSession, VoiceSettings
+from voicegate.voice.session import EndOfTurn, InterruptionStrategy, VoiceSession, VoiceSettings
 
 SETTINGS = VoiceSettings(partial_interval_ms=200, barge_in_ms=120)
 
@@ -80,7 +82,7 @@ async def test_a_spoken_turn_goes_through_the_room_in_the_documented_order() -> 
         harness.call() as caller,
     ):
         await caller.say(speech_ms=700, silence_ms=400)
-        await caller.transport.wait_for(AnswerEnded)
+        await caller.transport.wait_for(TurnState, 3)  # thinking, speaking, listening again
         notices = caller.transport.notices
         timeline = await harness.kit.get_timeline(caller.room_id)
 
@@ -89,16 +91,22 @@ async def test_a_spoken_turn_goes_through_the_room_in_the_documented_order() -> 
         "PartialTranscript",
         "PartialTranscript",
         "PartialTranscript",
+        "PartialTranscript",  # the pass at the pause: all the speech so far
         "SpeechEnded",
         "FinalTranscript",
         "RoomEventNotice",  # the transcript's event, reported by the engine on commit
+        "TurnState",
         "RoomEventNotice",  # the echo's answer
+        "TurnState",
         "AnswerStarted",
         "TurnMetrics",
         "AnswerEnded",
+        "TurnState",
     ]
+    floors = [n.floor for n in notices if isinstance(n, TurnState)]
+    assert floors == [Floor.THINKING, Floor.SPEAKING, Floor.LISTENING]
     partials = [n.text for n in notices if isinstance(n, PartialTranscript)]
-    assert partials == ["turn", "turn on", "turn on the"]
+    assert partials == ["turn", "turn on", "turn on the", "turn on the lights"]
     final = caller.transport.of_type(FinalTranscript)[0]
     transcript, answer = timeline
     assert final == FinalTranscript("turn on the lights", transcript.id)
@@ -115,7 +123,12 @@ async def test_a_spoken_turn_goes_through_the_room_in_the_documented_order() -> 
 
 
 async def test_the_speech_start_and_end_times_are_on_the_audio_clock() -> None:
-    async with voice_harness(ScriptedSTT(["hello"])) as harness, harness.call() as caller:
+    # No echo canceller: its filters let the synthetic vowel ring on for a frame or two.
+    settings = VoiceSettings(echo_cancellation=False)
+    async with (
+        voice_harness(ScriptedSTT(["hello"]), settings=settings) as harness,
+        harness.call() as caller,
+    ):
         await caller.send(silence(500))
         await caller.say(speech_ms=800, silence_ms=400)
         ended = await caller.transport.wait_for(SpeechEnded)
@@ -127,7 +140,8 @@ async def test_the_speech_start_and_end_times_are_on_the_audio_clock() -> None:
 
 async def test_a_pause_shorter_than_the_end_of_speech_silence_keeps_one_utterance() -> None:
     stt = ScriptedSTT(["one long sentence", "never heard"])
-    async with voice_harness(stt) as harness, harness.call() as caller:
+    fixed = VoiceSettings(end_of_turn=EndOfTurn.FIXED)
+    async with voice_harness(stt, settings=fixed) as harness, harness.call() as caller:
         await caller.say(speech_ms=400, silence_ms=200)
         await caller.say(speech_ms=400, silence_ms=400)
         await caller.transport.wait_for(AnswerEnded)
@@ -167,7 +181,7 @@ async def test_speaking_over_an_answer_stops_it_and_the_caller_is_answered() -> 
 
 
 async def test_speech_shorter_than_barge_in_ms_does_not_interrupt_but_is_a_turn() -> None:
-    settings = VoiceSettings(barge_in_ms=500)
+    settings = VoiceSettings(interruption_speaking=InterruptionStrategy.CONFIRMED, barge_in_ms=500)
     async with (
         voice_harness(ScriptedSTT(["tell me a story", "okay"]), settings=settings) as h,
         h.call(hold_playout=True) as caller,
@@ -367,6 +381,7 @@ async def test_voice_hooks_see_the_session_and_after_tts_sees_what_was_spoken() 
         "turn",
         "turn on",
         "turn on the",
+        "turn on the lights",  # the pass at the pause
     ]
     assert [p for p, _ in seen["after_tts"]] == ["turn on the lights"]
     sessions = {s.id for values in seen.values() for _, s in values}

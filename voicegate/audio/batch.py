@@ -1,7 +1,9 @@
 """One frame of many sessions' inbound audio in one batched numpy pass.
 
 Downmix, resampling to 16 kHz and levels run as a few array operations over every
-session in the call; only VAD is a call per session. Each session keeps its own
+session in the call; a session's capture filter (echo cancellation) is a call per
+session, and VAD one call per detector (a batching detector such as Silero judges
+all its sessions at once, WebRTC VAD is a call per session). Each session keeps its own
 resampler history (a row of one array), so any subset of sessions can be processed
 together: a call takes the sessions whose frame has arrived, and nobody waits for
 anybody. This works because a whole frame (20 ms at the supported rates) is a whole
@@ -10,7 +12,7 @@ number of the resampler's blocks, so every frame starts at the filter's phase ze
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +27,9 @@ from voicegate.audio.frame import (
 )
 from voicegate.audio.resample import design
 from voicegate.audio.vad import VADProvider, VADStream
+
+CaptureFilter = Callable[[npt.NDArray[np.int16]], npt.NDArray[np.int16]]
+"""Processes one session's 16 kHz mono frame before its level and VAD (echo cancellation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,8 @@ class BatchInboundPath:
     """Downmix, resample, level and VAD for many sessions per call, one frame each.
 
     Output audio lags the input by the resampler latency (2 ms); a new session starts
-    with silent history, exactly like a fresh per-session resampler.
+    with silent history, exactly like a fresh per-session resampler. ``vad`` is every
+    session's detector unless :meth:`add_session` names another.
     """
 
     def __init__(
@@ -77,15 +83,23 @@ class BatchInboundPath:
         self._history = np.zeros((0, self._design.taps_per_phase - 1), dtype=np.float32)
         self._rows: dict[str, int] = {}
         self._free: list[int] = []
-        self._detectors: dict[str, VADStream] = {}
+        self._detectors: dict[str, tuple[VADProvider, VADStream]] = {}
+        self._filters: dict[str, CaptureFilter] = {}
 
     @property
     def session_ids(self) -> tuple[str, ...]:
         """Sessions in the order they were added."""
         return tuple(self._rows)
 
-    def add_session(self, session_id: str) -> None:
-        """Give ``session_id`` a row of resampler history; it must not be present already."""
+    def add_session(
+        self,
+        session_id: str,
+        *,
+        vad: VADProvider | None = None,
+        capture: CaptureFilter | None = None,
+    ) -> None:
+        """Give ``session_id`` a row of resampler history (it must not be present already),
+        its detector (``vad``, else the path's) and a ``capture`` filter if any."""
         if session_id in self._rows:
             raise ValueError(f"session {session_id!r} is already in the batch")
         if not self._free:
@@ -95,7 +109,10 @@ class BatchInboundPath:
         row = self._free.pop()
         self._history[row] = 0.0
         self._rows[session_id] = row
-        self._detectors[session_id] = self._vad.new_stream()
+        provider = vad or self._vad
+        self._detectors[session_id] = (provider, provider.new_stream())
+        if capture is not None:
+            self._filters[session_id] = capture
 
     def remove_session(self, session_id: str) -> None:
         """Drop ``session_id``'s row and state."""
@@ -103,6 +120,7 @@ class BatchInboundPath:
         if row is None:
             raise KeyError(f"session {session_id!r} is not in the batch")
         del self._detectors[session_id]
+        self._filters.pop(session_id, None)
         self._free.append(row)
 
     def process(
@@ -122,16 +140,27 @@ class BatchInboundPath:
         source = np.concatenate([self._history[rows], mono], axis=1)
         samples = to_int16(self._design.apply(source, self._blocks))
         self._history[rows] = source[:, source.shape[1] - self._history.shape[1] :]
+        for index, session in enumerate(session_ids):
+            if (capture := self._filters.get(session)) is not None:
+                samples[index] = capture(samples[index])
         power = np.einsum("ij,ij->i", samples, samples, dtype=np.float64)
         rms = np.sqrt(power / max(1, samples.shape[1])) / INT16_FULL_SCALE
         with np.errstate(divide="ignore"):
             dbfs = np.maximum(20.0 * np.log10(rms), SILENCE_DBFS)
-        speech = np.fromiter(
-            (
-                self._detectors[session].is_speech(AudioFrame(samples[i], self.out_rate, timestamp))
-                for i, session in enumerate(session_ids)
-            ),
-            dtype=np.bool_,
-            count=len(session_ids),
-        )
+        speech = self._detect(session_ids, samples)
         return InboundTick(tuple(session_ids), samples, dbfs, speech, self.out_rate, timestamp)
+
+    def _detect(
+        self, session_ids: Sequence[str], samples: npt.NDArray[np.int16]
+    ) -> npt.NDArray[np.bool_]:
+        """Every session's speech decision, one :meth:`VADProvider.detect` per detector."""
+        groups: dict[VADProvider, tuple[list[int], list[VADStream]]] = {}
+        for index, session in enumerate(session_ids):
+            provider, stream = self._detectors[session]
+            rows, streams = groups.setdefault(provider, ([], []))
+            rows.append(index)
+            streams.append(stream)
+        speech = np.zeros(len(session_ids), dtype=np.bool_)
+        for provider, (rows, streams) in groups.items():
+            speech[rows] = provider.detect(streams, samples[rows], self.out_rate)
+        return speech

@@ -82,6 +82,18 @@ class Endpointer:
         """Whether an utterance is open."""
         return bool(self._utterance)
 
+    @property
+    def last_speech_end(self) -> float:
+        """Where the open utterance's speech last ended (stream seconds)."""
+        return self._last_speech_end
+
+    def end_now(self) -> SpeechEnd:
+        """Close the open utterance at its last speech, without waiting for ``hangover_ms``
+        (someone else decided the speaker is done)."""
+        if not self._utterance:
+            raise RuntimeError("end_now() without an open utterance")
+        return self._close(forced=False)
+
     def push(
         self, frame: AudioFrame, is_speech: bool, dbfs: float | None = None
     ) -> list[EndpointEvent]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
+import numpy as np
+import numpy.typing as npt
 import webrtcvad
 
 from voicegate.audio.frame import AudioFrame
@@ -26,6 +29,18 @@ class VADProvider(ABC):
     @abstractmethod
     def new_stream(self) -> VADStream:
         """A detector for one new stream."""
+
+    def detect(
+        self, streams: Sequence[VADStream], samples: npt.NDArray[np.int16], sample_rate: int
+    ) -> npt.NDArray[np.bool_]:
+        """Decisions for one frame of each of ``streams`` (its own, from :meth:`new_stream`):
+        row ``i`` of ``samples`` is ``streams[i]``'s mono frame. By default one call per
+        stream; a detector that batches overrides it."""
+        return np.fromiter(
+            (s.is_speech(AudioFrame(samples[i], sample_rate)) for i, s in enumerate(streams)),
+            dtype=np.bool_,
+            count=len(streams),
+        )
 
 
 class _WebRTCStream(VADStream):

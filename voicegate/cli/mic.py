@@ -27,7 +27,9 @@ from voicegate.voice.notices import (
     FinalTranscript,
     PartialTranscript,
     SessionError,
+    SpeechIgnored,
     TurnMetrics,
+    TurnState,
 )
 from voicegate.voice.protocol import CloseCode
 
@@ -45,10 +47,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--output-device", type=_device, help="speaker: device index or name")
     parser.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
     parser.add_argument(
-        "--full-duplex",
+        "--half-duplex",
         action="store_true",
-        help="keep the microphone open while the answer plays (use headphones: no echo "
-        "cancellation); then you can interrupt answers by speaking",
+        help="mute the microphone while an answer plays (by default it stays open and the "
+        "gateway cancels the answer's echo, so you can interrupt by speaking)",
     )
     parser.set_defaults(func=run)
 
@@ -58,8 +60,9 @@ def _device(value: str) -> int | str:
 
 
 class TerminalRenderer:
-    """Prints a local session's notices: a level meter that redraws in place, and above
-    it the partial transcript, what you said, the answers and each turn's latency."""
+    """Prints a local session's notices: a level meter with the turn state that redraws in
+    place, and above it the partial transcript, what you said, the answers, interruptions
+    and each turn's latency."""
 
     def __init__(self, out: TextIO, meter_interval: float = 0.1, width: int = 30) -> None:
         self._out = out
@@ -67,6 +70,7 @@ class TerminalRenderer:
         self._width = width
         self._next_meter = 0.0
         self._partial = ""
+        self._state = "listening"
 
     def show(self, notice: LocalNotice) -> None:
         """Render one notice."""
@@ -82,8 +86,12 @@ class TerminalRenderer:
                 self._line(f"you:    {text}")
             case AnswerStarted(text=text):
                 self._line(f"answer: {text}")
-            case BargeIn():
-                self._line("        (interrupted)")
+            case TurnState(floor=floor):
+                self._state = floor.value
+            case BargeIn(during=during, strategy=strategy):
+                self._line(f"        (interrupted while {during}: {strategy})")
+            case SpeechIgnored(reason=reason, text=text):
+                self._line(f"        ({reason}, not a turn: {text})")
             case TurnMetrics(timings=timings):
                 stages = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.stages().items())
                 self._line(f"turn:   {stages}")
@@ -97,7 +105,7 @@ class TerminalRenderer:
     def _meter(self, dbfs: float) -> None:
         filled = round(self._width * min(1.0, max(0.0, (dbfs + 60.0) / 60.0)))
         bar = "#" * filled + " " * (self._width - filled)
-        self._out.write(f"\r\x1b[K[{bar}] {dbfs:6.1f} dBFS  {self._partial}")
+        self._out.write(f"\r\x1b[K[{bar}] {dbfs:6.1f} dBFS  {self._state:9}  {self._partial}")
         self._out.flush()
 
     def _line(self, text: str) -> None:
@@ -113,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     backend = LocalVoiceBackend(
         args.input_device,
         args.output_device,
-        half_duplex=not args.full_duplex,
+        half_duplex=args.half_duplex,
         room_id=args.room,
         on_notice=renderer.show,
     )

@@ -19,7 +19,7 @@ from typing import Any
 from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
 from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
-from voicegate.voice.session import VoiceSettings
+from voicegate.voice.session import CHOICES, VoiceSettings, session_setting
 
 ENV_PREFIX = "VOICEGATE_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -117,6 +117,24 @@ def _channel_types(text: str) -> frozenset[ChannelType]:
     return frozenset(ChannelType(name) for name in names)
 
 
+def _session(name: str) -> Callable[[str], Any]:
+    """A setting a session may also choose, checked as the ``hello`` checks it."""
+
+    def parse(text: str) -> Any:
+        default = getattr(VoiceSettings(), name)
+        value: object = text
+        if isinstance(default, bool):
+            value = _bool(text)
+        elif name not in CHOICES:
+            try:
+                value = int(text) if isinstance(default, int) else float(text)
+            except ValueError:
+                value = text  # session_setting says what it should be
+        return session_setting(name, value)
+
+    return parse
+
+
 def _text(text: str) -> str:
     if not text.strip():
         raise ValueError("expected a non-empty value")
@@ -143,12 +161,46 @@ SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting("max_sessions", "most concurrent voice sessions", _int_in(1, 10000)),
     _Setting("webrtc", "serve the WebRTC offer endpoint", _bool),
+    _Setting("vad", "voice activity detector: webrtc or silero", _session("vad"), voice=True),
     _Setting("vad_aggressiveness", "WebRTC VAD aggressiveness, 0-3", _int_in(0, 3), voice=True),
     _Setting(
         "speech_start_ms", "speech that starts an utterance, in ms", _int_in(0, 2000), voice=True
     ),
     _Setting(
-        "end_of_speech_ms", "silence that ends an utterance, in ms", _int_in(60, 5000), voice=True
+        "end_of_turn",
+        "how a turn ends: fixed (a silence) or semantic (Smart Turn and the words)",
+        _session("end_of_turn"),
+        voice=True,
+    ),
+    _Setting(
+        "end_of_speech_ms",
+        "silence that ends a turn with end_of_turn fixed, in ms",
+        _int_in(60, 5000),
+        voice=True,
+    ),
+    _Setting(
+        "turn_check_ms",
+        "semantic: silence before the end-of-turn model is asked, in ms",
+        _session("turn_check_ms"),
+        voice=True,
+    ),
+    _Setting(
+        "turn_recheck_ms",
+        "semantic: more silence before it is asked again, in ms",
+        _session("turn_recheck_ms"),
+        voice=True,
+    ),
+    _Setting(
+        "turn_threshold",
+        "semantic: completion probability that ends the turn, 0-1",
+        _session("turn_threshold"),
+        voice=True,
+    ),
+    _Setting(
+        "max_silence_ms",
+        "semantic: silence that always ends a turn, in ms",
+        _session("max_silence_ms"),
+        voice=True,
     ),
     _Setting(
         "preroll_ms", "audio kept from before speech starts, in ms", _int_in(0, 2000), voice=True
@@ -160,9 +212,33 @@ SETTINGS: tuple[_Setting, ...] = (
         voice=True,
     ),
     _Setting(
+        "interruption_speaking",
+        "what interrupts an answer playing: immediate, confirmed, semantic or disabled",
+        _session("interruption_speaking"),
+        voice=True,
+    ),
+    _Setting(
+        "interruption_thinking",
+        "what interrupts an answer being prepared: immediate, confirmed, semantic or disabled",
+        _session("interruption_thinking"),
+        voice=True,
+    ),
+    _Setting(
         "barge_in_ms",
-        "speech needed to interrupt an answer, in ms",
-        _int_in(0, 5000),
+        "speech needed to interrupt with confirmed, in ms",
+        _session("barge_in_ms"),
+        voice=True,
+    ),
+    _Setting(
+        "echo_cancellation",
+        "cancel the answers' echo in the caller's audio (clients without their own)",
+        _session("echo_cancellation"),
+        voice=True,
+    ),
+    _Setting(
+        "noise_suppression",
+        "suppress steady background noise in the caller's audio",
+        _session("noise_suppression"),
         voice=True,
     ),
     _Setting(
@@ -189,6 +265,8 @@ def _shown(value: Any) -> str:
     """A default as a user would type it."""
     if isinstance(value, frozenset):
         return ",".join(sorted(str(item) for item in value))
+    if isinstance(value, bool):
+        return str(value).lower()
     return str(value)
 
 

@@ -12,7 +12,7 @@ as the session takes it, timed by a :class:`FakeClock`::
             answer = await caller.transport.wait_for(AnswerStarted)
 """
 
-from voicegate.testing.fakes import ScriptedSTT, ToneTTS
+from voicegate.testing.fakes import ScriptedEndOfTurn, ScriptedSTT, ToneTTS
 from voicegate.testing.harness import (
     Caller,
     FakeClock,
@@ -27,6 +27,7 @@ __all__ = [
     "Caller",
     "FakeClock",
     "MemoryTransport",
+    "ScriptedEndOfTurn",
     "ScriptedSTT",
     "ToneTTS",
     "VoiceHarness",

@@ -1,4 +1,5 @@
-"""Speech models for tests: a recogniser that hears a script and a voice that beeps."""
+"""Speech models for tests: a recogniser that hears a script, a voice that beeps and an
+end-of-turn model that says what it is told."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator, Iterable
 import numpy as np
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.stt.base import STTProvider, STTStream, Transcript
 from voicegate.tts.base import TTSProvider, split_for_speech
 
@@ -18,9 +20,12 @@ class ScriptedSTT(STTProvider):
 
     Its stream is a natively streaming recogniser: after every ``partial_interval``
     seconds of audio it gives a partial with one more word of the utterance (never the
-    whole), and :meth:`~STTStream.finish` the full text at once. Once the script is used
-    up it hears nothing (an empty transcript, which is no turn). ``heard`` lists what
-    it returned, ``audio_seconds`` how much audio each utterance was given.
+    whole), and :meth:`~STTStream.finish` the full text at once. At a pause
+    (:meth:`~STTStream.settle`) it gives a partial of everything said so far: the whole
+    utterance, or, for one written with bars (``"a table for | four people"``), the words
+    up to the next bar, one bar per pause. Once the script is used up it hears nothing
+    (an empty transcript, which is no turn). ``heard`` lists what it returned (without
+    bars), ``audio_seconds`` how much audio each utterance was given.
     """
 
     def __init__(self, utterances: Iterable[str], language: str = "en") -> None:
@@ -42,18 +47,21 @@ class ScriptedSTT(STTProvider):
 
     def _next(self) -> str:
         text = self._script.popleft() if self._script else ""
-        self.heard.append(text)
+        self.heard.append(" ".join(text.replace("|", " ").split()))
         return text
 
 
 class _ScriptedStream(STTStream):
     def __init__(self, stt: ScriptedSTT, text: str, partial_interval: float) -> None:
         self._stt = stt
-        self._text = text
-        self._words = text.split()
+        self._segments = [segment.split() for segment in text.split("|")]
+        self._words = [word for segment in self._segments for word in segment]
+        self._text = " ".join(self._words)
         self._interval = partial_interval
         self._seconds = 0.0
         self._said = 0  # words given as partials so far
+        self._pauses = 0  # pauses given their partial so far
+        self._settled_at = 0.0  # audio seconds of the last pause's partial
         self._partials: asyncio.Queue[Transcript | None] = asyncio.Queue()
         self._ended = False
 
@@ -72,6 +80,17 @@ class _ScriptedStream(STTStream):
             text = " ".join(self._words[: self._said])
             partial = Transcript(text, self._stt.language, self._seconds, 0.0, is_final=False)
             self._partials.put_nowait(partial)
+
+    def settle(self) -> None:
+        if self._ended or self._seconds <= self._settled_at:
+            return
+        self._settled_at = self._seconds
+        self._pauses = min(self._pauses + 1, len(self._segments))
+        said = [word for segment in self._segments[: self._pauses] for word in segment]
+        text = " ".join(said)
+        self._partials.put_nowait(
+            Transcript(text, self._stt.language, self._seconds, 0.0, is_final=False)
+        )
 
     async def partials(self) -> AsyncIterator[Transcript]:
         while (partial := await self._partials.get()) is not None:
@@ -123,3 +142,17 @@ class ToneTTS(TTSProvider):
         count = len(text.split()) * self.ms_per_word * self.sample_rate // 1000
         phase = 2 * np.pi * self.frequency * np.arange(count) / self.sample_rate
         return AudioFrame((np.sin(phase) * 8000).astype(np.int16), self.sample_rate)
+
+
+class ScriptedEndOfTurn(EndOfTurnModel):
+    """Puts the completion of each pause it is asked about at the next of
+    ``probabilities``, then at ``otherwise``; ``asked`` counts the questions."""
+
+    def __init__(self, probabilities: Iterable[float] = (), otherwise: float = 1.0) -> None:
+        self._script = deque(probabilities)
+        self.otherwise = otherwise
+        self.asked = 0
+
+    async def completion(self, audio: AudioFrame) -> float:
+        self.asked += 1
+        return self._script.popleft() if self._script else self.otherwise

@@ -13,8 +13,9 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.audio.vad import VADProvider, WebRTCVAD
 from voicegate.core.channels import Channel
 from voicegate.core.kit import RoomKit
+from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.stt.base import STTProvider
-from voicegate.testing.fakes import ToneTTS
+from voicegate.testing.fakes import ScriptedEndOfTurn, ToneTTS
 from voicegate.testing.transport import MemoryTransport
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.backend import SessionRequest
@@ -131,10 +132,12 @@ async def voice_harness(
     settings: VoiceSettings | None = None,
     vad: VADProvider | None = None,
     kit: RoomKit | None = None,
+    turn_model: EndOfTurnModel | None = None,
 ) -> AsyncIterator[VoiceHarness]:
     """A gateway with ``stt``, ``tts`` (a :class:`ToneTTS` by default), ``responder`` (the
-    echo by default) and ``vad`` (WebRTC VAD at the settings' aggressiveness) on ``kit``
-    (a new in-memory one, closed at the end)."""
+    echo by default), ``vad`` (WebRTC VAD at the settings' aggressiveness) and
+    ``turn_model`` (a :class:`ScriptedEndOfTurn` that finds every pause complete) on
+    ``kit`` (a new in-memory one, closed at the end)."""
     settings = settings or VoiceSettings()
     clock = FakeClock()
     inbound = InboundMixer(vad or WebRTCVAD(settings.vad_aggressiveness), clock=clock)
@@ -147,6 +150,7 @@ async def voice_harness(
         responder=responder,
         settings=settings,
         inbound=inbound,
+        turn_model=turn_model or ScriptedEndOfTurn(),
     )
     await gateway.start()
     try:

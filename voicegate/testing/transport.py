@@ -77,6 +77,8 @@ class MemoryTransport(VoiceTransport):
 
     async def play(self, frame: AudioFrame) -> None:
         self.played.append(frame)
+        if self.played_handler is not None:
+            self.played_handler(frame)
         if not self.hold_playout:
             self._played_out = len(self.played)
         self._notify_waiters()

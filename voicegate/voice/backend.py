@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -11,7 +12,8 @@ from voicegate.voice.transport import VoiceTransport
 
 @dataclass(frozen=True, slots=True)
 class SessionRequest:
-    """What an accepted connection asks for: its auth metadata and, optionally, a room.
+    """What an accepted connection asks for: its auth metadata and, optionally, a room and
+    its own session settings (checked, by name; see ``SESSION_SETTINGS``).
 
     Without a ``participant_id`` the gateway takes the metadata's ``subject`` (what
     :class:`~voicegate.voice.auth.TokenAuth` puts there).
@@ -20,6 +22,7 @@ class SessionRequest:
     metadata: dict[str, Any] = field(default_factory=dict)
     room_id: str | None = None
     participant_id: str | None = None
+    settings: Mapping[str, object] = field(default_factory=dict)
 
 
 class SessionHandler(Protocol):

@@ -10,6 +10,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
 from voicegate.core.models import ChannelType, RoomContext, RoomEvent
+from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.listener import (
@@ -17,15 +18,20 @@ from voicegate.voice.listener import (
     ListenerEvent,
     PartialHeard,
     UtteranceHeard,
+    UtteranceIgnored,
     UtteranceLost,
 )
 from voicegate.voice.notices import (
+    BargeIn,
+    Floor,
     Notice,
     PartialTranscript,
     RoomEventNotice,
     SessionError,
     SpeechEnded,
+    SpeechIgnored,
     SpeechStarted,
+    TurnState,
 )
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.speaker import Speaker
@@ -44,7 +50,8 @@ class VoiceChannel(Channel):
     mixer); its events go to the client and the voice hooks in order, and each final
     transcript to the :class:`TurnRunner`, which sends it into the room and hands the
     room's answers (:meth:`deliver`) to the :class:`Speaker`. Every visible room event
-    is forwarded to the client. Voice hooks get the session as their context.
+    is forwarded to the client, and so is every change of the :class:`Floor`
+    (``turn_state``). Voice hooks get the session as their context.
     """
 
     channel_type = ChannelType.VOICE
@@ -57,18 +64,31 @@ class VoiceChannel(Channel):
         tts: TTSProvider,
         settings: VoiceSettings,
         observer: TurnObserver | None = None,
+        turn_model: EndOfTurnModel | None = None,
     ) -> None:
         super().__init__(session.channel_id)
         self.session = session
         self._hooks = kit.hook_engine
-        speaker = Speaker(tts, session.transport)
+        speaker = Speaker(tts, session.transport, on_idle=self._sync_floor)
         self._speaker = speaker
         self._turns = TurnRunner(
-            session, kit, speaker, settings.speak_channel_types, self.origin, observer
+            session,
+            kit,
+            speaker,
+            settings.speak_channel_types,
+            self.origin,
+            observer,
+            on_floor=self._sync_floor,
         )
         self._listener = Listener(
-            stt, settings, speaking=lambda: speaker.speaking, on_barge_in=self._barge_in
+            stt,
+            settings,
+            floor=self.floor,
+            answer_text=speaker.answer_text,
+            on_interrupt=self._barge_in,
+            turn_model=turn_model,
         )
+        self._told = Floor.LISTENING  # the floor the client knows
         self._interrupts: set[asyncio.Task[None]] = set()
         self._relay = asyncio.create_task(self._relay_events(), name=f"voice-{session.id}")
 
@@ -76,9 +96,15 @@ class VoiceChannel(Channel):
         """Process one 16 kHz mono frame of the caller's audio."""
         self._listener.on_frame(frame, speech, dbfs)
 
+    def floor(self) -> Floor:
+        """Whose turn it is now."""
+        if self._speaker.speaking:
+            return Floor.SPEAKING
+        return Floor.THINKING if self._turns.thinking else Floor.LISTENING
+
     async def interrupt(self) -> None:
-        """Stop the answer playing, and the rest of its response (barge-in, or the client asked)."""
-        await self._turns.interrupt()
+        """The client asked to stop the answer (and the rest of its response)."""
+        await self._turns.interrupt(BargeIn(during=self.floor().value))
 
     async def deliver(self, event: RoomEvent, context: RoomContext) -> None:
         """Forward ``event`` to the client and speak it if it is an answer."""
@@ -92,15 +118,22 @@ class VoiceChannel(Channel):
     async def close(self) -> None:
         """Stop listening and speaking; pending work is dropped."""
         self._listener.close()
+        self._turns.close()
         await self._speaker.close()
         for task in (*self._interrupts, self._relay):
             task.cancel()
         await asyncio.gather(*self._interrupts, self._relay, return_exceptions=True)
 
-    def _barge_in(self) -> None:
-        task = asyncio.create_task(self.interrupt())
+    def _barge_in(self, barge_in: BargeIn) -> None:
+        task = asyncio.create_task(self._turns.interrupt(barge_in))
         self._interrupts.add(task)
         task.add_done_callback(self._interrupts.discard)
+
+    async def _sync_floor(self) -> None:
+        floor = self.floor()
+        if floor is not self._told:
+            self._told = floor
+            await self.session.transport.notify(TurnState(floor))
 
     async def _relay_events(self) -> None:
         async for event in self._listener.events():
@@ -121,6 +154,8 @@ class VoiceChannel(Channel):
                 await self._announce(notice, partial, HookTrigger.ON_PARTIAL_TRANSCRIPTION)
             case UtteranceHeard():
                 await self._turns.take(event)
+            case UtteranceIgnored(transcript=transcript, reason=reason):
+                await self.session.transport.notify(SpeechIgnored(reason, transcript.text))
             case UtteranceLost():
                 await self._processing_failed()
 

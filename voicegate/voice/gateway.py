@@ -6,21 +6,30 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
-from voicegate.audio.vad import WebRTCVAD
+from voicegate.audio.echo import EchoCanceller
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
 from voicegate.core.models import RoomStatus
-from voicegate.errors import RoomNotFoundError
+from voicegate.endofturn.base import EndOfTurnModel
+from voicegate.errors import RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
+from voicegate.voice.detectors import Detectors
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.inbound import InboundMixer
+from voicegate.voice.notices import SessionError
 from voicegate.voice.protocol import CloseCode
-from voicegate.voice.session import VoiceSession, VoiceSettings
+from voicegate.voice.session import (
+    EndOfTurn,
+    VoiceSession,
+    VoiceSettings,
+    with_session_choices,
+)
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.turn import TurnObserver
 
@@ -45,9 +54,12 @@ class VoiceGateway:
 
     Each session gets its own :class:`VoiceChannel` (``voice:<session id>``), attached
     to the room the client asked for, or to a new room; the ``responder`` (by default
-    the :class:`EchoResponder`) is attached to every room a session uses. All sessions'
-    inbound audio runs through one :class:`InboundMixer` (``inbound``; by default with
-    WebRTC VAD at the settings' aggressiveness).
+    the :class:`EchoResponder`) is attached to every room a session uses. Each session
+    runs on ``settings`` with the choices its client made (``SessionRequest.settings``).
+    All sessions' inbound audio runs through one :class:`InboundMixer` (``inbound``; by
+    default with the VAD ``settings`` name), with an :class:`EchoCanceller` for each
+    session that wants echo cancellation or noise suppression. The end-of-turn model
+    (``turn_model``, Smart Turn by default) and the VADs are shared by all sessions.
     """
 
     def __init__(
@@ -62,6 +74,7 @@ class VoiceGateway:
         observer: GatewayObserver | None = None,
         max_sessions: int = 32,
         inbound: InboundMixer | None = None,
+        turn_model: EndOfTurnModel | None = None,
     ) -> None:
         self._kit = kit
         self._stt: STTProvider = stt if stt is not None else kit.stt
@@ -73,11 +86,10 @@ class VoiceGateway:
         self._settings = settings or VoiceSettings()
         self._observer = observer
         self._max_sessions = max_sessions
-        self._mixer = (
-            inbound
-            if inbound is not None
-            else InboundMixer(WebRTCVAD(self._settings.vad_aggressiveness))
+        self._detectors = Detectors(
+            self._settings, vad=inbound.vad if inbound else None, turn_model=turn_model
         )
+        self._mixer = inbound or InboundMixer(self._detectors.vad(self._settings.vad))
         self._sessions: dict[str, VoiceSession] = {}
 
     @property
@@ -106,7 +118,11 @@ class VoiceGateway:
 
     async def start(self) -> None:
         """Warm the models up, register the responder and start every backend."""
-        for name, provider in (("speech recognition", self._stt), ("speech synthesis", self._tts)):
+        for name, provider in (
+            ("speech recognition", self._stt),
+            ("speech synthesis", self._tts),
+            ("turn detection", self._detectors),
+        ):
             began = time.monotonic()
             logger.info("warming up %s ...", name)
             await provider.warm_up()
@@ -121,6 +137,7 @@ class VoiceGateway:
         for backend in self._backends:
             await backend.close()
         await self._mixer.close()
+        self._detectors.close()
 
     async def run_session(self, transport: VoiceTransport, request: SessionRequest) -> None:
         """Run one connection's session until its audio ends."""
@@ -134,10 +151,19 @@ class VoiceGateway:
             return
         participant = request.participant_id or str(request.metadata.get("subject", "caller"))
         session = VoiceSession(room_id, participant, transport, dict(request.metadata))
+        settings = with_session_choices(self._settings, request.settings)
+        refused: list[str] = []
+        turn_model = None
+        if settings.end_of_turn is EndOfTurn.SEMANTIC:
+            try:
+                turn_model = self._detectors.turn_model()
+            except RoomKitError as error:
+                refused.append(f"end_of_turn semantic: {error}")
+                settings = replace(settings, end_of_turn=EndOfTurn.FIXED)
         channel = VoiceChannel(
-            session, self._kit, self._stt, self._tts, self._settings, self._observer
+            session, self._kit, self._stt, self._tts, settings, self._observer, turn_model
         )
-        await self._join(session, channel)
+        await self._join(session, channel, settings, refused)
         try:
             await self._stream_audio(session, channel)
         finally:
@@ -155,18 +181,53 @@ class VoiceGateway:
             await self._kit.attach_channel(room.id, self._responder.channel_id)
         return room.id
 
-    async def _join(self, session: VoiceSession, channel: VoiceChannel) -> None:
+    async def _join(
+        self,
+        session: VoiceSession,
+        channel: VoiceChannel,
+        settings: VoiceSettings,
+        refused: list[str],
+    ) -> None:
         self._sessions[session.id] = session
         self._kit.register_channel(channel)
         await self._kit.attach_channel(session.room_id, channel.channel_id)
         transport = session.transport
         transport.interrupt_handler = channel.interrupt
+        vad = None
+        if settings.vad is not self._settings.vad:
+            try:
+                vad = self._detectors.vad(settings.vad)
+            except RoomKitError as error:
+                refused.append(f"vad {settings.vad}: {error}")
+                settings = replace(settings, vad=self._settings.vad)
+        canceller = None
+        if settings.echo_cancellation or settings.noise_suppression:
+            try:
+                canceller = EchoCanceller(
+                    echo_cancellation=settings.echo_cancellation,
+                    noise_suppression=settings.noise_suppression,
+                    clock=self._mixer.clock,
+                )
+            except RoomKitError as error:
+                refused.append(f"echo cancellation: {error}")
+                settings = replace(settings, echo_cancellation=False, noise_suppression=False)
+        if canceller is not None:
+            transport.played_handler = canceller.played
         self._mixer.add_session(
-            session.id, transport.input_rate, transport.input_channels, channel.on_frame
+            session.id,
+            transport.input_rate,
+            transport.input_channels,
+            channel.on_frame,
+            vad=vad,
+            capture=None if canceller is None else canceller.process,
         )
         if self._observer is not None:
             self._observer.session_opened(transport.kind)
+        transport.session_settings = settings.session_choices()
         await transport.opened(session.id, session.room_id)
+        for reason in refused:
+            logger.warning("session %s runs without %s", session.id, reason)
+            await transport.notify(SessionError("setting_unavailable", reason))
         await self._kit.hook_engine.framework.emit(
             "voice_session_started",
             room_id=session.room_id,

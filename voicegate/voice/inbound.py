@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from voicegate.audio.batch import BatchInboundPath
+from voicegate.audio.batch import BatchInboundPath, CaptureFilter
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.audio.vad import VADProvider
 
@@ -72,7 +72,8 @@ class _Session:
 
 
 class InboundMixer:
-    """Runs the inbound audio path (downmix, resample to 16 kHz, level, VAD) for all sessions.
+    """Runs the inbound audio path (downmix, resample to 16 kHz, capture filter, level, VAD)
+    for all sessions.
 
     ``clock`` (seconds, the event loop's clock by default) times the real-time checks;
     a test that feeds audio faster than real time gives it a clock it advances itself.
@@ -99,16 +100,34 @@ class InboundMixer:
         self._pass_scheduled = False
         self._watchdog: asyncio.Task[None] | None = None
 
+    @property
+    def vad(self) -> VADProvider:
+        """The detector of sessions that are given none of their own."""
+        return self._vad
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock the mixer times arrival on."""
+        return self._clock
+
     def add_session(
-        self, session_id: str, in_rate: int, channels: int, handler: FrameHandler
+        self,
+        session_id: str,
+        in_rate: int,
+        channels: int,
+        handler: FrameHandler,
+        *,
+        vad: VADProvider | None = None,
+        capture: CaptureFilter | None = None,
     ) -> None:
-        """Start processing ``session_id``'s audio, which arrives at ``in_rate`` x ``channels``."""
+        """Start processing ``session_id``'s audio, which arrives at ``in_rate`` x ``channels``,
+        with ``vad`` (else the mixer's) and a ``capture`` filter (echo cancellation) if any."""
         key = (in_rate, channels)
         fmt = self._formats.get(key)
         if fmt is None:
             path = BatchInboundPath(self._vad, in_rate, self.out_rate, channels, self._frame_ms)
             fmt = self._formats[key] = _Format(path)
-        fmt.path.add_session(session_id)
+        fmt.path.add_session(session_id, vad=vad, capture=capture)
         now = self._clock()
         self._sessions[session_id] = _Session(handler, fmt, now, now)
         if self._watchdog is None or self._watchdog.done():

@@ -1,21 +1,31 @@
-"""Listens to one caller: endpointing, the streamed transcription and the barge-in decision."""
+"""Listens to one caller: endpointing, the end of turn, the streamed transcription and
+whether speech interrupts an answer."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from voicegate.audio.endpoint import Endpointer, SpeechEnd, SpeechStart
 from voicegate.audio.frame import AudioFrame
+from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.stt.base import STTProvider, STTStream, Transcript
-from voicegate.voice.notices import SpeechEnded, SpeechStarted
-from voicegate.voice.session import VoiceSettings
+from voicegate.voice.interruption import SEMANTIC_FIRST_LOOK_MS, Contest, Verdict
+from voicegate.voice.notices import BargeIn, Floor, SpeechEnded, SpeechStarted
+from voicegate.voice.session import EndOfTurn, InterruptionStrategy, VoiceSettings
+from voicegate.voice.turn_end import SemanticTurnEnd
 from voicegate.voice.turns import TurnTimings
 
 logger = logging.getLogger(__name__)
+
+TURN_WINDOW_S = 8.0
+"""The end-of-turn model hears at most the last 8 s of an utterance."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +37,19 @@ class PartialHeard:
 
 @dataclass(frozen=True, slots=True)
 class UtteranceHeard:
-    """An utterance ended and was transcribed (never empty); ``timings`` is marked up to
-    ``transcribed``."""
+    """An utterance ended and was transcribed (never empty): a turn; ``timings`` is
+    marked up to ``transcribed``."""
 
     transcript: Transcript
     timings: TurnTimings
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceIgnored:
+    """An utterance that is no turn: ``reason`` is ``acknowledgement`` or ``echo``."""
+
+    transcript: Transcript
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +57,27 @@ class UtteranceLost:
     """An utterance ended but the recogniser failed on it (the error is logged)."""
 
 
-ListenerEvent = SpeechStarted | PartialHeard | SpeechEnded | UtteranceHeard | UtteranceLost
+ListenerEvent = (
+    SpeechStarted | PartialHeard | SpeechEnded | UtteranceHeard | UtteranceIgnored | UtteranceLost
+)
+
+
+@dataclass(slots=True)
+class _Utterance:
+    """The open utterance: its stream, and the contest if it began over an answer."""
+
+    stream: STTStream
+    start: float
+    contest: Contest | None
+    interrupted: bool = False
+    settled: bool = False  # a verdict other than WAIT was reached
 
 
 @dataclass(frozen=True, slots=True)
 class _Transcribing:
     """An ended utterance whose final transcript :meth:`Listener.events` awaits in turn."""
 
-    stream: STTStream
+    utterance: _Utterance
     timings: TurnTimings
 
 
@@ -55,11 +86,16 @@ class Listener:
 
     :meth:`on_frame` runs the endpointer and streams the speech (not the silence that may
     end it) to the recogniser; the first quiet frame starts a pass, so the final
-    transcript is often ready when the utterance ends. :meth:`events` yields every event
-    in order: an utterance's :class:`UtteranceHeard` (or :class:`UtteranceLost`) comes
-    before anything of the next one. The barge-in decision does not wait for that
-    order: ``on_barge_in`` is called at once when the caller has spoken
-    ``barge_in_ms`` while ``speaking()`` (an answer is being spoken), once per utterance.
+    transcript is often ready when the turn ends. The turn ends after
+    ``end_of_speech_ms`` of silence (``fixed``) or when :class:`SemanticTurnEnd` says so
+    (``semantic``, with ``turn_model``). :meth:`events` yields every event in order: an
+    utterance's :class:`UtteranceHeard` (or :class:`UtteranceIgnored`,
+    :class:`UtteranceLost`) comes before anything of the next one.
+
+    Speech that begins while ``floor()`` is ``thinking`` or ``speaking`` is judged by a
+    :class:`Contest` as it goes (its length, its partial transcripts, then its final one,
+    against ``answer_text()``); ``on_interrupt`` is called at once, not in event order,
+    when it interrupts.
     """
 
     def __init__(
@@ -67,28 +103,41 @@ class Listener:
         stt: STTProvider,
         settings: VoiceSettings,
         *,
-        speaking: Callable[[], bool],
-        on_barge_in: Callable[[], None],
+        floor: Callable[[], Floor],
+        answer_text: Callable[[], str],
+        on_interrupt: Callable[[BargeIn], None],
+        turn_model: EndOfTurnModel | None = None,
     ) -> None:
         self._stt = stt
         self._settings = settings
-        self._speaking = speaking
-        self._on_barge_in = on_barge_in
+        self._floor = floor
+        self._answer_text = answer_text
+        self._on_interrupt = on_interrupt
+        semantic = settings.end_of_turn is EndOfTurn.SEMANTIC
+        if semantic and turn_model is None:
+            raise ValueError("the semantic end of turn needs an end-of-turn model")
         self._endpointer = Endpointer(
             start_ms=settings.speech_start_ms,
-            hangover_ms=settings.end_of_speech_ms,
+            hangover_ms=settings.max_silence_ms if semantic else settings.end_of_speech_ms,
             preroll_ms=settings.preroll_ms,
             max_utterance_ms=settings.max_utterance_ms,
         )
-        self._stream: STTStream | None = None
+        self._turn_end = (
+            SemanticTurnEnd(turn_model, settings, self._end_turn)
+            if semantic and turn_model is not None
+            else None
+        )
+        self._utterance: _Utterance | None = None
         self._held: list[AudioFrame] = []  # quiet frames inside the utterance
-        self._speech_start = 0.0
-        self._barged_in = False
+        self._recent: deque[AudioFrame] = deque()  # the utterance's last 8 s, for the model
+        self._recent_s = 0.0
+        self._last_frame: AudioFrame | None = None
         self._events: asyncio.Queue[ListenerEvent | _Transcribing] = asyncio.Queue()
         self._relays: set[asyncio.Task[None]] = set()
 
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
         """Take the next frame of the caller's audio with its speech decision and level."""
+        self._last_frame = frame
         was_open = self._endpointer.in_speech
         for event in self._endpointer.push(frame, speech, dbfs):
             if isinstance(event, SpeechStart):
@@ -96,9 +145,10 @@ class Listener:
             else:
                 self._close(event, frame)
         if was_open and self._endpointer.in_speech:
+            self._remember(frame)
             self._feed(frame, speech)
-        if self._endpointer.in_speech:
-            self._check_barge_in(frame)
+        if self._utterance is not None:
+            self._judge_speech(frame)
 
     async def events(self) -> AsyncIterator[ListenerEvent]:
         """The utterance events, in order, as they happen."""
@@ -111,66 +161,152 @@ class Listener:
 
     def close(self) -> None:
         """Stop listening: the utterance in progress is dropped."""
-        if self._stream is not None:
-            self._stream.cancel()
+        if self._utterance is not None:
+            self._utterance.stream.cancel()
+        if self._turn_end is not None:
+            self._turn_end.close()
         for relay in self._relays:
             relay.cancel()
 
     def _open(self, start: SpeechStart) -> None:
-        self._speech_start = start.timestamp
-        self._barged_in = False
-        self._stream = stream = self._stt.stream(self._settings.partial_interval_ms / 1000.0)
-        if start.preroll.num_samples:
-            stream.push(start.preroll)
-        stream.push(start.speech)
-        relay = asyncio.create_task(self._relay_partials(stream))
+        stream = self._stt.stream(self._settings.partial_interval_ms / 1000.0)
+        self._utterance = _Utterance(stream, start.timestamp, self._contest())
+        for audio in (start.preroll, start.speech):
+            if audio.num_samples:
+                stream.push(audio)
+                self._remember(audio)
+        if self._turn_end is not None:
+            self._turn_end.speech()
+        relay = asyncio.create_task(self._relay_partials(self._utterance))
         self._relays.add(relay)
         relay.add_done_callback(self._relays.discard)
         self._events.put_nowait(SpeechStarted(start.timestamp))
 
+    def _contest(self) -> Contest | None:
+        floor = self._floor()
+        if floor is Floor.LISTENING:
+            return None
+        settings = self._settings
+        strategy = (
+            settings.interruption_speaking
+            if floor is Floor.SPEAKING
+            else settings.interruption_thinking
+        )
+        return Contest(strategy, floor.value, settings.barge_in_ms)
+
     def _feed(self, frame: AudioFrame, speech: bool) -> None:
         """Give the stream speech only: quiet frames wait until speech follows them, and the
         first one asks for a pass over the speech so far."""
-        assert self._stream is not None
+        assert self._utterance is not None
+        stream = self._utterance.stream
         if not speech:
             if not self._held:
-                self._stream.settle()
+                stream.settle()
             self._held.append(frame)
+            if self._turn_end is not None:
+                silence = frame.timestamp + frame.duration - self._endpointer.last_speech_end
+                self._turn_end.quiet(silence, self._window)
             return
         for held in self._held:
-            self._stream.push(held)
+            stream.push(held)
         self._held.clear()
-        self._stream.push(frame)
+        stream.push(frame)
+        if self._turn_end is not None:
+            self._turn_end.speech()
+
+    def _remember(self, audio: AudioFrame) -> None:
+        self._recent.append(audio)
+        self._recent_s += audio.duration
+        while self._recent_s - self._recent[0].duration >= TURN_WINDOW_S:
+            self._recent_s -= self._recent.popleft().duration
+
+    def _window(self) -> AudioFrame:
+        """The utterance's last 8 s (or less), its pause included, for the end-of-turn model."""
+        rate = self._recent[0].sample_rate
+        samples = np.concatenate([f.samples[:, 0] for f in self._recent])
+        return AudioFrame(samples[-round(TURN_WINDOW_S * rate) :], rate)
+
+    def _end_turn(self) -> None:
+        """The semantic end of turn says the caller is done."""
+        if self._endpointer.in_speech and self._last_frame is not None:
+            self._close(self._endpointer.end_now(), self._last_frame)
 
     def _close(self, end: SpeechEnd, frame: AudioFrame) -> None:
         now = time.monotonic()
         behind = frame.timestamp + frame.duration - end.timestamp
-        stream, self._stream = self._stream, None
+        utterance, self._utterance = self._utterance, None
         self._held.clear()
+        self._recent.clear()
+        self._recent_s = 0.0
+        if self._turn_end is not None:
+            self._turn_end.close()
         self._events.put_nowait(SpeechEnded(end.timestamp, end.timestamp - end.start))
-        if stream is not None:
+        if utterance is not None:
             timings = TurnTimings(speech_ended=now - behind, endpointed=now)
-            self._events.put_nowait(_Transcribing(stream, timings))
+            self._events.put_nowait(_Transcribing(utterance, timings))
 
-    def _check_barge_in(self, frame: AudioFrame) -> None:
-        spoken_ms = (frame.timestamp + frame.duration - self._speech_start) * 1000.0
-        if not self._barged_in and spoken_ms >= self._settings.barge_in_ms and self._speaking():
-            self._barged_in = True
-            self._on_barge_in()
+    def _judge_speech(self, frame: AudioFrame) -> None:
+        utterance = self._utterance
+        assert utterance is not None
+        contest = utterance.contest
+        if contest is None or utterance.settled:
+            return
+        if self._floor() is Floor.LISTENING:
+            utterance.settled = True  # the answer ended first: nothing left to interrupt
+            return
+        spoken_ms = (frame.timestamp + frame.duration - utterance.start) * 1000.0
+        self._act(utterance, contest.on_speech(spoken_ms), spoken_ms, "")
+        wants_words = contest.strategy is InterruptionStrategy.SEMANTIC
+        if wants_words and not utterance.settled and spoken_ms >= SEMANTIC_FIRST_LOOK_MS:
+            utterance.stream.settle()  # transcribe what was said so far, again and again
 
-    async def _relay_partials(self, stream: STTStream) -> None:
+    def _act(self, utterance: _Utterance, verdict: Verdict, spoken_ms: float, text: str) -> None:
+        if verdict is Verdict.WAIT:
+            return
+        utterance.settled = True
+        if verdict is Verdict.INTERRUPT and not utterance.interrupted:
+            utterance.interrupted = True
+            assert utterance.contest is not None
+            contest = utterance.contest
+            self._on_interrupt(BargeIn(contest.during, contest.strategy.value, spoken_ms, text))
+
+    async def _relay_partials(self, utterance: _Utterance) -> None:
+        stream = utterance.stream
         async for partial in stream.partials():
-            if stream is not self._stream:
+            if utterance is not self._utterance:
                 break  # the utterance ended: its final transcript follows instead
             self._events.put_nowait(PartialHeard(partial))
+            if self._turn_end is not None and partial.audio_duration + 1e-6 >= stream.duration:
+                self._turn_end.transcript(partial.text)
+            contest = utterance.contest
+            if (
+                contest is not None
+                and not utterance.settled
+                and self._floor() is not Floor.LISTENING
+            ):
+                spoken_ms = stream.duration * 1000.0
+                verdict = contest.on_words(partial.text, self._answer_text(), final=False)
+                self._act(utterance, verdict, spoken_ms, partial.text)
 
-    async def _transcribe(self, utterance: _Transcribing) -> UtteranceHeard | UtteranceLost | None:
+    async def _transcribe(
+        self, item: _Transcribing
+    ) -> UtteranceHeard | UtteranceIgnored | UtteranceLost | None:
+        utterance = item.utterance
         try:
             transcript = await utterance.stream.finish()
         except Exception:
             logger.exception("transcribing an utterance failed")
             return UtteranceLost()
-        utterance.timings.transcribed = time.monotonic()
+        item.timings.transcribed = time.monotonic()
         if not transcript.text.strip():
             return None
-        return UtteranceHeard(transcript, utterance.timings)
+        contest = utterance.contest
+        if contest is not None:
+            verdict = contest.on_words(transcript.text, self._answer_text(), final=True)
+            if verdict is Verdict.ECHO or (
+                verdict is Verdict.ACKNOWLEDGEMENT and not utterance.interrupted
+            ):
+                return UtteranceIgnored(transcript, verdict.value)
+            if not utterance.settled and self._floor() is not Floor.LISTENING:
+                self._act(utterance, verdict, transcript.audio_duration * 1000.0, transcript.text)
+        return UtteranceHeard(transcript, item.timings)

@@ -6,9 +6,10 @@ audio from a deque the event loop keeps topped up, and hands the microphone bloc
 the loop with ``call_soon_threadsafe``; everything else (the playout buffer, the
 bounded inbound queue, half-duplex muting) runs on the loop.
 
-There is no echo canceller: with ``half_duplex`` (the default) the microphone is
-muted while an answer plays, so barge-in by voice only works with headphones and
-``half_duplex=False``.
+The microphone stays open while an answer plays (full duplex): the session's echo
+canceller gets every block the speaker plays, from the same callback that captured the
+microphone block, so the two are in step. ``half_duplex=True`` mutes the microphone
+while an answer plays instead (then only the client's ``interrupt`` stops an answer).
 """
 
 from __future__ import annotations
@@ -225,9 +226,14 @@ class LocalTransport(VoiceTransport):
         size = len(outdata)
         outdata[:] = block[:size].ljust(size, b"\0")
         with contextlib.suppress(RuntimeError):  # a closed loop: the session is over
-            self._loop.call_soon_threadsafe(self._on_block, bytes(indata), played)
+            self._loop.call_soon_threadsafe(
+                self._on_block, bytes(indata), block if played else None
+            )
 
-    def _on_block(self, pcm: bytes, played: bool) -> None:
+    def _on_block(self, pcm: bytes, block: bytes | None) -> None:
+        played = block is not None
+        if block is not None and self.played_handler is not None:
+            self.played_handler(AudioFrame.from_bytes(block, self._config.sample_rate))
         muted = self._half_duplex
         if played or self._outbound or self._playout.queued_samples:
             self._mute_left = self._mute_tail_blocks
@@ -319,7 +325,7 @@ class LocalVoiceBackend(VoiceBackend):
         input_device: int | str | None = None,
         output_device: int | str | None = None,
         sample_rate: int = 16000,
-        half_duplex: bool = True,
+        half_duplex: bool = False,
         *,
         room_id: str | None = None,
         on_notice: NoticeCallback | None = None,

@@ -8,6 +8,7 @@ channel, lines on a terminal for the local backend).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from voicegate.core.models import RoomEvent
 from voicegate.voice.turns import TurnTimings
@@ -66,9 +67,47 @@ class AnswerEnded:
     interrupted: bool
 
 
+class Floor(StrEnum):
+    """Whose turn it is, as the session sees it."""
+
+    LISTENING = "listening"
+    """The caller's: the session listens (the caller may or may not be speaking)."""
+    THINKING = "thinking"
+    """The caller's turn ended and its answer is being prepared."""
+    SPEAKING = "speaking"
+    """An answer is being spoken."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnState:
+    """The floor changed hands."""
+
+    floor: Floor
+
+
 @dataclass(frozen=True, slots=True)
 class BargeIn:
-    """The caller spoke over an answer: its queued audio was dropped."""
+    """The caller interrupted an answer being prepared (``during="thinking"``) or played
+    (``"speaking"``): it was cut, and its queued audio dropped.
+
+    ``strategy`` is the interruption strategy that decided (``"client"`` when the
+    client's ``interrupt`` asked), ``speech_ms`` how long the caller had spoken by then
+    and ``text`` the words heard by then (possibly none).
+    """
+
+    during: str = Floor.SPEAKING.value
+    strategy: str = "client"
+    speech_ms: float | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechIgnored:
+    """The caller's speech during an answer was no turn: an ``acknowledgement`` or the
+    answer's ``echo``."""
+
+    reason: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +133,9 @@ Notice = (
     | RoomEventNotice
     | AnswerStarted
     | AnswerEnded
+    | TurnState
     | BargeIn
+    | SpeechIgnored
     | TurnMetrics
     | SessionError
 )

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import Enum, IntEnum
 from typing import Any
 
 from voicegate.core.models import RoomEvent
+from voicegate.voice.session import SESSION_SETTINGS, session_setting
 
 SAMPLE_FORMAT = "pcm16"
 """The only audio format: signed 16-bit little-endian PCM."""
@@ -49,12 +50,14 @@ class CloseCode(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """The client's opening message: the audio it will send and the room it asks for."""
+    """The client's opening message: the audio it will send, the room it asks for and the
+    session settings it chooses (checked, by name)."""
 
     sample_rate: int
     channels: int
     room_id: str | None
     format: str = SAMPLE_FORMAT
+    settings: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +189,16 @@ class VoiceProtocol:
         self._outgoing.clear()
 
     def accept(
-        self, session_id: str, room_id: str, input_rate: int, output_rate: int, frame_ms: int
+        self,
+        session_id: str,
+        room_id: str,
+        input_rate: int,
+        output_rate: int,
+        frame_ms: int,
+        settings: Mapping[str, object] | None = None,
     ) -> None:
-        """Answer the hello with ``ready``: the session id and the rates the server uses."""
+        """Answer the hello with ``ready``: the session id, the rates the server uses and
+        the session's settings."""
         if self.state is not State.OPEN or self.accepted:
             raise RuntimeError(f"accept() needs a fresh hello; state is {self.state.value}")
         self.accepted = True
@@ -203,6 +213,7 @@ class VoiceProtocol:
                 "channels": 1,
                 "frame_ms": frame_ms,
                 "max_frame_bytes": self.max_frame_bytes,
+                "settings": dict(settings or {}),
             }
         )
 
@@ -241,9 +252,31 @@ class VoiceProtocol:
         """The answer's audio is all sent, or was cut short."""
         self._send_session({"type": "tts_end", "event_id": event_id, "interrupted": interrupted})
 
-    def barge_in(self) -> None:
-        """The caller spoke over the answer: drop the audio you have queued."""
-        self._send_session({"type": "barge_in"})
+    def turn_state(self, state: str) -> None:
+        """Whose turn it is now: ``listening``, ``thinking`` or ``speaking``."""
+        self._send_session({"type": "turn_state", "state": state})
+
+    def barge_in(
+        self,
+        during: str = "speaking",
+        strategy: str = "client",
+        speech_ms: float | None = None,
+        text: str = "",
+    ) -> None:
+        """The caller interrupted the answer: drop the audio you have queued."""
+        self._send_session(
+            {
+                "type": "barge_in",
+                "during": during,
+                "strategy": strategy,
+                "speech_ms": None if speech_ms is None else round(speech_ms, 1),
+                "text": text,
+            }
+        )
+
+    def speech_ignored(self, reason: str, text: str) -> None:
+        """The caller's speech over an answer was no turn (an acknowledgement, an echo)."""
+        self._send_session({"type": "speech_ignored", "reason": reason, "text": text})
 
     def turn_metrics(self, metrics: dict[str, Any]) -> None:
         """Per-stage latency figures of the last turn (JSON-safe dict)."""
@@ -291,7 +324,14 @@ class VoiceProtocol:
             return self._reject(
                 "unsupported_format", f'format "{sample_format}" is not "{SAMPLE_FORMAT}"'
             )
-        self.hello = Hello(sample_rate=rate, channels=channels, room_id=room_id)
+        settings: dict[str, object] = {}
+        for name in SESSION_SETTINGS:
+            if name in message:
+                try:
+                    settings[name] = session_setting(name, message[name])
+                except ValueError as error:
+                    return self._reject("bad_hello", str(error))
+        self.hello = Hello(rate, channels, room_id, settings=settings)
         self.state = State.OPEN
         return [self.hello]
 

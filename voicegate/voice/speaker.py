@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -14,6 +15,10 @@ from voicegate.voice.notices import AnswerEnded, AnswerStarted
 from voicegate.voice.transport import VoiceTransport
 
 logger = logging.getLogger(__name__)
+
+ECHO_TAIL_S = 2.0
+"""How long after an answer ends its words may still come back as echo (the client's
+buffer, the room, the uplink)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +41,39 @@ class Speaker:
     Each answer streams from the TTS provider clause by clause, is resampled to the
     transport's rate and queued for playout. :meth:`interrupt` cancels synthesis,
     flushes the transport and drops answers still waiting: interruption is cancellation.
+    ``on_idle`` is awaited whenever the last answer has ended.
     """
 
-    def __init__(self, tts: TTSProvider, transport: VoiceTransport, max_pending: int = 16) -> None:
+    def __init__(
+        self,
+        tts: TTSProvider,
+        transport: VoiceTransport,
+        max_pending: int = 16,
+        on_idle: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._tts = tts
         self._transport = transport
         self._pending: asyncio.Queue[Answer] = asyncio.Queue(max_pending)
         self._current: asyncio.Task[None] | None = None
         self._current_answer: Answer | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._on_idle = on_idle
+        self._ended: deque[tuple[float, str]] = deque()  # (when, text) of answers that ended
 
     @property
     def speaking(self) -> bool:
         """Whether an answer is being synthesised or played, or one is waiting."""
         return self._current is not None or not self._pending.empty()
+
+    def answer_text(self) -> str:
+        """The words of the answer being spoken and of those that ended in the last
+        :data:`ECHO_TAIL_S` seconds: what an echo of the answers may say."""
+        while self._ended and self._ended[0][0] < time.monotonic() - ECHO_TAIL_S:
+            self._ended.popleft()
+        texts = [text for _, text in self._ended]
+        if self._current_answer is not None:
+            texts.append(self._current_answer.text)
+        return " ".join(texts)
 
     def say(self, answer: Answer) -> None:
         """Queue ``answer``; raises :class:`asyncio.QueueFull` when too many wait."""
@@ -102,6 +126,9 @@ class Speaker:
             finally:
                 self._current = None
                 self._current_answer = None
+                self._ended.append((time.monotonic(), answer.text))
+            if self._pending.empty() and self._on_idle is not None:
+                await self._on_idle()  # an answer queued meanwhile keeps the loop going
 
     async def _speak(self, answer: Answer) -> None:
         interrupted = True

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from types import MappingProxyType
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.voice.notices import Notice
@@ -22,6 +23,14 @@ class VoiceTransport(ABC):
 
     interrupt_handler: Callable[[], Awaitable[None]] | None = None
     """Called when the client asks to stop the answer playing (the session sets it)."""
+
+    played_handler: Callable[[AudioFrame], None] | None = None
+    """Called with each piece of answer audio when the client starts playing it, as near
+    as the transport knows (the session's echo canceller sets it)."""
+
+    session_settings: Mapping[str, object] = MappingProxyType({})
+    """The settings a client may choose, as the session has them (JSON values), set
+    before :meth:`opened`: a transport that says ``ready`` tells them."""
 
     @property
     @abstractmethod

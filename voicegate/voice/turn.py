@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -43,9 +44,13 @@ class TurnRunner:
     :meth:`committed`, which the engine calls before any answer exists. Text answers from
     ``speak_channel_types`` pass the BEFORE_TTS hooks (fail closed) and are spoken;
     AFTER_TTS hooks see what was spoken to the end. :meth:`interrupt` stops the answer
-    playing and cancels the rest of its response in the room. Each turn is timed from
-    the end of speech to its first answer audio.
+    playing and cancels the rest of its response in the room, or drops the answer still
+    being prepared (:attr:`thinking`). Each turn is timed from the end of speech to its
+    first answer audio. ``on_floor`` is awaited whenever :attr:`thinking` may have changed.
     """
+
+    MAX_DROPPED = 16
+    """Transcripts whose answers are dropped when they come (interrupted while prepared)."""
 
     def __init__(
         self,
@@ -55,6 +60,7 @@ class TurnRunner:
         speak_channel_types: frozenset[ChannelType],
         origin: HookOrigin,
         observer: TurnObserver | None = None,
+        on_floor: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._session = session
         self._kit = kit
@@ -66,6 +72,15 @@ class TurnRunner:
         self._timings: TurnTimings | None = None  # the turn waiting for its first answer audio
         self._unsent_final: str | None = None  # a transcript whose commit was not reported yet
         self._cut: set[str] = set()  # responses being cancelled after an interruption
+        self._on_floor = on_floor
+        self._awaiting: str | None = None  # the transcript event whose answer is prepared
+        self._dropped: deque[str] = deque(maxlen=self.MAX_DROPPED)
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    @property
+    def thinking(self) -> bool:
+        """Whether a transcript's answer is being prepared (nothing of it spoken yet)."""
+        return self._awaiting is not None
 
     async def take(self, utterance: UtteranceHeard) -> None:
         """Send the utterance's transcript into the room (unless a hook blocks it)."""
@@ -99,6 +114,10 @@ class TurnRunner:
         if self._unsent_final is not None:  # not committed: the client still gets its words
             await session.transport.notify(FinalTranscript(self._unsent_final, None))
             self._unsent_final = None
+        if self._awaiting is not None:  # no answer yet: one may still be streaming
+            watcher = asyncio.create_task(self._await_answer(self._awaiting))
+            self._watchers.add(watcher)
+            watcher.add_done_callback(self._watchers.discard)
 
     async def committed(self, event: RoomEvent) -> None:
         """The session's transcript became ``event``: tell the client, before any answer."""
@@ -107,6 +126,8 @@ class TurnRunner:
         self._unsent_final = None
         await self._session.transport.notify(FinalTranscript(event.content.body, event.id))
         await self._session.transport.notify(RoomEventNotice(event))
+        self._awaiting = event.id
+        await self._floor_changed()
 
     async def answer(self, event: RoomEvent) -> None:
         """Speak ``event`` if it is a text answer the session speaks."""
@@ -121,6 +142,9 @@ class TurnRunner:
         response_id = event.response_id or event.id
         if response_id in self._cut:
             return  # a part of an answer the caller interrupted, committed as it was cut
+        if event.metadata.get("responds_to") in self._dropped:
+            await self._kit.cancel_response(response_id)  # interrupted while prepared
+            return
         if self._timings is not None and self._timings.answered is None:
             self._timings.answered = time.monotonic()
         session = self._session
@@ -142,22 +166,45 @@ class TurnRunner:
             )
         except asyncio.QueueFull:
             await session.transport.notify(SessionError("busy", "too many answers queued"))
+        self._awaiting = None
+        await self._floor_changed()
 
-    async def interrupt(self) -> None:
-        """Stop the answer playing and drop those waiting; their responses stop streaming."""
+    async def interrupt(self, barge_in: BargeIn) -> None:
+        """Stop the answer playing and drop those waiting, or the answer being prepared;
+        their responses stop streaming. The client learns it as ``barge_in``."""
         cut = self._speaker.stop()
-        if not cut:
+        if self._awaiting is not None:
+            self._dropped.append(self._awaiting)
+            self._awaiting = None
+        elif not cut:
             return
         session = self._session
         self._cut |= cut
         try:
             await self._speaker.stopped()
-            await session.transport.notify(BargeIn())
+            await session.transport.notify(barge_in)
             for response_id in cut:
                 await self._kit.cancel_response(response_id)
         finally:
             self._cut -= cut
-        await self._hooks.run_all(HookTrigger.ON_BARGE_IN, BargeIn(), session, session.room_id)
+        await self._hooks.run_all(HookTrigger.ON_BARGE_IN, barge_in, session, session.room_id)
+        await self._floor_changed()
+
+    def close(self) -> None:
+        """Stop waiting for answers."""
+        for watcher in self._watchers:
+            watcher.cancel()
+
+    async def _await_answer(self, transcript_id: str) -> None:
+        """Once no answer streams in the room, a transcript still unanswered gets none."""
+        await self._kit.wait_answers(self._session.room_id)
+        if self._awaiting == transcript_id:
+            self._awaiting = None
+            await self._floor_changed()
+
+    async def _floor_changed(self) -> None:
+        if self._on_floor is not None:
+            await self._on_floor()
 
     async def _first_audio(self, at: float) -> None:
         timings = self._timings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -53,6 +54,7 @@ class WebSocketTransport(VoiceTransport):
         self._send_lock = asyncio.Lock()
         self._pacer: asyncio.Task[None] | None = None
         self._played_until = 0.0
+        self._to_play: deque[asyncio.TimerHandle] = deque()  # played_handler calls, in order
 
     @property
     def input_rate(self) -> int:
@@ -71,7 +73,14 @@ class WebSocketTransport(VoiceTransport):
 
     async def opened(self, session_id: str, room_id: str) -> None:
         """Send ``ready`` and start pacing answer audio."""
-        self._protocol.accept(session_id, room_id, self.input_rate, self._output_rate, FRAME_MS)
+        self._protocol.accept(
+            session_id,
+            room_id,
+            self.input_rate,
+            self._output_rate,
+            FRAME_MS,
+            self.session_settings,
+        )
         await self._flush()
         self._pacer = asyncio.create_task(self._pace(), name=f"ws-pacer-{session_id}")
 
@@ -100,6 +109,9 @@ class WebSocketTransport(VoiceTransport):
         """Drop queued answer audio; what the client holds is at most ``lead`` seconds."""
         self._playout.flush()
         self._played_until = 0.0
+        for handle in self._to_play:
+            handle.cancel()
+        self._to_play.clear()
 
     async def wait_played(self) -> None:
         """Wait until the queue is sent and the client has played it (estimated)."""
@@ -135,6 +147,11 @@ class WebSocketTransport(VoiceTransport):
             except SocketClosedError:
                 pass
 
+    def _played(self, frame: AudioFrame) -> None:
+        self._to_play.popleft()  # this call: they fire in the order they were scheduled
+        if self.played_handler is not None:
+            self.played_handler(frame)
+
     async def _pace(self) -> None:
         loop = asyncio.get_running_loop()
         frame_samples = self._output_rate * FRAME_MS // 1000
@@ -144,7 +161,11 @@ class WebSocketTransport(VoiceTransport):
                 await self._playout.wait_audio()
                 continue
             now = loop.time()
-            self._played_until = max(self._played_until, now) + FRAME_MS / 1000.0
+            starts = max(self._played_until, now)
+            self._played_until = starts + FRAME_MS / 1000.0
+            if self.played_handler is not None:
+                frame = AudioFrame(chunk, self._output_rate)
+                self._to_play.append(loop.call_at(starts, self._played, frame))
             self._protocol.tts_audio(chunk.tobytes())
             await self._flush()
             ahead = self._played_until - loop.time() - self._lead

@@ -12,8 +12,10 @@ from voicegate.voice.notices import (
     RoomEventNotice,
     SessionError,
     SpeechEnded,
+    SpeechIgnored,
     SpeechStarted,
     TurnMetrics,
+    TurnState,
 )
 from voicegate.voice.protocol import VoiceProtocol
 
@@ -35,8 +37,12 @@ def write_notice(protocol: VoiceProtocol, notice: Notice) -> None:
             protocol.tts_start(text, event_id)
         case AnswerEnded(event_id=event_id, interrupted=interrupted):
             protocol.tts_end(event_id, interrupted)
-        case BargeIn():
-            protocol.barge_in()
+        case TurnState(floor=floor):
+            protocol.turn_state(floor.value)
+        case BargeIn(during=during, strategy=strategy, speech_ms=speech_ms, text=text):
+            protocol.barge_in(during, strategy, speech_ms, text)
+        case SpeechIgnored(reason=reason, text=text):
+            protocol.speech_ignored(reason, text)
         case TurnMetrics(timings=timings):
             protocol.turn_metrics(timings.as_dict())
         case SessionError(code=code, message=message):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import av
 import numpy as np
@@ -27,10 +28,12 @@ class PacedAudioTrack(MediaStreamTrack):
     are 48 kHz stereo with both channels equal: aiortc's Opus encoder upmixes mono with a
     -3 dB pan law, stereo keeps the pushed level. They carry ``pts`` in samples with time base
     ``1/48000``. :meth:`flush` drops everything queued at once (barge-in): the next
-    frame the track emits is silent.
+    frame the track emits is silent. ``on_played`` is called with each frame of queued
+    audio as the track emits it.
     """
 
     kind = "audio"
+    on_played: Callable[[AudioFrame], None] | None = None
 
     def __init__(self, max_queued_seconds: float = 60.0) -> None:
         super().__init__()
@@ -82,5 +85,7 @@ class PacedAudioTrack(MediaStreamTrack):
             if delay > 0:
                 await asyncio.sleep(delay)
         samples = self._playout.pull(FRAME_SAMPLES)
+        if samples is not None and self.on_played is not None:
+            self.on_played(AudioFrame(samples, OUTPUT_SAMPLE_RATE))
         stereo = _SILENCE if samples is None else np.repeat(samples.reshape(-1, 1), 2, axis=1)
         return to_av_frame(AudioFrame(stereo, OUTPUT_SAMPLE_RATE), self._pts)

@@ -1,0 +1,107 @@
+"""Smart Turn v3.2: Pipecat's end-of-turn model (int8 ONNX, BSD-2-Clause), batched.
+
+The model reads the last 8 s of the utterance as Whisper's log-Mel features (80 x 800;
+audio shorter than 8 s is padded with silence in front) and returns the probability
+that the turn is complete. Calls from all sessions that arrive while a batch runs go
+into the next one: one feature pass per request and one model call per batch, on the
+model's own worker thread (about 25 ms of features and 75 ms of model per request on
+one core of a shared 2-core machine). At most ``max_pending`` requests wait; more are
+refused with :class:`~voicegate.inference.WorkerOverloadedError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from voicegate.audio.frame import INT16_FULL_SCALE, AudioFrame
+from voicegate.audio.onnx import onnx_session
+from voicegate.catalog import resolve_model
+from voicegate.endofturn.base import EndOfTurnModel
+from voicegate.inference import InferenceWorker, WorkerOverloadedError
+
+DEFAULT_TURN_MODEL = "smart-turn-v3.2"
+WINDOW_SECONDS = 8
+_NORMALISE_EPSILON = 1e-7
+
+
+class SmartTurn(EndOfTurnModel):
+    """Smart Turn from the model cache (``voicegate models --fetch`` puts it there).
+
+    The model loads on the worker thread at the first call; call :meth:`warm_up` at
+    start-up.
+    """
+
+    def __init__(self, model: str = DEFAULT_TURN_MODEL, *, max_pending: int = 32) -> None:
+        self.model_path = resolve_model(model, "turn")
+        self.max_pending = max_pending
+        self._worker = InferenceWorker("turn-smart-turn", max_queue=1)
+        self._session: Any = None
+        self._features: Any = None
+        self._waiting: list[tuple[npt.NDArray[np.float32], asyncio.Future[float]]] = []
+        self._batches: asyncio.Task[None] | None = None
+
+    async def completion(self, audio: AudioFrame) -> float:
+        if audio.sample_rate != self.sample_rate or audio.channels != 1:
+            raise ValueError(f"Smart Turn takes {self.sample_rate} Hz mono audio")
+        if len(self._waiting) >= self.max_pending:
+            raise WorkerOverloadedError(
+                f"Smart Turn is busy: {len(self._waiting)} requests wait (max {self.max_pending})"
+            )
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting.append((_window(audio), future))
+        if self._batches is None or self._batches.done():
+            self._batches = asyncio.create_task(self._run_batches(), name="smart-turn")
+        return await future
+
+    async def warm_up(self) -> None:
+        await self.completion(AudioFrame(np.zeros(self.sample_rate, np.int16), self.sample_rate))
+
+    def close(self) -> None:
+        self._worker.close()
+
+    async def _run_batches(self) -> None:
+        while self._waiting:
+            batch = [(window, f) for window, f in self._waiting if not f.done()]
+            self._waiting = []
+            if not batch:
+                continue
+            try:
+                probabilities = await self._worker.run(self._infer, [w for w, _ in batch])
+            except Exception as error:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, future), probability in zip(batch, probabilities, strict=True):
+                if not future.done():
+                    future.set_result(probability)
+
+    def _infer(self, windows: list[npt.NDArray[np.float32]]) -> list[float]:
+        """Features and one model call for a batch; only ever runs on the worker thread."""
+        if self._session is None:
+            from faster_whisper.feature_extractor import FeatureExtractor
+
+            self._session = onnx_session(self.model_path)
+            self._features = FeatureExtractor(feature_size=80, chunk_length=WINDOW_SECONDS)
+        frames = WINDOW_SECONDS * self._features.sampling_rate // self._features.hop_length
+        features = np.stack(
+            [self._features(window, padding=0)[:, :frames] for window in windows]
+        ).astype(np.float32)
+        (logits,) = self._session.run(None, {"input_features": features})
+        return [float(value) for value in np.asarray(logits).reshape(-1)]
+
+
+def _window(audio: AudioFrame) -> npt.NDArray[np.float32]:
+    """The last 8 s of ``audio``, padded with silence in front, normalised as Whisper's
+    feature extractor does (zero mean, unit variance)."""
+    size = WINDOW_SECONDS * audio.sample_rate
+    samples = audio.samples[-size:, 0].astype(np.float32) / INT16_FULL_SCALE
+    window = np.concatenate([np.zeros(size - len(samples), np.float32), samples])
+    normalised: npt.NDArray[np.float32] = (window - window.mean()) / np.sqrt(
+        window.var() + _NORMALISE_EPSILON
+    )
+    return normalised

@@ -1,0 +1,139 @@
+"""Whether the caller's speech interrupts an answer: the strategies, acknowledgements, echo.
+
+A :class:`Contest` follows one utterance that began while an answer was being prepared
+or played. It hears how long the speech has lasted and, as they come, its words (the
+partial transcripts, then the final one), and answers with a :class:`Verdict`:
+interrupt now, wait, or let the answer go on and drop the speech (an acknowledgement
+under ``semantic``, or an echo). The echo guard holds for every strategy: speech whose
+words are only words of the answers being played, consecutive and in order, is their
+echo (a speakerphone without echo cancellation), neither a turn nor an interruption.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from voicegate.stt.text import words
+from voicegate.voice.session import InterruptionStrategy
+
+ACKNOWLEDGEMENTS: tuple[str, ...] = (
+    "uh-huh", "mm-hmm", "mhm", "mm", "hmm", "hm", "uh huh", "um-hum",
+    "yeah", "yes", "yep", "yup", "yeah yeah", "right", "all right", "alright",
+    "ok", "okay", "sure", "sure thing", "i see", "got it", "gotcha", "understood",
+    "go on", "go ahead", "oh", "ah", "aha", "oh okay", "oh i see", "oh right",
+    "exactly", "true", "indeed", "of course", "absolutely", "definitely", "totally",
+    "cool", "nice", "great", "good", "perfect", "wow", "interesting",
+    "that's right", "that's true", "makes sense", "sounds good",
+    "thanks", "thank you",
+)  # fmt: skip
+"""English acknowledgements, said to show attention, not to take the turn. Left out on
+purpose: what asks to stop or repeat ("wait", "huh", "sorry"), disagrees ("no", "but")
+or opens a turn ("um", "well", "so")."""
+MAX_ACKNOWLEDGEMENT_WORDS = 4
+"""Longer speech is someone talking, whatever its words."""
+SEMANTIC_FIRST_LOOK_MS = 200
+"""``semantic``: how much speech is transcribed the first time, for its first words."""
+SEMANTIC_WAIT_MS = 1000
+"""``semantic``: speech that has gone on this long without words interrupts on its length."""
+
+_REPEATED = re.compile(r"(\w)\1+")
+
+
+def _folded(text: str) -> tuple[str, ...]:
+    """Words with each repeated letter once: "hmmm", "hmm" and "hm" are one word."""
+    return tuple(_REPEATED.sub(r"\1", word) for word in words(text))
+
+
+_PHRASES = frozenset(_folded(phrase) for phrase in ACKNOWLEDGEMENTS)
+_LONGEST = max(len(phrase) for phrase in _PHRASES)
+
+
+def is_acknowledgement(text: str) -> bool:
+    """Whether ``text`` has words and is made only of acknowledgements ("yeah, okay")."""
+    heard = _folded(text)
+    if not heard or len(heard) > MAX_ACKNOWLEDGEMENT_WORDS:
+        return False
+    reachable = [True] + [False] * len(heard)  # heard[:i] splits into known phrases
+    for start in range(len(heard)):
+        if reachable[start]:
+            for size in range(1, min(_LONGEST, len(heard) - start) + 1):
+                if heard[start : start + size] in _PHRASES:
+                    reachable[start + size] = True
+    return reachable[-1]
+
+
+def echoes(heard: str, said: str, *, partial: bool = False) -> bool:
+    """Whether ``heard`` is only words of ``said``, consecutive and in order.
+
+    A ``partial`` transcript may end inside a word, so its last word may be the start of
+    the answer's word (after at least one whole word).
+    """
+    spoken, answer = words(heard), words(said)
+    if not spoken:
+        return False
+    *whole, last = spoken
+    size = len(spoken)
+    cut_short = partial and bool(whole)
+    for start in range(len(answer) - size + 1):
+        candidate = answer[start : start + size]
+        if candidate[:-1] == whole and (
+            candidate[-1].startswith(last) if cut_short else candidate[-1] == last
+        ):
+            return True
+    return False
+
+
+class Verdict(Enum):
+    """What a :class:`Contest` makes of the speech so far."""
+
+    WAIT = "wait"
+    """Not decided yet."""
+    INTERRUPT = "interrupt"
+    """Stop the answer: the caller takes the turn."""
+    KEEP = "keep"
+    """The answer goes on and the speech is still a turn (``confirmed`` too short,
+    ``disabled``, or the answer ended before the speech did)."""
+    ACKNOWLEDGEMENT = "acknowledgement"
+    """An acknowledgement under ``semantic``: no interruption and no turn."""
+    ECHO = "echo"
+    """The answer's own echo: no interruption and no turn."""
+
+
+@dataclass(slots=True)
+class Contest:
+    """One utterance begun while an answer was being prepared (``during="thinking"``) or
+    played (``"speaking"``), judged with ``strategy``."""
+
+    strategy: InterruptionStrategy
+    during: str
+    barge_in_ms: int
+
+    def on_speech(self, spoken_ms: float) -> Verdict:
+        """The speech has lasted ``spoken_ms`` (no words yet, or none that decided)."""
+        match self.strategy:
+            case InterruptionStrategy.IMMEDIATE:
+                return Verdict.INTERRUPT
+            case InterruptionStrategy.CONFIRMED if spoken_ms >= self.barge_in_ms:
+                return Verdict.INTERRUPT
+            case InterruptionStrategy.SEMANTIC if spoken_ms >= SEMANTIC_WAIT_MS:
+                return Verdict.INTERRUPT
+        return Verdict.WAIT
+
+    def on_words(self, text: str, answer_text: str, *, final: bool) -> Verdict:
+        """The words heard so far (``final``: all of them) against the answer's text."""
+        if echoes(text, answer_text, partial=not final):
+            return Verdict.ECHO if final else Verdict.WAIT
+        if self.strategy is InterruptionStrategy.SEMANTIC:
+            if is_acknowledgement(text):
+                return Verdict.ACKNOWLEDGEMENT if final else Verdict.WAIT
+            if words(text):
+                return Verdict.INTERRUPT
+        if not final:
+            return Verdict.WAIT
+        if self.strategy is InterruptionStrategy.DISABLED:
+            return Verdict.KEEP
+        if self.strategy is InterruptionStrategy.SEMANTIC:
+            return Verdict.INTERRUPT if words(text) else Verdict.KEEP
+        return Verdict.KEEP

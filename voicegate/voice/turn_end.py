@@ -1,0 +1,154 @@
+"""The semantic end of turn: after a short pause, the end-of-turn model and the words decide.
+
+Smart Turn hears how the caller stopped (prosody, and what the words sound like); the
+transcript of the speech so far (the pass a pause starts anyway) shows whether the
+sentence stops on a word no sentence ends with ("a table for", "my name is John and").
+The turn ends when both say it is complete; otherwise the session keeps listening and
+asks the model again after more silence, until ``max_silence_ms`` ends the turn anyway.
+If the model fails or is overloaded, the words alone decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.endofturn.base import EndOfTurnModel
+from voicegate.stt.text import words
+from voicegate.voice.session import VoiceSettings
+
+logger = logging.getLogger(__name__)
+
+UNFINISHED_ENDINGS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "my",
+        "your",
+        "our",
+        "their",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "because",
+        "if",
+        "although",
+        "unless",
+        "whether",
+        "than",
+        "as",
+        "of",
+        "to",
+        "for",
+        "at",
+        "with",
+        "from",
+        "into",
+        "onto",
+        "between",
+        "during",
+        "without",
+        "within",
+        "i",
+        "we",
+        "he",
+        "she",
+        "they",
+        "i'm",
+        "we're",
+        "you're",
+        "they're",
+        "it's",
+        "let's",
+        "there's",
+        "um",
+        "uh",
+        "er",
+        "erm",
+    ]
+)
+"""Words a statement does not end on: articles, possessives, conjunctions, prepositions
+that no phrasal verb ends with, subject pronouns and hesitations. Words that may end a
+sentence ("turn it on", "yes I do", "I think so") are not here."""
+
+
+def sounds_unfinished(text: str) -> bool:
+    """Whether the words stop mid-phrase: on a comma or a dash, or, unless they end as a
+    question ("what is it for?"), on one of :data:`UNFINISHED_ENDINGS`."""
+    stripped = text.rstrip()
+    if stripped.endswith((",", "-", "—")):
+        return True
+    if stripped.endswith("?"):
+        return False
+    spoken = words(stripped)
+    return bool(spoken) and spoken[-1] in UNFINISHED_ENDINGS
+
+
+class SemanticTurnEnd:
+    """One session's semantic end of turn. The listener tells it when speech goes on
+    (:meth:`speech`), how long the silence is (:meth:`quiet`) and the transcript of all
+    the speech so far (:meth:`transcript`); it calls ``end_turn`` once the turn is over."""
+
+    def __init__(
+        self, model: EndOfTurnModel, settings: VoiceSettings, end_turn: Callable[[], None]
+    ) -> None:
+        self._model = model
+        self._settings = settings
+        self._end_turn = end_turn
+        self._check: asyncio.Task[None] | None = None
+        self._next_check_s = settings.turn_check_ms / 1000
+        self._probability: float | None = None
+        self._text: str | None = None
+
+    def speech(self) -> None:
+        """The caller speaks: whatever was judged of the last pause no longer holds."""
+        self._cancel()
+        self._next_check_s = self._settings.turn_check_ms / 1000
+        self._probability = None
+        self._text = None
+
+    def quiet(self, silence_s: float, audio: Callable[[], AudioFrame]) -> None:
+        """``silence_s`` of silence since the last speech; ``audio()`` gives the utterance
+        so far, pause included."""
+        if silence_s + 1e-9 < self._next_check_s or self._check is not None:
+            return
+        if self._text is not None and sounds_unfinished(self._text):
+            return  # more silence will not finish the sentence: max_silence_ms decides
+        self._next_check_s = silence_s + self._settings.turn_recheck_ms / 1000
+        self._check = asyncio.create_task(self._ask(audio()), name="voicegate-turn-end")
+
+    def transcript(self, text: str) -> None:
+        """The transcript of all the speech so far."""
+        self._text = text
+        self._decide()
+
+    def close(self) -> None:
+        """Stop judging (the utterance ended)."""
+        self._cancel()
+
+    async def _ask(self, audio: AudioFrame) -> None:
+        try:
+            self._probability = await self._model.completion(audio)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            logger.warning("end-of-turn model failed (%s): the words decide", error)
+            self._probability = 1.0
+        self._check = None
+        self._decide()
+
+    def _decide(self) -> None:
+        if self._probability is None or self._text is None:
+            return
+        if self._probability >= self._settings.turn_threshold and not sounds_unfinished(self._text):
+            self._cancel()
+            self._end_turn()
+
+    def _cancel(self) -> None:
+        if self._check is not None:
+            self._check.cancel()
+            self._check = None
