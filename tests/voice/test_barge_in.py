@@ -29,7 +29,7 @@ from voicegate.core.models import (
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
-from voicegate.voice.session import VoiceSettings
+from voicegate.voice.session import InterruptionStrategy, VoiceSettings
 
 pytestmark = pytest.mark.models
 
@@ -64,7 +64,9 @@ class Storyteller(Channel):
 async def _story_gateway(
     stt: FasterWhisperSTT, tts: PiperTTS, barge_in_ms: int
 ) -> AsyncIterator[tuple[Gateway, list[Any]]]:
-    settings = VoiceSettings(barge_in_ms=barge_in_ms)
+    settings = VoiceSettings(
+        interruption_speaking=InterruptionStrategy.CONFIRMED, barge_in_ms=barge_in_ms
+    )
     async with running_gateway(stt, tts, settings=settings, responder=Storyteller()) as gw:
         barge_ins: list[Any] = []
 

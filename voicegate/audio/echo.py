@@ -8,8 +8,11 @@ plays it: :meth:`EchoCanceller.played` takes that audio at its playout time,
 :meth:`EchoCanceller.process` cleans each microphone frame as it arrives and gives the
 canceller, 10 ms for 10 ms, the reference audio that was due by then. The echo comes back
 later than it was played (the acoustic path, the uplink), so the reference always leads
-it; AEC3 finds that delay itself, up to about 500 ms. Optional noise suppression runs in
-the same module.
+it; AEC3 finds that delay itself, up to about 500 ms. Where the microphone does not
+hear the audio played at all (a headset), AEC3 would still suppress the caller's voice
+while an answer plays: an :class:`~voicegate.audio.echo_path.EchoPathDetector` watches
+for that, and while it hears no echo the canceller's output is not used (the canceller
+keeps adapting). Optional noise suppression runs after it, in a module of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from voicegate.audio.echo_path import EchoPathDetector, level_db
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import Resampler
 from voicegate.errors import RoomKitError
@@ -65,11 +69,12 @@ class EchoCanceller:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._rtc = _rtc()
-        self._apm = self._rtc.AudioProcessingModule(
-            echo_cancellation=echo_cancellation,
-            noise_suppression=noise_suppression,
-            high_pass_filter=True,
+        module = self._rtc.AudioProcessingModule
+        self._canceller = module(echo_cancellation=True) if echo_cancellation else None
+        self._suppressor = (
+            module(noise_suppression=True, high_pass_filter=True) if noise_suppression else None
         )
+        self.echo_path = EchoPathDetector()
         self.echo_cancellation = echo_cancellation
         self._clock = clock
         self._reference: deque[tuple[float, npt.NDArray[np.int16]]] = deque()
@@ -101,14 +106,24 @@ class EchoCanceller:
             self._reference.popleft()
         out = np.empty_like(samples)
         for offset in range(0, len(samples), BLOCK):
-            if self.echo_cancellation:
+            block = samples[offset : offset + BLOCK]
+            if self._canceller is not None:
                 due = self._reference and self._reference[0][0] <= now
                 reference = self._reference.popleft()[1] if due else _SILENT_BLOCK
-                self._apm.process_reverse_stream(self._frame(reference))
-            block = self._frame(samples[offset : offset + BLOCK])
-            self._apm.process_stream(block)
-            out[offset : offset + BLOCK] = np.frombuffer(block.data, dtype=np.int16)
+                self._canceller.process_reverse_stream(self._frame(reference))
+                cancelled = self._run(self._canceller, block)
+                self.echo_path.add(level_db(reference), level_db(block))
+                if self.echo_path.heard:
+                    block = cancelled
+            if self._suppressor is not None:
+                block = self._run(self._suppressor, block)
+            out[offset : offset + BLOCK] = block
         return out
+
+    def _run(self, module: Any, block: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+        frame = self._frame(block)
+        module.process_stream(frame)
+        return np.frombuffer(frame.data, dtype=np.int16)
 
     def _frame(self, block: npt.NDArray[np.int16]) -> Any:
         return self._rtc.AudioFrame(block.tobytes(), SAMPLE_RATE, 1, BLOCK)

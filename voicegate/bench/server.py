@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from voicegate.server.app import READY_LINE
 
 SERVE_ARGS = ("serve", "--anonymous", "--store", "memory", "--port", "0")
+SERVE_COMMAND = ("-m", "voicegate", *SERVE_ARGS)
+"""How the benchmarks start ``voicegate serve`` (``python`` followed by these)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,8 @@ class GatewayAddress:
 
 
 class GatewayProcess:
-    """``python -m voicegate serve --anonymous --store memory --port 0``; use as ``async with``.
+    """``python -m voicegate serve --anonymous --store memory --port 0`` (or ``python``
+    followed by ``command``); use as ``async with``.
 
     Entering waits for the ``voicegate listening on URL`` line (at most ``start_timeout``
     seconds) and yields its :class:`GatewayAddress`; leaving stops the server with SIGINT
@@ -56,9 +59,15 @@ class GatewayProcess:
     """
 
     def __init__(
-        self, log_path: Path, *, start_timeout: float = 120.0, stop_timeout: float = 20.0
+        self,
+        log_path: Path,
+        *,
+        command: tuple[str, ...] = SERVE_COMMAND,
+        start_timeout: float = 120.0,
+        stop_timeout: float = 20.0,
     ) -> None:
         self.log_path = log_path
+        self.command = command
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._process: asyncio.subprocess.Process | None = None
@@ -69,9 +78,7 @@ class GatewayProcess:
         with self.log_path.open("wb") as log:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
-                "-m",
-                "voicegate",
-                *SERVE_ARGS,
+                *self.command,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
             )

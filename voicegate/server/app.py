@@ -44,12 +44,13 @@ def is_loopback(host: str) -> bool:
 class GatewayServer:
     """Everything ``voicegate serve`` runs, built from a :class:`ServeConfig`.
 
+    ``responder`` replaces the one ``config.responder`` names (the evaluations use it).
     Model and store problems surface from the constructor or :meth:`start` as
     exceptions with one-line messages; :meth:`stop` tells open sessions the server
     is going away and flushes the store.
     """
 
-    def __init__(self, config: ServeConfig) -> None:
+    def __init__(self, config: ServeConfig, responder: Channel | None = None) -> None:
         if config.anonymous and not is_loopback(config.host):
             raise ConfigError(
                 f"--anonymous is allowed on loopback only, not on host {config.host!r}"
@@ -63,7 +64,7 @@ class GatewayServer:
             stt=create_stt(config.stt_model),
             tts=create_tts(config.tts_voice),
             backends=self._backends(),
-            responder=self._responder(),
+            responder=responder or self._responder(),
             settings=config.voice,
             observer=self.metrics,
             max_sessions=config.max_sessions,
@@ -115,9 +116,9 @@ class GatewayServer:
         await self.kit.close()
 
 
-async def serve(config: ServeConfig) -> None:
+async def serve(config: ServeConfig, responder: Channel | None = None) -> None:
     """Run the gateway until SIGINT or SIGTERM, then shut down gracefully."""
-    server = GatewayServer(config)
+    server = GatewayServer(config, responder)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,54 @@
+"""``python -m voicegate.bench.story_server [serve's flags]``: ``voicegate serve`` whose
+responder answers every caller turn with the same long story, so that an evaluation can
+talk over an answer (acknowledge it, interrupt it, echo it)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from voicegate.core.channels import Channel, ChannelOutput
+from voicegate.core.models import (
+    ChannelCategory,
+    ChannelType,
+    RoomContext,
+    RoomEvent,
+    TextContent,
+)
+from voicegate.server.app import serve
+from voicegate.server.config import add_arguments, load_config
+
+STORY = (
+    "Once upon a time there was a lighthouse keeper who lived alone on a rocky island. "
+    "Every night he climbed the long stairs and lit the great lamp for the passing ships. "
+    "One stormy evening a small boat drifted towards the rocks with its sails torn. "
+    "He rowed out into the waves and brought the frightened sailors safely home."
+)
+
+
+class Storyteller(Channel):
+    """Answers every message of a voice channel with :data:`STORY`."""
+
+    channel_type = ChannelType.AI
+    category = ChannelCategory.INTELLIGENCE
+
+    def __init__(self) -> None:
+        super().__init__("storyteller")
+
+    async def on_event(self, event: RoomEvent, context: RoomContext) -> ChannelOutput | None:
+        if event.source.channel_type is not ChannelType.VOICE:
+            return None
+        return ChannelOutput(TextContent(STORY))
+
+
+def main(argv: list[str]) -> int:
+    """Serve with the storyteller until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m voicegate.bench.story_server")
+    add_arguments(parser)
+    asyncio.run(serve(load_config(parser.parse_args(argv)), Storyteller()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,198 @@
+"""The turn-taking evaluation's scenarios: one conversation each, over the voice WebSocket.
+
+A :class:`Mode` is what the caller's ``hello`` chooses (end of turn, interruption
+strategy, echo cancellation, VAD) and how it sounds (the answer's echo, background
+noise). Each scenario returns an :class:`Outcome` with its figures:
+
+- :func:`complete_turn`: ``end_of_turn_ms`` from the caller's last loud sample to the
+  final transcript, ``first_audio_ms`` to the first answer audio, ``wer``;
+- :func:`hesitation`: ``cut`` when the pause ended the turn (two turns, not one);
+- :func:`acknowledgement`: ``barge_in`` when the acknowledgement interrupted the answer,
+  ``turn`` when it became a turn;
+- :func:`echo`: ``barge_in`` and ``echo_turns`` while only the answer's echo came back;
+- :func:`interruption`: ``stopped`` and ``reaction_ms`` from its first loud sample to
+  ``barge_in``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from voicegate.audio.frame import to_int16
+from voicegate.bench.conversation import ConversationCaller, Message, Spoken
+from voicegate.bench.turn_items import Hesitation, Utterance
+from voicegate.bench.voices import Samples, active_rms, noise
+from voicegate.stt.wer import word_error_rate
+
+SPEECH_RMS = 2300.0
+"""Every caller utterance is scaled to this active level (about -23 dBFS)."""
+ANSWER_WAIT_S = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """Session settings the caller's ``hello`` chooses, and how its line sounds."""
+
+    label: str
+    settings: Mapping[str, object] = field(default_factory=dict)
+    echo_db: float | None = None
+    noise: str | None = None
+    snr_db: float = 15.0
+
+    def caller(self, url: str, seed: int = 0) -> ConversationCaller:
+        """A caller in this mode."""
+        background = None
+        if self.noise is not None:
+            rms = SPEECH_RMS / 10 ** (self.snr_db / 20)
+            background = noise(self.noise, 30.0, rms, seed)
+        return ConversationCaller(url, self.settings, echo_db=self.echo_db, noise=background)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One conversation's figures (``None``: not reached)."""
+
+    scenario: str
+    mode: str
+    voice: str
+    text: str
+    figures: dict[str, float | bool | None] = field(default_factory=dict)
+    error: str | None = None
+
+
+def leveled(samples: Samples) -> Samples:
+    """``samples`` scaled to :data:`SPEECH_RMS` over their loud frames."""
+    gain = SPEECH_RMS / max(active_rms(samples), 1.0)
+    return to_int16(samples * gain)
+
+
+def _of(messages: list[Message], kind: str, after: float = 0.0) -> list[Message]:
+    return [(t, m) for t, m in messages if m["type"] == kind and t >= after]
+
+
+async def complete_turn(url: str, mode: Mode, item: Utterance) -> Outcome:
+    """Say ``item`` and time the end of the turn and the answer."""
+    outcome = Outcome("complete", mode.label, item.voice, item.text)
+    async with mode.caller(url) as caller:
+        await caller.pause(0.5)
+        spoken = await caller.say(leveled(item.samples))
+        answered = await caller.wait_for(
+            lambda ms: bool(_of(ms, "audio", _first(ms, "tts_start", spoken.first_loud))),
+            ANSWER_WAIT_S,
+        )
+        messages = caller.since(spoken.first_loud)
+    finals = _of(messages, "final_transcript")
+    if not finals or not answered:
+        outcome.error = "no final transcript" if not finals else "no answer audio"
+        return outcome
+    final_at = finals[0][0]
+    start = _first(messages, "tts_start", spoken.first_loud)
+    audio_at = _of(messages, "audio", start)[0][0]
+    outcome.figures = {
+        "end_of_turn_ms": round((final_at - spoken.last_loud) * 1000, 1),
+        "first_audio_ms": round((audio_at - spoken.last_loud) * 1000, 1),
+        "turns": len(finals),
+        "wer": word_error_rate([(item.text, " ".join(m["text"] for _, m in finals))]),
+    }
+    return outcome
+
+
+async def hesitation(url: str, mode: Mode, item: Hesitation, pause_ms: int) -> Outcome:
+    """Say ``item`` with a ``pause_ms`` pause inside; ``cut`` if that made two turns."""
+    outcome = Outcome(f"hesitation {pause_ms} ms", mode.label, item.voice, item.text)
+    async with mode.caller(url) as caller:
+        await caller.pause(0.5)
+        first = await caller.say(leveled(item.before))
+        await caller.pause(pause_ms / 1000)
+        await caller.say(leveled(item.after))
+        await caller.wait_for(
+            lambda ms: (
+                bool(_of(ms, "final_transcript", first.first_loud))
+                and bool(_of(ms, "speech_end", first.first_loud))
+                and len(_of(ms, "speech_end", first.first_loud))
+                >= len(_of(ms, "speech_start", first.first_loud))
+            ),
+            ANSWER_WAIT_S,
+        )
+        messages = caller.since(first.first_loud)
+    ends = _of(messages, "speech_end")
+    if not ends:
+        outcome.error = "no end of turn"
+        return outcome
+    outcome.figures = {"cut": len(ends) > 1, "turns": len(ends)}
+    return outcome
+
+
+async def _answer_playing(caller: ConversationCaller, request: Samples) -> float | None:
+    """Ask for the story; when its first audio arrived (``None``: it did not)."""
+    spoken = await caller.say(request)
+    if not await caller.wait_for(
+        lambda ms: bool(_of(ms, "audio", _first(ms, "tts_start", spoken.first_loud))),
+        ANSWER_WAIT_S,
+    ):
+        return None
+    start = _first(caller.messages, "tts_start", spoken.first_loud)
+    return _of(caller.messages, "audio", start)[0][0]
+
+
+async def acknowledgement(url: str, mode: Mode, item: Utterance, request: Samples) -> Outcome:
+    """Acknowledge the answer 1 s into it; did that interrupt it, or make a turn?"""
+    outcome = Outcome("acknowledgement", mode.label, item.voice, item.text)
+    async with mode.caller(url) as caller:
+        if await _answer_playing(caller, leveled(request)) is None:
+            outcome.error = "no answer"
+            return outcome
+        await caller.pause(1.0)
+        spoken = await caller.say(leveled(item.samples))
+        await caller.pause(2.5)
+        messages = caller.since(spoken.first_loud)
+    outcome.figures = {
+        "barge_in": bool(_of(messages, "barge_in")),
+        "turn": any(m["event_id"] is not None for _, m in _of(messages, "final_transcript")),
+    }
+    return outcome
+
+
+async def echo(url: str, mode: Mode, request: Samples, listen_s: float = 6.0) -> Outcome:
+    """Stay quiet while the answer (and, in ``mode``, its echo) plays for ``listen_s``."""
+    outcome = Outcome("echo", mode.label, "piper", "(the answer's own echo)")
+    async with mode.caller(url) as caller:
+        started = await _answer_playing(caller, leveled(request))
+        if started is None:
+            outcome.error = "no answer"
+            return outcome
+        await caller.pause(listen_s)
+        messages = caller.since(started)
+    finals = _of(messages, "final_transcript")
+    outcome.figures = {
+        "barge_in": bool(_of(messages, "barge_in")),
+        "echo_turns": sum(m["event_id"] is not None for _, m in finals),
+    }
+    return outcome
+
+
+async def interruption(url: str, mode: Mode, item: Utterance, request: Samples) -> Outcome:
+    """Interrupt the answer 1.5 s into it; did it stop, and how soon?"""
+    outcome = Outcome("interruption", mode.label, item.voice, item.text)
+    async with mode.caller(url) as caller:
+        if await _answer_playing(caller, leveled(request)) is None:
+            outcome.error = "no answer"
+            return outcome
+        await caller.pause(1.5)
+        spoken: Spoken = await caller.say(leveled(item.samples))
+        await caller.wait_for(lambda ms: bool(_of(ms, "barge_in", spoken.first_loud)), 3.0)
+        messages = caller.since(spoken.first_loud - 0.5)
+    barge_ins = _of(messages, "barge_in", spoken.first_loud)
+    outcome.figures = {
+        "stopped": bool(barge_ins),
+        "reaction_ms": (
+            round((barge_ins[0][0] - spoken.first_loud) * 1000, 1) if barge_ins else None
+        ),
+    }
+    return outcome
+
+
+def _first(messages: list[Message], kind: str, after: float) -> float:
+    """When the first ``kind`` message after ``after`` came (infinity: none yet)."""
+    return next((t for t, m in messages if m["type"] == kind and t >= after), float("inf"))

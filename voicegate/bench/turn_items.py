@@ -1,0 +1,201 @@
+"""What the callers of the turn-taking evaluation say.
+
+- complete turns: short requests in every synthetic voice, and Asterisk prompts (a voice
+  actor) that are whole sentences;
+- unfinished sentences with a hesitation in the middle ("I'd like to book a table for
+  ... four people"): each sentence is spoken whole and the pause inserted at the word
+  boundary, so the words before it keep the voice's mid-sentence melody (the half
+  sentence spoken on its own would end like a statement); and Asterisk prompts whose
+  own pause falls inside a sentence, that pause lengthened. The boundary is where the
+  words before it, said alone, end in the whole sentence (dynamic time warping of their
+  log-Mel frames); the cut is the quietest 10 ms near it; an item whose first half
+  Whisper does not hear ending on the expected word is left out;
+- acknowledgements and real interruptions, said over an answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicegate.audio.frame import INT16_FULL_SCALE, AudioFrame
+from voicegate.bench.prompts import load_prompts
+from voicegate.bench.voices import SAMPLE_RATE, VOICES, Samples, Voice, speak, trim
+from voicegate.stt.base import STTProvider
+from voicegate.stt.wer import normalize
+
+COMPLETE = (
+    "Please turn on the kitchen lights.",
+    "What time does the meeting start tomorrow?",
+    "Book a table for four people at seven.",
+    "How is the weather in Paris today?",
+    "Remind me to call my sister tonight.",
+    "I need a taxi to the airport.",
+)
+UNFINISHED = (
+    ("I'd like to book a table for", "four people tonight."),
+    ("Can you tell me the weather in", "Paris tomorrow?"),
+    ("Please send the report to", "my manager."),
+    ("My name is John and I", "live in Boston."),
+    ("I want to", "cancel my order."),
+    ("The meeting is at", "three o'clock."),
+    ("Could you remind me to", "call my sister?"),
+    ("I'm looking for a restaurant with", "a quiet terrace."),
+)
+ACKNOWLEDGEMENTS = ("Uh-huh.", "Mm-hmm.", "Yeah.", "Right.", "Okay.", "Yeah, right.")
+INTERRUPTIONS = (
+    "Wait, stop, that's not what I meant.",
+    "No, no, hold on.",
+    "Stop, I asked for something else.",
+    "Actually, cancel that.",
+)
+REQUEST = "Tell me a story."
+_FRAME = SAMPLE_RATE // 100  # 10 ms: the resolution of the cut
+_HOP = SAMPLE_RATE // 100  # a log-Mel frame
+_NEAR = 6 * _FRAME  # the cut is the quietest 10 ms this close to the word boundary
+_SENTENCE_END = re.compile(r"[.?!]$")
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    """Something a caller says: ``voice`` is the voice's label or ``real``."""
+
+    voice: str
+    text: str
+    samples: Samples
+
+
+@dataclass(frozen=True, slots=True)
+class Hesitation:
+    """An unfinished sentence cut where the pause goes: ``before``, a pause, ``after``."""
+
+    voice: str
+    text: str
+    before: Samples
+    after: Samples
+
+
+def said(voices: tuple[Voice, ...], texts: tuple[str, ...]) -> list[Utterance]:
+    """Every text in every voice."""
+    return [Utterance(v.label, t, speak(v, t)) for v in voices for t in texts]
+
+
+def real_complete(count: int, max_seconds: float = 4.0) -> list[Utterance]:
+    """The first ``count`` Asterisk prompts that are one whole sentence of 1 s to
+    ``max_seconds`` with no pause inside."""
+    found = []
+    for prompt in load_prompts():
+        text = prompt.text
+        if not _SENTENCE_END.search(text) or text.count(".") + text.count("?") > 1:
+            continue
+        samples = trim(prompt.audio(SAMPLE_RATE).samples[:, 0])
+        if 1.0 <= len(samples) / SAMPLE_RATE <= max_seconds and not _pauses(samples):
+            found.append(Utterance("real", text, samples))
+        if len(found) == count:
+            break
+    return found
+
+
+async def synthetic_hesitations(stt: STTProvider, voices: tuple[Voice, ...]) -> list[Hesitation]:
+    """Each unfinished sentence in the next voice in turn, cut at its boundary."""
+    items = []
+    for voice in voices:
+        for before, after in UNFINISHED:
+            whole = speak(voice, f"{before} {after}")
+            boundary = _prefix_end(speak(voice, before), whole)
+            low, high = max(0, boundary - _NEAR), min(len(whole), boundary + _NEAR)
+            cut = _quietest(whole, low, high)
+            item = Hesitation(voice.label, f"{before} ... {after}", whole[:cut], whole[cut:])
+            if await _ends_on(stt, item.before, before):
+                items.append(item)
+    return items
+
+
+async def real_hesitations(stt: STTProvider, count: int) -> list[Hesitation]:
+    """Asterisk prompts with a pause inside a sentence, the audio cut at that pause."""
+    items: list[Hesitation] = []
+    for prompt in load_prompts():
+        if prompt.name.startswith(("digits/", "letters/", "phonetic/")):
+            continue
+        samples = trim(prompt.audio(SAMPLE_RATE).samples[:, 0])
+        if len(samples) > 8 * SAMPLE_RATE:
+            continue
+        for start, end in _pauses(samples):
+            first = await stt.transcribe(AudioFrame(samples[:start], SAMPLE_RATE))
+            heard = normalize(first.text).split()
+            tokens = prompt.text.split()
+            reference = [normalize(token) for token in tokens]
+            k = len(heard)
+            if k < 2 or k >= len(tokens) or heard[-1] != reference[k - 1]:
+                continue
+            if _SENTENCE_END.search(tokens[k - 1]):
+                continue  # a pause between sentences: the turn may well end there
+            text = f"{' '.join(tokens[:k])} ... {' '.join(tokens[k:])}"
+            items.append(Hesitation("real", text, samples[:start], samples[end:]))
+            break
+        if len(items) == count:
+            break
+    return items
+
+
+def voices_of(labels: tuple[str, ...]) -> tuple[Voice, ...]:
+    """The voices with these labels."""
+    return tuple(v for v in VOICES if v.label in labels)
+
+
+async def _ends_on(stt: STTProvider, samples: Samples, text: str) -> bool:
+    """Whether Whisper hears ``samples`` end on the last word of ``text``."""
+    heard = normalize((await stt.transcribe(AudioFrame(samples, SAMPLE_RATE))).text).split()
+    return bool(heard) and heard[-1] == normalize(text).split()[-1]
+
+
+def _prefix_end(prefix: Samples, whole: Samples) -> int:
+    """Where ``prefix`` ends in ``whole``: subsequence dynamic time warping of their
+    log-Mel frames (mean removed), open at the end of ``whole``."""
+    said, sentence = _mel(prefix), _mel(whole)
+    cost = np.linalg.norm(said[:, None, :] - sentence[None, :, :], axis=2)
+    total = np.cumsum(cost[0])
+    for row in cost[1:]:
+        diagonal = np.concatenate([[np.inf], np.minimum(total[:-1], total[1:])])
+        step = np.minimum(total, diagonal) + row
+        for j in range(1, len(step)):  # moving along ``whole`` without moving in ``prefix``
+            step[j] = min(step[j], step[j - 1] + row[j])
+        total = step
+    return int(np.argmin(total)) * _HOP
+
+
+def _mel(samples: Samples) -> np.ndarray:
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    features = FeatureExtractor(feature_size=80)(
+        samples.astype(np.float32) / INT16_FULL_SCALE, padding=0
+    )[:, : len(samples) // _HOP]
+    return np.asarray((features - features.mean(axis=1, keepdims=True)).T)
+
+
+def _levels(samples: Samples) -> np.ndarray:
+    frames = samples[: len(samples) // _FRAME * _FRAME].astype(np.float64).reshape(-1, _FRAME)
+    return np.asarray(10 * np.log10((frames**2).mean(axis=1) + 1.0))
+
+
+def _quietest(samples: Samples, low: int, high: int) -> int:
+    """The start of the quietest 10 ms between samples ``low`` and ``high``."""
+    levels = _levels(samples)
+    first, last = low // _FRAME, max(low // _FRAME + 1, high // _FRAME)
+    return (first + int(np.argmin(levels[first:last]))) * _FRAME
+
+
+def _pauses(samples: Samples, min_ms: int = 120) -> list[tuple[int, int]]:
+    """Stretches of at least ``min_ms`` more than 35 dB under the peak, inside the speech."""
+    quiet = _levels(samples) < _levels(samples).max() - 35
+    found, start = [], None
+    for index, is_quiet in enumerate(quiet):
+        if is_quiet and start is None:
+            start = index
+        elif not is_quiet and start is not None:
+            if (index - start) * 10 >= min_ms:
+                found.append((start * _FRAME, index * _FRAME))
+            start = None
+    return found
