@@ -4,39 +4,44 @@ WebRTC's echo canceller, unsure of the echo path, suppresses whatever the microp
 picks up while audio plays, for seconds: a caller on a headset (no echo at all) who
 speaks over an answer is attenuated by 6 to 17 dB, enough to lose words. This detector
 compares the two level envelopes, 10 ms block by block: where there is an echo, the
-microphone's level follows the played level at some lag under 500 ms. Every quarter
-second it correlates them over the last 3 s (if audio played for 0.5 s of it); while the
-best correlation stays under :data:`ECHO_CORRELATION`, no echo is heard.
+microphone's level follows the played level at some lag under 500 ms. Both are placed
+on the microphone's own timeline (its blocks never skip, even when they arrive in a
+burst): played audio from the microphone block counted when it starts to play, block
+after block. Every
+quarter second it correlates them over the last 3 s (if audio played for 0.5 s of it);
+while the best correlation stays under :data:`ECHO_CORRELATION`, no echo is heard.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
 import numpy.typing as npt
 
-WINDOW_BLOCKS = 300
-"""The 3 s of 10 ms blocks judged."""
-MAX_LAG_BLOCKS = 50
+WINDOW_SLOTS = 300
+"""The 3 s judged."""
+MAX_LAG_SLOTS = 50
 """The longest echo delay looked for (500 ms, about what WebRTC's canceller covers)."""
-JUDGE_EVERY_BLOCKS = 25
-MIN_PLAYING_BLOCKS = 50
-"""A judgement needs at least 0.5 s of audio playing in the window."""
+JUDGE_EVERY_SLOTS = 25
+MIN_PLAYING_SLOTS = 50
+"""A judgement needs audio playing in at least 0.5 s of the window."""
 PLAYING_DB = -50.0
 """A played block at least this loud (dBFS) counts as playing."""
 ECHO_CORRELATION = 0.4
-_FLOOR_DB = -100.0
+FLOOR_DB = -100.0
 
 
 def level_db(block: npt.NDArray[np.int16]) -> float:
     """A block's level in dBFS (at least -100)."""
     power = float(np.mean(block.astype(np.float64) ** 2)) / 32768.0**2
-    return max(_FLOOR_DB, 10.0 * np.log10(power + 1e-12))
+    return max(FLOOR_DB, 10.0 * math.log10(power + 1e-12))
 
 
 class EchoPathDetector:
-    """Judges from (played, heard) block levels whether the microphone hears the audio played.
+    """Judges from played and picked-up block levels whether the microphone hears the audio
+    played.
 
     It starts by assuming it does (:attr:`heard` is true) and changes its mind only on
     evidence: a window with enough audio playing.
@@ -44,26 +49,34 @@ class EchoPathDetector:
 
     def __init__(self) -> None:
         self.heard = True
-        self._played: deque[float] = deque(maxlen=WINDOW_BLOCKS)
-        self._picked_up: deque[float] = deque(maxlen=WINDOW_BLOCKS)
+        self._picked_up: deque[float] = deque([FLOOR_DB] * WINDOW_SLOTS, maxlen=WINDOW_SLOTS)
+        self._played: deque[float] = deque([FLOOR_DB] * WINDOW_SLOTS, maxlen=WINDOW_SLOTS)
+        self._ahead: dict[int, float] = {}  # played blocks for microphone blocks to come
         self._blocks = 0
+        self._next_played = 0
 
-    def add(self, played_db: float, picked_up_db: float) -> None:
-        """The levels of one block of played audio and of the microphone's block then."""
-        self._played.append(played_db)
-        self._picked_up.append(picked_up_db)
+    def played(self, db: float) -> None:
+        """The next played block, of level ``db``: it plays after the one before it, or now."""
+        slot = max(self._blocks, self._next_played)
+        self._ahead[slot] = db
+        self._next_played = slot + 1
+
+    def picked_up(self, db: float) -> None:
+        """The microphone's next block, of level ``db``."""
+        self._picked_up.append(db)
+        self._played.append(self._ahead.pop(self._blocks, FLOOR_DB))
         self._blocks += 1
-        if self._blocks % JUDGE_EVERY_BLOCKS == 0:
+        if self._blocks % JUDGE_EVERY_SLOTS == 0:
             self._judge()
 
     def _judge(self) -> None:
         played, heard = np.array(self._played), np.array(self._picked_up)
-        span = len(played) - MAX_LAG_BLOCKS
+        span = WINDOW_SLOTS - MAX_LAG_SLOTS
         playing = played[:span] > PLAYING_DB
-        if span <= 0 or np.count_nonzero(playing) < MIN_PLAYING_BLOCKS:
+        if np.count_nonzero(playing) < MIN_PLAYING_SLOTS:
             return
-        # row ``lag``: what the microphone picked up ``lag`` blocks after each played block
-        later = np.lib.stride_tricks.sliding_window_view(heard, span)[:MAX_LAG_BLOCKS]
+        # row ``lag``: what the microphone picked up ``lag`` slots after each played block
+        later = np.lib.stride_tricks.sliding_window_view(heard, span)[:MAX_LAG_SLOTS]
         self.heard = _best_correlation(played[:span][playing], later[:, playing])
 
 

@@ -206,7 +206,6 @@ class VoiceGateway:
                 canceller = EchoCanceller(
                     echo_cancellation=settings.echo_cancellation,
                     noise_suppression=settings.noise_suppression,
-                    clock=self._mixer.clock,
                 )
             except RoomKitError as error:
                 refused.append(f"echo cancellation: {error}")

@@ -250,7 +250,7 @@ class WebSocketVoiceBackend(VoiceBackend):
                 metadata,
                 self.session_handler.run_session,
                 transport,
-                SessionRequest(metadata, hello.room_id),
+                SessionRequest(metadata, hello.room_id, settings=hello.settings),
             )
         finally:
             await transport.close(CloseCode.NORMAL, "session ended")
