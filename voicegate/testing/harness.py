@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -137,8 +137,10 @@ async def voice_harness(
     """A gateway with ``stt``, ``tts`` (a :class:`ToneTTS` by default), ``responder`` (the
     echo by default), ``vad`` (WebRTC VAD at the settings' aggressiveness) and
     ``turn_model`` (a :class:`ScriptedEndOfTurn` that finds every pause complete) on
-    ``kit`` (a new in-memory one, closed at the end)."""
-    settings = settings or VoiceSettings()
+    ``kit`` (a new in-memory one, closed at the end). A :class:`MemoryTransport` has no
+    loudspeaker, so nothing it plays comes back: its sessions run without echo
+    cancellation."""
+    settings = replace(settings or VoiceSettings(), echo_cancellation=False)
     clock = FakeClock()
     inbound = InboundMixer(vad or WebRTCVAD(settings.vad_aggressiveness), clock=clock)
     own_kit = kit is None

@@ -148,7 +148,7 @@ class Listener:
             self._remember(frame)
             self._feed(frame, speech)
         if self._utterance is not None:
-            self._judge_speech(frame)
+            self._judge_speech()
 
     async def events(self) -> AsyncIterator[ListenerEvent]:
         """The utterance events, in order, as they happen."""
@@ -245,7 +245,7 @@ class Listener:
             timings = TurnTimings(speech_ended=now - behind, endpointed=now)
             self._events.put_nowait(_Transcribing(utterance, timings))
 
-    def _judge_speech(self, frame: AudioFrame) -> None:
+    def _judge_speech(self) -> None:
         utterance = self._utterance
         assert utterance is not None
         contest = utterance.contest
@@ -254,7 +254,7 @@ class Listener:
         if self._floor() is Floor.LISTENING:
             utterance.settled = True  # the answer ended first: nothing left to interrupt
             return
-        spoken_ms = (frame.timestamp + frame.duration - utterance.start) * 1000.0
+        spoken_ms = (self._endpointer.last_speech_end - utterance.start) * 1000.0
         self._act(utterance, contest.on_speech(spoken_ms), spoken_ms, "")
         wants_words = contest.strategy is InterruptionStrategy.SEMANTIC
         if wants_words and not utterance.settled and spoken_ms >= SEMANTIC_FIRST_LOOK_MS:
@@ -284,7 +284,7 @@ class Listener:
                 and not utterance.settled
                 and self._floor() is not Floor.LISTENING
             ):
-                spoken_ms = stream.duration * 1000.0
+                spoken_ms = (self._endpointer.last_speech_end - utterance.start) * 1000.0
                 verdict = contest.on_words(partial.text, self._answer_text(), final=False)
                 self._act(utterance, verdict, spoken_ms, partial.text)
 
