@@ -17,10 +17,13 @@ URL_LINE = re.compile(re.escape(READY_LINE) + r"(http://127\.0\.0\.1:(\d+)/\S*)"
 
 
 @contextmanager
-def running_server(*args: str) -> Iterator[tuple[str, int]]:
-    """Start `voicegate serve` and yield its printed URL and port; stop it with SIGINT."""
+def running_server(
+    *args: str, module: tuple[str, ...] = ("voicegate", "serve")
+) -> Iterator[tuple[str, int]]:
+    """Start `voicegate serve` (or ``python -m`` another ``module`` that takes serve's
+    flags) and yield its printed URL and port; stop it with SIGINT."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "voicegate", "serve", "--port", "0", *args]
+    command = [sys.executable, "-m", *module, "--port", "0", *args]
     # the server's log goes to a file: a pipe that nobody reads would fill and stall it
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env, text=True)

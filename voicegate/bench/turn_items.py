@@ -98,11 +98,17 @@ def real_complete(count: int, max_seconds: float = 4.0) -> list[Utterance]:
     return found
 
 
-async def synthetic_hesitations(stt: STTProvider, voices: tuple[Voice, ...]) -> list[Hesitation]:
-    """Each unfinished sentence in the next voice in turn, cut at its boundary."""
+async def synthetic_hesitations(
+    stt: STTProvider, voices: tuple[Voice, ...], per_voice: int = len(UNFINISHED)
+) -> list[Hesitation]:
+    """The first ``per_voice`` unfinished sentences that cut well, in each voice, cut at
+    their boundary."""
     items = []
     for voice in voices:
+        kept = 0
         for before, after in UNFINISHED:
+            if kept == per_voice:
+                break
             whole = speak(voice, f"{before} {after}")
             boundary = _prefix_end(speak(voice, before), whole)
             low, high = max(0, boundary - _NEAR), min(len(whole), boundary + _NEAR)
@@ -110,6 +116,7 @@ async def synthetic_hesitations(stt: STTProvider, voices: tuple[Voice, ...]) -> 
             item = Hesitation(voice.label, f"{before} ... {after}", whole[:cut], whole[cut:])
             if await _ends_on(stt, item.before, before):
                 items.append(item)
+                kept += 1
     return items
 
 

@@ -1,0 +1,83 @@
+"""Server-side echo cancellation (WebRTC's AEC3 from livekit) on real speech: the echo of
+what plays is removed, a headset caller passes untouched, a missing package is a clear
+error."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from voicegate.audio import AudioFrame, resample
+from voicegate.audio.echo import EchoCanceller, EchoCancellerUnavailableError
+from voicegate.audio.echo_path import EchoPathDetector, level_db
+
+RATE = 16000
+FRAME = RATE // 50  # 20 ms, as sessions send them
+Samples = npt.NDArray[np.int16]
+
+
+def _speech(utterances: list[AudioFrame]) -> Samples:
+    """All the utterances at 16 kHz, one after the other (about 10 s)."""
+    return np.concatenate([resample(u, RATE).samples[:, 0] for u in utterances])
+
+
+def _run(canceller: EchoCanceller, played: Samples, microphone: Samples) -> Samples:
+    """Play ``played`` and capture ``microphone`` frame by frame, as a session does."""
+    out = []
+    for start in range(0, len(microphone) - FRAME + 1, FRAME):
+        canceller.played(AudioFrame(played[start : start + FRAME], RATE))
+        out.append(canceller.process(microphone[start : start + FRAME]))
+    return np.concatenate(out)
+
+
+def _rms_db(samples: Samples) -> float:
+    return 10 * np.log10(np.mean(samples.astype(np.float64) ** 2) + 1e-9)
+
+
+def test_the_echo_of_what_plays_is_cancelled(espeak_utterances: list[AudioFrame]) -> None:
+    answer = _speech(espeak_utterances)
+    delay = RATE * 60 // 1000  # a 60 ms echo path, 12 dB down
+    echo = (np.concatenate([np.zeros(delay), answer[:-delay]]) * 10 ** (-12 / 20)).astype(np.int16)
+
+    cleaned = _run(EchoCanceller(), answer, echo)
+
+    tail = slice(len(cleaned) // 2, len(cleaned))  # once the canceller has converged
+    reduction = _rms_db(echo[tail]) - _rms_db(cleaned[tail])
+    assert reduction >= 15, f"echo reduced by only {reduction:.1f} dB"
+
+
+def test_a_caller_on_a_headset_is_not_suppressed(espeak_utterances: list[AudioFrame]) -> None:
+    answer = _speech(espeak_utterances)
+    caller = _speech(espeak_utterances[::-1])  # speaks over the answer; no echo comes back
+    canceller = EchoCanceller()
+
+    cleaned = _run(canceller, answer, caller)
+
+    assert not canceller.echo_path.heard
+    tail = slice(len(cleaned) // 2, len(cleaned))
+    assert np.array_equal(cleaned[tail], caller[: len(cleaned)][tail])
+
+
+def test_the_echo_path_detector_hears_an_echo_and_its_absence() -> None:
+    rng = np.random.default_rng(1)
+    levels = list(rng.uniform(-40, -10, 400))  # a played level envelope
+    echoing, deaf = EchoPathDetector(), EchoPathDetector()
+    for index, db in enumerate(levels):
+        for detector in (echoing, deaf):
+            detector.played(db)
+        echoing.picked_up(levels[index - 5] - 12 if index >= 5 else -100.0)  # 50 ms later
+        deaf.picked_up(float(rng.uniform(-40, -10)))
+    assert echoing.heard
+    assert not deaf.heard
+    assert level_db(np.zeros(160, np.int16)) == -100.0
+
+
+def test_without_livekit_the_canceller_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "livekit", None)
+    with pytest.raises(EchoCancellerUnavailableError, match="pip install"):
+        EchoCanceller()

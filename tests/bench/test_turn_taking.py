@@ -1,0 +1,91 @@
+"""The turn-taking evaluation, short: its scenarios against a real ``voicegate serve`` (the
+storyteller responder, real Whisper, Piper, Smart Turn and echo canceller), checking what
+happens, not how fast. Each check has its counterpart in a mode where it must go the
+other way, so that a scenario that measured nothing would fail."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers import running_server
+from voicegate.bench.turn_eval import Mode, acknowledgement, echo, hesitation
+from voicegate.bench.turn_items import (
+    REQUEST,
+    Hesitation,
+    Utterance,
+    said,
+    synthetic_hesitations,
+    voices_of,
+)
+from voicegate.bench.voices import Samples, speak
+from voicegate.stt.whisper import FasterWhisperSTT
+
+pytestmark = pytest.mark.models
+
+PIPER = voices_of(("piper",))
+
+
+@pytest.fixture(scope="module")
+def story_url() -> Iterator[str]:
+    """A storyteller server's WebSocket URL."""
+    story = ("voicegate.bench.story_server",)
+    with running_server("--anonymous", "--store", "memory", module=story) as (_, port):
+        yield f"ws://127.0.0.1:{port}/ws"
+
+
+@pytest.fixture(scope="module")
+def request_speech() -> Samples:
+    return speak(PIPER[0], REQUEST)
+
+
+def test_a_one_second_pause_mid_sentence_ends_the_turn_only_on_the_fixed_timer(
+    story_url: str, stt: FasterWhisperSTT
+) -> None:
+    item: Hesitation = asyncio.run(synthetic_hesitations(stt, PIPER, per_voice=1))[0]
+    fixed = Mode("fixed", {"end_of_turn": "fixed"})
+    semantic = Mode("semantic", {"end_of_turn": "semantic"})
+
+    cut = asyncio.run(hesitation(story_url, fixed, item, 1000))
+    kept = asyncio.run(hesitation(story_url, semantic, item, 1000))
+
+    assert (cut.error, kept.error) == (None, None)
+    assert cut.figures["cut"] is True, item.text
+    assert kept.figures == {"cut": False, "turns": 1}, item.text
+
+
+def test_an_acknowledgement_interrupts_only_without_the_semantic_strategy(
+    story_url: str, request_speech: Samples
+) -> None:
+    uh_huh: Utterance = said(PIPER, ("Uh-huh.",))[0]
+    strategies = ("interruption_speaking", "interruption_thinking")
+    semantic = Mode("semantic", {name: "semantic" for name in strategies})
+    immediate = Mode("immediate", {name: "immediate" for name in strategies})
+
+    ignored = asyncio.run(acknowledgement(story_url, semantic, uh_huh, request_speech))
+    heard = asyncio.run(acknowledgement(story_url, immediate, uh_huh, request_speech))
+
+    assert (ignored.error, heard.error) == (None, None)
+    assert ignored.figures == {"barge_in": False, "turn": False}
+    assert heard.figures["barge_in"] is True
+
+
+def test_the_answers_echo_at_minus_12_db_interrupts_only_without_echo_cancellation(
+    story_url: str, request_speech: Samples
+) -> None:
+    def mode(cancel: bool) -> Mode:
+        settings = {
+            "echo_cancellation": cancel,
+            "interruption_speaking": "immediate",
+            "interruption_thinking": "immediate",
+        }
+        return Mode(f"AEC {cancel}", settings, echo_db=-12.0)
+
+    cancelled = asyncio.run(echo(story_url, mode(True), request_speech))
+    raw = asyncio.run(echo(story_url, mode(False), request_speech))
+
+    assert (cancelled.error, raw.error) == (None, None)
+    assert cancelled.figures == {"barge_in": False, "echo_turns": 0}
+    assert raw.figures["barge_in"] is True

@@ -1,0 +1,99 @@
+"""The detectors added for turn-taking, on real speech: Smart Turn (the end-of-turn model)
+and Silero VAD, batched as sessions use them; a model not fetched is a clear error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.audio.resample import resample
+from voicegate.audio.silero import SileroVAD
+from voicegate.bench.turn_items import synthetic_hesitations, voices_of
+from voicegate.catalog import FETCH_COMMAND, resolve_model
+from voicegate.endofturn.smart_turn import SmartTurn
+from voicegate.errors import ModelNotAvailableError
+from voicegate.stt.whisper import FasterWhisperSTT
+from voicegate.voice.detectors import SILERO_MODEL
+
+pytestmark = pytest.mark.models
+
+RATE = 16000
+
+
+async def _scores(model: SmartTurn, windows: list[np.ndarray]) -> list[float]:
+    """All at once: requests that wait together go into one batch."""
+    return list(await asyncio.gather(*(model.completion(AudioFrame(w, RATE)) for w in windows)))
+
+
+def test_smart_turn_hears_a_sentence_end_and_not_a_half_sentence(
+    stt: FasterWhisperSTT,
+) -> None:
+    items = asyncio.run(synthetic_hesitations(stt, voices_of(("piper",)), per_voice=3))
+    halves = [item.before for item in items]
+    wholes = [np.concatenate([item.before, item.after]) for item in items]
+    model = SmartTurn()
+    try:
+        batched = asyncio.run(_scores(model, halves + wholes))
+        alone = [asyncio.run(_scores(model, [window]))[0] for window in halves]
+    finally:
+        model.close()
+
+    half, whole = batched[: len(items)], batched[len(items) :]
+    assert len(items) == 3
+    # the model alone misjudges some halves ("my name is John and I": 0.54); the word
+    # guard of the semantic end of turn covers those
+    assert sum(score < 0.5 for score in half) >= 2, half
+    assert all(w > h for w, h in zip(whole, half, strict=True)), (half, whole)
+    assert alone == pytest.approx(half, abs=1e-4)  # a batch gives each its own answer
+
+
+def test_smart_turn_refuses_audio_it_cannot_read() -> None:
+    model = SmartTurn()
+    try:
+        with pytest.raises(ValueError, match="16000 Hz mono"):
+            asyncio.run(model.completion(AudioFrame(np.zeros(800, np.int16), 8000)))
+    finally:
+        model.close()
+
+
+def test_a_model_not_fetched_names_the_command_that_fetches_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VOICEGATE_CACHE", str(tmp_path))
+    for model, kind in (("smart-turn-v3.2", "turn"), (SILERO_MODEL, "vad")):
+        with pytest.raises(ModelNotAvailableError, match=FETCH_COMMAND):
+            resolve_model(model, kind)
+
+
+def test_silero_finds_real_speech_not_silence_or_noise_batched(
+    espeak: Callable[[str], AudioFrame],
+) -> None:
+    vad = SileroVAD(resolve_model(SILERO_MODEL, "vad"))
+    speech = resample(espeak("The quick brown fox jumps over the lazy dog"), RATE)
+    samples = speech.samples[:, 0]
+    frame = RATE // 50
+    count = len(samples) // frame
+    noise = np.random.default_rng(0).normal(0, 300, count * frame).astype(np.int16)
+    rows = np.stack([samples[: count * frame], np.zeros(count * frame, np.int16), noise]).reshape(
+        3, count, frame
+    )
+    together = [vad.new_stream() for _ in range(3)]
+    apart = [vad.new_stream() for _ in range(3)]
+    batched = np.array([vad.detect(together, rows[:, i], RATE) for i in range(count)]).T
+    single = np.array(
+        [
+            [vad.detect([stream], rows[s, i][None], RATE)[0] for i in range(count)]
+            for s, stream in enumerate(apart)
+        ]
+    )
+
+    assert np.array_equal(batched, single)
+    speech_share, silence_share, noise_share = batched.mean(axis=1)
+    assert speech_share > 0.5
+    assert silence_share == 0
+    assert noise_share < 0.05

@@ -1,0 +1,78 @@
+"""The interruption rules on plain text: acknowledgements, the echo guard, each strategy."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicegate.voice.interruption import Contest, Verdict, echoes, is_acknowledgement
+from voicegate.voice.session import InterruptionStrategy
+
+STORY = "Once upon a time there was a lighthouse keeper who lived alone on a rocky island."
+
+
+@pytest.mark.parametrize(
+    "text", ["Uh-huh.", "Mm-hmm.", "mhm", "Hmmm.", "Yeah.", "Right.", "Okay.", "Yeah, okay.",
+             "Oh, I see.", "Sure thing"]
+)  # fmt: skip
+def test_acknowledgements(text: str) -> None:
+    assert is_acknowledgement(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "...", "Wait.", "No.", "Stop.", "Sorry?", "Yeah, but I wanted pasta.",
+             "okay okay okay okay okay", "Um, well."]
+)  # fmt: skip
+def test_not_acknowledgements(text: str) -> None:
+    assert not is_acknowledgement(text)
+
+
+def test_echo_is_consecutive_words_of_the_answer_in_order() -> None:
+    assert echoes("upon a time there", STORY)
+    assert echoes("a rocky island.", STORY)
+    assert not echoes("time upon a", STORY)
+    assert not echoes("upon a time there was a dragon", STORY)
+    assert not echoes("", STORY)
+    assert echoes("upon a ti", STORY, partial=True)  # a partial may stop inside a word
+    assert not echoes("upon a ti", STORY)
+    assert not echoes("ti", STORY, partial=True)  # but not after no whole word
+
+
+def _contest(strategy: InterruptionStrategy) -> Contest:
+    return Contest(strategy, "speaking", barge_in_ms=120)
+
+
+def test_each_strategy_on_the_length_of_speech() -> None:
+    verdicts = {
+        strategy: [_contest(strategy).on_speech(ms) for ms in (0, 119, 120, 999, 1000)]
+        for strategy in InterruptionStrategy
+    }
+    wait, cut = Verdict.WAIT, Verdict.INTERRUPT
+    assert verdicts == {
+        InterruptionStrategy.IMMEDIATE: [cut] * 5,
+        InterruptionStrategy.CONFIRMED: [wait, wait, cut, cut, cut],
+        InterruptionStrategy.SEMANTIC: [wait, wait, wait, wait, cut],
+        InterruptionStrategy.DISABLED: [wait] * 5,
+    }
+
+
+def test_semantic_lets_acknowledgements_pass_and_words_interrupt() -> None:
+    semantic = _contest(InterruptionStrategy.SEMANTIC)
+    assert semantic.on_words("uh-huh", STORY, final=False) is Verdict.WAIT
+    assert semantic.on_words("Uh-huh.", STORY, final=True) is Verdict.ACKNOWLEDGEMENT
+    assert semantic.on_words("yeah but", STORY, final=False) is Verdict.INTERRUPT
+    assert semantic.on_words("Wait, stop.", STORY, final=True) is Verdict.INTERRUPT
+    assert semantic.on_words("", STORY, final=True) is Verdict.KEEP  # no words: no turn either
+
+
+@pytest.mark.parametrize("strategy", list(InterruptionStrategy))
+def test_the_echo_guard_holds_for_every_strategy(strategy: InterruptionStrategy) -> None:
+    contest = _contest(strategy)
+    assert contest.on_words("a lighthouse kee", STORY, final=False) is Verdict.WAIT
+    assert contest.on_words("a lighthouse keeper", STORY, final=True) is Verdict.ECHO
+
+
+def test_other_strategies_keep_words_as_a_turn() -> None:
+    for strategy in (InterruptionStrategy.CONFIRMED, InterruptionStrategy.DISABLED):
+        contest = _contest(strategy)
+        assert contest.on_words("uh-huh", STORY, final=True) is Verdict.KEEP
+        assert contest.on_words("stop", STORY, final=False) is Verdict.WAIT

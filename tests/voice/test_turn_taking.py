@@ -1,0 +1,140 @@
+"""Turn-taking on fakes (voicegate.testing): the semantic end of turn with a scripted
+end-of-turn model, the interruption strategies, acknowledgements and the echo guard,
+through the real gateway, listener, turns and speaker."""
+
+from __future__ import annotations
+
+from voicegate.testing import Caller, ScriptedSTT, voice_harness
+from voicegate.testing.fakes import ScriptedEndOfTurn
+from voicegate.voice.notices import (
+    AnswerEnded,
+    AnswerStarted,
+    BargeIn,
+    FinalTranscript,
+    SpeechEnded,
+    SpeechIgnored,
+)
+from voicegate.voice.session import EndOfTurn, InterruptionStrategy, VoiceSettings
+
+SEMANTIC = VoiceSettings(end_of_turn=EndOfTurn.SEMANTIC, max_silence_ms=1500)
+
+
+def _strategy(strategy: InterruptionStrategy) -> VoiceSettings:
+    return VoiceSettings(interruption_speaking=strategy, interruption_thinking=strategy)
+
+
+async def test_a_pause_the_model_finds_complete_ends_the_turn_before_the_fixed_timer() -> None:
+    model = ScriptedEndOfTurn(otherwise=0.9)
+    stt = ScriptedSTT(["turn on the lights"])
+    async with (
+        voice_harness(stt, settings=SEMANTIC, turn_model=model) as harness,
+        harness.call() as caller,
+    ):
+        await caller.say(speech_ms=600, silence_ms=200)  # under end_of_speech_ms (300)
+        final = await caller.transport.wait_for(FinalTranscript)
+    assert final.text == "turn on the lights"
+    assert model.asked >= 1
+
+
+async def test_a_pause_the_model_finds_incomplete_keeps_listening_until_max_silence() -> None:
+    model = ScriptedEndOfTurn(otherwise=0.1)
+    stt = ScriptedSTT(["one long sentence", "never heard"])
+    async with (
+        voice_harness(stt, settings=SEMANTIC, turn_model=model) as harness,
+        harness.call() as caller,
+    ):
+        await caller.say(speech_ms=400, silence_ms=1000)  # a hesitation
+        await caller.say(speech_ms=400, silence_ms=1000)
+        assert caller.transport.of_type(SpeechEnded) == []
+        await caller.say(speech_ms=0, silence_ms=600)  # 1.6 s of silence in all
+        ended = await caller.transport.wait_for(SpeechEnded)
+        final = await caller.transport.wait_for(FinalTranscript)
+    assert stt.heard == ["one long sentence"]
+    assert final.text == "one long sentence"
+    assert 1.7 <= ended.duration <= 2.0  # both stretches of speech and the pause
+
+
+async def test_words_that_stop_mid_phrase_keep_the_turn_open_whatever_the_model_says() -> None:
+    stt = ScriptedSTT(["a table for | four people"])
+    async with (
+        voice_harness(stt, settings=SEMANTIC, turn_model=ScriptedEndOfTurn()) as harness,
+        harness.call() as caller,
+    ):
+        await caller.say(speech_ms=500, silence_ms=800)
+        assert caller.transport.of_type(SpeechEnded) == []
+        await caller.say(speech_ms=500, silence_ms=400)
+        final = await caller.transport.wait_for(FinalTranscript)
+    assert final.text == "a table for four people"
+    assert len(caller.transport.of_type(SpeechEnded)) == 1
+
+
+async def _over_an_answer(caller: Caller, speech_ms: int) -> None:
+    """Ask, wait for the answer to start playing, then speak ``speech_ms`` over it."""
+    await caller.say(speech_ms=600, silence_ms=400)
+    await caller.transport.wait_for(AnswerStarted)
+    await caller.say(speech_ms=speech_ms, silence_ms=400)
+
+
+async def test_an_acknowledgement_is_neither_an_interruption_nor_a_turn_with_semantic() -> None:
+    stt = ScriptedSTT(["tell me a long story please", "uh-huh"])
+    settings = _strategy(InterruptionStrategy.SEMANTIC)
+    async with (
+        voice_harness(stt, settings=settings) as harness,
+        harness.call(hold_playout=True) as caller,
+    ):
+        await _over_an_answer(caller, speech_ms=400)
+        ignored = await caller.transport.wait_for(SpeechIgnored)
+        notices = list(caller.transport.notices)
+        caller.transport.finish_playout()
+        await caller.transport.wait_for(AnswerEnded)
+    assert ignored == SpeechIgnored("acknowledgement", "uh-huh")
+    assert not [n for n in notices if isinstance(n, BargeIn)]
+    assert [n.text for n in caller.transport.of_type(FinalTranscript)] == [
+        "tell me a long story please"
+    ]
+
+
+async def test_real_words_interrupt_with_semantic() -> None:
+    stt = ScriptedSTT(["tell me a long story please", "wait stop that is not it"])
+    async with (
+        voice_harness(stt, settings=_strategy(InterruptionStrategy.SEMANTIC)) as harness,
+        harness.call(hold_playout=True) as caller,
+    ):
+        await _over_an_answer(caller, speech_ms=600)
+        barge_in = await caller.transport.wait_for(BargeIn)
+        caller.transport.finish_playout()
+    assert (barge_in.during, barge_in.strategy) == ("speaking", "semantic")
+    assert barge_in.text  # it decided on words, not on the length of the speech
+
+
+async def test_immediate_interrupts_on_any_speech_and_disabled_never() -> None:
+    for strategy, interrupted in (
+        (InterruptionStrategy.IMMEDIATE, True),
+        (InterruptionStrategy.DISABLED, False),
+    ):
+        stt = ScriptedSTT(["tell me a long story please", "uh-huh"])
+        async with (
+            voice_harness(stt, settings=_strategy(strategy)) as harness,
+            harness.call(hold_playout=True) as caller,
+        ):
+            await _over_an_answer(caller, speech_ms=400)
+            await caller.transport.wait_for(FinalTranscript, count=2)  # a turn either way
+            barge_ins = caller.transport.of_type(BargeIn)
+            caller.transport.finish_playout()
+        assert [b.strategy for b in barge_ins] == (["immediate"] if interrupted else [])
+
+
+async def test_the_answers_own_words_coming_back_are_its_echo() -> None:
+    # the echo responder says the caller's words back: hearing them again is the echo
+    stt = ScriptedSTT(["tell me a long story please", "a long story"])
+    settings = _strategy(InterruptionStrategy.SEMANTIC)
+    async with (
+        voice_harness(stt, settings=settings) as harness,
+        harness.call(hold_playout=True) as caller,
+    ):
+        await _over_an_answer(caller, speech_ms=600)
+        ignored = await caller.transport.wait_for(SpeechIgnored)
+        caller.transport.finish_playout()
+    assert ignored == SpeechIgnored("echo", "a long story")
+    assert not caller.transport.of_type(BargeIn)
+    assert len(caller.transport.of_type(FinalTranscript)) == 1
