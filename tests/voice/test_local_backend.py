@@ -39,7 +39,8 @@ from voicegate.voice.local import (
     import_sounddevice,
     list_devices,
 )
-from voicegate.voice.notices import AnswerEnded
+from voicegate.voice.notices import AnswerEnded, BargeIn, FinalTranscript
+from voicegate.voice.session import InterruptionStrategy, VoiceSettings
 from voicegate.voice.transport import VoiceTransport
 
 RATE = 16000
@@ -264,3 +265,55 @@ async def test_the_fake_device_through_a_real_gateway_hears_the_echo(
     assert heard.duration > 1.0
     assert word_error_rate([(sentence, (await stt.transcribe(heard)).text)]) <= 0.2
     assert any(isinstance(n, SessionClosed) for n in notices)
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("cancel", [True, False], ids=["cancelled", "raw"])
+async def test_full_duplex_on_a_laptop_speaker_is_not_interrupted_by_its_own_echo(
+    stt: FasterWhisperSTT, tts: PiperTTS, cancel: bool
+) -> None:
+    """``voicegate mic``'s default: the microphone stays open and picks up the answer from
+    the speaker 40 ms later at -12 dB. With the default settings (echo cancellation, the
+    ``semantic`` strategy) the answer plays to its end and its echo makes no turn. The
+    control: without the canceller and with ``immediate``, that echo interrupts it."""
+    settings = (
+        VoiceSettings()
+        if cancel
+        else VoiceSettings(
+            echo_cancellation=False,
+            interruption_speaking=InterruptionStrategy.IMMEDIATE,
+            interruption_thinking=InterruptionStrategy.IMMEDIATE,
+        )
+    )
+    streams, notices = FakeStreams(), []
+    backend = LocalVoiceBackend(on_notice=notices.append, streams=streams)
+    kit = RoomKit(store=InMemoryStore())
+    voice = VoiceGateway(kit, stt=stt, tts=tts, backends=[backend], settings=settings)
+    await voice.start()
+    request = "Please tell me about the old lighthouse on the hill."
+    mic = pcm_frames(await speech(tts, request)) + pcm_frames(silence(RATE, 0.5))
+    speaker: list[bytes] = [tone(0)] * 2
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    index = 0
+    while not any(isinstance(n, AnswerEnded | BargeIn) for n in notices):
+        assert index < 1500, "no answer within 30 s of audio"
+        echo = np.frombuffer(speaker[-2], np.int16) * 10 ** (-12 / 20)
+        said = np.frombuffer(mic[index] if index < len(mic) else tone(0), np.int16)
+        block = np.clip(said + echo, -32768, 32767).astype(np.int16).tobytes()
+        speaker.append(await streams.tick(block))
+        index += 1
+        await asyncio.sleep(max(0.0, began + index * 0.02 - loop.time()))
+    for _ in range(50):  # 1 s more of the echo's tail, for a turn it might still make
+        speaker.append(await streams.tick(tone(0)))
+        await asyncio.sleep(0.02)
+    await voice.close()
+    await kit.close()
+
+    barge_ins = [n.strategy for n in notices if isinstance(n, BargeIn)]
+    if cancel:
+        assert barge_ins == []
+        assert [e.interrupted for e in notices if isinstance(e, AnswerEnded)] == [False]
+        assert len([n for n in notices if isinstance(n, FinalTranscript)]) == 1
+    else:
+        assert barge_ins == ["immediate"]
