@@ -43,6 +43,8 @@ async def test_talking_over_the_answer_interrupts_it_from_the_page(
             await wait(page, "() => window.voicegate.transcripts.length >= 2")
             state = await page_state(page)
     assert state["bargeIns"] == 1
+    # the page shows which interruption happened (the default strategy, over the answer)
+    assert state["interruptions"] == [{"during": "speaking", "strategy": "semantic"}]
     assert state["errors"] == []
     first, second = state["transcripts"][:2]
     assert word_error_rate([(REQUEST, first)]) <= 0.2, first

@@ -24,6 +24,9 @@ const state = {
   turns: [],
   answerAudioMs: 0,
   bargeIns: 0,
+  interruptions: [],
+  floor: "listening",
+  ignored: [],
   micLevelDb: -100,
   errors: [],
 };
@@ -119,10 +122,22 @@ function onMessage(message, player) {
       }
       break;
     }
-    case "barge_in":
+    case "barge_in": {
       state.bargeIns += 1;
+      state.interruptions.push({ during: message.during, strategy: message.strategy });
       if (player) player.flush();
-      logLine("notice", "interrupted");
+      const words = message.text ? `: ${message.text}` : "";
+      logLine("notice", `interrupted while ${message.during} (${message.strategy})${words}`);
+      break;
+    }
+    case "turn_state":
+      state.floor = message.state;
+      $("floor").textContent = message.state;
+      $("floor").dataset.state = message.state;
+      break;
+    case "speech_ignored":
+      state.ignored.push(message.reason);
+      logLine("notice", `${message.reason}, not a turn: ${message.text}`);
       break;
     case "turn_metrics":
       if (currentTurn) {
