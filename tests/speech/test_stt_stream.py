@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.inference import WorkerOverloadedError
 from voicegate.stt.base import STTProvider, Transcript
 
 
@@ -66,3 +68,28 @@ async def test_speech_after_settle_cancels_the_pending_pass() -> None:
     final = await stream.finish()
     assert provider.calls == [10 * 320, 12 * 320]
     assert final.text == str(12 * 320)
+
+
+class OverloadedOnceSTT(CountingSTT):
+    """Refuses its first job, as a worker with a full queue does."""
+
+    async def transcribe(self, audio: AudioFrame) -> Transcript:
+        if not self.calls:
+            self.calls.append(-1)
+            raise WorkerOverloadedError("busy")
+        return await super().transcribe(audio)
+
+
+async def test_a_refused_partial_is_skipped_and_the_final_still_comes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    provider = OverloadedOnceSTT()
+    stream = provider.stream(partial_interval=10.0)
+    for frame in _frames(25):
+        stream.push(frame)
+    stream.settle()
+    await asyncio.sleep(0.05)  # the pass fails: logged, not left in the task
+    assert "partial transcript skipped: busy" in caplog.text
+    final = await stream.finish()
+    assert final.text == str(25 * 320)
+    assert provider.calls == [-1, 25 * 320]

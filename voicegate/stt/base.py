@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -17,6 +18,8 @@ import numpy as np
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,8 @@ class BatchSTTStream(STTStream):
     :meth:`push` buffers audio and, once ``partial_interval`` seconds of new audio have
     arrived and no partial is being computed, re-transcribes the whole buffer in the
     background. :meth:`finish` reuses the last partial when no audio came after it, so
-    the work left after the end of speech is at most one pass over the utterance.
+    the work left after the end of speech is at most one pass over the utterance. A
+    partial pass that fails (an overloaded worker) is logged and skipped.
     """
 
     def __init__(self, provider: STTProvider, partial_interval: float) -> None:
@@ -174,7 +178,11 @@ class BatchSTTStream(STTStream):
         self._task = asyncio.create_task(self._partial(self._audio()))
 
     async def _partial(self, audio: AudioFrame) -> None:
-        transcript = await self._provider.transcribe(audio)
+        try:
+            transcript = await self._provider.transcribe(audio)
+        except Exception as error:  # a partial is a best effort: finish() transcribes anyway
+            logger.warning("partial transcript skipped: %s", error)
+            return
         self._latest = transcript
         self._transcribed_samples = audio.num_samples
         if not self._finished:
