@@ -17,15 +17,8 @@ from tests.voice.conftest import (
     spoken_turn,
     voice_client,
 )
-from voicegate.core.channels import Channel, ChannelOutput
+from voicegate.bench.story_server import STORY, Storyteller
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import (
-    ChannelCategory,
-    ChannelType,
-    RoomContext,
-    RoomEvent,
-    TextContent,
-)
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
@@ -33,31 +26,8 @@ from voicegate.voice.session import InterruptionStrategy, VoiceSettings
 
 pytestmark = pytest.mark.models
 
-STORY = (
-    "Once upon a time there was a lighthouse keeper who lived alone on a rocky island. "
-    "Every night he climbed the long stairs and lit the great lamp for the passing ships. "
-    "One stormy evening a small boat drifted towards the rocks with its sails torn. "
-    "He rowed out into the waves and brought the frightened sailors safely home."
-)
 REQUEST = "Tell me a long story."
 INTERRUPTION = "Please be quiet now."
-
-
-class Storyteller(Channel):
-    """Answers a request for a story with a long paragraph, anything else with an echo."""
-
-    channel_type = ChannelType.AI
-    category = ChannelCategory.INTELLIGENCE
-
-    def __init__(self) -> None:
-        super().__init__("storyteller")
-
-    async def on_event(self, event: RoomEvent, context: RoomContext) -> ChannelOutput | None:
-        if event.source.channel_type is not ChannelType.VOICE:
-            return None
-        assert isinstance(event.content, TextContent)
-        heard = event.content.body
-        return ChannelOutput(TextContent(STORY if "story" in heard.lower() else heard))
 
 
 @asynccontextmanager

@@ -1,6 +1,6 @@
 """``python -m voicegate.bench.story_server [serve's flags]``: ``voicegate serve`` whose
-responder answers every caller turn with the same long story, so that an evaluation can
-talk over an answer (acknowledge it, interrupt it, echo it)."""
+responder answers a request for a story with the same long story (and echoes anything
+else), so that an evaluation can talk over an answer (acknowledge it, interrupt it, echo it)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ STORY = (
 
 
 class Storyteller(Channel):
-    """Answers every message of a voice channel with :data:`STORY`."""
+    """Answers a voice message asking for a story with :data:`STORY`, any other with an
+    echo of its words."""
 
     channel_type = ChannelType.AI
     category = ChannelCategory.INTELLIGENCE
@@ -37,9 +38,12 @@ class Storyteller(Channel):
         super().__init__("storyteller")
 
     async def on_event(self, event: RoomEvent, context: RoomContext) -> ChannelOutput | None:
-        if event.source.channel_type is not ChannelType.VOICE:
+        if event.source.channel_type is not ChannelType.VOICE or not isinstance(
+            event.content, TextContent
+        ):
             return None
-        return ChannelOutput(TextContent(STORY))
+        heard = event.content.body
+        return ChannelOutput(TextContent(STORY if "story" in heard.lower() else heard))
 
 
 def main(argv: list[str]) -> int:
