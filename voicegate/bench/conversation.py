@@ -38,10 +38,12 @@ Message = tuple[float, dict[str, Any]]
 
 @dataclass(frozen=True, slots=True)
 class Spoken:
-    """When the frames holding an utterance's first and last loud samples were sent."""
+    """When the frames holding an utterance's first and last loud samples were sent, and
+    where the last one ends on the stream's own clock (``speech_end``'s ``at``)."""
 
     first_loud: float
     last_loud: float
+    last_loud_at: float
 
 
 class ConversationCaller:
@@ -119,7 +121,7 @@ class ConversationCaller:
         while self._speech:
             self._sent.clear()
             await self._sent.wait()
-        return Spoken(self._spoken["first"], self._spoken["last"])
+        return Spoken(self._spoken["first"], self._spoken["last"], self._spoken["last_at"])
 
     async def pause(self, seconds: float) -> None:
         """Let ``seconds`` of the conversation pass."""
@@ -154,6 +156,7 @@ class ConversationCaller:
                         self._spoken["first"] = now
                     if last:
                         self._spoken["last"] = now
+                        self._spoken["last_at"] = (ticks + 1) * FRAME_MS / 1000
                     self._sent.set()
                 played = self._playout.popleft() if self._playout else np.zeros(FRAME, np.int16)
                 self._echo_line.append(played)

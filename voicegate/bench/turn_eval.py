@@ -27,7 +27,7 @@ from voicegate.stt.wer import word_error_rate
 
 SPEECH_RMS = 2300.0
 """Every caller utterance is scaled to this active level (about -23 dBFS)."""
-ANSWER_WAIT_S = 20.0
+ANSWER_WAIT_S = 45.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,19 +105,19 @@ async def hesitation(url: str, mode: Mode, item: Hesitation, pause_ms: int) -> O
         await caller.pause(0.5)
         first = await caller.say(leveled(item.before))
         await caller.pause(pause_ms / 1000)
-        await caller.say(leveled(item.after))
-        await caller.wait_for(
-            lambda ms: (
-                bool(_of(ms, "final_transcript", first.first_loud))
-                and bool(_of(ms, "speech_end", first.first_loud))
-                and len(_of(ms, "speech_end", first.first_loud))
-                >= len(_of(ms, "speech_start", first.first_loud))
+        second = await caller.say(leveled(item.after))
+        # the server may lag: wait for the end of the utterance that holds the second part
+        # (on the stream's clock), so that an end at the pause has surely arrived before it
+        ended = await caller.wait_for(
+            lambda ms: any(
+                m["at"] >= second.last_loud_at - 0.1
+                for _, m in _of(ms, "speech_end", first.first_loud)
             ),
             ANSWER_WAIT_S,
         )
         messages = caller.since(first.first_loud)
     ends = _of(messages, "speech_end")
-    if not ends:
+    if not ended:
         outcome.error = "no end of turn"
         return outcome
     outcome.figures = {"cut": len(ends) > 1, "turns": len(ends)}

@@ -10,7 +10,7 @@ Against one real ``voicegate serve`` whose responder tells a long story
   (success, reaction time);
 - echo cancellation off and on: the answer's echo at -12 dB after 80 ms (false
   barge-ins, turns made of echoed words);
-- the voice activity detectors (``webrtc``, ``silero``) on complete turns in babble noise.
+- the voice activity detectors (``webrtc``, ``silero``) on complete turns in pink noise.
 
 :func:`summarize` turns the outcomes into one row per (scenario group, mode);
 :func:`format_table` prints them as the README's Markdown table and :func:`plot` draws them.
@@ -77,7 +77,7 @@ ECHO_MODES = tuple(
     ]
 )
 VAD_MODES = tuple(
-    Mode(f"{vad}, babble 10 dB", {"vad": vad}, noise="babble", snr_db=10.0)
+    Mode(f"{vad}, pink noise 10 dB", {"vad": vad}, noise="pink", snr_db=10.0)
     for vad in ("webrtc", "silero")
 )
 
