@@ -21,8 +21,9 @@ from voicegate.server.embedded import EmbeddedServer
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
-from voicegate.voice.auth import AuthCallback, TokenAuth
+from voicegate.voice.auth import AuthCallback
 from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import WebRTCVoiceBackend
 
 pytestmark = pytest.mark.models

@@ -27,7 +27,7 @@ from tests.voice.conftest import (
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
-from voicegate.voice.auth import TokenAuth
+from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.websocket import WebSocketVoiceBackend
 
 pytestmark = pytest.mark.models

@@ -21,6 +21,7 @@ from voicegate.voice.webrtc_transport import SessionRefusedError, WebRTCTranspor
 logger = logging.getLogger(__name__)
 
 _REFUSALS: dict[int, tuple[int, str]] = {
+    CloseCode.ROOM_FORBIDDEN: (403, "this token may not join that room"),
     CloseCode.ROOM_NOT_FOUND: (404, "room not found"),
     CloseCode.TRY_AGAIN_LATER: (503, "the server is at its session limit"),
     CloseCode.GOING_AWAY: (503, "the server is shutting down"),
