@@ -9,7 +9,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from tests.voice.rtc.mutations import mutated_offers
-from tests.voice.rtc.peers import ToneTrack, offer_sdp
+from tests.voice.rtc.peers import ToneTrack, client_offer, offer_sdp
 from voicegate.errors import RoomKitError
 from voicegate.voice.rtc import (
     IceGatheringTimeoutError,
@@ -18,21 +18,6 @@ from voicegate.voice.rtc import (
     answer_offer,
     create_peer_connection,
 )
-
-
-async def client_offer(direction: str = "sendrecv", *, data_channel: bool = False) -> str:
-    """A real aiortc offer with one audio section in ``direction`` (and the data channel)."""
-    client = create_peer_connection()
-    try:
-        if direction == "sendrecv":
-            client.addTrack(ToneTrack())
-        else:
-            client.addTransceiver("audio", direction=direction)
-        if data_channel:
-            client.createDataChannel("voicegate")
-        return await offer_sdp(client)
-    finally:
-        await client.close()
 
 
 async def test_answer_offers_loopback_host_candidate_and_sends_and_receives_audio() -> None:
