@@ -115,6 +115,16 @@ async def test_hostile_inputs_get_their_documented_answers_while_a_caller_talks(
     assert wrong == {}
     assert word_error_rate(pairs) <= 0.2
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []  # no traceback logged
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for line in (
+        "websocket refused before its hello: invalid_json (fatal): text message is not valid JSON",
+        "websocket client error invalid_json: text message is not valid JSON",
+        "websocket refused: no hello within 1 s",
+        "offer refused with 400: malformed DTLS fingerprint",
+        "token rejected: bad signature or malformed token",
+        "session refused: room 'no-such-room' is not granted",
+    ):
+        assert line in logged
 
 
 async def _burst_then_talk(gw: Gateway, tts: PiperTTS) -> str:

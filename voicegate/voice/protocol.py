@@ -84,6 +84,10 @@ class ProtocolError:
     message: str
     fatal: bool
 
+    def __str__(self) -> str:
+        """One log line: ``code (fatal): message``."""
+        return f"{self.code}{' (fatal)' if self.fatal else ''}: {self.message}"
+
 
 ProtocolEvent = Hello | AudioIn | Interrupt | Bye | ProtocolError
 
