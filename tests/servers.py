@@ -21,11 +21,14 @@ def running_server(
     *args: str, module: tuple[str, ...] = ("voicegate", "serve")
 ) -> Iterator[tuple[str, int]]:
     """Start `voicegate serve` (or ``python -m`` another ``module`` that takes serve's
-    flags) and yield its printed URL and port; stop it with SIGINT."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    flags) and yield its printed URL and port; stop it with SIGINT.
+
+    Its data folder (store and token secret) is a temporary one unless ``args`` name one.
+    """
     command = [sys.executable, "-m", *module, "--port", "0", *args]
     # the server's log goes to a file: a pipe that nobody reads would fill and stall it
-    with tempfile.TemporaryFile(mode="w+") as log:
+    with tempfile.TemporaryFile(mode="w+") as log, tempfile.TemporaryDirectory() as data:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "VOICEGATE_DATA_DIR": data}
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
         try:
             assert process.stdout is not None

@@ -16,7 +16,7 @@ class SessionRequest:
     its own session settings (checked, by name; see ``SESSION_SETTINGS``).
 
     Without a ``participant_id`` the gateway takes the metadata's ``subject`` (what
-    :class:`~voicegate.voice.auth.TokenAuth` puts there).
+    :class:`~voicegate.voice.tokens.TokenAuth` puts there).
     """
 
     metadata: dict[str, Any] = field(default_factory=dict)
