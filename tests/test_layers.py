@@ -29,7 +29,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"voicegate.store", "voicegate.redis", "voicegate.inference", "voicegate.catalog"}),
     # voicegate/__init__.py, the RoomKit-compatible top level.
     frozenset({"voicegate"}),
-    frozenset({"voicegate.stt", "voicegate.tts"}),
+    # The speech models: recognisers, voices, the end-of-turn model.
+    frozenset({"voicegate.stt", "voicegate.tts", "voicegate.endofturn"}),
     # Voice sessions; the speech engines by name.
     frozenset({"voicegate.voice", "voicegate.engines"}),
     # Assembles everything into ``voicegate serve``; fast tests of voice sessions.
