@@ -75,16 +75,18 @@ def test_an_acknowledgement_interrupts_only_without_the_semantic_strategy(
 def test_the_answers_echo_at_minus_12_db_interrupts_only_without_echo_cancellation(
     story_url: str, request_speech: Samples
 ) -> None:
-    def mode(cancel: bool) -> Mode:
-        settings = {
-            "echo_cancellation": cancel,
-            "interruption_speaking": "immediate",
-            "interruption_thinking": "immediate",
-        }
-        return Mode(f"AEC {cancel}", settings, echo_db=-12.0)
+    """The default settings (echo cancellation, ``semantic``) against the control: no
+    canceller and ``immediate``, where the same echo interrupts the answer."""
+    cancelled_mode = Mode("default", {}, echo_db=-12.0)
+    raw_settings = {
+        "echo_cancellation": False,
+        "interruption_speaking": "immediate",
+        "interruption_thinking": "immediate",
+    }
+    raw_mode = Mode("no AEC, immediate", raw_settings, echo_db=-12.0)
 
-    cancelled = asyncio.run(echo(story_url, mode(True), request_speech))
-    raw = asyncio.run(echo(story_url, mode(False), request_speech))
+    cancelled = asyncio.run(echo(story_url, cancelled_mode, request_speech))
+    raw = asyncio.run(echo(story_url, raw_mode, request_speech))
 
     assert (cancelled.error, raw.error) == (None, None)
     assert cancelled.figures == {"barge_in": False, "echo_turns": 0}

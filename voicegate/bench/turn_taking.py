@@ -288,9 +288,9 @@ def plot(summary: Sequence[dict[str, Any]], path: Path) -> None:
         "interruption": "stop_rate",
     }
     rates = [
-        (f"{r['scenario']}\n{r['mode']}", r[rate_keys[r["scenario"]]] or 0.0)
+        (f"{r['scenario']}\n{r['mode']}", r[rate_keys[r["scenario"]]])
         for r in summary
-        if r["scenario"] in rate_keys
+        if r["scenario"] in rate_keys and r[rate_keys[r["scenario"]]] is not None
     ]
     times = [
         (f"{r['scenario']}\n{r['mode']}", r[key])

@@ -1,0 +1,45 @@
+"""The turn-taking evaluation's summary, table and plot on plain outcomes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from voicegate.bench.turn_eval import Outcome
+from voicegate.bench.turn_taking import format_table, plot, summarize
+
+OUTCOMES = [
+    Outcome("complete", "semantic", "piper", "a", {"end_of_turn_ms": 200.0,
+            "first_audio_ms": 300.0, "turns": 1, "wer": 0.0}),
+    Outcome("complete", "semantic", "piper", "b", {"end_of_turn_ms": 400.0,
+            "first_audio_ms": 500.0, "turns": 2, "wer": 0.5}),
+    Outcome("complete", "semantic", "real", "c", error="no final transcript"),
+    Outcome("hesitation 400 ms", "fixed", "piper", "d", {"cut": True, "turns": 2}),
+    Outcome("hesitation 1000 ms", "fixed", "piper", "d", {"cut": False, "turns": 1}),
+    Outcome("acknowledgement", "semantic", "piper", "uh-huh", {"barge_in": False, "turn": False}),
+    Outcome("echo", "AEC on", "piper", "", {"barge_in": True, "echo_turns": 2}),
+    Outcome("interruption", "immediate", "piper", "stop", {"stopped": True, "reaction_ms": 300.0}),
+    Outcome("interruption", "immediate", "piper", "stop", {"stopped": False, "reaction_ms": None}),
+]  # fmt: skip
+
+
+def test_each_scenario_group_gets_its_figures_per_mode(tmp_path: Path) -> None:
+    rows = {(r["scenario"], r["mode"]): r for r in summarize(OUTCOMES)}
+
+    complete = rows[("complete", "semantic")]
+    assert (complete["runs"], complete["failed"], complete["extra_turns"]) == (3, 1, 1)
+    assert complete["end_of_turn_ms"] == {"p50": 300.0, "p95": 390.0}
+    assert complete["wer"] == 0.25
+    hesitation = rows[("hesitation", "fixed")]
+    assert (hesitation["cut_rate"], hesitation["cut_rate_400ms"]) == (0.5, 1.0)
+    assert (hesitation["cut_rate_600ms"], hesitation["cut_rate_1000ms"]) == (None, 0.0)
+    assert rows[("acknowledgement", "semantic")]["false_barge_in_rate"] == 0.0
+    assert rows[("echo", "AEC on")]["echo_turns"] == 2
+    interruption = rows[("interruption", "immediate")]
+    assert interruption["stop_rate"] == 0.5
+    assert interruption["reaction_ms"] == {"p50": 300.0, "p95": 300.0}
+
+    table = format_table(summarize(OUTCOMES)).splitlines()
+    assert len(table) == 2 + len(rows)
+    assert "| hesitation | fixed | 2 (0) | cut-offs 50% (400: 100%, 600: -," in table[3]
+    plot(summarize(OUTCOMES), tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")
