@@ -146,6 +146,14 @@ async def acknowledgement(url: str, mode: Mode, item: Utterance, request: Sample
         await caller.pause(1.0)
         spoken = await caller.say(leveled(item.samples))
         await caller.pause(2.5)
+        if _of(caller.messages, "speech_start", spoken.first_loud):  # heard: wait for its fate
+            await caller.wait_for(
+                lambda ms: bool(
+                    _of(ms, "final_transcript", spoken.first_loud)
+                    or _of(ms, "speech_ignored", spoken.first_loud)
+                ),
+                ANSWER_WAIT_S,
+            )
         messages = caller.since(spoken.first_loud)
     outcome.figures = {
         "barge_in": bool(_of(messages, "barge_in")),
