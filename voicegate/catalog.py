@@ -29,6 +29,8 @@ DEFAULT_STT_MODEL = "whisper-tiny.en"
 """The recogniser used unless another is asked for (the manifest marks it ``default``)."""
 DEFAULT_TTS_VOICE = "piper-en_US-joe-medium"
 """The voice used unless another is asked for (the manifest marks it ``default``)."""
+DEFAULT_TURN_MODEL = "smart-turn-v3.2"
+"""The end-of-turn model (the manifest marks it ``default``)."""
 
 _REPO_MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.toml"
 FETCH_COMMAND = "voicegate models --fetch"

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from voicegate.audio.wav import read_wav
-from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE, load_catalog, resolve_model
+from voicegate.catalog import (
+    DEFAULT_STT_MODEL,
+    DEFAULT_TTS_VOICE,
+    DEFAULT_TURN_MODEL,
+    load_catalog,
+    resolve_model,
+)
 from voicegate.cli import main
 from voicegate.errors import ModelNotAvailableError
 from voicegate.stt.wer import word_error_rate
@@ -54,7 +60,13 @@ def test_models_command_lists_installed_models(capsys: pytest.CaptureFixture[str
     assert "whisper-tiny.en" in out
     assert "piper-en_US-joe-medium" in out
     assert " no " not in out
-    assert [line.split()[2] for line in out.splitlines()[1:]] == ["yes", "yes"]  # the defaults
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[1:]}
+    assert rows == {  # id: kind, default (Silero, not a default, shows "installed" there)
+        "whisper-tiny.en": ["stt", "yes"],
+        "piper-en_US-joe-medium": ["tts", "yes"],
+        "smart-turn-v3.2": ["turn", "yes"],
+        "silero-vad-v6": ["vad", "yes"],
+    }
 
 
 @pytest.mark.models
@@ -83,4 +95,8 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_the_default_constants_are_the_manifests_defaults() -> None:
     defaults = {entry.kind: entry.id for entry in load_catalog().values() if entry.default}
-    assert defaults == {"stt": DEFAULT_STT_MODEL, "tts": DEFAULT_TTS_VOICE}
+    assert defaults == {
+        "stt": DEFAULT_STT_MODEL,
+        "tts": DEFAULT_TTS_VOICE,
+        "turn": DEFAULT_TURN_MODEL,
+    }

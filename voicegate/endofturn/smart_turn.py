@@ -19,11 +19,10 @@ import numpy.typing as npt
 
 from voicegate.audio.frame import INT16_FULL_SCALE, AudioFrame
 from voicegate.audio.onnx import onnx_session
-from voicegate.catalog import resolve_model
+from voicegate.catalog import DEFAULT_TURN_MODEL, resolve_model
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.inference import InferenceWorker, WorkerOverloadedError
 
-DEFAULT_TURN_MODEL = "smart-turn-v3.2"
 WINDOW_SECONDS = 8
 _NORMALISE_EPSILON = 1e-7
 
