@@ -75,6 +75,18 @@ def test_the_echo_path_detector_hears_an_echo_and_its_absence() -> None:
     assert level_db(np.zeros(160, np.int16)) == -100.0
 
 
+def test_an_echo_counted_early_by_a_backlog_of_microphone_blocks_is_still_heard() -> None:
+    """A server that fell behind counts played audio at the microphone block it is at,
+    some 700 ms before the block that carries its echo: that echo is still heard."""
+    rng = np.random.default_rng(2)
+    levels = list(rng.uniform(-40, -10, 600))
+    detector = EchoPathDetector()
+    for index, db in enumerate(levels):
+        detector.played(db)
+        detector.picked_up(levels[index - 70] - 12 if index >= 70 else -100.0)
+        assert detector.heard, f"judged without echo at block {index}"
+
+
 def test_without_livekit_the_canceller_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -7,9 +7,13 @@ compares the two level envelopes, 10 ms block by block: where there is an echo, 
 microphone's level follows the played level at some lag under 500 ms. Both are placed
 on the microphone's own timeline (its blocks never skip, even when they arrive in a
 burst): played audio from the microphone block counted when it starts to play, block
-after block. Every
+after block. A server that falls behind counts played audio early by its backlog of
+microphone blocks, so the lags looked at reach 1 s, past the echo delay itself. Every
 quarter second it correlates them over the last 3 s (if audio played for 0.5 s of it);
-while the best correlation stays under :data:`ECHO_CORRELATION`, no echo is heard.
+an echo is heard where the best correlation reaches :data:`ECHO_CORRELATION`, and the
+judgement changes only when :data:`JUDGEMENTS_TO_CHANGE` in a row disagree with it: a
+window where the echo delay moved (a server catching up) does not let the whole echo
+through, and a chance correlation of a headset caller's voice does not suppress it.
 """
 
 from __future__ import annotations
@@ -22,14 +26,17 @@ import numpy.typing as npt
 
 WINDOW_SLOTS = 300
 """The 3 s judged."""
-MAX_LAG_SLOTS = 50
-"""The longest echo delay looked for (500 ms, about what WebRTC's canceller covers)."""
+MAX_LAG_SLOTS = 100
+"""The longest lag looked for (1 s): the echo delay (WebRTC's canceller covers about
+500 ms) plus a server's backlog of microphone blocks."""
 JUDGE_EVERY_SLOTS = 25
 MIN_PLAYING_SLOTS = 50
 """A judgement needs audio playing in at least 0.5 s of the window."""
 PLAYING_DB = -50.0
 """A played block at least this loud (dBFS) counts as playing."""
 ECHO_CORRELATION = 0.4
+JUDGEMENTS_TO_CHANGE = 2
+"""Judgements in a row that disagree with :attr:`EchoPathDetector.heard` before it changes."""
 FLOOR_DB = -100.0
 
 
@@ -44,7 +51,8 @@ class EchoPathDetector:
     played.
 
     It starts by assuming it does (:attr:`heard` is true) and changes its mind only on
-    evidence: a window with enough audio playing.
+    evidence: :data:`JUDGEMENTS_TO_CHANGE` windows in a row, each with enough audio
+    playing, that disagree with it.
     """
 
     def __init__(self) -> None:
@@ -54,6 +62,7 @@ class EchoPathDetector:
         self._ahead: dict[int, float] = {}  # played blocks for microphone blocks to come
         self._blocks = 0
         self._next_played = 0
+        self._disagreeing = 0  # judgements in a row that disagree with ``heard``
 
     def played(self, db: float) -> None:
         """The next played block, of level ``db``: it plays after the one before it, or now."""
@@ -77,7 +86,13 @@ class EchoPathDetector:
             return
         # row ``lag``: what the microphone picked up ``lag`` slots after each played block
         later = np.lib.stride_tricks.sliding_window_view(heard, span)[:MAX_LAG_SLOTS]
-        self.heard = _best_correlation(played[:span][playing], later[:, playing])
+        if _best_correlation(played[:span][playing], later[:, playing]) == self.heard:
+            self._disagreeing = 0
+            return
+        self._disagreeing += 1
+        if self._disagreeing == JUDGEMENTS_TO_CHANGE:
+            self.heard = not self.heard
+            self._disagreeing = 0
 
 
 def _best_correlation(played: npt.NDArray[np.float64], later: npt.NDArray[np.float64]) -> bool:
