@@ -3,15 +3,20 @@
 A client with no echo canceller of its own (a WebSocket client, ``voicegate mic`` in full
 duplex, a phone line) sends back what it plays: the answer's own voice, delayed and
 quieter. :class:`EchoCanceller` removes it from one session's 16 kHz microphone stream
-with AEC3, the canceller in Chrome, fed as WebRTC feeds it: :meth:`EchoCanceller.played`
-hands it each piece of the answer when the client starts playing it (the render
-stream), :meth:`EchoCanceller.process` each microphone frame when it arrives (the
-capture stream). The echo arrives later than it was played (the room, the uplink);
-AEC3 finds that delay itself, up to about 500 ms, and rides out the jitter between the
-two streams. Where the microphone hears no echo at all (a headset), AEC3 would still
-suppress the caller's voice while an answer plays: an
-:class:`~voicegate.audio.echo_path.EchoPathDetector` watches for that, and while it
-hears no echo the canceller's output is not used (the canceller keeps adapting).
+with AEC3, the canceller in Chrome, fed as WebRTC feeds it: a 10 ms block of what plays
+(the render stream) before each 10 ms microphone block (the capture stream).
+:meth:`EchoCanceller.played` is told each piece of the answer when the client starts
+playing it, and counts it from the microphone block due then, block after block;
+:meth:`EchoCanceller.process` hands AEC3 those blocks in step with the microphone's.
+A server that falls behind processes the microphone's blocks in bursts: fed as they
+come, the two streams would jump apart by the burst and AEC3 would lose the echo path
+and let the echo through while it looks for it again. The echo arrives later than it
+was played (the room, the uplink); AEC3 finds that delay itself, up to about 500 ms.
+Where the microphone hears no echo at all (a headset), AEC3 would still suppress the
+caller's voice while an answer plays: an
+:class:`~voicegate.audio.echo_path.EchoPathDetector`, fed in the same step, watches for
+that, and while it hears no echo the canceller's output is not used (the canceller
+keeps adapting).
 AEC3 fills what it suppresses with comfort noise, about -62 dBFS in its first seconds,
 which voice activity detectors take for speech: blocks it leaves under
 :data:`COMFORT_NOISE_DBFS` are silenced. Optional noise suppression runs after it, in a
@@ -20,6 +25,7 @@ module of its own.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -69,6 +75,9 @@ class EchoCanceller:
         )
         self.echo_path = EchoPathDetector()
         self._carry = np.zeros(0, np.int16)
+        self._render: deque[tuple[int, npt.NDArray[np.int16]]] = deque()  # (slot, block)
+        self._captured = 0  # microphone blocks processed
+        self._next_slot = 0  # where the next played block goes
         self._resamplers: dict[int, Resampler] = {}
 
     def played(self, frame: AudioFrame) -> None:
@@ -85,9 +94,9 @@ class EchoCanceller:
         samples = np.concatenate([self._carry, frame.samples.reshape(-1)])
         whole = len(samples) - len(samples) % BLOCK
         for offset in range(0, whole, BLOCK):
-            block = samples[offset : offset + BLOCK]
-            self._canceller.process_reverse_stream(self._frame(block))
-            self.echo_path.played(level_db(block))
+            slot = max(self._captured, self._next_slot)
+            self._render.append((slot, samples[offset : offset + BLOCK]))
+            self._next_slot = slot + 1
         self._carry = samples[whole:]
 
     def process(self, samples: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
@@ -97,6 +106,8 @@ class EchoCanceller:
         for index in range(count):
             block = samples[index * BLOCK : (index + 1) * BLOCK]
             if self._canceller is not None:
+                self._render_until(self._canceller, self._captured)
+                self._captured += 1
                 cancelled = self._run(self._canceller, block)
                 self.echo_path.picked_up(level_db(block))
                 if self.echo_path.heard:
@@ -105,6 +116,13 @@ class EchoCanceller:
                 block = self._run(self._suppressor, block)
             out[index * BLOCK : (index + 1) * BLOCK] = block
         return out
+
+    def _render_until(self, canceller: Any, slot: int) -> None:
+        """Hand AEC3 the played blocks due by the microphone block ``slot``."""
+        while self._render and self._render[0][0] <= slot:
+            _, block = self._render.popleft()
+            canceller.process_reverse_stream(self._frame(block))
+            self.echo_path.played(level_db(block))
 
     def _run(self, module: Any, block: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         frame = self._frame(block)
