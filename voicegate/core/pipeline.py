@@ -123,6 +123,16 @@ class EventPipeline:
             await self._collect_answers(committed, answering)
         return committed
 
+    async def deliver_committed(self, event: RoomEvent) -> None:
+        """Deliver ``event``, committed by another process sharing the store, to this
+        process's transports attached to its room (blocked events go nowhere)."""
+        if event.status is not EventStatus.DELIVERED:
+            return
+        state = await self._rooms.get(event.room_id)
+        transports, _ = self._targets(event, event.source.channel_id, state.bindings)
+        for transport in transports:
+            await self._deliver(transport, event, state.context)
+
     async def _locked_phase(
         self, event: RoomEvent, channel: Channel
     ) -> tuple[RoomEvent, list[Channel]]:
@@ -152,7 +162,7 @@ class EventPipeline:
             room_id=event.room_id,
             origin=channel.origin,
         )
-        transports, answering = self._targets(committed, channel, state.bindings)
+        transports, answering = self._targets(committed, channel.channel_id, state.bindings)
         if len(transports) == 1:
             await self._deliver(transports[0], committed, context)
         elif transports:
@@ -164,7 +174,7 @@ class EventPipeline:
         return committed, answering
 
     def _targets(
-        self, event: RoomEvent, source: Channel, bound: Iterable[str]
+        self, event: RoomEvent, source_id: str, bound: Iterable[str]
     ) -> tuple[list[Channel], list[Channel]]:
         transports: list[Channel] = []
         answering: list[Channel] = []
@@ -173,7 +183,7 @@ class EventPipeline:
             channel = channels.get(channel_id)
             if (
                 channel is None
-                or channel is source
+                or channel_id == source_id
                 or channel.direction is ChannelDirection.INBOUND
                 or not admits(event.visibility, channel)
             ):

@@ -9,15 +9,13 @@ import secrets
 import signal
 
 from voicegate.core.channels import Channel
-from voicegate.core.kit import RoomKit
-from voicegate.core.store import ConversationStore, InMemoryStore
 from voicegate.engines import create_stt, create_tts
 from voicegate.errors import ConfigError
 from voicegate.server.asgi import create_voice_app
 from voicegate.server.config import ServeConfig
+from voicegate.server.dependencies import Dependencies
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
-from voicegate.store.sqlite import SQLiteStore
 from voicegate.voice.auth import TokenAuth
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
@@ -57,7 +55,8 @@ class GatewayServer:
         self.config = config
         self.metrics = GatewayMetrics()
         self.auth = TokenAuth(secrets.token_bytes(32), ttl=config.token_ttl)
-        self.kit = RoomKit(store=self._store())
+        self.dependencies = Dependencies(config)
+        self.kit = self.dependencies.kit
         self.gateway = VoiceGateway(
             self.kit,
             stt=create_stt(config.stt_model),
@@ -69,14 +68,10 @@ class GatewayServer:
             max_sessions=config.max_sessions,
         )
         self.server = EmbeddedServer(
-            create_voice_app(self.gateway, metrics=self.metrics), config.host, config.port
+            create_voice_app(self.gateway, metrics=self.metrics, health=self.dependencies.health),
+            config.host,
+            config.port,
         )
-
-    def _store(self) -> ConversationStore:
-        if self.config.store == "memory":
-            return InMemoryStore()
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        return SQLiteStore(self.config.store_path)
 
     def _backends(self) -> list[VoiceBackend]:
         auth = None if self.config.anonymous else self.auth
@@ -104,7 +99,7 @@ class GatewayServer:
 
     async def start(self) -> None:
         """Open the store, warm the models up, then listen."""
-        await self.kit.__aenter__()
+        await self.dependencies.open()
         await self.gateway.start()
         await self.server.start()
 

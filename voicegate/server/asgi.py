@@ -29,10 +29,16 @@ from voicegate.voice.protocol import CloseCode
 logger = logging.getLogger(__name__)
 
 _Handler = Callable[[Request], Awaitable[Response]]
+HealthReport = Callable[[], Awaitable[dict[str, str]]]
+"""``"ok"`` or why not, per server the gateway depends on (PostgreSQL, Redis)."""
 
 
 def create_voice_app(
-    gateway: VoiceGateway, *, metrics: GatewayMetrics | None = None, page: bool = True
+    gateway: VoiceGateway,
+    *,
+    metrics: GatewayMetrics | None = None,
+    page: bool = True,
+    health: HealthReport | None = None,
 ) -> Starlette:
     """The ASGI app serving ``gateway``'s voice backends; run it, or mount it in your own app.
 
@@ -41,8 +47,9 @@ def create_voice_app(
     ``page=False``), each backend that is a
     :class:`~voicegate.voice.endpoint.WebSocketEndpoint` (``/ws``) or an
     :class:`~voicegate.voice.endpoint.HttpEndpoint` (``POST /webrtc/offer``) at its
-    ``path``, ``/healthz``, and ``/metrics`` when ``metrics`` is given (the gateway's
-    observer). Errors are JSON ``{"error": ..., "message": ...}`` bodies; a failing
+    ``path``, ``/healthz`` (503 ``degraded`` when ``health`` reports a dependency other
+    than ``"ok"``), and ``/metrics`` when ``metrics`` is given (the gateway's observer).
+    Errors are JSON ``{"error": ..., "message": ...}`` bodies; a failing
     handler is logged and answers 500 (a WebSocket: close 1011), never a traceback.
 
     The app neither starts nor closes the gateway: ``await gateway.start()`` before
@@ -64,7 +71,7 @@ def create_voice_app(
             ]
         if isinstance(backend, HttpEndpoint):
             routes.append(Route(backend.path, _guarded(_http_route(backend)), methods=["POST"]))
-    routes.append(Route("/healthz", _guarded(_health(gateway))))
+    routes.append(Route("/healthz", _guarded(_health(gateway, health))))
     if metrics is not None:
         routes.append(Route("/metrics", _guarded(_metrics(metrics))))
     routes.append(WebSocketRoute("/{path:path}", _no_such_socket))
@@ -147,17 +154,21 @@ async def _page(request: Request) -> Response:
     )
 
 
-def _health(gateway: VoiceGateway) -> _Handler:
+def _health(gateway: VoiceGateway, report: HealthReport | None) -> _Handler:
     started = time.monotonic()
 
     async def health(request: Request) -> Response:
+        dependencies = {} if report is None else await report()
+        healthy = all(state == "ok" for state in dependencies.values())
         return JSONResponse(
             {
-                "status": "ok",
+                "status": "ok" if healthy else "degraded",
                 "sessions": len(gateway.sessions),
                 "uptime_s": round(time.monotonic() - started, 1),
                 "store": type(gateway.kit.store).__name__,
-            }
+                "dependencies": dependencies,
+            },
+            200 if healthy else 503,
         )
 
     return health

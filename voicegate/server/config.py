@@ -34,6 +34,8 @@ class ServeConfig:
     port: int = 8765
     data_dir: Path = Path("voicegate-data")
     store: str = "sqlite"
+    postgres_url: str | None = None
+    redis_url: str | None = None
     stt_model: str = DEFAULT_STT_MODEL
     tts_voice: str = DEFAULT_TTS_VOICE
     responder: str = "echo"
@@ -130,7 +132,15 @@ SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting("data_dir", "folder for the SQLite store", lambda text: Path(_text(text))),
     _Setting(
-        "store", "conversation store: sqlite (persistent) or memory", _one_of("sqlite", "memory")
+        "store",
+        "conversation store: sqlite (one process), postgres (shared) or memory",
+        _one_of("sqlite", "postgres", "memory"),
+    ),
+    _Setting("postgres_url", "postgresql://user:password@host:port/db (store=postgres)", _text),
+    _Setting(
+        "redis_url",
+        "redis://host:port/db shared by several processes: locks, realtime, room events",
+        _text,
     ),
     _Setting("stt_model", "speech-to-text model id or CTranslate2 folder", _text),
     _Setting("tts_voice", "Piper voice id or .onnx path", _text),
