@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 
+from tests.redis.conftest import RedisServer
 from voicegate import RoomKit, TextContent
 from voicegate.core.channels import Channel
 from voicegate.core.models import ChannelType, EventStatus, RoomContext, RoomEvent, RoomStatus
@@ -130,3 +131,53 @@ async def test_a_late_kit_catches_up_on_a_notice(
     await first.send_event("r", "sender", TextContent("after"))
     await listener.wait_for(5)
     assert [e.index for e in listener.events] == [0, 1, 2, 3, 4]
+
+
+async def test_after_a_redis_restart_kits_catch_up_and_carry_on(
+    postgres_dsn: str, redis_server: RedisServer
+) -> None:
+    """Events committed while Redis is down (no notice can go out) reach the other kit once
+    it has reconnected; sends that wait for a room lock during the outage go through after."""
+    async with AsyncExitStack() as stack:
+        first, second = [await shared_kit(stack, postgres_dsn, redis_server.url) for _ in "ab"]
+        await first.create_room("r")
+        first.register_channel(Recorder("sender"))
+        await first.attach_channel("r", "sender")
+        listener = Recorder("listener")
+        second.register_channel(listener)
+        await second.attach_channel("r", "listener")
+        await first.send_event("r", "sender", TextContent("before"))
+        await listener.wait_for(1)
+
+        redis_server.stop()
+        # a writer without Redis: its commits send no notice at all
+        async with RoomKit(store=PostgresStore(postgres_dsn)) as quiet:
+            quiet.register_channel(Recorder("quiet"))
+            await quiet.attach_channel("r", "quiet")
+            for i in range(3):
+                await quiet.send_event("r", "quiet", TextContent(f"during {i}"))
+        redis_server.start()
+        await listener.wait_for(4)  # no notice came: the reconnected kit read the store
+
+        redis_server.stop()
+        blocked = asyncio.create_task(first.send_event("r", "sender", TextContent("waiting")))
+        await asyncio.sleep(1.0)
+        assert not blocked.done(), "the room lock waits for Redis"
+        redis_server.start()
+        await blocked
+        await listener.wait_for(5)
+        await first.send_event("r", "sender", TextContent("after"))
+        await listener.wait_for(6)
+        await asyncio.sleep(0.2)  # a duplicate would arrive now
+
+    timeline = await second_view(postgres_dsn)
+    assert [e.index for e in timeline] == list(range(6))
+    assert [e.id for e in listener.events] == [e.id for e in timeline]
+
+
+async def second_view(dsn: str) -> list[RoomEvent]:
+    store = PostgresStore(dsn)
+    try:
+        return await store.list_events("r", limit=100)
+    finally:
+        await store.close()
