@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -10,6 +11,8 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO
 
 from voicegate.server.app import READY_LINE
 
@@ -37,3 +40,54 @@ def running_server(*args: str) -> Iterator[tuple[str, int]]:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+START_TIMEOUT_S = 180.0
+STOP_TIMEOUT_S = 60.0
+
+
+@dataclass
+class ServeProcess:
+    """One running `voicegate serve`, its page URL and port."""
+
+    process: asyncio.subprocess.Process
+    url: str
+    port: int
+    log: IO[str]
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def read_log(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    async def stop(self, signum: int = signal.SIGINT) -> int:
+        """Send ``signum`` and return the exit status."""
+        if self.process.returncode is None:
+            self.process.send_signal(signum)
+        return await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT_S)
+
+
+async def start_serve(*args: str) -> ServeProcess:
+    """Start `voicegate serve --port 0 ARGS` and wait for its URL."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "voicegate", "serve", "--port", "0", *args]
+    # the log goes to a file: a pipe that nobody reads would fill and stall the server
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - ServeProcess owns it
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=log, env=env
+    )
+    assert process.stdout is not None
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)
+    except TimeoutError:
+        line = b""
+    match = URL_LINE.search(line.decode())
+    if match is None:
+        process.kill()
+        await process.wait()
+        log.seek(0)
+        raise AssertionError(f"voicegate serve printed no URL; its log:\n{log.read()}")
+    return ServeProcess(process, match.group(1), int(match.group(2)), log)

@@ -3,68 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import signal
-import sys
-import tempfile
+import json
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
-from voicegate.server.app import READY_LINE
+from tests.servers import ServeProcess, start_serve
+from tests.voice.conftest import VoiceClient
+from voicegate.core.models import RoomEvent
+from voicegate.store.postgres import PostgresStore
 
-URL_LINE = re.compile(re.escape(READY_LINE) + r"(http://127\.0\.0\.1:(\d+)/\S*)")
-START_TIMEOUT_S = 180.0
-STOP_TIMEOUT_S = 60.0
-
-
-@dataclass
-class ServeProcess:
-    """One running `voicegate serve`, its page URL and port."""
-
-    process: asyncio.subprocess.Process
-    url: str
-    port: int
-    log: IO[str]
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def read_log(self) -> str:
-        self.log.seek(0)
-        return self.log.read()
-
-    async def stop(self, signum: int = signal.SIGINT) -> int:
-        """Send ``signum`` and return the exit status."""
-        if self.process.returncode is None:
-            self.process.send_signal(signum)
-        return await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT_S)
-
-
-async def start_serve(*args: str) -> ServeProcess:
-    """Start `voicegate serve --port 0 ARGS` and wait for its URL."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "voicegate", "serve", "--port", "0", *args]
-    # the log goes to a file: a pipe that nobody reads would fill and stall the server
-    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - ServeProcess owns it
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=log, env=env
-    )
-    assert process.stdout is not None
-    try:
-        line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)
-    except TimeoutError:
-        line = b""
-    match = URL_LINE.search(line.decode())
-    if match is None:
-        process.kill()
-        await process.wait()
-        log.seek(0)
-        raise AssertionError(f"voicegate serve printed no URL; its log:\n{log.read()}")
-    return ServeProcess(process, match.group(1), int(match.group(2)), log)
+TURN_TIMEOUT_S = 90.0
 
 
 def shared_args(dsn: str, redis_url: str) -> list[str]:
@@ -102,3 +53,33 @@ async def _finish(process: ServeProcess) -> None:
 def room_events(received: Any) -> list[dict[str, Any]]:
     """The room events a client received, in arrival order."""
     return [m["event"] for m in received.of_type("room_event")]
+
+
+def health(port: int) -> tuple[int, dict[str, Any]]:
+    """The status code and JSON of ``/healthz``."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def events_seen(client: VoiceClient, count: int) -> None:
+    """Return once ``client`` received ``count`` room events."""
+    await client.wait_until(lambda r: len(r.of_type("room_event")) >= count, TURN_TIMEOUT_S)
+
+
+async def stored_timeline(dsn: str, room_id: str) -> list[RoomEvent]:
+    """The room's events as PostgreSQL keeps them."""
+    store = PostgresStore(dsn)
+    try:
+        return await store.list_events(room_id, limit=1000)
+    finally:
+        await store.close()
+
+
+def answered_once(timeline: list[RoomEvent]) -> None:
+    """Every transcript has exactly one answer, and every answer answers a transcript."""
+    transcripts = [e.id for e in timeline if e.source.channel_type.value == "voice"]
+    answers = [e.metadata.get("responds_to") for e in timeline if e.source.channel_id == "echo"]
+    assert sorted(answers) == sorted(transcripts)

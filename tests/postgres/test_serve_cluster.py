@@ -4,16 +4,19 @@ of one room on different processes hear each other, every event once, in index o
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.request
-from typing import Any
 
 import pytest
 
-from tests.postgres.cluster import cluster, room_events, shared_args
-from tests.voice.conftest import VoiceClient, speech, spoken_turn, voice_client
-from voicegate.core.models import RoomEvent
-from voicegate.store.postgres import PostgresStore
+from tests.postgres.cluster import (
+    answered_once,
+    cluster,
+    events_seen,
+    health,
+    room_events,
+    shared_args,
+    stored_timeline,
+)
+from tests.voice.conftest import speech, spoken_turn, voice_client
 from voicegate.stt.wer import word_error_rate
 from voicegate.tts.piper import PiperTTS
 
@@ -24,32 +27,6 @@ SENTENCES = (
     "What time does the store open?",
     "The quick brown fox jumps over the lazy dog.",
 )
-TURN_TIMEOUT_S = 90.0
-
-
-def _health(port: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
-        body: dict[str, Any] = json.loads(response.read())
-        return body
-
-
-async def _events_seen(client: VoiceClient, count: int) -> None:
-    await client.wait_until(lambda r: len(r.of_type("room_event")) >= count, TURN_TIMEOUT_S)
-
-
-async def _timeline(dsn: str, room_id: str) -> list[RoomEvent]:
-    store = PostgresStore(dsn)
-    try:
-        return await store.list_events(room_id, limit=1000)
-    finally:
-        await store.close()
-
-
-def _answered_once(timeline: list[RoomEvent]) -> None:
-    """Every transcript has exactly one answer, and every answer answers a transcript."""
-    transcripts = [e.id for e in timeline if e.source.channel_type.value == "voice"]
-    answers = [e.metadata.get("responds_to") for e in timeline if e.source.channel_id == "echo"]
-    assert sorted(answers) == sorted(transcripts)
 
 
 async def test_three_processes_share_a_room(
@@ -57,24 +34,24 @@ async def test_three_processes_share_a_room(
 ) -> None:
     turns = [spoken_turn(await speech(tts, sentence)) for sentence in SENTENCES]
     async with cluster(3, [*shared_args(postgres_dsn, redis_url), "--anonymous"]) as processes:
-        health = await asyncio.to_thread(_health, processes[0].port)
-        assert health["dependencies"] == {"postgres": "ok", "redis": "ok"}
+        status, report = await asyncio.to_thread(health, processes[0].port)
+        assert (status, report["dependencies"]) == (200, {"postgres": "ok", "redis": "ok"})
         async with voice_client(processes[0].ws_url) as a:
             room_id = a.ready["room_id"]
             async with voice_client(processes[1].ws_url, {"room_id": room_id}) as b:
                 await a.say(turns[0])
-                await asyncio.gather(_events_seen(a, 2), _events_seen(b, 2))
+                await asyncio.gather(events_seen(a, 2), events_seen(b, 2))
                 await b.say(turns[1])
-                await asyncio.gather(_events_seen(a, 4), _events_seen(b, 4))
+                await asyncio.gather(events_seen(a, 4), events_seen(b, 4))
                 async with voice_client(processes[2].ws_url, {"room_id": room_id}) as c:
                     await c.say(turns[2])
-                    await asyncio.gather(*(_events_seen(x, 6) for x in (a, b)), _events_seen(c, 2))
+                    await asyncio.gather(*(events_seen(x, 6) for x in (a, b)), events_seen(c, 2))
                     await c.wait_for("tts_end")
                     await asyncio.sleep(0.5)  # a duplicate would arrive now
 
-    timeline = await _timeline(postgres_dsn, room_id)
+    timeline = await stored_timeline(postgres_dsn, room_id)
     assert [e.index for e in timeline] == list(range(6)), "gap-free indices"
-    _answered_once(timeline)
+    answered_once(timeline)
     stored = [e.id for e in timeline]
     for client in (a, b):
         assert [e["id"] for e in room_events(client.received)] == stored

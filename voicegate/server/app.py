@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import secrets
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
 from voicegate.core.channels import Channel
 from voicegate.engines import create_stt, create_tts
@@ -111,16 +114,34 @@ class GatewayServer:
 
 
 async def serve(config: ServeConfig) -> None:
-    """Run the gateway until SIGINT or SIGTERM, then shut down gracefully."""
+    """Run the gateway until SIGINT or SIGTERM, then shut down gracefully: SIGTERM first
+    drains (no new session; open ones get up to ``drain_timeout`` seconds to end, or
+    until SIGINT)."""
     server = GatewayServer(config)
-    stop = asyncio.Event()
+    interrupted = asyncio.Event()
+    terminated = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    loop.add_signal_handler(signal.SIGTERM, terminated.set)
     try:
         await server.start()
         print(READY_LINE + server.url, flush=True)
-        await stop.wait()
+        await _first(interrupted.wait(), terminated.wait())
+        if not interrupted.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(config.drain_timeout):
+                    await _first(server.gateway.drain(), interrupted.wait())
         logger.info("shutting down: closing sessions and flushing the store")
     finally:
         await server.stop()
+
+
+async def _first(*waits: Coroutine[Any, Any, object]) -> None:
+    """Return once one of ``waits`` is done; cancel the others."""
+    tasks = [asyncio.create_task(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

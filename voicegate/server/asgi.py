@@ -47,8 +47,9 @@ def create_voice_app(
     ``page=False``), each backend that is a
     :class:`~voicegate.voice.endpoint.WebSocketEndpoint` (``/ws``) or an
     :class:`~voicegate.voice.endpoint.HttpEndpoint` (``POST /webrtc/offer``) at its
-    ``path``, ``/healthz`` (503 ``degraded`` when ``health`` reports a dependency other
-    than ``"ok"``), and ``/metrics`` when ``metrics`` is given (the gateway's observer).
+    ``path``, ``/healthz`` (503 ``draining`` once the gateway drains, ``degraded`` when
+    ``health`` reports a dependency other than ``"ok"``), and ``/metrics`` when ``metrics``
+    is given (the gateway's observer).
     Errors are JSON ``{"error": ..., "message": ...}`` bodies; a failing
     handler is logged and answers 500 (a WebSocket: close 1011), never a traceback.
 
@@ -160,15 +161,16 @@ def _health(gateway: VoiceGateway, report: HealthReport | None) -> _Handler:
     async def health(request: Request) -> Response:
         dependencies = {} if report is None else await report()
         healthy = all(state == "ok" for state in dependencies.values())
+        status = "draining" if gateway.draining else "ok" if healthy else "degraded"
         return JSONResponse(
             {
-                "status": "ok" if healthy else "degraded",
+                "status": status,
                 "sessions": len(gateway.sessions),
                 "uptime_s": round(time.monotonic() - started, 1),
                 "store": type(gateway.kit.store).__name__,
                 "dependencies": dependencies,
             },
-            200 if healthy else 503,
+            200 if status == "ok" else 503,
         )
 
     return health

@@ -44,6 +44,7 @@ class ServeConfig:
     anonymous: bool = False
     token_ttl: float = 600.0
     max_sessions: int = 32
+    drain_timeout: float = 30.0
     webrtc: bool = True
     voice: VoiceSettings = field(default_factory=VoiceSettings)
 
@@ -152,6 +153,11 @@ SETTINGS: tuple[_Setting, ...] = (
         "token_ttl", "lifetime in seconds of the page token printed at start", _positive_float
     ),
     _Setting("max_sessions", "most concurrent voice sessions", _int_in(1, 10000)),
+    _Setting(
+        "drain_timeout",
+        "seconds SIGTERM lets calls finish before closing them with 1001",
+        _positive_float,
+    ),
     _Setting("webrtc", "serve the WebRTC offer endpoint", _bool),
     _Setting("vad_aggressiveness", "WebRTC VAD aggressiveness, 0-3", _int_in(0, 3), voice=True),
     _Setting(

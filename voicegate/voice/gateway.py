@@ -79,6 +79,8 @@ class VoiceGateway:
             else InboundMixer(WebRTCVAD(self._settings.vad_aggressiveness))
         )
         self._sessions: dict[str, VoiceSession] = {}
+        self._draining = False
+        self._emptied = asyncio.Event()
 
     @property
     def sessions(self) -> dict[str, VoiceSession]:
@@ -96,8 +98,22 @@ class VoiceGateway:
         return tuple(self._backends)
 
     def accepting(self) -> bool:
-        """Whether another session fits under ``max_sessions``."""
-        return len(self._sessions) < self._max_sessions
+        """Whether another session fits under ``max_sessions`` (none while draining)."""
+        return not self._draining and len(self._sessions) < self._max_sessions
+
+    @property
+    def draining(self) -> bool:
+        """Whether :meth:`drain` was called: no new session is admitted."""
+        return self._draining
+
+    async def drain(self) -> None:
+        """Admit no more sessions and return once the open ones have ended (bound it with
+        a timeout; then :meth:`close` tells the rest the server is going away)."""
+        self._draining = True
+        logger.info("draining: waiting for %d sessions to end", len(self._sessions))
+        while self._sessions:
+            self._emptied.clear()
+            await self._emptied.wait()
 
     def record_error(self, kind: str) -> None:
         """Count an error of ``kind`` in the observer (the metrics)."""
@@ -199,6 +215,8 @@ class VoiceGateway:
         await self._kit.detach_channel(session.room_id, channel.channel_id)
         self._kit.unregister_channel(channel.channel_id)
         self._sessions.pop(session.id, None)
+        if not self._sessions:
+            self._emptied.set()
         if self._observer is not None:
             self._observer.session_closed(session.transport.kind)
         await self._kit.hook_engine.framework.emit(
