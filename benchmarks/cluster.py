@@ -8,7 +8,8 @@
 2. ``send_event`` throughput on PostgreSQL with 1 and 3 writer processes (each its own
    RoomKit with FanoutStore and Redis locks, as ``voicegate serve`` runs them) into 1 and
    100 rooms; one sequential sender per room per process, every room followed by a
-   transport in every process. RoomKit 0.109 has no PostgreSQL store: no reference.
+   transport in every process. The reference: one process on PostgreSQL alone
+   (in-process locks, no fan-out). RoomKit 0.109 has no PostgreSQL store: no RoomKit.
 
     python benchmarks/cluster.py --postgres-dsn postgresql://... --redis-url redis://...
 
@@ -35,12 +36,18 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"
 
 
-async def _kit(dsn: str, redis_url: str) -> Any:
+async def _kit(dsn: str, redis_url: str | None) -> Any:
+    """A kit as ``voicegate serve`` runs it on PostgreSQL and Redis (alone on PostgreSQL,
+    with in-process locks, when ``redis_url`` is None)."""
     from voicegate import RoomKit
     from voicegate.redis import RedisLockManager
     from voicegate.redis.fanout import FanoutStore
     from voicegate.store.postgres import PostgresStore
 
+    if redis_url is None:
+        alone = RoomKit(store=PostgresStore(dsn))
+        await alone.__aenter__()
+        return alone
     store = FanoutStore(PostgresStore(dsn), redis_url)
     kit = RoomKit(store=store, lock_manager=RedisLockManager(redis_url))
     await kit.__aenter__()
@@ -73,10 +80,11 @@ def _recorder(channel_id: str, stamps: _Stamps) -> Any:
 
 
 async def _worker(role: str, dsn: str, redis_url: str, rooms: list[str], count: int) -> None:
-    """One process of a case: ``receive`` or ``write``; prints JSON on its last line."""
+    """One process of a case: ``receive``, ``write`` or ``write-alone`` (PostgreSQL only);
+    prints JSON on its last line."""
     from voicegate import TextContent
 
-    kit = await _kit(dsn, redis_url)
+    kit = await _kit(dsn, None if role == "write-alone" else redis_url)
     me = uuid.uuid4().hex[:8]
     stamps = _Stamps()
     for room_id in rooms:
@@ -170,18 +178,21 @@ async def delivery_latency(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def throughput(args: argparse.Namespace, processes: int, rooms: int) -> dict[str, Any]:
+async def throughput(
+    args: argparse.Namespace, processes: int, rooms: int, role: str = "write"
+) -> dict[str, Any]:
     """Events per second committed by ``processes`` writers into ``rooms`` rooms."""
     names = [f"t{processes}-{rooms}-{uuid.uuid4().hex[:6]}-{n}" for n in range(rooms)]
     await _create_rooms(args.postgres_dsn, names)
     per_process = max(1, args.events // (processes * rooms))
-    writers = [await _spawn("write", args, names, per_process) for _ in range(processes)]
+    writers = [await _spawn(role, args, names, per_process) for _ in range(processes)]
     for writer in writers:
         await _ready(writer)
     spans = await _go(writers)
     wall = max(s["ended"] for s in spans) - min(s["began"] for s in spans)
     total = per_process * processes * rooms
     return {
+        "setup": "PostgreSQL alone" if role == "write-alone" else "PostgreSQL + Redis",
         "processes": processes,
         "rooms": rooms,
         "events": total,
@@ -196,15 +207,16 @@ def _plot(results: dict[str, Any]) -> None:
     import matplotlib.pyplot as plt
 
     cases = results["throughput"]
-    labels = [f"{c['processes']} proc, {c['rooms']} room(s)" for c in cases]
-    figure, axis = plt.subplots(figsize=(7, 3.5))
+    labels = [f"{c['setup']}: {c['processes']} proc, {c['rooms']} room(s)" for c in cases]
+    figure, axis = plt.subplots(figsize=(9, 3.8))
     axis.barh(labels, [c["events_per_s"] for c in cases], color="#4a7")
     for y, case in enumerate(cases):
         axis.text(case["events_per_s"], y, f" {case['events_per_s']:,}", va="center")
     latency = results["latency"]
+    load = results["machine"]["load_average"][0]
     axis.set_title(
-        f"send_event on PostgreSQL + Redis; cross-process delivery p50 {latency['p50_ms']} ms, "
-        f"p95 {latency['p95_ms']} ms",
+        f"send_event on PostgreSQL; cross-process delivery p50 {latency['p50_ms']} ms, "
+        f"p95 {latency['p95_ms']} ms ({results['machine']['cpus']} CPUs, load average {load:.0f})",
         fontsize=9,
     )
     axis.set_xlabel("events/s (all processes together)")
@@ -217,6 +229,10 @@ async def main(args: argparse.Namespace) -> None:
     latency = await delivery_latency(args)
     print(json.dumps(latency), flush=True)
     cases = []
+    for rooms in (1, 100):
+        print(f"throughput: 1 process on PostgreSQL alone, {rooms} room(s) ...", flush=True)
+        cases.append(await throughput(args, 1, rooms, "write-alone"))
+        print(json.dumps(cases[-1]), flush=True)
     for processes in (1, 3):
         for rooms in (1, 100):
             print(f"throughput: {processes} process(es), {rooms} room(s) ...", flush=True)
@@ -243,7 +259,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=3000, help="events per throughput case")
     parser.add_argument("--latency-events", type=int, default=1000)
     parser.add_argument("--gap-ms", type=float, default=2.0)
-    parser.add_argument("--worker", choices=("receive", "write"), help=argparse.SUPPRESS)
+    roles = ("receive", "write", "write-alone")
+    parser.add_argument("--worker", choices=roles, help=argparse.SUPPRESS)
     parser.add_argument("--rooms", default="", help=argparse.SUPPRESS)
     return parser.parse_args()
 
