@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from voicegate.server.app import READY_LINE
 
@@ -91,3 +94,25 @@ async def start_serve(*args: str) -> ServeProcess:
         log.seek(0)
         raise AssertionError(f"voicegate serve printed no URL; its log:\n{log.read()}")
     return ServeProcess(process, match.group(1), int(match.group(2)), log)
+
+
+def health(port: int) -> tuple[int, dict[str, Any]]:
+    """The status code and JSON of ``/healthz``."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@asynccontextmanager
+async def serving(*args: str) -> AsyncIterator[ServeProcess]:
+    """A started `voicegate serve ARGS`, killed at the end if it still runs."""
+    server = await start_serve(*args)
+    try:
+        yield server
+    finally:
+        if server.process.returncode is None:
+            server.process.kill()
+            await server.process.wait()
+        server.log.close()

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -53,15 +50,6 @@ async def _finish(process: ServeProcess) -> None:
 def room_events(received: Any) -> list[dict[str, Any]]:
     """The room events a client received, in arrival order."""
     return [m["event"] for m in received.of_type("room_event")]
-
-
-def health(port: int) -> tuple[int, dict[str, Any]]:
-    """The status code and JSON of ``/healthz``."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 async def events_seen(client: VoiceClient, count: int) -> None:

@@ -11,11 +11,11 @@ from tests.postgres.cluster import (
     answered_once,
     cluster,
     events_seen,
-    health,
     room_events,
     shared_args,
     stored_timeline,
 )
+from tests.servers import health
 from tests.voice.conftest import speech, spoken_turn, voice_client
 from voicegate.stt.wer import word_error_rate
 from voicegate.tts.piper import PiperTTS

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from tests.postgres.cluster import health, shared_args
+from tests.postgres.cluster import shared_args
 from tests.redis.conftest import RedisServer, free_port
-from tests.servers import start_serve
+from tests.servers import health, serving
 
 pytestmark = [pytest.mark.redis, pytest.mark.models]
 
@@ -50,8 +50,7 @@ def test_one_line_when_postgres_or_redis_cannot_be_reached(postgres_dsn: str) ->
 async def test_healthz_reports_each_dependency(
     postgres_dsn: str, redis_server: RedisServer
 ) -> None:
-    server = await start_serve(*shared_args(postgres_dsn, redis_server.url), "--anonymous")
-    try:
+    async with serving(*shared_args(postgres_dsn, redis_server.url), "--anonymous") as server:
         status, report = await asyncio.to_thread(health, server.port)
         assert (status, report["status"]) == (200, "ok")
         assert report["dependencies"] == {"postgres": "ok", "redis": "ok"}
@@ -64,8 +63,3 @@ async def test_healthz_reports_each_dependency(
         status, report = await asyncio.to_thread(health, server.port)
         assert (status, report["dependencies"]) == (200, {"postgres": "ok", "redis": "ok"})
         assert await server.stop() == 0, server.read_log()
-    finally:
-        if server.process.returncode is None:
-            server.process.kill()
-            await server.process.wait()
-        server.log.close()
