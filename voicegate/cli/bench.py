@@ -49,7 +49,11 @@ def add_parser(subparsers: Any) -> None:
         "--out", type=Path, default=Path("benchmarks/results"), help="where to write the results"
     )
     parser.add_argument(
-        "--url", help="the page URL of a running gateway, instead of starting 'voicegate serve'"
+        "--url",
+        action="append",
+        default=[],
+        help="the page URL of a running gateway, instead of starting 'voicegate serve'; "
+        "repeat it for several processes of one gateway (callers take them in turn)",
     )
     parser.set_defaults(func=run)
 
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             turns=args.turns,
             transports=args.transports,
             out=args.out,
-            url=args.url,
+            urls=tuple(args.url),
         )
     except ValueError as error:
         print(f"voicegate bench: {error}", file=sys.stderr)
