@@ -46,7 +46,7 @@ async def _serving(args: list[str], log: Path) -> Any:
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)
         if not line.decode().startswith(READY_LINE):
-            raise RuntimeError(f"voicegate serve did not start: {log.read_text()[-2000:]}")
+            raise RuntimeError(f"voicegate serve did not start; its log: {log}")
         yield line.decode()[len(READY_LINE) :].strip()
     finally:
         if process.returncode is None:
