@@ -181,3 +181,18 @@ async def second_view(dsn: str) -> list[RoomEvent]:
         return await store.list_events("r", limit=100)
     finally:
         await store.close()
+
+
+async def test_other_kits_deliver_as_the_visibility_allows(kits: list[RoomKit]) -> None:
+    await kits[0].create_room("r")
+    recorders = [Recorder(f"ws-{n}") for n in range(3)]
+    for kit, recorder in zip(kits, recorders, strict=True):
+        kit.register_channel(recorder)
+        await kit.attach_channel("r", recorder.channel_id)
+    await kits[0].send_event("r", "ws-0", TextContent("for ws-2 only"), visibility="ws-2")
+    await kits[0].send_event("r", "ws-0", TextContent("for everyone"))
+    await recorders[1].wait_for(1)
+    await recorders[2].wait_for(2)
+    await asyncio.sleep(0.2)  # anything else would arrive now
+    assert [e.content.body for e in recorders[1].events] == ["for everyone"]  # type: ignore[attr-defined]
+    assert [e.content.body for e in recorders[2].events] == ["for ws-2 only", "for everyone"]  # type: ignore[attr-defined]
