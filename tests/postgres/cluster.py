@@ -21,11 +21,14 @@ def shared_args(dsn: str, redis_url: str) -> list[str]:
 
 
 @asynccontextmanager
-async def cluster(count: int, args: Sequence[str]) -> AsyncIterator[list[ServeProcess]]:
-    """``count`` processes started together with ``args``; stopped (SIGINT) at the end."""
+async def cluster(
+    count: int, args: Sequence[str], env: dict[str, str] | None = None
+) -> AsyncIterator[list[ServeProcess]]:
+    """``count`` processes started together with ``args`` (and ``env``); stopped (SIGINT)
+    at the end."""
     async with AsyncExitStack() as stack:
         started = await asyncio.gather(
-            *(start_serve(*args) for _ in range(count)), return_exceptions=True
+            *(start_serve(*args, env=env) for _ in range(count)), return_exceptions=True
         )
         processes = [p for p in started if isinstance(p, ServeProcess)]
         for process in processes:

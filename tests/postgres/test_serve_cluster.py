@@ -1,11 +1,15 @@
 """Three `voicegate serve` processes on one PostgreSQL and one Redis are one gateway: callers
-of one room on different processes hear each other, every event once, in index order."""
+of one room on different processes hear each other, every event once, in index order; a
+token one process issued is accepted by the others."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.postgres.cluster import (
     answered_once,
@@ -16,7 +20,7 @@ from tests.postgres.cluster import (
     stored_timeline,
 )
 from tests.servers import health
-from tests.voice.conftest import speech, spoken_turn, voice_client
+from tests.voice.conftest import close_code, speech, spoken_turn, voice_client
 from voicegate.stt.wer import word_error_rate
 from voicegate.tts.piper import PiperTTS
 
@@ -33,17 +37,24 @@ async def test_three_processes_share_a_room(
     postgres_dsn: str, redis_url: str, tts: PiperTTS
 ) -> None:
     turns = [spoken_turn(await speech(tts, sentence)) for sentence in SENTENCES]
-    async with cluster(3, [*shared_args(postgres_dsn, redis_url), "--anonymous"]) as processes:
+    secret = {"VOICEGATE_TOKEN_SECRET": secrets.token_urlsafe(32)}  # what the processes share
+    async with cluster(3, shared_args(postgres_dsn, redis_url), secret) as processes:
         status, report = await asyncio.to_thread(health, processes[0].port)
         assert (status, report["dependencies"]) == (200, {"postgres": "ok", "redis": "ok"})
-        async with voice_client(processes[0].ws_url) as a:
+        # one token, issued by the first process, for every process
+        token = "?token=" + processes[0].url.split("token=")[1]
+        async with connect(processes[1].ws_url + "?token=forged") as refused:
+            await refused.send(json.dumps({"type": "hello", "sample_rate": 16000}))
+            assert (await close_code(refused))[0] == 4401
+        async with voice_client(processes[0].ws_url + token) as a:
             room_id = a.ready["room_id"]
-            async with voice_client(processes[1].ws_url, {"room_id": room_id}) as b:
+            async with voice_client(processes[1].ws_url + token, {"room_id": room_id}) as b:
                 await a.say(turns[0])
                 await asyncio.gather(events_seen(a, 2), events_seen(b, 2))
                 await b.say(turns[1])
                 await asyncio.gather(events_seen(a, 4), events_seen(b, 4))
-                async with voice_client(processes[2].ws_url, {"room_id": room_id}) as c:
+                hello = {"room_id": room_id}
+                async with voice_client(processes[2].ws_url + token, hello) as c:
                     await c.say(turns[2])
                     await asyncio.gather(*(events_seen(x, 6) for x in (a, b)), events_seen(c, 2))
                     await c.wait_for("tts_end")

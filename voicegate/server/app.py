@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import secrets
 import signal
 from collections.abc import Coroutine
 from typing import Any
@@ -19,10 +18,11 @@ from voicegate.server.config import ServeConfig
 from voicegate.server.dependencies import Dependencies
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
-from voicegate.voice.auth import TokenAuth
+from voicegate.server.token_secret import load_token_secret
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import WebRTCVoiceBackend
 from voicegate.voice.websocket import WebSocketVoiceBackend
 
@@ -57,7 +57,9 @@ class GatewayServer:
             )
         self.config = config
         self.metrics = GatewayMetrics()
-        self.auth = TokenAuth(secrets.token_bytes(32), ttl=config.token_ttl)
+        self.auth = (
+            None if config.anonymous else TokenAuth(load_token_secret(config), ttl=config.token_ttl)
+        )
         self.dependencies = Dependencies(config)
         self.kit = self.dependencies.kit
         self.gateway = VoiceGateway(
@@ -70,19 +72,16 @@ class GatewayServer:
             observer=self.metrics,
             max_sessions=config.max_sessions,
         )
-        self.server = EmbeddedServer(
-            create_voice_app(self.gateway, metrics=self.metrics, health=self.dependencies.health),
-            config.host,
-            config.port,
+        app = create_voice_app(
+            self.gateway, metrics=self.metrics, tokens=self.auth, health=self.dependencies.health
         )
+        self.server = EmbeddedServer(app, config.host, config.port)
 
     def _backends(self) -> list[VoiceBackend]:
-        auth = None if self.config.anonymous else self.auth
-        backends: list[VoiceBackend] = [
-            WebSocketVoiceBackend(auth, allow_anonymous=self.config.anonymous)
-        ]
+        anonymous = self.config.anonymous
+        backends: list[VoiceBackend] = [WebSocketVoiceBackend(self.auth, allow_anonymous=anonymous)]
         if self.config.webrtc:
-            backends.append(WebRTCVoiceBackend(auth, allow_anonymous=self.config.anonymous))
+            backends.append(WebRTCVoiceBackend(self.auth, allow_anonymous=anonymous))
         return backends
 
     def _responder(self) -> Channel:
@@ -96,7 +95,7 @@ class GatewayServer:
     def url(self) -> str:
         """The page's address with a fresh token (none needed when anonymous)."""
         base = f"http://{self.config.host}:{self.server.port}/"
-        if self.config.anonymous:
+        if self.auth is None:
             return base
         return f"{base}?token={self.auth.issue('page')}"
 

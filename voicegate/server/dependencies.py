@@ -15,6 +15,7 @@ from voicegate.core.kit import RoomKit
 from voicegate.core.store import ConversationStore, InMemoryStore
 from voicegate.errors import ConfigError
 from voicegate.server.config import ServeConfig
+from voicegate.server.data_dir import prepare_data_dir
 from voicegate.store.sqlite import SQLiteStore
 
 HEALTH_TIMEOUT_S = 2.0
@@ -63,7 +64,7 @@ class Dependencies:
             store = PostgresStore(config.postgres_url)
             self._checks["postgres"] = store.ping
             return store
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(config.data_dir)
         return SQLiteStore(config.store_path)
 
     async def open(self) -> None:
