@@ -79,8 +79,6 @@ class FanoutStore(ConversationStore):
         self._room_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._committing: set[str] = set()  # ids of events this process is committing
         self._publishing: set[asyncio.Task[None]] = set()
-        self.delivered = 0
-        """Events from other processes delivered here (for tests and metrics)."""
 
     async def start(self, sink: FanoutSink) -> None:
         """Subscribe to the notices and deliver other processes' events to ``sink``."""
@@ -235,7 +233,6 @@ class FanoutStore(ConversationStore):
                 self._cursors[room_id] = event.index
                 if self._sink is not None:
                     await self._sink.deliver_committed(event)
-                    self.delivered += 1
             if len(events) < limit:
                 return
 
