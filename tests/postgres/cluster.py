@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -15,17 +16,21 @@ from voicegate.store.postgres import PostgresStore
 TURN_TIMEOUT_S = 90.0
 
 
+def token_query(process: ServeProcess) -> str:
+    """``?token=...``: the token ``process`` printed, which every process of its cluster accepts."""
+    return "?token=" + process.url.split("token=")[1]
+
+
 def shared_args(dsn: str, redis_url: str) -> list[str]:
     """The flags of a process that shares rooms through ``dsn`` and ``redis_url``."""
     return ["--store", "postgres", "--postgres-url", dsn, "--redis-url", redis_url]
 
 
 @asynccontextmanager
-async def cluster(
-    count: int, args: Sequence[str], env: dict[str, str] | None = None
-) -> AsyncIterator[list[ServeProcess]]:
-    """``count`` processes started together with ``args`` (and ``env``); stopped (SIGINT)
-    at the end."""
+async def cluster(count: int, args: Sequence[str]) -> AsyncIterator[list[ServeProcess]]:
+    """``count`` processes started together with ``args`` and one token secret (as a
+    deployment shares it); stopped (SIGINT) at the end."""
+    env = {"VOICEGATE_TOKEN_SECRET": secrets.token_urlsafe(32)}
     async with AsyncExitStack() as stack:
         started = await asyncio.gather(
             *(start_serve(*args, env=env) for _ in range(count)), return_exceptions=True

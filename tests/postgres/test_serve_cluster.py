@@ -5,8 +5,6 @@ token one process issued is accepted by the others."""
 from __future__ import annotations
 
 import asyncio
-import json
-import secrets
 
 import pytest
 from websockets.asyncio.client import connect
@@ -18,6 +16,7 @@ from tests.postgres.cluster import (
     room_events,
     shared_args,
     stored_timeline,
+    token_query,
 )
 from tests.servers import health
 from tests.voice.conftest import close_code, speech, spoken_turn, voice_client
@@ -37,14 +36,12 @@ async def test_three_processes_share_a_room(
     postgres_dsn: str, redis_url: str, tts: PiperTTS
 ) -> None:
     turns = [spoken_turn(await speech(tts, sentence)) for sentence in SENTENCES]
-    secret = {"VOICEGATE_TOKEN_SECRET": secrets.token_urlsafe(32)}  # what the processes share
-    async with cluster(3, shared_args(postgres_dsn, redis_url), secret) as processes:
+    async with cluster(3, shared_args(postgres_dsn, redis_url)) as processes:
         status, report = await asyncio.to_thread(health, processes[0].port)
         assert (status, report["dependencies"]) == (200, {"postgres": "ok", "redis": "ok"})
         # one token, issued by the first process, for every process
-        token = "?token=" + processes[0].url.split("token=")[1]
+        token = token_query(processes[0])
         async with connect(processes[1].ws_url + "?token=forged") as refused:
-            await refused.send(json.dumps({"type": "hello", "sample_rate": 16000}))
             assert (await close_code(refused))[0] == 4401
         async with voice_client(processes[0].ws_url + token) as a:
             room_id = a.ready["room_id"]

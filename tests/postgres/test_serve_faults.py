@@ -15,6 +15,7 @@ from tests.postgres.cluster import (
     room_events,
     shared_args,
     stored_timeline,
+    token_query,
 )
 from tests.redis.conftest import RedisServer
 from tests.voice.conftest import VoiceClient, speech, spoken_turn, voice_client
@@ -42,11 +43,12 @@ async def _speaking_started(client: VoiceClient, count: int) -> None:
 
 async def test_a_process_killed_mid_call(postgres_dsn: str, redis_url: str, tts: PiperTTS) -> None:
     turns = await _turns(tts)
-    async with cluster(3, [*shared_args(postgres_dsn, redis_url), "--anonymous"]) as processes:
+    async with cluster(3, shared_args(postgres_dsn, redis_url)) as processes:
         doomed, survivor, spare = processes
-        async with voice_client(survivor.ws_url) as b:
+        token = token_query(survivor)
+        async with voice_client(survivor.ws_url + token) as b:
             room_id = b.ready["room_id"]
-            async with voice_client(doomed.ws_url, {"room_id": room_id}) as a:
+            async with voice_client(doomed.ws_url + token, {"room_id": room_id}) as a:
                 await a.say(turns[0])
                 await asyncio.gather(events_seen(a, 2), events_seen(b, 2))
                 speaking = asyncio.create_task(a.say(turns[1]))
@@ -56,7 +58,7 @@ async def test_a_process_killed_mid_call(postgres_dsn: str, redis_url: str, tts:
                 await asyncio.gather(speaking, return_exceptions=True)
             await b.say(turns[2])  # B carries on, in the same room
             await events_seen(b, 4)
-            async with voice_client(spare.ws_url, {"room_id": room_id}) as again:
+            async with voice_client(spare.ws_url + token, {"room_id": room_id}) as again:
                 await again.say(turns[3])  # A calls again, on another process
                 await asyncio.gather(events_seen(again, 2), events_seen(b, 6))
                 await again.wait_for("tts_end")
@@ -76,11 +78,11 @@ async def test_redis_restarted_mid_call(
     postgres_dsn: str, redis_server: RedisServer, tts: PiperTTS
 ) -> None:
     turns = await _turns(tts)
-    args = [*shared_args(postgres_dsn, redis_server.url), "--anonymous"]
-    async with cluster(3, args) as processes:
-        async with voice_client(processes[0].ws_url) as a:
+    async with cluster(3, shared_args(postgres_dsn, redis_server.url)) as processes:
+        token = token_query(processes[0])
+        async with voice_client(processes[0].ws_url + token) as a:
             room_id = a.ready["room_id"]
-            async with voice_client(processes[1].ws_url, {"room_id": room_id}) as b:
+            async with voice_client(processes[1].ws_url + token, {"room_id": room_id}) as b:
                 await a.say(turns[0])
                 await asyncio.gather(events_seen(a, 2), events_seen(b, 2))
                 speaking = asyncio.create_task(b.say(turns[1]))
@@ -89,7 +91,8 @@ async def test_redis_restarted_mid_call(
                 await speaking  # B's turn waits for the room lock while Redis is away
                 redis_server.start()
                 await asyncio.gather(events_seen(a, 4), events_seen(b, 4))
-                async with voice_client(processes[2].ws_url, {"room_id": room_id}) as c:
+                hello = {"room_id": room_id}
+                async with voice_client(processes[2].ws_url + token, hello) as c:
                     await c.say(turns[2])
                     await asyncio.gather(*(events_seen(x, 6) for x in (a, b)), events_seen(c, 2))
                     await c.wait_for("tts_end")
