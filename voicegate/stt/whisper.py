@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ import numpy.typing as npt
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
-from voicegate.inference import InferenceWorker
+from voicegate.inference import InferenceLanes, InferenceWorker, Pressure
 from voicegate.stt.base import STTProvider, Transcript, TranscriptSegment
 from voicegate.stt.text import repeated_run, restarted_tail, words
 
@@ -70,6 +71,8 @@ class FasterWhisperSTT(STTProvider):
 
     ``model`` is a manifest id or the path of a CTranslate2 Whisper folder. The model
     loads on the worker thread at the first call; call :meth:`warm_up` at start-up.
+    Transcriptions take turns through :class:`InferenceLanes`: finals wait in order (at
+    most ``max_queue`` of them), partials only when no final waits.
     """
 
     def __init__(
@@ -81,7 +84,7 @@ class FasterWhisperSTT(STTProvider):
         beam_size: int = 1,
         language: str = "en",
         window_margin: float | None = 2.0,
-        max_queue: int = 8,
+        max_queue: int = 256,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.model_name = model
@@ -91,7 +94,8 @@ class FasterWhisperSTT(STTProvider):
         self.beam_size = beam_size
         self.language = language
         self.window_margin = window_margin
-        self._worker = InferenceWorker(f"stt-{model}", max_queue)
+        self._worker = InferenceWorker(f"stt-{model}", max_queue=1)
+        self._lanes = InferenceLanes(self._worker, max_waiting=max_queue)
         self._model: Any = None
         self._tokenizer: Any = None
 
@@ -103,7 +107,29 @@ class FasterWhisperSTT(STTProvider):
     async def transcribe(self, audio: AudioFrame) -> Transcript:
         """Transcribe one finished utterance (any rate or channel count)."""
         started = time.perf_counter()
-        duration, segments = await self._worker.run(self._transcribe_audio, audio)
+        return self._transcript(await self._lanes.run(self._transcribe_audio, audio), started)
+
+    async def transcribe_partial(
+        self, stream: Hashable, audio: Callable[[], AudioFrame]
+    ) -> Transcript:
+        """The utterance so far, once no final waits (see :class:`InferenceLanes`)."""
+        started = time.perf_counter()
+        return self._transcript(
+            await self._lanes.offer(stream, self._transcribe_audio, audio), started
+        )
+
+    def promote_partial(self, stream: Hashable) -> None:
+        """Move ``stream``'s waiting partial among the finals."""
+        self._lanes.promote(stream)
+
+    def pressure(self) -> Pressure:
+        """The load on the model's worker."""
+        return self._lanes.pressure()
+
+    def _transcript(
+        self, outcome: tuple[float, list[TranscriptSegment]], started: float
+    ) -> Transcript:
+        duration, segments = outcome
         return Transcript(
             text=" ".join(segment.text for segment in segments if segment.text),
             language=self.language,

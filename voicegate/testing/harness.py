@@ -108,7 +108,8 @@ class VoiceHarness:
         joins ``room_id`` (a new room when None) and leaves at the end."""
         transport = MemoryTransport(hold_playout=hold_playout)
         request = SessionRequest(room_id=room_id, participant_id=participant_id)
-        running = asyncio.create_task(self.gateway.run_session(transport, request))
+        slot = self.gateway.reserve()  # CapacityError when the gateway refuses the caller
+        running = asyncio.create_task(self.gateway.run_session(transport, request, slot))
         await transport.wait_until(
             lambda: transport.session_id is not None or running.done(), "the session"
         )

@@ -384,7 +384,11 @@ class LocalVoiceBackend(VoiceBackend):
         request = SessionRequest(metadata, self._room_id, "local")
         try:
             await run_with_auth_context(
-                metadata, self.session_handler.run_session, transport, request
+                metadata,
+                self.session_handler.run_session,
+                transport,
+                request,
+                self.session_handler.reserve(),
             )
         finally:
             stream.stop()

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame
+from voicegate.voice.admission import CapacityError
 from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
@@ -222,17 +223,24 @@ class WebSocketVoiceBackend(VoiceBackend):
         hello = await self._await_hello(socket, protocol)
         if hello is None:
             return
-        transport = WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead)
-        self._sockets[socket] = transport
         try:
-            await run_with_auth_context(
-                metadata,
-                self.session_handler.run_session,
-                transport,
-                SessionRequest(metadata, hello.room_id),
-            )
-        finally:
-            await transport.close(CloseCode.NORMAL, "session ended")
+            slot = self.session_handler.reserve()
+        except CapacityError as refusal:
+            await socket.close(CloseCode.TRY_AGAIN_LATER, refusal.reason)
+            return
+        with slot:  # released here too if the session never started
+            transport = WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead)
+            self._sockets[socket] = transport
+            try:
+                await run_with_auth_context(
+                    metadata,
+                    self.session_handler.run_session,
+                    transport,
+                    SessionRequest(metadata, hello.room_id),
+                    slot,
+                )
+            finally:
+                await transport.close(CloseCode.NORMAL, "session ended")
 
     async def _await_hello(self, socket: MessageSocket, protocol: VoiceProtocol) -> Hello | None:
         """Read until the hello; ``None`` if the connection ended or was refused."""
@@ -253,9 +261,6 @@ class WebSocketVoiceBackend(VoiceBackend):
                 for data in protocol.data_to_send():
                     await socket.send(data)
             await socket.close(code, protocol.close_reason)
-            return None
-        if not self.session_handler.accepting():
-            await socket.close(CloseCode.TRY_AGAIN_LATER, "server_busy")
             return None
         return hello
 
