@@ -91,15 +91,13 @@ async def test_an_optional_job_takes_its_input_when_its_turn_comes(
     gate.open()
     assert await partial == "2.1 S"
     await first
+    gate, second = await blocked(lanes)
+    waiting = asyncio.create_task(lanes.offer("stream-a", str.upper, lambda: "a"))
+    await asyncio.sleep(0)
     with pytest.raises(ValueError, match="already waiting"):
-        gate2, second = await blocked(lanes)
-        waiting = asyncio.create_task(lanes.offer("stream-a", str.upper, lambda: "a"))
-        await asyncio.sleep(0)
-        try:
-            await lanes.offer("stream-a", str.upper, lambda: "b")
-        finally:
-            gate2.open()
-            await asyncio.gather(second, waiting)
+        await lanes.offer("stream-a", str.upper, lambda: "b")  # one job per key at a time
+    gate.open()
+    assert await asyncio.gather(second, waiting) == ["first", "A"]
 
 
 async def test_promote_moves_a_waiting_partial_among_the_finals(worker: InferenceWorker) -> None:

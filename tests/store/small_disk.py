@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from voicegate.core.models import ChannelType, EventSource, Room, RoomEvent, TextContent
+from voicegate.core.store import StoreUnavailableError
 from voicegate.store.sqlite import SQLiteStore
 
 
@@ -28,3 +31,23 @@ class SmallDiskStore(SQLiteStore):
 def _limit(connection: sqlite3.Connection, spare_pages: int) -> None:
     (used,) = connection.execute("PRAGMA page_count").fetchone()
     connection.execute(f"PRAGMA max_page_count={used + spare_pages}")
+
+
+async def fill_up(store: SQLiteStore, room_id: str = "filler") -> None:
+    """Write events into a room of their own (made here), then rooms, until not even a small
+    one fits: every table's pages are full."""
+    await store.create_room(Room(id=room_id))
+    source = EventSource(channel_id="filler", channel_type=ChannelType.SMS)
+    for size in (2000, 200, 20, 1):
+        text = TextContent("x" * size)
+        await _until_full(lambda t=text: store.add_event(RoomEvent(room_id, source, t)))
+        await _until_full(lambda t=text: store.create_room(Room(metadata={"pad": t.body})))
+
+
+async def _until_full(write: Callable[[], Awaitable[object]]) -> None:
+    for _ in range(10_000):
+        try:
+            await write()
+        except StoreUnavailableError:
+            return
+    raise AssertionError("the disk never filled up")

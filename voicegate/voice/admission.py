@@ -98,6 +98,10 @@ class Admission:
         self.taken += 1
         return SessionSlot(self)
 
+    def accepting(self) -> bool:
+        """Whether :meth:`reserve` would admit a session now."""
+        return self.taken < self.max_sessions and self.overload() is None
+
     def overload(self) -> str | None:
         """Why the recogniser is at capacity now, or None."""
         pressure = self._pressure()

@@ -25,7 +25,7 @@ from voicegate.voice.inbound import InboundMixer
 from voicegate.voice.protocol import CloseCode
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.transport import VoiceTransport
-from voicegate.voice.turn import TurnObserver
+from voicegate.voice.turn import STORE_UNAVAILABLE, TurnObserver
 
 if TYPE_CHECKING:
     from voicegate.core.kit import RoomKit
@@ -165,7 +165,7 @@ class VoiceGateway:
                 return
             except StoreUnavailableError:
                 self.record_error("store")
-                await transport.close(CloseCode.TRY_AGAIN_LATER, "store_unavailable")
+                await transport.close(CloseCode.TRY_AGAIN_LATER, STORE_UNAVAILABLE)
                 return
             finally:
                 if joining is not None:
@@ -182,7 +182,7 @@ class VoiceGateway:
                 await self._stream_audio(session, channel)
             except StoreUnavailableError:
                 self.record_error("store")
-                await transport.close(CloseCode.TRY_AGAIN_LATER, "store_unavailable")
+                await transport.close(CloseCode.TRY_AGAIN_LATER, STORE_UNAVAILABLE)
             finally:
                 await self._leave(session, channel)
 
@@ -289,5 +289,7 @@ async def _logged(step: Awaitable[object], what: str, session: VoiceSession) -> 
     """Await ``step``; a failure is logged, not raised (a session's end must go on)."""
     try:
         await step
+    except StoreUnavailableError as error:
+        logger.error("%s session %s failed: %s", what, session.id, error)
     except Exception:
         logger.exception("%s session %s failed", what, session.id)
