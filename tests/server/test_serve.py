@@ -26,6 +26,7 @@ from tests.voice.conftest import (
     stream_realtime,
 )
 from voicegate.bench.server import GatewayProcess
+from voicegate.core.models import RoomStatus
 from voicegate.store.sqlite import SQLiteStore
 from voicegate.stt.wer import word_error_rate
 from voicegate.tts.piper import PiperTTS
@@ -52,7 +53,7 @@ async def _speak_turn(port: int, token: str, tts: PiperTTS, room_id: str | None)
     return received
 
 
-async def test_serve_answers_health_metrics_and_keeps_the_timeline_across_restarts(
+async def test_serve_answers_health_metrics_and_keeps_its_rooms_across_restarts(
     tmp_path: Path, tts: PiperTTS
 ) -> None:
     data = str(tmp_path / "data")
@@ -78,15 +79,25 @@ async def test_serve_answers_health_metrics_and_keeps_the_timeline_across_restar
 
     with running_server("--data-dir", data) as (url, port):
         token = url.split("token=")[1]
-        second = await _speak_turn(port, token, tts, room_id)
-        assert second.of_type("ready")[0]["room_id"] == room_id
+        async with connect(f"ws://127.0.0.1:{port}/ws?token={token}") as closed_room:
+            hello = {"type": "hello", "sample_rate": 16000, "room_id": room_id}
+            await closed_room.send(json.dumps(hello))
+            # the server made that room for its caller, and closed it when the caller left
+            assert await close_code(closed_room) == (4404, "room_not_found")
+        second = await _speak_turn(port, token, tts, None)
+        second_room = second.of_type("ready")[0]["room_id"]
 
     store = SQLiteStore(Path(data) / "voicegate.sqlite3")
     await store.open()
+    first_room = await store.get_room(room_id)
     events = await store.list_events(room_id, limit=100)
+    later = await store.list_events(second_room, limit=100)
     await store.close()
-    assert [e.index for e in events] == [0, 1, 2, 3]
-    assert [e.source.channel_id for e in events][1::2] == ["echo", "echo"]
+    assert first_room is not None
+    assert first_room.status is RoomStatus.CLOSED
+    assert [e.index for e in events] == [0, 1]  # the timeline survives the restart
+    assert [e.index for e in later] == [0, 1]
+    assert [e.source.channel_id for e in events + later][1::2] == ["echo", "echo"]
 
 
 async def test_sigint_tells_open_sessions_1001_and_exits_0(tmp_path: Path) -> None:

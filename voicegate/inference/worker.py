@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from voicegate.errors import RoomKitError
 
 T = TypeVar("T")
-
-_ITEM, _DONE, _ERROR = range(3)
 
 
 class WorkerOverloadedError(RoomKitError):
@@ -47,52 +45,6 @@ class InferenceWorker:
         Cancelling the awaiting task drops the job if it has not started yet.
         """
         return await asyncio.wrap_future(self._submit(fn, *args))
-
-    async def stream(
-        self, fn: Callable[..., Iterable[T]], *args: Any, prefetch: int = 1
-    ) -> AsyncIterator[T]:
-        """Iterate ``fn(*args)`` on the worker thread, yielding each item to the event loop.
-
-        The producer runs at most ``prefetch`` items ahead of the consumer. Leaving the
-        ``async for`` (``break``, an exception, or cancelling the task) stops it before it
-        computes another item.
-        """
-        loop = asyncio.get_running_loop()
-        items: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
-        credits = threading.Semaphore(prefetch)
-        stop = threading.Event()
-
-        def deliver(kind: int, value: object) -> None:
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(items.put_nowait, (kind, value))
-
-        def produce() -> None:
-            try:
-                iterator = iter(fn(*args))
-                while credits.acquire() and not stop.is_set():
-                    try:
-                        item = next(iterator)
-                    except StopIteration:
-                        break
-                    deliver(_ITEM, item)
-            except Exception as error:
-                deliver(_ERROR, error)
-            deliver(_DONE, None)
-
-        future = self._submit(produce)
-        try:
-            while True:
-                kind, value = await items.get()
-                if kind == _DONE:
-                    return
-                if kind == _ERROR:
-                    raise value
-                yield value
-                credits.release()
-        finally:
-            stop.set()
-            credits.release()
-            future.cancel()
 
     def close(self) -> None:
         """Stop accepting jobs; the thread ends after the current one."""

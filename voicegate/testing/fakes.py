@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 
 import numpy as np
 
@@ -110,7 +110,7 @@ class ToneTTS(TTSProvider):
         self.spoken.append(text)
         return self._tone(text)
 
-    async def synthesize_stream(self, text: str) -> AsyncIterator[AudioFrame]:
+    async def synthesize_stream(self, text: str) -> AsyncGenerator[AudioFrame, None]:
         for piece in split_for_speech(text):
             self.spoken.append(piece)
             yield self._tone(piece)

@@ -270,7 +270,8 @@ class LocalTransport(VoiceTransport):
             yield frame
 
     async def play(self, frame: AudioFrame) -> None:
-        """Queue answer audio for the speaker."""
+        """Queue answer audio for the speaker, once at most ``PLAY_AHEAD_S`` are queued."""
+        await self._playout.wait_room()
         self._playout.push(frame.samples.reshape(-1))
         self._idle.clear()
         self._top_up()

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+BUSY = "busy"
+"""The error code of work the session refused: too many answers or utterances waiting."""
 STORE_UNAVAILABLE = "store_unavailable"
 """The error code a caller gets when its transcript could not be stored; the session goes on."""
 _NOT_STORED = "the server cannot store your words now (its store fails); this turn got no answer"
@@ -156,7 +158,7 @@ class TurnRunner:
                 Answer(text, event.id, response_id, self._first_audio, self._after_tts(text))
             )
         except asyncio.QueueFull:
-            await session.transport.notify(SessionError("busy", "too many answers queued"))
+            await session.transport.notify(SessionError(BUSY, "too many answers queued"))
 
     async def interrupt(self) -> None:
         """Stop the answer playing and drop those waiting; their responses stop streaming."""

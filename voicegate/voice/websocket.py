@@ -15,6 +15,7 @@ from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
 from voicegate.voice.http import HttpRequest
 from voicegate.voice.notices import Notice
+from voicegate.voice.outbox import SEND_TIMEOUT_S, TOO_SLOW, SocketWriter
 from voicegate.voice.playout import PlayoutBuffer
 from voicegate.voice.protocol import AudioIn, Bye, CloseCode, Hello, Interrupt, VoiceProtocol
 from voicegate.voice.transport import VoiceTransport
@@ -32,7 +33,9 @@ class WebSocketTransport(VoiceTransport):
     Outbound audio is paced in real time, at most ``lead`` seconds ahead of the
     client's playback, so a flush on barge-in silences the client within ``lead``
     (the client also drops its own queue when told ``barge_in``). Every message goes
-    out through the protocol in the order it was written.
+    out through the protocol in the order it was written, sent by a
+    :class:`SocketWriter`: nothing else waits on the network, and a client that does not
+    read what it is sent is closed with 4429 ``too_slow``, which ends its session.
     """
 
     kind = "websocket"
@@ -44,6 +47,7 @@ class WebSocketTransport(VoiceTransport):
         hello: Hello,
         output_rate: int,
         lead: float,
+        send_timeout: float = SEND_TIMEOUT_S,
     ) -> None:
         self._socket = socket
         self._protocol = protocol
@@ -51,7 +55,8 @@ class WebSocketTransport(VoiceTransport):
         self._output_rate = output_rate
         self._lead = lead
         self._playout = PlayoutBuffer(output_rate)
-        self._send_lock = asyncio.Lock()
+        self._writer = SocketWriter(socket, self._too_slow, send_timeout=send_timeout)
+        self._ended = asyncio.Event()
         self._pacer: asyncio.Task[None] | None = None
         self._played_until = 0.0
 
@@ -73,28 +78,37 @@ class WebSocketTransport(VoiceTransport):
     async def opened(self, session_id: str, room_id: str) -> None:
         """Send ``ready`` and start pacing answer audio."""
         self._protocol.accept(session_id, room_id, self.input_rate, self._output_rate, FRAME_MS)
-        await self._flush()
+        self._send()
         self._pacer = asyncio.create_task(self._pace(), name=f"ws-pacer-{session_id}")
 
     async def frames(self) -> AsyncIterator[AudioFrame]:
         """The client's audio; ``interrupt`` messages go to the interrupt handler."""
+        ended = asyncio.create_task(self._ended.wait())
         try:
             while True:
-                for event in self._protocol.receive(await self._socket.receive()):
+                receiving = asyncio.ensure_future(self._socket.receive())
+                await asyncio.wait({receiving, ended}, return_when=asyncio.FIRST_COMPLETED)
+                if not receiving.done():
+                    receiving.cancel()
+                    return
+                for event in self._protocol.receive(receiving.result()):
                     if isinstance(event, AudioIn):
                         yield self._frame(event.pcm)
                     elif isinstance(event, Interrupt) and self.interrupt_handler is not None:
                         await self.interrupt_handler()
                     elif isinstance(event, Bye):
                         self._protocol.close(CloseCode.NORMAL, "bye")
-                await self._flush()
+                self._send()
                 if self._protocol.close_code is not None:
                     return
         except SocketClosedError:
             return
+        finally:
+            ended.cancel()
 
     async def play(self, frame: AudioFrame) -> None:
-        """Queue answer audio for the pacer."""
+        """Queue answer audio for the pacer, once at most ``PLAY_AHEAD_S`` are queued."""
+        await self._playout.wait_room()
         self._playout.push(frame.samples.reshape(-1))
 
     def flush(self) -> None:
@@ -110,31 +124,31 @@ class WebSocketTransport(VoiceTransport):
             await asyncio.sleep(remaining)
 
     async def notify(self, notice: Notice) -> None:
-        """Send ``notice`` as its protocol message."""
+        """Queue ``notice`` as its protocol message (never waits on the network)."""
         write_notice(self._protocol, notice)
-        await self._flush()
+        self._send()
 
     async def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
-        """Close the connection with ``code``."""
+        """Close the connection with ``code`` once what is queued is sent."""
         self._protocol.close(code, reason)
-        await self._flush()
+        self._send()
+        self._ended.set()
         if self._pacer is not None:
             self._pacer.cancel()
             await asyncio.gather(self._pacer, return_exceptions=True)
+        await self._writer.close(self._protocol.close_code or code, self._protocol.close_reason)
 
     def _frame(self, pcm: bytes) -> AudioFrame:
         return AudioFrame.from_bytes(pcm, self._hello.sample_rate, self._hello.channels)
 
-    async def _flush(self) -> None:
-        async with self._send_lock:
-            outgoing = self._protocol.data_to_send()
-            try:
-                for data in outgoing:
-                    await self._socket.send(data)
-                if self._protocol.close_code is not None:
-                    await self._socket.close(self._protocol.close_code, self._protocol.close_reason)
-            except SocketClosedError:
-                pass
+    def _send(self) -> None:
+        self._writer.write(self._protocol.data_to_send())
+
+    def _too_slow(self) -> None:
+        """The client does not read: the session ends (the writer closes the socket)."""
+        self._protocol.close(CloseCode.TOO_SLOW, TOO_SLOW)
+        self._protocol.data_to_send()  # nothing more reaches a client that does not read
+        self._ended.set()
 
     async def _pace(self) -> None:
         loop = asyncio.get_running_loop()
@@ -147,7 +161,8 @@ class WebSocketTransport(VoiceTransport):
             now = loop.time()
             self._played_until = max(self._played_until, now) + FRAME_MS / 1000.0
             self._protocol.tts_audio(chunk.tobytes())
-            await self._flush()
+            self._send()
+            await self._writer.drained()  # a client that reads slowly gets audio no faster
             ahead = self._played_until - loop.time() - self._lead
             if ahead > 0:
                 await asyncio.sleep(ahead)
