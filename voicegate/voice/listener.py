@@ -129,7 +129,7 @@ class Listener:
                 self._close(event, frame)
         if was_open and self._endpointer.in_speech:
             self._feed(frame, speech)
-        if self._endpointer.in_speech:
+        if self._endpointer.in_speech and speech:  # the silence ending an utterance is no speech
             self._check_barge_in(frame)
         self._check_idle(frame)
 
