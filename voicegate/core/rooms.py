@@ -105,7 +105,8 @@ class RoomDirectory:
 
     async def close(self, room_id: str) -> Room:
         """Mark ``room_id`` closed (at once in the cache, then in the store: if that fails,
-        the room is open again and the error raised)."""
+        the room is open again and the error raised). A closed room leaves the cache: it is
+        read from the store again if anyone asks."""
         state = await self.get(room_id)
         room = state.room
         before = room.status, room.closed_at
@@ -115,6 +116,8 @@ class RoomDirectory:
         except BaseException:
             room.status, room.closed_at = before
             raise
+        if self._rooms.get(room_id) is state:
+            del self._rooms[room_id]
         return room
 
     async def attach(self, room_id: str, channel_id: str) -> ChannelBinding:
