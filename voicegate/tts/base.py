@@ -51,7 +51,7 @@ def _bounded(piece: str) -> list[str]:
         return [piece]
     cuts: list[str] = []
     current: list[str] = []
-    length = 0
+    length = -1  # the joined length of ``current``: words and the spaces between them
     for word in words:
         if current and (
             len(current) == MAX_PIECE_WORDS or length + 1 + len(word) > MAX_PIECE_CHARS
