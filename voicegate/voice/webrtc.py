@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 _REFUSALS: dict[int, tuple[int, str]] = {
     CloseCode.ROOM_NOT_FOUND: (404, "room not found"),
-    CloseCode.TRY_AGAIN_LATER: (503, "the server is at its session limit"),
+    CloseCode.TRY_AGAIN_LATER: (503, "the server is not accepting sessions now"),
     CloseCode.GOING_AWAY: (503, "the server is shutting down"),
 }
 
@@ -145,6 +145,8 @@ class WebRTCVoiceBackend(VoiceBackend):
                 session_id = await transport.wait_opened()
         except SessionRefusedError as exc:
             status, message = _REFUSALS.get(exc.code, (500, "the session could not start"))
+            if exc.code == CloseCode.TRY_AGAIN_LATER and exc.reason:  # which limit
+                message = f"{message}: {exc.reason}"
             return HttpReply.error(status, message)
         except TimeoutError:
             logger.warning("session not opened within %.1f s", self._open_timeout)
