@@ -22,7 +22,7 @@ from voicegate.errors import RoomKitError
 from voicegate.voice.notices import Notice
 from voicegate.voice.outbox import MAX_UNSENT_BYTES, TOO_SLOW
 from voicegate.voice.playout import PLAY_AHEAD_S
-from voicegate.voice.protocol import Bye, CloseCode, Interrupt, VoiceProtocol
+from voicegate.voice.protocol import Bye, CloseCode, Interrupt, ProtocolError, VoiceProtocol
 from voicegate.voice.rtc import PacedAudioTrack, read_audio
 from voicegate.voice.rtc.inbound import WEBRTC_SAMPLE_RATE
 from voicegate.voice.transport import VoiceTransport
@@ -196,6 +196,8 @@ class WebRTCTransport(VoiceTransport):
                 await self.interrupt_handler()
             elif isinstance(event, Bye):
                 self._end()
+            elif isinstance(event, ProtocolError):
+                logger.info("data channel client error %s", event)
         self._send_pending()
         if self._protocol.close_code is not None:
             self._end()
