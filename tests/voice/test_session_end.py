@@ -6,11 +6,23 @@ import pytest
 
 from voicegate import RoomKit
 from voicegate.core.models import RoomStatus
-from voicegate.testing import ScriptedSTT, silence, voice_harness
+from voicegate.testing import Caller, ScriptedSTT, silence, voice_harness
+from voicegate.voice.inbound import STALL_MS
 from voicegate.voice.notices import AnswerEnded, AnswerStarted, FinalTranscript
 from voicegate.voice.session import VoiceSettings
 
 IDLE = VoiceSettings(idle_timeout_ms=5000)
+
+
+async def quiet(caller: Caller, ms: int) -> None:
+    """``ms`` of silence in steps shorter than the inbound path's stall time: sent at once,
+    a busy loop could let the path feed silence of its own for the time the clock jumped
+    before the audio arrived, and the session would be quiet twice as long."""
+    step = STALL_MS // 2
+    for _ in range(ms // step):
+        if caller.transport.closed_with is not None:
+            return
+        await caller.send(silence(step))
 
 
 async def test_a_silent_session_ends_after_the_idle_timeout() -> None:
@@ -18,9 +30,9 @@ async def test_a_silent_session_ends_after_the_idle_timeout() -> None:
         async with harness.call() as caller:
             await caller.say(speech_ms=600, silence_ms=400)
             await caller.transport.wait_for(AnswerEnded)
-            await caller.send(silence(4000))  # quiet, but not for long enough yet
+            await quiet(caller, 4000)  # quiet, but not for long enough yet
             assert caller.transport.closed_with is None
-            await caller.send(silence(1200))
+            await quiet(caller, 1200)
             await caller.transport.wait_until(lambda: caller.transport.closed_with is not None)
             assert caller.transport.closed_with == (4410, "idle_timeout")
         assert harness.gateway.sessions == {}
@@ -43,11 +55,11 @@ async def test_an_answer_playing_is_no_idleness() -> None:
     ):
         await caller.say(speech_ms=600, silence_ms=400)
         await caller.transport.wait_for(AnswerStarted)
-        await caller.send(silence(8000))  # the caller listens to a long answer
+        await quiet(caller, 8000)  # the caller listens to a long answer
         assert caller.transport.closed_with is None
         caller.transport.finish_playout()
         await caller.transport.wait_for(AnswerEnded)
-        await caller.send(silence(5200))
+        await quiet(caller, 5200)
         await caller.transport.wait_until(lambda: caller.transport.closed_with is not None)
         assert caller.transport.closed_with == (4410, "idle_timeout")
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from voicegate.testing import ScriptedSTT, VoiceHarness, voice_harness
+from voicegate.voice.access import ROOMS_KEY
 from voicegate.voice.backend import SessionRequest
 from voicegate.voice.notices import AnswerStarted, FinalTranscript
 from voicegate.voice.protocol import Hello, VoiceProtocol
@@ -57,7 +58,7 @@ async def stalled_member(
     transport = WebSocketTransport(socket, protocol, hello, 16000, 0.1, send_timeout)
     session = asyncio.create_task(
         harness.gateway.run_session(
-            transport, SessionRequest(room_id=room_id), harness.gateway.reserve()
+            transport, SessionRequest({ROOMS_KEY: [room_id]}, room_id), harness.gateway.reserve()
         )
     )
     try:
