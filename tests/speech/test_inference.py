@@ -1,10 +1,9 @@
-"""InferenceWorker on a real thread: results, the queue bound, streaming and cancellation."""
+"""InferenceWorker on a real thread: results, the queue bound and errors."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -45,44 +44,6 @@ async def test_errors_in_the_thread_reach_the_caller() -> None:
 
     with pytest.raises(ValueError, match="bad input"):
         await worker.run(fail)
-
-    def items() -> Iterator[int]:
-        yield 1
-        raise ValueError("bad chunk")
-
-    received: list[int] = []
-
-    async def consume() -> None:
-        async for item in worker.stream(items):
-            received.append(item)
-
-    with pytest.raises(ValueError, match="bad chunk"):
-        await consume()
-    assert received == [1]
-    worker.close()
-
-
-async def test_leaving_a_stream_stops_the_producer_at_the_next_item() -> None:
-    worker = InferenceWorker("s")
-    produced: list[int] = []
-    gate = threading.Event()
-
-    def items() -> Iterator[int]:
-        for index in range(100):
-            produced.append(index)
-            yield index
-            gate.wait(1.0)
-
-    async def consume() -> None:
-        async for item in worker.stream(items):
-            if item == 2:
-                raise asyncio.CancelledError
-
-    with pytest.raises(asyncio.CancelledError):
-        await consume()
-    gate.set()
-    await worker.run(lambda: None)
-    assert produced[-1] <= 3
     worker.close()
 
 

@@ -163,14 +163,17 @@ def _health(gateway: VoiceGateway) -> _Handler:
     started = time.monotonic()
 
     async def health(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "status": "ok",
-                "sessions": len(gateway.sessions),
-                "uptime_s": round(time.monotonic() - started, 1),
-                "store": type(gateway.kit.store).__name__,
-            }
-        )
+        store = gateway.kit.store
+        body: dict[str, object] = {
+            "status": "ok" if store.failure is None else "unhealthy",
+            "sessions": len(gateway.sessions),
+            "accepting": gateway.admission.accepting(),
+            "uptime_s": round(time.monotonic() - started, 1),
+            "store": type(store).__name__,
+        }
+        if store.failure is not None:
+            body["store_error"] = store.failure
+        return JSONResponse(body, 200 if store.failure is None else 503)
 
     return health
 
