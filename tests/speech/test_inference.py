@@ -50,3 +50,26 @@ async def test_errors_in_the_thread_reach_the_caller() -> None:
 def test_max_queue_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_queue"):
         InferenceWorker("x", max_queue=0)
+
+
+async def test_close_returns_once_the_call_in_progress_has_finished() -> None:
+    worker = InferenceWorker("closing")
+    started, release = threading.Event(), threading.Event()
+    finished: list[bool] = []
+
+    def long_call() -> None:
+        started.set()
+        release.wait()
+        finished.append(True)
+
+    running = asyncio.create_task(worker.run(long_call))
+    await asyncio.to_thread(started.wait, 30)
+    closing = asyncio.create_task(asyncio.to_thread(worker.close))
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # still inside the call
+    release.set()
+    await closing
+    assert finished == [True]
+    await running
+    with pytest.raises(WorkerOverloadedError, match="closed"):
+        await worker.run(lambda: None)

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from voicegate.errors import RoomKitError
 
 T = TypeVar("T")
+CLOSE_TIMEOUT_S = 30.0
+"""How long closing a worker waits for the call in progress (a long transcription)."""
 _Job = tuple[Callable[..., Any], tuple[Any, ...], "Future[Any]"]
 
 
@@ -27,8 +29,9 @@ class WorkerOverloadedError(RoomKitError):
 class InferenceWorker:
     """One thread that runs a model's blocking calls in order, with at most ``max_queue`` jobs.
 
-    The thread is a daemon: a process that exits does not wait for the call in progress
-    (a long transcription would hold a shutdown up for seconds).
+    The thread is a daemon, so a process that exits without closing it is not held up; a
+    server closes its workers as it stops, since a daemon thread still inside a model's
+    native code when the interpreter finalizes can abort the process.
     """
 
     def __init__(self, name: str, max_queue: int = 8) -> None:
@@ -54,11 +57,15 @@ class InferenceWorker:
         """
         return await asyncio.wrap_future(self._submit(fn, *args))
 
-    def close(self) -> None:
-        """Stop accepting jobs and drop those waiting; the thread ends after the current one."""
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Stop accepting jobs and drop those waiting; return once the thread has finished
+        the current one (at most ``timeout`` seconds). Blocking: call it off the loop."""
         with self._lock:
             self._closed = True
+            thread = self._thread
         self._jobs.put(None)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         with self._lock:

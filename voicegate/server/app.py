@@ -61,10 +61,12 @@ class GatewayServer:
             None if config.anonymous else TokenAuth(load_token_secret(config), ttl=config.token_ttl)
         )
         self.kit = RoomKit(store=self._store())
+        self.stt = create_stt(config.stt_model)
+        self.tts = create_tts(config.tts_voice)
         self.gateway = VoiceGateway(
             self.kit,
-            stt=create_stt(config.stt_model),
-            tts=create_tts(config.tts_voice),
+            stt=self.stt,
+            tts=self.tts,
             backends=self._backends(),
             responder=self._responder(),
             settings=config.voice,
@@ -113,6 +115,9 @@ class GatewayServer:
         await self.gateway.close()
         await self.server.stop()
         await self.kit.close()
+        # the models' threads end before the interpreter does (see InferenceWorker)
+        await asyncio.to_thread(self.stt.close)
+        await asyncio.to_thread(self.tts.close)
 
 
 async def serve(config: ServeConfig) -> None:
