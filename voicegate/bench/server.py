@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -47,7 +48,8 @@ class GatewayAddress:
 
 
 class GatewayProcess:
-    """``python -m voicegate serve --anonymous --store memory --port 0``; use as ``async with``.
+    """``python -m voicegate serve --anonymous --store memory --port 0`` and ``args`` (later
+    flags win: ``--store sqlite``...); use as ``async with``.
 
     Entering waits for the ``voicegate listening on URL`` line (at most ``start_timeout``
     seconds) and yields its :class:`GatewayAddress`; leaving stops the server with SIGINT
@@ -56,9 +58,15 @@ class GatewayProcess:
     """
 
     def __init__(
-        self, log_path: Path, *, start_timeout: float = 120.0, stop_timeout: float = 20.0
+        self,
+        log_path: Path,
+        *,
+        args: Sequence[str] = (),
+        start_timeout: float = 120.0,
+        stop_timeout: float = 20.0,
     ) -> None:
         self.log_path = log_path
+        self.args = tuple(args)
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._process: asyncio.subprocess.Process | None = None
@@ -72,6 +80,7 @@ class GatewayProcess:
                 "-m",
                 "voicegate",
                 *SERVE_ARGS,
+                *self.args,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
             )
@@ -86,6 +95,13 @@ class GatewayProcess:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (its memory is in ``/proc/<pid>/status``)."""
+        if self._process is None:
+            raise RuntimeError("the gateway process is not started")
+        return self._process.pid
 
     async def _wait_until_listening(self, process: asyncio.subprocess.Process) -> GatewayAddress:
         assert process.stdout is not None

@@ -94,6 +94,11 @@ class FanoutStore(ConversationStore):
             raise ConnectionError("the fan-out is not started")
         await self._client.ping()
 
+    @property
+    def failure(self) -> str | None:
+        """The wrapped store's failure (see :attr:`ConversationStore.failure`)."""
+        return self.inner.failure
+
     # the store, with notices
     async def open(self) -> None:
         await self.inner.open()

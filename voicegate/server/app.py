@@ -62,10 +62,12 @@ class GatewayServer:
         )
         self.dependencies = Dependencies(config)
         self.kit = self.dependencies.kit
+        self.stt = create_stt(config.stt_model)
+        self.tts = create_tts(config.tts_voice)
         self.gateway = VoiceGateway(
             self.kit,
-            stt=create_stt(config.stt_model),
-            tts=create_tts(config.tts_voice),
+            stt=self.stt,
+            tts=self.tts,
             backends=self._backends(),
             responder=self._responder(),
             settings=config.voice,
@@ -110,6 +112,9 @@ class GatewayServer:
         await self.gateway.close()
         await self.server.stop()
         await self.kit.close()
+        # the models' threads end before the interpreter does (see InferenceWorker)
+        await asyncio.to_thread(self.stt.close)
+        await asyncio.to_thread(self.tts.close)
 
 
 async def serve(config: ServeConfig) -> None:

@@ -168,19 +168,26 @@ def _health(gateway: VoiceGateway, report: HealthReport | None) -> _Handler:
     started = time.monotonic()
 
     async def health(request: Request) -> Response:
+        store = gateway.kit.store
         dependencies = {} if report is None else await report()
-        healthy = all(state == "ok" for state in dependencies.values())
-        status = "draining" if gateway.draining else "ok" if healthy else "degraded"
-        return JSONResponse(
-            {
-                "status": status,
-                "sessions": len(gateway.sessions),
-                "uptime_s": round(time.monotonic() - started, 1),
-                "store": type(gateway.kit.store).__name__,
-                "dependencies": dependencies,
-            },
-            200 if status == "ok" else 503,
-        )
+        healthy = store.failure is None and all(v == "ok" for v in dependencies.values())
+        if gateway.draining:
+            status = "draining"
+        elif store.failure is not None:
+            status = "unhealthy"
+        else:
+            status = "ok" if healthy else "degraded"
+        body: dict[str, object] = {
+            "status": status,
+            "sessions": len(gateway.sessions),
+            "accepting": gateway.admission.accepting() and not gateway.draining,
+            "uptime_s": round(time.monotonic() - started, 1),
+            "store": type(store).__name__,
+            "dependencies": dependencies,
+        }
+        if store.failure is not None:
+            body["store_error"] = store.failure
+        return JSONResponse(body, 200 if status == "ok" else 503)
 
     return health
 

@@ -199,6 +199,12 @@ SETTINGS: tuple[_Setting, ...] = (
         voice=True,
     ),
     _Setting(
+        "idle_timeout_ms",
+        "end a session after this long without speech or answer, in ms (0: never)",
+        _int_in(0, 86_400_000),
+        voice=True,
+    ),
+    _Setting(
         "speak_channel_types",
         "channel types whose messages are spoken, separated by commas",
         _channel_types,

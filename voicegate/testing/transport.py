@@ -112,8 +112,8 @@ class MemoryTransport(VoiceTransport):
         self._inbound.put_nowait(None)
 
     async def drained(self) -> None:
-        """Return once the session has handled every frame pushed so far."""
-        await self.wait_until(lambda: self._taken >= self._pushed)
+        """Return once the session has handled every frame pushed so far, or has ended."""
+        await self.wait_until(lambda: self._taken >= self._pushed or self.closed_with is not None)
 
     async def interrupt(self) -> None:
         """Ask the session to stop the answer playing, as the client's ``interrupt`` does."""

@@ -16,6 +16,8 @@ from voicegate.voice.listener import (
     Listener,
     ListenerEvent,
     PartialHeard,
+    SessionIdle,
+    UtteranceDropped,
     UtteranceHeard,
     UtteranceLost,
 )
@@ -27,14 +29,20 @@ from voicegate.voice.notices import (
     SpeechEnded,
     SpeechStarted,
 )
+from voicegate.voice.outbox import TOO_SLOW
+from voicegate.voice.protocol import CloseCode
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.speaker import Speaker
-from voicegate.voice.turn import TurnObserver, TurnRunner
+from voicegate.voice.turn import BUSY, TurnObserver, TurnRunner
 
 if TYPE_CHECKING:
     from voicegate.core.kit import RoomKit
 
 logger = logging.getLogger(__name__)
+
+IDLE_TIMEOUT = "idle_timeout"
+"""The close reason (code 4410) of a session without speech or answer for too long."""
+_NOT_TRANSCRIBED = "too many of your utterances wait for the recogniser; this one was dropped"
 
 
 class VoiceChannel(Channel):
@@ -89,6 +97,10 @@ class VoiceChannel(Channel):
         """The session's transcript was committed: the client learns it before any answer."""
         await self._turns.committed(event)
 
+    async def on_dropped(self, room_id: str) -> None:
+        """The room dropped the session for falling behind: it ends (4429 ``too_slow``)."""
+        await self.session.transport.close(CloseCode.TOO_SLOW, TOO_SLOW)
+
     async def close(self) -> None:
         """Stop listening and speaking; pending work is dropped."""
         self._listener.close()
@@ -123,6 +135,11 @@ class VoiceChannel(Channel):
                 await self._turns.take(event)
             case UtteranceLost():
                 await self._processing_failed()
+            case UtteranceDropped():
+                await self.session.transport.notify(SessionError(BUSY, _NOT_TRANSCRIBED))
+            case SessionIdle(seconds=seconds):
+                logger.info("session %s idle for %.0f s: closing it", self.session.id, seconds)
+                await self.session.transport.close(CloseCode.IDLE_TIMEOUT, IDLE_TIMEOUT)
 
     async def _announce(self, notice: Notice, payload: object, trigger: HookTrigger) -> None:
         session = self.session

@@ -48,7 +48,8 @@ class VoiceTransport(ABC):
 
     @abstractmethod
     async def play(self, frame: AudioFrame) -> None:
-        """Queue mono audio at :attr:`output_rate` for playback."""
+        """Queue mono audio at :attr:`output_rate` for playback; waits while the client is
+        far behind (``PLAY_AHEAD_S`` queued), so a bounded buffer holds every answer."""
 
     @abstractmethod
     def flush(self) -> None:
