@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -32,7 +32,11 @@ _Handler = Callable[[Request], Awaitable[Response]]
 
 
 def create_voice_app(
-    gateway: VoiceGateway, *, metrics: GatewayMetrics | None = None, page: bool = True
+    gateway: VoiceGateway,
+    *,
+    metrics: GatewayMetrics | None = None,
+    page: bool = True,
+    endpoints: Sequence[WebSocketEndpoint | HttpEndpoint] = (),
 ) -> Starlette:
     """The ASGI app serving ``gateway``'s voice backends; run it, or mount it in your own app.
 
@@ -41,29 +45,32 @@ def create_voice_app(
     ``page=False``), each backend that is a
     :class:`~voicegate.voice.endpoint.WebSocketEndpoint` (``/ws``) or an
     :class:`~voicegate.voice.endpoint.HttpEndpoint` (``POST /webrtc/offer``) at its
-    ``path``, ``/healthz``, and ``/metrics`` when ``metrics`` is given (the gateway's
-    observer). Errors are JSON ``{"error": ..., "message": ...}`` bodies; a failing
-    handler is logged and answers 500 (a WebSocket: close 1011), never a traceback.
+    ``path``, ``endpoints`` that are no backend (such as the TwiML webhook of
+    ``voicegate.telephony.twilio``) at theirs, ``/healthz``, and ``/metrics`` when
+    ``metrics`` is given (the gateway's observer). Errors are JSON
+    ``{"error": ..., "message": ...}`` bodies; a failing handler is logged and answers 500
+    (a WebSocket: close 1011), never a traceback.
 
     The app neither starts nor closes the gateway: ``await gateway.start()`` before
     serving and ``await gateway.close()`` before the server stops, so that sessions are
     told 1001 (going away) rather than whatever the server sends on shutdown.
     """
     served = (WebSocketEndpoint, HttpEndpoint)
-    paths = [backend.path for backend in gateway.backends if isinstance(backend, served)]
+    served_endpoints = [b for b in (*gateway.backends, *endpoints) if isinstance(b, served)]
+    paths = [endpoint.path for endpoint in served_endpoints]
     if len(set(paths)) < len(paths):
-        raise ValueError(f"two voice backends are served at the same path: {sorted(paths)}")
+        raise ValueError(f"two voice endpoints are served at the same path: {sorted(paths)}")
     routes: list[BaseRoute] = []
     if page:
         routes += [Route("/", _page), Mount("/static", app=PageFiles(directory=PAGE_DIR))]
-    for backend in gateway.backends:
-        if isinstance(backend, WebSocketEndpoint):
+    for endpoint in served_endpoints:
+        if isinstance(endpoint, WebSocketEndpoint):
             routes += [
-                WebSocketRoute(backend.path, _socket_route(backend)),
-                Route(backend.path, _upgrade_required),
+                WebSocketRoute(endpoint.path, _socket_route(endpoint)),
+                Route(endpoint.path, _upgrade_required),
             ]
-        if isinstance(backend, HttpEndpoint):
-            routes.append(Route(backend.path, _guarded(_http_route(backend)), methods=["POST"]))
+        if isinstance(endpoint, HttpEndpoint):
+            routes.append(Route(endpoint.path, _guarded(_http_route(endpoint)), methods=["POST"]))
     routes.append(Route("/healthz", _guarded(_health(gateway))))
     if metrics is not None:
         routes.append(Route("/metrics", _guarded(_metrics(metrics))))
@@ -73,10 +80,12 @@ def create_voice_app(
 
 def _error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """voicegate's JSON error response (see :meth:`HttpReply.error`)."""
-    return _json(HttpReply.error(status, message, headers))
+    return _response(HttpReply.error(status, message, headers))
 
 
-def _json(reply: HttpReply) -> Response:
+def _response(reply: HttpReply) -> Response:
+    if isinstance(reply.body, str):
+        return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
     return JSONResponse(reply.body, reply.status, reply.headers)
 
 
@@ -101,7 +110,7 @@ def _http_route(endpoint: HttpEndpoint) -> _Handler:
             return _error_response(413, str(exc))
         except ClientDisconnect:
             return _error_response(400, "the client went away before sending its body")
-        return _json(await endpoint.respond(http_request(request, request.method, body)))
+        return _response(await endpoint.respond(http_request(request, request.method, body)))
 
     return respond
 
