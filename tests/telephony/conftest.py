@@ -16,6 +16,7 @@ from voicegate.server.asgi import create_voice_app
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.stt.base import STTProvider
+from voicegate.telephony.sip.backend import SIPVoiceBackend
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.endpoint import HttpEndpoint, WebSocketEndpoint
@@ -79,3 +80,9 @@ def prompts() -> dict[str, Prompt]:
 def phone_speech(prompt: Prompt) -> AudioFrame:
     """A prompt as a phone line carries it: 8 kHz."""
     return prompt.audio(8000)
+
+
+def sip_backend(gateway: PhoneGateway) -> SIPVoiceBackend:
+    """The gateway's SIP backend."""
+    backend = next(b for b in gateway.gateway.backends if isinstance(b, SIPVoiceBackend))
+    return backend

@@ -65,9 +65,17 @@ def test_twilio_messages_become_events() -> None:
 
     assert connected == [StreamConnected("Call", "1.0.0")]
     assert start == [
-        StreamStarted(SID, "AC123", "CA123", ("inbound",), "audio/x-mulaw", 8000, 1,
-                      {"FirstName": "Jane", "room_id": "r1"})
-    ]  # fmt: skip
+        StreamStarted(
+            SID,
+            "AC123",
+            "CA123",
+            ("inbound",),
+            "audio/x-mulaw",
+            8000,
+            1,
+            {"FirstName": "Jane", "room_id": "r1"},
+        )
+    ]
     assert received == [
         [MediaReceived(payload, 2, 40)],
         [DigitPressed("1")],
@@ -87,7 +95,7 @@ def test_outgoing_media_mark_and_clear_are_twilio_messages() -> None:
         {"event": "media", "streamSid": SID, "media": {"payload": "/38="}},
         {"event": "mark", "streamSid": SID, "mark": {"name": "e1"}},
         {"event": "clear", "streamSid": SID},
-    ]  # fmt: skip
+    ]
     assert stream.data_to_send() == []
 
 
@@ -126,13 +134,24 @@ def test_media_before_start_and_too_many_errors_close() -> None:
         (b"\x00\x01", 4400, "expected_text"),
         ("x" * 70000, 1009, "message_too_big"),
         (
-            json.dumps({**START, "start": {**START["start"], "mediaFormat": {  # type: ignore[dict-item]
-                "encoding": "audio/l16", "sampleRate": 16000, "channels": 1}}}),
+            json.dumps(
+                {
+                    **START,
+                    "start": {
+                        **START["start"],
+                        "mediaFormat": {  # type: ignore[dict-item]
+                            "encoding": "audio/l16",
+                            "sampleRate": 16000,
+                            "channels": 1,
+                        },
+                    },
+                }
+            ),
             4400,
             "unsupported_media_format",
         ),
     ],
-)  # fmt: skip
+)
 def test_fatal_input_closes_the_stream(message: str | bytes, code: int, reason: str) -> None:
     stream = TwilioStream()
     assert stream.receive(message) == []

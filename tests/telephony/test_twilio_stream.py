@@ -184,8 +184,22 @@ async def test_streams_beyond_max_sessions_are_closed_with_1013() -> None:
     [
         ([b"\x01\x02"], 4400, "expected_text"),
         (
-            [json.dumps({"event": "start", "streamSid": "MZ1", "start": {"streamSid": "MZ1",
-              "mediaFormat": {"encoding": "audio/l16", "sampleRate": 16000, "channels": 1}}})],
+            [
+                json.dumps(
+                    {
+                        "event": "start",
+                        "streamSid": "MZ1",
+                        "start": {
+                            "streamSid": "MZ1",
+                            "mediaFormat": {
+                                "encoding": "audio/l16",
+                                "sampleRate": 16000,
+                                "channels": 1,
+                            },
+                        },
+                    }
+                )
+            ],
             4400,
             "unsupported_media_format",
         ),
@@ -193,7 +207,7 @@ async def test_streams_beyond_max_sessions_are_closed_with_1013() -> None:
         (["not json"] * 20, 4400, "too_many_errors"),
     ],
     ids=["binary", "format", "no-start", "garbage"],
-)  # fmt: skip
+)
 async def test_a_stream_that_breaks_the_protocol_before_start_is_closed(
     opening: list[str | bytes], code: int, reason: str
 ) -> None:

@@ -88,6 +88,11 @@ class RTPMedia:
         self.last_heard = asyncio.get_running_loop().time()
 
     @property
+    def held(self) -> bool:
+        """Whether the peer does not take audio now (it put the call on hold)."""
+        return self._remote is not None and not self._remote.receives
+
+    @property
     def expects_audio(self) -> bool:
         """Whether the peer should be sending RTP now (known and not holding the call)."""
         return self._remote is not None and self._remote.sends

@@ -7,6 +7,7 @@ import contextlib
 import ipaddress
 import logging
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from voicegate.telephony.media import NoRTPPortError, RTPMedia
@@ -27,6 +28,7 @@ from voicegate.telephony.sip.transactions import (
     TRANSACTION_LIFETIME,
     Retransmission,
     ServerTransaction,
+    TransactionKey,
     TransactionTable,
     transaction_key,
 )
@@ -43,6 +45,15 @@ UNSUPPORTED_METHODS = frozenset(
 ROOM_HEADER = "X-Voicegate-Room"
 SHUTDOWN_WAIT_S = 5.0
 """How long closing waits for the calls' BYEs to be answered."""
+
+
+@dataclass(slots=True)
+class _Invite:
+    """An INVITE being answered: its transaction, its call once made, whether cancelled."""
+
+    transaction: ServerTransaction
+    call: SIPCall | None = None
+    cancelled: bool = False
 
 
 class SIPVoiceBackend(VoiceBackend):
@@ -90,7 +101,7 @@ class SIPVoiceBackend(VoiceBackend):
         self._transactions = TransactionTable()
         self._admission = asyncio.Lock()
         self._calls: dict[SIPCall, asyncio.Task[None] | None] = {}
-        self._invites: dict[tuple[str, str, str], SIPCall] = {}
+        self._invites: dict[TransactionKey, _Invite] = {}
         self._requests: dict[str, asyncio.Future[SIPResponse]] = {}  # ours, by branch
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -99,6 +110,11 @@ class SIPVoiceBackend(VoiceBackend):
     def port(self) -> int:
         """The port listened on (the bound one after :meth:`start`, for ``port=0``)."""
         return self._listeners.port
+
+    @property
+    def calls(self) -> tuple[SIPCall, ...]:
+        """The calls being set up or running."""
+        return tuple(self._calls)
 
     @property
     def session_count(self) -> int:
@@ -176,7 +192,11 @@ class SIPVoiceBackend(VoiceBackend):
             else:
                 call.request(request, transaction)
         elif request.method == "INVITE":
-            self._spawn(self._invite(request, transaction))
+            invite = _Invite(transaction)
+            key = transaction_key(request)
+            if key is not None:
+                self._invites[key] = invite
+            self._spawn(self._invite(request, invite, key))
         elif request.method == "OPTIONS":
             allow = [("Allow", ALLOWED_METHODS), ("Accept", "application/sdp")]
             transaction.respond(make_response(request, 200, headers=allow))
@@ -190,39 +210,54 @@ class SIPVoiceBackend(VoiceBackend):
 
     def _cancel(self, cancel: SIPRequest, transaction: ServerTransaction) -> None:
         key = transaction_key(cancel)
-        call = self._invites.get((key[0], key[1], "INVITE")) if key is not None else None
-        if call is None:
+        invite = self._invites.get((key[0], key[1], "INVITE")) if key is not None else None
+        if invite is None:
             transaction.respond(make_response(cancel, 481))
             return
         transaction.respond(make_response(cancel, 200))
-        if call.cancelled():
-            logger.info("SIP call %s cancelled by the caller", call.dialog.call_id)
+        if invite.call is not None:
+            cancelled = invite.call.cancelled()
+        elif cancelled := not invite.cancelled:  # not a call yet: refused here
+            terminated = make_response(invite.transaction.request, 487)
+            invite.transaction.respond(terminated, until_acknowledged=True)
+        invite.cancelled = True
+        if cancelled:
+            logger.info("SIP INVITE %s cancelled by the caller", cancel.headers.get("Call-ID"))
 
     def _call_of(self, request: SIPRequest) -> SIPCall | None:
         return next((call for call in self._calls if call.dialog.matches(request)), None)
 
     # ---- a new call ---------------------------------------------------------------------
 
-    async def _invite(self, request: SIPRequest, transaction: ServerTransaction) -> None:
+    async def _invite(
+        self, request: SIPRequest, invite: _Invite, key: TransactionKey | None
+    ) -> None:
+        transaction = invite.transaction
         transaction.respond(make_response(request, 100))
-        async with self._admission:
-            admitted = await self._admit(request)
-            if isinstance(admitted, SIPResponse):
-                transaction.respond(admitted, until_acknowledged=True)
-                return
-            try:
-                call = await self._create_call(request, transaction)
-            except (SDPError, NoRTPPortError) as error:
-                logger.info("SIP INVITE refused: %s", error)
-                self.session_handler.record_error("offer")
-                transaction.respond(_refusal(request, error), until_acknowledged=True)
-                return
-            self._calls[call] = None
-            key = transaction_key(request)
-            if key is not None:
-                self._invites[key] = call
-            self._calls[call] = self._spawn(self._run(call, admitted, key))
-            await call.settled()
+        try:
+            async with self._admission:
+                admitted = await self._admit(request)
+                if invite.cancelled:
+                    return
+                if isinstance(admitted, SIPResponse):
+                    transaction.respond(admitted, until_acknowledged=True)
+                    return
+                try:
+                    call = await self._create_call(request, transaction)
+                except (SDPError, NoRTPPortError) as error:
+                    logger.info("SIP INVITE refused: %s", error)
+                    self.session_handler.record_error("offer")
+                    transaction.respond(_refusal(request, error), until_acknowledged=True)
+                    return
+                if invite.cancelled:
+                    await call.media.close()
+                    return
+                invite.call = call
+                self._calls[call] = self._spawn(self._run(call, admitted))
+                await call.settled()
+        finally:
+            if key is not None and invite.call is None:
+                self._invites.pop(key, None)
 
     async def _admit(self, request: SIPRequest) -> SIPResponse | dict[str, Any]:
         """The caller's metadata when the INVITE may become a call, else the response that
@@ -255,9 +290,7 @@ class SIPVoiceBackend(VoiceBackend):
         settings = CallSettings((address, self.port), address, self._rtp_timeout)
         return SIPCall(request, transaction, dialog, media, offer, self._send_request, settings)
 
-    async def _run(
-        self, call: SIPCall, metadata: dict[str, Any], key: tuple[str, str, str] | None
-    ) -> None:
+    async def _run(self, call: SIPCall, metadata: dict[str, Any]) -> None:
         request = self._session_request(call, metadata)
         try:
             await run_with_auth_context(metadata, self.session_handler.run_session, call, request)
@@ -266,6 +299,7 @@ class SIPVoiceBackend(VoiceBackend):
         finally:
             await call.close(CloseCode.NORMAL, "session ended")
             self._calls.pop(call, None)
+            key = transaction_key(call.invite)
             if key is not None:
                 self._invites.pop(key, None)
 

@@ -63,7 +63,8 @@ def make_response(
     if to_tag and "tag=" not in to.lower():
         to = f"{to};tag={to_tag}"
     for name in ("From", "Call-ID", "CSeq"):
-        fields.add(name, request.headers.get(name) or "")
+        if (copied := request.headers.get(name)) is not None:
+            fields.add(name, copied)
     fields.add("To", to)
     fields.add("Server", USER_AGENT)
     for name, value in headers:

@@ -73,6 +73,7 @@ class Retransmission:
 class ServerTransaction:
     """A request being answered: the last response sent, and its resends if any."""
 
+    request: SIPRequest
     peer: SIPPeer
     created: float
     response: bytes | None = None
@@ -117,7 +118,7 @@ class TransactionTable:
 
     def open(self, request: SIPRequest, peer: SIPPeer) -> ServerTransaction:
         """A new transaction for ``request`` (not remembered without an RFC 3261 branch)."""
-        transaction = ServerTransaction(peer, self._clock())
+        transaction = ServerTransaction(request, peer, self._clock())
         key = transaction_key(request)
         if key is not None:
             self._open[key] = transaction
