@@ -133,7 +133,8 @@ def test_tcp_framing_needs_content_length() -> None:
         (INVITE.replace("Content-Length: 5", "Content-Length: four").encode(), 400, True),
         (INVITE.replace(" SIP/2.0\r\n", " SIP/3.0\r\n", 1).encode(), 505, True),
         (INVITE.replace("Max-Forwards: 70", "Max Forwards 70").encode(), 400, False),
-        (INVITE.encode() + b"x" * MAX_MESSAGE_BYTES, 413, False),
+        (INVITE.encode() + b"x" * MAX_MESSAGE_BYTES, 413, True),
+        (b"INVITE " + b"x" * MAX_MESSAGE_BYTES, 413, False),
         (INVITE.replace("\r\n\r\n", "\r\n").encode(), 400, False),
     ],
     ids=[
@@ -146,6 +147,7 @@ def test_tcp_framing_needs_content_length() -> None:
         "version",
         "bad-header",
         "too-big",
+        "too-big-unreadable",
         "no-blank-line",
     ],
 )

@@ -138,6 +138,7 @@ class SIPVoiceBackend(VoiceBackend):
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._transactions.close()
         await self._listeners.close()
 
     # ---- what arrives -------------------------------------------------------------------

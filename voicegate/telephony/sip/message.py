@@ -149,7 +149,8 @@ def split_values(value: str) -> list[str]:
 def parse_message(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> SIPMessage:
     """One whole message (a datagram); the body runs to ``Content-Length`` or the end."""
     if len(data) > max_bytes:
-        raise SIPParseError(f"a {len(data)}-byte message (limit {max_bytes})", 413)
+        head = data[: data.find(b"\r\n\r\n")] if b"\r\n\r\n" in data[:max_bytes] else b""
+        raise _error(f"a {len(data)}-byte message (limit {max_bytes})", _head_or_none(head), 413)
     head, separator, rest = data.partition(b"\r\n\r\n")
     if not separator:
         head, separator, rest = data.partition(b"\n\n")
@@ -262,5 +263,13 @@ def _content_length(value: str, message: SIPMessage) -> int:
     return int(value)
 
 
-def _error(text: str, message: SIPMessage, status: int = 400) -> SIPParseError:
+def _head_or_none(head: bytes) -> SIPMessage | None:
+    """The start line and headers, when they can be read (to answer an oversized request)."""
+    try:
+        return _parse_head(head) if head else None
+    except SIPParseError:
+        return None
+
+
+def _error(text: str, message: SIPMessage | None, status: int = 400) -> SIPParseError:
     return SIPParseError(text, status, message if isinstance(message, SIPRequest) else None)

@@ -124,6 +124,12 @@ class TransactionTable:
             self._open[key] = transaction
         return transaction
 
+    def close(self) -> None:
+        """Stop every resend (the server is closing)."""
+        for transaction in self._open.values():
+            transaction.acknowledged()
+        self._open.clear()
+
     def _expire(self) -> None:
         cutoff = self._clock() - TRANSACTION_LIFETIME
         for key in [k for k, t in self._open.items() if t.created < cutoff]:
