@@ -18,9 +18,15 @@ from voicegate.server.config import ServeConfig
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.store.sqlite import SQLiteStore
+from voicegate.telephony.sip.backend import SIPVoiceBackend
+from voicegate.telephony.sip.digest import SIPDigestAuth
+from voicegate.telephony.twilio.auth import TwilioSignatureAuth, TwilioTokenAuth
+from voicegate.telephony.twilio.backend import TwilioVoiceBackend
+from voicegate.telephony.twilio.twiml import TwiMLEndpoint
 from voicegate.voice.auth import TokenAuth
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
+from voicegate.voice.endpoint import HttpEndpoint, WebSocketEndpoint
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.webrtc import WebRTCVoiceBackend
 from voicegate.voice.websocket import WebSocketVoiceBackend
@@ -54,6 +60,8 @@ class GatewayServer:
             raise ConfigError(
                 f"--anonymous is allowed on loopback only, not on host {config.host!r}"
             )
+        if config.sip and not config.sip_users and not config.anonymous:
+            raise ConfigError("--sip needs --sip-users (digest credentials) or --anonymous")
         self.config = config
         self.metrics = GatewayMetrics()
         self.auth = TokenAuth(secrets.token_bytes(32), ttl=config.token_ttl)
@@ -68,9 +76,8 @@ class GatewayServer:
             observer=self.metrics,
             max_sessions=config.max_sessions,
         )
-        self.server = EmbeddedServer(
-            create_voice_app(self.gateway, metrics=self.metrics), config.host, config.port
-        )
+        app = create_voice_app(self.gateway, metrics=self.metrics, endpoints=self._endpoints())
+        self.server = EmbeddedServer(app, config.host, config.port)
 
     def _store(self) -> ConversationStore:
         if self.config.store == "memory":
@@ -85,7 +92,43 @@ class GatewayServer:
         ]
         if self.config.webrtc:
             backends.append(WebRTCVoiceBackend(auth, allow_anonymous=self.config.anonymous))
+        if self.config.twilio:
+            stream_auth = None if self.config.anonymous else TwilioTokenAuth(self.auth)
+            backends.append(TwilioVoiceBackend(stream_auth, allow_anonymous=self.config.anonymous))
+        if self.config.sip:
+            backends.append(self._sip_backend())
         return backends
+
+    def _sip_backend(self) -> SIPVoiceBackend:
+        config = self.config
+        users = SIPDigestAuth(config.sip_users, config.sip_realm) if config.sip_users else None
+        return SIPVoiceBackend(
+            users,
+            allow_anonymous=config.anonymous,
+            host=config.host,
+            port=config.sip_port,
+            transports=config.sip_transports,
+            public_address=config.sip_public_address or None,
+            rtp_ports=config.rtp_ports,
+            rtp_timeout=config.rtp_timeout,
+            uri_rooms=config.sip_room_from_uri,
+        )
+
+    def _endpoints(self) -> list[WebSocketEndpoint | HttpEndpoint]:
+        """The TwiML webhook of Twilio numbers, when Twilio calls are taken."""
+        config = self.config
+        if not config.twilio:
+            return []
+        public_url = config.twilio_public_url or None
+        signature = (
+            TwilioSignatureAuth(config.twilio_auth_token, public_url)
+            if config.twilio_auth_token
+            else None
+        )
+        webhook = TwiMLEndpoint(
+            self.auth, signature=signature, allow_unsigned=config.anonymous, public_url=public_url
+        )
+        return [webhook]
 
     def _responder(self) -> Channel:
         if self.config.responder == "ai":
