@@ -20,6 +20,9 @@ import hmac
 import json
 import secrets
 import time
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -36,10 +39,34 @@ RATE = 8000
 CHUNK_BYTES = RATE * FRAME_MS // 1000  # one byte per µ-law sample
 
 
-def signature(auth_token: str, url: str) -> str:
-    """``X-Twilio-Signature`` of a request for ``url`` without POST parameters."""
-    digest = hmac.new(auth_token.encode(), url.encode(), hashlib.sha1).digest()
+def signature(auth_token: str, signed: str) -> str:
+    """``X-Twilio-Signature`` of what Twilio signs: the URL, then the POST parameters'
+    names and values sorted by name."""
+    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
+
+
+def fetch_twiml(url: str, fields: dict[str, str], auth_token: str | None = None) -> str:
+    """POST a call's webhook as Twilio does (a form, signed when given the auth token); the
+    TwiML it answers. Blocking: run it in a thread."""
+    body = urllib.parse.urlencode(fields)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if auth_token is not None:
+        signed = url + "".join(name + value for name, value in sorted(fields.items()))
+        headers["X-Twilio-Signature"] = signature(auth_token, signed)
+    request = urllib.request.Request(url, body.encode(), headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        twiml: str = response.read().decode()
+        return twiml
+
+
+def stream_of(twiml: str) -> tuple[str, dict[str, str]]:
+    """The URL and ``<Parameter>``\\ s of the ``<Connect><Stream>`` in ``twiml``."""
+    stream = ET.fromstring(twiml).find("./Connect/Stream")
+    if stream is None:
+        raise ValueError(f"no <Connect><Stream> in {twiml[:200]!r}")
+    parameters = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
+    return stream.attrib["url"], parameters
 
 
 @dataclass
