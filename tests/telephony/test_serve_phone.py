@@ -11,8 +11,8 @@ import pytest
 
 from tests.servers import running_server
 from tests.telephony.peers import free_port, sipp
-from tests.telephony.test_twilio_stream import post_form, stream_of
-from voicegate.bench.twilio_client import TwilioMediaStreamClient
+from tests.telephony.test_twilio_stream import post_form
+from voicegate.bench.twilio_client import TwilioMediaStreamClient, stream_of
 from voicegate.errors import ConfigError
 from voicegate.server.app import GatewayServer
 from voicegate.server.config import ServeConfig

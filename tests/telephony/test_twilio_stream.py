@@ -6,7 +6,6 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
-import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.telephony.conftest import PhoneGateway, phone_gateway
-from voicegate.bench.twilio_client import TwilioMediaStreamClient
+from voicegate.bench.twilio_client import TwilioMediaStreamClient, stream_of
 from voicegate.core.models import EventType
 from voicegate.telephony.twilio.auth import (
     TwilioSignatureAuth,
@@ -64,14 +63,6 @@ async def webhook(phone: PhoneGateway, query: str = "", sign: bool = True) -> tu
     fields = {"CallSid": "CA42", "AccountSid": "AC42", "From": CALLER, "To": "+15550000000"}
     signature = twilio_signature(AUTH_TOKEN, url, fields.items()) if sign else None
     return await asyncio.to_thread(post_form, url, fields, signature)
-
-
-def stream_of(twiml: str) -> tuple[str, dict[str, str]]:
-    """The ``<Stream>`` URL and its ``<Parameter>``\\ s."""
-    stream = ET.fromstring(twiml).find("./Connect/Stream")
-    assert stream is not None, twiml
-    parameters = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
-    return stream.attrib["url"], parameters
 
 
 async def test_the_signed_webhook_answers_twiml_whose_stream_opens_a_session() -> None:

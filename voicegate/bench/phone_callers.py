@@ -15,8 +15,9 @@ from types import TracebackType
 from typing import Self
 
 from voicegate.audio.resample import resample
+from voicegate.bench.phone_line import RATE
 from voicegate.bench.server import GatewayAddress
-from voicegate.bench.sip_client import RATE, HeardPacket, SIPPhone
+from voicegate.bench.sip_client import HeardPacket, SIPPhone
 from voicegate.bench.speech import SpeechClip
 from voicegate.bench.turns import TurnResult, measure_answer
 from voicegate.bench.twilio_client import TwilioMediaStreamClient, fetch_twiml, stream_of

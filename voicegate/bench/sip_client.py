@@ -12,21 +12,16 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-import numpy as np
-
-from voicegate.audio.frame import FRAME_MS, AudioFrame
+from voicegate.audio.frame import AudioFrame
 from voicegate.audio.g711 import ULAW
+from voicegate.bench.phone_line import CHUNK_SAMPLES, RATE, PhoneLine
 from voicegate.telephony.rtp import RTPError, RTPPacket, RTPSender
 from voicegate.telephony.sdp import parse_sdp
 from voicegate.telephony.sip.message import SIPParseError, SIPResponse, parse_message
-
-RATE = 8000
-PACKET_SAMPLES = RATE * FRAME_MS // 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +55,7 @@ class SIPPhone:
         self._rtp: asyncio.DatagramTransport | None = None
         self._rtp_inbox = _Inbox()
         self._remote_rtp: tuple[str, int] | None = None
-        self._outgoing: deque[tuple[bytes, asyncio.Future[float] | None]] = deque()
+        self._line = PhoneLine()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> Self:
@@ -76,7 +71,7 @@ class SIPPhone:
         except BaseException:
             await self._close_sockets()
             raise
-        self._tasks = [asyncio.create_task(self._line()), asyncio.create_task(self._listen())]
+        self._tasks = [asyncio.create_task(self._send_rtp()), asyncio.create_task(self._listen())]
         return self
 
     async def __aexit__(
@@ -95,14 +90,7 @@ class SIPPhone:
 
     async def speak(self, audio: AudioFrame) -> float:
         """Send 8 kHz mono ``audio`` in real time; returns when its last packet was sent."""
-        codes = ULAW.encode(audio.samples)
-        codes += ULAW.encode(np.zeros(-len(codes) % PACKET_SAMPLES, np.int16))
-        sent = asyncio.get_running_loop().create_future()
-        packets = [codes[i : i + PACKET_SAMPLES] for i in range(0, len(codes), PACKET_SAMPLES)]
-        for packet in packets[:-1]:
-            self._outgoing.append((packet, None))
-        self._outgoing.append((packets[-1], sent))
-        return float(await sent)
+        return await self._line.speak(audio)
 
     async def _call(self) -> None:
         assert self._rtp is not None
@@ -154,21 +142,16 @@ class SIPPhone:
                 if isinstance(response, SIPResponse) and response.status >= 200:
                     return response
 
-    async def _line(self) -> None:
-        """A 20 ms packet every 20 ms: the queued speech, else silence."""
+    async def _send_rtp(self) -> None:
+        """The phone line: a 20 ms RTP packet every 20 ms."""
         assert self._rtp is not None
         assert self._remote_rtp is not None
-        sender = RTPSender()
-        silence = ULAW.encode(np.zeros(PACKET_SAMPLES, np.int16))
-        started, index = time.monotonic(), 0
-        while True:
-            payload, sent = self._outgoing.popleft() if self._outgoing else (silence, None)
-            packet = sender.packet(0, payload, PACKET_SAMPLES)
-            self._rtp.sendto(packet.to_bytes(), self._remote_rtp)
-            if sent is not None:
-                sent.set_result(time.monotonic())
-            index += 1
-            await asyncio.sleep(max(0.0, started + index * FRAME_MS / 1000 - time.monotonic()))
+        rtp, remote, sender = self._rtp, self._remote_rtp, RTPSender()
+
+        async def send(chunk: bytes) -> None:
+            rtp.sendto(sender.packet(0, chunk, CHUNK_SAMPLES).to_bytes(), remote)
+
+        await self._line.run(send)
 
     async def _listen(self) -> None:
         while True:

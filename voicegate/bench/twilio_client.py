@@ -28,15 +28,12 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.audio.g711 import ULAW
-
-RATE = 8000
-CHUNK_BYTES = RATE * FRAME_MS // 1000  # one byte per µ-law sample
+from voicegate.bench.phone_line import RATE, PhoneLine
 
 
 def signature(auth_token: str, signed: str) -> str:
@@ -115,7 +112,7 @@ class TwilioMediaStreamClient:
         self._connection: ClientConnection | None = None
         self._sequence = 0
         self._chunk = 0
-        self._outgoing: deque[tuple[bytes, asyncio.Future[float] | None]] = deque()
+        self._line = PhoneLine()
         self._playback: deque[bytes | str] = deque()  # audio chunks and mark names, in order
         self._audio_queued = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -165,14 +162,7 @@ class TwilioMediaStreamClient:
     async def speak(self, audio: AudioFrame) -> float:
         """Send 8 kHz mono ``audio`` as the caller's next words, in real time; returns the
         monotonic time its last chunk was sent."""
-        codes = ULAW.encode(audio.samples)
-        codes += ULAW.encode(np.zeros(-len(codes) % CHUNK_BYTES, np.int16))
-        sent = asyncio.get_running_loop().create_future()
-        chunks = [codes[i : i + CHUNK_BYTES] for i in range(0, len(codes), CHUNK_BYTES)]
-        for chunk in chunks[:-1]:
-            self._outgoing.append((chunk, None))
-        self._outgoing.append((chunks[-1], sent))
-        return float(await sent)
+        return await self._line.speak(audio)
 
     async def press(self, digit: str) -> None:
         """The caller presses a key."""
@@ -223,23 +213,18 @@ class TwilioMediaStreamClient:
 
     async def _send_caller_audio(self) -> None:
         """A phone line: a 20 ms ``media`` message every 20 ms, silence when nobody speaks."""
-        started = time.monotonic()
-        silence = ULAW.encode(np.zeros(CHUNK_BYTES, np.int16))
         with contextlib.suppress(ConnectionClosed):
-            while True:
-                chunk, sent = self._outgoing.popleft() if self._outgoing else (silence, None)
-                media = {
-                    "track": "inbound",
-                    "chunk": str(self._chunk + 1),
-                    "timestamp": str(self._chunk * FRAME_MS),
-                    "payload": base64.b64encode(chunk).decode(),
-                }
-                await self._send({"event": "media", "streamSid": self.stream_sid, "media": media})
-                if sent is not None:
-                    sent.set_result(time.monotonic())
-                self._chunk += 1
-                wake = started + self._chunk * FRAME_MS / 1000
-                await asyncio.sleep(max(0.0, wake - time.monotonic()))
+            await self._line.run(self._send_media)
+
+    async def _send_media(self, chunk: bytes) -> None:
+        media = {
+            "track": "inbound",
+            "chunk": str(self._chunk + 1),
+            "timestamp": str(self._chunk * FRAME_MS),
+            "payload": base64.b64encode(chunk).decode(),
+        }
+        self._chunk += 1
+        await self._send({"event": "media", "streamSid": self.stream_sid, "media": media})
 
     async def _read(self, connection: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):

@@ -11,15 +11,16 @@ from voicegate.telephony.twilio.messages import StreamStarted, TwilioStream
 from voicegate.telephony.twilio.transport import TwilioTransport
 from voicegate.telephony.twilio.twiml import ROOM_PARAMETER
 from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
-from voicegate.voice.backend import SessionRequest, VoiceBackend
+from voicegate.voice.backend import SessionRequest
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
 from voicegate.voice.http import HttpRequest
 from voicegate.voice.protocol import CloseCode
+from voicegate.voice.socket_backend import GOING_AWAY_REASON, SocketVoiceBackend
 
 logger = logging.getLogger(__name__)
 
 
-class TwilioVoiceBackend(VoiceBackend):
+class TwilioVoiceBackend(SocketVoiceBackend[TwilioTransport]):
     """Voice sessions over Twilio Media Streams at ``path`` (a ``WebSocketEndpoint``).
 
     Twilio opens the WebSocket that a call's ``<Connect><Stream>`` names and sends
@@ -42,42 +43,24 @@ class TwilioVoiceBackend(VoiceBackend):
         playout_lead: float = 0.1,
         mark_timeout: float = 5.0,
     ) -> None:
-        super().__init__()
+        super().__init__(path)
         self._auth = auth
         self._allow_anonymous = allow_anonymous
-        self._path = path
         self._start_timeout = start_timeout
         self._lead = playout_lead
         self._mark_timeout = mark_timeout
-        self._calls: dict[MessageSocket, TwilioTransport | None] = {}
-        self._closing = False
-
-    @property
-    def path(self) -> str:
-        """Where the server routes Twilio's WebSocket upgrades."""
-        return self._path
-
-    @property
-    def session_count(self) -> int:
-        """Calls whose session is running."""
-        return sum(transport is not None for transport in self._calls.values())
-
-    async def close(self) -> None:
-        """Refuse new streams and end every open one with 1001 (going away)."""
-        self._closing = True
-        await asyncio.gather(*(self._going_away(s, t) for s, t in list(self._calls.items())))
 
     async def serve_socket(self, request: HttpRequest, socket: MessageSocket) -> None:
         """Accept Twilio's WebSocket, authenticate its stream and run the call's session."""
         await socket.accept()
-        if self._closing:
-            await socket.close(CloseCode.GOING_AWAY, "server shutting down")
+        if self.closing:
+            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY_REASON)
             return
-        self._calls[socket] = None
+        self.sockets[socket] = None
         try:
             await self._serve_call(request, socket)
         finally:
-            self._calls.pop(socket, None)
+            self.sockets.pop(socket, None)
 
     async def _serve_call(self, request: HttpRequest, socket: MessageSocket) -> None:
         stream = TwilioStream()
@@ -96,7 +79,7 @@ class TwilioVoiceBackend(VoiceBackend):
         transport = TwilioTransport(
             socket, stream, lead=self._lead, mark_timeout=self._mark_timeout
         )
-        self._calls[socket] = transport
+        self.sockets[socket] = transport
         logger.info("Twilio call %s: stream %s", start.call_sid, start.stream_sid)
         try:
             await run_with_auth_context(
@@ -129,13 +112,6 @@ class TwilioVoiceBackend(VoiceBackend):
             )
             return None
         return stream.start
-
-    @staticmethod
-    async def _going_away(socket: MessageSocket, transport: TwilioTransport | None) -> None:
-        if transport is None:
-            await socket.close(CloseCode.GOING_AWAY, "server shutting down")
-        else:
-            await transport.close(CloseCode.GOING_AWAY, "server shutting down")
 
 
 def _session_request(metadata: dict[str, Any], start: StreamStarted) -> SessionRequest:
