@@ -6,6 +6,8 @@ import secrets
 import struct
 from dataclasses import dataclass
 
+from voicegate.errors import RoomKitError
+
 RTP_VERSION = 2
 HEADER = struct.Struct("!BBHII")
 MAX_GAP_SAMPLES = 8000
@@ -13,7 +15,7 @@ MAX_GAP_SAMPLES = 8000
 jump in time is a pause in the sender's speech (or a new start), not loss."""
 
 
-class RTPError(ValueError):
+class RTPError(RoomKitError, ValueError):
     """A datagram that is not an RTP packet."""
 
 

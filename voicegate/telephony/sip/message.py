@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from voicegate.errors import RoomKitError
+
 SIP_VERSION = "SIP/2.0"
 MAX_MESSAGE_BYTES = 32768
 """The largest message accepted, headers and body together."""
@@ -36,7 +38,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
 _STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) (\d{3}) ?(.*)$")
 
 
-class SIPParseError(ValueError):
+class SIPParseError(RoomKitError, ValueError):
     """A message that cannot be read; ``status`` is the response it deserves.
 
     ``request`` is set when the start line and headers were read, so the error can be

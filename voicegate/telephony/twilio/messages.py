@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from voicegate.errors import RoomKitError
 from voicegate.voice.protocol import CloseCode
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ StreamEvent = (
 )
 
 
-class StreamError(ValueError):
+class StreamError(RoomKitError, ValueError):
     """A message that breaks the protocol; a fatal one (``reason`` set) ends the stream with
     ``close_code``."""
 
