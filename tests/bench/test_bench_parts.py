@@ -118,17 +118,18 @@ def test_a_phone_turn_is_its_first_answer_audio() -> None:
     assert deaf.error == "no answer audio"
 
 
-def test_a_sip_turn_starts_at_the_first_loud_packet_and_ends_after_a_quiet_stretch() -> None:
+def test_a_sip_turn_starts_at_the_first_sound_and_ends_after_a_silent_stretch() -> None:
     caller = SIPCaller(GatewayAddress("127.0.0.1", 8765))
     loud = [HeardPacket(10.4 + n * 0.02, -20.0) for n in range(50)]  # 10.4 s to 11.38 s
     quiet = [HeardPacket(11.4 + n * 0.02, -120.0) for n in range(round(QUIET_S / 0.02) + 2)]
-    caller._phone.heard = [HeardPacket(9.0, -20.0), HeardPacket(9.9, -120.0), *loud]
+    faint = HeardPacket(10.38, -70.0)  # the answer's first packet, quiet but not silence
+    caller._phone.heard = [HeardPacket(9.0, -20.0), HeardPacket(9.9, -120.0), faint, *loud]
     assert not caller.turn_finished(9.5)  # the answer still plays
     caller._phone.heard += quiet
     assert caller.turn_finished(9.5)
     result = TurnResult("sip", 1, 0, 0, "Hello.")
     caller.measure(result, 9.5, 10.0)
-    assert result.client_ms == {"first_audio": 400.0}  # not the loud packet before the turn
+    assert result.client_ms == {"first_audio": 380.0}  # not the loud packet before the turn
 
 
 def test_a_twilio_turn_starts_at_its_first_media_and_ends_with_the_mark_after_it() -> None:

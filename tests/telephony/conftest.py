@@ -17,6 +17,7 @@ from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.stt.base import STTProvider
 from voicegate.telephony.sip.backend import SIPVoiceBackend
+from voicegate.telephony.sip.call import CallState
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.endpoint import HttpEndpoint, WebSocketEndpoint
@@ -86,3 +87,9 @@ def sip_backend(gateway: PhoneGateway) -> SIPVoiceBackend:
     """The gateway's SIP backend."""
     backend = next(b for b in gateway.gateway.backends if isinstance(b, SIPVoiceBackend))
     return backend
+
+
+def call_confirmed(backend: SIPVoiceBackend) -> bool:
+    """Whether a call on ``backend`` is answered and its ACK arrived (BYE from voicegate
+    is what its caller expects next, rather than a refusal)."""
+    return any(call.state is CallState.CONFIRMED for call in backend.calls)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.telephony.conftest import phone_speech, sip_backend
+from tests.telephony.conftest import call_confirmed, phone_speech, sip_backend
 from tests.telephony.peers import sipp
 from tests.telephony.test_sip_sipp import sip_gateway, wait_for
 from voicegate.audio.g711 import ULAW
@@ -113,7 +113,7 @@ async def test_rtp_from_anyone_but_the_caller_is_ignored(
     async with sip_gateway(stt) as phone:
         backend = sip_backend(phone)
         call = asyncio.create_task(sipp("wait_bye", backend.port, tmp_path))
-        await wait_for(lambda: backend.session_count == 1 or call.done())
+        await wait_for(lambda: call_confirmed(backend) or call.done())
         media = backend.calls[0].media
         sender = RTPSender()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rogue:

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.telephony.conftest import PhoneGateway, phone_gateway, phone_speech, sip_backend
+from tests.telephony.conftest import (
+    PhoneGateway,
+    call_confirmed,
+    phone_gateway,
+    phone_speech,
+    sip_backend,
+)
 from tests.telephony.peers import sipp, write_g711
 from voicegate.audio.g711 import ALAW, ULAW
 from voicegate.bench.prompts import Prompt
@@ -85,7 +91,7 @@ async def test_voicegate_hangs_up_its_calls_when_it_closes(tmp_path: Path) -> No
     async with sip_gateway() as phone:
         backend = sip_backend(phone)
         call = asyncio.create_task(sipp("wait_bye", backend.port, tmp_path))
-        await wait_for(lambda: backend.session_count == 1 or call.done())
+        await wait_for(lambda: call_confirmed(backend) or call.done())
         await phone.gateway.close()
         run = await call
     assert run.returncode == 0, run  # it got voicegate's BYE and answered it

@@ -2,8 +2,9 @@
 
 A phone hears no transcripts, so a phone turn is measured by its first answer audio: for
 Twilio the first ``media`` message after the caller stopped speaking (Twilio streams
-nothing else), for SIP the first RTP packet louder than :data:`ANSWER_DBFS` (the line
-carries silence between answers). A Twilio turn ends with the mark after its answer; a SIP
+nothing else), for SIP the first RTP packet that is not digital silence (the line carries
+zeros between answers; a Piper answer is not zero from its first packet, as the WebSocket's
+first frame counts whatever it holds). A Twilio turn ends with the mark after its answer; a SIP
 turn once the answer has been quiet for :data:`QUIET_S` seconds.
 """
 
@@ -14,6 +15,7 @@ import bisect
 from types import TracebackType
 from typing import Self
 
+from voicegate.audio.frame import SILENCE_DBFS
 from voicegate.audio.resample import resample
 from voicegate.bench.phone_line import RATE
 from voicegate.bench.server import GatewayAddress
@@ -22,7 +24,6 @@ from voicegate.bench.speech import SpeechClip
 from voicegate.bench.turns import TurnResult, measure_answer
 from voicegate.bench.twilio_client import TwilioMediaStreamClient, fetch_twiml, stream_of
 
-ANSWER_DBFS = -45.0
 QUIET_S = 0.8
 
 
@@ -105,4 +106,4 @@ class SIPCaller:
     def _loud(self, since: float) -> list[HeardPacket]:
         heard = self._phone.heard
         start = bisect.bisect_left(heard, since, key=lambda packet: packet.arrived)
-        return [packet for packet in heard[start:] if packet.dbfs > ANSWER_DBFS]
+        return [packet for packet in heard[start:] if packet.dbfs > SILENCE_DBFS]
