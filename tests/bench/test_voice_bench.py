@@ -40,6 +40,7 @@ def test_one_turn_per_transport_gives_sane_figures_a_table_and_a_plot(
         assert client["transcript"] <= client["room_event"] <= client["first_audio"]
         assert server["total"] >= server["stt"]
         assert turn["wer"] <= 0.2
+    assert set(document["machine"]["load_average"]) == {"start", "end"}
     for row in document["summary"]:
         assert row["clients"] == 1
         assert row["failed"] == 0

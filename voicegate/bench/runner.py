@@ -127,6 +127,7 @@ async def _run_levels(
 async def run_benchmark(config: BenchConfig) -> dict[str, Any]:
     """Run the benchmark, print the table, write ``voice_latency.json`` and ``.png`` to
     ``config.out``; returns the JSON document."""
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="voicegate-bench-") as scratch:
         tts = PiperTTS()
         try:
@@ -145,6 +146,8 @@ async def run_benchmark(config: BenchConfig) -> dict[str, Any]:
             "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            # 1, 5 and 15 minute load averages: the machine may be shared
+            "load_average": {"start": list(load_before), "end": list(os.getloadavg())},
         },
         "config": {
             "clients": list(config.clients),
