@@ -21,11 +21,12 @@ the 551 real recordings of ``benchmarks/wer.py``:
   it over after the audio's end, and every token of that is thrown away.
 - **Check, then fall back.** A result is kept unless it looks like a failed decode: a word
   or phrase twice in a row, an ending that starts the text over, a text the full budget left
-  short of the audio's end, an average log-probability under -1 (faster-whisper's own
-  threshold for a failed decode), or a confident text where the model also thinks nobody
-  spoke (its "you" on silence). Such an utterance, about one in six of the prompts and
-  mostly single words, is decoded again by faster-whisper's own 30 s path, whose result it
-  then is exactly. ``repetition_penalty`` and ``no_repeat_ngram_size`` were tried instead:
+  short of the audio's end, an average log-probability under -1.2, or a confident text where
+  the model also thinks nobody spoke (its "you" on silence). Such an utterance, about one in
+  twelve of the prompts and mostly single words, is decoded again by faster-whisper's own
+  30 s path, whose result it then is exactly. (faster-whisper's own threshold for a failed
+  decode, -1, sent one in six back, for one word fewer in 3,300 and a slower median.)
+  ``repetition_penalty`` and ``no_repeat_ngram_size`` were tried instead:
   both left loops and cost words elsewhere.
 
 Segments that start where the audio ends are dropped (the model restarting the utterance).
@@ -63,6 +64,9 @@ END_TOLERANCE = 0.05
 """A segment that starts this close to the end of the audio (or later) is a restart."""
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
+"""With a high no-speech probability, a text this unsure is silence (faster-whisper's rule)."""
+UNSURE_LOG_PROB = -1.2
+"""A short-window text this unsure is decoded again over the full window."""
 
 
 class FasterWhisperSTT(STTProvider):
@@ -197,7 +201,7 @@ class FasterWhisperSTT(STTProvider):
         segments, _, _ = self._segments(tokens, duration)
         if (
             silent  # yet confident: Whisper's "you" or "thank you" on silence, or real speech
-            or average_log_prob < LOG_PROB_THRESHOLD
+            or average_log_prob < UNSURE_LOG_PROB
             or exhausted
             or _looped(segments)
         ):
