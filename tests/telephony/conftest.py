@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from voicegate.stt.base import STTProvider
 from voicegate.telephony.sip.backend import SIPVoiceBackend
 from voicegate.telephony.sip.call import CallState
 from voicegate.tts.base import TTSProvider
+from voicegate.voice.access import ANY_ROOM, ROOMS_KEY
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.endpoint import HttpEndpoint, WebSocketEndpoint
 from voicegate.voice.gateway import VoiceGateway
@@ -87,6 +89,11 @@ def sip_backend(gateway: PhoneGateway) -> SIPVoiceBackend:
     """The gateway's SIP backend."""
     backend = next(b for b in gateway.gateway.backends if isinstance(b, SIPVoiceBackend))
     return backend
+
+
+async def any_room(request: object) -> dict[str, Any]:
+    """An ``AuthCallback`` that lets every caller into every room (``voicegate.voice.access``)."""
+    return {"subject": "trunk", ROOMS_KEY: ANY_ROOM}
 
 
 def call_confirmed(backend: SIPVoiceBackend) -> bool:

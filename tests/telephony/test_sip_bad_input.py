@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.telephony.conftest import call_confirmed, phone_speech, sip_backend
+from tests.telephony.conftest import any_room, call_confirmed, phone_speech, sip_backend
 from tests.telephony.peers import sipp
 from tests.telephony.test_sip_sipp import sip_gateway, wait_for
 from voicegate.audio.g711 import ULAW
@@ -17,6 +17,7 @@ from voicegate.bench.prompts import Prompt
 from voicegate.telephony.rtp import RTPSender
 from voicegate.telephony.sip.message import MAX_MESSAGE_BYTES
 from voicegate.testing import ScriptedSTT
+from voicegate.voice.auth import AuthCallback
 
 OPTIONS = (
     "OPTIONS sip:voicegate@127.0.0.1 SIP/2.0\r\n"
@@ -129,7 +130,14 @@ async def test_rtp_from_anyone_but_the_caller_is_ignored(
     assert run.returncode == 0, run
 
 
-async def test_a_call_for_a_room_that_does_not_exist_gets_404() -> None:
+@pytest.mark.parametrize(
+    ("auth", "refusal"),
+    [(None, "SIP/2.0 403 Forbidden"), (any_room, "SIP/2.0 404 Not Found")],
+    ids=["anonymous", "granted"],
+)
+async def test_a_call_for_a_room_not_granted_gets_403_and_for_a_missing_one_404(
+    auth: AuthCallback | None, refusal: str
+) -> None:
     invite = (
         b"INVITE sip:voicegate@127.0.0.1 SIP/2.0\r\n"
         b"Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKnoroom\r\n"
@@ -141,8 +149,8 @@ async def test_a_call_for_a_room_that_does_not_exist_gets_404() -> None:
         b"X-Voicegate-Room: no-such-room\r\n"
         b"Content-Length: 0\r\n\r\n"
     )
-    async with sip_gateway() as phone:
+    async with sip_gateway(auth=auth) as phone:
         replies = await asyncio.to_thread(udp_exchange, sip_backend(phone).port, [invite], 2)
         rooms = await phone.kit.store.list_rooms()
-    assert replies == ["SIP/2.0 100 Trying", "SIP/2.0 404 Not Found"]
+    assert replies == ["SIP/2.0 100 Trying", refusal]
     assert rooms == []

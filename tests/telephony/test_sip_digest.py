@@ -58,6 +58,7 @@ async def test_the_password_is_accepted_and_anything_else_refused() -> None:
     assert await auth(invite(answer(challenge, "alice", "wonderland"))) == {
         "subject": "alice",
         "sip_user": "alice",
+        "rooms": "*",
     }
     assert await auth(invite(answer(challenge, "alice", "guess"))) is None
     assert await auth(invite(answer(challenge, "mallory", "wonderland"))) is None

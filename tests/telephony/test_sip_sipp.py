@@ -12,6 +12,7 @@ import pytest
 
 from tests.telephony.conftest import (
     PhoneGateway,
+    any_room,
     call_confirmed,
     phone_gateway,
     phone_speech,
@@ -227,7 +228,7 @@ async def test_the_room_comes_from_a_header_or_the_request_uri(
     carrier: str, tmp_path: Path, prompts: dict[str, Prompt]
 ) -> None:
     audio = write_g711(tmp_path / "speech.ulaw", phone_speech(prompts["conf-placeintoconf"]), ULAW)
-    async with sip_gateway(uri_rooms=carrier == "uri") as phone:
+    async with sip_gateway(auth=any_room, uri_rooms=carrier == "uri") as phone:
         room = await phone.kit.create_room()
         headers = f"      X-Voicegate-Room: {room.id}" if carrier == "header" else ""
         args = ("-d", "4000", *(("-s", room.id) if carrier == "uri" else ()))

@@ -19,7 +19,7 @@ from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.telephony.twilio.auth import TwilioTokenAuth
 from voicegate.telephony.twilio.backend import TwilioVoiceBackend
 from voicegate.tts.piper import PiperTTS
-from voicegate.voice.auth import TokenAuth
+from voicegate.voice.tokens import TokenAuth
 
 pytestmark = pytest.mark.models
 

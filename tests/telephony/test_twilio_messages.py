@@ -179,7 +179,8 @@ async def test_signature_auth_checks_the_upgrade_url_with_a_public_url() -> None
     assert start is not None
     assert request_url(request, "https://voice.example.com", websocket=True) == url
     accepted = await auth(TwilioStreamRequest(request, start))
-    assert accepted == {"subject": "CA123", "twilio": {"call_sid": "CA123", "account_sid": "AC123"}}
+    sids = {"call_sid": "CA123", "account_sid": "AC123"}
+    assert accepted == {"subject": "CA123", "twilio": sids, "rooms": "*"}
     forged = HttpRequest(
         "GET", "/twilio/stream", headers=CaseInsensitiveHeaders([("X-Twilio-Signature", "AAAA")])
     )

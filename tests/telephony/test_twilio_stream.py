@@ -23,7 +23,8 @@ from voicegate.telephony.twilio.auth import (
 from voicegate.telephony.twilio.backend import TwilioVoiceBackend
 from voicegate.telephony.twilio.twiml import TwiMLEndpoint
 from voicegate.testing import ScriptedSTT, ToneTTS
-from voicegate.voice.auth import AuthCallback, TokenAuth
+from voicegate.voice.auth import AuthCallback
+from voicegate.voice.tokens import TokenAuth
 
 AUTH_TOKEN = "twilio-account-auth-token"
 TOKENS = TokenAuth(b"telephony-tests-secret-0123456789", ttl=60)
@@ -146,15 +147,22 @@ async def test_the_signature_callback_accepts_twilios_upgrade_and_refuses_a_forg
     assert 'voicegate_sessions_total{transport="twilio"} 1.0' in sessions
 
 
-async def test_a_stream_for_a_room_that_does_not_exist_is_closed_with_4404() -> None:
+@pytest.mark.parametrize(
+    ("granted", "closed"),
+    [([], (4403, "room_forbidden")), (["no-such-room"], (4404, "room_not_found"))],
+    ids=["not-granted", "granted"],
+)
+async def test_a_stream_for_a_room_not_granted_is_closed_with_4403_and_a_missing_one_4404(
+    granted: list[str], closed: tuple[int, str]
+) -> None:
     async with twilio_gateway() as phone:
-        parameters = {"token": TOKENS.issue(CALLER), "room_id": "no-such-room"}
+        parameters = {"token": TOKENS.issue(CALLER, rooms=granted), "room_id": "no-such-room"}
         call = TwilioMediaStreamClient(
             phone.url("/twilio/stream", "ws"), custom_parameters=parameters
         )
         async with call:
             await call.wait_closed()
-    assert (call.close_code, call.close_reason) == (4404, "room_not_found")
+    assert (call.close_code, call.close_reason) == closed
 
 
 async def test_streams_beyond_max_sessions_are_closed_with_1013() -> None:

@@ -25,6 +25,7 @@ from voicegate.voice.endpoint import HttpEndpoint, SocketClosedError, WebSocketE
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.http import HttpReply
 from voicegate.voice.protocol import CloseCode
+from voicegate.voice.tokens import TokenAuth, TokenRenewal
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def create_voice_app(
     metrics: GatewayMetrics | None = None,
     page: bool = True,
     endpoints: Sequence[WebSocketEndpoint | HttpEndpoint] = (),
+    tokens: TokenAuth | None = None,
 ) -> Starlette:
     """The ASGI app serving ``gateway``'s voice backends; run it, or mount it in your own app.
 
@@ -46,8 +48,10 @@ def create_voice_app(
     :class:`~voicegate.voice.endpoint.WebSocketEndpoint` (``/ws``) or an
     :class:`~voicegate.voice.endpoint.HttpEndpoint` (``POST /webrtc/offer``) at its
     ``path``, ``endpoints`` that are no backend (such as the TwiML webhook of
-    ``voicegate.telephony.twilio``) at theirs, ``/healthz``, and ``/metrics`` when
-    ``metrics`` is given (the gateway's observer). Errors are JSON
+    ``voicegate.telephony.twilio``) at theirs, ``/healthz``, ``/metrics`` when ``metrics``
+    is given (the gateway's observer), and ``POST /token/renew``
+    (:class:`~voicegate.voice.tokens.TokenRenewal`) when ``tokens`` is given, the callback
+    the backends authenticate with. Errors are JSON
     ``{"error": ..., "message": ...}`` bodies; a failing handler is logged and answers 500
     (a WebSocket: close 1011), never a traceback.
 
@@ -57,6 +61,8 @@ def create_voice_app(
     """
     served = (WebSocketEndpoint, HttpEndpoint)
     served_endpoints = [b for b in (*gateway.backends, *endpoints) if isinstance(b, served)]
+    if tokens is not None:
+        served_endpoints.append(TokenRenewal(tokens))
     paths = [endpoint.path for endpoint in served_endpoints]
     if len(set(paths)) < len(paths):
         raise ValueError(f"two voice endpoints are served at the same path: {sorted(paths)}")

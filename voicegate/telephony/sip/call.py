@@ -40,6 +40,7 @@ REFUSALS: dict[int, int] = {
     CloseCode.GOING_AWAY: 503,
     CloseCode.ROOM_NOT_FOUND: 404,
     CloseCode.UNAUTHORIZED: 403,
+    CloseCode.ROOM_FORBIDDEN: 403,
 }
 """The final response to an INVITE whose session closed before it opened, by close code
 (anything else: 500)."""

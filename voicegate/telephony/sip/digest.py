@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from voicegate.telephony.sip.message import SIPRequest, split_values
+from voicegate.voice.access import ANY_ROOM, ROOMS_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ def credentials(request: SIPRequest) -> dict[str, str] | None:
 
 class SIPDigestAuth:
     """An ``AuthCallback`` for SIP requests: digest credentials of ``users`` (name to password)
-    in ``realm``. Accepted metadata: ``{"subject": user, "sip_user": user}``.
+    in ``realm``. Accepted metadata: ``{"subject": user, "sip_user": user, "rooms": "*"}``: a
+    configured user (a trunk, a PBX) may put its calls into any room (``voicegate.voice.access``).
 
     It is a :class:`Challenger`: the SIP server answers a request without valid credentials
     with 401 and a fresh challenge (``stale=true`` when only the nonce had expired).
@@ -113,7 +115,7 @@ class SIPDigestAuth:
             logger.info("SIP digest refused for user %r", fields.get("username", ""))
             return None
         user = fields["username"]
-        return {"subject": user, "sip_user": user}
+        return {"subject": user, "sip_user": user, ROOMS_KEY: ANY_ROOM}
 
     def _response_ok(self, request: SIPRequest, fields: dict[str, str]) -> bool:
         password = self._users.get(fields.get("username", ""))

@@ -19,8 +19,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from voicegate.telephony.twilio.messages import StreamStarted
-from voicegate.voice.auth import TokenAuth
+from voicegate.voice.access import ANY_ROOM, ROOMS_KEY
 from voicegate.voice.http import HttpRequest
+from voicegate.voice.tokens import TokenAuth
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ class TwilioSignatureAuth:
     URL has the ``wss``/``ws`` scheme) or an :class:`HttpRequest` with a form body (a
     webhook). ``public_url`` is the scheme and host Twilio uses to reach voicegate (set it
     behind a proxy or TLS terminator); without it the ``Host`` header is used. Accepted
-    metadata: ``{"subject": <caller or call sid>, "twilio": {<call's sids>}}``.
+    metadata: ``{"subject": <caller or call sid>, "twilio": {<call's sids>}, "rooms": "*"}``:
+    what the account's own Twilio number sends may enter any room (``voicegate.voice.access``).
     """
 
     def __init__(self, auth_token: str, public_url: str | None = None) -> None:
@@ -91,7 +93,7 @@ class TwilioSignatureAuth:
                 return None
             start = context.start
             sids = {"call_sid": start.call_sid, "account_sid": start.account_sid}
-            return {"subject": start.call_sid, "twilio": sids}
+            return {"subject": start.call_sid, "twilio": sids, ROOMS_KEY: ANY_ROOM}
         if isinstance(context, HttpRequest):
             params = form_params(context.body)
             if not self.valid(context, params, websocket=False):
@@ -101,7 +103,8 @@ class TwilioSignatureAuth:
                 "call_sid": fields.get("CallSid", ""),
                 "account_sid": fields.get("AccountSid", ""),
             }
-            return {"subject": fields.get("From") or sids["call_sid"], "twilio": sids}
+            caller = fields.get("From") or sids["call_sid"]
+            return {"subject": caller, "twilio": sids, ROOMS_KEY: ANY_ROOM}
         return None
 
 

@@ -12,8 +12,8 @@ from voicegate.telephony.twilio.auth import (
     form_params,
     request_url,
 )
-from voicegate.voice.auth import TokenAuth
 from voicegate.voice.http import HttpReply, HttpRequest
+from voicegate.voice.tokens import TokenAuth
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ class TwiMLEndpoint:
     The request must carry Twilio's signature (``signature``); without one configured,
     only ``allow_unsigned`` (loopback tests) lets it through, else it is refused (403).
     The TwiML passes a fresh voicegate token for the caller (``tokens``, subject: the
-    caller's number) and, when the webhook URL has ``?room_id=``, the room, as the stream's
-    custom parameters. ``public_url`` is where Twilio reaches voicegate (``https://host``);
+    caller's number; it grants the room of ``?room_id=`` on the webhook URL, if any) and
+    that room, as the stream's custom parameters. ``public_url`` is where Twilio reaches voicegate (``https://host``);
     without it the stream URL is built from the request's ``Host`` header.
     """
 
@@ -68,12 +68,14 @@ class TwiMLEndpoint:
             return HttpReply.error(403, "no Twilio auth token is configured on this server")
         fields = dict(form_params(request.body))
         parameters: dict[str, str] = {}
+        room_id = request.query.get(ROOM_PARAMETER)
         if self._tokens is not None:
             caller = fields.get("From") or "twilio"
             claims = {"call_sid": fields.get("CallSid", "")}
-            parameters[TOKEN_PARAMETER] = self._tokens.issue(caller, claims)
-        if request.query.get(ROOM_PARAMETER):
-            parameters[ROOM_PARAMETER] = request.query[ROOM_PARAMETER]
+            rooms = [room_id] if room_id else []
+            parameters[TOKEN_PARAMETER] = self._tokens.issue(caller, claims, rooms=rooms)
+        if room_id:
+            parameters[ROOM_PARAMETER] = room_id
         return HttpReply(
             200, self._twiml(self._stream_url(request), parameters), {}, TWIML_MEDIA_TYPE
         )
