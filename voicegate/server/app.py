@@ -19,8 +19,14 @@ from voicegate.server.dependencies import Dependencies
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.server.token_secret import load_token_secret
+from voicegate.telephony.sip.backend import SIPVoiceBackend
+from voicegate.telephony.sip.digest import SIPDigestAuth
+from voicegate.telephony.twilio.auth import TwilioSignatureAuth, TwilioTokenAuth
+from voicegate.telephony.twilio.backend import TwilioVoiceBackend
+from voicegate.telephony.twilio.twiml import TwiMLEndpoint
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
+from voicegate.voice.endpoint import HttpEndpoint, WebSocketEndpoint
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import WebRTCVoiceBackend
@@ -55,6 +61,8 @@ class GatewayServer:
             raise ConfigError(
                 f"--anonymous is allowed on loopback only, not on host {config.host!r}"
             )
+        if config.sip and not config.sip_users and not config.anonymous:
+            raise ConfigError("--sip needs --sip-users (digest credentials) or --anonymous")
         self.config = config
         self.metrics = GatewayMetrics()
         self.auth = (
@@ -75,7 +83,11 @@ class GatewayServer:
             max_sessions=config.max_sessions,
         )
         app = create_voice_app(
-            self.gateway, metrics=self.metrics, tokens=self.auth, health=self.dependencies.health
+            self.gateway,
+            metrics=self.metrics,
+            endpoints=self._endpoints(),
+            tokens=self.auth,
+            health=self.dependencies.health,
         )
         self.server = EmbeddedServer(app, config.host, config.port)
 
@@ -84,7 +96,43 @@ class GatewayServer:
         backends: list[VoiceBackend] = [WebSocketVoiceBackend(self.auth, allow_anonymous=anonymous)]
         if self.config.webrtc:
             backends.append(WebRTCVoiceBackend(self.auth, allow_anonymous=anonymous))
+        if self.config.twilio:
+            stream_auth = None if self.auth is None else TwilioTokenAuth(self.auth)
+            backends.append(TwilioVoiceBackend(stream_auth, allow_anonymous=anonymous))
+        if self.config.sip:
+            backends.append(self._sip_backend())
         return backends
+
+    def _sip_backend(self) -> SIPVoiceBackend:
+        config = self.config
+        users = SIPDigestAuth(config.sip_users, config.sip_realm) if config.sip_users else None
+        return SIPVoiceBackend(
+            users,
+            allow_anonymous=config.anonymous,
+            host=config.host,
+            port=config.sip_port,
+            transports=config.sip_transports,
+            public_address=config.sip_public_address or None,
+            rtp_ports=config.rtp_ports,
+            rtp_timeout=config.rtp_timeout,
+            uri_rooms=config.sip_room_from_uri,
+        )
+
+    def _endpoints(self) -> list[WebSocketEndpoint | HttpEndpoint]:
+        """The TwiML webhook of Twilio numbers, when Twilio calls are taken."""
+        config = self.config
+        if not config.twilio:
+            return []
+        public_url = config.twilio_public_url or None
+        signature = (
+            TwilioSignatureAuth(config.twilio_auth_token, public_url)
+            if config.twilio_auth_token
+            else None
+        )
+        webhook = TwiMLEndpoint(
+            self.auth, signature=signature, allow_unsigned=config.anonymous, public_url=public_url
+        )
+        return [webhook]
 
     def _responder(self) -> Channel:
         if self.config.responder == "ai":

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.voice.dtmf import DTMFDigit
 from voicegate.voice.notices import Notice
 from voicegate.voice.transport import VoiceTransport
 
@@ -119,6 +120,11 @@ class MemoryTransport(VoiceTransport):
         """Ask the session to stop the answer playing, as the client's ``interrupt`` does."""
         if self.interrupt_handler is not None:
             await self.interrupt_handler()
+
+    def press(self, digit: str, duration_ms: float = 100.0) -> None:
+        """Press a key (DTMF) as a phone caller would."""
+        if self.dtmf_handler is not None:
+            self.dtmf_handler(DTMFDigit(digit, duration_ms, "memory"))
 
     def finish_playout(self) -> None:
         """Everything played so far has been heard (with ``hold_playout``)."""

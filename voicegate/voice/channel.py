@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 from voicegate.audio.frame import AudioFrame
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import ChannelType, RoomContext, RoomEvent
+from voicegate.core.models import ChannelType, EventType, RoomContext, RoomEvent
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
+from voicegate.voice.dtmf import DTMFDigit
+from voicegate.voice.keypad import Keypad
 from voicegate.voice.listener import (
     Listener,
     ListenerEvent,
@@ -77,6 +79,7 @@ class VoiceChannel(Channel):
         self._listener = Listener(
             stt, settings, speaking=lambda: speaker.speaking, on_barge_in=self._barge_in
         )
+        self._keypad = Keypad(session, kit, self.origin)
         self._interrupts: set[asyncio.Task[None]] = set()
         self._relay = asyncio.create_task(self._relay_events(), name=f"voice-{session.id}")
 
@@ -88,14 +91,22 @@ class VoiceChannel(Channel):
         """Stop the answer playing, and the rest of its response (barge-in, or the client asked)."""
         await self._turns.interrupt()
 
+    def press(self, key: DTMFDigit) -> None:
+        """The caller pressed ``key``: it goes into the room (see :class:`Keypad`)."""
+        self._keypad.press(key)
+
     async def deliver(self, event: RoomEvent, context: RoomContext) -> None:
         """Forward ``event`` to the client and speak it if it is an answer."""
         await self.session.transport.notify(RoomEventNotice(event))
         await self._turns.answer(event)
 
     async def on_committed(self, event: RoomEvent, context: RoomContext) -> None:
-        """The session's transcript was committed: the client learns it before any answer."""
-        await self._turns.committed(event)
+        """The session's transcript (or key press) was committed: the client learns it
+        before any answer."""
+        if event.type is EventType.DTMF:
+            await self.session.transport.notify(RoomEventNotice(event))
+        else:
+            await self._turns.committed(event)
 
     async def on_dropped(self, room_id: str) -> None:
         """The room dropped the session for falling behind: it ends (4429 ``too_slow``)."""
@@ -104,6 +115,7 @@ class VoiceChannel(Channel):
     async def close(self) -> None:
         """Stop listening and speaking; pending work is dropped."""
         self._listener.close()
+        await self._keypad.close()
         await self._speaker.close()
         for task in (*self._interrupts, self._relay):
             task.cancel()

@@ -232,6 +232,7 @@ class VoiceGateway:
         await self._kit.attach_channel(session.room_id, channel.channel_id)
         transport = session.transport
         transport.interrupt_handler = channel.interrupt
+        transport.dtmf_handler = channel.press
         self._mixer.add_session(
             session.id, transport.input_rate, transport.input_channels, channel.on_frame
         )

@@ -11,7 +11,7 @@ from typing import Any
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.voice.admission import CapacityError
 from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
-from voicegate.voice.backend import SessionRequest, VoiceBackend
+from voicegate.voice.backend import SessionRequest
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
 from voicegate.voice.http import HttpRequest
 from voicegate.voice.notices import Notice
@@ -26,6 +26,7 @@ from voicegate.voice.protocol import (
     ProtocolError,
     VoiceProtocol,
 )
+from voicegate.voice.socket_backend import GOING_AWAY_REASON, SocketVoiceBackend
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.wire import write_notice
 
@@ -178,7 +179,7 @@ class WebSocketTransport(VoiceTransport):
                 await asyncio.sleep(ahead)
 
 
-class WebSocketVoiceBackend(VoiceBackend):
+class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
     """Voice sessions over WebSockets at ``path``.
 
     A :class:`~voicegate.voice.endpoint.WebSocketEndpoint`: the server hosting voicegate
@@ -201,30 +202,12 @@ class WebSocketVoiceBackend(VoiceBackend):
         playout_lead: float = 0.1,
         path: str = "/ws",
     ) -> None:
-        super().__init__()
+        super().__init__(path)
         self._auth = auth
         self._allow_anonymous = allow_anonymous
         self._output_rate = output_rate
         self._hello_timeout = hello_timeout
         self._lead = playout_lead
-        self._path = path
-        self._sockets: dict[MessageSocket, WebSocketTransport | None] = {}
-        self._closing = False
-
-    @property
-    def path(self) -> str:
-        """Where the server routes this backend's upgrade requests."""
-        return self._path
-
-    @property
-    def session_count(self) -> int:
-        """Connections past their hello."""
-        return sum(transport is not None for transport in self._sockets.values())
-
-    async def close(self) -> None:
-        """Refuse new connections and close every open one with 1001 (going away)."""
-        self._closing = True
-        await asyncio.gather(*(self._going_away(s, t) for s, t in list(self._sockets.items())))
 
     async def serve_socket(self, request: HttpRequest, socket: MessageSocket) -> None:
         """Authenticate the upgrade ``request``, accept ``socket`` and run its session."""
@@ -234,14 +217,14 @@ class WebSocketVoiceBackend(VoiceBackend):
             self.session_handler.record_error("auth")
             await socket.close(CloseCode.UNAUTHORIZED, outcome.reason)
             return
-        if self._closing:
-            await socket.close(CloseCode.GOING_AWAY, "server shutting down")
+        if self.closing:
+            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY_REASON)
             return
-        self._sockets[socket] = None
+        self.sockets[socket] = None
         try:
             await self._serve_session(socket, outcome.metadata)
         finally:
-            self._sockets.pop(socket, None)
+            self.sockets.pop(socket, None)
 
     async def _serve_session(self, socket: MessageSocket, metadata: dict[str, Any]) -> None:
         protocol = VoiceProtocol()
@@ -255,7 +238,7 @@ class WebSocketVoiceBackend(VoiceBackend):
             return
         with slot:  # released here too if the session never started
             transport = WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead)
-            self._sockets[socket] = transport
+            self.sockets[socket] = transport
             try:
                 await run_with_auth_context(
                     metadata,
@@ -292,13 +275,6 @@ class WebSocketVoiceBackend(VoiceBackend):
             await socket.close(code, protocol.close_reason)
             return None
         return hello
-
-    @staticmethod
-    async def _going_away(socket: MessageSocket, transport: WebSocketTransport | None) -> None:
-        if transport is None:
-            await socket.close(CloseCode.GOING_AWAY, "server shutting down")
-        else:
-            await transport.close(CloseCode.GOING_AWAY, "server shutting down")
 
 
 def _voicegate_subprotocol(request: HttpRequest) -> str | None:
