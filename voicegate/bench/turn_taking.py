@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from voicegate.bench.server import SERVE_ARGS, GatewayProcess
+from voicegate.bench.server import GatewayProcess
 from voicegate.bench.turn_eval import (
     Mode,
     Outcome,
@@ -54,7 +54,7 @@ from voicegate.bench.voices import VOICES, speak
 from voicegate.catalog import DEFAULT_STT_MODEL
 from voicegate.engines import create_stt
 
-STORY_COMMAND = ("-m", "voicegate.bench.story_server", *SERVE_ARGS[1:])
+STORY_SERVER = ("voicegate.bench.story_server",)
 PAUSES_MS = (400, 600, 800, 1000)
 END_OF_TURN_MODES = (
     Mode("fixed 300 ms", {"end_of_turn": "fixed"}),
@@ -129,7 +129,7 @@ async def evaluate(plan: Plan, log_path: Path) -> list[Outcome]:
     request = speak(VOICES[0], REQUEST)
 
     outcomes: list[Outcome] = []
-    async with GatewayProcess(log_path, command=STORY_COMMAND) as address:
+    async with GatewayProcess(log_path, program=STORY_SERVER) as address:
         url = address.websocket_url
 
         def run(title: str, jobs: list[Callable[[], Awaitable[Outcome]]], at_once: int) -> Any:

@@ -71,6 +71,10 @@ class _Session:
             self.carry = samples[whole:]
 
 
+STALL_MS = 200
+"""A session that sends nothing for this long is fed silence (by default)."""
+
+
 class InboundMixer:
     """Runs the inbound audio path (downmix, resample to 16 kHz, capture filter, level, VAD)
     for all sessions.
@@ -85,7 +89,7 @@ class InboundMixer:
         self,
         vad: VADProvider,
         frame_ms: int = FRAME_MS,
-        stall_ms: int = 200,
+        stall_ms: int = STALL_MS,
         burst_ms: int = 1000,
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -154,7 +158,9 @@ class InboundMixer:
             )
         now = self._clock()
         session.last_input = now
-        if session.received + frame.duration > now - session.started + self._burst_s:
+        # half a sample of slack: summed float durations of 50 x 20 ms overshoot 1 s
+        allowed = now - session.started + self._burst_s + 0.5 / frame.sample_rate
+        if session.received + frame.duration > allowed:
             if not session.dropping:
                 logger.warning(
                     "session %s sends audio faster than real time: dropping what runs more "

@@ -57,9 +57,34 @@ class UtteranceLost:
     """An utterance ended but the recogniser failed on it (the error is logged)."""
 
 
+@dataclass(frozen=True, slots=True)
+class UtteranceDropped:
+    """An utterance was not transcribed: ``MAX_WAITING_UTTERANCES`` of the caller's
+    utterances were still waiting for the recogniser when it began."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionIdle:
+    """Neither the caller nor an answer has made a sound for ``seconds``."""
+
+    seconds: float
+
+
 ListenerEvent = (
-    SpeechStarted | PartialHeard | SpeechEnded | UtteranceHeard | UtteranceIgnored | UtteranceLost
+    SpeechStarted
+    | PartialHeard
+    | SpeechEnded
+    | UtteranceHeard
+    | UtteranceIgnored
+    | UtteranceLost
+    | UtteranceDropped
+    | SessionIdle
 )
+
+MAX_WAITING_UTTERANCES = 8
+"""A caller's utterances that may wait for the recogniser at once; speech beyond is not
+transcribed (the caller is told), so a recogniser that stays behind cannot make a
+session's memory grow."""
 
 
 @dataclass(slots=True)
@@ -90,12 +115,15 @@ class Listener:
     ``end_of_speech_ms`` of silence (``fixed``) or when :class:`SemanticTurnEnd` says so
     (``semantic``, with ``turn_model``). :meth:`events` yields every event in order: an
     utterance's :class:`UtteranceHeard` (or :class:`UtteranceIgnored`,
-    :class:`UtteranceLost`) comes before anything of the next one.
+    :class:`UtteranceLost`, :class:`UtteranceDropped`) comes before anything of the next
+    one.
 
     Speech that begins while ``floor()`` is ``thinking`` or ``speaking`` is judged by a
     :class:`Contest` as it goes (its length, its partial transcripts, then its final one,
     against ``answer_text()``); ``on_interrupt`` is called at once, not in event order,
-    when it interrupts.
+    when it interrupts. When the caller does not speak and the floor stays ``listening``
+    for ``idle_timeout_ms`` of the caller's audio (silence fed in for a stalled client
+    counts), :class:`SessionIdle` follows, once.
     """
 
     def __init__(
@@ -132,6 +160,9 @@ class Listener:
         self._recent: deque[AudioFrame] = deque()  # the utterance's last 8 s, for the model
         self._recent_s = 0.0
         self._last_frame: AudioFrame | None = None
+        self._waiting = 0  # ended utterances not transcribed yet
+        self._active_at = 0.0  # stream time of the latest speech or answer
+        self._idle = False
         self._events: asyncio.Queue[ListenerEvent | _Transcribing] = asyncio.Queue()
         self._relays: set[asyncio.Task[None]] = set()
 
@@ -149,6 +180,7 @@ class Listener:
             self._feed(frame, speech)
         if self._utterance is not None:
             self._judge_speech()
+        self._check_idle(frame)
 
     async def events(self) -> AsyncIterator[ListenerEvent]:
         """The utterance events, in order, as they happen."""
@@ -156,7 +188,10 @@ class Listener:
             item = await self._events.get()
             if not isinstance(item, _Transcribing):
                 yield item
-            elif (heard := await self._transcribe(item)) is not None:
+                continue
+            heard = await self._transcribe(item)
+            self._waiting -= 1
+            if heard is not None:
                 yield heard
 
     def close(self) -> None:
@@ -169,6 +204,10 @@ class Listener:
             relay.cancel()
 
     def _open(self, start: SpeechStart) -> None:
+        self._events.put_nowait(SpeechStarted(start.timestamp))
+        if self._waiting >= MAX_WAITING_UTTERANCES:
+            logger.warning("%d utterances wait for the recogniser: not this one", self._waiting)
+            return
         stream = self._stt.stream(self._settings.partial_interval_ms / 1000.0)
         self._utterance = _Utterance(stream, start.timestamp, self._contest())
         for audio in (start.preroll, start.speech):
@@ -180,7 +219,6 @@ class Listener:
         relay = asyncio.create_task(self._relay_partials(self._utterance))
         self._relays.add(relay)
         relay.add_done_callback(self._relays.discard)
-        self._events.put_nowait(SpeechStarted(start.timestamp))
 
     def _contest(self) -> Contest | None:
         floor = self._floor()
@@ -197,7 +235,8 @@ class Listener:
     def _feed(self, frame: AudioFrame, speech: bool) -> None:
         """Give the stream speech only: quiet frames wait until speech follows them, and the
         first one asks for a pass over the speech so far."""
-        assert self._utterance is not None
+        if self._utterance is None:
+            return  # an utterance not transcribed (too many wait)
         stream = self._utterance.stream
         if not speech:
             if not self._held:
@@ -241,9 +280,12 @@ class Listener:
         if self._turn_end is not None:
             self._turn_end.close()
         self._events.put_nowait(SpeechEnded(end.timestamp, end.timestamp - end.start))
-        if utterance is not None:
-            timings = TurnTimings(speech_ended=now - behind, endpointed=now)
-            self._events.put_nowait(_Transcribing(utterance, timings))
+        if utterance is None:
+            self._events.put_nowait(UtteranceDropped())
+            return
+        timings = TurnTimings(speech_ended=now - behind, endpointed=now)
+        self._waiting += 1
+        self._events.put_nowait(_Transcribing(utterance, timings))
 
     def _judge_speech(self) -> None:
         utterance = self._utterance
@@ -269,6 +311,16 @@ class Listener:
             assert utterance.contest is not None
             contest = utterance.contest
             self._on_interrupt(BargeIn(contest.during, contest.strategy.value, spoken_ms, text))
+
+    def _check_idle(self, frame: AudioFrame) -> None:
+        now = frame.timestamp + frame.duration
+        if self._endpointer.in_speech or self._floor() is not Floor.LISTENING:
+            self._active_at = now
+            return
+        limit = self._settings.idle_timeout_ms / 1000.0
+        if limit and not self._idle and now - self._active_at >= limit:
+            self._idle = True
+            self._events.put_nowait(SessionIdle(limit))
 
     async def _relay_partials(self, utterance: _Utterance) -> None:
         stream = utterance.stream

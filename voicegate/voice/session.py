@@ -58,7 +58,9 @@ class VoiceSettings:
     caller's audio (for clients without a canceller of their own) and
     ``noise_suppression`` suppresses steady noise; with either, WebRTC's audio processing
     module runs on the session's microphone. ``speak_channel_types`` lists the sources
-    whose text messages a session speaks: by default the room's intelligence channels.
+    whose text messages a session speaks: by default the room's intelligence channels. A
+    session in which neither the caller nor an answer makes a sound for
+    ``idle_timeout_ms`` ends (close code 4410 ``idle_timeout``; 0: never).
     """
 
     vad: VADKind = VADKind.WEBRTC
@@ -78,6 +80,7 @@ class VoiceSettings:
     echo_cancellation: bool = True
     noise_suppression: bool = False
     partial_interval_ms: int = 700
+    idle_timeout_ms: int = 120_000
     speak_channel_types: frozenset[ChannelType] = frozenset({ChannelType.AI})
 
     def session_choices(self) -> dict[str, object]:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import MappingProxyType
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.voice.dtmf import DTMFDigit
 from voicegate.voice.notices import Notice
 
 
@@ -31,6 +32,10 @@ class VoiceTransport(ABC):
     session_settings: Mapping[str, object] = MappingProxyType({})
     """The settings a client may choose, as the session has them (JSON values), set
     before :meth:`opened`: a transport that says ``ready`` tells them."""
+
+    dtmf_handler: Callable[[DTMFDigit], None] | None = None
+    """Called with each key the caller presses, on the transports that carry keys (the
+    session sets it; it returns at once)."""
 
     @property
     @abstractmethod
@@ -57,7 +62,8 @@ class VoiceTransport(ABC):
 
     @abstractmethod
     async def play(self, frame: AudioFrame) -> None:
-        """Queue mono audio at :attr:`output_rate` for playback."""
+        """Queue mono audio at :attr:`output_rate` for playback; waits while the client is
+        far behind (``PLAY_AHEAD_S`` queued), so a bounded buffer holds every answer."""
 
     @abstractmethod
     def flush(self) -> None:
