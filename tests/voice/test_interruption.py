@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from voicegate.voice.interruption import Contest, Verdict, echoes, is_acknowledgement
+from voicegate.voice.interruption import (
+    Contest,
+    Verdict,
+    echoes,
+    is_acknowledgement,
+    may_be_acknowledgement,
+)
 from voicegate.voice.session import InterruptionStrategy
 
 STORY = "Once upon a time there was a lighthouse keeper who lived alone on a rocky island."
@@ -24,6 +30,20 @@ def test_acknowledgements(text: str) -> None:
 )  # fmt: skip
 def test_not_acknowledgements(text: str) -> None:
     assert not is_acknowledgement(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["thank", "Thank you", "Uh", "uh-hu", "Yeah, ok", "Oh, I", "o", "mm"]
+)  # fmt: skip
+def test_what_may_still_grow_into_an_acknowledgement(text: str) -> None:
+    assert may_be_acknowledgement(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "Wait", "thank you but", "Uh, wait", "Yeah, but", "Well", "okay okay okay okay o"]
+)  # fmt: skip
+def test_what_cannot_grow_into_an_acknowledgement(text: str) -> None:
+    assert not may_be_acknowledgement(text)
 
 
 def test_echo_is_consecutive_words_of_the_answer_in_order() -> None:
@@ -60,6 +80,11 @@ def test_semantic_lets_acknowledgements_pass_and_words_interrupt() -> None:
     assert semantic.on_words("uh-huh", STORY, final=False) is Verdict.WAIT
     assert semantic.on_words("Uh-huh.", STORY, final=True) is Verdict.ACKNOWLEDGEMENT
     assert semantic.on_words("yeah but", STORY, final=False) is Verdict.INTERRUPT
+    # the start of an acknowledgement waits for the words that tell
+    assert semantic.on_words("Thank", STORY, final=False) is Verdict.WAIT
+    assert semantic.on_words("Uh", STORY, final=False) is Verdict.WAIT
+    assert semantic.on_words("Thank you.", STORY, final=True) is Verdict.ACKNOWLEDGEMENT
+    assert semantic.on_words("Uh, wait", STORY, final=False) is Verdict.INTERRUPT
     assert semantic.on_words("Wait, stop.", STORY, final=True) is Verdict.INTERRUPT
     assert semantic.on_words("", STORY, final=True) is Verdict.KEEP  # no words: no turn either
 

@@ -11,6 +11,7 @@ from voicegate.voice.notices import (
     AnswerStarted,
     BargeIn,
     FinalTranscript,
+    PartialTranscript,
     SpeechEnded,
     SpeechIgnored,
 )
@@ -92,6 +93,23 @@ async def test_an_acknowledgement_is_neither_an_interruption_nor_a_turn_with_sem
     assert [n.text for n in caller.transport.of_type(FinalTranscript)] == [
         "tell me a long story please"
     ]
+
+
+async def test_the_first_word_of_an_acknowledgement_does_not_interrupt_with_semantic() -> None:
+    # the recogniser first hears "thank" alone, which may still become "thank you"
+    stt = ScriptedSTT(["tell me a long story please", "thank | you"])
+    settings = _strategy(InterruptionStrategy.SEMANTIC)
+    async with (
+        voice_harness(stt, settings=settings) as harness,
+        harness.call(hold_playout=True) as caller,
+    ):
+        await _over_an_answer(caller, speech_ms=600)
+        ignored = await caller.transport.wait_for(SpeechIgnored)
+        notices = list(caller.transport.notices)
+        caller.transport.finish_playout()
+    assert "thank" in [n.text for n in notices if isinstance(n, PartialTranscript)]
+    assert ignored == SpeechIgnored("acknowledgement", "thank you")
+    assert not [n for n in notices if isinstance(n, BargeIn)]
 
 
 async def test_real_words_interrupt_with_semantic() -> None:

@@ -50,18 +50,47 @@ _PHRASES = frozenset(_folded(phrase) for phrase in ACKNOWLEDGEMENTS)
 _LONGEST = max(len(phrase) for phrase in _PHRASES)
 
 
-def is_acknowledgement(text: str) -> bool:
-    """Whether ``text`` has words and is made only of acknowledgements ("yeah, okay")."""
-    heard = _folded(text)
-    if not heard or len(heard) > MAX_ACKNOWLEDGEMENT_WORDS:
-        return False
-    reachable = [True] + [False] * len(heard)  # heard[:i] splits into known phrases
+def _split_points(heard: tuple[str, ...]) -> list[bool]:
+    """For each ``i``, whether ``heard[:i]`` splits into known phrases."""
+    reachable = [True] + [False] * len(heard)
     for start in range(len(heard)):
         if reachable[start]:
             for size in range(1, min(_LONGEST, len(heard) - start) + 1):
                 if heard[start : start + size] in _PHRASES:
                     reachable[start + size] = True
-    return reachable[-1]
+    return reachable
+
+
+def is_acknowledgement(text: str) -> bool:
+    """Whether ``text`` has words and is made only of acknowledgements ("yeah, okay")."""
+    heard = _folded(text)
+    if not heard or len(heard) > MAX_ACKNOWLEDGEMENT_WORDS:
+        return False
+    return _split_points(heard)[-1]
+
+
+def _opens_phrase(rest: tuple[str, ...]) -> bool:
+    """Whether some phrase begins with ``rest``, whose last word may be cut short."""
+    *whole, last = rest
+    return any(
+        len(phrase) >= len(rest)
+        and list(phrase[: len(whole)]) == whole
+        and phrase[len(whole)].startswith(last)
+        for phrase in _PHRASES
+    )
+
+
+def may_be_acknowledgement(text: str) -> bool:
+    """Whether a partial transcript ``text`` is, or may still grow into, acknowledgements:
+    known phrases, then the start of one ("thank" of "thank you", "Uh" of "uh-huh"; the
+    last word may be cut short)."""
+    heard = _folded(text)
+    if not heard or len(heard) > MAX_ACKNOWLEDGEMENT_WORDS:
+        return False
+    reachable = _split_points(heard)
+    return any(
+        reachable[start] and _opens_phrase(heard[start:]) for start in range(len(heard))
+    )
 
 
 def echoes(heard: str, said: str, *, partial: bool = False) -> bool:
@@ -126,8 +155,10 @@ class Contest:
         if echoes(text, answer_text, partial=not final):
             return Verdict.ECHO if final else Verdict.WAIT
         if self.strategy is InterruptionStrategy.SEMANTIC:
-            if is_acknowledgement(text):
-                return Verdict.ACKNOWLEDGEMENT if final else Verdict.WAIT
+            if final and is_acknowledgement(text):
+                return Verdict.ACKNOWLEDGEMENT
+            if not final and may_be_acknowledgement(text):
+                return Verdict.WAIT  # more words, the final or SEMANTIC_WAIT_MS decide
             if words(text):
                 return Verdict.INTERRUPT
         if not final:
