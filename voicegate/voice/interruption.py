@@ -88,9 +88,7 @@ def may_be_acknowledgement(text: str) -> bool:
     if not heard or len(heard) > MAX_ACKNOWLEDGEMENT_WORDS:
         return False
     reachable = _split_points(heard)
-    return any(
-        reachable[start] and _opens_phrase(heard[start:]) for start in range(len(heard))
-    )
+    return any(reachable[start] and _opens_phrase(heard[start:]) for start in range(len(heard)))
 
 
 def echoes(heard: str, said: str, *, partial: bool = False) -> bool:
