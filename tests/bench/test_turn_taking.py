@@ -59,16 +59,19 @@ def test_a_one_second_pause_mid_sentence_ends_the_turn_only_on_the_fixed_timer(
 def test_an_acknowledgement_interrupts_only_without_the_semantic_strategy(
     story_url: str, request_speech: Samples
 ) -> None:
+    """A caller with no echo on the line (a headset): without echo cancellation, which
+    suppresses a caller's voice while it cannot yet tell that no echo comes back."""
     uh_huh: Utterance = said(PIPER, ("Uh-huh.",))[0]
     strategies = ("interruption_speaking", "interruption_thinking")
-    semantic = Mode("semantic", {name: "semantic" for name in strategies})
-    immediate = Mode("immediate", {name: "immediate" for name in strategies})
+    headset = {"echo_cancellation": False}
+    semantic = Mode("semantic", {**headset, **{name: "semantic" for name in strategies}})
+    immediate = Mode("immediate", {**headset, **{name: "immediate" for name in strategies}})
 
     ignored = asyncio.run(acknowledgement(story_url, semantic, uh_huh, request_speech))
     heard = asyncio.run(acknowledgement(story_url, immediate, uh_huh, request_speech))
 
     assert (ignored.error, heard.error) == (None, None)
-    assert ignored.figures == {"barge_in": False, "turn": False}
+    assert ignored.figures == {"barge_in": False, "turn": False, "heard": True}
     assert heard.figures["barge_in"] is True
 
 

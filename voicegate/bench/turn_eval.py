@@ -8,7 +8,7 @@ noise). Each scenario returns an :class:`Outcome` with its figures:
   final transcript, ``first_audio_ms`` to the first answer audio, ``wer``;
 - :func:`hesitation`: ``cut`` when the pause ended the turn (two turns, not one);
 - :func:`acknowledgement`: ``barge_in`` when the acknowledgement interrupted the answer,
-  ``turn`` when it became a turn;
+  ``turn`` when it became a turn, ``heard`` when the server heard it at all;
 - :func:`echo`: ``barge_in`` and ``echo_turns`` while only the answer's echo came back;
 - :func:`interruption`: ``stopped`` and ``reaction_ms`` from its first loud sample to
   ``barge_in``.
@@ -146,7 +146,8 @@ async def acknowledgement(url: str, mode: Mode, item: Utterance, request: Sample
         await caller.pause(1.0)
         spoken = await caller.say(leveled(item.samples))
         await caller.pause(2.5)
-        if _of(caller.messages, "speech_start", spoken.first_loud):  # heard: wait for its fate
+        heard = bool(_of(caller.messages, "speech_start", spoken.first_loud))
+        if heard:  # wait for its fate
             await caller.wait_for(
                 lambda ms: bool(
                     _of(ms, "final_transcript", spoken.first_loud)
@@ -158,6 +159,7 @@ async def acknowledgement(url: str, mode: Mode, item: Utterance, request: Sample
     outcome.figures = {
         "barge_in": bool(_of(messages, "barge_in")),
         "turn": any(m["event_id"] is not None for _, m in _of(messages, "final_transcript")),
+        "heard": heard,
     }
     return outcome
 
