@@ -17,6 +17,7 @@ from voicegate.core.models import ChannelType, EventSource, RoomEvent, TextConte
 from voicegate.server.adapters import StarletteMessageSocket
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.voice.endpoint import SocketClosedError
+from voicegate.voice.event_json import event_to_json, json_safe
 from voicegate.voice.protocol import (
     AudioIn,
     Bye,
@@ -26,8 +27,6 @@ from voicegate.voice.protocol import (
     ProtocolError,
     State,
     VoiceProtocol,
-    event_to_json,
-    json_safe,
 )
 from voicegate.voice.session import EndOfTurn, InterruptionStrategy
 

@@ -17,13 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
-from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
-from voicegate.voice.session import CHOICES, VoiceSettings, session_setting
+from voicegate.server.config_values import (
+    any_text,
+    boolean,
+    channel_types,
+    int_in,
+    non_empty,
+    one_of,
+    port_range,
+    positive_float,
+    session_value,
+    sip_transports,
+    sip_users,
+)
+from voicegate.voice.session import VoiceSettings
 
 ENV_PREFIX = "VOICEGATE_"
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,283 +94,177 @@ class _Setting:
         return ENV_PREFIX + self.name.upper()
 
 
-def _int_in(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"expected an integer from {low} to {high}") from None
-        if not low <= value <= high:
-            raise ValueError(f"expected an integer from {low} to {high}")
-        return value
-
-    return parse
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError("expected a positive number") from None
-    if value <= 0:
-        raise ValueError("expected a positive number")
-    return value
-
-
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError("expected true or false")
-
-
-def _one_of(*choices: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if text not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}")
-        return text
-
-    return parse
-
-
-def _channel_types(text: str) -> frozenset[ChannelType]:
-    names = {name.strip() for name in text.split(",") if name.strip()}
-    known = {kind.value for kind in ChannelType}
-    if not names or not names <= known:
-        raise ValueError(f"expected channel types separated by commas, from {', '.join(known)}")
-    return frozenset(ChannelType(name) for name in names)
-
-
-def _session(name: str) -> Callable[[str], Any]:
-    """A setting a session may also choose, checked as the ``hello`` checks it."""
-
-    def parse(text: str) -> Any:
-        default = getattr(VoiceSettings(), name)
-        value: object = text
-        if isinstance(default, bool):
-            value = _bool(text)
-        elif name not in CHOICES:
-            try:
-                value = int(text) if isinstance(default, int) else float(text)
-            except ValueError:
-                value = text  # session_setting says what it should be
-        return session_setting(name, value)
-
-    return parse
-
-
-def _text(text: str) -> str:
-    if not text.strip():
-        raise ValueError("expected a non-empty value")
-    return text
-
-
-def _any_text(text: str) -> str:
-    return text.strip()
-
-
-def _port_range(text: str) -> tuple[int, int]:
-    low, dash, high = text.partition("-")
-    port = _int_in(1024, 65535)
-    try:
-        ports = (port(low), port(high))
-    except ValueError:
-        raise ValueError("expected two ports from 1024 to 65535, such as 10000-20000") from None
-    if not dash or ports[0] > ports[1]:
-        raise ValueError("expected two ports from 1024 to 65535, such as 10000-20000")
-    return ports
-
-
-def _transports(text: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(name.strip().lower() for name in text.split(",") if name.strip()))
-    if not names or not set(names) <= {"udp", "tcp"}:
-        raise ValueError("expected udp, tcp or udp,tcp")
-    return names
-
-
-def _users(text: str) -> dict[str, str]:
-    users = {}
-    for entry in filter(None, (part.strip() for part in text.split(","))):
-        name, colon, password = entry.partition(":")
-        if not colon or not name or not password:
-            raise ValueError("expected user:password pairs separated by commas")
-        users[name] = password
-    return users
-
-
 SETTINGS: tuple[_Setting, ...] = (
-    _Setting("host", "address to listen on", _text),
+    _Setting("host", "address to listen on", non_empty),
     _Setting(
-        "port", "TCP port for the page, WebSocket, WebRTC offers and metrics", _int_in(0, 65535)
+        "port", "TCP port for the page, WebSocket, WebRTC offers and metrics", int_in(0, 65535)
     ),
     _Setting(
         "data_dir",
         "folder for the SQLite store and the token secret",
-        lambda text: Path(_text(text)),
+        lambda value: Path(non_empty(value)),
     ),
     _Setting(
         "store",
         "conversation store: sqlite (one process), postgres (shared) or memory",
-        _one_of("sqlite", "postgres", "memory"),
+        one_of("sqlite", "postgres", "memory"),
     ),
-    _Setting("postgres_url", "postgresql://user:password@host:port/db (store=postgres)", _text),
+    _Setting("postgres_url", "postgresql://user:password@host:port/db (store=postgres)", non_empty),
     _Setting(
         "redis_url",
         "redis://host:port/db shared by several processes: locks, realtime, room events",
-        _text,
+        non_empty,
     ),
-    _Setting("stt_model", "speech-to-text model id or CTranslate2 folder", _text),
-    _Setting("tts_voice", "Piper voice id or .onnx path", _text),
-    _Setting("responder", "who answers: echo, or ai (OpenAI-compatible)", _one_of("echo", "ai")),
-    _Setting("ai_url", "base URL of the OpenAI-compatible endpoint (responder=ai)", _text),
-    _Setting("ai_model", "model name sent to the endpoint (responder=ai)", _text),
-    _Setting("anonymous", "accept connections without a token (loopback only)", _bool),
-    _Setting(
-        "token_ttl", "lifetime in seconds of the page token printed at start", _positive_float
-    ),
+    _Setting("stt_model", "speech-to-text model id or CTranslate2 folder", non_empty),
+    _Setting("tts_voice", "Piper voice id or .onnx path", non_empty),
+    _Setting("responder", "who answers: echo, or ai (OpenAI-compatible)", one_of("echo", "ai")),
+    _Setting("ai_url", "base URL of the OpenAI-compatible endpoint (responder=ai)", non_empty),
+    _Setting("ai_model", "model name sent to the endpoint (responder=ai)", non_empty),
+    _Setting("anonymous", "accept connections without a token (loopback only)", boolean),
+    _Setting("token_ttl", "lifetime in seconds of the page token printed at start", positive_float),
     _Setting(
         "token_secret_file",
         "file holding the secret that signs tokens (or VOICEGATE_TOKEN_SECRET, the secret "
         "itself; default: <data_dir>/token-secret, created on first use)",
-        lambda text: Path(_text(text)),
+        lambda value: Path(non_empty(value)),
     ),
-    _Setting("max_sessions", "most concurrent voice sessions", _int_in(1, 10000)),
+    _Setting("max_sessions", "most concurrent voice sessions", int_in(1, 10000)),
     _Setting(
         "drain_timeout",
         "seconds SIGTERM lets calls finish before closing them with 1001",
-        _positive_float,
+        positive_float,
     ),
-    _Setting("webrtc", "serve the WebRTC offer endpoint", _bool),
-    _Setting("vad", "voice activity detector: webrtc or silero", _session("vad"), voice=True),
+    _Setting("webrtc", "serve the WebRTC offer endpoint", boolean),
+    _Setting("vad", "voice activity detector: webrtc or silero", session_value("vad"), voice=True),
     _Setting(
         "twilio",
         "take Twilio calls: Media Streams at /twilio/stream, the TwiML webhook POST /twilio/voice",
-        _bool,
+        boolean,
     ),
     _Setting(
         "twilio_auth_token",
         "the Twilio account's auth token: webhooks must carry its signature",
-        _any_text,
+        any_text,
     ),
     _Setting(
         "twilio_public_url",
         "where Twilio reaches voicegate, such as https://voice.example.com (default: Host header)",
-        _any_text,
+        any_text,
     ),
-    _Setting("sip", "take SIP calls on sip_port (UDP and TCP)", _bool),
-    _Setting("sip_port", "port for SIP", _int_in(0, 65535)),
-    _Setting("sip_transports", "SIP transports: udp, tcp or udp,tcp", _transports),
+    _Setting("sip", "take SIP calls on sip_port (UDP and TCP)", boolean),
+    _Setting("sip_port", "port for SIP", int_in(0, 65535)),
+    _Setting("sip_transports", "SIP transports: udp, tcp or udp,tcp", sip_transports),
     _Setting(
         "sip_public_address",
         "address given in SIP Contact and SDP (default: host, or the Request-URI's host)",
-        _any_text,
+        any_text,
     ),
     _Setting(
         "sip_users",
         "digest credentials user:password,... for SIP callers (better in the env or TOML file)",
-        _users,
+        sip_users,
     ),
-    _Setting("sip_realm", "digest realm of SIP authentication", _text),
-    _Setting("sip_room_from_uri", "the Request-URI's user part names the room a call joins", _bool),
-    _Setting("rtp_ports", "UDP ports for the calls' RTP, such as 10000-20000", _port_range),
-    _Setting("rtp_timeout", "seconds without RTP before a call is hung up", _positive_float),
-    _Setting("vad_aggressiveness", "WebRTC VAD aggressiveness, 0-3", _int_in(0, 3), voice=True),
+    _Setting("sip_realm", "digest realm of SIP authentication", non_empty),
     _Setting(
-        "speech_start_ms", "speech that starts an utterance, in ms", _int_in(0, 2000), voice=True
+        "sip_room_from_uri", "the Request-URI's user part names the room a call joins", boolean
+    ),
+    _Setting("rtp_ports", "UDP ports for the calls' RTP, such as 10000-20000", port_range),
+    _Setting("rtp_timeout", "seconds without RTP before a call is hung up", positive_float),
+    _Setting("vad_aggressiveness", "WebRTC VAD aggressiveness, 0-3", int_in(0, 3), voice=True),
+    _Setting(
+        "speech_start_ms", "speech that starts an utterance, in ms", int_in(0, 2000), voice=True
     ),
     _Setting(
         "end_of_turn",
         "how a turn ends: fixed (a silence) or semantic (Smart Turn and the words)",
-        _session("end_of_turn"),
+        session_value("end_of_turn"),
         voice=True,
     ),
     _Setting(
         "end_of_speech_ms",
         "silence that ends a turn with end_of_turn fixed, in ms",
-        _int_in(60, 5000),
+        int_in(60, 5000),
         voice=True,
     ),
     _Setting(
         "turn_check_ms",
         "semantic: silence before the end-of-turn model is asked, in ms",
-        _session("turn_check_ms"),
+        session_value("turn_check_ms"),
         voice=True,
     ),
     _Setting(
         "turn_recheck_ms",
         "semantic: more silence before it is asked again, in ms",
-        _session("turn_recheck_ms"),
+        session_value("turn_recheck_ms"),
         voice=True,
     ),
     _Setting(
         "turn_threshold",
         "semantic: completion probability that ends the turn, 0-1",
-        _session("turn_threshold"),
+        session_value("turn_threshold"),
         voice=True,
     ),
     _Setting(
         "max_silence_ms",
         "semantic: silence that always ends a turn, in ms",
-        _session("max_silence_ms"),
+        session_value("max_silence_ms"),
         voice=True,
     ),
     _Setting(
-        "preroll_ms", "audio kept from before speech starts, in ms", _int_in(0, 2000), voice=True
+        "preroll_ms", "audio kept from before speech starts, in ms", int_in(0, 2000), voice=True
     ),
     _Setting(
         "max_utterance_ms",
         "longest utterance before it is cut, in ms",
-        _int_in(1000, 60000),
+        int_in(1000, 60000),
         voice=True,
     ),
     _Setting(
         "interruption_speaking",
         "what interrupts an answer playing: immediate, confirmed, semantic or disabled",
-        _session("interruption_speaking"),
+        session_value("interruption_speaking"),
         voice=True,
     ),
     _Setting(
         "interruption_thinking",
         "what interrupts an answer being prepared: immediate, confirmed, semantic or disabled",
-        _session("interruption_thinking"),
+        session_value("interruption_thinking"),
         voice=True,
     ),
     _Setting(
         "barge_in_ms",
         "speech needed to interrupt with confirmed, in ms",
-        _session("barge_in_ms"),
+        session_value("barge_in_ms"),
         voice=True,
     ),
     _Setting(
         "echo_cancellation",
         "cancel the answers' echo in the caller's audio (clients without their own)",
-        _session("echo_cancellation"),
+        session_value("echo_cancellation"),
         voice=True,
     ),
     _Setting(
         "noise_suppression",
         "suppress steady background noise in the caller's audio",
-        _session("noise_suppression"),
+        session_value("noise_suppression"),
         voice=True,
     ),
     _Setting(
         "partial_interval_ms",
         "new speech between partial transcripts, in ms",
-        _int_in(100, 10000),
+        int_in(100, 10000),
         voice=True,
     ),
     _Setting(
         "idle_timeout_ms",
         "end a session after this long without speech or answer, in ms (0: never)",
-        _int_in(0, 86_400_000),
+        int_in(0, 86_400_000),
         voice=True,
     ),
     _Setting(
         "speak_channel_types",
         "channel types whose messages are spoken, separated by commas",
-        _channel_types,
+        channel_types,
         voice=True,
     ),
 )
