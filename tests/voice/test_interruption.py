@@ -75,14 +75,6 @@ def test_each_strategy_on_the_length_of_speech() -> None:
     }
 
 
-def test_semantic_without_words_waits_while_the_line_carries_the_answers_echo() -> None:
-    semantic = _contest(InterruptionStrategy.SEMANTIC)
-    assert semantic.on_speech(1000, echo_heard=True) is Verdict.WAIT  # what AEC left of it
-    assert semantic.on_speech(1000) is Verdict.INTERRUPT
-    confirmed = _contest(InterruptionStrategy.CONFIRMED)
-    assert confirmed.on_speech(120, echo_heard=True) is Verdict.INTERRUPT  # length alone
-
-
 def test_semantic_lets_acknowledgements_pass_and_words_interrupt() -> None:
     semantic = _contest(InterruptionStrategy.SEMANTIC)
     assert semantic.on_words("uh-huh", STORY, final=False) is Verdict.WAIT

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from voicegate.audio.echo_path import EchoPathDetector
 from voicegate.audio.frame import AudioFrame
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
@@ -62,12 +61,10 @@ class VoiceChannel(Channel):
     transcript to the :class:`TurnRunner`, which sends it into the room and hands the
     room's answers (:meth:`deliver`) to the :class:`Speaker`. Every visible room event
     is forwarded to the client, and so is every change of the :class:`Floor`
-    (``turn_state``). Voice hooks get the session as their context. ``echo_path`` is the
-    session's echo canceller's detector, if it has one.
+    (``turn_state``). Voice hooks get the session as their context.
     """
 
     channel_type = ChannelType.VOICE
-    echo_path: EchoPathDetector | None = None
 
     def __init__(
         self,
@@ -100,7 +97,6 @@ class VoiceChannel(Channel):
             answer_text=speaker.answer_text,
             on_interrupt=self._barge_in,
             turn_model=turn_model,
-            echo_heard=lambda: self.echo_path is not None and self.echo_path.heard,
         )
         self._told = Floor.LISTENING  # the floor the client knows
         self._keypad = Keypad(session, kit, self.origin)

@@ -283,7 +283,6 @@ class VoiceGateway:
                 settings = replace(settings, echo_cancellation=False, noise_suppression=False)
         if canceller is not None:
             transport.played_handler = canceller.played
-            channel.echo_path = canceller.echo_path
         transport.dtmf_handler = channel.press
         self._mixer.add_session(
             session.id,

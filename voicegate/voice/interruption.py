@@ -36,9 +36,7 @@ MAX_ACKNOWLEDGEMENT_WORDS = 4
 SEMANTIC_FIRST_LOOK_MS = 200
 """``semantic``: how much speech is transcribed the first time, for its first words."""
 SEMANTIC_WAIT_MS = 1000
-"""``semantic``: speech that has gone on this long without words interrupts on its length,
-unless the line carries the answer's echo: what an echo canceller leaves of it while it
-finds the echo path again is sound without words, and only words interrupt then."""
+"""``semantic``: speech that has gone on this long without words interrupts on its length."""
 
 _REPEATED = re.compile(r"(\w)\1+")
 
@@ -139,15 +137,14 @@ class Contest:
     during: str
     barge_in_ms: int
 
-    def on_speech(self, spoken_ms: float, *, echo_heard: bool = False) -> Verdict:
-        """The speech has lasted ``spoken_ms`` (no words yet, or none that decided);
-        ``echo_heard``: the microphone picks up the answer (a speakerphone)."""
+    def on_speech(self, spoken_ms: float) -> Verdict:
+        """The speech has lasted ``spoken_ms`` (no words yet, or none that decided)."""
         match self.strategy:
             case InterruptionStrategy.IMMEDIATE:
                 return Verdict.INTERRUPT
             case InterruptionStrategy.CONFIRMED if spoken_ms >= self.barge_in_ms:
                 return Verdict.INTERRUPT
-            case InterruptionStrategy.SEMANTIC if spoken_ms >= SEMANTIC_WAIT_MS and not echo_heard:
+            case InterruptionStrategy.SEMANTIC if spoken_ms >= SEMANTIC_WAIT_MS:
                 return Verdict.INTERRUPT
         return Verdict.WAIT
 

@@ -120,10 +120,9 @@ class Listener:
 
     Speech that begins while ``floor()`` is ``thinking`` or ``speaking`` is judged by a
     :class:`Contest` as it goes (its length, its partial transcripts, then its final one,
-    against ``answer_text()``, and whether ``echo_heard()``: the microphone picks up the
-    answer); ``on_interrupt`` is called at once, not in event order, when it interrupts.
-    When the caller does not speak and the floor stays ``listening`` for
-    ``idle_timeout_ms`` of the caller's audio (silence fed in for a stalled client
+    against ``answer_text()``); ``on_interrupt`` is called at once, not in event order,
+    when it interrupts. When the caller does not speak and the floor stays ``listening``
+    for ``idle_timeout_ms`` of the caller's audio (silence fed in for a stalled client
     counts), :class:`SessionIdle` follows, once.
     """
 
@@ -136,14 +135,12 @@ class Listener:
         answer_text: Callable[[], str],
         on_interrupt: Callable[[BargeIn], None],
         turn_model: EndOfTurnModel | None = None,
-        echo_heard: Callable[[], bool] = lambda: False,
     ) -> None:
         self._stt = stt
         self._settings = settings
         self._floor = floor
         self._answer_text = answer_text
         self._on_interrupt = on_interrupt
-        self._echo_heard = echo_heard
         semantic = settings.end_of_turn is EndOfTurn.SEMANTIC
         if semantic and turn_model is None:
             raise ValueError("the semantic end of turn needs an end-of-turn model")
@@ -300,8 +297,7 @@ class Listener:
             utterance.settled = True  # the answer ended first: nothing left to interrupt
             return
         spoken_ms = (self._endpointer.last_speech_end - utterance.start) * 1000.0
-        verdict = contest.on_speech(spoken_ms, echo_heard=self._echo_heard())
-        self._act(utterance, verdict, spoken_ms, "")
+        self._act(utterance, contest.on_speech(spoken_ms), spoken_ms, "")
         wants_words = contest.strategy is InterruptionStrategy.SEMANTIC
         if wants_words and not utterance.settled and spoken_ms >= SEMANTIC_FIRST_LOOK_MS:
             utterance.stream.settle()  # transcribe what was said so far, again and again
