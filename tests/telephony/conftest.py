@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from voicegate import InMemoryStore, RoomKit
+from tests.gateways import served_gateway
+from voicegate import RoomKit
 from voicegate.audio.frame import AudioFrame
 from voicegate.bench.prompts import Prompt, load_prompts
 from voicegate.core.channels import Channel
-from voicegate.server.asgi import create_voice_app
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.stt.base import STTProvider
@@ -52,26 +52,19 @@ async def phone_gateway(
     max_sessions: int = 32,
 ) -> AsyncIterator[PhoneGateway]:
     """``backends`` on a started gateway (echo responder by default) and an HTTP server."""
-    kit = RoomKit(store=InMemoryStore())
     metrics = GatewayMetrics()
-    gateway = VoiceGateway(
-        kit,
-        stt=stt,
-        tts=tts,
-        backends=backends,
+    async with served_gateway(
+        stt,
+        tts,
+        backends,
         responder=responder,
         settings=settings,
-        observer=metrics,
         max_sessions=max_sessions,
-    )
-    await gateway.start()
-    app = create_voice_app(gateway, metrics=metrics, page=False, endpoints=endpoints)
-    try:
-        async with EmbeddedServer(app, "127.0.0.1", 0) as server:
-            yield PhoneGateway(kit, gateway, server, metrics)
-            await gateway.close()
-    finally:
-        await kit.close()
+        metrics=metrics,
+        page=False,
+        endpoints=endpoints,
+    ) as (kit, gateway, server):
+        yield PhoneGateway(kit, gateway, server, metrics)
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from voicegate import InMemoryStore, RoomKit
+from tests.gateways import served_gateway
+from voicegate import RoomKit
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
 from voicegate.bench.speech import pcm_frames
 from voicegate.core.channels import Channel
-from voicegate.server.asgi import create_voice_app
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
@@ -77,24 +77,19 @@ async def running_gateway(
     """A started gateway on a free port; ``backend`` defaults to one taking this module's
     tokens, which ``POST /token/renew`` renews; ``webrtc`` adds the offer endpoint."""
     auth = TokenAuth(SECRET, ttl=60)
-    kit = RoomKit(store=InMemoryStore())
     backends: list[VoiceBackend] = [backend if backend is not None else WebSocketVoiceBackend(auth)]
     if webrtc:
         backends.append(WebRTCVoiceBackend(auth))
-    voice = VoiceGateway(
-        kit,
-        stt=stt,
-        tts=tts,
-        backends=backends,
+    async with served_gateway(
+        stt,
+        tts,
+        backends,
         responder=responder,
         settings=settings,
         max_sessions=max_sessions,
-    )
-    await voice.start()
-    async with EmbeddedServer(create_voice_app(voice, tokens=auth), "127.0.0.1", 0) as server:
+        tokens=auth,
+    ) as (kit, voice, server):
         yield Gateway(kit, server, voice, auth)
-        await voice.close()
-    await kit.close()
 
 
 async def speech(tts: PiperTTS, text: str, rate: int = 16000) -> AudioFrame:
