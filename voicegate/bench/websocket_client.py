@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -22,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from voicegate.audio.frame import FRAME_MS
+from voicegate.bench.phone_line import PacedLine
 from voicegate.bench.speech import SAMPLE_RATE
 
 
@@ -45,7 +45,7 @@ class WebSocketVoiceClient:
         self._connection: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._microphone: asyncio.Task[None] | None = None
-        self._queue: deque[tuple[bytes, asyncio.Future[float] | None]] = deque()
+        self._line = PacedLine(bytes(SAMPLE_RATE * FRAME_MS // 1000 * 2))
 
     async def __aenter__(self) -> WebSocketVoiceClient:
         self._connection = await connect(self.url, open_timeout=self.open_timeout)
@@ -88,31 +88,16 @@ class WebSocketVoiceClient:
         """
         if self._microphone is None:
             raise RuntimeError("use WebSocketVoiceClient as 'async with' before playing audio")
-        if not frames:
-            raise ValueError("nothing to play")
-        sent = asyncio.get_running_loop().create_future()
-        for frame in frames[:-1]:
-            self._queue.append((frame, None))
-        self._queue.append((frames[-1], sent))
-        done, _ = await asyncio.wait({sent, self._microphone}, return_when=asyncio.FIRST_COMPLETED)
+        sent = self._line.queue(frames)
+        waits: set[asyncio.Future[Any]] = {sent, self._microphone}
+        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         if sent not in done:
             raise ConnectionError(f"{self.url}: the server closed the session")
         return float(sent.result())
 
     async def _send_microphone(self, connection: ClientConnection) -> None:
-        start = time.monotonic()
-        index = 0
-        silence = bytes(SAMPLE_RATE * FRAME_MS // 1000 * 2)
-        try:
-            while True:
-                frame, sent = self._queue.popleft() if self._queue else (silence, None)
-                await connection.send(frame)
-                if sent is not None:
-                    sent.set_result(time.monotonic())
-                index += 1
-                await asyncio.sleep(max(0.0, start + index * FRAME_MS / 1000 - time.monotonic()))
-        except ConnectionClosed:
-            pass
+        with contextlib.suppress(ConnectionClosed):
+            await self._line.run(connection.send)
 
     async def _read(self, connection: ClientConnection) -> None:
         try:
