@@ -4,12 +4,12 @@ which connects with the client that places its call."""
 from __future__ import annotations
 
 import bisect
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Protocol, TypeVar
 
+from voicegate.bench.connection import Connection
 from voicegate.bench.speech import SpeechClip
 from voicegate.bench.turns import TurnResult
 
@@ -33,29 +33,25 @@ class Caller(AbstractAsyncContextManager["Caller"], Protocol):
         """Fill ``result`` with the figures of the turn that began at ``since``."""
 
 
-class ClientCaller(ABC):
+class ClientCaller(Connection):
     """A caller that connects and disconnects with the client :meth:`_dial` gives it."""
 
-    _connection: AbstractAsyncContextManager[Any] | None = None
+    _connection: Connection | None = None
 
     @abstractmethod
-    async def _dial(self) -> AbstractAsyncContextManager[Any]:
+    async def _dial(self) -> Connection:
         """The client that places this call, not yet connected."""
 
-    async def __aenter__(self) -> Self:
+    async def open(self) -> None:
+        """Connect the client of this call."""
         connection = await self._dial()
-        await connection.__aenter__()
+        await connection.open()
         self._connection = connection
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
+        """Hang up."""
         if self._connection is not None:
-            await self._connection.__aexit__(exc_type, exc, traceback)
+            await self._connection.close()
 
 
 def arrived_since(

@@ -14,13 +14,13 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from voicegate.audio.frame import FRAME_MS
+from voicegate.bench.connection import Connection
 from voicegate.bench.phone_line import PacedLine
 from voicegate.bench.speech import SAMPLE_RATE
 
@@ -33,7 +33,7 @@ class Recording:
     audio: list[tuple[float, bytes]] = field(default_factory=list)
 
 
-class WebSocketVoiceClient:
+class WebSocketVoiceClient(Connection):
     """One caller on ``url`` (``ws://host:port/ws?token=...``); use as ``async with``."""
 
     def __init__(self, url: str, *, room_id: str | None = None, open_timeout: float = 10.0):
@@ -47,7 +47,8 @@ class WebSocketVoiceClient:
         self._microphone: asyncio.Task[None] | None = None
         self._line = PacedLine(bytes(SAMPLE_RATE * FRAME_MS // 1000 * 2))
 
-    async def __aenter__(self) -> WebSocketVoiceClient:
+    async def open(self) -> None:
+        """Connect, say ``hello``, await ``ready``; start the microphone and the recorder."""
         self._connection = await connect(self.url, open_timeout=self.open_timeout)
         hello = {"type": "hello", "sample_rate": SAMPLE_RATE, "room_id": self.room_id}
         await self._connection.send(json.dumps(hello))
@@ -59,14 +60,9 @@ class WebSocketVoiceClient:
         self.ready = reply
         self._reader = asyncio.create_task(self._read(self._connection))
         self._microphone = asyncio.create_task(self._send_microphone(self._connection))
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
+        """Stop the microphone, say ``bye`` and close."""
         if self._connection is None:
             return
         if self._microphone is not None:
