@@ -57,10 +57,15 @@ class GatewayServer:
         self.config = config
         self.metrics = GatewayMetrics()
         self.auth = TokenAuth(secrets.token_bytes(32), ttl=config.token_ttl)
+        stt = create_stt(config.stt_model, device=config.stt_device)
+        language = config.voice.stt_language
+        if language is not None and not stt.supports_language(language):
+            stt.close()
+            raise ConfigError(f"--language {language}: {config.stt_model} does not know it")
         self.kit = RoomKit(store=self._store())
         self.gateway = VoiceGateway(
             self.kit,
-            stt=create_stt(config.stt_model),
+            stt=stt,
             tts=create_tts(config.tts_voice),
             backends=self._backends(),
             responder=self._responder(),

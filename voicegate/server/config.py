@@ -19,6 +19,7 @@ from typing import Any
 from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
 from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
+from voicegate.voice.protocol import is_language_code
 from voicegate.voice.session import VoiceSettings
 
 ENV_PREFIX = "VOICEGATE_"
@@ -35,6 +36,7 @@ class ServeConfig:
     data_dir: Path = Path("voicegate-data")
     store: str = "sqlite"
     stt_model: str = DEFAULT_STT_MODEL
+    stt_device: str = "auto"
     tts_voice: str = DEFAULT_TTS_VOICE
     responder: str = "echo"
     ai_url: str = "http://127.0.0.1:8080/v1"
@@ -117,6 +119,12 @@ def _channel_types(text: str) -> frozenset[ChannelType]:
     return frozenset(ChannelType(name) for name in names)
 
 
+def _language(text: str) -> str:
+    if not is_language_code(text):
+        raise ValueError("expected auto or a language code such as en, fr, de")
+    return text
+
+
 def _text(text: str) -> str:
     if not text.strip():
         raise ValueError("expected a non-empty value")
@@ -133,6 +141,11 @@ SETTINGS: tuple[_Setting, ...] = (
         "store", "conversation store: sqlite (persistent) or memory", _one_of("sqlite", "memory")
     ),
     _Setting("stt_model", "speech-to-text model id or CTranslate2 folder", _text),
+    _Setting(
+        "stt_device",
+        "where speech recognition runs: cpu, cuda, or auto (CUDA when one is found)",
+        _one_of("cpu", "cuda", "auto"),
+    ),
     _Setting("tts_voice", "Piper voice id or .onnx path", _text),
     _Setting("responder", "who answers: echo, or ai (OpenAI-compatible)", _one_of("echo", "ai")),
     _Setting("ai_url", "base URL of the OpenAI-compatible endpoint (responder=ai)", _text),
@@ -175,6 +188,12 @@ SETTINGS: tuple[_Setting, ...] = (
         "speak_channel_types",
         "channel types whose messages are spoken, separated by commas",
         _channel_types,
+        voice=True,
+    ),
+    _Setting(
+        "language",
+        "language callers speak (a code such as fr), or auto: detected by a multilingual model",
+        _language,
         voice=True,
     ),
 )

@@ -17,6 +17,11 @@ import numpy as np
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
+from voicegate.errors import RoomKitError
+
+
+class UnsupportedLanguageError(RoomKitError):
+    """A transcript was asked for in a language the recogniser does not know."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +35,8 @@ class TranscriptSegment:
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
-    """What a provider heard in one utterance (or, for a partial, in the audio so far)."""
+    """What a provider heard in one utterance (or, for a partial, in the audio so far), and
+    in which language (an ISO 639-1 code: the one asked for, or the one detected)."""
 
     text: str
     language: str
@@ -46,13 +52,20 @@ class STTProvider(ABC):
     sample_rate: int = 16000
 
     @abstractmethod
-    async def transcribe(self, audio: AudioFrame) -> Transcript:
-        """Transcribe one finished utterance (any rate or channel count)."""
+    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+        """Transcribe one finished utterance (any rate or channel count) in ``language``
+        (None: the provider's default or the language it detects); raises
+        :class:`UnsupportedLanguageError` for a language it does not know."""
 
-    def stream(self, partial_interval: float = 0.7) -> STTStream:
-        """Start a streamed utterance with a partial about every ``partial_interval`` seconds
-        of audio; by default a :class:`BatchSTTStream` over :meth:`transcribe`."""
-        return BatchSTTStream(self, partial_interval)
+    def supports_language(self, language: str) -> bool:
+        """Whether :meth:`transcribe` knows ``language``; by default every one."""
+        return True
+
+    def stream(self, partial_interval: float = 0.7, language: str | None = None) -> STTStream:
+        """Start a streamed utterance in ``language`` with a partial about every
+        ``partial_interval`` seconds of audio; by default a :class:`BatchSTTStream` over
+        :meth:`transcribe`."""
+        return BatchSTTStream(self, partial_interval, language)
 
     async def warm_up(self) -> None:
         """Pay first-call costs now so the first real caller does not."""
@@ -105,9 +118,12 @@ class BatchSTTStream(STTStream):
     the work left after the end of speech is at most one pass over the utterance.
     """
 
-    def __init__(self, provider: STTProvider, partial_interval: float) -> None:
+    def __init__(
+        self, provider: STTProvider, partial_interval: float, language: str | None = None
+    ) -> None:
         self._provider = provider
         self._interval = partial_interval
+        self._language = language
         self._chunks: list[np.typing.NDArray[np.int16]] = []
         self._samples = 0
         self._transcribed_samples = 0
@@ -156,7 +172,7 @@ class BatchSTTStream(STTStream):
         latest = self._latest
         if latest is not None and self._transcribed_samples == self._samples:
             return replace(latest, is_final=True)
-        return await self._provider.transcribe(self._audio())
+        return await self._provider.transcribe(self._audio(), self._language)
 
     def cancel(self) -> None:
         self._finished = self._cancelled = True
@@ -174,7 +190,7 @@ class BatchSTTStream(STTStream):
         self._task = asyncio.create_task(self._partial(self._audio()))
 
     async def _partial(self, audio: AudioFrame) -> None:
-        transcript = await self._provider.transcribe(audio)
+        transcript = await self._provider.transcribe(audio, self._language)
         self._latest = transcript
         self._transcribed_samples = audio.num_samples
         if not self._finished:

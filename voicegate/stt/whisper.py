@@ -35,18 +35,26 @@ Segments that start where the audio ends are dropped (the model restarting the u
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from faster_whisper.tokenizer import _LANGUAGE_CODES
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
 from voicegate.inference import InferenceWorker
-from voicegate.stt.base import STTProvider, Transcript, TranscriptSegment
+from voicegate.stt.base import (
+    STTProvider,
+    Transcript,
+    TranscriptSegment,
+    UnsupportedLanguageError,
+)
 from voicegate.stt.text import repeated_run, restarted_tail, words
 
 FRAMES_PER_SECOND = 100
@@ -67,6 +75,11 @@ LOG_PROB_THRESHOLD = -1.0
 """With a high no-speech probability, a text this unsure is silence (faster-whisper's rule)."""
 UNSURE_LOG_PROB = -1.2
 """A short-window text this unsure is decoded again over the full window."""
+MULTILINGUAL_VOCABULARY = 51865
+"""Whisper's multilingual models have this many tokens or more (English-only: 51,864)."""
+ENGLISH = "en"
+LANGUAGE_CODES = frozenset(_LANGUAGE_CODES)
+"""Every language a multilingual Whisper knows (ISO 639-1 codes, plus ``haw`` and ``yue``)."""
 
 
 class FasterWhisperSTT(STTProvider):
@@ -74,43 +87,62 @@ class FasterWhisperSTT(STTProvider):
 
     ``model`` is a manifest id or the path of a CTranslate2 Whisper folder. The model
     loads on the worker thread at the first call; call :meth:`warm_up` at start-up.
+    ``device`` is ``cpu``, ``cuda`` or ``auto`` (CUDA when CTranslate2 finds a GPU).
+    ``language`` is the default of every call: an English-only model always hears
+    English; a multilingual one detects each utterance's language unless told one.
     """
 
     def __init__(
         self,
         model: str = DEFAULT_STT_MODEL,
         *,
+        device: str = "auto",
         compute_type: str = "int8",
         cpu_threads: int = 0,
         beam_size: int = 1,
-        language: str = "en",
+        language: str | None = None,
         window_margin: float | None = 2.0,
         max_queue: int = 8,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.model_name = model
         self.model_path = resolve_model(model, "stt")
+        self.device = resolve_device(device)
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads or (os.cpu_count() or 1)
         self.beam_size = beam_size
+        self.multilingual = _vocabulary_size(self.model_path) >= MULTILINGUAL_VOCABULARY
+        self.languages = frozenset(LANGUAGE_CODES if self.multilingual else (ENGLISH,))
+        if language is not None and language not in self.languages:
+            raise UnsupportedLanguageError(self._unsupported(language))
         self.language = language
         self.window_margin = window_margin
         self._worker = InferenceWorker(f"stt-{model}", max_queue)
         self._model: Any = None
-        self._tokenizer: Any = None
+        self._tokenizers: dict[str, Any] = {}
 
     @property
     def worker(self) -> InferenceWorker:
         """The worker thread this model runs on."""
         return self._worker
 
-    async def transcribe(self, audio: AudioFrame) -> Transcript:
-        """Transcribe one finished utterance (any rate or channel count)."""
+    def supports_language(self, language: str) -> bool:
+        """Whether the model knows ``language`` (an ISO 639-1 code, as Whisper names them)."""
+        return language in self.languages
+
+    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+        """Transcribe one finished utterance (any rate or channel count) in ``language``,
+        else the default one, else the language the model detects."""
+        language = language or self.language
+        if language is not None and language not in self.languages:
+            raise UnsupportedLanguageError(self._unsupported(language))
         started = time.perf_counter()
-        duration, segments = await self._worker.run(self._transcribe_audio, audio)
+        duration, heard, segments = await self._worker.run(
+            self._transcribe_audio, audio, language
+        )
         return Transcript(
             text=" ".join(segment.text for segment in segments if segment.text),
-            language=self.language,
+            language=heard,
             audio_duration=duration,
             processing_time=time.perf_counter() - started,
             segments=tuple(segments),
@@ -120,51 +152,70 @@ class FasterWhisperSTT(STTProvider):
         """Stop the worker; the model is freed with this object."""
         self._worker.close()
 
+    def _unsupported(self, language: str) -> str:
+        kind = "multilingual" if self.multilingual else "English-only"
+        return f"language {language!r} is not one that {self.model_name} ({kind}) knows"
+
     def _load(self) -> float:
         """Load the model once; only ever called on the worker's single thread."""
         if self._model is not None:
             return 0.0
         started = time.perf_counter()
         from faster_whisper import WhisperModel
-        from faster_whisper.tokenizer import Tokenizer
 
-        model = WhisperModel(
+        self._model = WhisperModel(
             str(self.model_path),
-            device="cpu",
+            device=self.device,
             compute_type=self.compute_type,
             cpu_threads=self.cpu_threads,
         )
-        self._tokenizer = Tokenizer(
-            model.hf_tokenizer,
-            model.model.is_multilingual,
-            task="transcribe",
-            language=self.language,
-        )
-        self._model = model
         return time.perf_counter() - started
 
-    def _transcribe_audio(self, audio: AudioFrame) -> tuple[float, list[TranscriptSegment]]:
+    def _tokenizer(self, language: str) -> Any:
+        """The tokenizer whose prompt asks for a transcript in ``language``."""
+        if (tokenizer := self._tokenizers.get(language)) is None:
+            from faster_whisper.tokenizer import Tokenizer
+
+            model = self._model
+            tokenizer = Tokenizer(
+                model.hf_tokenizer, self.multilingual, task="transcribe", language=language
+            )
+            self._tokenizers[language] = tokenizer
+        return tokenizer
+
+    def _transcribe_audio(
+        self, audio: AudioFrame, language: str | None
+    ) -> tuple[float, str, list[TranscriptSegment]]:
         """On the worker thread: the conversion to 16 kHz mono as well (a resample of a long
         utterance takes milliseconds the event loop should not spend)."""
         mono = self.as_input(audio)
-        return mono.duration, self._transcribe_samples(mono.to_float32()[:, 0])
+        heard, segments = self._transcribe_samples(mono.to_float32()[:, 0], language)
+        return mono.duration, heard, segments
 
-    def _transcribe_samples(self, samples: npt.NDArray[np.float32]) -> list[TranscriptSegment]:
+    def _transcribe_samples(
+        self, samples: npt.NDArray[np.float32], language: str | None = None
+    ) -> tuple[str, list[TranscriptSegment]]:
+        """The language heard (given or detected) and the segments."""
         self._load()
+        if not self.multilingual:
+            language = ENGLISH
         duration = len(samples) / self.sample_rate
         if self.window_margin is None or duration + self.window_margin > FULL_WINDOW_SECONDS:
-            return self._transcribe_full(samples)
-        return self._transcribe_window(samples, duration, self.window_margin)
+            return self._transcribe_full(samples, language)
+        return self._transcribe_window(samples, duration, self.window_margin, language)
 
-    def _transcribe_full(self, samples: npt.NDArray[np.float32]) -> list[TranscriptSegment]:
-        segments, _ = self._model.transcribe(
-            samples, beam_size=self.beam_size, language=self.language, vad_filter=False
+    def _transcribe_full(
+        self, samples: npt.NDArray[np.float32], language: str | None
+    ) -> tuple[str, list[TranscriptSegment]]:
+        segments, info = self._model.transcribe(
+            samples, beam_size=self.beam_size, language=language, vad_filter=False
         )
-        return [TranscriptSegment(s.start, s.end, s.text.strip()) for s in segments]
+        found = [TranscriptSegment(s.start, s.end, s.text.strip()) for s in segments]
+        return info.language, found
 
     def _transcribe_window(
-        self, samples: npt.NDArray[np.float32], duration: float, margin: float
-    ) -> list[TranscriptSegment]:
+        self, samples: npt.NDArray[np.float32], duration: float, margin: float, language: str | None
+    ) -> tuple[str, list[TranscriptSegment]]:
         """The short-window decode, or the full one when its result looks failed."""
         from faster_whisper.transcribe import get_ctranslate2_storage
 
@@ -176,7 +227,10 @@ class FasterWhisperSTT(STTProvider):
             get_ctranslate2_storage(np.ascontiguousarray(features, dtype=np.float32)),
             to_cpu=False,
         )
-        prompt = list(self._tokenizer.sot_sequence)
+        if language is None:  # the most likely language token, read from the same encoding
+            language = self._model.model.detect_language(encoded)[0][0][0][2:-2]
+        tokenizer = self._tokenizer(language)
+        prompt = list(tokenizer.sot_sequence)
         for allowance, rate in FIRST_BUDGET, FULL_BUDGET:
             budget = min(MAX_TOKENS, allowance + math.ceil(duration * rate))
             result = self._model.model.generate(
@@ -191,48 +245,72 @@ class FasterWhisperSTT(STTProvider):
             )[0]
             tokens: list[int] = result.sequences_ids[0]
             # Cut short: the budget ran out before the text reached the audio's end.
-            exhausted = len(tokens) >= budget and not self._segments(tokens, duration)[2]
+            exhausted = len(tokens) >= budget and not _segments(tokenizer, tokens, duration)[2]
             if not exhausted:
                 break
         average_log_prob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         silent = result.no_speech_prob > NO_SPEECH_THRESHOLD
         if silent and average_log_prob < LOG_PROB_THRESHOLD:
-            return []
-        segments, _, _ = self._segments(tokens, duration)
+            return language, []
+        segments, _, _ = _segments(tokenizer, tokens, duration)
         if (
             silent  # yet confident: Whisper's "you" or "thank you" on silence, or real speech
             or average_log_prob < UNSURE_LOG_PROB
             or exhausted
             or _looped(segments)
         ):
-            return self._transcribe_full(samples)
-        return segments
+            return self._transcribe_full(samples, language)
+        return language, segments
 
-    def _segments(
-        self, tokens: list[int], duration: float
-    ) -> tuple[list[TranscriptSegment], bool, bool]:
-        """Timestamped tokens as segments, up to the first that starts where the audio ends;
-        whether the last segment was still open (no closing timestamp); whether the tokens
-        went on past the audio's end."""
-        timestamp_begin: int = self._tokenizer.timestamp_begin
-        segments: list[TranscriptSegment] = []
-        start = 0.0
-        text_tokens: list[int] = []
-        for token in tokens:
-            if token < timestamp_begin:
-                text_tokens.append(token)
-                continue
-            stamp = (token - timestamp_begin) * SECONDS_PER_TIMESTAMP
-            if text_tokens:
-                if text := self._tokenizer.decode(text_tokens).strip():
-                    segments.append(TranscriptSegment(start, min(stamp, duration), text))
-                text_tokens = []
-            if stamp >= duration - END_TOLERANCE:
-                return segments, False, True
-            start = stamp
-        if text_tokens and (text := self._tokenizer.decode(text_tokens).strip()):
-            segments.append(TranscriptSegment(start, duration, text))
-        return segments, bool(text_tokens), False
+
+def _segments(
+    tokenizer: Any, tokens: list[int], duration: float
+) -> tuple[list[TranscriptSegment], bool, bool]:
+    """Timestamped tokens as segments, up to the first that starts where the audio ends;
+    whether the last segment was still open (no closing timestamp); whether the tokens
+    went on past the audio's end."""
+    timestamp_begin: int = tokenizer.timestamp_begin
+    segments: list[TranscriptSegment] = []
+    start = 0.0
+    text_tokens: list[int] = []
+    for token in tokens:
+        if token < timestamp_begin:
+            text_tokens.append(token)
+            continue
+        stamp = (token - timestamp_begin) * SECONDS_PER_TIMESTAMP
+        if text_tokens:
+            if text := tokenizer.decode(text_tokens).strip():
+                segments.append(TranscriptSegment(start, min(stamp, duration), text))
+            text_tokens = []
+        if stamp >= duration - END_TOLERANCE:
+            return segments, False, True
+        start = stamp
+    if text_tokens and (text := tokenizer.decode(text_tokens).strip()):
+        segments.append(TranscriptSegment(start, duration, text))
+    return segments, bool(text_tokens), False
+
+
+def resolve_device(device: str) -> str:
+    """``cpu`` or ``cuda`` for ``device`` (``cpu``, ``cuda`` or ``auto``): ``auto`` is CUDA
+    when CTranslate2 finds a CUDA device, else the CPU."""
+    if device not in ("cpu", "cuda", "auto"):
+        raise ValueError(f"device must be cpu, cuda or auto, not {device!r}")
+    if device != "auto":
+        return device
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+def _vocabulary_size(folder: Path) -> int:
+    """Tokens in a CTranslate2 Whisper folder's vocabulary (0 if it has none)."""
+    text_file, json_file = folder / "vocabulary.txt", folder / "vocabulary.json"
+    if text_file.is_file():
+        with text_file.open(encoding="utf-8") as lines:
+            return sum(1 for _ in lines)
+    if json_file.is_file():
+        return len(json.loads(json_file.read_text(encoding="utf-8")))
+    return 0
 
 
 def _looped(segments: list[TranscriptSegment]) -> bool:

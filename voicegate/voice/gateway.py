@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from voicegate.audio.vad import WebRTCVAD
@@ -127,6 +128,13 @@ class VoiceGateway:
         if not self.accepting():
             await transport.close(CloseCode.TRY_AGAIN_LATER, "server_busy")
             return
+        settings = self._settings
+        if request.language is not None:
+            settings = replace(settings, language=request.language)
+        if (language := settings.stt_language) and not self._stt.supports_language(language):
+            logger.info("session refused: the recogniser does not know language %r", language)
+            await transport.close(CloseCode.PROTOCOL_VIOLATION, "unsupported_language")
+            return
         try:
             room_id = await self._room_for(request.room_id)
         except RoomNotFoundError:
@@ -134,9 +142,7 @@ class VoiceGateway:
             return
         participant = request.participant_id or str(request.metadata.get("subject", "caller"))
         session = VoiceSession(room_id, participant, transport, dict(request.metadata))
-        channel = VoiceChannel(
-            session, self._kit, self._stt, self._tts, self._settings, self._observer
-        )
+        channel = VoiceChannel(session, self._kit, self._stt, self._tts, settings, self._observer)
         await self._join(session, channel)
         try:
             await self._stream_audio(session, channel)

@@ -119,7 +119,8 @@ class Listener:
     def _open(self, start: SpeechStart) -> None:
         self._speech_start = start.timestamp
         self._barged_in = False
-        self._stream = stream = self._stt.stream(self._settings.partial_interval_ms / 1000.0)
+        interval = self._settings.partial_interval_ms / 1000.0
+        self._stream = stream = self._stt.stream(interval, self._settings.stt_language)
         if start.preroll.num_samples:
             stream.push(start.preroll)
         stream.push(start.speech)

@@ -21,6 +21,8 @@ from voicegate.core.models import RoomEvent
 
 SAMPLE_FORMAT = "pcm16"
 """The only audio format: signed 16-bit little-endian PCM."""
+AUTO_LANGUAGE = "auto"
+"""The language setting that lets the recogniser detect each utterance's language."""
 
 
 class State(Enum):
@@ -55,6 +57,8 @@ class Hello:
     channels: int
     room_id: str | None
     format: str = SAMPLE_FORMAT
+    language: str | None = None
+    """The language the caller speaks (``auto``: detected), or None for the server's default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,15 @@ class ProtocolError:
     code: str
     message: str
     fatal: bool
+
+
+def is_language_code(value: object) -> bool:
+    """Whether ``value`` is ``auto`` or has the shape of a language code (2-3 lower-case
+    letters, as Whisper names languages); whether the recogniser knows it is checked when
+    the session starts."""
+    return isinstance(value, str) and (
+        value == AUTO_LANGUAGE or (2 <= len(value) <= 3 and value.isascii() and value.isalpha() and value.islower())
+    )
 
 
 ProtocolEvent = Hello | AudioIn | Interrupt | Bye | ProtocolError
@@ -218,9 +231,12 @@ class VoiceProtocol:
         """A transcript of the speech so far."""
         self._send_session({"type": "partial_transcript", "text": text})
 
-    def final_transcript(self, text: str, event_id: str | None) -> None:
-        """The utterance's transcript and the room event it became (``None`` if blocked)."""
-        self._send_session({"type": "final_transcript", "text": text, "event_id": event_id})
+    def final_transcript(self, text: str, event_id: str | None, language: str | None) -> None:
+        """The utterance's transcript, the room event it became (``None`` if blocked) and
+        the language it was heard in."""
+        self._send_session(
+            {"type": "final_transcript", "text": text, "event_id": event_id, "language": language}
+        )
 
     def room_event(self, event: RoomEvent) -> None:
         """An event of the session's room."""
@@ -273,6 +289,7 @@ class VoiceProtocol:
         channels = message.get("channels", 1)
         sample_format = message.get("format", SAMPLE_FORMAT)
         room_id = message.get("room_id")
+        language = message.get("language")
         if not _is_int(rate) or not _is_int(channels):
             return self._reject("bad_hello", "sample_rate and channels must be integers")
         if not isinstance(sample_format, str) or not (room_id is None or isinstance(room_id, str)):
@@ -291,7 +308,11 @@ class VoiceProtocol:
             return self._reject(
                 "unsupported_format", f'format "{sample_format}" is not "{SAMPLE_FORMAT}"'
             )
-        self.hello = Hello(sample_rate=rate, channels=channels, room_id=room_id)
+        if not (language is None or is_language_code(language)):
+            return self._reject(
+                "bad_hello", 'language must be null, "auto" or a language code such as "fr"'
+            )
+        self.hello = Hello(sample_rate=rate, channels=channels, room_id=room_id, language=language)
         self.state = State.OPEN
         return [self.hello]
 

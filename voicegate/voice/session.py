@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from voicegate.core.models import ChannelType, new_id, utcnow
+from voicegate.voice.protocol import AUTO_LANGUAGE
 from voicegate.voice.transport import VoiceTransport
 
 
@@ -18,6 +19,9 @@ class VoiceSettings:
     speech, counted from its detected start, that interrupts an answer playing (0
     interrupts at once). ``speak_channel_types`` lists the sources whose text
     messages a session speaks: by default the room's intelligence channels.
+    ``language`` is what callers speak (a language code such as ``fr``), or ``auto``:
+    the recogniser's own choice (a multilingual model detects it per utterance); a
+    client may choose its own in ``hello``.
     """
 
     vad_aggressiveness: int = 2
@@ -28,6 +32,12 @@ class VoiceSettings:
     barge_in_ms: int = 120
     partial_interval_ms: int = 700
     speak_channel_types: frozenset[ChannelType] = frozenset({ChannelType.AI})
+    language: str = AUTO_LANGUAGE
+
+    @property
+    def stt_language(self) -> str | None:
+        """The language to ask the recogniser for: None lets it choose."""
+        return None if self.language == AUTO_LANGUAGE else self.language
 
 
 @dataclass(slots=True)

@@ -229,7 +229,7 @@ class WebSocketVoiceBackend(VoiceBackend):
                 metadata,
                 self.session_handler.run_session,
                 transport,
-                SessionRequest(metadata, hello.room_id),
+                SessionRequest(metadata, hello.room_id, language=hello.language),
             )
         finally:
             await transport.close(CloseCode.NORMAL, "session ended")
