@@ -4,7 +4,7 @@ A model id (``whisper-tiny.en``) resolves through the ``locate`` function of the
 package that ships it; a local path (a CTranslate2 folder or a Piper ``.onnx`` file) is
 used as it is. A model shipped in parts (a ``join`` table: Whisper base comes as two
 packages, each with half of ``model.bin``) is joined once into the model cache
-(:func:`model_cache`, ``~/.cache/voicegate/models``), its size and sha256 checked against
+(``~/.cache/voicegate/models``, :func:`default_cache`), its size and sha256 checked against
 the manifest; later starts find it there. Nothing is ever downloaded.
 """
 
@@ -102,9 +102,8 @@ class ModelEntry:
         return True
 
     def cache_folder(self) -> Path:
-        """Where a model in parts is joined: one folder per id and checksum."""
-        assert self.join is not None, f"{self.id} is shipped whole"
-        return model_cache() / f"{self.id}-{self.join.sha256[:12]}"
+        """Where a model in parts is joined: ``models/<id>`` in :func:`default_cache`."""
+        return default_cache() / "models" / self.id
 
     def _joined(self, join: JoinedFile) -> Path:
         folder = self.cache_folder()
@@ -169,8 +168,10 @@ def _complete(folder: Path, join: JoinedFile) -> bool:
     when it was joined) and every file beside it."""
     target = folder / join.into
     beside = (folder / Path(reference.partition(":")[2]).name for reference in join.files)
-    return target.is_file() and target.stat().st_size == join.size and all(
-        path.is_file() for path in beside
+    return (
+        target.is_file()
+        and target.stat().st_size == join.size
+        and all(path.is_file() for path in beside)
     )
 
 
@@ -181,10 +182,6 @@ def default_cache() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "voicegate"
 
-
-def model_cache() -> Path:
-    """The folder models shipped in parts are joined into: ``models`` in :func:`default_cache`."""
-    return default_cache() / "models"
 
 
 def manifest_text() -> str:

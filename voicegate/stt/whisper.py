@@ -47,6 +47,7 @@ import numpy.typing as npt
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.audio.noise import is_steady_noise
 from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
 from voicegate.inference import InferenceWorker
 from voicegate.stt.base import (
@@ -137,9 +138,7 @@ class FasterWhisperSTT(STTProvider):
         if language is not None and language not in self.languages:
             raise UnsupportedLanguageError(self._unsupported(language))
         started = time.perf_counter()
-        duration, heard, segments = await self._worker.run(
-            self._transcribe_audio, audio, language
-        )
+        duration, heard, segments = await self._worker.run(self._transcribe_audio, audio, language)
         return Transcript(
             text=" ".join(segment.text for segment in segments if segment.text),
             language=heard,
@@ -147,6 +146,15 @@ class FasterWhisperSTT(STTProvider):
             processing_time=time.perf_counter() - started,
             segments=tuple(segments),
         )
+
+    async def warm_up(self) -> None:
+        """Load the model and decode a second of silence (past the noise gate) on its thread."""
+        await self._worker.run(self._warm_up)
+
+    def _warm_up(self) -> None:
+        self._load()
+        language = self.language or (None if self.multilingual else ENGLISH)
+        self._decode(np.zeros(self.sample_rate, dtype=np.float32), language)
 
     def close(self) -> None:
         """Stop the worker; the model is freed with this object."""
@@ -199,6 +207,13 @@ class FasterWhisperSTT(STTProvider):
         self._load()
         if not self.multilingual:
             language = ENGLISH
+        if is_steady_noise(samples, self.sample_rate):  # Whisper would make words up
+            return language or ENGLISH, []
+        return self._decode(samples, language)
+
+    def _decode(
+        self, samples: npt.NDArray[np.float32], language: str | None
+    ) -> tuple[str, list[TranscriptSegment]]:
         duration = len(samples) / self.sample_rate
         if self.window_margin is None or duration + self.window_margin > FULL_WINDOW_SECONDS:
             return self._transcribe_full(samples, language)

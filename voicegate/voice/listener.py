@@ -163,7 +163,8 @@ class Listener:
         async for partial in stream.partials():
             if stream is not self._stream:
                 break  # the utterance ended: its final transcript follows instead
-            self._events.put_nowait(PartialHeard(partial))
+            if partial.text.strip():  # nothing heard (noise, silence) is no partial
+                self._events.put_nowait(PartialHeard(partial))
 
     async def _transcribe(self, utterance: _Transcribing) -> UtteranceHeard | UtteranceLost | None:
         try:

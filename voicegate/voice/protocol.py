@@ -91,9 +91,10 @@ def is_language_code(value: object) -> bool:
     """Whether ``value`` is ``auto`` or has the shape of a language code (2-3 lower-case
     letters, as Whisper names languages); whether the recogniser knows it is checked when
     the session starts."""
-    return isinstance(value, str) and (
-        value == AUTO_LANGUAGE or (2 <= len(value) <= 3 and value.isascii() and value.isalpha() and value.islower())
-    )
+    if not isinstance(value, str):
+        return False
+    code = 2 <= len(value) <= 3 and value.isascii() and value.isalpha() and value.islower()
+    return value == AUTO_LANGUAGE or code
 
 
 ProtocolEvent = Hello | AudioIn | Interrupt | Bye | ProtocolError
