@@ -74,6 +74,19 @@ def test_flag_beats_env_beats_file_beats_default(tmp_path: Path) -> None:
     assert config.responder == "echo"  # default
 
 
+def test_the_language_and_the_recognisers_device(tmp_path: Path) -> None:
+    assert (ServeConfig().stt_device, VoiceSettings().language) == ("auto", "auto")
+    assert VoiceSettings().stt_language is None  # auto: the recogniser chooses
+    toml = tmp_path / "vg.toml"
+    toml.write_text('language = "es"\n')
+    config = load_config(_parse("--config", str(toml), "--stt-device", "cpu"), environ={})
+    assert (config.stt_device, config.voice.language, config.voice.stt_language) == (
+        "cpu",
+        "es",
+        "es",
+    )
+
+
 def test_boolean_flag_overrides_file(tmp_path: Path) -> None:
     toml = tmp_path / "vg.toml"
     toml.write_text("anonymous = true\n")
@@ -91,6 +104,8 @@ def test_boolean_flag_overrides_file(tmp_path: Path) -> None:
         (["--token-ttl", "-1"], {}, "expected a positive number"),
         (["--barge-in-ms", "-5"], {}, "bad value '-5' for --barge-in-ms"),
         ([], {"VOICEGATE_SPEAK_CHANNEL_TYPES": "ai,robot"}, "channel types separated by commas"),
+        (["--language", "French"], {}, "expected auto or a language code such as en, fr, de"),
+        ([], {"VOICEGATE_STT_DEVICE": "gpu"}, "expected one of cpu, cuda, auto"),
     ],
 )
 def test_bad_values_name_their_origin(argv: list[str], env: dict[str, str], message: str) -> None:
