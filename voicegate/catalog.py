@@ -183,7 +183,6 @@ def default_cache() -> Path:
     return Path(base) / "voicegate"
 
 
-
 def manifest_text() -> str:
     """The manifest text: from the wheel's ``voicegate/_models``, else the repo's ``models/``."""
     packaged = resources.files("voicegate").joinpath("_models/manifest.toml")

@@ -75,7 +75,9 @@ def test_a_wrong_checksum_is_refused_and_leaves_nothing(parts: Path, tmp_path: P
     assert list((tmp_path / "cache" / "models").iterdir()) == []
 
 
-def test_a_missing_part_names_both_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_part_names_both_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VOICEGATE_CACHE", str(tmp_path / "cache"))
     entry = load_catalog(manifest("0" * 64, 1))["split-model"]
     assert not entry.installed()

@@ -9,7 +9,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from voicegate.audio.frame import AudioFrame, to_int16
+from voicegate.audio.frame import AudioFrame
 from voicegate.bench.espeak import espeak
 from voicegate.stt.base import UnsupportedLanguageError
 from voicegate.stt.wer import word_error_rate
@@ -30,18 +30,28 @@ SPOKEN = {
 
 
 def noises() -> dict[str, AudioFrame]:
-    """Two seconds each of what a line carries when nobody speaks."""
+    """Three seconds each of what a line carries when nobody speaks: steady noise (which
+    WebRTC VAD takes for speech from -30 dBFS up) and noise that comes and goes."""
     rng = np.random.default_rng(11)
-    seconds = np.arange(2 * RATE) / RATE
+    size = 3 * RATE
+    seconds = np.arange(size) / RATE
     hum = sum(np.sin(2 * np.pi * 50 * k * seconds) / k for k in (1, 2, 3, 4))
     signals = {
-        "silence": np.zeros(2 * RATE),
-        "white noise at -20 dBFS": rng.normal(0, 0.1, 2 * RATE),
-        "white noise at -10 dBFS": rng.normal(0, 0.3, 2 * RATE),
-        "pink-ish noise": np.convolve(rng.normal(0, 0.3, 2 * RATE), np.ones(6) / 6, "same"),
-        "mains hum": 0.2 * hum + rng.normal(0, 0.005, 2 * RATE),
+        "silence": np.zeros(size),
+        "white noise at -26 dBFS": rng.normal(0, 0.05, size),
+        "white noise at -10 dBFS": rng.normal(0, 0.3, size),
+        "pink-ish noise": np.convolve(rng.normal(0, 0.6, size), np.ones(6) / 6, "same"),
+        "mains hum": 0.2 * hum + rng.normal(0, 0.005, size),
+        "noise swelling 3 times a second": rng.normal(0, 0.3, size)
+        * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * seconds)) ** 2,
+        "bursts of noise": rng.normal(0, 0.3, size) * (rng.random(size // 800) > 0.6).repeat(800),
     }
-    return {name: AudioFrame(to_int16(signal), RATE) for name, signal in signals.items()}
+    clips = {name: AudioFrame.from_float32(signal, RATE) for name, signal in signals.items()}
+    seeded = np.random.default_rng(1)
+    seeded.normal(0, 1000, 2 * RATE)
+    heard_as_words = np.clip(seeded.normal(0, 6000, 2 * RATE), -32768, 32767).astype(np.int16)
+    clips["white noise that base decodes as '1,5 cm'"] = AudioFrame(heard_as_words, RATE)
+    return clips
 
 
 def test_tiny_en_knows_english_only(stt: FasterWhisperSTT) -> None:

@@ -198,7 +198,8 @@ class FasterWhisperSTT(STTProvider):
         utterance takes milliseconds the event loop should not spend)."""
         mono = self.as_input(audio)
         heard, segments = self._transcribe_samples(mono.to_float32()[:, 0], language)
-        return mono.duration, heard, segments
+        spoken = [segment for segment in segments if words(segment.text)]  # not "..." alone
+        return mono.duration, heard, spoken
 
     def _transcribe_samples(
         self, samples: npt.NDArray[np.float32], language: str | None = None
