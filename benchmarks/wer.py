@@ -44,10 +44,10 @@ BUCKETS: dict[str, Callable[[float], bool]] = {
     ">3 s": lambda seconds: seconds > 3.0,
 }
 DECODES: dict[str, Callable[[str], STTProvider]] = {
-    "voicegate": lambda model: FasterWhisperSTT(model),
-    "plain": lambda model: FasterWhisperSTT(model, window_margin=None),
+    "voicegate": lambda model: FasterWhisperSTT(model, language="en"),
+    "plain": lambda model: FasterWhisperSTT(model, language="en", window_margin=None),
 }
-"""How each decode of a row is built from a manifest model id."""
+"""How each decode of a row is built from a manifest model id (the prompts are English)."""
 
 
 @dataclass(slots=True)
