@@ -18,11 +18,14 @@ URL_LINE = re.compile(re.escape(READY_LINE) + r"(http://127\.0\.0\.1:(\d+)/\S*)"
 
 @contextmanager
 def running_server(*args: str) -> Iterator[tuple[str, int]]:
-    """Start `voicegate serve` and yield its printed URL and port; stop it with SIGINT."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    """Start `voicegate serve` and yield its printed URL and port; stop it with SIGINT.
+
+    Its data folder (store and token secret) is a temporary one unless ``args`` name one.
+    """
     command = [sys.executable, "-m", "voicegate", "serve", "--port", "0", *args]
     # the server's log goes to a file: a pipe that nobody reads would fill and stall it
-    with tempfile.TemporaryFile(mode="w+") as log:
+    with tempfile.TemporaryFile(mode="w+") as log, tempfile.TemporaryDirectory() as data:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "VOICEGATE_DATA_DIR": data}
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
         try:
             assert process.stdout is not None

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from voicegate.catalog import load_catalog
-from voicegate.errors import ModelNotAvailableError
+from voicegate.errors import ModelLoadError, ModelNotAvailableError, RoomKitError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
 
@@ -38,7 +38,11 @@ class EngineRegistry(Generic[P]):
         self._factories[name] = factory
 
     def create(self, model: str, **options: Any) -> P:
-        """A provider for ``model`` (a manifest id or a local path), built with ``options``."""
+        """A provider for ``model`` (a manifest id or a local path), built with ``options``.
+
+        Raises :class:`ModelNotAvailableError` for a model that is not there and
+        :class:`ModelLoadError` for one the engine cannot read.
+        """
         engine = self._engine_of(model)
         factory = self._factories.get(engine)
         if factory is None:
@@ -46,7 +50,12 @@ class EngineRegistry(Generic[P]):
                 f"{self.kind} model {model!r} runs on the engine {engine!r}, which is not"
                 f" registered (known: {', '.join(self.names)})"
             )
-        return factory(model, **options)
+        try:
+            return factory(model, **options)
+        except RoomKitError:
+            raise
+        except Exception as exc:  # the engine's own error for a file it cannot read
+            raise ModelLoadError.caused_by(f"{self.kind} model {model!r}", exc) from exc
 
     def _engine_of(self, model: str) -> str:
         catalog = load_catalog()

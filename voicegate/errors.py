@@ -1,5 +1,7 @@
 """Every error voicegate raises on purpose derives from :class:`RoomKitError`."""
 
+from __future__ import annotations
+
 
 class RoomKitError(Exception):
     """Base class of voicegate's errors."""
@@ -35,3 +37,13 @@ class RoomClosedError(RoomKitError):
 
 class ProcessTimeoutError(RoomKitError):
     """The locked processing phase (lock wait included) ran past ``process_timeout``."""
+
+
+class ModelLoadError(RoomKitError):
+    """A speech model is there but cannot be loaded: a corrupt, incomplete or wrong file."""
+
+    @classmethod
+    def caused_by(cls, what: str, exc: BaseException) -> ModelLoadError:
+        """``what`` cannot be loaded because of ``exc``, said on one line."""
+        cause = " ".join(f"{type(exc).__name__}: {exc}".split())
+        return cls(f"{what} cannot be loaded: {cause}")

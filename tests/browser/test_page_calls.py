@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import math
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +135,41 @@ async def test_the_page_without_a_token_is_refused_and_with_the_printed_token_co
         metrics = await get(f"http://127.0.0.1:{port}/metrics")
         assert 'voicegate_sessions_total{transport="webrtc"} 1.0' in metrics
         await _hang_up(page)
+
+
+def _expires_at(token: str) -> float:
+    payload = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    expires: float = payload["exp"]
+    return expires
+
+
+async def test_the_page_renews_its_token_and_calls_after_the_printed_one_expired(
+    page: Page,
+) -> None:
+    with running_server("--store", "memory", "--token-ttl", "6") as (url, port):
+        printed = url.split("token=")[1]
+        await page.goto(f"{url}&aec=0&transport=websocket")
+        # renewed at once, then every half lifetime: past the printed token's expiry
+        await wait(page, "() => window.voicegate.tokenRenewals >= 3")
+        await asyncio.sleep(max(0.0, _expires_at(printed) - time.time()) + 0.1)
+        refused = await asyncio.to_thread(_renew, port, printed)
+        assert refused == 401  # the printed token alone would no longer do
+        current = await page.evaluate("() => new URL(location.href).searchParams.get('token')")
+        assert current != printed
+        assert _expires_at(current) > time.time()
+        await page.click("#call")
+        await wait(page, "() => window.voicegate.status === 'live'")
+        assert (await page_state(page))["errors"] == []
+        await _hang_up(page)
+
+
+def _renew(port: int, token: str) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/token/renew", b"", {"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status: int = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    return status

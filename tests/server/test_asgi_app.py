@@ -21,8 +21,8 @@ from voicegate.server.embedded import MAX_WS_MESSAGE_BYTES, EmbeddedServer, Port
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
-from voicegate.voice.auth import TokenAuth
 from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import MAX_OFFER_BYTES, WebRTCVoiceBackend
 from voicegate.voice.websocket import WebSocketVoiceBackend
 

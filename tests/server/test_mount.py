@@ -34,8 +34,8 @@ from voicegate.server.metrics import GatewayMetrics
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
-from voicegate.voice.auth import TokenAuth
 from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import WebRTCVoiceBackend
 from voicegate.voice.websocket import WebSocketVoiceBackend
 

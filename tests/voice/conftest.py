@@ -24,9 +24,11 @@ from voicegate.server.asgi import create_voice_app
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
-from voicegate.voice.auth import TokenAuth
+from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.session import VoiceSettings
+from voicegate.voice.tokens import TokenAuth
+from voicegate.voice.webrtc import WebRTCVoiceBackend
 from voicegate.voice.websocket import WebSocketVoiceBackend
 
 SECRET = b"voice-tests-secret-0123456789"
@@ -44,6 +46,10 @@ class Gateway:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.server.port}/ws"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
 
 
 @pytest.fixture
@@ -64,22 +70,26 @@ async def running_gateway(
     backend: WebSocketVoiceBackend | None = None,
     responder: Channel | None = None,
     max_sessions: int = 32,
+    webrtc: bool = False,
 ) -> AsyncIterator[Gateway]:
-    """A started gateway on a free port; ``backend`` defaults to one taking this module's tokens."""
+    """A started gateway on a free port; ``backend`` defaults to one taking this module's
+    tokens, which ``POST /token/renew`` renews; ``webrtc`` adds the offer endpoint."""
     auth = TokenAuth(SECRET, ttl=60)
     kit = RoomKit(store=InMemoryStore())
-    backend = backend if backend is not None else WebSocketVoiceBackend(auth)
+    backends: list[VoiceBackend] = [backend if backend is not None else WebSocketVoiceBackend(auth)]
+    if webrtc:
+        backends.append(WebRTCVoiceBackend(auth))
     voice = VoiceGateway(
         kit,
         stt=stt,
         tts=tts,
-        backends=[backend],
+        backends=backends,
         responder=responder,
         settings=settings,
         max_sessions=max_sessions,
     )
     await voice.start()
-    async with EmbeddedServer(create_voice_app(voice), "127.0.0.1", 0) as server:
+    async with EmbeddedServer(create_voice_app(voice, tokens=auth), "127.0.0.1", 0) as server:
         yield Gateway(kit, server, voice, auth)
         await voice.close()
     await kit.close()

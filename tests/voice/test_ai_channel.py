@@ -38,8 +38,8 @@ from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.base import split_for_speech
 from voicegate.tts.piper import PiperTTS
 from voicegate.voice.ai import APOLOGY, AIChannel, SentenceStream
-from voicegate.voice.auth import TokenAuth
 from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.websocket import WebSocketVoiceBackend
 
 STALL = object()

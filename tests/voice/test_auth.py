@@ -1,4 +1,4 @@
-"""Voice authentication: the callback contract, auth_context isolation and signed tokens."""
+"""Voice authentication: the callback contract, auth_context isolation, a token on a socket."""
 
 from __future__ import annotations
 
@@ -18,27 +18,17 @@ from voicegate.server.adapters import StarletteMessageSocket, http_request
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.voice.auth import (
     REJECTED_REASON,
-    TokenAuth,
     auth_context,
     authenticate,
     run_with_auth_context,
 )
 from voicegate.voice.http import CaseInsensitiveHeaders, HttpRequest
+from voicegate.voice.tokens import TokenAuth
 
 SECRET = b"0123456789abcdef-test-secret"
 
 
-class Clock:
-    """A settable clock for token expiry."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _request(query: Mapping[str, str] | None = None, **headers: str) -> HttpRequest:
+def request_with(query: Mapping[str, str] | None = None, **headers: str) -> HttpRequest:
     return HttpRequest(
         method="GET",
         path="/ws",
@@ -51,7 +41,7 @@ async def test_dict_accepts_and_becomes_metadata() -> None:
     async def allow(context: Any) -> dict[str, Any] | None:
         return {"user": context.query["user"]}
 
-    outcome = await authenticate(allow, _request({"user": "ada"}))
+    outcome = await authenticate(allow, request_with({"user": "ada"}))
     assert outcome.accepted
     assert outcome.metadata == {"user": "ada"}
 
@@ -60,7 +50,7 @@ async def test_none_rejects() -> None:
     async def deny(context: Any) -> dict[str, Any] | None:
         return None
 
-    outcome = await authenticate(deny, _request())
+    outcome = await authenticate(deny, request_with())
     assert not outcome.accepted
     assert outcome.reason == REJECTED_REASON
 
@@ -72,7 +62,7 @@ async def test_exception_rejects_logs_traceback_and_does_not_leak(
         raise RuntimeError("db password hunter2")
 
     with caplog.at_level(logging.ERROR, logger="voicegate.voice.auth"):
-        outcome = await authenticate(broken, _request())
+        outcome = await authenticate(broken, request_with())
     assert not outcome.accepted
     assert "hunter2" not in outcome.reason
     assert outcome.reason == REJECTED_REASON
@@ -83,12 +73,12 @@ async def test_non_dict_answer_rejects() -> None:
     async def sloppy(context: Any) -> Any:
         return "yes"
 
-    assert not (await authenticate(sloppy, _request())).accepted
+    assert not (await authenticate(sloppy, request_with())).accepted
 
 
 async def test_no_callback_rejects_unless_anonymous() -> None:
-    assert not (await authenticate(None, _request())).accepted
-    anonymous = await authenticate(None, _request(), allow_anonymous=True)
+    assert not (await authenticate(None, request_with())).accepted
+    anonymous = await authenticate(None, request_with(), allow_anonymous=True)
     assert anonymous.accepted
     assert anonymous.metadata == {"anonymous": True}
 
@@ -119,75 +109,6 @@ async def test_concurrent_connections_never_see_each_other() -> None:
     )
     assert results == ["ada", "bob"]
     assert auth_context.get() is None
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def tokens(clock: Clock) -> TokenAuth:
-    return TokenAuth(SECRET, ttl=60, clock=clock)
-
-
-async def test_valid_token_in_query(tokens: TokenAuth, clock: Clock) -> None:
-    token = tokens.issue("ada", {"room": "r1"})
-    meta = await tokens(_request({"token": token}))
-    assert meta == {"subject": "ada", "claims": {"room": "r1"}, "expires_at": clock.now + 60}
-
-
-async def test_valid_token_in_subprotocol(tokens: TokenAuth) -> None:
-    token = tokens.issue("ada")
-    meta = await tokens(_request(Sec_WebSocket_Protocol=f"chat, voicegate.token.{token}"))
-    assert meta is not None
-    assert meta["subject"] == "ada"
-
-
-async def test_valid_token_in_bearer_header(tokens: TokenAuth) -> None:
-    meta = await tokens(_request(authorization=f"Bearer {tokens.issue('bob')}"))
-    assert meta is not None
-    assert meta["subject"] == "bob"
-
-
-async def test_expired_token_rejected(
-    tokens: TokenAuth, clock: Clock, caplog: pytest.LogCaptureFixture
-) -> None:
-    token = tokens.issue("ada", ttl=5)
-    clock.now += 5
-    with caplog.at_level(logging.INFO, logger="voicegate.voice.auth"):
-        assert await tokens(_request({"token": token})) is None
-    assert "expired" in caplog.text
-    assert token not in caplog.text
-
-
-async def test_tampered_token_rejected(tokens: TokenAuth) -> None:
-    token = tokens.issue("ada")
-    payload, signature = token.split(".")
-    forged_payload = TokenAuth(b"another-secret-of-16b", clock=Clock()).issue("admin").split(".")[0]
-    assert await tokens(_request({"token": f"{forged_payload}.{signature}"})) is None
-    flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
-    assert await tokens(_request({"token": f"{payload}.{flipped}"})) is None
-    assert await tokens(_request({"token": payload})) is None
-    assert await tokens(_request({"token": "not a token at all"})) is None
-
-
-async def test_missing_token_rejected(tokens: TokenAuth) -> None:
-    assert await tokens(_request()) is None
-    assert await tokens(_request(authorization="Basic dXNlcjpwYXNz")) is None
-    assert await tokens(object()) is None
-
-
-async def test_wrong_secret_rejected(tokens: TokenAuth, clock: Clock) -> None:
-    other = TokenAuth(b"a-different-secret-entirely", clock=clock)
-    assert await tokens(_request({"token": other.issue("ada")})) is None
-
-
-def test_weak_configuration_refused() -> None:
-    with pytest.raises(ValueError, match="at least 16 bytes"):
-        TokenAuth(b"short")
-    with pytest.raises(ValueError, match="ttl must be positive"):
-        TokenAuth(SECRET, ttl=0)
 
 
 async def test_token_auth_through_a_real_websocket() -> None:

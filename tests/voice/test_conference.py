@@ -36,7 +36,8 @@ async def test_a_second_caller_hears_the_room_as_visibility_allows(
                     return HookResult.allow()
                 return HookResult.modify(event.copy(response_visibility=a_channel))
 
-        async with voice_client(url + gateway.auth.issue("bob"), {"room_id": room_id}) as b:
+        bob = gateway.auth.issue("bob", rooms=[room_id])
+        async with voice_client(url + bob, {"room_id": room_id}) as b:
             assert b.ready["room_id"] == room_id
             await a.say(spoken_turn(await speech(tts, SENTENCE)))
             await a.wait_for("tts_end")
@@ -61,8 +62,10 @@ async def test_a_second_caller_hears_the_room_as_visibility_allows(
         assert word_error_rate([(SENTENCE, heard_by_b.text)]) <= 0.2
 
 
-async def test_joining_a_room_that_does_not_exist_closes_with_4404(gateway: Gateway) -> None:
-    token = gateway.auth.issue("alice")
+async def test_joining_a_granted_room_that_does_not_exist_closes_with_4404(
+    gateway: Gateway,
+) -> None:
+    token = gateway.auth.issue("alice", rooms=["nowhere"])
     async with connect(f"{gateway.ws_url}?token={token}") as ws:
         await ws.send(json.dumps({"type": "hello", "sample_rate": 16000, "room_id": "nowhere"}))
         assert await close_code(ws) == (4404, "room_not_found")

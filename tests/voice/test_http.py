@@ -22,6 +22,10 @@ def test_request_json_error_is_clear() -> None:
         HttpRequest("POST", "/x", body=b"{nope").json()
     with pytest.raises(ValueError, match="request body is not valid JSON"):
         HttpRequest("POST", "/x", body=b"\xff").json()
+    with pytest.raises(ValueError, match="not valid JSON: nested deeper than 32 levels"):
+        HttpRequest("POST", "/x", body=b"[" * 100_000 + b"]" * 100_000).json()
+    with pytest.raises(ValueError, match="not valid JSON: an integer has more than 20 digits"):
+        HttpRequest("POST", "/x", body=b'{"sdp": ' + b"1" * 5000 + b"}").json()
 
 
 def test_error_replies_name_the_status_in_snake_case() -> None:

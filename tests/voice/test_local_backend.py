@@ -179,7 +179,7 @@ async def test_microphone_blocks_reach_the_session_in_order(local: Local) -> Non
     assert {f.sample_rate for f in frames} == {RATE}
     assert local.streams.started
     assert local.backend.session_count == 1
-    assert local.handler.metadata == {"subject": "local", "transport": "local"}
+    assert local.handler.metadata == {"subject": "local", "transport": "local", "rooms": []}
     assert local.notices[0] == SessionOpened("session-1", "room-1")
     levels = [n for n in local.notices if isinstance(n, InputLevel)]
     assert len(levels) == 3

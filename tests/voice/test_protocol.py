@@ -195,6 +195,8 @@ def test_barge_in_and_interrupted_end() -> None:
         (_hello(channels=2), "unsupported_channels"),
         (_hello(format="opus"), "unsupported_format"),
         ('{"type":"hello"}', "bad_hello"),
+        ("[" * 4000 + "]" * 4000, "invalid_json"),  # Python's parser: RecursionError
+        ('{"type":"hello","sample_rate":' + "1" * 5000 + "}", "invalid_json"),  # ValueError
     ],
 )
 def test_any_error_before_hello_is_fatal(message: str, code: str) -> None:
@@ -230,6 +232,8 @@ def test_error_messages_are_precise() -> None:
     ("message", "code"),
     [
         ("{oops", "invalid_json"),
+        ('{"type":"interrupt","x":' + "[" * 33 + "]" * 33 + "}", "invalid_json"),
+        ('{"type":"interrupt","n":' + "9" * 5000 + "}", "invalid_json"),
         ('"just a string"', "invalid_message"),
         ('{"type":"dance"}', "unknown_type"),
         (_hello(), "duplicate_hello"),

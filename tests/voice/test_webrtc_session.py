@@ -21,8 +21,9 @@ from voicegate.server.embedded import EmbeddedServer
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
-from voicegate.voice.auth import AuthCallback, TokenAuth
+from voicegate.voice.auth import AuthCallback
 from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import WebRTCVoiceBackend
 
 pytestmark = pytest.mark.models
@@ -166,8 +167,9 @@ async def test_bad_offers_get_400_with_a_reason_and_the_server_keeps_serving(
         status, answer = await asyncio.to_thread(server.post, body, token)
         assert (status, answer["error"]) == (400, "bad_request"), answer
         assert reason in answer["message"]
+    granted = token_auth.issue("bob", rooms=["no-such-room"])
     with pytest.raises(OfferRejectedError) as missing_room:
-        async with WebRTCVoiceClient(server.url, token, room_id="no-such-room"):
+        async with WebRTCVoiceClient(server.url, granted, room_id="no-such-room"):
             pass
     assert missing_room.value.status == 404
     assert await server.kit.store.list_rooms() == []

@@ -10,7 +10,15 @@ from collections.abc import Sequence
 
 # Each module named here defines ``add_parser(subparsers)``, which registers its
 # sub-command and sets ``func(args) -> int`` as the parser default.
-_COMMAND_MODULES: tuple[str, ...] = ("models", "transcribe", "say", "serve", "bench", "mic")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "models",
+    "transcribe",
+    "say",
+    "serve",
+    "token",
+    "bench",
+    "mic",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

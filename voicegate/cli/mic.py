@@ -9,7 +9,7 @@ import time
 from typing import Any, TextIO
 
 from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
-from voicegate.errors import ModelNotAvailableError
+from voicegate.errors import ModelLoadError, ModelNotAvailableError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.local import (
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         stt, tts = create_stt(DEFAULT_STT_MODEL), create_tts(DEFAULT_TTS_VOICE)
-    except (OSError, ModelNotAvailableError) as error:
+    except (OSError, ModelNotAvailableError, ModelLoadError) as error:
         print(f"voicegate mic: {error}", file=sys.stderr)
         return 2
     try:
@@ -136,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
     except AudioDeviceError as error:
         print(f"\nvoicegate mic: {error}", file=sys.stderr)
         return 1
+    except ModelLoadError as error:
+        print(f"\nvoicegate mic: {error}", file=sys.stderr)
+        return 2
     finally:
         stt.close()
         tts.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import secrets
 import signal
 
 from voicegate.core.channels import Channel
@@ -15,13 +14,15 @@ from voicegate.engines import create_stt, create_tts
 from voicegate.errors import ConfigError
 from voicegate.server.asgi import create_voice_app
 from voicegate.server.config import ServeConfig
+from voicegate.server.data_dir import prepare_data_dir
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
+from voicegate.server.token_secret import load_token_secret
 from voicegate.store.sqlite import SQLiteStore
-from voicegate.voice.auth import TokenAuth
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import WebRTCVoiceBackend
 from voicegate.voice.websocket import WebSocketVoiceBackend
 
@@ -56,7 +57,9 @@ class GatewayServer:
             )
         self.config = config
         self.metrics = GatewayMetrics()
-        self.auth = TokenAuth(secrets.token_bytes(32), ttl=config.token_ttl)
+        self.auth = (
+            None if config.anonymous else TokenAuth(load_token_secret(config), ttl=config.token_ttl)
+        )
         stt = create_stt(config.stt_model, device=config.stt_device)
         language = config.voice.stt_language
         if language is not None and not stt.supports_language(language):
@@ -73,23 +76,20 @@ class GatewayServer:
             observer=self.metrics,
             max_sessions=config.max_sessions,
         )
-        self.server = EmbeddedServer(
-            create_voice_app(self.gateway, metrics=self.metrics), config.host, config.port
-        )
+        app = create_voice_app(self.gateway, metrics=self.metrics, tokens=self.auth)
+        self.server = EmbeddedServer(app, config.host, config.port)
 
     def _store(self) -> ConversationStore:
         if self.config.store == "memory":
             return InMemoryStore()
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(self.config.data_dir)
         return SQLiteStore(self.config.store_path)
 
     def _backends(self) -> list[VoiceBackend]:
-        auth = None if self.config.anonymous else self.auth
-        backends: list[VoiceBackend] = [
-            WebSocketVoiceBackend(auth, allow_anonymous=self.config.anonymous)
-        ]
+        anonymous = self.config.anonymous
+        backends: list[VoiceBackend] = [WebSocketVoiceBackend(self.auth, allow_anonymous=anonymous)]
         if self.config.webrtc:
-            backends.append(WebRTCVoiceBackend(auth, allow_anonymous=self.config.anonymous))
+            backends.append(WebRTCVoiceBackend(self.auth, allow_anonymous=anonymous))
         return backends
 
     def _responder(self) -> Channel:
@@ -103,7 +103,7 @@ class GatewayServer:
     def url(self) -> str:
         """The page's address with a fresh token (none needed when anonymous)."""
         base = f"http://{self.config.host}:{self.server.port}/"
-        if self.config.anonymous:
+        if self.auth is None:
             return base
         return f"{base}?token={self.auth.issue('page')}"
 

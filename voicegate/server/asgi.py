@@ -25,6 +25,7 @@ from voicegate.voice.endpoint import HttpEndpoint, SocketClosedError, WebSocketE
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.http import HttpReply
 from voicegate.voice.protocol import CloseCode
+from voicegate.voice.tokens import TokenAuth, TokenRenewal
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,11 @@ _Handler = Callable[[Request], Awaitable[Response]]
 
 
 def create_voice_app(
-    gateway: VoiceGateway, *, metrics: GatewayMetrics | None = None, page: bool = True
+    gateway: VoiceGateway,
+    *,
+    metrics: GatewayMetrics | None = None,
+    page: bool = True,
+    tokens: TokenAuth | None = None,
 ) -> Starlette:
     """The ASGI app serving ``gateway``'s voice backends; run it, or mount it in your own app.
 
@@ -41,29 +46,36 @@ def create_voice_app(
     ``page=False``), each backend that is a
     :class:`~voicegate.voice.endpoint.WebSocketEndpoint` (``/ws``) or an
     :class:`~voicegate.voice.endpoint.HttpEndpoint` (``POST /webrtc/offer``) at its
-    ``path``, ``/healthz``, and ``/metrics`` when ``metrics`` is given (the gateway's
-    observer). Errors are JSON ``{"error": ..., "message": ...}`` bodies; a failing
-    handler is logged and answers 500 (a WebSocket: close 1011), never a traceback.
+    ``path``, ``/healthz``, ``/metrics`` when ``metrics`` is given (the gateway's
+    observer), and ``POST /token/renew`` (:class:`~voicegate.voice.tokens.TokenRenewal`)
+    when ``tokens`` is given, the callback the backends authenticate with. Errors are JSON
+    ``{"error": ..., "message": ...}`` bodies; a failing handler is logged and answers 500
+    (a WebSocket: close 1011), never a traceback.
 
     The app neither starts nor closes the gateway: ``await gateway.start()`` before
     serving and ``await gateway.close()`` before the server stops, so that sessions are
     told 1001 (going away) rather than whatever the server sends on shutdown.
     """
     served = (WebSocketEndpoint, HttpEndpoint)
-    paths = [backend.path for backend in gateway.backends if isinstance(backend, served)]
+    endpoints: list[WebSocketEndpoint | HttpEndpoint] = [
+        backend for backend in gateway.backends if isinstance(backend, served)
+    ]
+    if tokens is not None:
+        endpoints.append(TokenRenewal(tokens))
+    paths = [endpoint.path for endpoint in endpoints]
     if len(set(paths)) < len(paths):
-        raise ValueError(f"two voice backends are served at the same path: {sorted(paths)}")
+        raise ValueError(f"two voice endpoints are served at the same path: {sorted(paths)}")
     routes: list[BaseRoute] = []
     if page:
         routes += [Route("/", _page), Mount("/static", app=PageFiles(directory=PAGE_DIR))]
-    for backend in gateway.backends:
-        if isinstance(backend, WebSocketEndpoint):
+    for endpoint in endpoints:
+        if isinstance(endpoint, WebSocketEndpoint):
             routes += [
-                WebSocketRoute(backend.path, _socket_route(backend)),
-                Route(backend.path, _upgrade_required),
+                WebSocketRoute(endpoint.path, _socket_route(endpoint)),
+                Route(endpoint.path, _upgrade_required),
             ]
-        if isinstance(backend, HttpEndpoint):
-            routes.append(Route(backend.path, _guarded(_http_route(backend)), methods=["POST"]))
+        if isinstance(endpoint, HttpEndpoint):
+            routes.append(Route(endpoint.path, _guarded(_http_route(endpoint)), methods=["POST"]))
     routes.append(Route("/healthz", _guarded(_health(gateway))))
     if metrics is not None:
         routes.append(Route("/metrics", _guarded(_metrics(metrics))))

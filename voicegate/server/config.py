@@ -43,6 +43,7 @@ class ServeConfig:
     ai_model: str = "local"
     anonymous: bool = False
     token_ttl: float = 600.0
+    token_secret_file: Path | None = None
     max_sessions: int = 32
     webrtc: bool = True
     voice: VoiceSettings = field(default_factory=VoiceSettings)
@@ -136,7 +137,11 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting(
         "port", "TCP port for the page, WebSocket, WebRTC offers and metrics", _int_in(0, 65535)
     ),
-    _Setting("data_dir", "folder for the SQLite store", lambda text: Path(_text(text))),
+    _Setting(
+        "data_dir",
+        "folder for the SQLite store and the token secret",
+        lambda text: Path(_text(text)),
+    ),
     _Setting(
         "store", "conversation store: sqlite (persistent) or memory", _one_of("sqlite", "memory")
     ),
@@ -153,6 +158,12 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting("anonymous", "accept connections without a token (loopback only)", _bool),
     _Setting(
         "token_ttl", "lifetime in seconds of the page token printed at start", _positive_float
+    ),
+    _Setting(
+        "token_secret_file",
+        "file holding the secret that signs tokens (or VOICEGATE_TOKEN_SECRET, the secret "
+        "itself; default: <data_dir>/token-secret, created on first use)",
+        lambda text: Path(_text(text)),
     ),
     _Setting("max_sessions", "most concurrent voice sessions", _int_in(1, 10000)),
     _Setting("webrtc", "serve the WebRTC offer endpoint", _bool),
@@ -206,6 +217,8 @@ def _default(setting: _Setting) -> Any:
 
 def _shown(value: Any) -> str:
     """A default as a user would type it."""
+    if value is None:
+        return "none"
     if isinstance(value, frozenset):
         return ",".join(sorted(str(item) for item in value))
     return str(value)

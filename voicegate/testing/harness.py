@@ -17,6 +17,7 @@ from voicegate.stt.base import STTProvider
 from voicegate.testing.fakes import ToneTTS
 from voicegate.testing.transport import MemoryTransport
 from voicegate.tts.base import TTSProvider
+from voicegate.voice.access import ROOMS_KEY
 from voicegate.voice.backend import SessionRequest
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.inbound import InboundMixer
@@ -105,9 +106,11 @@ class VoiceHarness:
         hold_playout: bool = False,
     ) -> AsyncIterator[Caller]:
         """A session on a :class:`MemoryTransport` (16 kHz in and out) for the block; it
-        joins ``room_id`` (a new room when None) and leaves at the end."""
+        joins ``room_id`` (a new room when None; the session is granted it) and leaves at
+        the end."""
         transport = MemoryTransport(hold_playout=hold_playout)
-        request = SessionRequest(room_id=room_id, participant_id=participant_id)
+        rooms = [] if room_id is None else [room_id]
+        request = SessionRequest({ROOMS_KEY: rooms}, room_id, participant_id)
         running = asyncio.create_task(self.gateway.run_session(transport, request))
         await transport.wait_until(
             lambda: transport.session_id is not None or running.done(), "the session"

@@ -1,23 +1,19 @@
-"""Authentication of voice connections: the ``AuthCallback`` contract, ``auth_context`` and tokens.
+"""Authentication of voice connections: the ``AuthCallback`` contract and ``auth_context``.
 
 Every transport calls :func:`authenticate` with its connection context (the
 :class:`~voicegate.voice.http.HttpRequest` of the upgrade or the offer) before it
 accepts anything, then runs its session factory through :func:`run_with_auth_context`
-so the factory can read the metadata with ``auth_context.get()``.
+so the factory can read the metadata with ``auth_context.get()``. The metadata also
+decides the rooms the connection may join (``voicegate.voice.access``). The shipped
+callback is :class:`~voicegate.voice.tokens.TokenAuth`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextvars
-import hashlib
-import hmac
-import json
 import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -29,9 +25,6 @@ AuthCallback = Callable[[Any], Awaitable[dict[str, Any] | None]]
 
 auth_context: ContextVar[dict[str, Any] | None] = ContextVar("auth_context", default=None)
 """Auth metadata of the current connection, set before the session factory runs."""
-
-TOKEN_SUBPROTOCOL_PREFIX = "voicegate.token."
-"""A browser passes a token as the WebSocket subprotocol ``voicegate.token.<token>``."""
 
 REJECTED_REASON = "unauthorized"
 """The only reason a rejected client is told: never the callback's own error text."""
@@ -96,97 +89,3 @@ async def run_with_auth_context(
 
 async def _call(factory: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> T:
     return await factory(*args)
-
-
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class TokenAuth:
-    """Short-lived signed tokens, usable as an :data:`AuthCallback`.
-
-    A token is ``<payload>.<signature>``, both base64url: the payload is compact JSON
-    ``{"sub": subject, "exp": unix_time, "claims": {...}}`` and the signature is
-    HMAC-SHA256 of the encoded payload under ``secret``. The callback reads the token
-    from the query string (``?token=``), the WebSocket subprotocol
-    (``voicegate.token.<token>``) or an ``Authorization: Bearer`` header, and returns
-    ``{"subject": ..., "claims": {...}, "expires_at": ...}`` for a valid token.
-    """
-
-    def __init__(
-        self, secret: bytes, ttl: float = 300, *, clock: Callable[[], float] = time.time
-    ) -> None:
-        if len(secret) < 16:
-            raise ValueError("TokenAuth secret must be at least 16 bytes")
-        if ttl <= 0:
-            raise ValueError(f"TokenAuth ttl must be positive, got {ttl}")
-        self._secret = secret
-        self._ttl = ttl
-        self._clock = clock
-
-    def issue(
-        self, subject: str, claims: dict[str, Any] | None = None, ttl: float | None = None
-    ) -> str:
-        """A token for ``subject`` with ``claims``, valid ``ttl`` seconds (default: ctor ttl)."""
-        lifetime = self._ttl if ttl is None else ttl
-        payload = {"sub": subject, "exp": self._clock() + lifetime, "claims": claims or {}}
-        encoded = _b64encode(json.dumps(payload, separators=(",", ":")).encode())
-        return f"{encoded}.{self._sign(encoded)}"
-
-    def verify(self, token: str) -> dict[str, Any] | None:
-        """The metadata of a valid token, or ``None`` (the reason is logged, the token never)."""
-        encoded, dot, signature = token.partition(".")
-        if not dot or not hmac.compare_digest(signature, self._sign(encoded)):
-            logger.info("token rejected: bad signature or malformed token")
-            return None
-        try:
-            payload = json.loads(_b64decode(encoded))
-        except (binascii.Error, ValueError):
-            logger.info("token rejected: undecodable payload")
-            return None
-        if not (
-            isinstance(payload, dict)
-            and isinstance(payload.get("sub"), str)
-            and isinstance(payload.get("exp"), int | float)
-            and isinstance(payload.get("claims"), dict)
-        ):
-            logger.info("token rejected: payload lacks sub/exp/claims")
-            return None
-        if payload["exp"] <= self._clock():
-            logger.info("token rejected: expired")
-            return None
-        return {
-            "subject": payload["sub"],
-            "claims": payload["claims"],
-            "expires_at": payload["exp"],
-        }
-
-    async def __call__(self, context: Any) -> dict[str, Any] | None:
-        """Read the token from ``context`` (an ``HttpRequest``) and verify it."""
-        token = token_from_request(getattr(context, "query", {}), getattr(context, "headers", {}))
-        if token is None:
-            logger.info("connection without a token rejected")
-            return None
-        return self.verify(token)
-
-    def _sign(self, encoded_payload: str) -> str:
-        digest = hmac.new(self._secret, encoded_payload.encode("ascii", "replace"), hashlib.sha256)
-        return _b64encode(digest.digest())
-
-
-def token_from_request(query: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
-    """The token a client sent: query ``token``, subprotocol ``voicegate.token.<t>`` or Bearer."""
-    if query.get("token"):
-        return query["token"]
-    for offered in headers.get("Sec-WebSocket-Protocol", "").split(","):
-        candidate = offered.strip()
-        if candidate.startswith(TOKEN_SUBPROTOCOL_PREFIX):
-            return candidate.removeprefix(TOKEN_SUBPROTOCOL_PREFIX)
-    scheme, _, credentials = headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return None

@@ -14,7 +14,7 @@ class SessionRequest:
     """What an accepted connection asks for: its auth metadata and, optionally, a room.
 
     Without a ``participant_id`` the gateway takes the metadata's ``subject`` (what
-    :class:`~voicegate.voice.auth.TokenAuth` puts there); without a ``language``, the
+    :class:`~voicegate.voice.tokens.TokenAuth` puts there); without a ``language``, the
     gateway's setting.
     """
 

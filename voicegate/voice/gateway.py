@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Protocol
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import RoomStatus
-from voicegate.errors import RoomNotFoundError
+from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
+from voicegate.voice.access import RoomAccessDeniedError, RoomGrant
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
 from voicegate.voice.echo import EchoResponder
@@ -106,11 +106,19 @@ class VoiceGateway:
             self._observer.error(kind)
 
     async def start(self) -> None:
-        """Warm the models up, register the responder and start every backend."""
+        """Warm the models up, register the responder and start every backend.
+
+        A model that cannot be loaded raises :class:`~voicegate.errors.ModelLoadError`.
+        """
         for name, provider in (("speech recognition", self._stt), ("speech synthesis", self._tts)):
             began = time.monotonic()
             logger.info("warming up %s ...", name)
-            await provider.warm_up()
+            try:
+                await provider.warm_up()
+            except RoomKitError:
+                raise
+            except Exception as exc:  # the engine's own error for a model it cannot load
+                raise ModelLoadError.caused_by(f"the {name} model", exc) from exc
             logger.info("%s ready in %.2f s", name, time.monotonic() - began)
         self._kit.register_channel(self._responder)
         for backend in self._backends:
@@ -136,9 +144,13 @@ class VoiceGateway:
             await transport.close(CloseCode.PROTOCOL_VIOLATION, "unsupported_language")
             return
         try:
-            room_id = await self._room_for(request.room_id)
+            room_id = await self._room_for(request)
         except RoomNotFoundError:
             await transport.close(CloseCode.ROOM_NOT_FOUND, "room_not_found")
+            return
+        except RoomAccessDeniedError as exc:
+            logger.info("session refused: %s", exc)
+            await transport.close(CloseCode.ROOM_FORBIDDEN, "room_forbidden")
             return
         participant = request.participant_id or str(request.metadata.get("subject", "caller"))
         session = VoiceSession(room_id, participant, transport, dict(request.metadata))
@@ -149,13 +161,13 @@ class VoiceGateway:
         finally:
             await self._leave(session, channel)
 
-    async def _room_for(self, room_id: str | None) -> str:
-        if room_id is None:
-            room = await self._kit.create_room(metadata={"voice": True})
+    async def _room_for(self, request: SessionRequest) -> str:
+        """The room the session joins, as its auth metadata grants (``voice/access.py``)."""
+        grant = RoomGrant.from_metadata(request.metadata)
+        if request.room_id is None:
+            room = await self._kit.create_room(metadata=grant.new_room_metadata())
         else:
-            room = await self._kit.get_room(room_id)
-            if room.status is RoomStatus.CLOSED:
-                raise RoomNotFoundError(f"room {room_id!r} is closed")
+            room = await grant.enter(self._kit, request.room_id)
         bindings = await self._kit.store.list_bindings(room.id)
         if all(b.channel_id != self._responder.channel_id for b in bindings):
             await self._kit.attach_channel(room.id, self._responder.channel_id)

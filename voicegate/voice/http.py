@@ -8,10 +8,11 @@ mounted in) turns its own request into an :class:`HttpRequest` and writes an
 from __future__ import annotations
 
 import http
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from voicegate.voice.json_input import InvalidJSONError, parse_client_json
 
 
 class CaseInsensitiveHeaders(Mapping[str, str]):
@@ -58,10 +59,13 @@ class HttpRequest:
     remote_address: tuple[str, int] | None = None
 
     def json(self) -> Any:
-        """The body parsed as JSON; raises ``ValueError`` with a clear message when it is not."""
+        """The body parsed as JSON; raises ``ValueError`` with a clear message when it is not.
+
+        The limits of :func:`~voicegate.voice.json_input.parse_client_json` apply.
+        """
         try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return parse_client_json(self.body)
+        except InvalidJSONError as exc:
             raise ValueError(f"request body is not valid JSON: {exc}") from None
 
 

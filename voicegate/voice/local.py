@@ -25,6 +25,7 @@ import numpy as np
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.errors import RoomKitError
+from voicegate.voice.access import ROOMS_KEY
 from voicegate.voice.auth import run_with_auth_context
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.notices import Notice
@@ -380,7 +381,9 @@ class LocalVoiceBackend(VoiceBackend):
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self, transport: LocalTransport, stream: AudioStream) -> None:
-        metadata = {"subject": "local", "transport": "local"}
+        # the application chose the room: the local session may join it (voice/access.py)
+        rooms = [] if self._room_id is None else [self._room_id]
+        metadata = {"subject": "local", "transport": "local", ROOMS_KEY: rooms}
         request = SessionRequest(metadata, self._room_id, "local")
         try:
             await run_with_auth_context(

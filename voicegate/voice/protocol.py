@@ -18,6 +18,7 @@ from enum import Enum, IntEnum
 from typing import Any
 
 from voicegate.core.models import RoomEvent
+from voicegate.voice.json_input import InvalidJSONError, parse_client_json
 
 SAMPLE_FORMAT = "pcm16"
 """The only audio format: signed 16-bit little-endian PCM."""
@@ -45,6 +46,7 @@ class CloseCode(IntEnum):
     TRY_AGAIN_LATER = 1013
     PROTOCOL_VIOLATION = 4400
     UNAUTHORIZED = 4401
+    ROOM_FORBIDDEN = 4403
     ROOM_NOT_FOUND = 4404
     HELLO_TIMEOUT = 4408
 
@@ -85,6 +87,10 @@ class ProtocolError:
     code: str
     message: str
     fatal: bool
+
+    def __str__(self) -> str:
+        """One log line: ``code (fatal): message``."""
+        return f"{self.code}{' (fatal)' if self.fatal else ''}: {self.message}"
 
 
 def is_language_code(value: object) -> bool:
@@ -144,9 +150,9 @@ class VoiceProtocol:
                 CloseCode.MESSAGE_TOO_BIG,
             )
         try:
-            message = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return self._reject("invalid_json", f"text message is not valid JSON: {exc.msg}")
+            message = parse_client_json(text)
+        except InvalidJSONError as exc:
+            return self._reject("invalid_json", f"text message is not valid JSON: {exc}")
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             return self._reject(
                 "invalid_message", 'a text message must be a JSON object with "type"'

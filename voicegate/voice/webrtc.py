@@ -21,6 +21,7 @@ from voicegate.voice.webrtc_transport import SessionRefusedError, WebRTCTranspor
 logger = logging.getLogger(__name__)
 
 _REFUSALS: dict[int, tuple[int, str]] = {
+    CloseCode.ROOM_FORBIDDEN: (403, "this token may not join that room"),
     CloseCode.ROOM_NOT_FOUND: (404, "room not found"),
     CloseCode.TRY_AGAIN_LATER: (503, "the server is at its session limit"),
     CloseCode.GOING_AWAY: (503, "the server is shutting down"),
@@ -103,13 +104,11 @@ class WebRTCVoiceBackend(VoiceBackend):
             self.session_handler.record_error("auth")
             return HttpReply.error(401, outcome.reason)
         if not _is_json(request.headers.get("Content-Type", "")):
-            self.session_handler.record_error("offer")
-            return HttpReply.error(415, "send the offer as Content-Type: application/json")
+            return self._refuse_offer(415, "send the offer as Content-Type: application/json")
         try:
             offer_sdp, offer_type, room_id = _read_offer(request)
         except ValueError as exc:
-            self.session_handler.record_error("offer")
-            return HttpReply.error(400, str(exc))
+            return self._refuse_offer(400, str(exc))
         if self._closing or not self.session_handler.accepting():
             return HttpReply.error(503, "the server is not accepting sessions now")
         outbound = PacedAudioTrack()
@@ -121,9 +120,7 @@ class WebRTCVoiceBackend(VoiceBackend):
                 gathering_timeout=self._gathering_timeout,
             )
         except InvalidOfferError as exc:
-            logger.info("offer rejected: %s", exc)
-            self.session_handler.record_error("offer")
-            return HttpReply.error(400, str(exc))
+            return self._refuse_offer(400, str(exc))
         except IceGatheringTimeoutError as exc:
             logger.warning("offer not answered: %s", exc)
             return HttpReply.error(503, str(exc))
@@ -145,6 +142,12 @@ class WebRTCVoiceBackend(VoiceBackend):
             await transport.close(CloseCode.TRY_AGAIN_LATER, "server_busy")
             return HttpReply.error(503, "the session did not start in time")
         return HttpReply(200, {"sdp": peer.answer_sdp, "type": "answer", "session_id": session_id})
+
+    def _refuse_offer(self, status: int, message: str) -> HttpReply:
+        """Count, log (one line) and answer an offer refused for what the client sent."""
+        logger.info("offer refused with %d: %s", status, message)
+        self.session_handler.record_error("offer")
+        return HttpReply.error(status, message)
 
     async def _run(self, transport: WebRTCTransport, request: SessionRequest) -> None:
         try:

@@ -20,7 +20,7 @@ from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.errors import RoomKitError
 from voicegate.voice.notices import Notice
-from voicegate.voice.protocol import Bye, CloseCode, Interrupt, VoiceProtocol
+from voicegate.voice.protocol import Bye, CloseCode, Interrupt, ProtocolError, VoiceProtocol
 from voicegate.voice.rtc import PacedAudioTrack, read_audio
 from voicegate.voice.rtc.inbound import WEBRTC_SAMPLE_RATE
 from voicegate.voice.transport import VoiceTransport
@@ -188,6 +188,8 @@ class WebRTCTransport(VoiceTransport):
                 await self.interrupt_handler()
             elif isinstance(event, Bye):
                 self._end()
+            elif isinstance(event, ProtocolError):
+                logger.info("data channel client error %s", event)
         self._send_pending()
         if self._protocol.close_code is not None:
             self._end()

@@ -15,7 +15,15 @@ from voicegate.voice.endpoint import MessageSocket, SocketClosedError
 from voicegate.voice.http import HttpRequest
 from voicegate.voice.notices import Notice
 from voicegate.voice.playout import PlayoutBuffer
-from voicegate.voice.protocol import AudioIn, Bye, CloseCode, Hello, Interrupt, VoiceProtocol
+from voicegate.voice.protocol import (
+    AudioIn,
+    Bye,
+    CloseCode,
+    Hello,
+    Interrupt,
+    ProtocolError,
+    VoiceProtocol,
+)
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.wire import write_notice
 
@@ -86,6 +94,8 @@ class WebSocketTransport(VoiceTransport):
                         await self.interrupt_handler()
                     elif isinstance(event, Bye):
                         self._protocol.close(CloseCode.NORMAL, "bye")
+                    elif isinstance(event, ProtocolError):
+                        logger.info("websocket client error %s", event)
                 await self._flush()
                 if self._protocol.close_code is not None:
                     return
@@ -240,10 +250,14 @@ class WebSocketVoiceBackend(VoiceBackend):
         try:
             async with asyncio.timeout(self._hello_timeout):
                 while hello is None and protocol.close_code is None:
-                    events = protocol.receive(await socket.receive())
-                    hello = next((e for e in events if isinstance(e, Hello)), None)
+                    for event in protocol.receive(await socket.receive()):
+                        if isinstance(event, Hello):
+                            hello = event
+                        elif isinstance(event, ProtocolError):
+                            logger.info("websocket refused before its hello: %s", event)
         except TimeoutError:
             protocol.hello_timed_out(self._hello_timeout)
+            logger.info("websocket refused: no hello within %g s", self._hello_timeout)
         except SocketClosedError:
             return None
         if hello is None or protocol.close_code is not None:

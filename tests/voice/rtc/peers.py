@@ -10,7 +10,7 @@ import av
 import numpy as np
 from aiortc import AudioStreamTrack, MediaStreamTrack, RTCPeerConnection
 
-from voicegate.voice.rtc import AnsweredPeer, PacedAudioTrack
+from voicegate.voice.rtc import AnsweredPeer, PacedAudioTrack, create_peer_connection
 
 TONE_HZ = 440.0
 TONE_AMPLITUDE = 0.25
@@ -66,3 +66,18 @@ async def wait_connected(*peers: RTCPeerConnection) -> None:
         states = {peer.connectionState for peer in peers}
         assert not states & {"failed", "closed"}, states
         await asyncio.sleep(0.02)
+
+
+async def client_offer(direction: str = "sendrecv", *, data_channel: bool = False) -> str:
+    """A real aiortc offer with one audio section in ``direction`` (and the data channel)."""
+    client = create_peer_connection()
+    try:
+        if direction == "sendrecv":
+            client.addTrack(ToneTrack())
+        else:
+            client.addTransceiver("audio", direction=direction)
+        if data_channel:
+            client.createDataChannel("voicegate")
+        return await offer_sdp(client)
+    finally:
+        await client.close()

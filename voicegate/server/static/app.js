@@ -3,7 +3,8 @@
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const token = params.get("token") || "";
+// the token from the page address, replaced by a renewed one before it expires (see renewToken)
+let token = params.get("token") || "";
 // Echo cancellation, noise suppression and gain control stay on for people; `?aec=0` turns them off
 // so that a test's fake microphone reaches the server as recorded.
 const voiceProcessing = params.get("aec") !== "0";
@@ -26,6 +27,7 @@ const state = {
   bargeIns: 0,
   micLevelDb: -100,
   errors: [],
+  tokenRenewals: 0,
 };
 window.voicegate = state;
 
@@ -56,6 +58,45 @@ function fail(message) {
   logLine("notice", message);
   endCall();
   setStatus("error", message);
+}
+
+// ---- token renewal --------------------------------------------------------------------------
+
+// A token lives `exp - iat` seconds. The page trades it for a fresh one at once, then every half
+// lifetime: no clock of the browser's is compared with the server's, and a late timer still has
+// half a lifetime to spare. A failed attempt is retried unless the server refused the token.
+function tokenLifetimeMs(value) {
+  try {
+    const payload = JSON.parse(atob(value.split(".")[0].replace(/-/g, "+").replace(/_/g, "/")));
+    return (payload.exp - payload.iat) * 1000;
+  } catch {
+    return null;
+  }
+}
+
+async function renewToken() {
+  const lifetimeMs = tokenLifetimeMs(token);
+  if (!lifetimeMs) return;
+  let response;
+  try {
+    response = await fetch(endpoint("token/renew"), {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+    });
+  } catch {
+    setTimeout(renewToken, lifetimeMs / 8); // the network failed: try again soon
+    return;
+  }
+  if (!response.ok) {
+    logLine("notice", `token renewal refused (${response.status}): open a fresh page link`);
+    return;
+  }
+  token = (await response.json()).token;
+  state.tokenRenewals += 1;
+  const address = new URL(location.href);
+  address.searchParams.set("token", token);
+  history.replaceState(null, "", address); // a reload keeps working too
+  setTimeout(renewToken, lifetimeMs / 2);
 }
 
 // ---- turn latency -------------------------------------------------------------------------
@@ -354,3 +395,4 @@ $("call").addEventListener("click", () => {
 
 if (params.get("transport")) $("transport").value = params.get("transport");
 if (!token) logLine("notice", "no token in the page address: open the URL that `voicegate serve` printed");
+else renewToken();

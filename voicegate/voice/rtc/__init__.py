@@ -2,14 +2,9 @@
 
 from voicegate.voice.rtc.ice import LoopbackPeerConnection, create_peer_connection
 from voicegate.voice.rtc.inbound import read_audio
+from voicegate.voice.rtc.offer import InvalidOfferError, parse_offer
 from voicegate.voice.rtc.outbound import PacedAudioTrack
-from voicegate.voice.rtc.peer import (
-    AnsweredPeer,
-    IceGatheringTimeoutError,
-    InvalidOfferError,
-    answer_offer,
-    parse_offer,
-)
+from voicegate.voice.rtc.peer import AnsweredPeer, IceGatheringTimeoutError, answer_offer
 
 __all__ = [
     "AnsweredPeer",

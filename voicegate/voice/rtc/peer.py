@@ -1,21 +1,21 @@
-"""Answering a client's SDP offer: validation, a host-candidate peer, bounded ICE gathering."""
+"""Answering a client's SDP offer: a host-candidate peer, bounded ICE gathering."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription, sdp
-from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import OperationError
 
 from voicegate.errors import RoomKitError
 from voicegate.voice.rtc.ice import create_peer_connection
+from voicegate.voice.rtc.offer import InvalidOfferError, parse_offer
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_GATHERING_TIMEOUT = 5.0
-
-
-class InvalidOfferError(RoomKitError):
-    """The client's SDP offer cannot be answered; the message is fit for a 400 response."""
 
 
 class IceGatheringTimeoutError(RoomKitError):
@@ -35,35 +35,6 @@ class AnsweredPeer:
     inbound_audio: MediaStreamTrack
 
 
-def parse_offer(offer_sdp: str, offer_type: str = "offer") -> sdp.SessionDescription:
-    """Parse and check an offer: well-formed, with one send-and-receive audio section.
-
-    Raises :class:`InvalidOfferError` naming what is wrong.
-    """
-    if offer_type != "offer":
-        raise InvalidOfferError(f"unsupported SDP type {offer_type!r}: expected 'offer'")
-    if not isinstance(offer_sdp, str) or not offer_sdp.lstrip().startswith("v=0"):
-        raise InvalidOfferError("malformed SDP offer: it must start with 'v=0'")
-    try:
-        description = sdp.SessionDescription.parse(offer_sdp.strip() + "\r\n")
-    except (ValueError, AssertionError, IndexError, KeyError) as exc:
-        raise InvalidOfferError("malformed SDP offer: a line could not be parsed") from exc
-    audio = [media for media in description.media if media.kind == "audio"]
-    if not audio:
-        raise InvalidOfferError("the SDP offer has no audio section")
-    if len(audio) > 1:
-        raise InvalidOfferError(f"the SDP offer has {len(audio)} audio sections; expected one")
-    direction = audio[0].direction or "sendrecv"
-    if direction != "sendrecv":
-        raise InvalidOfferError(f"the offer's audio must be 'sendrecv', got {direction!r}")
-    ice = audio[0].ice
-    if ice is None or not ice.usernameFragment or not ice.password:
-        raise InvalidOfferError("the SDP offer has no ICE username fragment or password")
-    if audio[0].dtls is None or not audio[0].dtls.fingerprints:
-        raise InvalidOfferError("the SDP offer has no DTLS fingerprint")
-    return description
-
-
 async def answer_offer(
     offer_sdp: str,
     outbound_audio: MediaStreamTrack,
@@ -73,17 +44,27 @@ async def answer_offer(
 ) -> AnsweredPeer:
     """Answer ``offer_sdp`` with a new peer that sends ``outbound_audio`` and receives audio.
 
-    Raises :class:`InvalidOfferError` for an offer that cannot be answered and
-    :class:`IceGatheringTimeoutError` when candidates take longer than ``gathering_timeout``
-    seconds; the peer connection is closed in both cases.
+    Raises :class:`InvalidOfferError` for an offer that cannot be answered (checked by
+    :func:`~voicegate.voice.rtc.offer.parse_offer` first; whatever aiortc still refuses
+    counts as the offer's fault too) and :class:`IceGatheringTimeoutError` when candidates
+    take longer than ``gathering_timeout`` seconds; the peer connection is closed in both
+    cases, and a failure to close it is logged, never raised over the first error.
     """
     parse_offer(offer_sdp, offer_type)
     connection = create_peer_connection()
     try:
         return await _answer(connection, offer_sdp, outbound_audio, gathering_timeout)
     except BaseException:
-        await connection.close()
+        await _close_quietly(connection)
         raise
+
+
+async def _close_quietly(connection: RTCPeerConnection) -> None:
+    """Close a half-set-up peer; aiortc may fail to, on the state the bad offer left."""
+    try:
+        await connection.close()
+    except Exception as exc:
+        logger.info("closing the refused offer's peer failed: %s: %s", type(exc).__name__, exc)
 
 
 async def _answer(
@@ -94,15 +75,16 @@ async def _answer(
 ) -> AnsweredPeer:
     try:
         await connection.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        inbound_audio = next(
+            t for t in connection.getTransceivers() if t.kind == "audio"
+        ).receiver.track
+        connection.addTrack(outbound_audio)
+        answer = await connection.createAnswer()
     except OperationError as exc:
         raise InvalidOfferError("the SDP offer has no audio codec this server supports") from exc
-    except (ValueError, InvalidAccessError, InvalidStateError) as exc:
-        raise InvalidOfferError(f"the SDP offer was rejected: {exc}") from exc
-    inbound_audio = next(
-        t for t in connection.getTransceivers() if t.kind == "audio"
-    ).receiver.track
-    connection.addTrack(outbound_audio)
-    answer = await connection.createAnswer()
+    except Exception as exc:  # aiortc's own checks, or its failure on what they let through
+        logger.info("aiortc refused an offer: %s: %s", type(exc).__name__, exc)
+        raise InvalidOfferError("the SDP offer was rejected: it could not be answered") from exc
     try:
         async with asyncio.timeout(gathering_timeout):
             await connection.setLocalDescription(answer)
