@@ -5,15 +5,22 @@ give no transcript with either."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.audio.wav import write_wav
 from voicegate.bench.espeak import espeak
+from voicegate.cli import main
+from voicegate.errors import ConfigError
+from voicegate.server.app import GatewayServer
+from voicegate.server.config import ServeConfig
 from voicegate.stt.base import UnsupportedLanguageError
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT, resolve_device
+from voicegate.voice.session import VoiceSettings
 
 pytestmark = pytest.mark.models
 
@@ -107,3 +114,22 @@ def test_auto_device_is_cuda_only_where_ctranslate2_finds_one() -> None:
     with pytest.raises(ValueError, match="cpu, cuda or auto"):
         resolve_device("tpu")
     assert FasterWhisperSTT(device="auto").device == expected
+
+
+def test_transcribe_command_takes_a_language(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wav = tmp_path / "es.wav"
+    write_wav(wav, espeak(SPOKEN["es"], "es"))
+    assert main(["transcribe", str(wav), "--model", "whisper-base", "--language", "es"]) == 0
+    captured = capsys.readouterr()
+    assert "(es)" in captured.err
+    assert word_error_rate([(SPOKEN["es"], captured.out)], "es") <= MAX_WER
+    assert main(["transcribe", str(wav), "--language", "es"]) == 2  # tiny.en
+    assert "whisper-tiny.en does not know language 'es'" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_language_its_recogniser_does_not_know() -> None:
+    config = ServeConfig(store="memory", anonymous=True, voice=VoiceSettings(language="de"))
+    with pytest.raises(ConfigError, match=r"--language de: whisper-tiny\.en does not know it"):
+        GatewayServer(config)
