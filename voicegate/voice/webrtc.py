@@ -9,7 +9,7 @@ from typing import Any
 from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.http import HttpReply, HttpRequest
-from voicegate.voice.protocol import CloseCode
+from voicegate.voice.protocol import CloseCode, is_language_code
 from voicegate.voice.rtc import (
     IceGatheringTimeoutError,
     InvalidOfferError,
@@ -106,7 +106,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         if not _is_json(request.headers.get("Content-Type", "")):
             return self._refuse_offer(415, "send the offer as Content-Type: application/json")
         try:
-            offer_sdp, offer_type, room_id = _read_offer(request)
+            offer_sdp, offer_type, room_id, language = _read_offer(request)
         except ValueError as exc:
             return self._refuse_offer(400, str(exc))
         if self._closing or not self.session_handler.accepting():
@@ -127,7 +127,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         transport = WebRTCTransport(
             peer.connection, peer.inbound_audio, outbound, self._connect_timeout
         )
-        session_request = SessionRequest(outcome.metadata, room_id)
+        session_request = SessionRequest(outcome.metadata, room_id, language=language)
         self._sessions[transport] = asyncio.create_task(
             self._run(transport, session_request), name="webrtc-session"
         )
@@ -161,8 +161,9 @@ class WebRTCVoiceBackend(VoiceBackend):
             await transport.close(CloseCode.NORMAL, "session ended")
 
 
-def _read_offer(request: HttpRequest) -> tuple[str, str, str | None]:
-    """``(sdp, type, room_id)`` of an offer body; ``ValueError`` saying what is wrong."""
+def _read_offer(request: HttpRequest) -> tuple[str, str, str | None, str | None]:
+    """``(sdp, type, room_id, language)`` of an offer body; ``ValueError`` saying what is
+    wrong."""
     body: Any = request.json()
     if not isinstance(body, dict):
         raise ValueError("the offer must be a JSON object")
@@ -173,7 +174,10 @@ def _read_offer(request: HttpRequest) -> tuple[str, str, str | None]:
         raise ValueError('the offer needs "type", a string ("offer")')
     if room_id is not None and not isinstance(room_id, str):
         raise ValueError('"room_id" must be a string or null')
-    return offer_sdp, offer_type, room_id
+    language = body.get("language")
+    if not (language is None or is_language_code(language)):
+        raise ValueError('"language" must be null, "auto" or a language code such as "fr"')
+    return offer_sdp, offer_type, room_id, language
 
 
 def _is_json(content_type: str) -> bool:
