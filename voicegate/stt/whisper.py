@@ -35,8 +35,9 @@ and so are segments without a word ("..."). Silence and steady noise never reach
 ``window_margin=None`` selects faster-whisper's 30 s path for everything.
 
 Every model runs this decode. A multilingual one (Whisper base) decodes in the language it
-is given, else in the one it detects from the same short-window encoding (as reliable as
-detection over the 30 s window on the espeak-ng sentences tried, at a tenth of the cost);
+is given, else in the one it detects from the same short-window encoding (on 8 espeak-ng
+sentences in 4 languages it was right 6 times, detection over the 30 s window 5 times, at
+about ten times the cost);
 an English-only one (tiny.en) always in English.
 """
 
