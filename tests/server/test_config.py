@@ -106,6 +106,10 @@ def test_boolean_flag_overrides_file(tmp_path: Path) -> None:
         ([], {"VOICEGATE_SPEAK_CHANNEL_TYPES": "ai,robot"}, "channel types separated by commas"),
         (["--language", "French"], {}, "expected auto or a language code such as en, fr, de"),
         ([], {"VOICEGATE_STT_DEVICE": "gpu"}, "expected one of cpu, cuda, auto"),
+        (["--rtp-ports", "20000-10000"], {}, "two ports from 1024 to 65535"),
+        (["--rtp-ports", "80-90"], {}, "two ports from 1024 to 65535"),
+        (["--sip-transports", "udp,sctp"], {}, "expected udp, tcp or udp,tcp"),
+        ([], {"VOICEGATE_SIP_USERS": "alice"}, "user:password pairs"),
     ],
 )
 def test_bad_values_name_their_origin(argv: list[str], env: dict[str, str], message: str) -> None:
@@ -125,3 +129,18 @@ def test_bad_files(tmp_path: Path) -> None:
     unknown.write_text("colour = 'blue'")
     with pytest.raises(ConfigError, match="unknown setting"):
         load_config(_parse("--config", str(unknown)), environ={})
+
+
+def test_telephony_settings(tmp_path: Path) -> None:
+    toml = tmp_path / "vg.toml"
+    toml.write_text('[serve]\nsip = true\nsip_transports = ["tcp"]\nrtp_ports = "30000-30010"\n')
+    env = {"VOICEGATE_CONFIG": str(toml), "VOICEGATE_SIP_USERS": "alice:wonder,bob:land"}
+    config = load_config(_parse("--twilio", "--rtp-timeout", "12.5"), environ=env)
+    assert (config.sip, config.twilio, config.sip_transports) == (True, True, ("tcp",))
+    assert config.sip_users == {"alice": "wonder", "bob": "land"}
+    assert (config.rtp_ports, config.rtp_timeout) == ((30000, 30010), 12.5)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    shown = " ".join(parser.format_help().split())
+    assert "VOICEGATE_RTP_PORTS; default 10000-20000)" in shown
+    assert "VOICEGATE_SIP_USERS; default none)" in shown

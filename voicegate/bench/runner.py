@@ -13,6 +13,7 @@ import logging
 import os
 import platform
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,9 @@ from tqdm import tqdm
 
 from voicegate.bench.callers import TRANSPORTS, make_caller
 from voicegate.bench.report import format_table, plot, write_json
-from voicegate.bench.server import GatewayAddress, GatewayProcess
+from voicegate.bench.server import SERVE_ARGS, GatewayAddress, GatewayProcess
 from voicegate.bench.speech import SpeechClip, make_clips
-from voicegate.bench.turns import TurnResult, measure_turn, turn_finished
+from voicegate.bench.turns import TurnResult
 from voicegate.tts.piper import PiperTTS
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ _POLL_SECONDS = 0.02
 class BenchConfig:
     """What to run: client counts, turns per client, transports, and where to write.
 
-    ``url`` targets a running gateway (the page URL it printed) instead of starting
+    ``url`` targets a running gateway (the page URL it printed; its SIP on ``sip_port``)
+    instead of starting
     ``voicegate serve``; ``turn_timeout`` bounds the wait for a turn's answer.
     """
 
@@ -46,6 +48,7 @@ class BenchConfig:
     transports: tuple[str, ...] = TRANSPORTS
     out: Path = Path("benchmarks/results")
     url: str | None = None
+    sip_port: int = 5060
     turn_timeout: float = 30.0
     pause: float = 0.5
     stagger: float = 0.25
@@ -82,17 +85,16 @@ async def _call(
     try:
         async with make_caller(transport, address) as caller:
             for clip, result in zip(spoken, results, strict=True):
-                start = len(caller.messages())
+                since = time.monotonic()
                 speech_end = await caller.speak(clip)
                 try:
                     async with asyncio.timeout(config.turn_timeout):
-                        # Two different clients record messages: polling serves both.
-                        while not turn_finished(caller.messages()[start:]):  # noqa: ASYNC110
+                        # Each kind of client records differently: polling serves them all.
+                        while not caller.turn_finished(since):  # noqa: ASYNC110
                             await asyncio.sleep(_POLL_SECONDS)
                 except TimeoutError:
                     result.error = f"no complete answer within {config.turn_timeout} s"
-                messages = caller.messages()[start:]
-                measure_turn(result, messages, speech_end, caller.first_answer_audio(messages))
+                caller.measure(result, since, speech_end)
                 done += 1
                 progress.update(1)
                 await asyncio.sleep(config.pause)
@@ -125,6 +127,7 @@ async def _run_levels(
 async def run_benchmark(config: BenchConfig) -> dict[str, Any]:
     """Run the benchmark, print the table, write ``voice_latency.json`` and ``.png`` to
     ``config.out``; returns the JSON document."""
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="voicegate-bench-") as scratch:
         tts = PiperTTS()
         try:
@@ -132,7 +135,8 @@ async def run_benchmark(config: BenchConfig) -> dict[str, Any]:
         finally:
             tts.close()
         if config.url is not None:
-            results = await _run_levels(config, GatewayAddress.from_url(config.url), clips)
+            address = GatewayAddress.from_url(config.url, config.sip_port)
+            results = await _run_levels(config, address, clips)
         else:
             async with GatewayProcess(Path(scratch) / "serve.log") as address:
                 results = await _run_levels(config, address, clips)
@@ -142,12 +146,14 @@ async def run_benchmark(config: BenchConfig) -> dict[str, Any]:
             "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            # 1, 5 and 15 minute load averages: the machine may be shared
+            "load_average": {"start": list(load_before), "end": list(os.getloadavg())},
         },
         "config": {
             "clients": list(config.clients),
             "turns": config.turns,
             "transports": list(config.transports),
-            "server": config.url or "voicegate serve --anonymous --store memory --port 0",
+            "server": config.url or " ".join(("voicegate", *SERVE_ARGS)),
             "stagger_s": config.stagger,
         },
     }

@@ -19,8 +19,14 @@ from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.server.token_secret import load_token_secret
 from voicegate.store.sqlite import SQLiteStore
+from voicegate.telephony.sip.backend import SIPVoiceBackend
+from voicegate.telephony.sip.digest import SIPDigestAuth
+from voicegate.telephony.twilio.auth import TwilioSignatureAuth, TwilioTokenAuth
+from voicegate.telephony.twilio.backend import TwilioVoiceBackend
+from voicegate.telephony.twilio.twiml import TwiMLEndpoint
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
+from voicegate.voice.endpoint import HttpEndpoint, WebSocketEndpoint
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import WebRTCVoiceBackend
@@ -55,28 +61,33 @@ class GatewayServer:
             raise ConfigError(
                 f"--anonymous is allowed on loopback only, not on host {config.host!r}"
             )
+        if config.sip and not config.sip_users and not config.anonymous:
+            raise ConfigError("--sip needs --sip-users (digest credentials) or --anonymous")
         self.config = config
         self.metrics = GatewayMetrics()
         self.auth = (
             None if config.anonymous else TokenAuth(load_token_secret(config), ttl=config.token_ttl)
         )
-        stt = create_stt(config.stt_model, device=config.stt_device)
+        self.stt = create_stt(config.stt_model, device=config.stt_device)
         language = config.voice.stt_language
-        if language is not None and not stt.supports_language(language):
-            stt.close()
+        if language is not None and not self.stt.supports_language(language):
+            self.stt.close()
             raise ConfigError(f"--language {language}: {config.stt_model} does not know it")
         self.kit = RoomKit(store=self._store())
+        self.tts = create_tts(config.tts_voice)
         self.gateway = VoiceGateway(
             self.kit,
-            stt=stt,
-            tts=create_tts(config.tts_voice),
+            stt=self.stt,
+            tts=self.tts,
             backends=self._backends(),
             responder=self._responder(),
             settings=config.voice,
             observer=self.metrics,
             max_sessions=config.max_sessions,
         )
-        app = create_voice_app(self.gateway, metrics=self.metrics, tokens=self.auth)
+        app = create_voice_app(
+            self.gateway, metrics=self.metrics, endpoints=self._endpoints(), tokens=self.auth
+        )
         self.server = EmbeddedServer(app, config.host, config.port)
 
     def _store(self) -> ConversationStore:
@@ -90,7 +101,43 @@ class GatewayServer:
         backends: list[VoiceBackend] = [WebSocketVoiceBackend(self.auth, allow_anonymous=anonymous)]
         if self.config.webrtc:
             backends.append(WebRTCVoiceBackend(self.auth, allow_anonymous=anonymous))
+        if self.config.twilio:
+            stream_auth = None if self.auth is None else TwilioTokenAuth(self.auth)
+            backends.append(TwilioVoiceBackend(stream_auth, allow_anonymous=anonymous))
+        if self.config.sip:
+            backends.append(self._sip_backend())
         return backends
+
+    def _sip_backend(self) -> SIPVoiceBackend:
+        config = self.config
+        users = SIPDigestAuth(config.sip_users, config.sip_realm) if config.sip_users else None
+        return SIPVoiceBackend(
+            users,
+            allow_anonymous=config.anonymous,
+            host=config.host,
+            port=config.sip_port,
+            transports=config.sip_transports,
+            public_address=config.sip_public_address or None,
+            rtp_ports=config.rtp_ports,
+            rtp_timeout=config.rtp_timeout,
+            uri_rooms=config.sip_room_from_uri,
+        )
+
+    def _endpoints(self) -> list[WebSocketEndpoint | HttpEndpoint]:
+        """The TwiML webhook of Twilio numbers, when Twilio calls are taken."""
+        config = self.config
+        if not config.twilio:
+            return []
+        public_url = config.twilio_public_url or None
+        signature = (
+            TwilioSignatureAuth(config.twilio_auth_token, public_url)
+            if config.twilio_auth_token
+            else None
+        )
+        webhook = TwiMLEndpoint(
+            self.auth, signature=signature, allow_unsigned=config.anonymous, public_url=public_url
+        )
+        return [webhook]
 
     def _responder(self) -> Channel:
         if self.config.responder == "ai":
@@ -118,6 +165,9 @@ class GatewayServer:
         await self.gateway.close()
         await self.server.stop()
         await self.kit.close()
+        # the models' threads end before the interpreter does (see InferenceWorker)
+        await asyncio.to_thread(self.stt.close)
+        await asyncio.to_thread(self.tts.close)
 
 
 async def serve(config: ServeConfig) -> None:

@@ -57,14 +57,9 @@ from faster_whisper.tokenizer import _LANGUAGE_CODES
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.noise import is_steady_noise
 from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
-from voicegate.inference import InferenceWorker
-from voicegate.stt.base import (
-    STTProvider,
-    Transcript,
-    TranscriptSegment,
-    UnsupportedLanguageError,
-)
+from voicegate.stt.base import Transcript, TranscriptSegment, UnsupportedLanguageError
 from voicegate.stt.text import repeated_run, restarted_tail, words
+from voicegate.stt.worker import WorkerSTT
 
 FRAMES_PER_SECOND = 100
 """Log-Mel frames per second of audio (a 10 ms hop)."""
@@ -93,7 +88,7 @@ LANGUAGE_CODES = frozenset(_LANGUAGE_CODES)
 """Every language a multilingual Whisper knows (ISO 639-1 codes, plus ``haw`` and ``yue``)."""
 
 
-class FasterWhisperSTT(STTProvider):
+class FasterWhisperSTT(WorkerSTT):
     """Whisper through faster-whisper, loaded once and shared by every session.
 
     ``model`` is a manifest id or the path of a CTranslate2 Whisper folder. The model
@@ -101,6 +96,8 @@ class FasterWhisperSTT(STTProvider):
     ``device`` is ``cpu``, ``cuda`` or ``auto`` (CUDA when CTranslate2 finds a GPU).
     ``language`` is the default of every call: an English-only model always hears
     English; a multilingual one detects each utterance's language unless told one.
+    Transcriptions take turns on that thread (:class:`WorkerSTT`): finals wait in order (at
+    most ``max_queue`` of them), partials run only when no final waits.
     """
 
     def __init__(
@@ -113,9 +110,10 @@ class FasterWhisperSTT(STTProvider):
         beam_size: int = 1,
         language: str | None = None,
         window_margin: float | None = 2.0,
-        max_queue: int = 8,
+        max_queue: int = 256,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        super().__init__(f"stt-{model}", max_queue)
         self.model_name = model
         self.model_path = resolve_model(model, "stt")
         self.device = resolve_device(device)
@@ -128,47 +126,42 @@ class FasterWhisperSTT(STTProvider):
             raise UnsupportedLanguageError(self._unsupported(language))
         self.language = language
         self.window_margin = window_margin
-        self._worker = InferenceWorker(f"stt-{model}", max_queue)
         self._model: Any = None
         self._tokenizers: dict[str, Any] = {}
-
-    @property
-    def worker(self) -> InferenceWorker:
-        """The worker thread this model runs on."""
-        return self._worker
 
     def supports_language(self, language: str) -> bool:
         """Whether the model knows ``language`` (an ISO 639-1 code, as Whisper names them)."""
         return language in self.languages
 
-    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
-        """Transcribe one finished utterance (any rate or channel count) in ``language``,
-        else the default one, else the language the model detects."""
-        language = language or self.language
+    def check_language(self, language: str | None) -> None:
+        """Raise :class:`UnsupportedLanguageError` for a language the model does not know."""
         if language is not None and language not in self.languages:
             raise UnsupportedLanguageError(self._unsupported(language))
-        started = time.perf_counter()
-        duration, heard, segments = await self._worker.run(self._transcribe_audio, audio, language)
+
+    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+        """On the worker thread: the transcript in ``language``, else the default one, else
+        the language the model detects; the conversion to 16 kHz mono as well (a resample
+        of a long utterance takes milliseconds the event loop should not spend)."""
+        mono = self.as_input(audio)
+        heard, segments = self._transcribe_samples(mono.to_float32()[:, 0], language)
+        spoken = [segment for segment in segments if words(segment.text)]  # not "..." alone
         return Transcript(
-            text=" ".join(segment.text for segment in segments if segment.text),
+            text=" ".join(segment.text for segment in spoken if segment.text),
             language=heard,
-            audio_duration=duration,
-            processing_time=time.perf_counter() - started,
-            segments=tuple(segments),
+            audio_duration=mono.duration,
+            processing_time=0.0,
+            segments=tuple(spoken),
         )
 
     async def warm_up(self) -> None:
-        """Load the model and decode a second of silence (past the noise gate) on its thread."""
-        await self._worker.run(self._warm_up)
+        """Load the model and decode a second of silence (past the noise gate) on its thread,
+        in its turn among the finals."""
+        await self._lanes.run(self._warm_up)
 
     def _warm_up(self) -> None:
         self._load()
         language = self.language if self.multilingual else ENGLISH
         self._decode(np.zeros(self.sample_rate, dtype=np.float32), language)
-
-    def close(self) -> None:
-        """Stop the worker; the model is freed with this object."""
-        self._worker.close()
 
     def _unsupported(self, language: str) -> str:
         kind = "multilingual" if self.multilingual else "English-only"
@@ -201,20 +194,11 @@ class FasterWhisperSTT(STTProvider):
             self._tokenizers[language] = tokenizer
         return tokenizer
 
-    def _transcribe_audio(
-        self, audio: AudioFrame, language: str | None
-    ) -> tuple[float, str, list[TranscriptSegment]]:
-        """On the worker thread: the conversion to 16 kHz mono as well (a resample of a long
-        utterance takes milliseconds the event loop should not spend)."""
-        mono = self.as_input(audio)
-        heard, segments = self._transcribe_samples(mono.to_float32()[:, 0], language)
-        spoken = [segment for segment in segments if words(segment.text)]  # not "..." alone
-        return mono.duration, heard, spoken
-
     def _transcribe_samples(
         self, samples: npt.NDArray[np.float32], language: str | None = None
     ) -> tuple[str, list[TranscriptSegment]]:
-        """The language heard (given or detected) and the segments."""
+        """The language heard (given, the default, or detected) and the segments."""
+        language = language or self.language
         self._load()
         if not self.multilingual:
             language = ENGLISH

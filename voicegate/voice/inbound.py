@@ -71,6 +71,10 @@ class _Session:
             self.carry = samples[whole:]
 
 
+STALL_MS = 200
+"""A session that sends nothing for this long is fed silence (by default)."""
+
+
 class InboundMixer:
     """Runs the inbound audio path (downmix, resample to 16 kHz, level, VAD) for all sessions.
 
@@ -84,7 +88,7 @@ class InboundMixer:
         self,
         vad: VADProvider,
         frame_ms: int = FRAME_MS,
-        stall_ms: int = 200,
+        stall_ms: int = STALL_MS,
         burst_ms: int = 1000,
         clock: Callable[[], float] | None = None,
     ) -> None:

@@ -21,7 +21,9 @@ class VoiceSettings:
     messages a session speaks: by default the room's intelligence channels.
     ``language`` is what callers speak (a language code such as ``fr``), or ``auto``:
     the recogniser's own choice (a multilingual model detects it per utterance); a
-    client may choose its own in ``hello``.
+    client may choose its own in ``hello``. A session in which neither the caller nor an
+    answer makes a sound for ``idle_timeout_ms`` ends (close code 4410 ``idle_timeout``;
+    0: never).
     """
 
     vad_aggressiveness: int = 2
@@ -31,6 +33,7 @@ class VoiceSettings:
     max_utterance_ms: int = 20_000
     barge_in_ms: int = 120
     partial_interval_ms: int = 700
+    idle_timeout_ms: int = 120_000
     speak_channel_types: frozenset[ChannelType] = frozenset({ChannelType.AI})
     language: str = AUTO_LANGUAGE
 
