@@ -99,7 +99,7 @@ def test_boolean_flag_overrides_file(tmp_path: Path) -> None:
     [
         (["--port", "http"], {}, "bad value 'http' for --port"),
         (["--port", "70000"], {}, "integer from 0 to 65535"),
-        ([], {"VOICEGATE_STORE": "postgres"}, "expected one of sqlite, memory"),
+        ([], {"VOICEGATE_STORE": "mysql"}, "expected one of sqlite, postgres, memory"),
         ([], {"VOICEGATE_ANONYMOUS": "maybe"}, "for VOICEGATE_ANONYMOUS: expected true or false"),
         (["--token-ttl", "-1"], {}, "expected a positive number"),
         (["--barge-in-ms", "-5"], {}, "bad value '-5' for --barge-in-ms"),

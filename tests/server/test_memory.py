@@ -26,9 +26,10 @@ LONG_WITH_PUNCTUATION = LONG_WITHOUT_PUNCTUATION.replace(" and then", ". And the
 """The same speech in short sentences, as a long turn of a normal caller."""
 FLOOD_S = 45.0
 BYSTANDER_WAIT_S = 180.0
-ALLOWED_GROWTH_MIB = 120.0
-"""Generous: what a model may still allocate on top of what the warm-up took. Before long
-text was cut, the same flood added 470-670 MiB that was never returned."""
+ALLOWED_GROWTH_MIB = 200.0
+"""What a model may still allocate on top of what the warm-up took: healthy runs added 99 and
+120 MiB (allocator caches sized by the longest windows). Before long text was cut, the same
+flood added 470-670 MiB that was never returned."""
 KEPT_SAMPLES = 10
 """RSS readings, a second apart, whose lowest is the memory the server kept: a reading
 taken while a model works holds its passing buffers (tens of MiB in a soak)."""

@@ -38,8 +38,8 @@ _POLL_SECONDS = 0.02
 class BenchConfig:
     """What to run: client counts, turns per client, transports, and where to write.
 
-    ``url`` targets a running gateway (the page URL it printed; its SIP on ``sip_port``)
-    instead of starting
+    ``urls`` target running gateways (the page URLs they printed, their SIP on ``sip_port``;
+    several processes of one gateway take the callers in turn) instead of starting
     ``voicegate serve``; ``turn_timeout`` bounds the wait for a turn's answer.
     """
 
@@ -47,7 +47,7 @@ class BenchConfig:
     turns: int = 3
     transports: tuple[str, ...] = TRANSPORTS
     out: Path = Path("benchmarks/results")
-    url: str | None = None
+    urls: tuple[str, ...] = ()
     sip_port: int = 5060
     turn_timeout: float = 30.0
     pause: float = 0.5
@@ -62,8 +62,8 @@ class BenchConfig:
         if not self.transports or unknown:
             wanted = ", ".join(self.transports)
             raise ValueError(f"transports must be among {', '.join(TRANSPORTS)}, got {wanted}")
-        if self.url is not None:
-            GatewayAddress.from_url(self.url)
+        for url in self.urls:
+            GatewayAddress.from_url(url)
 
 
 async def _call(
@@ -107,7 +107,7 @@ async def _call(
 
 
 async def _run_levels(
-    config: BenchConfig, address: GatewayAddress, clips: Sequence[SpeechClip]
+    config: BenchConfig, addresses: Sequence[GatewayAddress], clips: Sequence[SpeechClip]
 ) -> list[TurnResult]:
     total = len(config.transports) * sum(config.clients) * config.turns
     results: list[TurnResult] = []
@@ -116,7 +116,15 @@ async def _run_levels(
             for clients in config.clients:
                 progress.set_postfix_str(f"{transport} N={clients}")
                 calls = [
-                    _call(config, address, transport, clients, client, clips, progress)
+                    _call(
+                        config,
+                        addresses[client % len(addresses)],
+                        transport,
+                        clients,
+                        client,
+                        clips,
+                        progress,
+                    )
                     for client in range(clients)
                 ]
                 for turns in await asyncio.gather(*calls):
@@ -134,12 +142,12 @@ async def run_benchmark(config: BenchConfig) -> dict[str, Any]:
             clips = await make_clips(tts, Path(scratch) / "speech")
         finally:
             tts.close()
-        if config.url is not None:
-            address = GatewayAddress.from_url(config.url, config.sip_port)
-            results = await _run_levels(config, address, clips)
+        if config.urls:
+            addresses = [GatewayAddress.from_url(url, config.sip_port) for url in config.urls]
+            results = await _run_levels(config, addresses, clips)
         else:
             async with GatewayProcess(Path(scratch) / "serve.log") as address:
-                results = await _run_levels(config, address, clips)
+                results = await _run_levels(config, [address], clips)
     meta = {
         "machine": {
             "platform": platform.platform(),
@@ -153,7 +161,7 @@ async def run_benchmark(config: BenchConfig) -> dict[str, Any]:
             "clients": list(config.clients),
             "turns": config.turns,
             "transports": list(config.transports),
-            "server": config.url or " ".join(("voicegate", *SERVE_ARGS)),
+            "servers": list(config.urls) or [" ".join(("voicegate", *SERVE_ARGS))],
             "stagger_s": config.stagger,
         },
     }

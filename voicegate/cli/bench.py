@@ -50,7 +50,11 @@ def add_parser(subparsers: Any) -> None:
         "--out", type=Path, default=Path("benchmarks/results"), help="where to write the results"
     )
     parser.add_argument(
-        "--url", help="the page URL of a running gateway, instead of starting 'voicegate serve'"
+        "--url",
+        action="append",
+        default=[],
+        help="the page URL of a running gateway, instead of starting 'voicegate serve'; "
+        "repeat it for several processes of one gateway (callers take them in turn)",
     )
     parser.add_argument(
         "--sip-port", type=int, default=5060, help="the SIP port of the --url gateway (5060)"
@@ -72,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             turns=args.turns,
             **chosen,
             out=args.out,
-            url=args.url,
+            urls=tuple(args.url),
             sip_port=args.sip_port,
         )
     except ValueError as error:

@@ -280,6 +280,16 @@ class RoomKit:
         )
         return await self._pipeline.process(event, channel)
 
+    async def deliver_committed(self, event: RoomEvent) -> None:
+        """Deliver ``event``, committed by another process sharing this kit's store, to the
+        transports of this process attached to its room (what a cross-process fan-out calls)."""
+        await self._pipeline.deliver_committed(event)
+
+    def forget_room(self, room_id: str) -> None:
+        """Read ``room_id``'s bindings and status from the store again at its next use
+        (another process attached, detached or closed)."""
+        self._rooms.forget(room_id)
+
     async def cancel_response(self, response_id: str) -> bool:
         """Stop an answer streaming in parts once its part in progress is committed (barge-in);
         returns when it has stopped, or False if it does not stream in this process."""

@@ -156,6 +156,16 @@ class EventPipeline:
             await self._collect_answers(outcome.committed, outcome.answering)
         return outcome.committed
 
+    async def deliver_committed(self, event: RoomEvent) -> None:
+        """Queue ``event``, committed by another process sharing the store, for this
+        process's transports attached to its room (blocked events go nowhere)."""
+        if event.status is not EventStatus.DELIVERED:
+            return
+        state = await self._rooms.get(event.room_id)
+        transports, _ = self._targets(event, event.source.channel_id, state.bindings)
+        for transport in transports:
+            self._members.deliver(event.room_id, transport, event, state.context)
+
     async def _locked_phase(self, event: RoomEvent, channel: Channel) -> _Outcome:
         state = await self._rooms.get(event.room_id)
         context = state.context
@@ -183,7 +193,7 @@ class EventPipeline:
             room_id=event.room_id,
             origin=channel.origin,
         )
-        transports, answering = self._targets(committed, channel, state.bindings)
+        transports, answering = self._targets(committed, channel.channel_id, state.bindings)
         room_id = event.room_id
         backlog = 0
         for transport in transports:
@@ -197,7 +207,7 @@ class EventPipeline:
         return _Outcome(committed, answering, reported, backlog)
 
     def _targets(
-        self, event: RoomEvent, source: Channel, bound: Iterable[str]
+        self, event: RoomEvent, source_id: str, bound: Iterable[str]
     ) -> tuple[list[Channel], list[Channel]]:
         transports: list[Channel] = []
         answering: list[Channel] = []
@@ -206,7 +216,7 @@ class EventPipeline:
             channel = channels.get(channel_id)
             if (
                 channel is None
-                or channel is source
+                or channel_id == source_id
                 or channel.direction is ChannelDirection.INBOUND
                 or not admits(event.visibility, channel)
             ):

@@ -93,6 +93,11 @@ class RoomDirectory:
         )
         return state
 
+    def forget(self, room_id: str) -> None:
+        """Drop the cached state of ``room_id``: the next use reads it from the store
+        (another process changed its bindings or status)."""
+        self._rooms.pop(room_id, None)
+
     async def attached_channel(self, room_id: str, channel_id: str) -> Channel:
         """The channel that may send into ``room_id``: registered, attached, room active."""
         state = await self.get(room_id)

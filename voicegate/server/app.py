@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
 from voicegate.core.channels import Channel
-from voicegate.core.kit import RoomKit
-from voicegate.core.store import ConversationStore, InMemoryStore
 from voicegate.engines import create_stt, create_tts
 from voicegate.errors import ConfigError
 from voicegate.server.asgi import create_voice_app
 from voicegate.server.config import ServeConfig
-from voicegate.server.data_dir import prepare_data_dir
+from voicegate.server.dependencies import Dependencies
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.server.token_secret import load_token_secret
-from voicegate.store.sqlite import SQLiteStore
 from voicegate.telephony.sip.backend import SIPVoiceBackend
 from voicegate.telephony.sip.digest import SIPDigestAuth
 from voicegate.telephony.twilio.auth import TwilioSignatureAuth, TwilioTokenAuth
@@ -68,12 +68,13 @@ class GatewayServer:
         self.auth = (
             None if config.anonymous else TokenAuth(load_token_secret(config), ttl=config.token_ttl)
         )
+        self.dependencies = Dependencies(config)
+        self.kit = self.dependencies.kit
         self.stt = create_stt(config.stt_model, device=config.stt_device)
         language = config.voice.stt_language
         if language is not None and not self.stt.supports_language(language):
             self.stt.close()
             raise ConfigError(f"--language {language}: {config.stt_model} does not know it")
-        self.kit = RoomKit(store=self._store())
         self.tts = create_tts(config.tts_voice)
         self.gateway = VoiceGateway(
             self.kit,
@@ -86,15 +87,13 @@ class GatewayServer:
             max_sessions=config.max_sessions,
         )
         app = create_voice_app(
-            self.gateway, metrics=self.metrics, endpoints=self._endpoints(), tokens=self.auth
+            self.gateway,
+            metrics=self.metrics,
+            endpoints=self._endpoints(),
+            tokens=self.auth,
+            health=self.dependencies.health,
         )
         self.server = EmbeddedServer(app, config.host, config.port)
-
-    def _store(self) -> ConversationStore:
-        if self.config.store == "memory":
-            return InMemoryStore()
-        prepare_data_dir(self.config.data_dir)
-        return SQLiteStore(self.config.store_path)
 
     def _backends(self) -> list[VoiceBackend]:
         anonymous = self.config.anonymous
@@ -156,7 +155,7 @@ class GatewayServer:
 
     async def start(self) -> None:
         """Open the store, warm the models up, then listen."""
-        await self.kit.__aenter__()
+        await self.dependencies.open()
         await self.gateway.start()
         await self.server.start()
 
@@ -171,16 +170,34 @@ class GatewayServer:
 
 
 async def serve(config: ServeConfig) -> None:
-    """Run the gateway until SIGINT or SIGTERM, then shut down gracefully."""
+    """Run the gateway until SIGINT or SIGTERM, then shut down gracefully: SIGTERM first
+    drains (no new session; open ones get up to ``drain_timeout`` seconds to end, or
+    until SIGINT)."""
     server = GatewayServer(config)
-    stop = asyncio.Event()
+    interrupted = asyncio.Event()
+    terminated = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    loop.add_signal_handler(signal.SIGTERM, terminated.set)
     try:
         await server.start()
         print(READY_LINE + server.url, flush=True)
-        await stop.wait()
+        await _first(interrupted.wait(), terminated.wait())
+        if not interrupted.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(config.drain_timeout):
+                    await _first(server.gateway.drain(), interrupted.wait())
         logger.info("shutting down: closing sessions and flushing the store")
     finally:
         await server.stop()
+
+
+async def _first(*waits: Coroutine[Any, Any, object]) -> None:
+    """Return once one of ``waits`` is done; cancel the others."""
+    tasks = [asyncio.create_task(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

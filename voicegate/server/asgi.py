@@ -30,6 +30,8 @@ from voicegate.voice.tokens import TokenAuth, TokenRenewal
 logger = logging.getLogger(__name__)
 
 _Handler = Callable[[Request], Awaitable[Response]]
+HealthReport = Callable[[], Awaitable[dict[str, str]]]
+"""``"ok"`` or why not, per server the gateway depends on (PostgreSQL, Redis)."""
 
 
 def create_voice_app(
@@ -39,6 +41,7 @@ def create_voice_app(
     page: bool = True,
     endpoints: Sequence[WebSocketEndpoint | HttpEndpoint] = (),
     tokens: TokenAuth | None = None,
+    health: HealthReport | None = None,
 ) -> Starlette:
     """The ASGI app serving ``gateway``'s voice backends; run it, or mount it in your own app.
 
@@ -48,10 +51,11 @@ def create_voice_app(
     :class:`~voicegate.voice.endpoint.WebSocketEndpoint` (``/ws``) or an
     :class:`~voicegate.voice.endpoint.HttpEndpoint` (``POST /webrtc/offer``) at its
     ``path``, ``endpoints`` that are no backend (such as the TwiML webhook of
-    ``voicegate.telephony.twilio``) at theirs, ``/healthz``, ``/metrics`` when ``metrics``
-    is given (the gateway's observer), and ``POST /token/renew``
-    (:class:`~voicegate.voice.tokens.TokenRenewal`) when ``tokens`` is given, the callback
-    the backends authenticate with. Errors are JSON
+    ``voicegate.telephony.twilio``) at theirs, ``/healthz`` (503 ``draining`` once the
+    gateway drains, ``degraded`` when ``health`` reports a dependency other than ``"ok"``),
+    ``/metrics`` when ``metrics`` is given (the gateway's observer), and ``POST
+    /token/renew`` (:class:`~voicegate.voice.tokens.TokenRenewal`) when ``tokens`` is given,
+    the callback the backends authenticate with. Errors are JSON
     ``{"error": ..., "message": ...}`` bodies; a failing handler is logged and answers 500
     (a WebSocket: close 1011), never a traceback.
 
@@ -77,7 +81,7 @@ def create_voice_app(
             ]
         if isinstance(endpoint, HttpEndpoint):
             routes.append(Route(endpoint.path, _guarded(_http_route(endpoint)), methods=["POST"]))
-    routes.append(Route("/healthz", _guarded(_health(gateway))))
+    routes.append(Route("/healthz", _guarded(_health(gateway, health))))
     if metrics is not None:
         routes.append(Route("/metrics", _guarded(_metrics(metrics))))
     routes.append(WebSocketRoute("/{path:path}", _no_such_socket))
@@ -162,21 +166,30 @@ async def _page(request: Request) -> Response:
     )
 
 
-def _health(gateway: VoiceGateway) -> _Handler:
+def _health(gateway: VoiceGateway, report: HealthReport | None) -> _Handler:
     started = time.monotonic()
 
     async def health(request: Request) -> Response:
         store = gateway.kit.store
+        dependencies = {} if report is None else await report()
+        healthy = store.failure is None and all(v == "ok" for v in dependencies.values())
+        if gateway.draining:
+            status = "draining"
+        elif store.failure is not None:
+            status = "unhealthy"
+        else:
+            status = "ok" if healthy else "degraded"
         body: dict[str, object] = {
-            "status": "ok" if store.failure is None else "unhealthy",
+            "status": status,
             "sessions": len(gateway.sessions),
-            "accepting": gateway.admission.accepting(),
+            "accepting": gateway.admission.accepting() and not gateway.draining,
             "uptime_s": round(time.monotonic() - started, 1),
             "store": type(store).__name__,
+            "dependencies": dependencies,
         }
         if store.failure is not None:
             body["store_error"] = store.failure
-        return JSONResponse(body, 200 if store.failure is None else 503)
+        return JSONResponse(body, 200 if status == "ok" else 503)
 
     return health
 

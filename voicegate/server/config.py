@@ -35,6 +35,8 @@ class ServeConfig:
     port: int = 8765
     data_dir: Path = Path("voicegate-data")
     store: str = "sqlite"
+    postgres_url: str | None = None
+    redis_url: str | None = None
     stt_model: str = DEFAULT_STT_MODEL
     stt_device: str = "auto"
     tts_voice: str = DEFAULT_TTS_VOICE
@@ -45,6 +47,7 @@ class ServeConfig:
     token_ttl: float = 600.0
     token_secret_file: Path | None = None
     max_sessions: int = 32
+    drain_timeout: float = 30.0
     webrtc: bool = True
     twilio: bool = False
     twilio_auth_token: str = ""
@@ -188,7 +191,15 @@ SETTINGS: tuple[_Setting, ...] = (
         lambda text: Path(_text(text)),
     ),
     _Setting(
-        "store", "conversation store: sqlite (persistent) or memory", _one_of("sqlite", "memory")
+        "store",
+        "conversation store: sqlite (one process), postgres (shared) or memory",
+        _one_of("sqlite", "postgres", "memory"),
+    ),
+    _Setting("postgres_url", "postgresql://user:password@host:port/db (store=postgres)", _text),
+    _Setting(
+        "redis_url",
+        "redis://host:port/db shared by several processes: locks, realtime, room events",
+        _text,
     ),
     _Setting("stt_model", "speech-to-text model id or CTranslate2 folder", _text),
     _Setting(
@@ -211,6 +222,11 @@ SETTINGS: tuple[_Setting, ...] = (
         lambda text: Path(_text(text)),
     ),
     _Setting("max_sessions", "most concurrent voice sessions", _int_in(1, 10000)),
+    _Setting(
+        "drain_timeout",
+        "seconds SIGTERM lets calls finish before closing them with 1001",
+        _positive_float,
+    ),
     _Setting("webrtc", "serve the WebRTC offer endpoint", _bool),
     _Setting(
         "twilio",

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Protocol
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import RoomStatus
+from voicegate.core.models import ChannelType, RoomStatus
 from voicegate.core.store import StoreUnavailableError
 from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.access import GATEWAY_ROOM, RoomAccessDeniedError, RoomGrant
-from voicegate.voice.admission import Admission, CapacityError, SessionSlot
+from voicegate.voice.admission import SERVER_BUSY, Admission, CapacityError, SessionSlot
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
 from voicegate.voice.echo import EchoResponder
@@ -95,6 +95,8 @@ class VoiceGateway:
             else InboundMixer(WebRTCVAD(self._settings.vad_aggressiveness))
         )
         self._sessions: dict[str, VoiceSession] = {}
+        self._draining = False
+        self._emptied = asyncio.Event()
         self._joining: Counter[str] = Counter()  # sessions on their way into a room, by room
 
     @property
@@ -120,10 +122,26 @@ class VoiceGateway:
     def reserve(self) -> SessionSlot:
         """A slot for a new session, taken now; :class:`CapacityError` if there is none."""
         try:
+            if self._draining:
+                raise CapacityError(SERVER_BUSY, "draining: the server is shutting down")
             return self._admission.reserve()
         except CapacityError as refusal:
             self.record_error(refusal.reason)
             raise
+
+    @property
+    def draining(self) -> bool:
+        """Whether :meth:`drain` was called: no new session is admitted."""
+        return self._draining
+
+    async def drain(self) -> None:
+        """Admit no more sessions and return once the open ones have ended (bound it with
+        a timeout; then :meth:`close` tells the rest the server is going away)."""
+        self._draining = True
+        logger.info("draining: waiting for %d sessions to end", len(self._sessions))
+        while self._sessions:
+            self._emptied.clear()
+            await self._emptied.wait()
 
     def record_error(self, kind: str) -> None:
         """Count an error of ``kind`` in the observer (the metrics)."""
@@ -265,6 +283,8 @@ class VoiceGateway:
         self._kit.unregister_channel(channel_id)
         if self._sessions.pop(session.id, None) is None:
             return  # it never joined
+        if not self._sessions:
+            self._emptied.set()
         if self._observer is not None:
             self._observer.session_closed(session.transport.kind)
         framework = self._kit.hook_engine.framework
@@ -292,7 +312,11 @@ class VoiceGateway:
 
         The check and the close's first step (marking the cached room closed) run with no
         ``await`` between them, so a session on its way in either keeps the room open or
-        finds it closed."""
+        finds it closed. Callers of the room on other processes sharing the store keep it
+        open: their voice channels are still bound to it."""
+        bindings = await self._kit.store.list_bindings(room_id)
+        if any(binding.channel_type is ChannelType.VOICE for binding in bindings):
+            return
         room = await self._kit.get_room(room_id)
         if (
             room.status is RoomStatus.ACTIVE

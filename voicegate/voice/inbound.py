@@ -73,6 +73,10 @@ class _Session:
 
 STALL_MS = 200
 """A session that sends nothing for this long is fed silence (by default)."""
+RESUME_SLACK_S = 0.2
+"""After running ahead of real time, a client's audio is taken again once it is this far inside
+the burst allowance: a client that then paces in real time is not left on the edge, where a
+loop that reads two frames at once would drop one (a word lost after a burst)."""
 
 
 class InboundMixer:
@@ -141,6 +145,8 @@ class InboundMixer:
         session.last_input = now
         # half a sample of slack: summed float durations of 50 x 20 ms overshoot 1 s
         allowed = now - session.started + self._burst_s + 0.5 / frame.sample_rate
+        if session.dropping:  # resume with room to spare, not on the edge
+            allowed -= RESUME_SLACK_S
         if session.received + frame.duration > allowed:
             if not session.dropping:
                 logger.warning(
