@@ -276,6 +276,12 @@ HTTP: list[tuple[str, Send, int, str | None]] = [
     ("an offer with a numeric room", http("POST", OFFER, offer(room_id=5)), 400, "bad_request"),
     ("an offer with language 5", http("POST", OFFER, offer(language=5)), 400, "bad_request"),
     (
+        "an offer in a language tiny.en does not know",
+        http("POST", OFFER, offer(language="fr")),
+        400,
+        "bad_request",
+    ),
+    (
         "an offer over 64 KiB",
         http("POST", OFFER, offer(pad="x" * 70000)),
         413,

@@ -24,7 +24,7 @@ from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.inbound import InboundMixer
-from voicegate.voice.protocol import CloseCode
+from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.turn import STORE_UNAVAILABLE, TurnObserver
@@ -185,7 +185,7 @@ class VoiceGateway:
                 settings = replace(settings, language=request.language)
             if (language := settings.stt_language) and not self._stt.supports_language(language):
                 logger.info("session refused: the recogniser does not know language %r", language)
-                await transport.close(CloseCode.PROTOCOL_VIOLATION, "unsupported_language")
+                await transport.close(CloseCode.PROTOCOL_VIOLATION, UNSUPPORTED_LANGUAGE)
                 return
             joining = request.room_id
             if joining is not None:

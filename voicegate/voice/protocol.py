@@ -24,6 +24,8 @@ SAMPLE_FORMAT = "pcm16"
 """The only audio format: signed 16-bit little-endian PCM."""
 AUTO_LANGUAGE = "auto"
 """The language setting that lets the recogniser detect each utterance's language."""
+UNSUPPORTED_LANGUAGE = "unsupported_language"
+"""Why a session is refused whose language the recogniser does not know (close 4400)."""
 
 
 class State(Enum):

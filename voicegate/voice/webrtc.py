@@ -10,7 +10,7 @@ from voicegate.voice.admission import CapacityError, SessionSlot
 from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.http import HttpReply, HttpRequest
-from voicegate.voice.protocol import CloseCode, is_language_code
+from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode, is_language_code
 from voicegate.voice.rtc import (
     IceGatheringTimeoutError,
     InvalidOfferError,
@@ -141,6 +141,9 @@ class WebRTCVoiceBackend(VoiceBackend):
             async with asyncio.timeout(self._open_timeout):
                 session_id = await transport.wait_opened()
         except SessionRefusedError as exc:
+            if (exc.code, exc.reason) == (CloseCode.PROTOCOL_VIOLATION, UNSUPPORTED_LANGUAGE):
+                unknown = f"the recogniser does not know language {language!r}"
+                return self._refuse_offer(400, f"{UNSUPPORTED_LANGUAGE}: {unknown}")
             status, message = _REFUSALS.get(exc.code, (500, "the session could not start"))
             if exc.code == CloseCode.TRY_AGAIN_LATER and exc.reason:  # which limit
                 message = f"{message}: {exc.reason}"
