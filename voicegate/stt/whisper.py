@@ -29,6 +29,15 @@ the 551 real recordings of ``benchmarks/wer.py``:
   ``repetition_penalty`` and ``no_repeat_ngram_size`` were tried instead:
   both left loops and cost words elsewhere.
 
+**Batches.** Utterances recognised together (:meth:`FasterWhisperSTT.recognise_batch`, the
+finals or partials that wait together) whose windows have the same length share one encoder
+call and one decoder call per budget step: every utterance under 3 s (most turns of a
+conversation) has the 5 s window. The token budget is the largest of theirs and each result
+is cut back to its own budget, so an utterance decodes to the tokens it would alone (a
+result cut back keeps the score of the longer decode). Windows are not padded to a common
+length: a longer window changes the decode (an espeak-ng Spanish sentence decoded in a
+longer one's window came back with other words). Fallbacks to the 30 s path run one by one.
+
 Segments that start where the audio ends are dropped (the model restarting the utterance),
 and so are segments without a word ("..."). Silence and steady noise never reach the model
 (:mod:`voicegate.audio.noise`): Whisper makes words up in them.
@@ -47,6 +56,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +68,12 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.audio.noise import is_steady_noise
 from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
 from voicegate.stt.base import Transcript, TranscriptSegment, UnsupportedLanguageError
-from voicegate.stt.text import repeated_run, restarted_tail, words
-from voicegate.stt.worker import WorkerSTT
+from voicegate.stt.text import words
+from voicegate.stt.whisper_tokens import checked_segments, reaches_end
+from voicegate.stt.worker import Utterance, WorkerSTT
+
+Heard = tuple[str, list[TranscriptSegment]]
+"""The language an utterance was recognised in, and its segments."""
 
 FRAMES_PER_SECOND = 100
 """Log-Mel frames per second of audio (a 10 ms hop)."""
@@ -69,18 +83,12 @@ SILENCE_TAIL_FRAMES = 4
 """Frames of silence after the audio that cover the last 25 ms STFT window reaching into it."""
 FULL_WINDOW_SECONDS = 30.0
 MIN_WINDOW_SECONDS = 5.0
-SECONDS_PER_TIMESTAMP = 0.02
 FIRST_BUDGET = (4, 4.5)
 FULL_BUDGET = (6, 7.0)
 MAX_TOKENS = 224
 """Whisper's own cap on decoded tokens (half its 448-token text context)."""
-END_TOLERANCE = 0.05
-"""A segment that starts this close to the end of the audio (or later) is a restart."""
-NO_SPEECH_THRESHOLD = 0.6
-LOG_PROB_THRESHOLD = -1.0
-"""With a high no-speech probability, a text this unsure is silence (faster-whisper's rule)."""
-UNSURE_LOG_PROB = -1.2
-"""A short-window text this unsure is decoded again over the full window."""
+DEFAULT_MAX_BATCH = 8
+"""Utterances recognised in one batched call at most, by default."""
 MULTILINGUAL_VOCABULARY = 51865
 """Whisper's multilingual models have this many tokens or more (English-only: 51,864)."""
 ENGLISH = "en"
@@ -97,7 +105,8 @@ class FasterWhisperSTT(WorkerSTT):
     ``language`` is the default of every call: an English-only model always hears
     English; a multilingual one detects each utterance's language unless told one.
     Transcriptions take turns on that thread (:class:`WorkerSTT`): finals wait in order (at
-    most ``max_queue`` of them), partials run only when no final waits.
+    most ``max_queue`` of them), partials run only when no final waits; up to ``max_batch``
+    that wait together are recognised in one batched call.
     """
 
     def __init__(
@@ -111,9 +120,10 @@ class FasterWhisperSTT(WorkerSTT):
         language: str | None = None,
         window_margin: float | None = 2.0,
         max_queue: int = 256,
+        max_batch: int = DEFAULT_MAX_BATCH,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        super().__init__(f"stt-{model}", max_queue)
+        super().__init__(f"stt-{model}", max_queue, max_batch)
         self.model_name = model
         self.model_path = resolve_model(model, "stt")
         self.device = resolve_device(device)
@@ -142,16 +152,28 @@ class FasterWhisperSTT(WorkerSTT):
         """On the worker thread: the transcript in ``language``, else the default one, else
         the language the model detects; the conversion to 16 kHz mono as well (a resample
         of a long utterance takes milliseconds the event loop should not spend)."""
-        mono = self.as_input(audio)
-        heard, segments = self._transcribe_samples(mono.to_float32()[:, 0], language)
-        spoken = [segment for segment in segments if words(segment.text)]  # not "..." alone
-        return Transcript(
-            text=" ".join(segment.text for segment in spoken if segment.text),
-            language=heard,
-            audio_duration=mono.duration,
-            processing_time=0.0,
-            segments=tuple(spoken),
-        )
+        return self.recognise_batch([(audio, language)])[0]
+
+    def recognise_batch(self, utterances: Sequence[Utterance]) -> list[Transcript]:
+        """On the worker thread: :meth:`recognise` of each utterance, with shared model
+        calls (see the module docstring)."""
+        self._load()
+        monos = [self.as_input(audio) for audio, _ in utterances]
+        samples = [mono.to_float32()[:, 0] for mono in monos]
+        heard = self._transcribe_all(samples, [self._language(lang) for _, lang in utterances])
+        transcripts = []
+        for mono, (language, segments) in zip(monos, heard, strict=True):
+            spoken = [segment for segment in segments if words(segment.text)]  # not "..." alone
+            transcripts.append(
+                Transcript(
+                    text=" ".join(segment.text for segment in spoken if segment.text),
+                    language=language,
+                    audio_duration=mono.duration,
+                    processing_time=0.0,
+                    segments=tuple(spoken),
+                )
+            )
+        return transcripts
 
     async def warm_up(self) -> None:
         """Load the model and decode a second of silence (past the noise gate) on its thread,
@@ -160,8 +182,8 @@ class FasterWhisperSTT(WorkerSTT):
 
     def _warm_up(self) -> None:
         self._load()
-        language = self.language if self.multilingual else ENGLISH
-        self._decode(np.zeros(self.sample_rate, dtype=np.float32), language)
+        silence = np.zeros(self.sample_rate, dtype=np.float32)
+        self._decode_all([silence], [self._language(None)])
 
     def _unsupported(self, language: str) -> str:
         kind = "multilingual" if self.multilingual else "English-only"
@@ -194,25 +216,46 @@ class FasterWhisperSTT(WorkerSTT):
             self._tokenizers[language] = tokenizer
         return tokenizer
 
-    def _transcribe_samples(
-        self, samples: npt.NDArray[np.float32], language: str | None = None
-    ) -> tuple[str, list[TranscriptSegment]]:
-        """The language heard (given, the default, or detected) and the segments."""
-        language = language or self.language
-        self._load()
-        if not self.multilingual:
-            language = ENGLISH
-        if is_steady_noise(samples, self.sample_rate):  # Whisper would make words up
-            return language or ENGLISH, []
-        return self._decode(samples, language)
+    def _language(self, language: str | None) -> str | None:
+        """The language to decode in: ``language``, else the default; None: detect it."""
+        return language or self.language if self.multilingual else ENGLISH
 
-    def _decode(
-        self, samples: npt.NDArray[np.float32], language: str | None
-    ) -> tuple[str, list[TranscriptSegment]]:
-        duration = len(samples) / self.sample_rate
-        if self.window_margin is None or duration + self.window_margin > FULL_WINDOW_SECONDS:
-            return self._transcribe_full(samples, language)
-        return self._transcribe_window(samples, duration, self.window_margin, language)
+    def _transcribe_all(
+        self, samples: list[npt.NDArray[np.float32]], languages: list[str | None]
+    ) -> list[Heard]:
+        """What each utterance said; silence and steady noise reach no model (Whisper would
+        make words up)."""
+        heard: list[Heard | None] = [None] * len(samples)
+        spoken = []
+        for index, (audio, language) in enumerate(zip(samples, languages, strict=True)):
+            if is_steady_noise(audio, self.sample_rate):
+                heard[index] = (language or ENGLISH, [])
+            else:
+                spoken.append(index)
+        decoded = self._decode_all([samples[i] for i in spoken], [languages[i] for i in spoken])
+        for index, result in zip(spoken, decoded, strict=True):
+            heard[index] = result
+        return [result for result in heard if result is not None]
+
+    def _decode_all(
+        self, samples: list[npt.NDArray[np.float32]], languages: list[str | None]
+    ) -> list[Heard]:
+        """The short-window decode in batches of close window lengths, or the 30 s one."""
+        heard: dict[int, Heard] = {}
+        by_window: dict[int, list[int]] = {}  # window frames: the utterances with that window
+        for index, audio in enumerate(samples):
+            duration = len(audio) / self.sample_rate
+            if self.window_margin is None or duration + self.window_margin > FULL_WINDOW_SECONDS:
+                heard[index] = self._transcribe_full(audio, languages[index])
+            else:
+                window = max(duration + self.window_margin, MIN_WINDOW_SECONDS)
+                by_window.setdefault(math.ceil(window * FRAMES_PER_SECOND), []).append(index)
+        for frames, group in by_window.items():
+            batch = self._transcribe_windows(
+                [samples[i] for i in group], [languages[i] for i in group], frames
+            )
+            heard.update(zip(group, batch, strict=True))
+        return [heard[index] for index in range(len(samples))]
 
     def _transcribe_full(
         self, samples: npt.NDArray[np.float32], language: str | None
@@ -223,49 +266,59 @@ class FasterWhisperSTT(WorkerSTT):
         found = [TranscriptSegment(s.start, s.end, s.text.strip()) for s in segments]
         return info.language, found
 
-    def _transcribe_window(
-        self, samples: npt.NDArray[np.float32], duration: float, margin: float, language: str | None
-    ) -> tuple[str, list[TranscriptSegment]]:
-        """The short-window decode, or the full one when its result looks failed."""
+    def _transcribe_windows(
+        self, samples: list[npt.NDArray[np.float32]], languages: list[str | None], frames: int
+    ) -> list[Heard]:
+        """The short-window decode of utterances with a window of ``frames`` in shared model
+        calls, or the full one for each whose result looks failed."""
         from faster_whisper.transcribe import get_ctranslate2_storage
 
-        window = max(duration + margin, MIN_WINDOW_SECONDS)
-        features = self._padded_features(samples, math.ceil(window * FRAMES_PER_SECOND))
-        encoded = self._model.model.encode(get_ctranslate2_storage(features), to_cpu=False)
-        if language is None:  # the most likely language token, read from the same encoding
-            language = self._model.model.detect_language(encoded)[0][0][0][2:-2]
-        tokenizer = self._tokenizer(language)
-        prompt = list(tokenizer.sot_sequence)
+        model = self._model.model
+        durations = [len(audio) / self.sample_rate for audio in samples]
+        features = np.concatenate([self._padded_features(audio, frames) for audio in samples])
+        encoded = model.encode(get_ctranslate2_storage(features), to_cpu=False)
+        if None in languages:  # the most likely language token, read from the same encoding
+            detected = [found[0][0][2:-2] for found in model.detect_language(encoded)]
+            languages = [given or detected[i] for i, given in enumerate(languages)]
+        heard_in = [str(language) for language in languages]
+        tokenizers = [self._tokenizer(language) for language in heard_in]
+        decodes: dict[int, tuple[list[int], Any, bool]] = {}
+        pending = list(range(len(samples)))
         for allowance, rate in FIRST_BUDGET, FULL_BUDGET:
-            budget = min(MAX_TOKENS, allowance + math.ceil(duration * rate))
-            result = self._model.model.generate(
-                encoded,
-                [prompt],
+            budgets = [min(MAX_TOKENS, allowance + math.ceil(durations[i] * rate)) for i in pending]
+            source = encoded
+            if len(pending) < len(samples):  # the utterances whose text ran past the budget
+                source = model.encode(get_ctranslate2_storage(features[pending]), to_cpu=False)
+            results = model.generate(
+                source,
+                [list(tokenizers[i].sot_sequence) for i in pending],
                 beam_size=self.beam_size,
-                max_length=2 * budget,  # CTranslate2's Whisper yields at most max_length // 2
+                max_length=2 * max(budgets),  # CTranslate2's Whisper yields at most half
                 return_scores=True,
                 return_no_speech_prob=True,
                 suppress_blank=True,
                 suppress_tokens=[-1],
-            )[0]
-            tokens: list[int] = result.sequences_ids[0]
-            # Cut short: the budget ran out before the text reached the audio's end.
-            exhausted = len(tokens) >= budget and not _segments(tokenizer, tokens, duration)[2]
-            if not exhausted:
+            )
+            for index, budget, result in zip(pending, budgets, results, strict=True):
+                tokens: list[int] = result.sequences_ids[0][:budget]
+                # Cut short: the budget ran out before the text reached the audio's end.
+                cut = len(tokens) >= budget
+                reached = reaches_end(tokenizers[index], tokens, durations[index])
+                decodes[index] = (tokens, result, cut and not reached)
+            pending = [index for index in pending if decodes[index][2]]
+            if not pending:
                 break
-        average_log_prob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-        silent = result.no_speech_prob > NO_SPEECH_THRESHOLD
-        if silent and average_log_prob < LOG_PROB_THRESHOLD:
-            return language, []
-        segments, _, _ = _segments(tokenizer, tokens, duration)
-        if (
-            silent  # yet confident: Whisper's "you" or "thank you" on silence, or real speech
-            or average_log_prob < UNSURE_LOG_PROB
-            or exhausted
-            or _looped(segments)
-        ):
-            return self._transcribe_full(samples, language)
-        return language, segments
+        heard: list[Heard] = []
+        for index, audio in enumerate(samples):
+            tokens, result, exhausted = decodes[index]
+            segments = checked_segments(
+                tokenizers[index], tokens, result, durations[index], exhausted
+            )
+            if segments is None:
+                heard.append(self._transcribe_full(audio, heard_in[index]))
+            else:
+                heard.append((heard_in[index], segments))
+        return heard
 
     def _padded_features(
         self, samples: npt.NDArray[np.float32], frames: int
@@ -280,33 +333,6 @@ class FasterWhisperSTT(WorkerSTT):
         features = self._model.feature_extractor(np.concatenate([samples, tail]))[:, :frames]
         padded = np.pad(features, ((0, 0), (0, frames - features.shape[1])), mode="edge")
         return np.ascontiguousarray(padded[None], dtype=np.float32)
-
-
-def _segments(
-    tokenizer: Any, tokens: list[int], duration: float
-) -> tuple[list[TranscriptSegment], bool, bool]:
-    """Timestamped tokens as segments, up to the first that starts where the audio ends;
-    whether the last segment was still open (no closing timestamp); whether the tokens
-    went on past the audio's end."""
-    timestamp_begin: int = tokenizer.timestamp_begin
-    segments: list[TranscriptSegment] = []
-    start = 0.0
-    text_tokens: list[int] = []
-    for token in tokens:
-        if token < timestamp_begin:
-            text_tokens.append(token)
-            continue
-        stamp = (token - timestamp_begin) * SECONDS_PER_TIMESTAMP
-        if text_tokens:
-            if text := tokenizer.decode(text_tokens).strip():
-                segments.append(TranscriptSegment(start, min(stamp, duration), text))
-            text_tokens = []
-        if stamp >= duration - END_TOLERANCE:
-            return segments, False, True
-        start = stamp
-    if text_tokens and (text := tokenizer.decode(text_tokens).strip()):
-        segments.append(TranscriptSegment(start, duration, text))
-    return segments, bool(text_tokens), False
 
 
 def resolve_device(device: str) -> str:
@@ -330,10 +356,3 @@ def _vocabulary_size(folder: Path) -> int:
     if json_file.is_file():
         return len(json.loads(json_file.read_text(encoding="utf-8")))
     return 0
-
-
-def _looped(segments: list[TranscriptSegment]) -> bool:
-    """Whether a word or phrase comes twice in a row, or the text ends by starting over:
-    how Whisper fills a window that has more room than the speech."""
-    said = words(" ".join(segment.text for segment in segments))
-    return repeated_run(said, 2) is not None or restarted_tail(said)

@@ -3,36 +3,63 @@
 Every transcription is a job on the model's :class:`~voicegate.inference.InferenceWorker`,
 ordered by :class:`~voicegate.inference.InferenceLanes`: a final transcript waits its turn
 among the finals and is never dropped; a partial runs only when no final waits, on the
-freshest audio. :meth:`WorkerSTT.pressure` is the load admission measures.
+freshest audio. Finals that wait together are recognised together, up to ``max_batch`` in
+one call of :meth:`WorkerSTT.recognise_batch` (partials likewise, among partials).
+:meth:`WorkerSTT.pressure` is the load admission measures.
 """
 
 from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
-from functools import partial
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.inference import InferenceLanes, InferenceWorker, Pressure
 from voicegate.stt.base import STTProvider, Transcript
 
+Utterance = tuple[AudioFrame, str | None]
+"""Audio to recognise and its language (None: the default, or the one detected)."""
+
 
 class WorkerSTT(STTProvider):
-    """Recognition on a worker thread named ``name``, at most ``max_queue`` finals waiting.
+    """Recognition on a worker thread named ``name``, at most ``max_queue`` finals waiting,
+    at most ``max_batch`` utterances recognised in one call.
 
-    Subclasses implement :meth:`recognise`, which runs on that thread.
+    Subclasses implement :meth:`recognise`, and :meth:`recognise_batch` where the model
+    recognises several utterances at once; both run on that thread.
     """
 
-    def __init__(self, name: str, max_queue: int) -> None:
+    def __init__(self, name: str, max_queue: int, max_batch: int = 1) -> None:
         self._worker = InferenceWorker(name, max_queue=1)  # the lanes give it one job at a time
-        self._lanes = InferenceLanes(self._worker, max_waiting=max_queue)
+        self._lanes = InferenceLanes(self._worker, max_waiting=max_queue, max_batch=max_batch)
 
     @abstractmethod
     def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
         """On the worker thread: the transcript of ``audio`` (any rate or channel count) in
         ``language`` (None: the recogniser's default or the language it detects)."""
+
+    def recognise_batch(self, utterances: Sequence[Utterance]) -> list[Transcript]:
+        """On the worker thread: the transcripts of several utterances, in order; by default
+        one :meth:`recognise` after another."""
+        return [self.recognise(audio, language) for audio, language in utterances]
+
+    def _recognise_each(self, utterances: list[Utterance]) -> list[Transcript | BaseException]:
+        """:meth:`recognise_batch`; if it fails, each utterance alone, so one that cannot be
+        recognised fails its own caller only."""
+        try:
+            return list(self.recognise_batch(utterances))
+        except Exception:
+            if len(utterances) == 1:
+                raise
+        results: list[Transcript | BaseException] = []
+        for audio, language in utterances:
+            try:
+                results.append(self.recognise(audio, language))
+            except Exception as error:
+                results.append(error)
+        return results
 
     def check_language(self, language: str | None) -> None:
         """Raise :class:`~voicegate.stt.base.UnsupportedLanguageError` on the event loop,
@@ -42,7 +69,7 @@ class WorkerSTT(STTProvider):
         """Transcribe one finished utterance in ``language``, in its turn among the finals."""
         self.check_language(language)
         started = time.perf_counter()
-        transcript = await self._lanes.run(self.recognise, audio, language)
+        transcript = await self._lanes.run_batched(self._recognise_each, (audio, language))
         return replace(transcript, processing_time=time.perf_counter() - started)
 
     async def transcribe_partial(
@@ -52,8 +79,11 @@ class WorkerSTT(STTProvider):
         :class:`InferenceLanes`)."""
         self.check_language(language)
         started = time.perf_counter()
-        recognise = partial(self.recognise, language=language)
-        transcript = await self._lanes.offer(stream, recognise, audio)
+
+        def utterance() -> Utterance:
+            return audio(), language
+
+        transcript = await self._lanes.offer(stream, self._recognise_each, utterance)
         return replace(transcript, processing_time=time.perf_counter() - started)
 
     def promote_partial(self, stream: Hashable) -> None:
