@@ -78,13 +78,17 @@ def test_the_language_and_the_recognisers_device(tmp_path: Path) -> None:
     assert (ServeConfig().stt_device, VoiceSettings().language) == ("auto", "auto")
     assert VoiceSettings().stt_language is None  # auto: the recogniser chooses
     toml = tmp_path / "vg.toml"
-    toml.write_text('language = "es"\n')
-    config = load_config(_parse("--config", str(toml), "--stt-device", "cpu"), environ={})
+    toml.write_text('language = "es"\nstt_batch = 4\n')
+    flags = _parse("--config", str(toml), "--stt-device", "cpu")
+    config = load_config(flags, environ={"VOICEGATE_STT_BATCH": "16"})
     assert (config.stt_device, config.voice.language, config.voice.stt_language) == (
         "cpu",
         "es",
         "es",
     )
+    assert config.stt_batch == 16  # env over file
+    with pytest.raises(ConfigError, match="--stt-batch: expected an integer from 1 to 64"):
+        load_config(_parse("--stt-batch", "0"), environ={})
 
 
 def test_boolean_flag_overrides_file(tmp_path: Path) -> None:

@@ -70,7 +70,9 @@ class GatewayServer:
         )
         self.dependencies = Dependencies(config)
         self.kit = self.dependencies.kit
-        self.stt = create_stt(config.stt_model, device=config.stt_device)
+        self.stt = create_stt(
+            config.stt_model, device=config.stt_device, max_batch=config.stt_batch
+        )
         language = config.voice.stt_language
         if language is not None and not self.stt.supports_language(language):
             self.stt.close()

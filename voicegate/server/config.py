@@ -19,6 +19,7 @@ from typing import Any
 from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
 from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
+from voicegate.stt.worker import DEFAULT_MAX_BATCH
 from voicegate.voice.protocol import is_language_code
 from voicegate.voice.session import VoiceSettings
 
@@ -39,6 +40,7 @@ class ServeConfig:
     redis_url: str | None = None
     stt_model: str = DEFAULT_STT_MODEL
     stt_device: str = "auto"
+    stt_batch: int = DEFAULT_MAX_BATCH
     tts_voice: str = DEFAULT_TTS_VOICE
     responder: str = "echo"
     ai_url: str = "http://127.0.0.1:8080/v1"
@@ -206,6 +208,11 @@ SETTINGS: tuple[_Setting, ...] = (
         "stt_device",
         "where speech recognition runs: cpu, cuda, or auto (CUDA when one is found)",
         _one_of("cpu", "cuda", "auto"),
+    ),
+    _Setting(
+        "stt_batch",
+        "most utterances recognised in one batched call (1: one at a time)",
+        _int_in(1, 64),
     ),
     _Setting("tts_voice", "Piper voice id or .onnx path", _text),
     _Setting("responder", "who answers: echo, or ai (OpenAI-compatible)", _one_of("echo", "ai")),

@@ -19,6 +19,8 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.inference import InferenceLanes, InferenceWorker, Pressure
 from voicegate.stt.base import STTProvider, Transcript
 
+DEFAULT_MAX_BATCH = 8
+"""Utterances a recogniser that batches (Whisper) takes in one call at most, by default."""
 Utterance = tuple[AudioFrame, str | None]
 """Audio to recognise and its language (None: the default, or the one detected)."""
 
