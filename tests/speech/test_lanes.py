@@ -52,7 +52,7 @@ async def blocked(lanes: InferenceLanes) -> tuple[Gate, asyncio.Task[str]]:
 
 
 def recorder(order: list[str]) -> BatchFn[str, str]:
-    def job(values: list[str]) -> list[str | BaseException]:
+    def job(values: list[str]) -> list[str | BaseException | None]:
         order.extend(values)
         return list(values)
 
@@ -62,7 +62,7 @@ def recorder(order: list[str]) -> BatchFn[str, str]:
 def each(fn: Callable[[str], str]) -> BatchFn[str, str]:
     """``fn`` of every input of a batch (a job given to ``offer``)."""
 
-    def batch(values: Sequence[str]) -> list[str | BaseException]:
+    def batch(values: Sequence[str]) -> list[str | BaseException | None]:
         return [fn(value) for value in values]
 
     return batch
@@ -74,7 +74,7 @@ class BatchRecorder:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
 
-    def __call__(self, values: list[str]) -> list[str | BaseException]:
+    def __call__(self, values: list[str]) -> list[str | BaseException | None]:
         self.calls.append(list(values))
         return [ValueError(v) if v.startswith("bad") else v.upper() for v in values]
 
@@ -248,6 +248,34 @@ async def test_waiting_jobs_of_one_function_run_in_batches_finals_before_partial
     await first
 
 
+async def test_an_input_its_batch_leaves_runs_alone_before_the_jobs_behind_it(
+    worker: InferenceWorker,
+) -> None:
+    lanes = InferenceLanes(worker, max_batch=2)
+    gate, first = await blocked(lanes)
+    calls: list[str] = []
+
+    def batch(values: list[str]) -> list[str | BaseException | None]:
+        calls.append("batch " + " ".join(values))
+        return [None if v.startswith("slow") else v.upper() for v in values]
+
+    def alone(value: str) -> str:
+        calls.append("alone " + value)
+        return value.upper()
+
+    jobs = [
+        asyncio.create_task(lanes.run_batched(batch, v, alone=alone)) for v in ("a", "slow-b", "c")
+    ]
+    unable = asyncio.create_task(lanes.offer("s", batch, lambda: "slow-partial"))
+    await asyncio.sleep(0)
+    gate.open()
+    assert list(await asyncio.gather(*jobs)) == ["A", "SLOW-B", "C"]
+    with pytest.raises(RuntimeError, match="cannot run alone"):
+        await unable
+    assert calls == ["batch a slow-b", "alone slow-b", "batch c", "batch slow-partial"]
+    await first
+
+
 async def test_an_input_that_fails_in_a_batch_fails_its_own_caller_only(
     worker: InferenceWorker,
 ) -> None:
@@ -264,7 +292,7 @@ async def test_an_input_that_fails_in_a_batch_fails_its_own_caller_only(
     assert batch.calls == [["a", "bad-b", "c"]]
     await first
 
-    def wrong_count(values: list[str]) -> list[str | BaseException]:
+    def wrong_count(values: list[str]) -> list[str | BaseException | None]:
         return ["one"]
 
     gate, second = await blocked(lanes)

@@ -18,7 +18,8 @@ job at a time:
 call). When its turn comes, the jobs of the same function waiting right behind it in its
 lane join it, up to ``max_batch`` in all, and the worker runs them in one call: required
 jobs in their order, optional jobs only with optional ones, so a partial never makes a
-final wait longer.
+final wait longer. A batch may leave a required input to be run alone (a slow one): that
+job is the next to run, before those that waited behind it.
 
 :meth:`InferenceLanes.pressure` measures the load as it goes: the required jobs waiting,
 how long they waited, and the worker's time per real-time second over the last
@@ -39,9 +40,10 @@ from voicegate.inference.worker import InferenceWorker, WorkerOverloadedError
 
 T = TypeVar("T")
 A = TypeVar("A")
-BatchFn = Callable[[list[A]], list[T | BaseException]]
+BatchFn = Callable[[list[A]], list[T | BaseException | None]]
 """A function of many inputs: one result per input, in order; an exception instance for an
-input that failed (it reaches that input's caller alone)."""
+input that failed (it reaches that input's caller alone); None for an input it leaves to be
+run alone (see :meth:`InferenceLanes.run_batched`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class _Job:
     submitted: float
     batched: bool = False
     """Whether ``fn`` is a :data:`BatchFn` and ``args`` holds one of its inputs."""
+    alone: Callable[[Any], Any] | None = None
+    """What runs the input alone if its batch leaves it."""
     started: float = 0.0
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -117,10 +121,13 @@ class InferenceLanes:
         result: T = await self._wait(self._require(_Job(True, None, fn, args, self._clock())))
         return result
 
-    async def run_batched(self, fn: BatchFn[A, T], item: A) -> T:
+    async def run_batched(
+        self, fn: BatchFn[A, T], item: A, alone: Callable[[A], T] | None = None
+    ) -> T:
         """A required job: ``item``'s result of ``fn``, called on a batch of the required
-        jobs of ``fn`` that wait in a row (see the module docstring)."""
-        job = _Job(True, None, fn, (item,), self._clock(), batched=True)
+        jobs of ``fn`` that wait in a row (see the module docstring); if the batch leaves
+        ``item`` (None), ``alone(item)`` runs next."""
+        job = _Job(True, None, fn, (item,), self._clock(), batched=True, alone=alone)
         result: T = await self._wait(self._require(job))
         return result
 
@@ -241,15 +248,20 @@ class InferenceLanes:
         self._done.append(_Done(first.started, ended, first.required, waits))
         self._trim(ended - self._window)
         self._running = []
+        left: list[_Job] = []
         for job, (failed, outcome) in zip(jobs, _outcomes(jobs, work), strict=True):
             if job.future.done():
                 continue
-            if isinstance(outcome, asyncio.CancelledError):
+            if outcome is None and job.batched and job.alone is not None:  # left by its batch
+                job.fn, job.batched, job.alone = job.alone, False, None
+                left.append(job)
+            elif isinstance(outcome, asyncio.CancelledError):
                 job.future.cancel()
             elif failed:
                 job.future.set_exception(outcome)
             else:
                 job.future.set_result(outcome)
+        self._required.extendleft(reversed(left))
         self._dispatch()
 
     def _trim(self, since: float) -> None:
@@ -269,4 +281,10 @@ def _outcomes(jobs: list[_Job], work: asyncio.Future[Any]) -> list[tuple[bool, A
     if len(results) != len(jobs):
         error = RuntimeError(f"a batch of {len(jobs)} inputs gave {len(results)} results")
         return [(True, error)] * len(jobs)
-    return [(isinstance(r, BaseException), r) for r in results]
+    outcomes: list[tuple[bool, Any]] = []
+    for job, result in zip(jobs, results, strict=True):
+        if result is None and job.alone is None:
+            outcomes.append((True, RuntimeError("a batch left an input that cannot run alone")))
+        else:
+            outcomes.append((isinstance(result, BaseException), result))
+    return outcomes

@@ -38,7 +38,9 @@ took 0.3-0.4 s against 0.7 s. The token budget is the largest of theirs and each
 is cut back to its own budget, so an utterance decodes to the tokens it would alone (a
 result cut back keeps the score of the longer decode). Windows are not padded to a common
 length: a longer window changes the decode (an espeak-ng Spanish sentence decoded in a
-longer one's window came back with other words). Fallbacks to the 30 s path run one by one.
+longer one's window came back with other words). Fallbacks to the 30 s path run one by one;
+a batch of finals leaves them out (``leave_slow``), and each is then recognised alone as the
+worker's next job (:class:`WorkerSTT`), so the others need not wait for it.
 
 Segments that start where the audio ends are dropped (the model restarting the utterance),
 and so are segments without a word ("..."). Silence and steady noise never reach the model
@@ -74,8 +76,9 @@ from voicegate.stt.text import words
 from voicegate.stt.whisper_tokens import checked_segments, reaches_end
 from voicegate.stt.worker import DEFAULT_MAX_BATCH, Utterance, WorkerSTT
 
-Heard = tuple[str, list[TranscriptSegment]]
-"""The language an utterance was recognised in, and its segments."""
+Heard = tuple[str, list[TranscriptSegment] | None]
+"""The language an utterance was recognised in, and its segments (None: the short-window
+decode failed, the 30 s one gives them)."""
 
 FRAMES_PER_SECOND = 100
 """Log-Mel frames per second of audio (a 10 ms hop)."""
@@ -152,28 +155,46 @@ class FasterWhisperSTT(WorkerSTT):
         """On the worker thread: the transcript in ``language``, else the default one, else
         the language the model detects; the conversion to 16 kHz mono as well (a resample
         of a long utterance takes milliseconds the event loop should not spend)."""
-        return self.recognise_batch([(audio, language)])[0]
+        self._load()
+        mono = self.as_input(audio)
+        samples = mono.to_float32()[:, 0]
+        (heard,) = self._transcribe_all([samples], [self._language(language)])
+        return self._transcript(mono, samples, heard)
 
-    def recognise_batch(self, utterances: Sequence[Utterance]) -> list[Transcript]:
+    def recognise_batch(
+        self, utterances: Sequence[Utterance], *, leave_slow: bool = False
+    ) -> list[Transcript | None]:
         """On the worker thread: :meth:`recognise` of each utterance, with shared model
-        calls (see the module docstring)."""
+        calls (see the module docstring); with ``leave_slow``, None for each whose short
+        decode failed (the 30 s one is slow)."""
         self._load()
         monos = [self.as_input(audio) for audio, _ in utterances]
         samples = [mono.to_float32()[:, 0] for mono in monos]
-        heard = self._transcribe_all(samples, [self._language(lang) for _, lang in utterances])
-        transcripts = []
-        for mono, (language, segments) in zip(monos, heard, strict=True):
-            spoken = [segment for segment in segments if words(segment.text)]  # not "..." alone
-            transcripts.append(
-                Transcript(
-                    text=" ".join(segment.text for segment in spoken if segment.text),
-                    language=language,
-                    audio_duration=mono.duration,
-                    processing_time=0.0,
-                    segments=tuple(spoken),
-                )
-            )
+        languages = [self._language(language) for _, language in utterances]
+        transcripts: list[Transcript | None] = []
+        for mono, audio, heard in zip(
+            monos, samples, self._transcribe_all(samples, languages), strict=True
+        ):
+            left = leave_slow and heard[1] is None
+            transcripts.append(None if left else self._transcript(mono, audio, heard))
         return transcripts
+
+    def _transcript(
+        self, mono: AudioFrame, samples: npt.NDArray[np.float32], heard: Heard
+    ) -> Transcript:
+        """The transcript of what was heard; the 30 s decode first where the short one
+        failed."""
+        language, segments = heard
+        if segments is None:
+            language, segments = self._transcribe_full(samples, language)
+        spoken = [segment for segment in segments if words(segment.text)]  # not "..." alone
+        return Transcript(
+            text=" ".join(segment.text for segment in spoken if segment.text),
+            language=language,
+            audio_duration=mono.duration,
+            processing_time=0.0,
+            segments=tuple(spoken),
+        )
 
     async def warm_up(self) -> None:
         """Load the model and decode a second of silence (past the noise gate) on its thread,
@@ -314,15 +335,12 @@ class FasterWhisperSTT(WorkerSTT):
             if not pending:
                 break
         heard: list[Heard] = []
-        for index, audio in enumerate(samples):
+        for index in range(len(samples)):
             tokens, result, exhausted = decodes[index]
             segments = checked_segments(
                 tokenizers[index], tokens, result, durations[index], exhausted
             )
-            if segments is None:
-                heard.append(self._transcribe_full(audio, heard_in[index]))
-            else:
-                heard.append((heard_in[index], segments))
+            heard.append((heard_in[index], segments))
         return heard
 
     def _padded_features(

@@ -4,7 +4,9 @@ Every transcription is a job on the model's :class:`~voicegate.inference.Inferen
 ordered by :class:`~voicegate.inference.InferenceLanes`: a final transcript waits its turn
 among the finals and is never dropped; a partial runs only when no final waits, on the
 freshest audio. Finals that wait together are recognised together, up to ``max_batch`` in
-one call of :meth:`WorkerSTT.recognise_batch` (partials likewise, among partials).
+one call of :meth:`WorkerSTT.recognise_batch` (partials likewise, among partials); a final
+that the batch leaves to be recognised alone (a slow decode) is the next job, so it holds up
+no other.
 :meth:`WorkerSTT.pressure` is the load admission measures.
 """
 
@@ -42,20 +44,41 @@ class WorkerSTT(STTProvider):
         """On the worker thread: the transcript of ``audio`` (any rate or channel count) in
         ``language`` (None: the recogniser's default or the language it detects)."""
 
-    def recognise_batch(self, utterances: Sequence[Utterance]) -> list[Transcript]:
-        """On the worker thread: the transcripts of several utterances, in order; by default
-        one :meth:`recognise` after another."""
+    def recognise_batch(
+        self, utterances: Sequence[Utterance], *, leave_slow: bool = False
+    ) -> list[Transcript | None]:
+        """On the worker thread: the transcripts of several utterances, in order; with
+        ``leave_slow``, None for one that needs a slow decode, which :meth:`recognise` then
+        gives alone. By default one :meth:`recognise` after another."""
         return [self.recognise(audio, language) for audio, language in utterances]
 
-    def _recognise_each(self, utterances: list[Utterance]) -> list[Transcript | BaseException]:
+    def _recognise_finals(
+        self, utterances: list[Utterance]
+    ) -> list[Transcript | BaseException | None]:
+        """:meth:`_recognise_each`, leaving the slow ones of a batch for later."""
+        return self._recognise_each(utterances, leave_slow=len(utterances) > 1)
+
+    def _recognise_alone(self, utterance: Utterance) -> Transcript:
+        """:meth:`recognise` of a final its batch left."""
+        return self.recognise(*utterance)
+
+    def _recognise_partials(
+        self, utterances: list[Utterance]
+    ) -> list[Transcript | BaseException | None]:
+        """:meth:`_recognise_each`, every one in the batch (they hold up partials only)."""
+        return self._recognise_each(utterances, leave_slow=False)
+
+    def _recognise_each(
+        self, utterances: list[Utterance], leave_slow: bool
+    ) -> list[Transcript | BaseException | None]:
         """:meth:`recognise_batch`; if it fails, each utterance alone, so one that cannot be
         recognised fails its own caller only."""
         try:
-            return list(self.recognise_batch(utterances))
+            return list(self.recognise_batch(utterances, leave_slow=leave_slow))
         except Exception:
             if len(utterances) == 1:
                 raise
-        results: list[Transcript | BaseException] = []
+        results: list[Transcript | BaseException | None] = []
         for audio, language in utterances:
             try:
                 results.append(self.recognise(audio, language))
@@ -71,7 +94,9 @@ class WorkerSTT(STTProvider):
         """Transcribe one finished utterance in ``language``, in its turn among the finals."""
         self.check_language(language)
         started = time.perf_counter()
-        transcript = await self._lanes.run_batched(self._recognise_each, (audio, language))
+        transcript = await self._lanes.run_batched(
+            self._recognise_finals, (audio, language), alone=self._recognise_alone
+        )
         return replace(transcript, processing_time=time.perf_counter() - started)
 
     async def transcribe_partial(
@@ -85,7 +110,7 @@ class WorkerSTT(STTProvider):
         def utterance() -> Utterance:
             return audio(), language
 
-        transcript = await self._lanes.offer(stream, self._recognise_each, utterance)
+        transcript = await self._lanes.offer(stream, self._recognise_partials, utterance)
         return replace(transcript, processing_time=time.perf_counter() - started)
 
     def promote_partial(self, stream: Hashable) -> None:
