@@ -5,7 +5,9 @@ For N = 1, 8 and 16, the same N utterances (Piper speech of 16 everyday sentence
 4 s, at 22.05 kHz as a caller's audio would come) go to ``FasterWhisperSTT(max_batch=1)``
 and to ``FasterWhisperSTT(max_batch=16)``, taking turns within each round so both see the
 same load. Per utterance: the time from its arrival to its transcript; per round: the
-throughput (utterances transcribed per second) and the WER of every transcript. Both
+throughput (utterances transcribed per second), the process's CPU time per utterance (what
+sets how many talkers a core carries, and less disturbed by other work on a shared machine
+than the wall clock) and the WER of every transcript. Both
 recognisers are the same model (tiny.en int8 by default), loaded and warmed up first.
 
     python benchmarks/batched_stt.py [--model whisper-tiny.en] [--rounds 5]
@@ -60,19 +62,20 @@ def progress(message: str) -> None:
 
 async def one_round(
     stt: FasterWhisperSTT, speech: list[tuple[str, AudioFrame]]
-) -> tuple[list[float], float, list[tuple[str, str]]]:
-    """Every utterance sent at once: the latency of each, the wall time, the transcripts."""
+) -> tuple[list[float], float, float, list[tuple[str, str]]]:
+    """Every utterance sent at once: the latency of each, the wall time, the process's CPU
+    time, the transcripts."""
 
     async def timed(audio: AudioFrame) -> tuple[float, str]:
         began = time.perf_counter()
         heard = await stt.transcribe(audio)
         return time.perf_counter() - began, heard.text
 
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     results = await asyncio.gather(*(timed(audio) for _, audio in speech))
-    wall = time.perf_counter() - began
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu_began
     pairs = [(text, heard) for (text, _), (_, heard) in zip(speech, results, strict=True)]
-    return [latency for latency, _ in results], wall, pairs
+    return [latency for latency, _ in results], wall, cpu, pairs
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -98,7 +101,7 @@ async def main() -> None:
     for recogniser in recognisers.values():
         await recogniser.warm_up()
     samples: dict[tuple[int, str], dict[str, list[float]]] = {
-        (n, mode): {"latency": [], "wall": []} for n in COUNTS for mode in MODES
+        (n, mode): {"latency": [], "wall": [], "cpu": []} for n in COUNTS for mode in MODES
     }
     pairs: dict[tuple[int, str], list[tuple[str, str]]] = {key: [] for key in samples}
     for round_number in range(args.rounds):
@@ -106,14 +109,16 @@ async def main() -> None:
             chosen = [speech[(round_number * n + i) % len(speech)] for i in range(n)]
             order = list(MODES) if round_number % 2 == 0 else list(reversed(MODES))
             for mode in order:
-                latencies, wall, heard = await one_round(recognisers[mode], chosen)
+                latencies, wall, cpu, heard = await one_round(recognisers[mode], chosen)
                 samples[n, mode]["latency"] += latencies
                 samples[n, mode]["wall"].append(wall)
+                samples[n, mode]["cpu"].append(cpu)
                 pairs[n, mode] += heard
                 p50 = statistics.median(latencies) * 1000
                 progress(
                     f"round {round_number + 1}/{args.rounds} N={n:>2} {mode:<10} "
-                    f"{n / wall:5.1f} utterances/s, p50 {p50:.0f} ms"
+                    f"{n / wall:5.1f} utterances/s, {cpu / n * 1000:4.0f} ms CPU each, "
+                    f"p50 {p50:.0f} ms"
                 )
     rows = []
     for (n, mode), sample in samples.items():
@@ -123,17 +128,18 @@ async def main() -> None:
                 "n": n,
                 "mode": mode,
                 "throughput": n * len(sample["wall"]) / sum(sample["wall"]),
+                "cpu_ms": sum(sample["cpu"]) / (n * len(sample["cpu"])) * 1000,
                 "p50_ms": statistics.median(latency) * 1000,
                 "p95_ms": percentile(latency, 0.95) * 1000,
                 "wer": word_error_rate(pairs[n, mode]),
                 "utterances": len(latency),
             }
         )
-    print(f"\n{'N':>3} {'mode':<11} {'utt/s':>7} {'p50':>8} {'p95':>8} {'WER':>6}")
+    print(f"\n{'N':>3} {'mode':<11} {'utt/s':>7} {'CPU':>8} {'p50':>8} {'p95':>8} {'WER':>6}")
     for r in rows:
         print(
-            f"{r['n']:>3} {r['mode']:<11} {r['throughput']:>7.2f} {r['p50_ms']:>6.0f}ms "
-            f"{r['p95_ms']:>6.0f}ms {r['wer']:>6.1%}"
+            f"{r['n']:>3} {r['mode']:<11} {r['throughput']:>7.2f} {r['cpu_ms']:>6.0f}ms "
+            f"{r['p50_ms']:>6.0f}ms {r['p95_ms']:>6.0f}ms {r['wer']:>6.1%}"
         )
     machine = {
         "platform": platform.platform(),
@@ -157,11 +163,12 @@ def plot(rows: list[dict[str, object]], model: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4))
     for mode in MODES:
         mine = [r for r in rows if r["mode"] == mode]
         label = mode.replace("_", " ")
         left.plot([r["n"] for r in mine], [r["throughput"] for r in mine], "o-", label=label)
+        middle.plot([r["n"] for r in mine], [r["cpu_ms"] for r in mine], "o-", label=label)
         line = right.plot(
             [r["n"] for r in mine], [r["p50_ms"] for r in mine], "o-", label=f"{label} p50"
         )
@@ -174,9 +181,11 @@ def plot(rows: list[dict[str, object]], model: str) -> None:
         )
     left.set(xlabel="utterances arriving at once (N)", ylabel="utterances per second")
     left.set(title=f"{model} int8: throughput")
+    middle.set(xlabel="utterances arriving at once (N)", ylabel="CPU ms per utterance")
+    middle.set(title="CPU time (all threads)")
     right.set(xlabel="utterances arriving at once (N)", ylabel="arrival to transcript (ms)")
     right.set(title="latency per utterance")
-    for axes in (left, right):
+    for axes in (left, middle, right):
         axes.set_xticks(COUNTS)
         axes.legend()
     fig.tight_layout()
