@@ -32,9 +32,9 @@ the 551 real recordings of ``benchmarks/wer.py``:
 **Batches.** Utterances recognised together (:meth:`FasterWhisperSTT.recognise_batch`, the
 finals or partials that wait together) whose windows have the same length share one decoder
 call per budget step: every utterance under 3 s (most turns of a conversation) has the 5 s
-window. Each is encoded alone: on 2 CPU cores one encoder call for six 5 s windows took
-0.8-1.2 s against 0.6 s for the six calls one by one, while one decoder call for the six
-took 0.3-0.4 s against 0.7 s. The token budget is the largest of theirs and each result
+window. Each is encoded alone: on 2 loaded CPU cores one encoder call for six 5 s windows
+took 0.8-1.2 s against 0.6 s for the six calls one by one, while one decoder call for the six
+took 0.2-0.8 s against 0.6-1.1 s. The token budget is the largest of theirs and each result
 is cut back to its own budget, so an utterance decodes to the tokens it would alone (a
 result cut back keeps the score of the longer decode). Windows are not padded to a common
 length: a longer window changes the decode (an espeak-ng Spanish sentence decoded in a
