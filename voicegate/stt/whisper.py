@@ -261,7 +261,8 @@ class FasterWhisperSTT(WorkerSTT):
     def _decode_all(
         self, samples: list[npt.NDArray[np.float32]], languages: list[str | None]
     ) -> list[Heard]:
-        """The short-window decode in batches of close window lengths, or the 30 s one."""
+        """The short-window decode, in batches of equal windows; the 30 s decode for an
+        utterance too long for a short window."""
         heard: dict[int, Heard] = {}
         by_window: dict[int, list[int]] = {}  # window frames: the utterances with that window
         for index, audio in enumerate(samples):
@@ -290,8 +291,8 @@ class FasterWhisperSTT(WorkerSTT):
     def _transcribe_windows(
         self, samples: list[npt.NDArray[np.float32]], languages: list[str | None], frames: int
     ) -> list[Heard]:
-        """The short-window decode of utterances with a window of ``frames`` in shared model
-        calls, or the full one for each whose result looks failed."""
+        """The short-window decode of utterances with a window of ``frames`` in shared decoder
+        calls; segments None for each whose result looks failed."""
         import ctranslate2
         from faster_whisper.transcribe import get_ctranslate2_storage
 
