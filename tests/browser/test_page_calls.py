@@ -26,11 +26,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.models, pytest.mark.asyncio(loop_
 TURN_DONE = """() => {
   const s = window.voicegate;
   return s.transcripts.length > 0 && s.answerAudioMs > 300
-    && s.turns[0]?.stages?.total !== undefined;
+    && s.turns[0]?.stages?.total !== undefined && s.turns[0]?.heardMs !== undefined;
 }"""
 
 
-async def _spoken_turn(page: Page) -> dict[str, Any]:
+async def _spoken_turn(page: Page, *, processing: bool = False) -> dict[str, Any]:
     """Wait for the sentence's turn to finish; check what the page shows; return its state."""
     # the level meter moves while the fake microphone plays the sentence
     await wait(page, "() => window.voicegate.micLevelDb > -50")
@@ -41,11 +41,16 @@ async def _spoken_turn(page: Page) -> dict[str, Any]:
     assert state["status"] == "live"
     assert state["errors"] == []
     assert await page.get_attribute("#status", "data-state") == "live"
-    assert await page.locator("#log li.caller").first.inner_text() == heard
-    assert await page.locator("#log li.answer").count() >= 1
-    total_cell = page.locator("#turns tbody tr").first.locator("td").nth(5)
-    total = state["turns"][0]["stages"]["total"]
-    assert int(await total_cell.inner_text()) == math.floor(total + 0.5)  # JS Math.round
+    assert await page.locator("#conversation li.caller").first.inner_text() == heard
+    assert await page.locator("#conversation li.answer").count() >= 1
+    turn = state["turns"][0]
+    total = turn["stages"]["total"]
+    total_p50 = page.locator('#turn-summary tr[data-stage="total"] td').first
+    assert int(await total_p50.inner_text()) == math.floor(total + 0.5)  # JS Math.round
+    # what the caller heard: last loud sample captured to first answer sample played
+    assert turn["heardMs"] >= total
+    heard_text = await page.locator("#turn-bars li .turn-heard").first.inner_text()
+    assert heard_text == f"heard {math.floor(turn['heardMs'] + 0.5)} ms"
     timeline = [
         event
         for event in state["events"]
@@ -54,7 +59,8 @@ async def _spoken_turn(page: Page) -> dict[str, Any]:
         and event["content"].get("body") == heard
     ]
     assert len(timeline) == 1, state["events"]
-    assert await page.evaluate("() => window.micConstraints.audio.echoCancellation") is False
+    processing_asked = await page.evaluate("() => window.micConstraints.audio.echoCancellation")
+    assert processing_asked is processing
     return state
 
 
@@ -63,13 +69,17 @@ async def _hang_up(page: Page) -> None:
     assert await page.get_attribute("#status", "data-state") == "idle"
 
 
+PROCESSING = pytest.mark.parametrize("processing", [False, True], ids=["raw", "processed"])
+
+
+@PROCESSING
 async def test_a_spoken_call_over_webrtc_reaches_the_room_timeline_and_answers(
-    page: Page, tmp_path: Path
+    page: Page, tmp_path: Path, processing: bool
 ) -> None:
     data = tmp_path / "data"
     with running_server("--store", "sqlite", "--data-dir", str(data)) as (url, _):
-        await call(page, url, "webrtc")
-        state = await _spoken_turn(page)
+        await call(page, url, "webrtc", processing=processing)
+        state = await _spoken_turn(page, processing=processing)
         assert state["transport"] == "webrtc"
         await _hang_up(page)
 
@@ -83,10 +93,11 @@ async def test_a_spoken_call_over_webrtc_reaches_the_room_timeline_and_answers(
     assert voice_bodies == [state["transcripts"][0]]
 
 
-async def test_a_spoken_call_over_the_websocket_answers(page: Page) -> None:
+@PROCESSING
+async def test_a_spoken_call_over_the_websocket_answers(page: Page, processing: bool) -> None:
     with running_server("--store", "memory") as (url, _):
-        await call(page, url, "websocket")
-        state = await _spoken_turn(page)
+        await call(page, url, "websocket", processing=processing)
+        state = await _spoken_turn(page, processing=processing)
         assert state["transport"] == "websocket"
         await _hang_up(page)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
+from voicegate.core.models import utcnow
 from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
@@ -188,7 +189,7 @@ class VoiceGateway:
         await self._kit.hook_engine.run_all(
             HookTrigger.ON_SESSION_STARTED, session, session, session.room_id
         )
-        logger.info("session %s (%s) joined room %s", session.id, transport.kind, session.room_id)
+        logger.debug("session %s (%s) joined room %s", session.id, transport.kind, session.room_id)
 
     async def _stream_audio(self, session: VoiceSession, channel: VoiceChannel) -> None:
         try:
@@ -222,4 +223,11 @@ class VoiceGateway:
         await self._kit.hook_engine.run_all(
             HookTrigger.ON_SESSION_ENDED, session, session, session.room_id
         )
-        logger.info("session %s left room %s", session.id, session.room_id)
+        lasted = (utcnow() - session.created_at).total_seconds()
+        logger.info(  # the one line per call at info
+            "call %s (%s) in room %s ended after %.1f s",
+            session.id,
+            session.transport.kind,
+            session.room_id,
+            lasted,
+        )

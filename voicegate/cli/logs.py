@@ -1,0 +1,45 @@
+"""The log level of every ``voicegate`` command: ``--log-level`` or ``VOICEGATE_LOG_LEVEL``.
+
+voicegate's own loggers log at the chosen level; the libraries it runs on (aioice's ICE checks,
+aiortc, uvicorn's request lines, the model runtimes) only log warnings unless the level is debug.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+LOG_LEVEL_ENV = "VOICEGATE_LOG_LEVEL"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+DEFAULT_LOG_LEVEL = "info"
+_CHATTY_LIBRARIES = (
+    "aioice",
+    "aiortc",
+    "uvicorn",
+    "faster_whisper",
+    "piper",
+    "websockets",
+    "aiohttp",
+    "asyncio",
+)
+
+
+def default_log_level() -> str:
+    """The level ``VOICEGATE_LOG_LEVEL`` names, else info."""
+    return os.environ.get(LOG_LEVEL_ENV, DEFAULT_LOG_LEVEL).strip().lower()
+
+
+def configure_logging(level: str) -> None:
+    """One line per record on stderr; libraries at warning unless ``level`` is debug."""
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    chosen = getattr(logging, level.upper())
+    logging.getLogger("voicegate").setLevel(chosen)
+    libraries = chosen if chosen == logging.DEBUG else max(chosen, logging.WARNING)
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(libraries)
+    if chosen == logging.DEBUG:
+        logging.getLogger().setLevel(logging.DEBUG)
