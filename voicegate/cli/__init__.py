@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from voicegate.cli.logs import LOG_LEVEL_ENV, LOG_LEVELS, configure_logging, default_log_level
+from voicegate.cli.logs import LOG_LEVEL_ENV, configure_logging, default_log_level, log_level
 
 # Each module named here defines ``add_parser(subparsers)``, which registers its
 # sub-command and sets ``func(args) -> int`` as the parser default.
@@ -29,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-level",
-        type=str.lower,
-        choices=LOG_LEVELS,
+        type=log_level,
         default=default_log_level(),
+        metavar="{debug,info,warning,error}",
         help=f"voicegate's log level (default: {LOG_LEVEL_ENV} or info); libraries log "
         "warnings only, except at debug",
     )

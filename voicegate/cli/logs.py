@@ -6,6 +6,7 @@ aiortc, uvicorn's request lines, the model runtimes) only log warnings unless th
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 
@@ -25,8 +26,18 @@ _CHATTY_LIBRARIES = (
 
 
 def default_log_level() -> str:
-    """The level ``VOICEGATE_LOG_LEVEL`` names, else info."""
-    return os.environ.get(LOG_LEVEL_ENV, DEFAULT_LOG_LEVEL).strip().lower()
+    """The level ``VOICEGATE_LOG_LEVEL`` names (checked by :func:`log_level`), else info."""
+    return os.environ.get(LOG_LEVEL_ENV, DEFAULT_LOG_LEVEL)
+
+
+def log_level(text: str) -> str:
+    """``--log-level``'s type; argparse applies it to the environment's default too."""
+    level = text.strip().lower()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} (from the flag or {LOG_LEVEL_ENV}) is not one of {', '.join(LOG_LEVELS)}"
+        )
+    return level
 
 
 def configure_logging(level: str) -> None:

@@ -62,7 +62,6 @@ function setStatus(status, detail = "") {
   const inCall = status === "live" || status === "connecting" || status === "reconnecting";
   $("call").textContent = inCall ? "Hang up" : "Call";
   $("call").setAttribute("aria-pressed", String(inCall));
-  $("mute").disabled = !inCall;
 }
 
 function showFailure(failure) {
@@ -343,7 +342,7 @@ $("call").addEventListener("click", () => {
 $("mute").addEventListener("click", toggleMute);
 document.addEventListener("keydown", (e) => {
   const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement;
-  if (e.key === "m" && !typing && !e.ctrlKey && !e.metaKey && !e.altKey && call) toggleMute();
+  if (e.key === "m" && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) toggleMute();
 });
 $("speaker").addEventListener("change", () => applySpeaker(call && call.mic.context));
 $("export-json").addEventListener("click", () =>

@@ -34,7 +34,7 @@ export async function openMicrophone({ deviceId, processing, onChunk }) {
     noiseSuppression: processing,
     autoGainControl: processing,
   };
-  if (deviceId) audio.deviceId = { exact: deviceId };
+  if (deviceId && deviceId !== "default") audio.deviceId = { exact: deviceId };
   const stream = await navigator.mediaDevices.getUserMedia({ audio });
   const context = new AudioContext({ sampleRate: CAPTURE_RATE });
   await context.resume();
