@@ -122,8 +122,12 @@ async def test_the_page_without_a_token_is_refused_and_with_the_printed_token_co
         await page.click("#call")
         await wait(page, "() => window.voicegate.status === 'error'")
         refused = await page_state(page)
-        assert refused["errors"][0].startswith("webrtc: offer refused (401)")
-        assert "(4401)" in refused["errors"][-1]
+        # the WebSocket would refuse it too: no fallback, the words and the next step at once
+        assert refused["errors"] == ["webrtc: offer refused (401): unauthorized"]
+        assert refused["failure"]["title"] == (
+            "This page's link is not accepted: its token is missing or not valid."
+        )
+        assert "voicegate token page --page-url" in refused["failure"]["next"]
         assert refused["sessionId"] is None
         assert refused["roomId"] is None
         assert json.loads(await get(f"http://127.0.0.1:{port}/healthz"))["sessions"] == 0

@@ -50,7 +50,7 @@ let speakingEntry = null;
 
 const token = new PageToken(params.get("token") || "", {
   onRenewed: () => { state.tokenRenewals = token.renewals; },
-  onRefused: (key) => showFailure(explain(key)),
+  onRefused: (status) => showFailure(describe(status)),
 });
 
 // ---- status, failures ---------------------------------------------------------------------
@@ -70,6 +70,15 @@ function showFailure(failure) {
   $("failure-next").textContent = failure.next;
   $("failure-detail").textContent = failure.detail || "";
   $("failure").hidden = false;
+}
+
+// the server says only "unauthorized"; the token's own expiry tells an expired link apart
+const UNAUTHORIZED = new Set([401, 4401]);
+// refusals that another transport would get too: no fallback, the words at once
+const NO_FALLBACK = new Set([401, 403, 4401, 4403, 1013, 503]);
+
+function describe(key, detail) {
+  return explain(UNAUTHORIZED.has(key) && token.expired() ? "expired" : key, detail);
 }
 
 function clearFailure() {
@@ -102,7 +111,7 @@ function onEnd(key, reason) {
   if (isRestart(key) || isRestart(reason)) return reconnect(key);
   state.errors.push(`connection closed (${key}) ${reason || ""}`.trim());
   setStatus("error", `closed (${key})`);
-  showFailure(explain(key, reason));
+  showFailure(describe(key, reason));
 }
 
 async function reachable() {
@@ -194,12 +203,13 @@ async function startCall() {
     } catch (error) {
       last = error;
       state.errors.push(`${name}: ${error.message}`);
+      if (NO_FALLBACK.has(error.key)) break;
     }
   }
   mic.close();
   const key = last instanceof CallError ? last.key : "unreachable";
   setStatus("error", last.message);
-  showFailure(explain(token.expired() && (key === 401 || key === 4401) ? "expired" : key, last.message));
+  showFailure(describe(key, last.message));
 }
 
 // ---- protocol messages (the same JSON over the WebSocket and the WebRTC data channel) -----

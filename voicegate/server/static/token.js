@@ -13,13 +13,12 @@ function payload(value) {
 }
 
 export class PageToken {
-  /** `onRenewed()` after each renewal; `onRefused(status)` when the server refuses the token. */
+  /** `onRenewed()` after each renewal; `onRefused(httpStatus)` when the server refuses the token. */
   constructor(value, { onRenewed, onRefused }) {
     this.value = value;
     this.onRenewed = onRenewed;
     this.onRefused = onRefused;
     this.renewals = 0;
-    this.refused = null;
   }
 
   /** Whether the token's expiry has passed by this browser's clock. */
@@ -44,8 +43,7 @@ export class PageToken {
       return;
     }
     if (!response.ok) {
-      this.refused = response.status;
-      this.onRefused(response.status === 401 && this.expired() ? "expired" : response.status);
+      this.onRefused(response.status);
       return;
     }
     this.value = (await response.json()).token;
