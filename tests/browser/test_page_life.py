@@ -10,13 +10,17 @@ import socket
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright.async_api import Download, Page
 
 from tests.browser.axe import serious_violations
+from tests.browser.conftest import launched_chromium, new_page
 from tests.browser.pages import call, page_state, wait
 from tests.browser.test_page_calls import TURN_DONE
 from tests.servers import running_server
+from voicegate.audio.frame import AudioFrame
+from voicegate.audio.wav import read_wav, write_wav
 
 pytestmark = [pytest.mark.browser, pytest.mark.models, pytest.mark.asyncio(loop_scope="session")]
 
@@ -151,3 +155,20 @@ async def test_a_finished_call_exports_what_the_page_showed_passes_axe_and_is_ph
         await page.click("#theme")  # auto -> light, whatever the system says
         assert await page.get_attribute("html", "data-theme") == "light"
         await page.click("#call")
+
+
+async def test_quiet_speech_is_reported_with_its_level(speech_wav: Path, tmp_path: Path) -> None:
+    loud = await asyncio.to_thread(read_wav, speech_wav)
+    quiet = (loud.samples.astype(np.float64) * 10 ** (-22 / 20)).astype(np.int16)  # 22 dB down
+    wav = tmp_path / "quiet.wav"
+    await asyncio.to_thread(write_wav, wav, AudioFrame(quiet, loud.sample_rate))
+    async with launched_chromium(wav) as browser, new_page(browser) as page:
+        with running_server("--store", "memory") as (url, _):
+            await call(page, url, "websocket")
+            await wait(page, "() => window.voicegate.turns.length > 0")
+            state = await page_state(page)
+    warning = [e for e in state["errors"] if e.startswith("Your voice reaches the page quietly")]
+    assert len(warning) == 1, state["errors"]
+    # the sentence's loudest 20 ms are at -8.5 dBFS: 22 dB down, about -30.5
+    level = int(warning[0].split("(")[1].split(" dBFS")[0])
+    assert -33 <= level <= -28, warning[0]

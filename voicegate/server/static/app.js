@@ -14,7 +14,8 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 // Echo cancellation, noise suppression and gain control stay on for people; `?aec=0` turns them off.
 const voiceProcessing = params.get("aec") !== "0";
-const QUIET_SPEECH_DBFS = -30; // an utterance whose loudest 20 ms stays under this is "too quiet"
+// an utterance whose loudest 20 ms stays under this is too quiet (Piper's voice peaks at -8.5 dBFS)
+const QUIET_SPEECH_DBFS = -20;
 const RECONNECT_FOR_MS = 60000;
 
 const state = {
