@@ -15,12 +15,13 @@ import pytest
 from playwright.async_api import Download, Page
 
 from tests.browser.axe import serious_violations
-from tests.browser.conftest import launched_chromium, new_page
+from tests.browser.conftest import SENTENCE, launched_chromium, new_page
 from tests.browser.pages import call, page_state, wait
 from tests.browser.test_page_calls import TURN_DONE
 from tests.servers import running_server
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.wav import read_wav, write_wav
+from voicegate.stt.wer import word_error_rate
 
 pytestmark = [pytest.mark.browser, pytest.mark.models, pytest.mark.asyncio(loop_scope="session")]
 
@@ -157,11 +158,17 @@ async def test_a_finished_call_exports_what_the_page_showed_passes_axe_and_is_ph
         await page.click("#call")
 
 
+async def _scaled(speech_wav: Path, target: Path, gain_db: float) -> Path:
+    """The sentence ``gain_db`` louder (clipped at full scale) or quieter."""
+    frame = await asyncio.to_thread(read_wav, speech_wav)
+    scaled = frame.samples.astype(np.float64) * 10 ** (gain_db / 20)
+    samples = np.clip(scaled, -32768, 32767).astype(np.int16)
+    await asyncio.to_thread(write_wav, target, AudioFrame(samples, frame.sample_rate))
+    return target
+
+
 async def test_quiet_speech_is_reported_with_its_level(speech_wav: Path, tmp_path: Path) -> None:
-    loud = await asyncio.to_thread(read_wav, speech_wav)
-    quiet = (loud.samples.astype(np.float64) * 10 ** (-22 / 20)).astype(np.int16)  # 22 dB down
-    wav = tmp_path / "quiet.wav"
-    await asyncio.to_thread(write_wav, wav, AudioFrame(quiet, loud.sample_rate))
+    wav = await _scaled(speech_wav, tmp_path / "quiet.wav", -22)
     async with launched_chromium(wav) as browser, new_page(browser) as page:
         with running_server("--store", "memory") as (url, _):
             await call(page, url, "websocket")
@@ -172,3 +179,36 @@ async def test_quiet_speech_is_reported_with_its_level(speech_wav: Path, tmp_pat
     # the sentence's loudest 20 ms are at -8.5 dBFS: 22 dB down, about -30.5
     level = int(warning[0].split("(")[1].split(" dBFS")[0])
     assert -33 <= level <= -28, warning[0]
+
+
+async def test_the_microphone_check_measures_the_levels_and_transcribes_the_test_sentence(
+    page: Page,
+) -> None:
+    with running_server("--store", "memory") as (url, _):
+        await page.goto(f"{url}&aec=0")
+        await page.click("#mic-check")
+        await wait(page, "() => window.voicegate.micCheck !== null")
+        check = (await page_state(page))["micCheck"]
+        shown = await page.inner_text("#mic-check-result")
+    assert check["voiceDetected"] is True
+    assert check["clipped"] is False
+    assert check["noiseFloorDb"] < -60  # the fake microphone's silences are digital zero
+    assert -20 < check["speechLevelDb"] < -3  # Piper's loudest 20 ms are at -8.5 dBFS
+    assert word_error_rate([(SENTENCE, check["transcript"])]) <= 0.2, check
+    assert f'heard "{check["transcript"]}"' in shown
+    assert "voice detected" in shown
+
+
+async def test_the_microphone_check_marks_a_clipping_input(
+    speech_wav: Path, tmp_path: Path
+) -> None:
+    wav = await _scaled(speech_wav, tmp_path / "clipping.wav", 12)
+    async with launched_chromium(wav) as browser, new_page(browser) as page:
+        with running_server("--store", "memory") as (url, _):
+            await page.goto(f"{url}&aec=0")
+            await page.click("#mic-check")
+            await wait(page, "() => window.voicegate.micCheck !== null")
+            check = (await page_state(page))["micCheck"]
+            shown = await page.inner_text("#mic-check-result")
+    assert check["clipped"] is True
+    assert "clipping: lower the input level" in shown

@@ -18,7 +18,8 @@ import pytest
 
 from voicegate.server.app import READY_LINE
 
-pytestmark = [pytest.mark.models]
+# the first test also makes the virtualenv: a fresh install takes minutes on a loaded machine
+pytestmark = [pytest.mark.models, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTENCE = "Please leave a message after the tone."

@@ -5,6 +5,8 @@
 import { dbfs, openMicrophone, outputAnalyser } from "./audio.js";
 import { nextState } from "./assistant.js";
 import { explain, isRestart } from "./failures.js";
+import { applySpeaker, listDevices } from "./devices.js";
+import { checkMicrophone } from "./mic-check.js";
 import { callRecord, turnsCsv } from "./stats.js";
 import { PageToken } from "./token.js";
 import { CallError, endpoint, startWebRTC, startWebSocket } from "./transports.js";
@@ -39,6 +41,7 @@ const state = {
   errors: [],
   failure: null, // { title, next, detail } as shown
   reconnects: 0,
+  micCheck: null, // the last microphone check's figures
   tokenRenewals: 0,
 };
 window.voicegate = state;
@@ -278,25 +281,6 @@ function onMessage(message, direction = "in") {
 
 // ---- devices, mute, timer, connection figures, export, theme -------------------------------
 
-async function listDevices() {
-  const devices = await navigator.mediaDevices.enumerateDevices();
-  for (const [kind, id] of [["audioinput", "microphone"], ["audiooutput", "speaker"]]) {
-    const select = $(id);
-    const chosen = select.value;
-    const found = devices.filter((d) => d.kind === kind);
-    if (found.length === 0) continue;
-    select.replaceChildren(...found.map((d, i) => new Option(d.label || `${id} ${i + 1}`, d.deviceId)));
-    if (found.some((d) => d.deviceId === chosen)) select.value = chosen;
-  }
-}
-
-async function applySpeaker(context) {
-  const sinkId = $("speaker").value;
-  if (!sinkId || !("setSinkId" in HTMLMediaElement.prototype)) return;
-  await $("remote").setSinkId(sinkId).catch(() => {});
-  if (context && context.setSinkId) await context.setSinkId(sinkId).catch(() => {});
-}
-
 function toggleMute() {
   state.muted = !state.muted;
   if (call) call.mic.setMuted(state.muted);
@@ -327,6 +311,30 @@ async function pollConnection() {
   setTimeout(pollConnection, 2000);
 }
 
+async function runMicCheck() {
+  if (call || state.status === "connecting") return;
+  const show = (text) => { $("mic-check-result").textContent = text; };
+  $("mic-check").disabled = true;
+  clearFailure();
+  show("Opening the microphone…");
+  try {
+    const options = { deviceId: $("microphone").value, processing: voiceProcessing, token: token.value };
+    const result = await checkMicrophone({ ...options, progress: show });
+    state.micCheck = result;
+    show(
+      `Noise floor ${result.noiseFloorDb} dBFS, speech ${result.speechLevelDb} dBFS` +
+        `${result.clipped ? ", clipping: lower the input level" : ", no clipping"}; ` +
+        `${result.voiceDetected ? "voice detected" : "no voice detected"}; heard ` +
+        `"${result.transcript}" (${Math.round(100 * result.wordsRight)}% of the words).`,
+    );
+  } catch (error) {
+    show("");
+    showFailure(describe(error.key || error.name, error.message));
+  } finally {
+    $("mic-check").disabled = false;
+  }
+}
+
 function download(name, type, text) {
   const link = document.createElement("a");
   link.href = URL.createObjectURL(new Blob([text], { type }));
@@ -351,11 +359,13 @@ $("call").addEventListener("click", () => {
   }
 });
 $("mute").addEventListener("click", toggleMute);
+$("mic-check").addEventListener("click", runMicCheck);
 document.addEventListener("keydown", (e) => {
   const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement;
   if (e.key === "m" && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) toggleMute();
 });
 $("speaker").addEventListener("change", () => applySpeaker(call && call.mic.context));
+if (!("setSinkId" in HTMLMediaElement.prototype)) $("speaker").disabled = true;
 $("export-json").addEventListener("click", () =>
   download("voicegate-call.json", "application/json", JSON.stringify(callRecord(state), null, 2)));
 $("export-csv").addEventListener("click", () => download("voicegate-turns.csv", "text/csv", turnsCsv(state.turns)));
@@ -366,7 +376,6 @@ $("theme").addEventListener("click", () => {
 
 setTheme(params.get("theme") || localStorage.getItem("voicegate-theme") || "auto");
 if (params.get("transport")) $("transport").value = params.get("transport");
-if (!("setSinkId" in HTMLMediaElement.prototype)) $("speaker").disabled = true;
 setAssistant("idle");
 setStatus("idle");
 renderTurns(state.turns);

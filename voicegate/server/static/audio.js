@@ -3,7 +3,6 @@
 
 // The protocol takes 8, 16, 24 or 48 kHz; asking for 48 kHz makes the browser resample 44.1 kHz devices.
 export const CAPTURE_RATE = 48000;
-const CLIP = 0.99;
 
 export const dbfs = (linear) => 20 * Math.log10(Math.max(linear, 1e-5));
 
@@ -25,7 +24,7 @@ async function captureNode(context, pcm) {
 }
 
 /**
- * Opens the microphone. `onChunk({rms, peak, lastLoudAt, pcm, clipped})` gets every 20 ms of it;
+ * Opens the microphone. `onChunk({rms, peak, clipped, lastLoudAt, pcm})` gets every 20 ms of it;
  * `lastLoudAt` is the context time of the chunk's last loud sample, less the device's latency.
  */
 export async function openMicrophone({ deviceId, processing, onChunk }) {
@@ -44,7 +43,6 @@ export async function openMicrophone({ deviceId, processing, onChunk }) {
   const inputLatency = (track.getSettings && track.getSettings().latency) || 0;
   capture.port.onmessage = (e) => {
     const chunk = e.data;
-    chunk.clipped = chunk.peak >= CLIP;
     if (chunk.lastLoudAt !== null) chunk.lastLoudAt -= inputLatency;
     onChunk(chunk);
   };
@@ -74,15 +72,16 @@ export function outputAnalyser(context) {
 }
 
 /**
- * Plays the WebSocket's PCM answer frames gaplessly; `onPlay(startTime, ms)` gets the context time
- * each frame starts playing at (its first sample, plus the output's latency).
+ * Plays the WebSocket's PCM answer frames gaplessly (to the analyser only unless `audible`);
+ * `onPlay(startTime, ms)` gets the context time each frame starts playing at (its first sample,
+ * plus the output's latency).
  */
-export function websocketPlayer(context, analyser, onPlay) {
+export function websocketPlayer(context, analyser, onPlay, audible = true) {
   let playHead = 0;
   const sources = new Set();
   const output = context.createGain();
   output.connect(analyser);
-  output.connect(context.destination);
+  if (audible) output.connect(context.destination);
   return {
     play(pcm, rate) {
       const samples = new Int16Array(pcm);

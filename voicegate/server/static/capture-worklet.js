@@ -1,14 +1,19 @@
-// Cuts audio into 20 ms chunks and posts each one's level and the AudioContext times of its first
-// and last loud sample; with `processorOptions.pcm`, the chunk's 16-bit PCM too (the WebSocket's
-// microphone audio). The page measures "heard" from these times: last loud sample captured, first
-// answer sample played.
+// Cuts audio into 20 ms chunks and posts each one's level, whether it clipped, and the AudioContext
+// times of its first and last loud sample; with `processorOptions.pcm`, the chunk's 16-bit PCM too
+// (the WebSocket's microphone audio). The page measures "heard" from these times: last loud sample
+// captured, first answer sample played.
 const LOUD = 0.01; // -40 dBFS: louder than silence and a quiet room, quieter than speech
+// clipping is a run of samples at full scale (8: 0.17 ms at 48 kHz); a normalised recording,
+// resampled, touches it for a few samples at its peaks
+const FULL_SCALE = 0.99;
+const CLIP_RUN = 8;
 
 class CaptureProcessor extends AudioWorkletProcessor {
   constructor(options) {
     super();
     this.pcm = Boolean(options.processorOptions && options.processorOptions.pcm);
     this.size = Math.round(sampleRate * 0.02);
+    this.fullScaleRun = 0;
     this.reset();
   }
 
@@ -17,6 +22,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
     this.filled = 0;
     this.sumSquares = 0;
     this.peak = 0;
+    this.clipped = false;
     this.firstLoudAt = null;
     this.lastLoudAt = null;
   }
@@ -29,6 +35,8 @@ class CaptureProcessor extends AudioWorkletProcessor {
       const magnitude = Math.abs(s);
       this.sumSquares += s * s;
       if (magnitude > this.peak) this.peak = magnitude;
+      this.fullScaleRun = magnitude >= FULL_SCALE ? this.fullScaleRun + 1 : 0;
+      if (this.fullScaleRun >= CLIP_RUN) this.clipped = true;
       if (magnitude > LOUD) {
         const at = currentTime + i / sampleRate;
         if (this.firstLoudAt === null) this.firstLoudAt = at;
@@ -45,6 +53,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
     const report = {
       rms: Math.sqrt(this.sumSquares / this.size),
       peak: this.peak,
+      clipped: this.clipped,
       firstLoudAt: this.firstLoudAt,
       lastLoudAt: this.lastLoudAt,
       pcm: this.pcm ? this.chunk.buffer : null,

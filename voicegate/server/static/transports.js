@@ -17,7 +17,7 @@ export class CallError extends Error {
 
 /**
  * `hooks`: { token, onMessage(message), onAnswerAudio(startTime, ms), onEnd(key, reason),
- * analyser, remoteAudio (the <audio> element) }.
+ * analyser, remoteAudio (the <audio> element), playAnswers (default true) }.
  */
 export async function startWebSocket(mic, hooks) {
   let player = null;
@@ -36,7 +36,7 @@ export async function startWebSocket(mic, hooks) {
       reject(new CallError(key, `WebSocket closed (${e.code}) ${e.reason}`));
     };
   });
-  player = websocketPlayer(mic.context, hooks.analyser, hooks.onAnswerAudio);
+  player = websocketPlayer(mic.context, hooks.analyser, hooks.onAnswerAudio, hooks.playAnswers !== false);
   ws.onclose = (e) => hooks.onEnd(e.code === 1006 ? 1001 : e.code, e.reason);
   ws.onmessage = (e) => {
     if (typeof e.data !== "string") return player.play(e.data, outputRate);
