@@ -111,6 +111,9 @@ async def test_auto_falls_back_to_the_websocket_when_webrtc_is_refused(page: Pag
         assert state["status"] == "live"
         assert word_error_rate([(SENTENCE, state["transcripts"][0])]) <= 0.2
         assert state["errors"][0].startswith("webrtc: offer refused (404)")
+        said = await page.locator("#conversation li.notice").first.inner_text()
+        assert said.startswith("WebRTC could not connect (offer refused (404)")
+        assert said.endswith("calling over the WebSocket instead.")
         await _hang_up(page)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.async_api import Download, Page
+from playwright.async_api import Browser, Download, Page
 
 from tests.browser.axe import serious_violations
 from tests.browser.conftest import SENTENCE, launched_chromium, new_page
@@ -62,6 +62,20 @@ async def test_muted_by_keyboard_the_sentence_is_never_transcribed(page: Page) -
         assert state["turns"] == []
         assert state["micLevelDb"] < -80
         assert state["status"] == "live"
+
+
+async def test_a_full_server_says_so_and_when_to_try_again(page: Page, browser: Browser) -> None:
+    with running_server("--store", "memory", "--max-sessions", "1") as (url, _):
+        await call(page, url, "websocket")
+        await wait(page, LIVE)
+        async with new_page(browser) as second:
+            await call(second, url, "websocket")
+            await wait(second, "() => window.voicegate.status === 'error'")
+            assert await second.inner_text("#failure-title") == (
+                "The server is full: it has as many calls as it takes."
+            )
+            assert await second.inner_text("#failure-next") == "Try again in a minute."
+        assert (await page_state(page))["status"] == "live"
 
 
 async def test_a_token_that_expires_during_a_call_is_renewed_and_the_call_goes_on(

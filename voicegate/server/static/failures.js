@@ -12,6 +12,7 @@ const BY_CODE = {
   403: ["This link may not join that room.", "Ask for a link to the room, or call without one."],
   4403: ["This link may not join that room.", "Ask for a link to the room, or call without one."],
   1013: ["The server is full: it has as many calls as it takes.", "Try again in a minute."],
+  503: ["The server cannot take a call now: it is full or shutting down.", "Try again in a minute."],
   4408: ["The call ended because no audio reached the server in time.", "Press Call again."],
   1001: ["The server went away.", "Reconnecting as soon as it is back…"],
   1012: ["The server restarted.", "Reconnecting as soon as it is back…"],
