@@ -167,6 +167,15 @@ async def test_a_finished_call_exports_what_the_page_showed_passes_axe_and_is_ph
                     "() => document.documentElement.scrollWidth - window.innerWidth"
                 )
                 assert overflow <= 0  # nothing sticks out sideways, at 390 px too
+        # at 390 px the panels are tabs: one at a time, the call card always there
+        assert await page.is_visible("#panel-conversation")
+        assert not await page.is_visible("#panel-latency")
+        await page.click("#tab-latency")
+        assert await page.is_visible("#panel-latency")
+        assert not await page.is_visible("#panel-conversation")
+        assert await page.is_visible("#call")
+        assert await serious_violations(page) == []
+        await page.screenshot(path=SCREENSHOTS / "call-390-dark-latency.png", full_page=True)
         await page.click("#theme")  # auto -> light, whatever the system says
         assert await page.get_attribute("html", "data-theme") == "light"
         await page.click("#call")

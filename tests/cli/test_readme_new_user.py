@@ -1,5 +1,7 @@
-"""The README as a new user follows it: the set-up's install into a fresh virtualenv, then each
-command of the "Using it" table once, as written. None may crash; each says what it did."""
+"""The README as a new user follows it on a fresh clone: ``bash scripts/serve.sh`` (a fresh
+virtualenv, the install with its progress, the URL, how to get a fresh one), then each command of
+the "Using it" table once, as written, from that virtualenv. None may crash; each says what it did.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +9,9 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -18,7 +20,7 @@ import pytest
 
 from voicegate.server.app import READY_LINE
 
-# the first test also makes the virtualenv: a fresh install takes minutes on a loaded machine
+# the set-up installs into a fresh virtualenv: minutes on a loaded machine
 pytestmark = [pytest.mark.models, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,87 +28,95 @@ SENTENCE = "Please leave a message after the tone."
 TRACEBACK = "Traceback (most recent call last)"
 
 
+@dataclass
+class SetUp:
+    clone: Path
+    url: str
+    before_url: list[str]
+    after_url: str
+
+
+def _clone(target: Path) -> Path:
+    """The checkout's tracked files, as a fresh clone has them (no .venv)."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        source = ROOT / name.decode()
+        if source.is_file():
+            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+            (target / name.decode()).write_bytes(source.read_bytes())
+    return target
+
+
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtualenv with what ``scripts/serve.sh`` installs (the ``serve`` extra)."""
-    folder = tmp_path_factory.mktemp("new-user") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
-    install = subprocess.run(
-        [str(folder / "bin" / "python"), "-m", "pip", "install", "-q", "-e", f"{ROOT}[serve]"],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert install.returncode == 0, install.stderr[-4000:]
-    return folder
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    (tmp_path / "data").mkdir()
-    return tmp_path
-
-
-def _env(home: Path) -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "VOICEGATE_DATA_DIR": str(home / "data")}
-
-
-def voicegate(venv: Path, home: Path, *args: str, timeout: float = 600) -> tuple[int, str, str]:
-    """Run ``voicegate ARGS`` from the fresh virtualenv in ``home``; exit code, stdout, stderr."""
-    done = subprocess.run(
-        [str(venv / "bin" / "voicegate"), *args],
-        cwd=home,
-        env=_env(home),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert TRACEBACK not in done.stderr, done.stderr
-    return done.returncode, done.stdout, done.stderr
-
-
-@pytest.fixture
-def served(venv: Path, home: Path) -> Iterator[tuple[str, list[str]]]:
-    """``voicegate serve`` from the fresh virtualenv: its page URL and its other stdout lines."""
+def set_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SetUp]:
+    """``bash scripts/serve.sh`` in a fresh clone, running until the module's tests are done."""
+    clone = _clone(tmp_path_factory.mktemp("clone"))
     process = subprocess.Popen(
-        [str(venv / "bin" / "voicegate"), "serve", "--port", "0"],
-        cwd=home,
-        env=_env(home),
+        ["bash", "scripts/serve.sh", "--port", "0", "--store", "memory"],
+        cwd=clone,
+        env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     assert process.stdout is not None
-    assert process.stderr is not None
     try:
-        first = process.stdout.readline()
-        assert first.startswith(READY_LINE), first + process.stderr.read()
-        yield first[len(READY_LINE) :].strip(), [process.stdout.readline().strip()]
+        before: list[str] = []
+        for line in process.stdout:
+            if line.startswith(READY_LINE):
+                break
+            before.append(line.rstrip("\n"))
+        else:
+            raise AssertionError("serve.sh printed no URL:\n" + "\n".join(before[-40:]))
+        url = line[len(READY_LINE) :].strip()
+        yield SetUp(clone, url, before, process.stdout.readline().strip())
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
-        assert TRACEBACK not in process.stderr.read()
+        rest = process.stdout.read()
+        assert process.wait(timeout=60) == 0, rest
+        assert TRACEBACK not in "\n".join(before) + rest
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
 
 
-def test_serve_prints_the_url_then_how_to_get_a_fresh_one(
-    venv: Path, home: Path, served: tuple[str, list[str]]
+def voicegate(set_up: SetUp, *args: str) -> tuple[int, str, str]:
+    """``voicegate ARGS`` as the README says: from .venv/bin, in the clone."""
+    done = subprocess.run(
+        [str(set_up.clone / ".venv" / "bin" / "voicegate"), *args],
+        cwd=set_up.clone,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert TRACEBACK not in done.stderr, done.stderr
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_serve_sh_shows_the_install_then_the_url_then_how_to_get_a_fresh_one(
+    set_up: SetUp,
 ) -> None:
-    url, lines = served
-    with urllib.request.urlopen(url, timeout=10) as response:
+    assert set_up.before_url[0] == "== creating .venv"
+    installing = set_up.before_url.index(
+        "== installing voicegate[serve] into .venv (a minute or two the first time)"
+    )
+    assert any(line.startswith("Successfully installed") for line in set_up.before_url[installing:])
+    with urllib.request.urlopen(set_up.url, timeout=10) as response:
         assert b"voicegate" in response.read()
-    hint = lines[0]
-    assert hint.startswith("the open page renews its token; for a fresh link: voicegate token")
-    port = re.search(r":(\d+)/", url)
+    port = re.search(r":(\d+)/", set_up.url)
     assert port is not None
-    assert f"--port {port.group(1)}" in hint
-    code, out, _ = voicegate(venv, home, *hint.split("for a fresh link: voicegate ")[1].split())
+    hint = set_up.after_url
+    assert hint == (
+        "the open page renews its token; for a fresh link: voicegate token page --page-url "
+        f"--port {port.group(1)}"
+    )
+    code, out, _ = voicegate(set_up, *hint.split("for a fresh link: voicegate ")[1].split())
     assert code == 0
     fresh = out.strip()
     assert fresh.startswith(f"http://127.0.0.1:{port.group(1)}/?token=")
-    assert fresh != url
     renew = urllib.request.Request(
         f"http://127.0.0.1:{port.group(1)}/token/renew",
         b"",
@@ -116,37 +126,37 @@ def test_serve_prints_the_url_then_how_to_get_a_fresh_one(
         assert response.status == 200
 
 
-def test_every_other_command_of_the_table_runs_as_written(venv: Path, home: Path) -> None:
-    code, out, _ = voicegate(venv, home, "models")
+def test_every_other_command_of_the_table_runs_as_written(set_up: SetUp) -> None:
+    code, out, _ = voicegate(set_up, "models")
     assert code == 0
     assert "installed" in out
 
-    code, _, _ = voicegate(venv, home, "say", SENTENCE, "-o", "out.wav")
+    code, _, _ = voicegate(set_up, "say", SENTENCE, "-o", "out.wav")
     assert code == 0
-    spoken = home / "say-44k-stereo.flac"
-    _reencode(home / "out.wav", spoken, rate=44100, layout="stereo")
-    code, out, _ = voicegate(venv, home, "transcribe", str(spoken))
+    spoken = set_up.clone / "say-44k-stereo.flac"
+    _reencode(set_up.clone / "out.wav", spoken, rate=44100, layout="stereo")
+    code, out, _ = voicegate(set_up, "transcribe", str(spoken))
     assert code == 0
     assert out.strip().lower().rstrip(".") == SENTENCE.lower().rstrip(".")
 
-    code, out, _ = voicegate(venv, home, "token", "alice", "--ttl", "60")
+    code, out, _ = voicegate(set_up, "token", "alice", "--ttl", "60")
     assert code == 0
     assert out.count(".") == 1
 
     # the serve extra has no sounddevice: mic says what to install on one line
-    code, out, err = voicegate(venv, home, "mic")
+    code, out, err = voicegate(set_up, "mic")
     assert code == 1
     assert err.strip().count("\n") == 0
     assert "pip install" in err
 
     code, out, err = voicegate(
-        venv, home, "bench", "--clients", "1", "--turns", "1", "--transports", "websocket",
-        "--out", "results",
+        set_up, "bench", "--clients", "1", "--turns", "1", "--transports", "websocket",
     )  # fmt: skip
     assert code == 0, err[-3000:]
-    assert (home / "results" / "voice_latency.json").exists()
-    assert not (home / "results" / "voice_latency.png").exists()
+    results = set_up.clone / "benchmarks" / "results"
+    assert (results / "voice_latency.json").stat().st_mtime > spoken.stat().st_mtime
     assert "no plot: matplotlib is missing" in err
+    assert "client_first_audio" in out  # the table of figures
 
 
 def _reencode(source: Path, target: Path, *, rate: int, layout: str) -> None:

@@ -360,6 +360,14 @@ $("call").addEventListener("click", () => {
 });
 $("mute").addEventListener("click", toggleMute);
 $("mic-check").addEventListener("click", runMicCheck);
+for (const tab of document.querySelectorAll('[role="tab"]')) {
+  tab.addEventListener("click", () => {
+    document.querySelector("main").dataset.tab = tab.id.replace("tab-", "");
+    for (const other of document.querySelectorAll('[role="tab"]')) {
+      other.setAttribute("aria-selected", String(other === tab));
+    }
+  });
+}
 document.addEventListener("keydown", (e) => {
   const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement;
   if (e.key === "m" && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) toggleMute();
