@@ -327,6 +327,12 @@ HTTP: list[tuple[str, Send, int, str | None]] = [
         "unauthorized",
     ),
     ("renewal by GET", http("GET", "/token/renew"), 405, "method_not_allowed"),
+    (
+        "renewal with a 2 KiB body",
+        http("POST", "/token/renew", b"x" * 2048),
+        413,
+        "request_entity_too_large",
+    ),
     ("a plain GET of the WebSocket", http("GET", "/ws", token=None), 426, "upgrade_required"),
     (
         "path traversal",

@@ -36,6 +36,8 @@ class Speaker:
     Each answer streams from the TTS provider clause by clause, is resampled to the
     transport's rate and queued for playout. :meth:`interrupt` cancels synthesis,
     flushes the transport and drops answers still waiting: interruption is cancellation.
+    Once :meth:`close` has begun, answers that still arrive (a delivery racing the
+    session's end) are dropped, so no task of the speaker's outlives it.
     """
 
     def __init__(self, tts: TTSProvider, transport: VoiceTransport, max_pending: int = 16) -> None:
@@ -45,6 +47,7 @@ class Speaker:
         self._current: asyncio.Task[None] | None = None
         self._current_answer: Answer | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._closed = False
 
     @property
     def speaking(self) -> bool:
@@ -52,7 +55,11 @@ class Speaker:
         return self._current is not None or not self._pending.empty()
 
     def say(self, answer: Answer) -> None:
-        """Queue ``answer``; raises :class:`asyncio.QueueFull` when too many wait."""
+        """Queue ``answer``; raises :class:`asyncio.QueueFull` when too many wait. After
+        :meth:`close` the answer is dropped."""
+        if self._closed:
+            logger.info("answer %s not spoken: its session has ended", answer.event_id)
+            return
         self._pending.put_nowait(answer)
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="voicegate-speaker")
@@ -81,7 +88,8 @@ class Speaker:
         return cut
 
     async def close(self) -> None:
-        """Stop speaking and end the runner."""
+        """Stop speaking, end the runner and drop every answer that still arrives."""
+        self._closed = True
         await self.interrupt()
         if self._runner is not None:
             self._runner.cancel()
