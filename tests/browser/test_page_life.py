@@ -108,13 +108,14 @@ async def test_an_expired_page_address_says_so_and_how_to_get_a_fresh_one(page: 
         assert (await page_state(page))["sessionId"] is None
 
 
+@pytest.mark.parametrize("transport", ["websocket", "webrtc"])
 async def test_the_page_reconnects_after_the_server_restarts_mid_call(
-    page: Page, tmp_path: Path
+    page: Page, tmp_path: Path, transport: str
 ) -> None:
     port = str(_free_port())
     server_args = ("--store", "memory", "--port", port, "--data-dir", str(tmp_path))
     with running_server(*server_args) as (url, _):
-        await call(page, url, "websocket")
+        await call(page, url, transport)
         await wait(page, LIVE)
         first_session = (await page_state(page))["sessionId"]
     await wait(page, "() => window.voicegate.status === 'reconnecting'")
@@ -125,6 +126,7 @@ async def test_the_page_reconnects_after_the_server_restarts_mid_call(
         assert state["reconnects"] == 1
         assert state["sessionId"] != first_session
         assert state["failure"] is None
+        assert state["transport"] == transport
         await page.click("#call")
 
 
