@@ -49,7 +49,9 @@ window.voicegate = state;
 const conversation = new Conversation(state.conversation);
 let call = null; // { link, mic, analyser }
 let lastLoudAt = null; // context time of the microphone's last loud sample
-let loudestInUtterance = 0;
+let loudSinceLastTurn = false; // a speech_end with no loud sample since the last one is no turn
+const UTTERANCE_LEVELS_MS = 30000;
+let recentLevels = []; // [performance.now(), rms] of the last 30 s of 20 ms chunks
 let speakingEntry = null;
 
 const token = new PageToken(params.get("token") || "", {
@@ -146,8 +148,13 @@ async function reconnect(key) {
 function onMicChunk(chunk) {
   state.micLevelDb = dbfs(chunk.rms);
   if (chunk.clipped) state.clipped = true;
-  if (chunk.lastLoudAt !== null && !state.muted) lastLoudAt = chunk.lastLoudAt;
-  if (state.assistant === "hearing") loudestInUtterance = Math.max(loudestInUtterance, chunk.rms);
+  if (chunk.lastLoudAt !== null && !state.muted) {
+    lastLoudAt = chunk.lastLoudAt;
+    loudSinceLastTurn = true;
+  }
+  const now = performance.now();
+  recentLevels.push([now, chunk.rms]);
+  if (recentLevels[0][0] < now - UTTERANCE_LEVELS_MS) recentLevels = recentLevels.slice(50);
   $("level").style.width = `${Math.max(0, Math.min(100, (state.micLevelDb + 60) * (100 / 60)))}%`;
   $("meter").classList.toggle("clipping", chunk.clipped);
   // muted, the track gives silence: the WebSocket keeps sending it, as WebRTC does
@@ -216,6 +223,16 @@ async function startCall() {
   showFailure(describe(key, last.message));
 }
 
+/** A notice when the utterance that just ended (`seconds` long) was too quiet. */
+function warnIfQuiet(seconds) {
+  const spoken = Number.isFinite(seconds) ? seconds : 5;
+  const since = performance.now() - (spoken + 1) * 1000; // its speech, and its end-of-speech wait
+  const loudest = Math.max(0, ...recentLevels.filter(([at]) => at >= since).map(([, rms]) => rms));
+  if (loudest === 0 || dbfs(loudest) >= QUIET_SPEECH_DBFS) return;
+  const level = Math.round(dbfs(loudest));
+  notice(`Your voice reaches the page quietly (${level} dBFS): move closer to the microphone or raise its level.`);
+}
+
 // ---- protocol messages (the same JSON over the WebSocket and the WebRTC data channel) -----
 
 function onMessage(message, direction = "in") {
@@ -231,18 +248,14 @@ function onMessage(message, direction = "in") {
       clearFailure();
       setStatus("live", `${state.transport}, room ${message.room_id}`);
       break;
-    case "speech_start":
-      loudestInUtterance = 0;
-      break;
     case "partial_transcript":
       conversation.partialText(message.text);
       break;
     case "speech_end":
+      if (!loudSinceLastTurn) break; // nothing loud since the last turn: a blip, not a turn
+      loudSinceLastTurn = false;
       state.turns.push({ lastLoudAt });
-      if (loudestInUtterance > 0 && dbfs(loudestInUtterance) < QUIET_SPEECH_DBFS) {
-        const level = Math.round(dbfs(loudestInUtterance));
-        notice(`Your voice reaches the page quietly (${level} dBFS): move closer to the microphone or raise its level.`);
-      }
+      warnIfQuiet(message.duration);
       break;
     case "final_transcript":
       state.transcripts.push(message.text);
