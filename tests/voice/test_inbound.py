@@ -7,6 +7,7 @@ import pytest
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.vad import EnergyVAD
+from voicegate.testing import FakeClock
 from voicegate.voice.inbound import InboundMixer
 
 Received = list[tuple[AudioFrame, bool, float]]
@@ -83,19 +84,21 @@ async def test_a_stalled_session_gets_silence_so_time_goes_on() -> None:
 async def test_a_client_may_run_ahead_of_real_time_by_the_burst_allowance_only(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    mixer = InboundMixer(EnergyVAD(), burst_ms=1000, stall_ms=5000)
+    clock = FakeClock()
+    mixer = InboundMixer(EnergyVAD(), burst_ms=1000, stall_ms=5000, clock=clock)
     got: Received = []
     mixer.add_session("a", 24000, 1, _collector(got))
     for _ in range(250):  # five seconds at once, in 20 ms frames
         mixer.push("a", _tone(24000, 1, 20))
     await _settle()
-    accepted = len(got)
-    assert 50 <= accepted <= 52  # one second ahead, plus the moment that passed
+    assert len(got) == 50  # one second ahead of real time, no more
     assert caplog.text.count("faster than real time") == 1
-    await asyncio.sleep(0.2)  # real time catches up: audio is accepted again
-    mixer.push("a", _tone(24000, 1, 20))
+    clock.advance(0.2)  # real time catches up: audio is accepted again
+    for _ in range(11):
+        mixer.push("a", _tone(24000, 1, 20))
     await _settle()
-    assert len(got) == accepted + 1
+    assert len(got) == 60
+    assert caplog.text.count("faster than real time") == 2  # a new burst, told again
     await mixer.close()
 
 

@@ -53,6 +53,8 @@ FRAMES_PER_SECOND = 100
 """Log-Mel frames per second of audio (a 10 ms hop)."""
 HOP_LENGTH = 160
 """Samples per log-Mel frame at 16 kHz."""
+SILENCE_TAIL_FRAMES = 4
+"""Frames of silence after the audio that cover the last 25 ms STFT window reaching into it."""
 FULL_WINDOW_SECONDS = 30.0
 MIN_WINDOW_SECONDS = 5.0
 SECONDS_PER_TIMESTAMP = 0.02
@@ -169,13 +171,8 @@ class FasterWhisperSTT(STTProvider):
         from faster_whisper.transcribe import get_ctranslate2_storage
 
         window = max(duration + margin, MIN_WINDOW_SECONDS)
-        frames = math.ceil(window * FRAMES_PER_SECOND)
-        padded = np.pad(samples, (0, max(0, frames * HOP_LENGTH - len(samples))))
-        features = self._model.feature_extractor(padded)[None, :, :frames]
-        encoded = self._model.model.encode(
-            get_ctranslate2_storage(np.ascontiguousarray(features, dtype=np.float32)),
-            to_cpu=False,
-        )
+        features = self._padded_features(samples, math.ceil(window * FRAMES_PER_SECOND))
+        encoded = self._model.model.encode(get_ctranslate2_storage(features), to_cpu=False)
         prompt = list(self._tokenizer.sot_sequence)
         for allowance, rate in FIRST_BUDGET, FULL_BUDGET:
             budget = min(MAX_TOKENS, allowance + math.ceil(duration * rate))
@@ -207,6 +204,20 @@ class FasterWhisperSTT(STTProvider):
         ):
             return self._transcribe_full(samples)
         return segments
+
+    def _padded_features(
+        self, samples: npt.NDArray[np.float32], frames: int
+    ) -> npt.NDArray[np.float32]:
+        """The log-Mel features of ``samples`` padded with silence to ``frames`` frames.
+
+        Equal to the features of the zero-padded audio, at the cost of the audio alone: past
+        the last window that reaches into the speech, every frame of silence is the same
+        column (the spectrum's floor), so it is computed once and repeated.
+        """
+        tail = np.zeros(SILENCE_TAIL_FRAMES * HOP_LENGTH, dtype=np.float32)
+        features = self._model.feature_extractor(np.concatenate([samples, tail]))[:, :frames]
+        padded = np.pad(features, ((0, 0), (0, frames - features.shape[1])), mode="edge")
+        return np.ascontiguousarray(padded[None], dtype=np.float32)
 
     def _segments(
         self, tokens: list[int], duration: float

@@ -135,7 +135,9 @@ class InboundMixer:
             )
         now = self._clock()
         session.last_input = now
-        if session.received + frame.duration > now - session.started + self._burst_s:
+        # half a sample of slack: summed float durations of 50 x 20 ms overshoot 1 s
+        allowed = now - session.started + self._burst_s + 0.5 / frame.sample_rate
+        if session.received + frame.duration > allowed:
             if not session.dropping:
                 logger.warning(
                     "session %s sends audio faster than real time: dropping what runs more "
