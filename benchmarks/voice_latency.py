@@ -1,8 +1,9 @@
-"""Voice latency end to end: N concurrent callers over WebSocket and WebRTC against
-``voicegate serve``, each speaking Piper sentences in real time; p50/p95 per stage.
+"""Voice latency end to end: N concurrent callers over WebSocket, WebRTC, Twilio Media Streams
+and SIP against ``voicegate serve``, each speaking Piper sentences in real time; p50/p95 per
+stage.
 
     python benchmarks/voice_latency.py [--clients 1,2,4,8] [--turns 3]
-        [--transports websocket,webrtc] [--out benchmarks/results] [--url URL]
+        [--transports websocket,webrtc,twilio,sip] [--out benchmarks/results] [--url URL]
 
 The same as ``voicegate bench``; writes ``results/voice_latency.json`` and ``.png``.
 """

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use (browser, speech, PortAudio, Redis, PostgreSQL, npm), if
-# missing, makes sure apt knows the packages of real speech the tests fetch (voicegate.bench.prompts),
-# and fetches axe-core (the page's accessibility check) from npm into a cache.
+# Installs the Debian packages the tests use (browser, speech, PortAudio, Redis, PostgreSQL, npm, the
+# SIP peers SIPp and baresip), if missing, makes sure apt knows the packages of real speech the tests
+# fetch (voicegate.bench.prompts), and fetches axe-core (the page's accessibility check) from npm
+# into a cache.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null || need+=(chromium)
@@ -10,6 +11,8 @@ command -v npm >/dev/null || need+=(npm)
 command -v redis-server >/dev/null || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 ldconfig -p | grep -q libportaudio.so.2 || need+=(libportaudio2)
+command -v sipp >/dev/null || need+=(sip-tester)
+command -v baresip >/dev/null || need+=(baresip-core)
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 if [ ${#need[@]} -gt 0 ] || ! apt-cache show asterisk-core-sounds-en-g722 >/dev/null 2>&1; then

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
 
 from voicegate.server.app import READY_LINE
 
@@ -40,3 +46,77 @@ def running_server(*args: str) -> Iterator[tuple[str, int]]:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+START_TIMEOUT_S = 180.0
+STOP_TIMEOUT_S = 60.0
+
+
+@dataclass
+class ServeProcess:
+    """One running `voicegate serve`, its page URL and port."""
+
+    process: asyncio.subprocess.Process
+    url: str
+    port: int
+    log: IO[str]
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def read_log(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    async def stop(self, signum: int = signal.SIGINT) -> int:
+        """Send ``signum`` and return the exit status."""
+        if self.process.returncode is None:
+            self.process.send_signal(signum)
+        return await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT_S)
+
+
+async def start_serve(*args: str, env: dict[str, str] | None = None) -> ServeProcess:
+    """Start `voicegate serve --port 0 ARGS` (with ``env`` added to the environment) and
+    wait for its URL."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    command = [sys.executable, "-m", "voicegate", "serve", "--port", "0", *args]
+    # the log goes to a file: a pipe that nobody reads would fill and stall the server
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - ServeProcess owns it
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=log, env=env
+    )
+    assert process.stdout is not None
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)
+    except TimeoutError:
+        line = b""
+    match = URL_LINE.search(line.decode())
+    if match is None:
+        process.kill()
+        await process.wait()
+        log.seek(0)
+        raise AssertionError(f"voicegate serve printed no URL; its log:\n{log.read()}")
+    return ServeProcess(process, match.group(1), int(match.group(2)), log)
+
+
+def health(port: int) -> tuple[int, dict[str, Any]]:
+    """The status code and JSON of ``/healthz``."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@asynccontextmanager
+async def serving(*args: str) -> AsyncIterator[ServeProcess]:
+    """A started `voicegate serve ARGS`, killed at the end if it still runs."""
+    server = await start_serve(*args)
+    try:
+        yield server
+    finally:
+        if server.process.returncode is None:
+            server.process.kill()
+            await server.process.wait()
+        server.log.close()

@@ -32,6 +32,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"voicegate.stt", "voicegate.tts"}),
     # Voice sessions; the speech engines by name.
     frozenset({"voicegate.voice", "voicegate.engines"}),
+    # Phone calls (Twilio Media Streams, SIP and RTP) as voice backends.
+    frozenset({"voicegate.telephony"}),
     # Assembles everything into ``voicegate serve``; fast tests of voice sessions.
     frozenset({"voicegate.server", "voicegate.testing"}),
     frozenset({"voicegate.bench"}),

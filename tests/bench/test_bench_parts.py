@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.bench.phone_callers import QUIET_S, SIPCaller, TwilioCaller
 from voicegate.bench.report import format_table, summarize
 from voicegate.bench.server import GatewayAddress
+from voicegate.bench.sip_client import HeardPacket
 from voicegate.bench.speech import clip_from_audio
-from voicegate.bench.turns import TurnResult, measure_turn, turn_finished
+from voicegate.bench.turns import TurnResult, measure_answer, measure_turn, turn_finished
+from voicegate.bench.twilio_client import TwilioMediaStreamClient
 from voicegate.cli import main
 
 TURN = [
@@ -106,3 +109,37 @@ def test_clients_that_are_not_numbers_are_refused_by_the_parser() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["bench", "--clients", "one,two"])
     assert exited.value.code == 2
+
+
+def test_a_phone_turn_is_its_first_answer_audio() -> None:
+    heard = measure_answer(TurnResult("sip", 1, 0, 0, "Hello."), 10.0, 10.75)
+    deaf = measure_answer(TurnResult("sip", 1, 0, 0, "Hello."), 10.0, None)
+    assert (heard.client_ms, heard.error, heard.transcript) == ({"first_audio": 750.0}, None, None)
+    assert deaf.error == "no answer audio"
+
+
+def test_a_sip_turn_starts_at_the_first_sound_and_ends_after_a_silent_stretch() -> None:
+    caller = SIPCaller(GatewayAddress("127.0.0.1", 8765))
+    loud = [HeardPacket(10.4 + n * 0.02, -20.0) for n in range(50)]  # 10.4 s to 11.38 s
+    quiet = [HeardPacket(11.4 + n * 0.02, -120.0) for n in range(round(QUIET_S / 0.02) + 2)]
+    faint = HeardPacket(10.38, -70.0)  # the answer's first packet, quiet but not silence
+    caller._phone.heard = [HeardPacket(9.0, -20.0), HeardPacket(9.9, -120.0), faint, *loud]
+    assert not caller.turn_finished(9.5)  # the answer still plays
+    caller._phone.heard += quiet
+    assert caller.turn_finished(9.5)
+    result = TurnResult("sip", 1, 0, 0, "Hello.")
+    caller.measure(result, 9.5, 10.0)
+    assert result.client_ms == {"first_audio": 380.0}  # not the loud packet before the turn
+
+
+def test_a_twilio_turn_starts_at_its_first_media_and_ends_with_the_mark_after_it() -> None:
+    caller = TwilioCaller(GatewayAddress("127.0.0.1", 8765))
+    stream = caller._client = TwilioMediaStreamClient("ws://127.0.0.1:8765/twilio/stream")
+    stream.record.media = [(5.0, b""), (10.3, b""), (10.32, b"")]
+    stream.record.marks_echoed = [(6.0, "earlier-answer")]
+    assert not caller.turn_finished(9.5)
+    stream.record.marks_echoed.append((12.0, "e1"))
+    assert caller.turn_finished(9.5)
+    result = TurnResult("twilio", 1, 0, 0, "Hello.")
+    caller.measure(result, 9.5, 10.0)
+    assert result.client_ms == {"first_audio": 300.0}

@@ -1,4 +1,4 @@
-"""``voicegate bench`` end to end: a real ``voicegate serve``, real WebSocket and WebRTC callers."""
+"""``voicegate bench`` end to end: ``voicegate serve``; WebSocket, WebRTC and phone callers."""
 
 from __future__ import annotations
 
@@ -22,8 +22,15 @@ def test_one_turn_per_transport_gives_sane_figures_a_table_and_a_plot(
     assert [(t["transport"], t["error"]) for t in document["turns"]] == [
         ("websocket", None),
         ("webrtc", None),
+        ("twilio", None),
+        ("sip", None),
     ]
-    for turn in document["turns"]:
+    protocol_turns = [t for t in document["turns"] if t["transport"] in ("websocket", "webrtc")]
+    for turn in document["turns"][2:]:  # a phone hears the answer, no transcript
+        assert set(turn["client_ms"]) == {"first_audio"}
+        assert turn["client_ms"]["first_audio"] > 0
+        assert (turn["server_ms"], turn["wer"]) == ({}, None)
+    for turn in protocol_turns:
         client, server = turn["client_ms"], turn["server_ms"]
         assert set(client) == {"transcript", "room_event", "first_audio"}
         assert set(server) == {"endpoint", "stt", "room", "tts", "total"}
@@ -33,13 +40,15 @@ def test_one_turn_per_transport_gives_sane_figures_a_table_and_a_plot(
         assert client["transcript"] <= client["room_event"] <= client["first_audio"]
         assert server["total"] >= server["stt"]
         assert turn["wer"] <= 0.2
+    assert set(document["machine"]["load_average"]) == {"start", "end"}
     for row in document["summary"]:
         assert row["clients"] == 1
         assert row["failed"] == 0
-        assert row["wer"] <= 0.2
+        assert row["transport"] in ("twilio", "sip") or row["wer"] <= 0.2
         assert row["stages_ms"]["client_first_audio"]["p50"] > 0
     assert (tmp_path / "voice_latency.png").read_bytes().startswith(b"\x89PNG")
     table = capsys.readouterr().out
     assert "websocket" in table
     assert "webrtc" in table
+    assert "sip" in table
     assert "client_first_audio" in table

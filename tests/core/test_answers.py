@@ -100,7 +100,7 @@ async def room_with(kit: RoomKit, *channels: Channel) -> str:
     return room.id
 
 
-async def test_the_source_hears_its_commit_before_hooks_and_answers(kit: RoomKit) -> None:
+async def test_the_source_hears_its_commit_before_answers(kit: RoomKit) -> None:
     log: list[tuple[str, str]] = []
     room_id = await room_with(kit, Caller("caller", log), EchoAI("ai"))
 
@@ -109,12 +109,15 @@ async def test_the_source_hears_its_commit_before_hooks_and_answers(kit: RoomKit
         log.append(("after_broadcast", body(event)))
 
     question = await kit.send_event(room_id, "caller", TextContent("hi"))
+    await kit.wait_delivered(room_id)
 
+    # AFTER_BROADCAST runs in the locked phase, once the event is committed and queued
+    # for the room's channels; the source takes its notice after it, before any answer
     assert log == [
-        ("committed", "hi"),
         ("after_broadcast", "hi"),
-        ("delivered", "ai: hi"),
+        ("committed", "hi"),
         ("after_broadcast", "ai: hi"),
+        ("delivered", "ai: hi"),
     ]
     [answer] = [e for e in await kit.get_timeline(room_id) if e.source.channel_id == "ai"]
     assert answer.response_id is not None
@@ -147,10 +150,12 @@ async def test_blocked_events_are_not_reported_and_a_failing_report_stops_nothin
         return HookResult.block("secret") if "secret" in body(event) else HookResult.allow()
 
     blocked = await kit.send_event(room_id, "caller", TextContent("a secret"))
+    await kit.wait_delivered(room_id)
     assert blocked.status is EventStatus.BLOCKED
     assert log == []
 
     await kit.send_event(room_id, "failing", TextContent("hello"))
+    await kit.wait_delivered(room_id)
     assert [body(e) for e in other.delivered] == ["hello", "ai: hello"]
 
 
@@ -190,6 +195,7 @@ async def test_cancelling_stops_the_answer_between_parts(kit: RoomKit) -> None:
     assert streamer.closed == ["tell me"]  # the stream was closed before cancel returned
     streamer.parts.put_nowait("Never sent.")
     await kit.wait_answers(room_id)
+    await kit.wait_delivered(room_id)
     assert [body(e) for e in caller.delivered] == ["First."]
     assert await kit.cancel_response(first.response_id) is False
 
@@ -216,6 +222,7 @@ async def test_cancelling_during_a_commit_finishes_that_part_and_sends_no_more(
     assert not cancelling.done()  # it waits for the part in progress
     release.set()
     assert await cancelling is True
+    await kit.wait_delivered(room_id)
     assert [body(e) for e in caller.delivered] == ["Being committed."]
     assert streamer.closed == ["tell me"]
 
@@ -234,6 +241,7 @@ async def test_a_newer_answer_replaces_the_streaming_one_when_the_channel_asks(
     streamer.parts.put_nowait("Sure.")
     streamer.parts.put_nowait(None)
     await kit.wait_answers(room_id)
+    await kit.wait_delivered(room_id)
     answers = [(e.metadata["asked"], body(e)) for e in caller.delivered if e.response_id]
     assert answers == [("long story", "Once upon a time."), ("never mind", "Sure.")]
 
@@ -251,6 +259,7 @@ async def test_answers_stream_side_by_side_by_default(kit: RoomKit) -> None:
     await kit.send_event(room_id, "caller", TextContent("two"))
     gate.set()
     await kit.wait_answers(room_id)
+    await kit.wait_delivered(room_id)
     assert sorted(body(e) for e in caller.delivered) == ["about one", "about two"]
     assert len({e.response_id for e in caller.delivered}) == 2
 
@@ -289,6 +298,7 @@ async def test_a_failing_stream_keeps_its_parts_and_is_logged(
     with caplog.at_level(logging.ERROR, logger="voicegate.core.answers"):
         await kit.send_event(room_id, "caller", TextContent("tell me"))
         await kit.wait_answers()
+        await kit.wait_delivered()
     assert [body(e) for e in caller.delivered] == ["Before."]
     assert "model crashed" in caplog.text
 

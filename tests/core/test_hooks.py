@@ -63,6 +63,7 @@ async def test_block_stores_blocked_delivers_nothing_emits(kit: RoomKit) -> None
     event = await kit.send_event(room_id, "a", TextContent(body="hi"))
     assert event.status is EventStatus.BLOCKED
     assert event.blocked_by == "profanity"
+    await kit.wait_delivered()
     assert b.delivered == []
     assert (await kit.get_timeline(room_id))[0].status is EventStatus.BLOCKED
     assert blocked[0].data == {"blocked_by": "profanity", "reason": "rude"}
@@ -82,6 +83,7 @@ async def test_modify_is_stored_and_delivered_after_broadcast_sees_commit(kit: R
 
     room_id, b = await setup(kit)
     event = await kit.send_event(room_id, "a", TextContent(body="hi"))
+    await kit.wait_delivered(room_id)
     assert event.content == TextContent(body="HI")
     assert b.delivered[0].content == TextContent(body="HI")
     assert after[0].id == event.id
@@ -98,6 +100,7 @@ async def test_timed_out_hook_is_reported_and_allows(kit: RoomKit) -> None:
 
     room_id, b = await setup(kit)
     event = await kit.send_event(room_id, "a", TextContent(body="hi"))
+    await kit.wait_delivered(room_id)
     assert event.status is EventStatus.DELIVERED
     assert len(b.delivered) == 1
     assert errors[0].data["hook"] == "slow"
@@ -154,6 +157,7 @@ async def test_async_hooks_fire_and_failures_stay_contained(kit: RoomKit) -> Non
     room_id, b = await setup(kit)
     await kit.send_event(room_id, "a", TextContent(body="hi"))
     await asyncio.wait_for(seen.wait(), 5)
+    await kit.wait_delivered()
     assert len(b.delivered) == 1
 
 

@@ -68,8 +68,10 @@ async def test_framework_events_and_websocket_delivery() -> None:
         await kit.connect_websocket("ws", "c-room", send, room_id=room.id)
         await kit.send_event(room.id, "sms", TextContent(body="1"))
         await kit.send_event(other.id, "sms", TextContent(body="2"))
+        await kit.wait_delivered()  # deliveries run in the background, in order
         await kit.disconnect_websocket("ws", "c-all")
         await kit.send_event(room.id, "sms", TextContent(body="3"))
+        await kit.wait_delivered()
         await kit.detach_channel(room.id, "ws")
         with pytest.raises(ChannelNotFoundError):
             await kit.detach_channel(room.id, "ws")

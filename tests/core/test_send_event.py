@@ -67,6 +67,7 @@ async def test_delivery_to_others_never_back_to_source(kit: RoomKit) -> None:
     a, b, c = RecordingChannel("a"), RecordingChannel("b"), RecordingChannel("c")
     room_id = await room_with(kit, a, b, c)
     event = await kit.send_event(room_id, "a", TextContent(body="hi"), participant_id="u1")
+    await kit.wait_delivered(room_id)
     assert a.delivered == []
     assert [e.id for e in b.delivered] == [event.id] == [e.id for e in c.delivered]
     assert b.delivered[0].source.participant_id == "u1"
@@ -76,6 +77,7 @@ async def test_internal_is_never_delivered_but_stored(kit: RoomKit) -> None:
     a, b = RecordingChannel("a"), RecordingChannel("b")
     room_id = await room_with(kit, a, b)
     await kit.send_event(room_id, "a", TextContent(body="x"), visibility=Visibility.INTERNAL)
+    await kit.wait_delivered(room_id)
     assert b.delivered == []
     stored = await kit.get_timeline(room_id, visibility_filter="internal")
     assert len(stored) == 1
@@ -88,6 +90,7 @@ async def test_visibility_by_channel_id_and_category(kit: RoomKit) -> None:
     await kit.send_event(room_id, "a", TextContent(body="2"), visibility="b, c")
     await kit.send_event(room_id, "a", TextContent(body="3"), visibility=Visibility.TRANSPORT)
     await kit.send_event(room_id, "a", TextContent(body="4"), visibility=Visibility.INTELLIGENCE)
+    await kit.wait_delivered(room_id)
     assert [e.content.body for e in b.delivered if e.source.channel_id == "a"] == ["2", "3"]
     assert [e.content.body for e in c.delivered if e.source.channel_id == "a"] == ["1", "2", "3"]
     assert [e.content.body for e in ai.seen] == ["4"]
@@ -101,6 +104,7 @@ async def test_failing_channel_does_not_stop_others(kit: RoomKit) -> None:
     b = RecordingChannel("b")
     room_id = await room_with(kit, RecordingChannel("a"), Broken("x"), b)
     await kit.send_event(room_id, "a", TextContent(body="hi"))
+    await kit.wait_delivered(room_id)
     assert len(b.delivered) == 1
 
 
@@ -108,6 +112,7 @@ async def test_ai_answer_uses_response_visibility(kit: RoomKit) -> None:
     a, b, ai = RecordingChannel("a"), RecordingChannel("b"), EchoAI("ai")
     room_id = await room_with(kit, a, b, ai)
     await kit.send_event(room_id, "a", TextContent(body="q"), response_visibility="a")
+    await kit.wait_delivered(room_id)
     answers = [e for e in a.delivered if e.source.channel_id == "ai"]
     assert [e.content.body for e in answers] == ["ai: q"]
     assert answers[0].chain_depth == 1
@@ -125,6 +130,7 @@ async def test_two_answering_channels_stop_at_chain_depth(kit: RoomKit) -> None:
     a, x, y = RecordingChannel("a"), EchoAI("x"), EchoAI("y")
     room_id = await room_with(kit, a, x, y)
     await kit.send_event(room_id, "a", TextContent(body="ping"))
+    await kit.wait_delivered(room_id)
     timeline = await kit.get_timeline(room_id, limit=1000)
     blocked = [e for e in timeline if e.status is EventStatus.BLOCKED]
     assert blocked

@@ -55,6 +55,7 @@ async def test_task_completes_hooks_fire_and_strategy_delivers(kit: RoomKit) -> 
     task = await kit.delegate(room.id, "answer", work, delivery_strategy=strategy)
     assert task.status is TaskStatus.PENDING
     await asyncio.wait_for(strategy.delivered.wait(), 2)
+    await kit.wait_delivered()
     [stored] = await kit.list_tasks(room.id, TaskStatus.COMPLETED)
     assert (stored.id, stored.result) == (task.id, 42)
     assert hooked[0].id == task.id

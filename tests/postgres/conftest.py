@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.postgres.server import PostgresServer, postgres_server
-from tests.redis.conftest import redis_url
+from tests.redis.conftest import redis_server, redis_url
 
-__all__ = ["postgres_server", "redis_url"]
+__all__ = ["postgres_server", "redis_server", "redis_url"]
 
 
 @pytest.fixture

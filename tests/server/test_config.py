@@ -86,11 +86,15 @@ def test_boolean_flag_overrides_file(tmp_path: Path) -> None:
     [
         (["--port", "http"], {}, "bad value 'http' for --port"),
         (["--port", "70000"], {}, "integer from 0 to 65535"),
-        ([], {"VOICEGATE_STORE": "postgres"}, "expected one of sqlite, memory"),
+        ([], {"VOICEGATE_STORE": "mysql"}, "expected one of sqlite, postgres, memory"),
         ([], {"VOICEGATE_ANONYMOUS": "maybe"}, "for VOICEGATE_ANONYMOUS: expected true or false"),
         (["--token-ttl", "-1"], {}, "expected a positive number"),
         (["--barge-in-ms", "-5"], {}, "bad value '-5' for --barge-in-ms"),
         ([], {"VOICEGATE_SPEAK_CHANNEL_TYPES": "ai,robot"}, "channel types separated by commas"),
+        (["--rtp-ports", "20000-10000"], {}, "two ports from 1024 to 65535"),
+        (["--rtp-ports", "80-90"], {}, "two ports from 1024 to 65535"),
+        (["--sip-transports", "udp,sctp"], {}, "expected udp, tcp or udp,tcp"),
+        ([], {"VOICEGATE_SIP_USERS": "alice"}, "user:password pairs"),
     ],
 )
 def test_bad_values_name_their_origin(argv: list[str], env: dict[str, str], message: str) -> None:
@@ -120,3 +124,18 @@ def test_the_fresh_link_command_names_only_the_settings_that_differ() -> None:
     )
     assert moved.page_url("abc", 9000) == "http://0.0.0.0:9000/?token=abc"
     assert moved.page_url(None, 9000) == "http://0.0.0.0:9000/"
+
+
+def test_telephony_settings(tmp_path: Path) -> None:
+    toml = tmp_path / "vg.toml"
+    toml.write_text('[serve]\nsip = true\nsip_transports = ["tcp"]\nrtp_ports = "30000-30010"\n')
+    env = {"VOICEGATE_CONFIG": str(toml), "VOICEGATE_SIP_USERS": "alice:wonder,bob:land"}
+    config = load_config(_parse("--twilio", "--rtp-timeout", "12.5"), environ=env)
+    assert (config.sip, config.twilio, config.sip_transports) == (True, True, ("tcp",))
+    assert config.sip_users == {"alice": "wonder", "bob": "land"}
+    assert (config.rtp_ports, config.rtp_timeout) == ((30000, 30010), 12.5)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    shown = " ".join(parser.format_help().split())
+    assert "VOICEGATE_RTP_PORTS; default 10000-20000)" in shown
+    assert "VOICEGATE_SIP_USERS; default none)" in shown

@@ -1,10 +1,9 @@
-"""InferenceWorker on a real thread: results, the queue bound, streaming and cancellation."""
+"""InferenceWorker on a real thread: results, the queue bound and errors."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -45,47 +44,32 @@ async def test_errors_in_the_thread_reach_the_caller() -> None:
 
     with pytest.raises(ValueError, match="bad input"):
         await worker.run(fail)
-
-    def items() -> Iterator[int]:
-        yield 1
-        raise ValueError("bad chunk")
-
-    received: list[int] = []
-
-    async def consume() -> None:
-        async for item in worker.stream(items):
-            received.append(item)
-
-    with pytest.raises(ValueError, match="bad chunk"):
-        await consume()
-    assert received == [1]
-    worker.close()
-
-
-async def test_leaving_a_stream_stops_the_producer_at_the_next_item() -> None:
-    worker = InferenceWorker("s")
-    produced: list[int] = []
-    gate = threading.Event()
-
-    def items() -> Iterator[int]:
-        for index in range(100):
-            produced.append(index)
-            yield index
-            gate.wait(1.0)
-
-    async def consume() -> None:
-        async for item in worker.stream(items):
-            if item == 2:
-                raise asyncio.CancelledError
-
-    with pytest.raises(asyncio.CancelledError):
-        await consume()
-    gate.set()
-    await worker.run(lambda: None)
-    assert produced[-1] <= 3
     worker.close()
 
 
 def test_max_queue_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_queue"):
         InferenceWorker("x", max_queue=0)
+
+
+async def test_close_returns_once_the_call_in_progress_has_finished() -> None:
+    worker = InferenceWorker("closing")
+    started, release = threading.Event(), threading.Event()
+    finished: list[bool] = []
+
+    def long_call() -> None:
+        started.set()
+        release.wait()
+        finished.append(True)
+
+    running = asyncio.create_task(worker.run(long_call))
+    await asyncio.to_thread(started.wait, 30)
+    closing = asyncio.create_task(asyncio.to_thread(worker.close))
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # still inside the call
+    release.set()
+    await closing
+    assert finished == [True]
+    await running
+    with pytest.raises(WorkerOverloadedError, match="closed"):
+        await worker.run(lambda: None)

@@ -15,7 +15,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import Resampler
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
-from voicegate.tts.base import split_for_speech
+from voicegate.tts.base import MAX_PIECE_CHARS, MAX_PIECE_WORDS, split_for_speech
 from voicegate.tts.piper import PiperTTS
 
 pytestmark = pytest.mark.models
@@ -38,6 +38,17 @@ def test_split_at_sentences_and_long_enough_clauses() -> None:
     ]
     assert split_for_speech("Well, no.") == ["Well, no."]
     assert split_for_speech("   ") == []
+
+
+def test_text_without_punctuation_is_cut_by_length() -> None:
+    words = [f"word{n}" for n in range(40)]
+    pieces = split_for_speech(" ".join(words))
+    assert [len(piece.split()) for piece in pieces] == [MAX_PIECE_WORDS, MAX_PIECE_WORDS, 8]
+    assert " ".join(pieces) == " ".join(words)
+    long_words = ["x" * 30] * 12  # 12 words, but 371 characters
+    pieces = split_for_speech(" ".join(long_words))
+    assert all(len(piece) <= MAX_PIECE_CHARS for piece in pieces)
+    assert " ".join(pieces).split() == long_words
 
 
 @pytest.fixture

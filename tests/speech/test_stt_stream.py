@@ -43,8 +43,9 @@ async def test_settle_makes_the_final_a_reuse_when_no_speech_follows() -> None:
 async def test_settle_during_a_partial_chains_a_pass_over_everything() -> None:
     provider = CountingSTT()
     stream = provider.stream(partial_interval=0.2)
-    for frame in _frames(10):  # 0.2 s: a partial starts
+    for frame in _frames(10):  # 0.2 s: a partial is asked for
         stream.push(frame)
+    await asyncio.sleep(0)  # its turn comes: it takes the 10 frames
     for frame in _frames(5):
         stream.push(frame)
     stream.settle()  # the partial over 10 frames is still running
@@ -53,11 +54,25 @@ async def test_settle_during_a_partial_chains_a_pass_over_everything() -> None:
     assert final.text == str(15 * 320)
 
 
+async def test_a_partial_takes_the_audio_there_is_when_its_turn_comes() -> None:
+    provider = CountingSTT()
+    stream = provider.stream(partial_interval=0.2)
+    for frame in _frames(10):  # a partial is asked for ...
+        stream.push(frame)
+    for frame in _frames(5):  # ... and, before its turn came, more speech
+        stream.push(frame)
+    stream.settle()
+    final = await stream.finish()
+    assert provider.calls == [15 * 320]  # one pass over everything, reused as the final
+    assert final.text == str(15 * 320)
+
+
 async def test_speech_after_settle_cancels_the_pending_pass() -> None:
     provider = CountingSTT()
     stream = provider.stream(partial_interval=0.2)
     for frame in _frames(10):
         stream.push(frame)
+    await asyncio.sleep(0)  # the partial starts
     stream.settle()  # nothing new since the running partial started: no extra pass
     for frame in _frames(2):
         stream.push(frame)  # speech resumed: the pending settle is dropped

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from voicegate.server.asgi import create_voice_app
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
+from voicegate.voice.admission import OVERLOADED
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.session import VoiceSettings
@@ -201,14 +203,31 @@ class VoiceClient:
         await stream_realtime(self.connection, frames)
 
 
+OVERLOADED_RETRY_S = 120.0
+"""How long a test caller tries again while the server answers 1013 ``overloaded``: the
+recogniser the tests share may still be busy with an earlier test's turns."""
+
+
 @asynccontextmanager
 async def voice_client(
     url: str, hello: dict[str, Any] | None = None, **connect_options: Any
 ) -> AsyncIterator[VoiceClient]:
-    """Connect to ``url``, send a 16 kHz ``hello`` (plus ``hello``'s fields) and await ``ready``."""
-    async with connect(url, **connect_options) as connection:
+    """Connect to ``url``, send a 16 kHz ``hello`` (plus ``hello``'s fields) and await ``ready``;
+    a session refused with 1013 ``overloaded`` tries again, as a client should."""
+    give_up = time.monotonic() + OVERLOADED_RETRY_S
+    while True:
+        connection = await connect(url, **connect_options)
         await connection.send(json.dumps({"type": "hello", "sample_rate": 16000, **(hello or {})}))
-        ready = json.loads(await connection.recv())
+        try:
+            ready = json.loads(await connection.recv())
+            break
+        except ConnectionClosed as closed:
+            if closed.rcvd is None or closed.rcvd.reason != OVERLOADED:
+                raise
+            if time.monotonic() > give_up:
+                raise
+            await asyncio.sleep(1.0)
+    async with connection:
         assert ready["type"] == "ready", ready
         client = VoiceClient(connection, ready)
         client.listener = asyncio.create_task(client.listen())

@@ -296,6 +296,8 @@ def test_missing_aiohttp_is_a_clear_config_error(monkeypatch: pytest.MonkeyPatch
         "Hello there. The lights are on now, and the heating is set to twenty degrees. Bye!",
         "One, two, three, four, five six seven eight: nine.  Ten\neleven.",
         "No punctuation at all in this answer",
+        " ".join(f"word{n}" for n in range(70)),  # cut by length: 16, 16, 16, 16, 6 words
+        "A long clause " + " ".join(f"w{n}" for n in range(30)) + ", then a comma. End.",
     ],
 )
 def test_sentence_stream_cuts_like_split_for_speech(text: str) -> None:

@@ -24,6 +24,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
+from voicegate.voice.admission import Admission, SessionSlot
 from voicegate.voice.auth import auth_context
 from voicegate.voice.backend import SessionRequest
 from voicegate.voice.gateway import VoiceGateway
@@ -113,10 +114,12 @@ class RecordingHandler:
     metadata: object = None
     reading: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def accepting(self) -> bool:
-        return True
+    def reserve(self) -> SessionSlot:
+        return Admission(1, lambda: None).reserve()
 
-    async def run_session(self, transport: VoiceTransport, request: SessionRequest) -> None:
+    async def run_session(
+        self, transport: VoiceTransport, request: SessionRequest, slot: SessionSlot
+    ) -> None:
         self.transport, self.metadata = transport, auth_context.get()
         await transport.opened("session-1", request.room_id or "room-1")
         await self.reading.wait()

@@ -1,33 +1,39 @@
-"""The benchmark's callers: one interface over the WebSocket and the WebRTC voice clients."""
+"""The benchmark's callers: one interface over the WebSocket, WebRTC, Twilio and SIP clients."""
 
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from voicegate.bench.phone_callers import SIPCaller, TwilioCaller
 from voicegate.bench.server import GatewayAddress
 from voicegate.bench.speech import SpeechClip
-from voicegate.bench.turns import Message
+from voicegate.bench.turns import Message, TurnResult, measure_turn, turn_finished
 from voicegate.bench.webrtc_client import WebRTCVoiceClient
 from voicegate.bench.websocket_client import WebSocketVoiceClient
 
-TRANSPORTS = ("websocket", "webrtc")
+TRANSPORTS = ("websocket", "webrtc", "twilio", "sip")
 
 
 class Caller(AbstractAsyncContextManager["Caller"], Protocol):
-    """A connected voice session that speaks clips and records what comes back."""
+    """A connected voice session that speaks clips and records what comes back.
 
-    def messages(self) -> Sequence[Message]:
-        """Every protocol message received so far, with its arrival time."""
+    A turn is known by when it began (``since``, ``time.monotonic()``): its caller spoke
+    after that, and what came back since belongs to it.
+    """
 
     async def speak(self, clip: SpeechClip) -> float:
         """Play ``clip`` in real time; return when its last speech sample was sent."""
 
-    def first_answer_audio(self, turn: Sequence[Message]) -> float | None:
-        """Arrival time of the first answer audio of the turn whose messages are ``turn``."""
+    def turn_finished(self, since: float) -> bool:
+        """Whether the turn that began at ``since`` is over (its answer played)."""
+
+    def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
+        """Fill ``result`` with the figures of the turn that began at ``since``."""
 
 
 class _ClientCaller:
@@ -49,7 +55,29 @@ class _ClientCaller:
         await self._connection.__aexit__(exc_type, exc, traceback)
 
 
-class WebSocketCaller(_ClientCaller):
+class _ProtocolCaller(_ClientCaller, ABC):
+    """A caller that hears voicegate's protocol messages (WebSocket, WebRTC data channel)."""
+
+    @abstractmethod
+    def messages(self) -> Sequence[Message]:
+        """Every protocol message received so far, with its arrival time."""
+
+    @abstractmethod
+    def first_answer_audio(self, turn: Sequence[Message]) -> float | None:
+        """Arrival time of the first answer audio of the turn whose messages are ``turn``."""
+
+    def turn_finished(self, since: float) -> bool:
+        return turn_finished(self._turn(since))
+
+    def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
+        turn = self._turn(since)
+        measure_turn(result, turn, speech_end, self.first_answer_audio(turn))
+
+    def _turn(self, since: float) -> list[Message]:
+        return [(at, message) for at, message in self.messages() if at >= since]
+
+
+class WebSocketCaller(_ProtocolCaller):
     """A caller on the voice WebSocket; answer audio starts at the first frame after
     ``tts_start`` (text and binary frames arrive in order)."""
 
@@ -70,7 +98,7 @@ class WebSocketCaller(_ClientCaller):
         return next((at for at, _ in self._client.recording.audio if at >= start), None)
 
 
-class WebRTCCaller(_ClientCaller):
+class WebRTCCaller(_ProtocolCaller):
     """A caller over WebRTC; answer audio starts at the first received frame above the
     client's level threshold after the final transcript (the data channel and the
     media track are not ordered with each other)."""
@@ -97,4 +125,8 @@ def make_caller(transport: str, address: GatewayAddress) -> Caller:
         return WebSocketCaller(address)
     if transport == "webrtc":
         return WebRTCCaller(address)
+    if transport == "twilio":
+        return TwilioCaller(address)
+    if transport == "sip":
+        return SIPCaller(address)
     raise ValueError(f"unknown transport {transport!r}: expected one of {', '.join(TRANSPORTS)}")

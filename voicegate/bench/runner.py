@@ -15,6 +15,7 @@ import os
 import platform
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +25,9 @@ from tqdm import tqdm
 
 from voicegate.bench.callers import TRANSPORTS, make_caller
 from voicegate.bench.report import format_table, plot, write_json
-from voicegate.bench.server import GatewayAddress, GatewayProcess
+from voicegate.bench.server import SERVE_ARGS, GatewayAddress, GatewayProcess
 from voicegate.bench.speech import SpeechClip, make_clips
-from voicegate.bench.turns import TurnResult, measure_turn, turn_finished
+from voicegate.bench.turns import TurnResult
 from voicegate.tts.piper import PiperTTS
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ _POLL_SECONDS = 0.02
 class BenchConfig:
     """What to run: client counts, turns per client, transports, and where to write.
 
-    ``url`` targets a running gateway (the page URL it printed) instead of starting
+    ``urls`` target running gateways (the page URLs they printed, their SIP on ``sip_port``;
+    several processes of one gateway take the callers in turn) instead of starting
     ``voicegate serve``; ``turn_timeout`` bounds the wait for a turn's answer.
     """
 
@@ -47,7 +49,8 @@ class BenchConfig:
     turns: int = 3
     transports: tuple[str, ...] = TRANSPORTS
     out: Path = Path("benchmarks/results")
-    url: str | None = None
+    urls: tuple[str, ...] = ()
+    sip_port: int = 5060
     turn_timeout: float = 30.0
     pause: float = 0.5
     stagger: float = 0.25
@@ -61,8 +64,8 @@ class BenchConfig:
         if not self.transports or unknown:
             wanted = ", ".join(self.transports)
             raise ValueError(f"transports must be among {', '.join(TRANSPORTS)}, got {wanted}")
-        if self.url is not None:
-            GatewayAddress.from_url(self.url)
+        for url in self.urls:
+            GatewayAddress.from_url(url)
 
 
 async def _call(
@@ -84,17 +87,16 @@ async def _call(
     try:
         async with make_caller(transport, address) as caller:
             for clip, result in zip(spoken, results, strict=True):
-                start = len(caller.messages())
+                since = time.monotonic()
                 speech_end = await caller.speak(clip)
                 try:
                     async with asyncio.timeout(config.turn_timeout):
-                        # Two different clients record messages: polling serves both.
-                        while not turn_finished(caller.messages()[start:]):  # noqa: ASYNC110
+                        # Each kind of client records differently: polling serves them all.
+                        while not caller.turn_finished(since):  # noqa: ASYNC110
                             await asyncio.sleep(_POLL_SECONDS)
                 except TimeoutError:
                     result.error = f"no complete answer within {config.turn_timeout} s"
-                messages = caller.messages()[start:]
-                measure_turn(result, messages, speech_end, caller.first_answer_audio(messages))
+                caller.measure(result, since, speech_end)
                 done += 1
                 progress.update(1)
                 await asyncio.sleep(config.pause)
@@ -107,7 +109,7 @@ async def _call(
 
 
 async def _run_levels(
-    config: BenchConfig, address: GatewayAddress, clips: Sequence[SpeechClip]
+    config: BenchConfig, addresses: Sequence[GatewayAddress], clips: Sequence[SpeechClip]
 ) -> list[TurnResult]:
     total = len(config.transports) * sum(config.clients) * config.turns
     results: list[TurnResult] = []
@@ -116,7 +118,15 @@ async def _run_levels(
             for clients in config.clients:
                 progress.set_postfix_str(f"{transport} N={clients}")
                 calls = [
-                    _call(config, address, transport, clients, client, clips, progress)
+                    _call(
+                        config,
+                        addresses[client % len(addresses)],
+                        transport,
+                        clients,
+                        client,
+                        clips,
+                        progress,
+                    )
                     for client in range(clients)
                 ]
                 for turns in await asyncio.gather(*calls):
@@ -127,29 +137,33 @@ async def _run_levels(
 async def run_benchmark(config: BenchConfig) -> dict[str, Any]:
     """Run the benchmark, print the table, write ``voice_latency.json`` and ``.png`` to
     ``config.out``; returns the JSON document."""
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="voicegate-bench-") as scratch:
         tts = PiperTTS()
         try:
             clips = await make_clips(tts, Path(scratch) / "speech")
         finally:
             tts.close()
-        if config.url is not None:
-            results = await _run_levels(config, GatewayAddress.from_url(config.url), clips)
+        if config.urls:
+            addresses = [GatewayAddress.from_url(url, config.sip_port) for url in config.urls]
+            results = await _run_levels(config, addresses, clips)
         else:
             async with GatewayProcess(Path(scratch) / "serve.log") as address:
-                results = await _run_levels(config, address, clips)
+                results = await _run_levels(config, [address], clips)
     meta = {
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            # 1, 5 and 15 minute load averages: the machine may be shared
+            "load_average": {"start": list(load_before), "end": list(os.getloadavg())},
         },
         "config": {
             "clients": list(config.clients),
             "turns": config.turns,
             "transports": list(config.transports),
-            "server": config.url or "voicegate serve --anonymous --store memory --port 0",
+            "servers": list(config.urls) or [" ".join(("voicegate", *SERVE_ARGS))],
             "stagger_s": config.stagger,
         },
     }

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from voicegate.server.app import READY_LINE
 
-SERVE_ARGS = ("serve", "--anonymous", "--store", "memory", "--port", "0")
+SERVE_ARGS = ("serve", "--anonymous", "--store", "memory", "--port", "0", "--twilio", "--sip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,16 +23,18 @@ class GatewayAddress:
     host: str
     port: int
     token: str | None = None
+    sip_port: int = 5060
 
     @classmethod
-    def from_url(cls, url: str) -> GatewayAddress:
-        """Parse the page URL that ``voicegate serve`` prints (``http://HOST:PORT/?token=T``)."""
+    def from_url(cls, url: str, sip_port: int = 5060) -> GatewayAddress:
+        """Parse the page URL that ``voicegate serve`` prints (``http://HOST:PORT/?token=T``);
+        its SIP port is ``sip_port``."""
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not a gateway URL (expected http://HOST:PORT/...): {url!r}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         tokens = parse_qs(parts.query).get("token")
-        return cls(parts.hostname, port, tokens[0] if tokens else None)
+        return cls(parts.hostname, port, tokens[0] if tokens else None, sip_port)
 
     def _query(self) -> str:
         return f"?{urlencode({'token': self.token})}" if self.token else ""
@@ -47,7 +51,8 @@ class GatewayAddress:
 
 
 class GatewayProcess:
-    """``python -m voicegate serve --anonymous --store memory --port 0``; use as ``async with``.
+    """``python -m voicegate serve --anonymous --store memory --port 0 --twilio --sip`` (SIP
+    on a free port) and ``args`` (later flags win: ``--store sqlite``...); use as ``async with``.
 
     Entering waits for the ``voicegate listening on URL`` line (at most ``start_timeout``
     seconds) and yields its :class:`GatewayAddress`; leaving stops the server with SIGINT
@@ -56,9 +61,15 @@ class GatewayProcess:
     """
 
     def __init__(
-        self, log_path: Path, *, start_timeout: float = 120.0, stop_timeout: float = 20.0
+        self,
+        log_path: Path,
+        *,
+        args: Sequence[str] = (),
+        start_timeout: float = 120.0,
+        stop_timeout: float = 20.0,
     ) -> None:
         self.log_path = log_path
+        self.args = tuple(args)
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._process: asyncio.subprocess.Process | None = None
@@ -66,18 +77,22 @@ class GatewayProcess:
 
     async def __aenter__(self) -> GatewayAddress:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        sip_port = _free_port()
         with self.log_path.open("wb") as log:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "voicegate",
                 *SERVE_ARGS,
+                "--sip-port",
+                str(sip_port),
+                *self.args,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
             )
         try:
             async with asyncio.timeout(self.start_timeout):
-                address = await self._wait_until_listening(self._process)
+                address = await self._wait_until_listening(self._process, sip_port)
         except BaseException:
             await self.stop()
             raise
@@ -87,11 +102,20 @@ class GatewayProcess:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    async def _wait_until_listening(self, process: asyncio.subprocess.Process) -> GatewayAddress:
+    @property
+    def pid(self) -> int:
+        """The server's process id (its memory is in ``/proc/<pid>/status``)."""
+        if self._process is None:
+            raise RuntimeError("the gateway process is not started")
+        return self._process.pid
+
+    async def _wait_until_listening(
+        self, process: asyncio.subprocess.Process, sip_port: int
+    ) -> GatewayAddress:
         assert process.stdout is not None
         while line := (await process.stdout.readline()).decode(errors="replace"):
             if line.startswith(READY_LINE):
-                return GatewayAddress.from_url(line[len(READY_LINE) :])
+                return GatewayAddress.from_url(line[len(READY_LINE) :], sip_port)
         await process.wait()
         tail = self.log_path.read_text(errors="replace").strip().splitlines()[-5:]
         raise RuntimeError(
@@ -120,3 +144,17 @@ class GatewayProcess:
         if self._drain is not None:
             await self._drain
         return process.returncode
+
+
+def _free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 now (SIP listens on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port: int = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port

@@ -59,7 +59,7 @@ def measure_turn(
     """
 
     def since_speech_end(at: float) -> float:
-        return round((at - speech_end) * 1000.0, 1)
+        return _ms_after(speech_end, at)
 
     finals = [(at, m) for at, m in messages if m["type"] == "final_transcript"]
     if not finals:
@@ -85,3 +85,17 @@ def measure_turn(
     if "first_audio" not in result.client_ms:
         result.error = "no answer audio"
     return result
+
+
+def measure_answer(result: TurnResult, speech_end: float, first_audio: float | None) -> TurnResult:
+    """Fill ``result`` for a caller that hears only audio (a phone): its first answer audio,
+    from the end of its speech."""
+    if first_audio is None:
+        result.error = "no answer audio"
+    else:
+        result.client_ms["first_audio"] = _ms_after(speech_end, first_audio)
+    return result
+
+
+def _ms_after(start: float, at: float) -> float:
+    return round((at - start) * 1000.0, 1)

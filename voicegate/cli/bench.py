@@ -26,9 +26,10 @@ def add_parser(subparsers: Any) -> None:
     """Register ``bench``."""
     parser = subparsers.add_parser(
         "bench",
-        help="measure voice latency end to end with concurrent WebSocket and WebRTC callers",
+        help="measure voice latency end to end with concurrent WebSocket, WebRTC and phone callers",
         description=(
-            "Start 'voicegate serve' (or use --url), connect N callers per transport, speak "
+            "Start 'voicegate serve' (or use --url), connect N callers per transport (WebSocket, "
+            "WebRTC, a Twilio Media Stream, a SIP call), speak "
             "TURNS Piper sentences each in real time, and report p50/p95 per stage: end of "
             "speech -> final transcript -> room event -> first answer audio, and the server's "
             "own stages. Writes voice_latency.json and voice_latency.png."
@@ -41,14 +42,21 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--transports",
         type=_names,
-        default=("websocket", "webrtc"),
-        help="websocket, webrtc or both (default websocket,webrtc)",
+        default=None,
+        help="among websocket, webrtc, twilio, sip, separated by commas (default: all)",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("benchmarks/results"), help="where to write the results"
     )
     parser.add_argument(
-        "--url", help="the page URL of a running gateway, instead of starting 'voicegate serve'"
+        "--url",
+        action="append",
+        default=[],
+        help="the page URL of a running gateway, instead of starting 'voicegate serve'; "
+        "repeat it for several processes of one gateway (callers take them in turn)",
+    )
+    parser.add_argument(
+        "--sip-port", type=int, default=5060, help="the SIP port of the --url gateway (5060)"
     )
     parser.set_defaults(func=run)
 
@@ -58,12 +66,14 @@ def run(args: argparse.Namespace) -> int:
     from voicegate.bench.runner import BenchConfig, run_benchmark
 
     try:
+        chosen = {"transports": args.transports} if args.transports is not None else {}
         config = BenchConfig(
             clients=args.clients,
             turns=args.turns,
-            transports=args.transports,
+            **chosen,
             out=args.out,
-            url=args.url,
+            urls=tuple(args.url),
+            sip_port=args.sip_port,
         )
     except ValueError as error:
         print(f"voicegate bench: {error}", file=sys.stderr)

@@ -57,7 +57,11 @@ class Channel:
         self.origin = HookOrigin(channel_id, self.channel_type, self.direction)
 
     async def deliver(self, event: RoomEvent, context: RoomContext) -> None:
-        """Carry ``event`` out of the room (transports)."""
+        """Carry ``event`` out of the room (transports).
+
+        The engine calls it outside the room's lock, one event at a time per room, in
+        commit order; a channel that falls behind is dropped from the room (:meth:`on_dropped`).
+        """
 
     async def on_event(
         self, event: RoomEvent, context: RoomContext
@@ -76,10 +80,15 @@ class Channel:
     async def on_committed(self, event: RoomEvent, context: RoomContext) -> None:
         """The engine committed ``event``, which this channel sent.
 
-        It is called in the event's locked phase, after the delivery to the other
-        channels and before the AFTER_BROADCAST hooks, so it always runs before any
-        answer to the event exists. Blocked events are not reported.
+        It comes in order with the events delivered to this channel in the room, and
+        ``send_event`` waits for it before asking anyone to answer, so it always runs
+        before any answer to the event exists. Blocked events are not reported.
         """
+
+    async def on_dropped(self, room_id: str) -> None:
+        """The engine dropped this channel from ``room_id``: it fell too far behind there
+        (its deliveries were too slow). It is detached already; the events still queued for
+        it were discarded."""
 
     async def close(self) -> None:
         """Release the channel's resources; called by ``RoomKit.close()``."""

@@ -47,6 +47,7 @@ class HookTrigger(StrEnum):
     BEFORE_TTS = "before_tts"
     AFTER_TTS = "after_tts"
     ON_BARGE_IN = "on_barge_in"
+    ON_DTMF = "on_dtmf"
 
 
 class HookExecution(StrEnum):

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -59,6 +60,8 @@ from voicegate.core.store import ConversationStore, InMemoryStore
 from voicegate.core.tasks import InMemoryTaskRunner, TaskDelegator, TaskRunner, TaskWork
 from voicegate.core.telemetry import TelemetryConfig, TelemetryProvider, resolve_telemetry
 
+logger = logging.getLogger(__name__)
+
 
 class BackgroundTaskDeliveryStrategy(ABC):
     """Delivers a finished task's result into its room (e.g. as a message)."""
@@ -109,6 +112,7 @@ class RoomKit:
             telemetry=self._telemetry,
             max_chain_depth=max_chain_depth,
             process_timeout=process_timeout,
+            on_overflow=self._drop_member,
         )
         self._inbound = InboundProcessor(
             store=self._store,
@@ -225,11 +229,24 @@ class RoomKit:
     async def detach_channel(self, room_id: str, channel_id: str) -> None:
         """Detach ``channel_id`` from ``room_id``."""
         await self._rooms.detach(room_id, channel_id)
+        self._pipeline.forget_member(room_id, channel_id)
         state = await self._rooms.get(room_id)
         await self._hooks.run_all(
             HookTrigger.ON_CHANNEL_DETACHED, channel_id, state.context, room_id
         )
         await self._framework.emit("channel_detached", room_id=room_id, channel_id=channel_id)
+
+    async def _drop_member(self, room_id: str, channel: Channel) -> None:
+        """``channel`` fell too far behind in ``room_id``: detach it and tell it."""
+        try:
+            await self.detach_channel(room_id, channel.channel_id)
+            data = {"reason": "too_slow"}
+            await self._framework.emit(
+                "channel_dropped", room_id=room_id, channel_id=channel.channel_id, data=data
+            )
+            await channel.on_dropped(room_id)
+        except Exception:
+            logger.exception("dropping channel %s from room %s failed", channel.channel_id, room_id)
 
     async def _open_room_for(self, channel_id: str) -> str:
         room = await self.create_room()
@@ -263,6 +280,16 @@ class RoomKit:
         )
         return await self._pipeline.process(event, channel)
 
+    async def deliver_committed(self, event: RoomEvent) -> None:
+        """Deliver ``event``, committed by another process sharing this kit's store, to the
+        transports of this process attached to its room (what a cross-process fan-out calls)."""
+        await self._pipeline.deliver_committed(event)
+
+    def forget_room(self, room_id: str) -> None:
+        """Read ``room_id``'s bindings and status from the store again at its next use
+        (another process attached, detached or closed)."""
+        self._rooms.forget(room_id)
+
     async def cancel_response(self, response_id: str) -> bool:
         """Stop an answer streaming in parts once its part in progress is committed (barge-in);
         returns when it has stopped, or False if it does not stream in this process."""
@@ -271,6 +298,12 @@ class RoomKit:
     async def wait_answers(self, room_id: str | None = None) -> None:
         """Return once no answer streams in ``room_id`` (or in any room)."""
         await self._pipeline.wait_answers(room_id)
+
+    async def wait_delivered(self, room_id: str | None = None) -> None:
+        """Return once every channel took the events committed so far (in ``room_id``, or
+        anywhere): ``send_event`` returns once its event is committed and queued for the
+        room's channels, each of which takes its events in order, in the background."""
+        await self._pipeline.wait_delivered(room_id)
 
     async def process_inbound(
         self, message: InboundMessage, room_id: str | None = None

@@ -65,6 +65,7 @@ class EventType(StrEnum):
     TASK_CREATED = "task_created"
     TASK_COMPLETED = "task_completed"
     OBSERVATION = "observation"
+    DTMF = "dtmf"
 
 
 class EventStatus(StrEnum):

@@ -1,9 +1,11 @@
 """The event pipeline: the locked phase every event goes through, then the answers to it.
 
 Locked phase (bounded by ``process_timeout``, lock wait included): chain-depth check,
-BEFORE_BROADCAST hooks, commit to the store, delivery to the other attached transports
-the visibility admits, the source channel's ``on_committed``, AFTER_BROADCAST hooks.
-Then, outside the lock, intelligence channels answer; each part of an answer is a new
+BEFORE_BROADCAST hooks, commit to the store, the event queued for the other attached
+transports the visibility admits and, for the source channel, the notice that it was
+committed (:class:`MemberQueues`: each member takes them in commit order, outside the
+lock), AFTER_BROADCAST hooks. Then, outside the lock, the source takes its notice
+(``on_committed``) and intelligence channels answer; each part of an answer is a new
 event one step deeper in the chain, tagged with the answer's ``response_id``.
 """
 
@@ -12,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from voicegate.core.answers import AnswerStreams
 from voicegate.core.channels import Channel, ChannelOutput
+from voicegate.core.delivery import MemberQueues, Overflow
 from voicegate.core.framework import FrameworkEmitter
 from voicegate.core.hooks import HookEngine, HookTrigger
 from voicegate.core.locks import RoomLockManager
@@ -40,6 +44,19 @@ logger = logging.getLogger(__name__)
 
 CHAIN_DEPTH_LIMIT = "event_chain_depth_limit"
 
+_YIELD_BACKLOG = 32
+"""A member with this many events queued gets a turn before its sender commits another."""
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What the locked phase leaves to do: the answers, the source's notice, the backlog."""
+
+    committed: RoomEvent
+    answering: list[Channel] = field(default_factory=list)
+    reported: asyncio.Future[None] | None = None
+    backlog: int = 0
+
 
 def admits(visibility: str, channel: Channel) -> bool:
     """Whether an event of ``visibility`` may be delivered to ``channel``.
@@ -63,7 +80,8 @@ class EventPipeline:
 
     A whole answer (a ``ChannelOutput``) is committed before :meth:`process` returns; an
     answer in parts streams in the background (:class:`AnswerStreams`) until it ends, is
-    cancelled, or its room closes or its channel leaves the room.
+    cancelled, or its room closes or its channel leaves the room. Deliveries go through
+    :class:`MemberQueues` (``on_overflow`` drops a member that falls behind).
     """
 
     def __init__(
@@ -77,6 +95,7 @@ class EventPipeline:
         telemetry: TelemetryProvider,
         max_chain_depth: int,
         process_timeout: float,
+        on_overflow: Overflow,
     ) -> None:
         if max_chain_depth <= 0:
             raise ValueError(f"max_chain_depth must be positive, got {max_chain_depth}")
@@ -91,6 +110,7 @@ class EventPipeline:
         self._max_chain_depth = max_chain_depth
         self._process_timeout = process_timeout
         self._answers = AnswerStreams()
+        self._members = MemberQueues(on_overflow)
 
     async def cancel_response(self, response_id: str) -> bool:
         """Stop the answer ``response_id`` streaming; see :meth:`AnswerStreams.cancel`."""
@@ -100,9 +120,18 @@ class EventPipeline:
         """Return once no answer streams (in ``room_id``, or anywhere)."""
         await self._answers.wait(room_id)
 
+    async def wait_delivered(self, room_id: str | None = None) -> None:
+        """Return once every member took the events committed so far (in ``room_id``)."""
+        await self._members.wait(room_id)
+
+    def forget_member(self, room_id: str, channel_id: str) -> None:
+        """``channel_id`` left ``room_id`` (see :meth:`MemberQueues.forget`)."""
+        self._members.forget(room_id, channel_id)
+
     async def close(self) -> None:
-        """Cancel the answers still streaming."""
+        """Cancel the answers still streaming, then deliver what is queued."""
         await self._answers.close()
+        await self._members.close()
 
     async def process(self, event: RoomEvent, channel: Channel) -> RoomEvent:
         """Commit ``event`` from ``channel`` and deliver it; returns the committed event.
@@ -113,23 +142,35 @@ class EventPipeline:
             try:
                 async with asyncio.timeout(self._process_timeout):
                     async with self._locks.locked(event.room_id):
-                        committed, answering = await self._locked_phase(event, channel)
+                        outcome = await self._locked_phase(event, channel)
             except TimeoutError:
                 raise ProcessTimeoutError(
                     f"processing event {event.id} in room {event.room_id!r} took longer than "
                     f"process_timeout={self._process_timeout}s"
                 ) from None
-        if answering:
-            await self._collect_answers(committed, answering)
-        return committed
+        if outcome.reported is not None:
+            await outcome.reported  # the source learns of its event before any answer
+        elif outcome.backlog >= _YIELD_BACKLOG:
+            await asyncio.sleep(0)  # a sender that never waits lets the deliveries run
+        if outcome.answering:
+            await self._collect_answers(outcome.committed, outcome.answering)
+        return outcome.committed
 
-    async def _locked_phase(
-        self, event: RoomEvent, channel: Channel
-    ) -> tuple[RoomEvent, list[Channel]]:
+    async def deliver_committed(self, event: RoomEvent) -> None:
+        """Queue ``event``, committed by another process sharing the store, for this
+        process's transports attached to its room (blocked events go nowhere)."""
+        if event.status is not EventStatus.DELIVERED:
+            return
+        state = await self._rooms.get(event.room_id)
+        transports, _ = self._targets(event, event.source.channel_id, state.bindings)
+        for transport in transports:
+            self._members.deliver(event.room_id, transport, event, state.context)
+
+    async def _locked_phase(self, event: RoomEvent, channel: Channel) -> _Outcome:
         state = await self._rooms.get(event.room_id)
         context = state.context
         if event.chain_depth >= self._max_chain_depth:
-            return await self._stop_chain(event), []
+            return _Outcome(await self._stop_chain(event))
         outcome = await self._hooks.run_sync(
             HookTrigger.BEFORE_BROADCAST,
             event,
@@ -138,7 +179,7 @@ class EventPipeline:
             origin=channel.origin,
         )
         if outcome.blocked:
-            return await self._block(event, outcome.blocked_by or "hook", outcome.reason), []
+            return _Outcome(await self._block(event, outcome.blocked_by or "hook", outcome.reason))
         if isinstance(outcome.payload, RoomEvent):
             event = outcome.payload
         else:
@@ -152,19 +193,21 @@ class EventPipeline:
             room_id=event.room_id,
             origin=channel.origin,
         )
-        transports, answering = self._targets(committed, channel, state.bindings)
-        if len(transports) == 1:
-            await self._deliver(transports[0], committed, context)
-        elif transports:
-            await asyncio.gather(*(self._deliver(t, committed, context) for t in transports))
-        await self._report_committed(channel, committed, context)
+        transports, answering = self._targets(committed, channel.channel_id, state.bindings)
+        room_id = event.room_id
+        backlog = 0
+        for transport in transports:
+            backlog = max(backlog, self._members.deliver(room_id, transport, committed, context))
+        reported = None
+        if type(channel).on_committed is not Channel.on_committed:  # only those that listen
+            reported = self._members.report(room_id, channel, committed, context)
         await self._hooks.run_all(
             HookTrigger.AFTER_BROADCAST, committed, context, event.room_id, origin=channel.origin
         )
-        return committed, answering
+        return _Outcome(committed, answering, reported, backlog)
 
     def _targets(
-        self, event: RoomEvent, source: Channel, bound: Iterable[str]
+        self, event: RoomEvent, source_id: str, bound: Iterable[str]
     ) -> tuple[list[Channel], list[Channel]]:
         transports: list[Channel] = []
         answering: list[Channel] = []
@@ -173,7 +216,7 @@ class EventPipeline:
             channel = channels.get(channel_id)
             if (
                 channel is None
-                or channel is source
+                or channel_id == source_id
                 or channel.direction is ChannelDirection.INBOUND
                 or not admits(event.visibility, channel)
             ):
@@ -183,20 +226,6 @@ class EventPipeline:
             else:
                 transports.append(channel)
         return transports, answering
-
-    async def _deliver(self, channel: Channel, event: RoomEvent, context: RoomContext) -> None:
-        try:
-            await channel.deliver(event, context)
-        except Exception:
-            logger.exception("channel %s failed to deliver event %s", channel.channel_id, event.id)
-
-    async def _report_committed(
-        self, channel: Channel, event: RoomEvent, context: RoomContext
-    ) -> None:
-        try:
-            await channel.on_committed(event, context)
-        except Exception:
-            logger.exception("channel %s failed to take event %s", channel.channel_id, event.id)
 
     async def _stop_chain(self, event: RoomEvent) -> RoomEvent:
         committed = await self._block(event, CHAIN_DEPTH_LIMIT, None, emit=False)

@@ -93,6 +93,11 @@ class RoomDirectory:
         )
         return state
 
+    def forget(self, room_id: str) -> None:
+        """Drop the cached state of ``room_id``: the next use reads it from the store
+        (another process changed its bindings or status)."""
+        self._rooms.pop(room_id, None)
+
     async def attached_channel(self, room_id: str, channel_id: str) -> Channel:
         """The channel that may send into ``room_id``: registered, attached, room active."""
         state = await self.get(room_id)
@@ -104,11 +109,21 @@ class RoomDirectory:
         return channel
 
     async def close(self, room_id: str) -> Room:
-        """Mark ``room_id`` closed in the store."""
+        """Mark ``room_id`` closed (at once in the cache, then in the store: if that fails,
+        the room is open again and the error raised). A closed room leaves the cache: it is
+        read from the store again if anyone asks."""
         state = await self.get(room_id)
-        state.room.status, state.room.closed_at = RoomStatus.CLOSED, utcnow()
-        await self._store.update_room(state.room)
-        return state.room
+        room = state.room
+        before = room.status, room.closed_at
+        room.status, room.closed_at = RoomStatus.CLOSED, utcnow()
+        try:
+            await self._store.update_room(room)
+        except BaseException:
+            room.status, room.closed_at = before
+            raise
+        if self._rooms.get(room_id) is state:
+            del self._rooms[room_id]
+        return room
 
     async def attach(self, room_id: str, channel_id: str) -> ChannelBinding:
         """Bind the registered ``channel_id`` to ``room_id``."""

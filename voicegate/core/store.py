@@ -22,6 +22,13 @@ class StoreError(RoomKitError):
     """A store cannot do what was asked (unopenable file, duplicate room, unknown task)."""
 
 
+class StoreUnavailableError(StoreError):
+    """The store cannot write now (disk full, I/O error): nothing of the write was kept.
+
+    The store goes on serving; writes work again once the cause is gone.
+    """
+
+
 class ConversationStore(ABC):
     """Persistent state of rooms: timelines, bindings, read markers, tasks, observations.
 
@@ -41,6 +48,12 @@ class ConversationStore(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Flush and release resources. Idempotent."""
+
+    @property
+    def failure(self) -> str | None:
+        """Why the latest write failed while writes still fail (``/healthz`` reports it), or
+        None while the store works."""
+        return None
 
     # rooms
     @abstractmethod

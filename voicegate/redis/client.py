@@ -16,3 +16,10 @@ def connect(url: str) -> Any:
             "the Redis backends need the 'redis' package: pip install 'voicegate[redis]'"
         ) from exc
     return redis.asyncio.Redis.from_url(url)
+
+
+def connection_errors() -> tuple[type[BaseException], ...]:
+    """The errors that mean the Redis server cannot be reached (now): retry, do not fail."""
+    import redis.exceptions
+
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)

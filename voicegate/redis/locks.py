@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicegate.core.locks import RoomLockManager
-from voicegate.redis.client import connect
+from voicegate.redis.client import connect, connection_errors
 
 logger = logging.getLogger(__name__)
+
+UNREACHABLE_RETRY_S = 0.2
+"""Pause before asking an unreachable Redis for a lock again."""
 
 # Extends the key's lifetime only while it still holds our token.
 _RENEW = """
@@ -70,6 +73,7 @@ class RedisLockManager(RoomLockManager):
         self._prefix = key_prefix
         self._renew = self._client.register_script(_RENEW)
         self._release = self._client.register_script(_RELEASE)
+        self._unreachable = connection_errors()
 
     def _holds(self, room_id: str) -> bool:
         return any(
@@ -86,7 +90,7 @@ class RedisLockManager(RoomLockManager):
         token = uuid.uuid4().hex
         try:
             while True:
-                if await self._client.set(key, token, nx=True, px=self._ttl_ms):
+                if await self._try_set(key, token):
                     break
                 await asyncio.sleep(self._retry_interval)
         except BaseException:  # cancelled mid-SET: the key may be ours, free it
@@ -104,12 +108,29 @@ class RedisLockManager(RoomLockManager):
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewal
-            await self._release(keys=[key], args=[token])
+            try:
+                await self._release(keys=[key], args=[token])
+            except self._unreachable as exc:
+                logger.warning("room lock %s not released (%s); it expires by itself", key, exc)
+
+    async def _try_set(self, key: str, token: str) -> bool:
+        """Whether ``key`` is now ours; False while Redis cannot be reached."""
+        try:
+            return bool(await self._client.set(key, token, nx=True, px=self._ttl_ms))
+        except self._unreachable as exc:
+            logger.warning("room lock %s: Redis unreachable (%s); retrying", key, exc)
+            await asyncio.sleep(UNREACHABLE_RETRY_S)
+            return False
 
     async def _keep_alive(self, key: str, token: str) -> None:
         while True:
             await asyncio.sleep(self._ttl_ms / 3000)
-            if not await self._renew(keys=[key], args=[token, self._ttl_ms]):
+            try:
+                renewed = await self._renew(keys=[key], args=[token, self._ttl_ms])
+            except self._unreachable as exc:
+                logger.warning("room lock %s not renewed (%s)", key, exc)
+                continue
+            if not renewed:
                 logger.warning("room lock %s expired while held (holder too slow?)", key)
                 return
 

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
 from voicegate.core.channels import Channel
-from voicegate.core.kit import RoomKit
-from voicegate.core.store import ConversationStore, InMemoryStore
 from voicegate.engines import create_stt, create_tts
 from voicegate.errors import ConfigError
 from voicegate.server.asgi import create_voice_app
 from voicegate.server.config import ServeConfig
-from voicegate.server.data_dir import prepare_data_dir
+from voicegate.server.dependencies import Dependencies
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.server.token_secret import load_token_secret
-from voicegate.store.sqlite import SQLiteStore
+from voicegate.telephony.sip.backend import SIPVoiceBackend
+from voicegate.telephony.sip.digest import SIPDigestAuth
+from voicegate.telephony.twilio.auth import TwilioSignatureAuth, TwilioTokenAuth
+from voicegate.telephony.twilio.backend import TwilioVoiceBackend
+from voicegate.telephony.twilio.twiml import TwiMLEndpoint
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
+from voicegate.voice.endpoint import HttpEndpoint, WebSocketEndpoint
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import WebRTCVoiceBackend
@@ -55,37 +61,78 @@ class GatewayServer:
             raise ConfigError(
                 f"--anonymous is allowed on loopback only, not on host {config.host!r}"
             )
+        if config.sip and not config.sip_users and not config.anonymous:
+            raise ConfigError("--sip needs --sip-users (digest credentials) or --anonymous")
         self.config = config
         self.metrics = GatewayMetrics()
         self.auth = (
             None if config.anonymous else TokenAuth(load_token_secret(config), ttl=config.token_ttl)
         )
-        self.kit = RoomKit(store=self._store())
+        self.dependencies = Dependencies(config)
+        self.kit = self.dependencies.kit
+        self.stt = create_stt(config.stt_model)
+        self.tts = create_tts(config.tts_voice)
         self.gateway = VoiceGateway(
             self.kit,
-            stt=create_stt(config.stt_model),
-            tts=create_tts(config.tts_voice),
+            stt=self.stt,
+            tts=self.tts,
             backends=self._backends(),
             responder=self._responder(),
             settings=config.voice,
             observer=self.metrics,
             max_sessions=config.max_sessions,
         )
-        app = create_voice_app(self.gateway, metrics=self.metrics, tokens=self.auth)
+        app = create_voice_app(
+            self.gateway,
+            metrics=self.metrics,
+            endpoints=self._endpoints(),
+            tokens=self.auth,
+            health=self.dependencies.health,
+        )
         self.server = EmbeddedServer(app, config.host, config.port)
-
-    def _store(self) -> ConversationStore:
-        if self.config.store == "memory":
-            return InMemoryStore()
-        prepare_data_dir(self.config.data_dir)
-        return SQLiteStore(self.config.store_path)
 
     def _backends(self) -> list[VoiceBackend]:
         anonymous = self.config.anonymous
         backends: list[VoiceBackend] = [WebSocketVoiceBackend(self.auth, allow_anonymous=anonymous)]
         if self.config.webrtc:
             backends.append(WebRTCVoiceBackend(self.auth, allow_anonymous=anonymous))
+        if self.config.twilio:
+            stream_auth = None if self.auth is None else TwilioTokenAuth(self.auth)
+            backends.append(TwilioVoiceBackend(stream_auth, allow_anonymous=anonymous))
+        if self.config.sip:
+            backends.append(self._sip_backend())
         return backends
+
+    def _sip_backend(self) -> SIPVoiceBackend:
+        config = self.config
+        users = SIPDigestAuth(config.sip_users, config.sip_realm) if config.sip_users else None
+        return SIPVoiceBackend(
+            users,
+            allow_anonymous=config.anonymous,
+            host=config.host,
+            port=config.sip_port,
+            transports=config.sip_transports,
+            public_address=config.sip_public_address or None,
+            rtp_ports=config.rtp_ports,
+            rtp_timeout=config.rtp_timeout,
+            uri_rooms=config.sip_room_from_uri,
+        )
+
+    def _endpoints(self) -> list[WebSocketEndpoint | HttpEndpoint]:
+        """The TwiML webhook of Twilio numbers, when Twilio calls are taken."""
+        config = self.config
+        if not config.twilio:
+            return []
+        public_url = config.twilio_public_url or None
+        signature = (
+            TwilioSignatureAuth(config.twilio_auth_token, public_url)
+            if config.twilio_auth_token
+            else None
+        )
+        webhook = TwiMLEndpoint(
+            self.auth, signature=signature, allow_unsigned=config.anonymous, public_url=public_url
+        )
+        return [webhook]
 
     def _responder(self) -> Channel:
         if self.config.responder == "ai":
@@ -102,7 +149,7 @@ class GatewayServer:
 
     async def start(self) -> None:
         """Open the store, warm the models up, then listen."""
-        await self.kit.__aenter__()
+        await self.dependencies.open()
         await self.gateway.start()
         await self.server.start()
 
@@ -111,15 +158,21 @@ class GatewayServer:
         await self.gateway.close()
         await self.server.stop()
         await self.kit.close()
+        # the models' threads end before the interpreter does (see InferenceWorker)
+        await asyncio.to_thread(self.stt.close)
+        await asyncio.to_thread(self.tts.close)
 
 
 async def serve(config: ServeConfig) -> None:
-    """Run the gateway until SIGINT or SIGTERM, then shut down gracefully."""
+    """Run the gateway until SIGINT or SIGTERM, then shut down gracefully: SIGTERM first
+    drains (no new session; open ones get up to ``drain_timeout`` seconds to end, or
+    until SIGINT)."""
     server = GatewayServer(config)
-    stop = asyncio.Event()
+    interrupted = asyncio.Event()
+    terminated = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    loop.add_signal_handler(signal.SIGTERM, terminated.set)
     try:
         await server.start()
         print(READY_LINE + server.url, flush=True)
@@ -129,7 +182,22 @@ async def serve(config: ServeConfig) -> None:
                 + server.config.fresh_link_command(server.server.port),
                 flush=True,
             )
-        await stop.wait()
+        await _first(interrupted.wait(), terminated.wait())
+        if not interrupted.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(config.drain_timeout):
+                    await _first(server.gateway.drain(), interrupted.wait())
         logger.info("shutting down: closing sessions and flushing the store")
     finally:
         await server.stop()
+
+
+async def _first(*waits: Coroutine[Any, Any, object]) -> None:
+    """Return once one of ``waits`` is done; cancel the others."""
+    tasks = [asyncio.create_task(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

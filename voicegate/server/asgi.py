@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -30,6 +30,8 @@ from voicegate.voice.tokens import TokenAuth, TokenRenewal
 logger = logging.getLogger(__name__)
 
 _Handler = Callable[[Request], Awaitable[Response]]
+HealthReport = Callable[[], Awaitable[dict[str, str]]]
+"""``"ok"`` or why not, per server the gateway depends on (PostgreSQL, Redis)."""
 
 
 def create_voice_app(
@@ -37,7 +39,9 @@ def create_voice_app(
     *,
     metrics: GatewayMetrics | None = None,
     page: bool = True,
+    endpoints: Sequence[WebSocketEndpoint | HttpEndpoint] = (),
     tokens: TokenAuth | None = None,
+    health: HealthReport | None = None,
 ) -> Starlette:
     """The ASGI app serving ``gateway``'s voice backends; run it, or mount it in your own app.
 
@@ -46,9 +50,12 @@ def create_voice_app(
     ``page=False``), each backend that is a
     :class:`~voicegate.voice.endpoint.WebSocketEndpoint` (``/ws``) or an
     :class:`~voicegate.voice.endpoint.HttpEndpoint` (``POST /webrtc/offer``) at its
-    ``path``, ``/healthz``, ``/metrics`` when ``metrics`` is given (the gateway's
-    observer), and ``POST /token/renew`` (:class:`~voicegate.voice.tokens.TokenRenewal`)
-    when ``tokens`` is given, the callback the backends authenticate with. Errors are JSON
+    ``path``, ``endpoints`` that are no backend (such as the TwiML webhook of
+    ``voicegate.telephony.twilio``) at theirs, ``/healthz`` (503 ``draining`` once the
+    gateway drains, ``degraded`` when ``health`` reports a dependency other than ``"ok"``),
+    ``/metrics`` when ``metrics`` is given (the gateway's observer), and ``POST
+    /token/renew`` (:class:`~voicegate.voice.tokens.TokenRenewal`) when ``tokens`` is given,
+    the callback the backends authenticate with. Errors are JSON
     ``{"error": ..., "message": ...}`` bodies; a failing handler is logged and answers 500
     (a WebSocket: close 1011), never a traceback.
 
@@ -57,18 +64,16 @@ def create_voice_app(
     told 1001 (going away) rather than whatever the server sends on shutdown.
     """
     served = (WebSocketEndpoint, HttpEndpoint)
-    endpoints: list[WebSocketEndpoint | HttpEndpoint] = [
-        backend for backend in gateway.backends if isinstance(backend, served)
-    ]
+    served_endpoints = [b for b in (*gateway.backends, *endpoints) if isinstance(b, served)]
     if tokens is not None:
-        endpoints.append(TokenRenewal(tokens))
-    paths = [endpoint.path for endpoint in endpoints]
+        served_endpoints.append(TokenRenewal(tokens))
+    paths = [endpoint.path for endpoint in served_endpoints]
     if len(set(paths)) < len(paths):
         raise ValueError(f"two voice endpoints are served at the same path: {sorted(paths)}")
     routes: list[BaseRoute] = []
     if page:
         routes += [Route("/", _page), Mount("/static", app=PageFiles(directory=PAGE_DIR))]
-    for endpoint in endpoints:
+    for endpoint in served_endpoints:
         if isinstance(endpoint, WebSocketEndpoint):
             routes += [
                 WebSocketRoute(endpoint.path, _socket_route(endpoint)),
@@ -76,7 +81,7 @@ def create_voice_app(
             ]
         if isinstance(endpoint, HttpEndpoint):
             routes.append(Route(endpoint.path, _guarded(_http_route(endpoint)), methods=["POST"]))
-    routes.append(Route("/healthz", _guarded(_health(gateway))))
+    routes.append(Route("/healthz", _guarded(_health(gateway, health))))
     if metrics is not None:
         routes.append(Route("/metrics", _guarded(_metrics(metrics))))
     routes.append(WebSocketRoute("/{path:path}", _no_such_socket))
@@ -85,10 +90,12 @@ def create_voice_app(
 
 def _error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """voicegate's JSON error response (see :meth:`HttpReply.error`)."""
-    return _json(HttpReply.error(status, message, headers))
+    return _response(HttpReply.error(status, message, headers))
 
 
-def _json(reply: HttpReply) -> Response:
+def _response(reply: HttpReply) -> Response:
+    if isinstance(reply.body, str):
+        return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
     return JSONResponse(reply.body, reply.status, reply.headers)
 
 
@@ -113,7 +120,7 @@ def _http_route(endpoint: HttpEndpoint) -> _Handler:
             return _error_response(413, str(exc))
         except ClientDisconnect:
             return _error_response(400, "the client went away before sending its body")
-        return _json(await endpoint.respond(http_request(request, request.method, body)))
+        return _response(await endpoint.respond(http_request(request, request.method, body)))
 
     return respond
 
@@ -159,18 +166,30 @@ async def _page(request: Request) -> Response:
     )
 
 
-def _health(gateway: VoiceGateway) -> _Handler:
+def _health(gateway: VoiceGateway, report: HealthReport | None) -> _Handler:
     started = time.monotonic()
 
     async def health(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "status": "ok",
-                "sessions": len(gateway.sessions),
-                "uptime_s": round(time.monotonic() - started, 1),
-                "store": type(gateway.kit.store).__name__,
-            }
-        )
+        store = gateway.kit.store
+        dependencies = {} if report is None else await report()
+        healthy = store.failure is None and all(v == "ok" for v in dependencies.values())
+        if gateway.draining:
+            status = "draining"
+        elif store.failure is not None:
+            status = "unhealthy"
+        else:
+            status = "ok" if healthy else "degraded"
+        body: dict[str, object] = {
+            "status": status,
+            "sessions": len(gateway.sessions),
+            "accepting": gateway.admission.accepting() and not gateway.draining,
+            "uptime_s": round(time.monotonic() - started, 1),
+            "store": type(store).__name__,
+            "dependencies": dependencies,
+        }
+        if store.failure is not None:
+            body["store_error"] = store.failure
+        return JSONResponse(body, 200 if status == "ok" else 503)
 
     return health
 

@@ -35,6 +35,8 @@ class ServeConfig:
     port: int = 8765
     data_dir: Path = Path("voicegate-data")
     store: str = "sqlite"
+    postgres_url: str | None = None
+    redis_url: str | None = None
     stt_model: str = DEFAULT_STT_MODEL
     tts_voice: str = DEFAULT_TTS_VOICE
     responder: str = "echo"
@@ -44,7 +46,20 @@ class ServeConfig:
     token_ttl: float = 600.0
     token_secret_file: Path | None = None
     max_sessions: int = 32
+    drain_timeout: float = 30.0
     webrtc: bool = True
+    twilio: bool = False
+    twilio_auth_token: str = ""
+    twilio_public_url: str = ""
+    sip: bool = False
+    sip_port: int = 5060
+    sip_transports: tuple[str, ...] = ("udp", "tcp")
+    sip_public_address: str = ""
+    sip_users: dict[str, str] = field(default_factory=dict)
+    sip_realm: str = "voicegate"
+    sip_room_from_uri: bool = False
+    rtp_ports: tuple[int, int] = (10000, 20000)
+    rtp_timeout: float = 30.0
     voice: VoiceSettings = field(default_factory=VoiceSettings)
 
     @property
@@ -141,6 +156,39 @@ def _text(text: str) -> str:
     return text
 
 
+def _any_text(text: str) -> str:
+    return text.strip()
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    low, dash, high = text.partition("-")
+    port = _int_in(1024, 65535)
+    try:
+        ports = (port(low), port(high))
+    except ValueError:
+        raise ValueError("expected two ports from 1024 to 65535, such as 10000-20000") from None
+    if not dash or ports[0] > ports[1]:
+        raise ValueError("expected two ports from 1024 to 65535, such as 10000-20000")
+    return ports
+
+
+def _transports(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(name.strip().lower() for name in text.split(",") if name.strip()))
+    if not names or not set(names) <= {"udp", "tcp"}:
+        raise ValueError("expected udp, tcp or udp,tcp")
+    return names
+
+
+def _users(text: str) -> dict[str, str]:
+    users = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, colon, password = entry.partition(":")
+        if not colon or not name or not password:
+            raise ValueError("expected user:password pairs separated by commas")
+        users[name] = password
+    return users
+
+
 SETTINGS: tuple[_Setting, ...] = (
     _Setting("host", "address to listen on", _text),
     _Setting(
@@ -152,7 +200,15 @@ SETTINGS: tuple[_Setting, ...] = (
         lambda text: Path(_text(text)),
     ),
     _Setting(
-        "store", "conversation store: sqlite (persistent) or memory", _one_of("sqlite", "memory")
+        "store",
+        "conversation store: sqlite (one process), postgres (shared) or memory",
+        _one_of("sqlite", "postgres", "memory"),
+    ),
+    _Setting("postgres_url", "postgresql://user:password@host:port/db (store=postgres)", _text),
+    _Setting(
+        "redis_url",
+        "redis://host:port/db shared by several processes: locks, realtime, room events",
+        _text,
     ),
     _Setting("stt_model", "speech-to-text model id or CTranslate2 folder", _text),
     _Setting("tts_voice", "Piper voice id or .onnx path", _text),
@@ -170,7 +226,44 @@ SETTINGS: tuple[_Setting, ...] = (
         lambda text: Path(_text(text)),
     ),
     _Setting("max_sessions", "most concurrent voice sessions", _int_in(1, 10000)),
+    _Setting(
+        "drain_timeout",
+        "seconds SIGTERM lets calls finish before closing them with 1001",
+        _positive_float,
+    ),
     _Setting("webrtc", "serve the WebRTC offer endpoint", _bool),
+    _Setting(
+        "twilio",
+        "take Twilio calls: Media Streams at /twilio/stream, the TwiML webhook POST /twilio/voice",
+        _bool,
+    ),
+    _Setting(
+        "twilio_auth_token",
+        "the Twilio account's auth token: webhooks must carry its signature",
+        _any_text,
+    ),
+    _Setting(
+        "twilio_public_url",
+        "where Twilio reaches voicegate, such as https://voice.example.com (default: Host header)",
+        _any_text,
+    ),
+    _Setting("sip", "take SIP calls on sip_port (UDP and TCP)", _bool),
+    _Setting("sip_port", "port for SIP", _int_in(0, 65535)),
+    _Setting("sip_transports", "SIP transports: udp, tcp or udp,tcp", _transports),
+    _Setting(
+        "sip_public_address",
+        "address given in SIP Contact and SDP (default: host, or the Request-URI's host)",
+        _any_text,
+    ),
+    _Setting(
+        "sip_users",
+        "digest credentials user:password,... for SIP callers (better in the env or TOML file)",
+        _users,
+    ),
+    _Setting("sip_realm", "digest realm of SIP authentication", _text),
+    _Setting("sip_room_from_uri", "the Request-URI's user part names the room a call joins", _bool),
+    _Setting("rtp_ports", "UDP ports for the calls' RTP, such as 10000-20000", _port_range),
+    _Setting("rtp_timeout", "seconds without RTP before a call is hung up", _positive_float),
     _Setting("vad_aggressiveness", "WebRTC VAD aggressiveness, 0-3", _int_in(0, 3), voice=True),
     _Setting(
         "speech_start_ms", "speech that starts an utterance, in ms", _int_in(0, 2000), voice=True
@@ -200,6 +293,12 @@ SETTINGS: tuple[_Setting, ...] = (
         voice=True,
     ),
     _Setting(
+        "idle_timeout_ms",
+        "end a session after this long without speech or answer, in ms (0: never)",
+        _int_in(0, 86_400_000),
+        voice=True,
+    ),
+    _Setting(
         "speak_channel_types",
         "channel types whose messages are spoken, separated by commas",
         _channel_types,
@@ -219,7 +318,11 @@ def _shown(value: Any) -> str:
         return "none"
     if isinstance(value, frozenset):
         return ",".join(sorted(str(item) for item in value))
-    return str(value)
+    if isinstance(value, dict):
+        return "none" if not value else "set"
+    if isinstance(value, tuple):
+        return ("-" if all(isinstance(item, int) for item in value) else ",").join(map(str, value))
+    return str(value) if value != "" else "none"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -117,6 +117,10 @@ class PostgresStore(ConversationStore):
         if pool is not None:
             await pool.close()
 
+    async def ping(self) -> None:
+        """Raise ``StoreError`` unless the server answers (for health checks)."""
+        await self._call("fetchval", "SELECT 1")
+
     async def _connected(self) -> Any:
         if self._closed:
             raise StoreError(f"the PostgresStore for {self._where} is closed")

@@ -49,6 +49,10 @@ class SQLiteStore(ConversationStore):
     async def close(self) -> None:
         await self._worker.close()
 
+    @property
+    def failure(self) -> str | None:
+        return self._worker.failure
+
     def _setup(self, connection: sqlite3.Connection) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")

@@ -5,24 +5,47 @@ operations are queued, runs them in order inside ONE transaction (each under
 its own savepoint, so a failing operation undoes only itself), commits, and
 only then resolves the callers' futures: an awaited write is committed, and a
 burst of writes from many rooms costs one commit instead of one each.
+
+When the transaction itself fails (a full disk, an I/O error: SQLite may already have
+rolled it back), nothing of it is kept: the state kept beside the database is reloaded
+and each operation of the batch runs again in a transaction of its own, so reads (and
+writes that still fit) succeed and the others raise :class:`StoreUnavailableError`. The
+thread goes on serving; :attr:`SQLiteWorker.failure` says why writes fail until one
+commits again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from voicegate.core.store import StoreError
+from voicegate.core.store import StoreError, StoreUnavailableError
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
 _Job = tuple[Operation, "asyncio.Future[Any]"]
 _Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+_STORAGE_FAILURES = frozenset(
+    {
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB,
+        sqlite3.SQLITE_NOMEM,
+    }
+)
+"""Primary result codes that mean the database cannot write, whatever the operation."""
 
 
 class SQLiteWorker:
@@ -46,6 +69,9 @@ class SQLiteWorker:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._stopped = threading.Event()
+        self._reload = False  # the kept state must be reloaded before the next batch
+        self.failure: str | None = None
+        """Why the latest transaction failed, until one that writes commits again."""
 
     async def call(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation`` in the worker; return its result once it is committed."""
@@ -106,19 +132,52 @@ class SQLiteWorker:
 
     def _serve_batch(self, connection: sqlite3.Connection) -> bool:
         batch, stop = self._take_batch()
-        lone = len(batch) == 1  # its transaction alone isolates a lone operation
-        attempt = _attempt if lone else _attempt_in_savepoint
-        connection.execute("BEGIN")
-        outcomes = [attempt(connection, *job) for job in batch]
-        try:
-            connection.execute("ROLLBACK" if lone and outcomes[0][2] is not None else "COMMIT")
-        except sqlite3.Error as exc:
-            connection.execute("ROLLBACK")
-            self._after_rollback(connection)
-            failure = StoreError(f"SQLite commit failed on {self._path!r}: {exc}")
-            outcomes = [(future, None, failure) for future, _, _ in outcomes]
+        if len(batch) == 1:
+            outcomes = [self._serve_alone(connection, batch[0])]
+        else:
+            try:
+                outcomes = self._transact(connection, batch)
+            except Exception as exc:  # the transaction is lost: nothing of the batch is kept
+                self._abandon(connection, exc)
+                # each alone now, so that reads, and writes that fit, still succeed
+                outcomes = [self._serve_alone(connection, job) for job in batch]
         self._resolve(outcomes)
         return not stop
+
+    def _serve_alone(self, connection: sqlite3.Connection, job: _Job) -> _Outcome:
+        try:
+            return self._transact(connection, [job])[0]
+        except Exception as exc:
+            self._abandon(connection, exc)
+            error = StoreUnavailableError(f"the SQLite store {self._path!r} cannot write: {exc}")
+            return (job[1], None, error)
+
+    def _transact(self, connection: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
+        """Run ``batch`` in one transaction and commit it; raises if the transaction fails."""
+        if self._reload:
+            self._after_rollback(connection)
+            self._reload = False
+        lone = len(batch) == 1  # its transaction alone isolates a lone operation
+        attempt = _attempt if lone else _attempt_in_savepoint
+        changes = connection.total_changes
+        connection.execute("BEGIN")
+        outcomes = [attempt(connection, *job) for job in batch]
+        if not connection.in_transaction:
+            raise StoreError("SQLite rolled the transaction back")
+        connection.execute("ROLLBACK" if lone and outcomes[0][2] is not None else "COMMIT")
+        if connection.total_changes > changes:
+            self.failure = None
+        return outcomes
+
+    def _abandon(self, connection: sqlite3.Connection, cause: Exception) -> None:
+        """Roll back what is left of a failed transaction; reload the kept state next."""
+        with contextlib.suppress(sqlite3.Error):
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+        self._reload = True
+        if self.failure != str(cause):
+            logger.error("SQLite store %s cannot write: %s", self._path, cause)
+        self.failure = str(cause)
 
     def _fail_all(self, failure: StoreError) -> None:
         """Answer every job with ``failure`` until a stop is asked."""
@@ -142,8 +201,15 @@ class SQLiteWorker:
 def _attempt(
     connection: sqlite3.Connection, operation: Operation, future: asyncio.Future[Any]
 ) -> _Outcome:
+    """The operation's result or its own error; a storage failure loses the whole
+    transaction, so it is raised."""
     try:
         return (future, operation(connection), None)
+    except sqlite3.Error as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in _STORAGE_FAILURES:
+            raise
+        return (future, None, exc)
     except Exception as exc:
         return (future, None, exc)
 

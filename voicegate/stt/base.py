@@ -2,21 +2,26 @@
 
 A recogniser that only transcribes whole utterances gets :class:`BatchSTTStream` (partials
 by re-transcribing the audio so far); one that streams natively overrides
-:meth:`STTProvider.stream` with its own :class:`STTStream`.
+:meth:`STTProvider.stream` with its own :class:`STTStream`. Final transcripts are required
+work: they wait for a busy recogniser and are never dropped. Partials are optional: a busy
+recogniser gives fewer of them (:meth:`STTProvider.transcribe_partial`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
+from voicegate.inference import Pressure
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,25 @@ class STTProvider(ABC):
     @abstractmethod
     async def transcribe(self, audio: AudioFrame) -> Transcript:
         """Transcribe one finished utterance (any rate or channel count)."""
+
+    async def transcribe_partial(
+        self, stream: Hashable, audio: Callable[[], AudioFrame]
+    ) -> Transcript:
+        """Transcribe an utterance so far, for a partial transcript of ``stream``.
+
+        ``audio()`` gives the audio when the recogniser gets to the request: a busy one
+        lets requests wait behind the final transcripts and then takes the freshest audio.
+        ``stream`` has one request at a time. By default: :meth:`transcribe` at once.
+        """
+        return await self.transcribe(audio())
+
+    def promote_partial(self, stream: Hashable) -> None:  # noqa: B027 - a hint
+        """The utterance of ``stream`` ended: its partial request, if it still waits, is the
+        final transcript's work now and takes its turn among the finals."""
+
+    def pressure(self) -> Pressure | None:
+        """The recogniser's load, which admission measures; None if it is not measured."""
+        return None
 
     def stream(self, partial_interval: float = 0.7) -> STTStream:
         """Start a streamed utterance with a partial about every ``partial_interval`` seconds
@@ -99,10 +123,12 @@ class STTStream(ABC):
 class BatchSTTStream(STTStream):
     """An utterance for a recogniser that only transcribes whole audio.
 
-    :meth:`push` buffers audio and, once ``partial_interval`` seconds of new audio have
-    arrived and no partial is being computed, re-transcribes the whole buffer in the
-    background. :meth:`finish` reuses the last partial when no audio came after it, so
-    the work left after the end of speech is at most one pass over the utterance.
+    Once ``partial_interval`` seconds of new audio have arrived (or the speaker pauses,
+    :meth:`settle`), it asks the provider for a partial over the audio so far: one
+    request at a time, which takes the freshest audio when the recogniser gets to it.
+    :meth:`finish` reuses that pass when it covers all the audio (moving it to the
+    finals' turn if it still waits), so the work left after the end of speech is at most
+    one pass over the utterance.
     """
 
     def __init__(self, provider: STTProvider, partial_interval: float) -> None:
@@ -110,12 +136,13 @@ class BatchSTTStream(STTStream):
         self._interval = partial_interval
         self._chunks: list[np.typing.NDArray[np.int16]] = []
         self._samples = 0
+        self._requested_samples = 0  # the audio the latest partial request asked about
+        self._taken_samples = 0  # the audio the pending request took when its turn came
         self._transcribed_samples = 0
         self._latest: Transcript | None = None
         self._task: asyncio.Task[None] | None = None
         self._partials: asyncio.Queue[Transcript | None] = asyncio.Queue()
         self._finished = False
-        self._cancelled = False
         self._settling = False
 
     @property
@@ -124,24 +151,24 @@ class BatchSTTStream(STTStream):
         return self._samples / self._provider.sample_rate
 
     def push(self, audio: AudioFrame) -> None:
-        """Add audio; may start a background partial."""
+        """Add audio; may ask for a partial."""
         if self._finished:
             raise RuntimeError("push() after finish() on an STTStream")
         audio = self._provider.as_input(audio)
         self._chunks.append(audio.samples[:, 0])
         self._samples += audio.num_samples
         self._settling = False
-        new_audio = (self._samples - self._transcribed_samples) / self._provider.sample_rate
-        if new_audio >= self._interval and (self._task is None or self._task.done()):
-            self._start_pass()
+        new_audio = (self._samples - self._requested_samples) / self._provider.sample_rate
+        if new_audio >= self._interval and not self._pending():
+            self._request()
 
     def settle(self) -> None:
         """Transcribe all audio pushed so far, now or right after the pass in progress."""
         if self._finished or self._samples == self._transcribed_samples:
             return
         self._settling = True
-        if self._task is None or self._task.done():
-            self._start_pass()
+        if not self._pending():
+            self._request()
 
     async def partials(self) -> AsyncIterator[Transcript]:
         while (partial := await self._partials.get()) is not None:
@@ -149,9 +176,10 @@ class BatchSTTStream(STTStream):
 
     async def finish(self) -> Transcript:
         self._finished = True
-        while self._task is not None and not self._task.done():
-            with contextlib.suppress(Exception):
-                await self._task
+        if self._pending():  # a request still waiting takes all the audio: the final's work
+            self._provider.promote_partial(self)
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
         self._partials.put_nowait(None)
         latest = self._latest
         if latest is not None and self._transcribed_samples == self._samples:
@@ -159,25 +187,38 @@ class BatchSTTStream(STTStream):
         return await self._provider.transcribe(self._audio())
 
     def cancel(self) -> None:
-        self._finished = self._cancelled = True
+        self._finished = True
         if self._task is not None:
             self._task.cancel()
         self._partials.put_nowait(None)
+
+    def _pending(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     def _audio(self) -> AudioFrame:
         samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
         self._chunks = [samples]
         return AudioFrame(samples, self._provider.sample_rate)
 
-    def _start_pass(self) -> None:
+    def _request(self) -> None:
         self._settling = False
-        self._task = asyncio.create_task(self._partial(self._audio()))
+        self._requested_samples = self._samples
+        self._task = asyncio.create_task(self._partial())
 
-    async def _partial(self, audio: AudioFrame) -> None:
-        transcript = await self._provider.transcribe(audio)
+    def _take_audio(self) -> AudioFrame:
+        """The audio so far, for the request whose turn came."""
+        self._taken_samples = self._requested_samples = self._samples
+        return self._audio()
+
+    async def _partial(self) -> None:
+        try:
+            transcript = await self._provider.transcribe_partial(self, self._take_audio)
+        except Exception as error:  # a partial is optional; a failing model fails the final
+            logger.warning("a partial transcript failed: %s", error)
+            return
         self._latest = transcript
-        self._transcribed_samples = audio.num_samples
+        self._transcribed_samples = self._taken_samples
         if not self._finished:
             self._partials.put_nowait(replace(transcript, is_final=False))
-        if self._settling and not self._cancelled and self._samples > audio.num_samples:
-            self._start_pass()
+        if self._settling and not self._finished and self._samples > self._taken_samples:
+            self._request()

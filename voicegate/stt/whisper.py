@@ -45,9 +45,9 @@ import numpy.typing as npt
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
-from voicegate.inference import InferenceWorker
-from voicegate.stt.base import STTProvider, Transcript, TranscriptSegment
+from voicegate.stt.base import Transcript, TranscriptSegment
 from voicegate.stt.text import repeated_run, restarted_tail, words
+from voicegate.stt.worker import WorkerSTT
 
 FRAMES_PER_SECOND = 100
 """Log-Mel frames per second of audio (a 10 ms hop)."""
@@ -71,11 +71,13 @@ UNSURE_LOG_PROB = -1.2
 """A short-window text this unsure is decoded again over the full window."""
 
 
-class FasterWhisperSTT(STTProvider):
+class FasterWhisperSTT(WorkerSTT):
     """Whisper through faster-whisper, loaded once and shared by every session.
 
     ``model`` is a manifest id or the path of a CTranslate2 Whisper folder. The model
     loads on the worker thread at the first call; call :meth:`warm_up` at start-up.
+    Transcriptions take turns on that thread (:class:`WorkerSTT`): finals wait in order (at
+    most ``max_queue`` of them), partials run only when no final waits.
     """
 
     def __init__(
@@ -87,9 +89,10 @@ class FasterWhisperSTT(STTProvider):
         beam_size: int = 1,
         language: str = "en",
         window_margin: float | None = 2.0,
-        max_queue: int = 8,
+        max_queue: int = 256,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        super().__init__(f"stt-{model}", max_queue)
         self.model_name = model
         self.model_path = resolve_model(model, "stt")
         self.compute_type = compute_type
@@ -97,30 +100,21 @@ class FasterWhisperSTT(STTProvider):
         self.beam_size = beam_size
         self.language = language
         self.window_margin = window_margin
-        self._worker = InferenceWorker(f"stt-{model}", max_queue)
         self._model: Any = None
         self._tokenizer: Any = None
 
-    @property
-    def worker(self) -> InferenceWorker:
-        """The worker thread this model runs on."""
-        return self._worker
-
-    async def transcribe(self, audio: AudioFrame) -> Transcript:
-        """Transcribe one finished utterance (any rate or channel count)."""
-        started = time.perf_counter()
-        duration, segments = await self._worker.run(self._transcribe_audio, audio)
+    def recognise(self, audio: AudioFrame) -> Transcript:
+        """On the worker thread: the conversion to 16 kHz mono as well (a resample of a long
+        utterance takes milliseconds the event loop should not spend)."""
+        mono = self.as_input(audio)
+        segments = self._transcribe_samples(mono.to_float32()[:, 0])
         return Transcript(
             text=" ".join(segment.text for segment in segments if segment.text),
             language=self.language,
-            audio_duration=duration,
-            processing_time=time.perf_counter() - started,
+            audio_duration=mono.duration,
+            processing_time=0.0,
             segments=tuple(segments),
         )
-
-    def close(self) -> None:
-        """Stop the worker; the model is freed with this object."""
-        self._worker.close()
 
     def _load(self) -> float:
         """Load the model once; only ever called on the worker's single thread."""
@@ -144,12 +138,6 @@ class FasterWhisperSTT(STTProvider):
         )
         self._model = model
         return time.perf_counter() - started
-
-    def _transcribe_audio(self, audio: AudioFrame) -> tuple[float, list[TranscriptSegment]]:
-        """On the worker thread: the conversion to 16 kHz mono as well (a resample of a long
-        utterance takes milliseconds the event loop should not spend)."""
-        mono = self.as_input(audio)
-        return mono.duration, self._transcribe_samples(mono.to_float32()[:, 0])
 
     def _transcribe_samples(self, samples: npt.NDArray[np.float32]) -> list[TranscriptSegment]:
         self._load()

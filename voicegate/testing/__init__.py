@@ -4,7 +4,8 @@
 path, VAD, endpointer, listener, turns, speaker, room engine) on a
 :class:`ScriptedSTT` and a :class:`ToneTTS`; each ``harness.call()`` is a session on a
 :class:`MemoryTransport` that records every notice and answer frame. Audio is fed as fast
-as the session takes it, timed by a :class:`FakeClock`::
+as the session takes it, timed by a :class:`FakeClock` (:class:`BusySTT`, a recogniser
+that takes real time on its worker thread, overloads a gateway)::
 
     async with voice_harness(ScriptedSTT(["turn on the lights"])) as harness:
         async with harness.call() as caller:
@@ -12,7 +13,7 @@ as the session takes it, timed by a :class:`FakeClock`::
             answer = await caller.transport.wait_for(AnswerStarted)
 """
 
-from voicegate.testing.fakes import ScriptedSTT, ToneTTS
+from voicegate.testing.fakes import BusySTT, ScriptedSTT, ToneTTS
 from voicegate.testing.harness import (
     Caller,
     FakeClock,
@@ -24,6 +25,7 @@ from voicegate.testing.harness import (
 from voicegate.testing.transport import MemoryTransport
 
 __all__ = [
+    "BusySTT",
     "Caller",
     "FakeClock",
     "MemoryTransport",

@@ -1,15 +1,18 @@
-"""Speech models for tests: a recogniser that hears a script and a voice that beeps."""
+"""Speech models for tests: a recogniser that hears a script, one that is slow, and a voice
+that beeps."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable, Iterable
 
 import numpy as np
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.stt.base import STTProvider, STTStream, Transcript
+from voicegate.stt.worker import WorkerSTT
 from voicegate.tts.base import TTSProvider, split_for_speech
 
 
@@ -91,6 +94,34 @@ class _ScriptedStream(STTStream):
             self._partials.put_nowait(None)
 
 
+class BusySTT(WorkerSTT):
+    """A recogniser that hears ``text`` in every utterance and needs ``seconds_per_call`` of
+    its worker thread for each transcription (the thread sleeps): an overloaded recogniser
+    in a test. It takes turns like the real one (:class:`WorkerSTT`: finals first, partials
+    when no final waits); ``finals`` and ``partials`` count the calls that ran."""
+
+    def __init__(self, text: str = "hello", seconds_per_call: float = 0.05) -> None:
+        super().__init__("busy-stt", max_queue=256)
+        self.text = text
+        self.seconds_per_call = seconds_per_call
+        self.finals = 0
+        self.partials = 0
+
+    async def transcribe(self, audio: AudioFrame) -> Transcript:
+        self.finals += 1
+        return await super().transcribe(audio)
+
+    async def transcribe_partial(
+        self, stream: Hashable, audio: Callable[[], AudioFrame]
+    ) -> Transcript:
+        self.partials += 1
+        return await super().transcribe_partial(stream, audio)
+
+    def recognise(self, audio: AudioFrame) -> Transcript:
+        time.sleep(self.seconds_per_call)
+        return Transcript(self.text, "en", audio.duration, self.seconds_per_call)
+
+
 class ToneTTS(TTSProvider):
     """Speaks ``ms_per_word`` of a sine tone per word, at once: answers of a known length.
 
@@ -110,7 +141,7 @@ class ToneTTS(TTSProvider):
         self.spoken.append(text)
         return self._tone(text)
 
-    async def synthesize_stream(self, text: str) -> AsyncIterator[AudioFrame]:
+    async def synthesize_stream(self, text: str) -> AsyncGenerator[AudioFrame, None]:
         for piece in split_for_speech(text):
             self.spoken.append(piece)
             yield self._tone(piece)

@@ -111,7 +111,8 @@ class VoiceHarness:
         transport = MemoryTransport(hold_playout=hold_playout)
         rooms = [] if room_id is None else [room_id]
         request = SessionRequest({ROOMS_KEY: rooms}, room_id, participant_id)
-        running = asyncio.create_task(self.gateway.run_session(transport, request))
+        slot = self.gateway.reserve()  # CapacityError when the gateway refuses the caller
+        running = asyncio.create_task(self.gateway.run_session(transport, request, slot))
         await transport.wait_until(
             lambda: transport.session_id is not None or running.done(), "the session"
         )

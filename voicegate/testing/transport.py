@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.voice.dtmf import DTMFDigit
 from voicegate.voice.notices import Notice
 from voicegate.voice.transport import VoiceTransport
 
@@ -112,13 +113,18 @@ class MemoryTransport(VoiceTransport):
         self._inbound.put_nowait(None)
 
     async def drained(self) -> None:
-        """Return once the session has handled every frame pushed so far."""
-        await self.wait_until(lambda: self._taken >= self._pushed)
+        """Return once the session has handled every frame pushed so far, or has ended."""
+        await self.wait_until(lambda: self._taken >= self._pushed or self.closed_with is not None)
 
     async def interrupt(self) -> None:
         """Ask the session to stop the answer playing, as the client's ``interrupt`` does."""
         if self.interrupt_handler is not None:
             await self.interrupt_handler()
+
+    def press(self, digit: str, duration_ms: float = 100.0) -> None:
+        """Press a key (DTMF) as a phone caller would."""
+        if self.dtmf_handler is not None:
+            self.dtmf_handler(DTMFDigit(digit, duration_ms, "memory"))
 
     def finish_playout(self) -> None:
         """Everything played so far has been heard (with ``hold_playout``)."""

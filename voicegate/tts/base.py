@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from voicegate.audio.frame import AudioFrame
 
 MIN_CLAUSE_WORDS = 4
 """A clause shorter than this is spoken together with what follows it."""
+MAX_PIECE_WORDS = 16
+MAX_PIECE_CHARS = 160
+"""A piece longer than this (in words or characters) is cut between words: a voice's memory
+grows with the longest piece it ever spoke (Piper kept 650 MiB after one 120-word piece)."""
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
 
 
 def split_for_speech(text: str, min_clause_words: int = MIN_CLAUSE_WORDS) -> list[str]:
-    """Split ``text`` at sentence ends, and at ``, ; :`` where both sides stay natural.
+    """Split ``text`` at sentence ends, and at ``, ; :`` where both sides stay natural;
+    cut what is still longer than :data:`MAX_PIECE_WORDS` or :data:`MAX_PIECE_CHARS`
+    between words.
 
     A clause is cut off only once it has ``min_clause_words`` words; a short tail joins
     the clause before it, so no piece is a stray word or two (unless the sentence is).
@@ -34,8 +40,28 @@ def split_for_speech(text: str, min_clause_words: int = MIN_CLAUSE_WORDS) -> lis
             sentence_pieces[-1] = f"{sentence_pieces[-1]} {current}"
         elif current:
             sentence_pieces.append(current)
-        pieces.extend(sentence_pieces)
+        pieces.extend(cut for piece in sentence_pieces for cut in _bounded(piece))
     return pieces
+
+
+def _bounded(piece: str) -> list[str]:
+    """``piece`` cut between words into pieces within the bounds, the first ones full."""
+    words = piece.split()
+    if len(words) <= MAX_PIECE_WORDS and len(piece) <= MAX_PIECE_CHARS:
+        return [piece]
+    cuts: list[str] = []
+    current: list[str] = []
+    length = -1  # the joined length of ``current``: words and the spaces between them
+    for word in words:
+        if current and (
+            len(current) == MAX_PIECE_WORDS or length + 1 + len(word) > MAX_PIECE_CHARS
+        ):
+            cuts.append(" ".join(current))
+            current, length = [], -1
+        current.append(word)
+        length += 1 + len(word)
+    cuts.append(" ".join(current))
+    return cuts
 
 
 class TTSProvider(ABC):
@@ -48,7 +74,7 @@ class TTSProvider(ABC):
         """All of ``text`` as one frame."""
 
     @abstractmethod
-    def synthesize_stream(self, text: str) -> AsyncIterator[AudioFrame]:
+    def synthesize_stream(self, text: str) -> AsyncGenerator[AudioFrame, None]:
         """One frame per sentence or clause (see :func:`split_for_speech`), each as soon
         as it is ready; leaving the iteration stops synthesis at the next piece."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,9 @@ class PiperTTS(TTSProvider):
 
     ``voice`` is a manifest id or the path of a Piper ``.onnx`` file (with its ``.onnx.json``
     beside it). The voice loads on the worker thread at the first call; call
-    :meth:`warm_up` at start-up. ``min_clause_words`` tunes :func:`split_for_speech`.
+    :meth:`warm_up` at start-up. ``min_clause_words`` tunes :func:`split_for_speech`. Pieces
+    wait their turn on the worker in order, at most ``max_queue`` of them (each session
+    has one at a time), beyond which :class:`WorkerOverloadedError` refuses one.
     """
 
     def __init__(
@@ -29,7 +31,7 @@ class PiperTTS(TTSProvider):
         voice: str = DEFAULT_TTS_VOICE,
         *,
         min_clause_words: int = MIN_CLAUSE_WORDS,
-        max_queue: int = 8,
+        max_queue: int = 256,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.voice_name = voice
@@ -48,11 +50,13 @@ class PiperTTS(TTSProvider):
         """All of ``text`` as one frame at :attr:`sample_rate`."""
         return await self._worker.run(self._synthesize_text, text)
 
-    async def synthesize_stream(self, text: str) -> AsyncIterator[AudioFrame]:
-        """One frame per sentence or clause, each yielded as soon as it is synthesised."""
-        pieces = split_for_speech(text, self.min_clause_words)
-        async for frame in self._worker.stream(self._synthesize_pieces, pieces):
-            yield frame
+    async def synthesize_stream(self, text: str) -> AsyncGenerator[AudioFrame, None]:
+        """One frame per sentence or clause, each yielded as soon as it is synthesised.
+
+        Each piece is a job of its own on the worker: other sessions' pieces take turns
+        with this answer's, and a consumer that pauses holds up no one."""
+        for piece in split_for_speech(text, self.min_clause_words):
+            yield await self._worker.run(self._synthesize_text, piece)
 
     def close(self) -> None:
         """Stop the worker; the voice is freed with this object."""
@@ -89,7 +93,3 @@ class PiperTTS(TTSProvider):
         chunks = [chunk.audio_int16_array for chunk in self._voice.synthesize(text)]
         samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
         return AudioFrame(samples, self.sample_rate)
-
-    def _synthesize_pieces(self, pieces: list[str]) -> Iterator[AudioFrame]:
-        for piece in pieces:
-            yield self._synthesize_text(piece)

@@ -39,6 +39,10 @@ OWNER_KEY = "owner"
 ANY_ROOM = "*"
 """The ``rooms`` value that lets a connection join every room."""
 
+GATEWAY_ROOM = "voice"
+"""Room metadata key (True) of the rooms made for sessions that ask for no room: each
+closes when its last session leaves."""
+
 
 class RoomAccessDeniedError(RoomKitError):
     """The connection may not join the room it asked for."""
@@ -76,7 +80,7 @@ class RoomGrant:
 
     def new_room_metadata(self) -> dict[str, Any]:
         """The metadata of a room this connection creates: voice, and its owner if any."""
-        metadata: dict[str, Any] = {"voice": True}
+        metadata: dict[str, Any] = {GATEWAY_ROOM: True}
         if self.owner is not None:
             metadata[OWNER_KEY] = self.owner
         return metadata

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from voicegate.voice.admission import SessionSlot
 from voicegate.voice.transport import VoiceTransport
 
 
@@ -25,16 +26,19 @@ class SessionRequest:
 class SessionHandler(Protocol):
     """Who runs the sessions of accepted connections (the :class:`VoiceGateway`)."""
 
-    def accepting(self) -> bool:
-        """Whether a new session would be admitted now (capacity left)."""
+    def reserve(self) -> SessionSlot:
+        """Take a slot for a new session now, before anything is awaited; raises
+        :class:`~voicegate.voice.admission.CapacityError` when none is free."""
         ...
 
-    async def run_session(self, transport: VoiceTransport, request: SessionRequest) -> None:
-        """Run one session until its transport's audio ends."""
+    async def run_session(
+        self, transport: VoiceTransport, request: SessionRequest, slot: SessionSlot
+    ) -> None:
+        """Run one session in ``slot`` until its transport's audio ends; releases the slot."""
         ...
 
     def record_error(self, kind: str) -> None:
-        """Count a refused connection or bad input: ``auth``, ``protocol``, ``offer``."""
+        """Count a refused connection or bad input: ``auth``, ``protocol``, ``offer``..."""
         ...
 
 

@@ -9,13 +9,17 @@ from typing import TYPE_CHECKING
 from voicegate.audio.frame import AudioFrame
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import ChannelType, RoomContext, RoomEvent
+from voicegate.core.models import ChannelType, EventType, RoomContext, RoomEvent
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
+from voicegate.voice.dtmf import DTMFDigit
+from voicegate.voice.keypad import Keypad
 from voicegate.voice.listener import (
     Listener,
     ListenerEvent,
     PartialHeard,
+    SessionIdle,
+    UtteranceDropped,
     UtteranceHeard,
     UtteranceLost,
 )
@@ -27,14 +31,20 @@ from voicegate.voice.notices import (
     SpeechEnded,
     SpeechStarted,
 )
+from voicegate.voice.outbox import TOO_SLOW
+from voicegate.voice.protocol import CloseCode
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.speaker import Speaker
-from voicegate.voice.turn import TurnObserver, TurnRunner
+from voicegate.voice.turn import BUSY, TurnObserver, TurnRunner
 
 if TYPE_CHECKING:
     from voicegate.core.kit import RoomKit
 
 logger = logging.getLogger(__name__)
+
+IDLE_TIMEOUT = "idle_timeout"
+"""The close reason (code 4410) of a session without speech or answer for too long."""
+_NOT_TRANSCRIBED = "too many of your utterances wait for the recogniser; this one was dropped"
 
 
 class VoiceChannel(Channel):
@@ -69,6 +79,7 @@ class VoiceChannel(Channel):
         self._listener = Listener(
             stt, settings, speaking=lambda: speaker.speaking, on_barge_in=self._barge_in
         )
+        self._keypad = Keypad(session, kit, self.origin)
         self._interrupts: set[asyncio.Task[None]] = set()
         self._relay = asyncio.create_task(self._relay_events(), name=f"voice-{session.id}")
 
@@ -80,18 +91,31 @@ class VoiceChannel(Channel):
         """Stop the answer playing, and the rest of its response (barge-in, or the client asked)."""
         await self._turns.interrupt()
 
+    def press(self, key: DTMFDigit) -> None:
+        """The caller pressed ``key``: it goes into the room (see :class:`Keypad`)."""
+        self._keypad.press(key)
+
     async def deliver(self, event: RoomEvent, context: RoomContext) -> None:
         """Forward ``event`` to the client and speak it if it is an answer."""
         await self.session.transport.notify(RoomEventNotice(event))
         await self._turns.answer(event)
 
     async def on_committed(self, event: RoomEvent, context: RoomContext) -> None:
-        """The session's transcript was committed: the client learns it before any answer."""
-        await self._turns.committed(event)
+        """The session's transcript (or key press) was committed: the client learns it
+        before any answer."""
+        if event.type is EventType.DTMF:
+            await self.session.transport.notify(RoomEventNotice(event))
+        else:
+            await self._turns.committed(event)
+
+    async def on_dropped(self, room_id: str) -> None:
+        """The room dropped the session for falling behind: it ends (4429 ``too_slow``)."""
+        await self.session.transport.close(CloseCode.TOO_SLOW, TOO_SLOW)
 
     async def close(self) -> None:
         """Stop listening and speaking; pending work is dropped."""
         self._listener.close()
+        await self._keypad.close()
         await self._speaker.close()
         for task in (*self._interrupts, self._relay):
             task.cancel()
@@ -123,6 +147,11 @@ class VoiceChannel(Channel):
                 await self._turns.take(event)
             case UtteranceLost():
                 await self._processing_failed()
+            case UtteranceDropped():
+                await self.session.transport.notify(SessionError(BUSY, _NOT_TRANSCRIBED))
+            case SessionIdle(seconds=seconds):
+                logger.info("session %s idle for %.0f s: closing it", self.session.id, seconds)
+                await self.session.transport.close(CloseCode.IDLE_TIMEOUT, IDLE_TIMEOUT)
 
     async def _announce(self, notice: Notice, payload: object, trigger: HookTrigger) -> None:
         session = self.session

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import utcnow
+from voicegate.core.models import ChannelType, RoomStatus, utcnow
+from voicegate.core.store import StoreUnavailableError
 from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
-from voicegate.voice.access import RoomAccessDeniedError, RoomGrant
+from voicegate.voice.access import GATEWAY_ROOM, RoomAccessDeniedError, RoomGrant
+from voicegate.voice.admission import SERVER_BUSY, Admission, CapacityError, SessionSlot
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
 from voicegate.voice.echo import EchoResponder
@@ -23,7 +26,7 @@ from voicegate.voice.inbound import InboundMixer
 from voicegate.voice.protocol import CloseCode
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.transport import VoiceTransport
-from voicegate.voice.turn import TurnObserver
+from voicegate.voice.turn import STORE_UNAVAILABLE, TurnObserver
 
 if TYPE_CHECKING:
     from voicegate.core.kit import RoomKit
@@ -46,9 +49,13 @@ class VoiceGateway:
 
     Each session gets its own :class:`VoiceChannel` (``voice:<session id>``), attached
     to the room the client asked for, or to a new room; the ``responder`` (by default
-    the :class:`EchoResponder`) is attached to every room a session uses. All sessions'
+    the :class:`EchoResponder`) is attached to every room a session uses. A room the
+    gateway made (metadata ``voice: True``) is closed when its last session leaves; a
+    room the application made is the application's and stays open. All sessions'
     inbound audio runs through one :class:`InboundMixer` (``inbound``; by default with
-    WebRTC VAD at the settings' aggressiveness).
+    WebRTC VAD at the settings' aggressiveness). Sessions are admitted by
+    :class:`Admission` (``max_sessions``, and the recogniser's measured load:
+    ``max_final_wait`` seconds, ``max_final_busy``).
     """
 
     def __init__(
@@ -62,6 +69,8 @@ class VoiceGateway:
         settings: VoiceSettings | None = None,
         observer: GatewayObserver | None = None,
         max_sessions: int = 32,
+        max_final_wait: float = 1.0,
+        max_final_busy: float = 0.8,
         inbound: InboundMixer | None = None,
     ) -> None:
         self._kit = kit
@@ -73,13 +82,21 @@ class VoiceGateway:
         self._responder = responder if responder is not None else EchoResponder()
         self._settings = settings or VoiceSettings()
         self._observer = observer
-        self._max_sessions = max_sessions
+        self._admission = Admission(
+            max_sessions,
+            self._stt.pressure,
+            max_final_wait=max_final_wait,
+            max_final_busy=max_final_busy,
+        )
         self._mixer = (
             inbound
             if inbound is not None
             else InboundMixer(WebRTCVAD(self._settings.vad_aggressiveness))
         )
         self._sessions: dict[str, VoiceSession] = {}
+        self._draining = False
+        self._emptied = asyncio.Event()
+        self._joining: Counter[str] = Counter()  # sessions on their way into a room, by room
 
     @property
     def sessions(self) -> dict[str, VoiceSession]:
@@ -96,9 +113,34 @@ class VoiceGateway:
         """The backends whose connections this gateway runs."""
         return tuple(self._backends)
 
-    def accepting(self) -> bool:
-        """Whether another session fits under ``max_sessions``."""
-        return len(self._sessions) < self._max_sessions
+    @property
+    def admission(self) -> Admission:
+        """Who admits sessions: their slots and the recogniser's capacity."""
+        return self._admission
+
+    def reserve(self) -> SessionSlot:
+        """A slot for a new session, taken now; :class:`CapacityError` if there is none."""
+        try:
+            if self._draining:
+                raise CapacityError(SERVER_BUSY, "draining: the server is shutting down")
+            return self._admission.reserve()
+        except CapacityError as refusal:
+            self.record_error(refusal.reason)
+            raise
+
+    @property
+    def draining(self) -> bool:
+        """Whether :meth:`drain` was called: no new session is admitted."""
+        return self._draining
+
+    async def drain(self) -> None:
+        """Admit no more sessions and return once the open ones have ended (bound it with
+        a timeout; then :meth:`close` tells the rest the server is going away)."""
+        self._draining = True
+        logger.info("draining: waiting for %d sessions to end", len(self._sessions))
+        while self._sessions:
+            self._emptied.clear()
+            await self._emptied.wait()
 
     def record_error(self, kind: str) -> None:
         """Count an error of ``kind`` in the observer (the metrics)."""
@@ -131,30 +173,46 @@ class VoiceGateway:
             await backend.close()
         await self._mixer.close()
 
-    async def run_session(self, transport: VoiceTransport, request: SessionRequest) -> None:
-        """Run one connection's session until its audio ends."""
-        if not self.accepting():
-            await transport.close(CloseCode.TRY_AGAIN_LATER, "server_busy")
-            return
-        try:
-            room_id = await self._room_for(request)
-        except RoomNotFoundError:
-            await transport.close(CloseCode.ROOM_NOT_FOUND, "room_not_found")
-            return
-        except RoomAccessDeniedError as exc:
-            logger.info("session refused: %s", exc)
-            await transport.close(CloseCode.ROOM_FORBIDDEN, "room_forbidden")
-            return
-        participant = request.participant_id or str(request.metadata.get("subject", "caller"))
-        session = VoiceSession(room_id, participant, transport, dict(request.metadata))
-        channel = VoiceChannel(
-            session, self._kit, self._stt, self._tts, self._settings, self._observer
-        )
-        await self._join(session, channel)
-        try:
-            await self._stream_audio(session, channel)
-        finally:
-            await self._leave(session, channel)
+    async def run_session(
+        self, transport: VoiceTransport, request: SessionRequest, slot: SessionSlot
+    ) -> None:
+        """Run one connection's session in ``slot`` (from :meth:`reserve`) until its audio
+        ends; the slot is released at the end."""
+        with slot:
+            joining = request.room_id
+            if joining is not None:
+                self._joining[joining] += 1
+            try:
+                room_id = await self._room_for(request)
+            except RoomNotFoundError:
+                await transport.close(CloseCode.ROOM_NOT_FOUND, "room_not_found")
+                return
+            except RoomAccessDeniedError as exc:
+                logger.info("session refused: %s", exc)
+                await transport.close(CloseCode.ROOM_FORBIDDEN, "room_forbidden")
+                return
+            except StoreUnavailableError:
+                self.record_error("store")
+                await transport.close(CloseCode.TRY_AGAIN_LATER, STORE_UNAVAILABLE)
+                return
+            finally:
+                if joining is not None:
+                    self._joining[joining] -= 1
+                    if not self._joining[joining]:
+                        del self._joining[joining]
+            participant = request.participant_id or str(request.metadata.get("subject", "caller"))
+            session = VoiceSession(room_id, participant, transport, dict(request.metadata))
+            channel = VoiceChannel(
+                session, self._kit, self._stt, self._tts, self._settings, self._observer
+            )
+            try:
+                await self._join(session, channel)
+                await self._stream_audio(session, channel)
+            except StoreUnavailableError:
+                self.record_error("store")
+                await transport.close(CloseCode.TRY_AGAIN_LATER, STORE_UNAVAILABLE)
+            finally:
+                await self._leave(session, channel)
 
     async def _room_for(self, request: SessionRequest) -> str:
         """The room the session joins, as its auth metadata grants (``voice/access.py``)."""
@@ -174,6 +232,7 @@ class VoiceGateway:
         await self._kit.attach_channel(session.room_id, channel.channel_id)
         transport = session.transport
         transport.interrupt_handler = channel.interrupt
+        transport.dtmf_handler = channel.press
         self._mixer.add_session(
             session.id, transport.input_rate, transport.input_channels, channel.on_frame
         )
@@ -207,27 +266,72 @@ class VoiceGateway:
             await session.transport.close(CloseCode.INTERNAL_ERROR, "internal_error")
 
     async def _leave(self, session: VoiceSession, channel: VoiceChannel) -> None:
+        """Undo whatever of :meth:`_join` happened; a failing step never stops the next."""
         self._mixer.remove_session(session.id)
-        await channel.close()
-        await self._kit.detach_channel(session.room_id, channel.channel_id)
-        self._kit.unregister_channel(channel.channel_id)
-        self._sessions.pop(session.id, None)
+        await _logged(channel.close(), "closing the voice channel of", session)
+        room_id, channel_id = session.room_id, channel.channel_id
+        if channel_id in await self._bound_channels(room_id):
+            await _logged(self._kit.detach_channel(room_id, channel_id), "detaching", session)
+        self._kit.unregister_channel(channel_id)
+        if self._sessions.pop(session.id, None) is None:
+            return  # it never joined
+        if not self._sessions:
+            self._emptied.set()
         if self._observer is not None:
             self._observer.session_closed(session.transport.kind)
-        await self._kit.hook_engine.framework.emit(
-            "voice_session_ended",
-            room_id=session.room_id,
-            channel_id=channel.channel_id,
-            data={"session_id": session.id},
+        framework = self._kit.hook_engine.framework
+        data = {"session_id": session.id}
+        ended = framework.emit(
+            "voice_session_ended", room_id=room_id, channel_id=channel_id, data=data
         )
-        await self._kit.hook_engine.run_all(
-            HookTrigger.ON_SESSION_ENDED, session, session, session.room_id
+        await _logged(ended, "announcing the end of", session)
+        hooks = self._kit.hook_engine.run_all(
+            HookTrigger.ON_SESSION_ENDED, session, session, room_id
         )
+        await _logged(hooks, "running the end hooks of", session)
         lasted = (utcnow() - session.created_at).total_seconds()
         logger.info(  # the one line per call at info
             "call %s (%s) in room %s ended after %.1f s",
             session.id,
             session.transport.kind,
-            session.room_id,
+            room_id,
             lasted,
         )
+        await _logged(self._close_if_emptied(room_id), "closing the room of", session)
+
+    async def _bound_channels(self, room_id: str) -> set[str]:
+        try:
+            return {binding.channel_id for binding in await self._kit.store.list_bindings(room_id)}
+        except Exception:
+            logger.exception("listing the channels of room %s failed", room_id)
+            return set()
+
+    async def _close_if_emptied(self, room_id: str) -> None:
+        """Close ``room_id`` if the gateway made it and no session uses it any more.
+
+        The check and the close's first step (marking the cached room closed) run with no
+        ``await`` between them, so a session on its way in either keeps the room open or
+        finds it closed. Callers of the room on other processes sharing the store keep it
+        open: their voice channels are still bound to it."""
+        bindings = await self._kit.store.list_bindings(room_id)
+        if any(binding.channel_type is ChannelType.VOICE for binding in bindings):
+            return
+        room = await self._kit.get_room(room_id)
+        if (
+            room.status is RoomStatus.ACTIVE
+            and room.metadata.get(GATEWAY_ROOM) is True
+            and room_id not in self._joining
+            and all(s.room_id != room_id for s in self._sessions.values())
+        ):
+            await self._kit.close_room(room_id)
+            logger.debug("room %s closed: its last session left", room_id)
+
+
+async def _logged(step: Awaitable[object], what: str, session: VoiceSession) -> None:
+    """Await ``step``; a failure is logged, not raised (a session's end must go on)."""
+    try:
+        await step
+    except StoreUnavailableError as error:
+        logger.error("%s session %s failed: %s", what, session.id, error)
+    except Exception:
+        logger.exception("%s session %s failed", what, session.id)

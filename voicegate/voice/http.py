@@ -71,11 +71,15 @@ class HttpRequest:
 
 @dataclass(frozen=True, slots=True)
 class HttpReply:
-    """A JSON reply: ``status``, the JSON object ``body`` and extra ``headers``."""
+    """A reply: ``status``, the ``body`` and extra ``headers``.
+
+    The body is a JSON object, or text of ``media_type`` (such as TwiML's XML).
+    """
 
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | str
     headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
 
     @classmethod
     def error(cls, status: int, message: str, headers: dict[str, str] | None = None) -> HttpReply:

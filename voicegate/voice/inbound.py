@@ -71,6 +71,14 @@ class _Session:
             self.carry = samples[whole:]
 
 
+STALL_MS = 200
+"""A session that sends nothing for this long is fed silence (by default)."""
+RESUME_SLACK_S = 0.2
+"""After running ahead of real time, a client's audio is taken again once it is this far inside
+the burst allowance: a client that then paces in real time is not left on the edge, where a
+loop that reads two frames at once would drop one (a word lost after a burst)."""
+
+
 class InboundMixer:
     """Runs the inbound audio path (downmix, resample to 16 kHz, level, VAD) for all sessions.
 
@@ -84,7 +92,7 @@ class InboundMixer:
         self,
         vad: VADProvider,
         frame_ms: int = FRAME_MS,
-        stall_ms: int = 200,
+        stall_ms: int = STALL_MS,
         burst_ms: int = 1000,
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -137,6 +145,8 @@ class InboundMixer:
         session.last_input = now
         # half a sample of slack: summed float durations of 50 x 20 ms overshoot 1 s
         allowed = now - session.started + self._burst_s + 0.5 / frame.sample_rate
+        if session.dropping:  # resume with room to spare, not on the edge
+            allowed -= RESUME_SLACK_S
         if session.received + frame.duration > allowed:
             if not session.dropping:
                 logger.warning(

@@ -39,7 +39,33 @@ class UtteranceLost:
     """An utterance ended but the recogniser failed on it (the error is logged)."""
 
 
-ListenerEvent = SpeechStarted | PartialHeard | SpeechEnded | UtteranceHeard | UtteranceLost
+@dataclass(frozen=True, slots=True)
+class UtteranceDropped:
+    """An utterance was not transcribed: ``MAX_WAITING_UTTERANCES`` of the caller's
+    utterances were still waiting for the recogniser when it began."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionIdle:
+    """Neither the caller nor an answer has made a sound for ``seconds``."""
+
+    seconds: float
+
+
+ListenerEvent = (
+    SpeechStarted
+    | PartialHeard
+    | SpeechEnded
+    | UtteranceHeard
+    | UtteranceLost
+    | UtteranceDropped
+    | SessionIdle
+)
+
+MAX_WAITING_UTTERANCES = 8
+"""A caller's utterances that may wait for the recogniser at once; speech beyond is not
+transcribed (the caller is told), so a recogniser that stays behind cannot make a
+session's memory grow."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +86,9 @@ class Listener:
     before anything of the next one. The barge-in decision does not wait for that
     order: ``on_barge_in`` is called at once when the caller has spoken
     ``barge_in_ms`` while ``speaking()`` (an answer is being spoken), once per utterance.
+    When neither the caller speaks nor an answer is spoken for ``idle_timeout_ms`` of the
+    caller's audio (silence fed in for a stalled client counts), :class:`SessionIdle`
+    follows, once.
     """
 
     def __init__(
@@ -84,6 +113,9 @@ class Listener:
         self._held: list[AudioFrame] = []  # quiet frames inside the utterance
         self._speech_start = 0.0
         self._barged_in = False
+        self._waiting = 0  # ended utterances not transcribed yet
+        self._active_at = 0.0  # stream time of the latest speech or answer
+        self._idle = False
         self._events: asyncio.Queue[ListenerEvent | _Transcribing] = asyncio.Queue()
         self._relays: set[asyncio.Task[None]] = set()
 
@@ -97,8 +129,9 @@ class Listener:
                 self._close(event, frame)
         if was_open and self._endpointer.in_speech:
             self._feed(frame, speech)
-        if self._endpointer.in_speech:
+        if self._endpointer.in_speech and speech:  # the silence ending an utterance is no speech
             self._check_barge_in(frame)
+        self._check_idle(frame)
 
     async def events(self) -> AsyncIterator[ListenerEvent]:
         """The utterance events, in order, as they happen."""
@@ -106,7 +139,10 @@ class Listener:
             item = await self._events.get()
             if not isinstance(item, _Transcribing):
                 yield item
-            elif (heard := await self._transcribe(item)) is not None:
+                continue
+            heard = await self._transcribe(item)
+            self._waiting -= 1
+            if heard is not None:
                 yield heard
 
     def close(self) -> None:
@@ -119,6 +155,10 @@ class Listener:
     def _open(self, start: SpeechStart) -> None:
         self._speech_start = start.timestamp
         self._barged_in = False
+        self._events.put_nowait(SpeechStarted(start.timestamp))
+        if self._waiting >= MAX_WAITING_UTTERANCES:
+            logger.warning("%d utterances wait for the recogniser: not this one", self._waiting)
+            return
         self._stream = stream = self._stt.stream(self._settings.partial_interval_ms / 1000.0)
         if start.preroll.num_samples:
             stream.push(start.preroll)
@@ -126,12 +166,12 @@ class Listener:
         relay = asyncio.create_task(self._relay_partials(stream))
         self._relays.add(relay)
         relay.add_done_callback(self._relays.discard)
-        self._events.put_nowait(SpeechStarted(start.timestamp))
 
     def _feed(self, frame: AudioFrame, speech: bool) -> None:
         """Give the stream speech only: quiet frames wait until speech follows them, and the
         first one asks for a pass over the speech so far."""
-        assert self._stream is not None
+        if self._stream is None:
+            return  # an utterance not transcribed (too many wait)
         if not speech:
             if not self._held:
                 self._stream.settle()
@@ -148,15 +188,28 @@ class Listener:
         stream, self._stream = self._stream, None
         self._held.clear()
         self._events.put_nowait(SpeechEnded(end.timestamp, end.timestamp - end.start))
-        if stream is not None:
-            timings = TurnTimings(speech_ended=now - behind, endpointed=now)
-            self._events.put_nowait(_Transcribing(stream, timings))
+        if stream is None:
+            self._events.put_nowait(UtteranceDropped())
+            return
+        timings = TurnTimings(speech_ended=now - behind, endpointed=now)
+        self._waiting += 1
+        self._events.put_nowait(_Transcribing(stream, timings))
 
     def _check_barge_in(self, frame: AudioFrame) -> None:
         spoken_ms = (frame.timestamp + frame.duration - self._speech_start) * 1000.0
         if not self._barged_in and spoken_ms >= self._settings.barge_in_ms and self._speaking():
             self._barged_in = True
             self._on_barge_in()
+
+    def _check_idle(self, frame: AudioFrame) -> None:
+        now = frame.timestamp + frame.duration
+        if self._endpointer.in_speech or self._speaking():
+            self._active_at = now
+            return
+        limit = self._settings.idle_timeout_ms / 1000.0
+        if limit and not self._idle and now - self._active_at >= limit:
+            self._idle = True
+            self._events.put_nowait(SessionIdle(limit))
 
     async def _relay_partials(self, stream: STTStream) -> None:
         async for partial in stream.partials():

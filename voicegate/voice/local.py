@@ -271,7 +271,8 @@ class LocalTransport(VoiceTransport):
             yield frame
 
     async def play(self, frame: AudioFrame) -> None:
-        """Queue answer audio for the speaker."""
+        """Queue answer audio for the speaker, once at most ``PLAY_AHEAD_S`` are queued."""
+        await self._playout.wait_room()
         self._playout.push(frame.samples.reshape(-1))
         self._idle.clear()
         self._top_up()
@@ -387,7 +388,11 @@ class LocalVoiceBackend(VoiceBackend):
         request = SessionRequest(metadata, self._room_id, "local")
         try:
             await run_with_auth_context(
-                metadata, self.session_handler.run_session, transport, request
+                metadata,
+                self.session_handler.run_session,
+                transport,
+                request,
+                self.session_handler.reserve(),
             )
         finally:
             stream.stop()

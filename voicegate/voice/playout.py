@@ -12,6 +12,10 @@ from voicegate.errors import RoomKitError
 
 Samples = npt.NDArray[np.int16]
 
+PLAY_AHEAD_S = 10.0
+"""How far ahead of playback a transport queues answer audio; a faster producer (speech
+synthesis) waits in ``VoiceTransport.play`` until the client has played more."""
+
 
 class PlayoutOverflowError(RoomKitError):
     """More audio was queued than the buffer may hold."""
@@ -22,7 +26,8 @@ class PlayoutBuffer:
 
     Producers ``push`` whole chunks; a paced consumer ``pull``\\ s fixed-size frames.
     ``flush`` drops everything queued (barge-in); ``wait_drained`` returns once
-    everything pushed so far has been pulled or flushed.
+    everything pushed so far has been pulled or flushed; ``wait_room`` holds a producer
+    faster than real time back.
     """
 
     def __init__(self, sample_rate: int, max_seconds: float = 60.0) -> None:
@@ -36,6 +41,7 @@ class PlayoutBuffer:
         self._drained = asyncio.Event()
         self._drained.set()
         self._has_audio = asyncio.Event()
+        self._pulled = asyncio.Event()
 
     @property
     def queued_samples(self) -> int:
@@ -78,6 +84,7 @@ class PlayoutBuffer:
                 self._chunks.popleft()
                 self._offset = 0
         self._queued -= filled
+        self._pulled.set()
         if self._queued == 0:
             self._drained.set()
             self._has_audio.clear()
@@ -91,11 +98,18 @@ class PlayoutBuffer:
         self._queued = 0
         self._drained.set()
         self._has_audio.clear()
+        self._pulled.set()
         return dropped
 
     async def wait_audio(self) -> None:
         """Return once there is audio to pull."""
         await self._has_audio.wait()
+
+    async def wait_room(self, seconds: float = PLAY_AHEAD_S) -> None:
+        """Return once at most ``seconds`` of audio are queued."""
+        while self.queued_seconds > seconds:
+            self._pulled.clear()
+            await self._pulled.wait()
 
     async def wait_drained(self) -> None:
         """Return once the queue is empty (played out or flushed)."""

@@ -47,6 +47,8 @@ class CloseCode(IntEnum):
     ROOM_FORBIDDEN = 4403
     ROOM_NOT_FOUND = 4404
     HELLO_TIMEOUT = 4408
+    IDLE_TIMEOUT = 4410
+    TOO_SLOW = 4429
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,9 @@ class VoiceSettings:
     ``end_of_speech_ms`` is the silence that ends an utterance; ``barge_in_ms`` the
     speech, counted from its detected start, that interrupts an answer playing (0
     interrupts at once). ``speak_channel_types`` lists the sources whose text
-    messages a session speaks: by default the room's intelligence channels.
+    messages a session speaks: by default the room's intelligence channels. A session in
+    which neither the caller nor an answer makes a sound for ``idle_timeout_ms`` ends
+    (close code 4410 ``idle_timeout``; 0: never).
     """
 
     vad_aggressiveness: int = 2
@@ -27,6 +29,7 @@ class VoiceSettings:
     max_utterance_ms: int = 20_000
     barge_in_ms: int = 120
     partial_interval_ms: int = 700
+    idle_timeout_ms: int = 120_000
     speak_channel_types: frozenset[ChannelType] = frozenset({ChannelType.AI})
 
 

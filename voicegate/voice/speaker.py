@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
+from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import Resampler
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.notices import AnswerEnded, AnswerStarted
@@ -124,9 +126,14 @@ class Speaker:
                 await answer.on_finished(interrupted)
 
     async def _stream(self, answer: Answer) -> None:
+        pieces = self._tts.synthesize_stream(answer.text)
+        async with contextlib.aclosing(pieces):  # closed here even when cancelled
+            await self._play(answer, pieces)
+
+    async def _play(self, answer: Answer, pieces: AsyncGenerator[AudioFrame, None]) -> None:
         resampler: Resampler | None = None
         first = True
-        async for chunk in self._tts.synthesize_stream(answer.text):
+        async for chunk in pieces:
             if resampler is None and chunk.sample_rate != self._transport.output_rate:
                 resampler = Resampler(chunk.sample_rate, self._transport.output_rate)
             out = resampler.process(chunk) if resampler else chunk

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.voice.dtmf import DTMFDigit
 from voicegate.voice.notices import Notice
 
 
@@ -22,6 +23,10 @@ class VoiceTransport(ABC):
 
     interrupt_handler: Callable[[], Awaitable[None]] | None = None
     """Called when the client asks to stop the answer playing (the session sets it)."""
+
+    dtmf_handler: Callable[[DTMFDigit], None] | None = None
+    """Called with each key the caller presses, on the transports that carry keys (the
+    session sets it; it returns at once)."""
 
     @property
     @abstractmethod
@@ -48,7 +53,8 @@ class VoiceTransport(ABC):
 
     @abstractmethod
     async def play(self, frame: AudioFrame) -> None:
-        """Queue mono audio at :attr:`output_rate` for playback."""
+        """Queue mono audio at :attr:`output_rate` for playback; waits while the client is
+        far behind (``PLAY_AHEAD_S`` queued), so a bounded buffer holds every answer."""
 
     @abstractmethod
     def flush(self) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from voicegate.core.hooks import HookOrigin, HookTrigger
 from voicegate.core.models import ChannelType, EventType, InboundMessage, RoomEvent, TextContent
+from voicegate.core.store import StoreUnavailableError
 from voicegate.stt.base import Transcript
 from voicegate.voice.listener import UtteranceHeard
 from voicegate.voice.notices import (
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
     from voicegate.core.kit import RoomKit
 
 logger = logging.getLogger(__name__)
+
+BUSY = "busy"
+"""The error code of work the session refused: too many answers or utterances waiting."""
+STORE_UNAVAILABLE = "store_unavailable"
+"""The error code a caller gets when its transcript could not be stored; the session goes on."""
+_NOT_STORED = "the server cannot store your words now (its store fails); this turn got no answer"
 
 
 class TurnObserver(Protocol):
@@ -85,19 +92,29 @@ class TurnRunner:
             return
         self._timings = timings = utterance.timings
         self._unsent_final = final.text
-        result = await self._kit.process_inbound(
-            InboundMessage(
-                channel_id=session.channel_id,
-                sender_id=session.participant_id,
-                content=TextContent(final.text, language=final.language),
-                metadata={"voice": self._voice_metadata(final, timings)},
-            ),
-            room_id=session.room_id,
-        )
+        try:
+            result = await self._kit.process_inbound(
+                InboundMessage(
+                    channel_id=session.channel_id,
+                    sender_id=session.participant_id,
+                    content=TextContent(final.text, language=final.language),
+                    metadata={"voice": self._voice_metadata(final, timings)},
+                ),
+                room_id=session.room_id,
+            )
+        except StoreUnavailableError as error:
+            logger.error("session %s: transcript not stored: %s", session.id, error)
+            self._timings = None
+            await self._send_unsent_final()
+            await session.transport.notify(SessionError(STORE_UNAVAILABLE, _NOT_STORED))
+            return
         if result.blocked:
             logger.info("session %s: transcript not committed (%s)", session.id, result.reason)
-        if self._unsent_final is not None:  # not committed: the client still gets its words
-            await session.transport.notify(FinalTranscript(self._unsent_final, None))
+        await self._send_unsent_final()  # not committed: the client still gets its words
+
+    async def _send_unsent_final(self) -> None:
+        if self._unsent_final is not None:
+            await self._session.transport.notify(FinalTranscript(self._unsent_final, None))
             self._unsent_final = None
 
     async def committed(self, event: RoomEvent) -> None:
@@ -141,7 +158,7 @@ class TurnRunner:
                 Answer(text, event.id, response_id, self._first_audio, self._after_tts(text))
             )
         except asyncio.QueueFull:
-            await session.transport.notify(SessionError("busy", "too many answers queued"))
+            await session.transport.notify(SessionError(BUSY, "too many answers queued"))
 
     async def interrupt(self) -> None:
         """Stop the answer playing and drop those waiting; their responses stop streaming."""

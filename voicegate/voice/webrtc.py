@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+from voicegate.voice.admission import CapacityError, SessionSlot
 from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.http import HttpReply, HttpRequest
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 _REFUSALS: dict[int, tuple[int, str]] = {
     CloseCode.ROOM_FORBIDDEN: (403, "this token may not join that room"),
     CloseCode.ROOM_NOT_FOUND: (404, "room not found"),
-    CloseCode.TRY_AGAIN_LATER: (503, "the server is at its session limit"),
+    CloseCode.TRY_AGAIN_LATER: (503, "the server is not accepting sessions now"),
     CloseCode.GOING_AWAY: (503, "the server is shutting down"),
 }
 
@@ -109,33 +110,40 @@ class WebRTCVoiceBackend(VoiceBackend):
             offer_sdp, offer_type, room_id = _read_offer(request)
         except ValueError as exc:
             return self._refuse_offer(400, str(exc))
-        if self._closing or not self.session_handler.accepting():
-            return HttpReply.error(503, "the server is not accepting sessions now")
-        outbound = PacedAudioTrack()
+        if self._closing:
+            return HttpReply.error(503, "the server is shutting down")
         try:
-            peer = await answer_offer(
-                offer_sdp,
-                outbound,
-                offer_type=offer_type,
-                gathering_timeout=self._gathering_timeout,
+            slot = self.session_handler.reserve()  # before anything is awaited
+        except CapacityError as refusal:
+            return HttpReply.error(503, f"the server is not accepting sessions now: {refusal}")
+        with slot:  # released unless the session takes it over
+            outbound = PacedAudioTrack()
+            try:
+                peer = await answer_offer(
+                    offer_sdp,
+                    outbound,
+                    offer_type=offer_type,
+                    gathering_timeout=self._gathering_timeout,
+                )
+            except InvalidOfferError as exc:
+                return self._refuse_offer(400, str(exc))
+            except IceGatheringTimeoutError as exc:
+                logger.warning("offer not answered: %s", exc)
+                return HttpReply.error(503, str(exc))
+            transport = WebRTCTransport(
+                peer.connection, peer.inbound_audio, outbound, self._connect_timeout
             )
-        except InvalidOfferError as exc:
-            return self._refuse_offer(400, str(exc))
-        except IceGatheringTimeoutError as exc:
-            logger.warning("offer not answered: %s", exc)
-            return HttpReply.error(503, str(exc))
-        transport = WebRTCTransport(
-            peer.connection, peer.inbound_audio, outbound, self._connect_timeout
-        )
-        session_request = SessionRequest(outcome.metadata, room_id)
-        self._sessions[transport] = asyncio.create_task(
-            self._run(transport, session_request), name="webrtc-session"
-        )
+            session_request = SessionRequest(outcome.metadata, room_id)
+            self._sessions[transport] = asyncio.create_task(
+                self._run(transport, session_request, slot.hand_over()), name="webrtc-session"
+            )
         try:
             async with asyncio.timeout(self._open_timeout):
                 session_id = await transport.wait_opened()
         except SessionRefusedError as exc:
             status, message = _REFUSALS.get(exc.code, (500, "the session could not start"))
+            if exc.code == CloseCode.TRY_AGAIN_LATER and exc.reason:  # which limit
+                message = f"{message}: {exc.reason}"
             return HttpReply.error(status, message)
         except TimeoutError:
             logger.warning("session not opened within %.1f s", self._open_timeout)
@@ -149,10 +157,12 @@ class WebRTCVoiceBackend(VoiceBackend):
         self.session_handler.record_error("offer")
         return HttpReply.error(status, message)
 
-    async def _run(self, transport: WebRTCTransport, request: SessionRequest) -> None:
+    async def _run(
+        self, transport: WebRTCTransport, request: SessionRequest, slot: SessionSlot
+    ) -> None:
         try:
             await run_with_auth_context(
-                request.metadata, self.session_handler.run_session, transport, request
+                request.metadata, self.session_handler.run_session, transport, request, slot
             )
         except Exception:
             logger.exception("webrtc session failed")

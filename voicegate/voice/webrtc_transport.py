@@ -20,6 +20,8 @@ from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.errors import RoomKitError
 from voicegate.voice.notices import Notice
+from voicegate.voice.outbox import MAX_UNSENT_BYTES, TOO_SLOW
+from voicegate.voice.playout import PLAY_AHEAD_S
 from voicegate.voice.protocol import Bye, CloseCode, Interrupt, ProtocolError, VoiceProtocol
 from voicegate.voice.rtc import PacedAudioTrack, read_audio
 from voicegate.voice.rtc.inbound import WEBRTC_SAMPLE_RATE
@@ -47,8 +49,9 @@ class WebRTCTransport(VoiceTransport):
     """A voice session's link over one answered :class:`RTCPeerConnection`.
 
     The session ends when the client says ``bye``, when the connection fails or
-    closes, when the inbound track ends, or when the connection is not up within
-    ``connect_timeout`` seconds of the answer.
+    closes, when the inbound track ends, when the connection is not up within
+    ``connect_timeout`` seconds of the answer, or when the client leaves more than
+    ``MAX_UNSENT_BYTES`` of messages unread on the data channel (``too_slow``).
     """
 
     kind = "webrtc"
@@ -117,7 +120,8 @@ class WebRTCTransport(VoiceTransport):
             await asyncio.gather(pump, return_exceptions=True)
 
     async def play(self, frame: AudioFrame) -> None:
-        """Queue answer audio on the paced track."""
+        """Queue answer audio on the paced track, once at most ``PLAY_AHEAD_S`` are queued."""
+        await self._outbound.wait_room(PLAY_AHEAD_S)
         self._outbound.push(frame)
 
     def flush(self) -> None:
@@ -167,6 +171,10 @@ class WebRTCTransport(VoiceTransport):
             return
         for message in self._protocol.data_to_send():
             channel.send(message)
+        if channel.bufferedAmount > MAX_UNSENT_BYTES:  # the client does not read: it ends
+            logger.warning("the client leaves %d bytes unread: closing", channel.bufferedAmount)
+            self._protocol.close(CloseCode.TOO_SLOW, TOO_SLOW)
+            self._end()
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         if channel.label != DATA_CHANNEL_LABEL or self._channel is not None:

@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame
+from voicegate.voice.admission import CapacityError
 from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
-from voicegate.voice.backend import SessionRequest, VoiceBackend
+from voicegate.voice.backend import SessionRequest
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
 from voicegate.voice.http import HttpRequest
 from voicegate.voice.notices import Notice
+from voicegate.voice.outbox import SEND_TIMEOUT_S, TOO_SLOW, SocketWriter
 from voicegate.voice.playout import PlayoutBuffer
 from voicegate.voice.protocol import (
     AudioIn,
@@ -24,6 +26,7 @@ from voicegate.voice.protocol import (
     ProtocolError,
     VoiceProtocol,
 )
+from voicegate.voice.socket_backend import GOING_AWAY_REASON, SocketVoiceBackend
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.wire import write_notice
 
@@ -39,7 +42,9 @@ class WebSocketTransport(VoiceTransport):
     Outbound audio is paced in real time, at most ``lead`` seconds ahead of the
     client's playback, so a flush on barge-in silences the client within ``lead``
     (the client also drops its own queue when told ``barge_in``). Every message goes
-    out through the protocol in the order it was written.
+    out through the protocol in the order it was written, sent by a
+    :class:`SocketWriter`: nothing else waits on the network, and a client that does not
+    read what it is sent is closed with 4429 ``too_slow``, which ends its session.
     """
 
     kind = "websocket"
@@ -51,6 +56,7 @@ class WebSocketTransport(VoiceTransport):
         hello: Hello,
         output_rate: int,
         lead: float,
+        send_timeout: float = SEND_TIMEOUT_S,
     ) -> None:
         self._socket = socket
         self._protocol = protocol
@@ -58,7 +64,8 @@ class WebSocketTransport(VoiceTransport):
         self._output_rate = output_rate
         self._lead = lead
         self._playout = PlayoutBuffer(output_rate)
-        self._send_lock = asyncio.Lock()
+        self._writer = SocketWriter(socket, self._too_slow, send_timeout=send_timeout)
+        self._ended = asyncio.Event()
         self._pacer: asyncio.Task[None] | None = None
         self._played_until = 0.0
 
@@ -80,14 +87,20 @@ class WebSocketTransport(VoiceTransport):
     async def opened(self, session_id: str, room_id: str) -> None:
         """Send ``ready`` and start pacing answer audio."""
         self._protocol.accept(session_id, room_id, self.input_rate, self._output_rate, FRAME_MS)
-        await self._flush()
+        self._send()
         self._pacer = asyncio.create_task(self._pace(), name=f"ws-pacer-{session_id}")
 
     async def frames(self) -> AsyncIterator[AudioFrame]:
         """The client's audio; ``interrupt`` messages go to the interrupt handler."""
+        ended = asyncio.create_task(self._ended.wait())
         try:
             while True:
-                for event in self._protocol.receive(await self._socket.receive()):
+                receiving = asyncio.ensure_future(self._socket.receive())
+                await asyncio.wait({receiving, ended}, return_when=asyncio.FIRST_COMPLETED)
+                if not receiving.done():
+                    receiving.cancel()
+                    return
+                for event in self._protocol.receive(receiving.result()):
                     if isinstance(event, AudioIn):
                         yield self._frame(event.pcm)
                     elif isinstance(event, Interrupt) and self.interrupt_handler is not None:
@@ -96,14 +109,17 @@ class WebSocketTransport(VoiceTransport):
                         self._protocol.close(CloseCode.NORMAL, "bye")
                     elif isinstance(event, ProtocolError):
                         logger.info("websocket client error %s", event)
-                await self._flush()
+                self._send()
                 if self._protocol.close_code is not None:
                     return
         except SocketClosedError:
             return
+        finally:
+            ended.cancel()
 
     async def play(self, frame: AudioFrame) -> None:
-        """Queue answer audio for the pacer."""
+        """Queue answer audio for the pacer, once at most ``PLAY_AHEAD_S`` are queued."""
+        await self._playout.wait_room()
         self._playout.push(frame.samples.reshape(-1))
 
     def flush(self) -> None:
@@ -119,31 +135,31 @@ class WebSocketTransport(VoiceTransport):
             await asyncio.sleep(remaining)
 
     async def notify(self, notice: Notice) -> None:
-        """Send ``notice`` as its protocol message."""
+        """Queue ``notice`` as its protocol message (never waits on the network)."""
         write_notice(self._protocol, notice)
-        await self._flush()
+        self._send()
 
     async def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
-        """Close the connection with ``code``."""
+        """Close the connection with ``code`` once what is queued is sent."""
         self._protocol.close(code, reason)
-        await self._flush()
+        self._send()
+        self._ended.set()
         if self._pacer is not None:
             self._pacer.cancel()
             await asyncio.gather(self._pacer, return_exceptions=True)
+        await self._writer.close(self._protocol.close_code or code, self._protocol.close_reason)
 
     def _frame(self, pcm: bytes) -> AudioFrame:
         return AudioFrame.from_bytes(pcm, self._hello.sample_rate, self._hello.channels)
 
-    async def _flush(self) -> None:
-        async with self._send_lock:
-            outgoing = self._protocol.data_to_send()
-            try:
-                for data in outgoing:
-                    await self._socket.send(data)
-                if self._protocol.close_code is not None:
-                    await self._socket.close(self._protocol.close_code, self._protocol.close_reason)
-            except SocketClosedError:
-                pass
+    def _send(self) -> None:
+        self._writer.write(self._protocol.data_to_send())
+
+    def _too_slow(self) -> None:
+        """The client does not read: the session ends (the writer closes the socket)."""
+        self._protocol.close(CloseCode.TOO_SLOW, TOO_SLOW)
+        self._protocol.data_to_send()  # nothing more reaches a client that does not read
+        self._ended.set()
 
     async def _pace(self) -> None:
         loop = asyncio.get_running_loop()
@@ -156,13 +172,14 @@ class WebSocketTransport(VoiceTransport):
             now = loop.time()
             self._played_until = max(self._played_until, now) + FRAME_MS / 1000.0
             self._protocol.tts_audio(chunk.tobytes())
-            await self._flush()
+            self._send()
+            await self._writer.drained()  # a client that reads slowly gets audio no faster
             ahead = self._played_until - loop.time() - self._lead
             if ahead > 0:
                 await asyncio.sleep(ahead)
 
 
-class WebSocketVoiceBackend(VoiceBackend):
+class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
     """Voice sessions over WebSockets at ``path``.
 
     A :class:`~voicegate.voice.endpoint.WebSocketEndpoint`: the server hosting voicegate
@@ -185,30 +202,12 @@ class WebSocketVoiceBackend(VoiceBackend):
         playout_lead: float = 0.1,
         path: str = "/ws",
     ) -> None:
-        super().__init__()
+        super().__init__(path)
         self._auth = auth
         self._allow_anonymous = allow_anonymous
         self._output_rate = output_rate
         self._hello_timeout = hello_timeout
         self._lead = playout_lead
-        self._path = path
-        self._sockets: dict[MessageSocket, WebSocketTransport | None] = {}
-        self._closing = False
-
-    @property
-    def path(self) -> str:
-        """Where the server routes this backend's upgrade requests."""
-        return self._path
-
-    @property
-    def session_count(self) -> int:
-        """Connections past their hello."""
-        return sum(transport is not None for transport in self._sockets.values())
-
-    async def close(self) -> None:
-        """Refuse new connections and close every open one with 1001 (going away)."""
-        self._closing = True
-        await asyncio.gather(*(self._going_away(s, t) for s, t in list(self._sockets.items())))
 
     async def serve_socket(self, request: HttpRequest, socket: MessageSocket) -> None:
         """Authenticate the upgrade ``request``, accept ``socket`` and run its session."""
@@ -218,31 +217,38 @@ class WebSocketVoiceBackend(VoiceBackend):
             self.session_handler.record_error("auth")
             await socket.close(CloseCode.UNAUTHORIZED, outcome.reason)
             return
-        if self._closing:
-            await socket.close(CloseCode.GOING_AWAY, "server shutting down")
+        if self.closing:
+            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY_REASON)
             return
-        self._sockets[socket] = None
+        self.sockets[socket] = None
         try:
             await self._serve_session(socket, outcome.metadata)
         finally:
-            self._sockets.pop(socket, None)
+            self.sockets.pop(socket, None)
 
     async def _serve_session(self, socket: MessageSocket, metadata: dict[str, Any]) -> None:
         protocol = VoiceProtocol()
         hello = await self._await_hello(socket, protocol)
         if hello is None:
             return
-        transport = WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead)
-        self._sockets[socket] = transport
         try:
-            await run_with_auth_context(
-                metadata,
-                self.session_handler.run_session,
-                transport,
-                SessionRequest(metadata, hello.room_id),
-            )
-        finally:
-            await transport.close(CloseCode.NORMAL, "session ended")
+            slot = self.session_handler.reserve()
+        except CapacityError as refusal:
+            await socket.close(CloseCode.TRY_AGAIN_LATER, refusal.reason)
+            return
+        with slot:  # released here too if the session never started
+            transport = WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead)
+            self.sockets[socket] = transport
+            try:
+                await run_with_auth_context(
+                    metadata,
+                    self.session_handler.run_session,
+                    transport,
+                    SessionRequest(metadata, hello.room_id),
+                    slot,
+                )
+            finally:
+                await transport.close(CloseCode.NORMAL, "session ended")
 
     async def _await_hello(self, socket: MessageSocket, protocol: VoiceProtocol) -> Hello | None:
         """Read until the hello; ``None`` if the connection ended or was refused."""
@@ -268,17 +274,7 @@ class WebSocketVoiceBackend(VoiceBackend):
                     await socket.send(data)
             await socket.close(code, protocol.close_reason)
             return None
-        if not self.session_handler.accepting():
-            await socket.close(CloseCode.TRY_AGAIN_LATER, "server_busy")
-            return None
         return hello
-
-    @staticmethod
-    async def _going_away(socket: MessageSocket, transport: WebSocketTransport | None) -> None:
-        if transport is None:
-            await socket.close(CloseCode.GOING_AWAY, "server shutting down")
-        else:
-            await transport.close(CloseCode.GOING_AWAY, "server shutting down")
 
 
 def _voicegate_subprotocol(request: HttpRequest) -> str | None:

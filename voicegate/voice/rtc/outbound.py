@@ -55,6 +55,10 @@ class PacedAudioTrack(MediaStreamTrack):
         if self.readyState == "live":
             self._playout.push(self._converter.convert(frame).samples[:, 0])
 
+    async def wait_room(self, seconds: float) -> None:
+        """Return once at most ``seconds`` of audio are queued."""
+        await self._playout.wait_room(seconds)
+
     def flush(self) -> float:
         """Drop all queued audio at once; returns the seconds dropped."""
         self._converter.reset()

@@ -1,0 +1,185 @@
+"""InferenceLanes on a real worker thread: order, fresh inputs, promotion, the bound, load."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from voicegate.inference import InferenceLanes, InferenceWorker, WorkerOverloadedError
+
+
+class Gate:
+    """A job that blocks the worker until :meth:`open`, so the test sees what queues."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self._open = threading.Event()
+
+    def __call__(self, value: str) -> str:
+        self.entered.set()
+        self._open.wait(30)
+        return value
+
+    def open(self) -> None:
+        self._open.set()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def worker() -> AsyncIterator[InferenceWorker]:
+    running = InferenceWorker("lanes", max_queue=1)
+    yield running
+    running.close()
+
+
+async def blocked(lanes: InferenceLanes) -> tuple[Gate, asyncio.Task[str]]:
+    """A required job holding the worker; the lanes queue everything after it."""
+    gate = Gate()
+    task = asyncio.create_task(lanes.run(gate, "first"))
+    await asyncio.to_thread(gate.entered.wait, 30)
+    return gate, task
+
+
+def recorder(order: list[str]) -> Callable[[str], str]:
+    def job(value: str) -> str:
+        order.append(value)
+        return value
+
+    return job
+
+
+async def test_required_jobs_overtake_optional_ones_and_keep_their_order(
+    worker: InferenceWorker,
+) -> None:
+    lanes = InferenceLanes(worker)
+    gate, first = await blocked(lanes)
+    order: list[str] = []
+    job = recorder(order)
+    partial = asyncio.create_task(lanes.offer("stream-a", job, lambda: "partial"))
+    finals = [asyncio.create_task(lanes.run(job, f"final-{n}")) for n in range(3)]
+    await asyncio.sleep(0)
+    gate.open()
+    assert await asyncio.gather(first, partial, *finals) == [
+        "first",
+        "partial",
+        "final-0",
+        "final-1",
+        "final-2",
+    ]
+    assert order == ["final-0", "final-1", "final-2", "partial"]
+
+
+async def test_an_optional_job_takes_its_input_when_its_turn_comes(
+    worker: InferenceWorker,
+) -> None:
+    lanes = InferenceLanes(worker)
+    gate, first = await blocked(lanes)
+    audio = ["0.7 s"]
+    partial = asyncio.create_task(lanes.offer("stream-a", str.upper, lambda: audio[-1]))
+    await asyncio.sleep(0)
+    audio.append("2.1 s")  # the caller went on speaking while the partial waited
+    gate.open()
+    assert await partial == "2.1 S"
+    await first
+    gate, second = await blocked(lanes)
+    waiting = asyncio.create_task(lanes.offer("stream-a", str.upper, lambda: "a"))
+    await asyncio.sleep(0)
+    with pytest.raises(ValueError, match="already waiting"):
+        await lanes.offer("stream-a", str.upper, lambda: "b")  # one job per key at a time
+    gate.open()
+    assert await asyncio.gather(second, waiting) == ["first", "A"]
+
+
+async def test_promote_moves_a_waiting_partial_among_the_finals(worker: InferenceWorker) -> None:
+    lanes = InferenceLanes(worker)
+    gate, first = await blocked(lanes)
+    order: list[str] = []
+    job = recorder(order)
+    other = asyncio.create_task(lanes.offer("stream-b", job, lambda: "partial-b"))
+    ended = asyncio.create_task(lanes.offer("stream-a", job, lambda: "utterance-a"))
+    final = asyncio.create_task(lanes.run(job, "final-c"))
+    await asyncio.sleep(0)
+    lanes.promote("stream-a")  # stream-a's utterance ended: its pass is the final's work
+    lanes.promote("stream-z")  # nothing waits for that key: nothing happens
+    gate.open()
+    await asyncio.gather(first, other, ended, final)
+    assert order == ["final-c", "utterance-a", "partial-b"]
+
+
+async def test_past_max_waiting_a_required_job_is_refused(worker: InferenceWorker) -> None:
+    lanes = InferenceLanes(worker, max_waiting=2)
+    gate, first = await blocked(lanes)
+    waiting = [asyncio.create_task(lanes.run(str, n)) for n in range(2)]
+    await asyncio.sleep(0)
+    with pytest.raises(WorkerOverloadedError, match="max_waiting=2"):
+        await lanes.run(str, 3)
+    gate.open()
+    assert await asyncio.gather(*waiting) == ["0", "1"]
+    await first
+
+
+async def test_a_cancelled_caller_takes_its_waiting_job_away(worker: InferenceWorker) -> None:
+    lanes = InferenceLanes(worker)
+    gate, first = await blocked(lanes)
+    order: list[str] = []
+    job = recorder(order)
+    dropped = asyncio.create_task(lanes.run(job, "dropped"))
+    dropped_partial = asyncio.create_task(lanes.offer("s", job, lambda: "dropped partial"))
+    kept = asyncio.create_task(lanes.run(job, "kept"))
+    await asyncio.sleep(0)
+    dropped.cancel()
+    dropped_partial.cancel()
+    gate.open()
+    assert await kept == "kept"
+    await first
+    assert order == ["kept"]
+    assert await lanes.offer("s", job, lambda: "again") == "again"  # the key is free
+
+
+async def test_errors_reach_the_caller(worker: InferenceWorker) -> None:
+    lanes = InferenceLanes(worker)
+
+    def fail(value: str) -> str:
+        raise ValueError(value)
+
+    def broken_input() -> str:
+        raise KeyError("no audio")
+
+    with pytest.raises(ValueError, match="model failed"):
+        await lanes.run(fail, "model failed")
+    with pytest.raises(KeyError, match="no audio"):
+        await lanes.offer("s", str.upper, broken_input)
+    assert await lanes.run(str.upper, "still works") == "STILL WORKS"
+
+
+async def test_pressure_measures_waiting_finals_and_worker_time(worker: InferenceWorker) -> None:
+    clock = FakeClock()
+    lanes = InferenceLanes(worker, window=10.0, clock=clock)
+    assert lanes.pressure().busy == 0.0
+    gate, first = await blocked(lanes)
+    finals = [asyncio.create_task(lanes.run(str, n)) for n in range(3)]
+    await asyncio.sleep(0)
+    clock.now += 4.0  # the worker is busy with the first job for 4 s
+    pressure = lanes.pressure()
+    assert pressure.waiting == 3
+    assert pressure.wait_s == pytest.approx(4.0)
+    assert pressure.busy == pytest.approx(0.4)
+    assert pressure.required_busy == pytest.approx(0.4)
+    gate.open()
+    await asyncio.gather(first, *finals)
+    after = lanes.pressure()
+    assert after.waiting == 0
+    assert after.wait_s == pytest.approx(3.0)  # the first waited 0 s, the three others 4 s
+    clock.now += 30.0  # long after: the window has forgotten them
+    assert lanes.pressure().busy == 0.0
+    assert lanes.pressure().wait_s == 0.0

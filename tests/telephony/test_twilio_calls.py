@@ -1,0 +1,116 @@
+"""Twilio calls on the real models: real phone speech in, the echo heard back, barge-in, keys."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from tests.telephony.conftest import PhoneGateway, phone_gateway, phone_speech
+from voicegate.audio.frame import AudioFrame
+from voicegate.bench.prompts import Prompt
+from voicegate.bench.twilio_client import TwilioMediaStreamClient
+from voicegate.core.hooks import HookTrigger
+from voicegate.core.models import EventType
+from voicegate.stt.wer import normalize, word_error_rate
+from voicegate.stt.whisper import FasterWhisperSTT
+from voicegate.telephony.twilio.auth import TwilioTokenAuth
+from voicegate.telephony.twilio.backend import TwilioVoiceBackend
+from voicegate.tts.piper import PiperTTS
+from voicegate.voice.tokens import TokenAuth
+
+pytestmark = pytest.mark.models
+
+TOKENS = TokenAuth(b"telephony-tests-secret-0123456789", ttl=60)
+
+
+@asynccontextmanager
+async def twilio_call(
+    stt: FasterWhisperSTT, tts: PiperTTS
+) -> AsyncIterator[tuple[PhoneGateway, TwilioMediaStreamClient]]:
+    backend = TwilioVoiceBackend(TwilioTokenAuth(TOKENS))
+    async with phone_gateway(stt, tts, [backend]) as phone:
+        url = phone.url("/twilio/stream", "ws")
+        parameters = {"token": TOKENS.issue("+15551234567")}
+        async with TwilioMediaStreamClient(url, custom_parameters=parameters) as call:
+            yield phone, call
+
+
+def heard_between(call: TwilioMediaStreamClient, since: float, until: float) -> AudioFrame:
+    """What the caller heard in that time."""
+    return call.record.heard_audio(since, until)
+
+
+async def test_phone_speech_is_transcribed_and_the_answer_is_heard_up_to_its_mark(
+    stt: FasterWhisperSTT, tts: PiperTTS, prompts: dict[str, Prompt]
+) -> None:
+    prompt = prompts["cannot-complete-as-dialed"]
+    async with twilio_call(stt, tts) as (phone, call):
+        await call.speak(phone_speech(prompt))
+        await call.wait_until(lambda: call.record.marks_echoed, 60)
+        room_id = next(iter(phone.gateway.sessions.values())).room_id
+        timeline = await phone.kit.get_timeline(room_id)
+
+    transcript, answer = timeline
+    assert word_error_rate([(prompt.text, transcript.content.body)]) == 0.0  # type: ignore[union-attr]
+    assert transcript.source.participant_id == "+15551234567"
+    assert answer.content.body == transcript.content.body  # type: ignore[union-attr]
+    ((marked_at, mark),) = call.record.marks_echoed
+    assert mark == answer.id  # the mark after the answer names it
+    heard = call.record.heard_audio()
+    assert heard.duration > 1.0
+    assert call.record.heard[-1][0] <= marked_at  # echoed once all its audio was played
+    heard_back = await stt.transcribe(heard)
+    assert word_error_rate([(prompt.text, heard_back.text)]) <= 0.2
+
+
+async def test_speaking_over_the_answer_clears_twilios_buffer_and_starts_a_new_turn(
+    stt: FasterWhisperSTT, tts: PiperTTS, prompts: dict[str, Prompt]
+) -> None:
+    first, second = prompts["conf-onlyone"], prompts["conf-leaderhasleft"]
+    barged = asyncio.Event()
+    async with twilio_call(stt, tts) as (phone, call):
+
+        @phone.kit.hook(HookTrigger.ON_BARGE_IN, name="barge-in")
+        async def on_barge_in(payload: object, session: object) -> None:
+            barged.set()
+
+        await call.speak(phone_speech(first))
+        await call.wait_until(lambda: call.record.media, 60)  # the answer started
+        await call.speak(phone_speech(second))
+        await asyncio.wait_for(barged.wait(), 30)
+        await call.wait_until(lambda: call.record.marks_echoed, 60)  # the second answer's end
+        room_id = next(iter(phone.gateway.sessions.values())).room_id
+        timeline = await phone.kit.get_timeline(room_id)
+
+    assert call.record.clears  # barge-in told Twilio to drop what it held
+    cleared_at = call.record.clears[0]
+    first_media = call.record.media[0][0]
+    assert first_media < cleared_at
+    bodies = [event.content.body for event in timeline]  # type: ignore[union-attr]
+    assert word_error_rate([(second.text, bodies[-1])]) == 0.0
+    second_answer = timeline[-1]
+    assert call.record.marks_echoed[-1][1] == second_answer.id
+    cut = heard_between(call, first_media, cleared_at)
+    full = await stt.transcribe(heard_between(call, cleared_at, float("inf")))
+    assert cut.duration < phone_speech(first).duration  # the first answer was cut short
+    assert word_error_rate([(second.text, full.text)]) <= 0.2
+
+
+async def test_a_key_press_reaches_the_room_and_its_answer_is_heard(
+    stt: FasterWhisperSTT, tts: PiperTTS
+) -> None:
+    async with twilio_call(stt, tts) as (phone, call):
+        await call.press("5")
+        await call.wait_until(lambda: call.record.marks_echoed, 60)
+        room_id = next(iter(phone.gateway.sessions.values())).room_id
+        timeline = await phone.kit.get_timeline(room_id)
+
+    press, answer = timeline
+    assert (press.type, press.content.body) == (EventType.DTMF, "5")  # type: ignore[union-attr]
+    heard = await stt.transcribe(call.record.heard_audio())
+    assert answer.content.body == "You pressed 5."  # type: ignore[union-attr]
+    assert normalize(heard.text).split()[-1] == "5"  # the key, said back over the phone line
+    assert word_error_rate([(answer.content.body, heard.text)]) <= 0.34  # type: ignore[union-attr]

@@ -1,0 +1,109 @@
+"""The benchmark's phone callers, which hear only audio: a Twilio call and a SIP call.
+
+A phone hears no transcripts, so a phone turn is measured by its first answer audio: for
+Twilio the first ``media`` message after the caller stopped speaking (Twilio streams
+nothing else), for SIP the first RTP packet that is not digital silence (the line carries
+zeros between answers; a Piper answer is not zero from its first packet, as the WebSocket's
+first frame counts whatever it holds). A Twilio turn ends with the mark after its answer; a SIP
+turn once the answer has been quiet for :data:`QUIET_S` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from types import TracebackType
+from typing import Self
+
+from voicegate.audio.frame import SILENCE_DBFS
+from voicegate.audio.resample import resample
+from voicegate.bench.phone_line import RATE
+from voicegate.bench.server import GatewayAddress
+from voicegate.bench.sip_client import HeardPacket, SIPPhone
+from voicegate.bench.speech import SpeechClip
+from voicegate.bench.turns import TurnResult, measure_answer
+from voicegate.bench.twilio_client import TwilioMediaStreamClient, fetch_twiml, stream_of
+
+QUIET_S = 0.8
+
+
+class TwilioCaller:
+    """A call through ``POST /twilio/voice`` and the Media Stream its TwiML names."""
+
+    def __init__(self, address: GatewayAddress) -> None:
+        self._webhook = f"http://{address.host}:{address.port}/twilio/voice"
+        self._client: TwilioMediaStreamClient | None = None
+
+    async def __aenter__(self) -> Self:
+        twiml = await asyncio.to_thread(fetch_twiml, self._webhook, {"From": "+15550100"})
+        url, parameters = stream_of(twiml)
+        self._client = TwilioMediaStreamClient(url, custom_parameters=parameters)
+        await self._client.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            await self._client.__aexit__(exc_type, exc, traceback)
+
+    async def speak(self, clip: SpeechClip) -> float:
+        return await self._stream.speak(resample(clip.audio, RATE))
+
+    def turn_finished(self, since: float) -> bool:
+        first = self._first_media(since)
+        return first is not None and any(at > first for at, _ in self._stream.record.marks_echoed)
+
+    def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
+        measure_answer(result, speech_end, self._first_media(speech_end))
+
+    @property
+    def _stream(self) -> TwilioMediaStreamClient:
+        assert self._client is not None, "use the caller as 'async with'"
+        return self._client
+
+    def _first_media(self, since: float) -> float | None:
+        media = self._stream.record.media
+        index = bisect.bisect_left(media, since, key=lambda received: received[0])
+        return media[index][0] if index < len(media) else None
+
+
+class SIPCaller:
+    """A SIP call over UDP to the gateway's SIP port."""
+
+    def __init__(self, address: GatewayAddress) -> None:
+        self._phone = SIPPhone(address.host, address.sip_port)
+
+    async def __aenter__(self) -> Self:
+        await self._phone.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._phone.__aexit__(exc_type, exc, traceback)
+
+    async def speak(self, clip: SpeechClip) -> float:
+        return await self._phone.speak(resample(clip.audio, RATE))
+
+    def turn_finished(self, since: float) -> bool:
+        loud = self._loud(since)
+        if not loud:
+            return False
+        heard = self._phone.heard
+        return heard[-1].arrived - loud[-1].arrived > QUIET_S
+
+    def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
+        loud = self._loud(speech_end)
+        measure_answer(result, speech_end, loud[0].arrived if loud else None)
+
+    def _loud(self, since: float) -> list[HeardPacket]:
+        heard = self._phone.heard
+        start = bisect.bisect_left(heard, since, key=lambda packet: packet.arrived)
+        return [packet for packet in heard[start:] if packet.dbfs > SILENCE_DBFS]
