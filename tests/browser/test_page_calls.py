@@ -47,8 +47,12 @@ async def _spoken_turn(page: Page, *, processing: bool = False) -> dict[str, Any
     total = turn["stages"]["total"]
     total_p50 = page.locator('#turn-summary tr[data-stage="total"] td').first
     assert int(await total_p50.inner_text()) == math.floor(total + 0.5)  # JS Math.round
-    # what the caller heard: last loud sample captured to first answer sample played
+    # what the caller heard: from the capture of the sample the server called the end of
+    # speech (speech_end.at on the page's capture clock) to the first answer sample played
     assert turn["heardMs"] >= total
+    # that sample is where the sentence ends on the page too (a wrong mapping is off by the
+    # seconds between the microphone opening and the call starting)
+    assert abs(turn["heardFrom"] - turn["lastLoudAt"]) < 0.5, turn
     heard_text = await page.locator("#turn-bars li .turn-heard").first.inner_text()
     assert heard_text == f"heard {math.floor(turn['heardMs'] + 0.5)} ms"
     timeline = [
@@ -64,9 +68,14 @@ async def _spoken_turn(page: Page, *, processing: bool = False) -> dict[str, Any
     return state
 
 
-async def _hang_up(page: Page) -> None:
+async def _hang_up(page: Page, opening: str) -> None:
+    """Hang up; the event log lists what the page sent: ``opening`` first, ``bye`` last."""
     await page.click("#call")
     assert await page.get_attribute("#status", "data-state") == "idle"
+    types = "items => items.map(item => item.dataset.type)"
+    sent = await page.eval_on_selector_all("#events li.out", types)
+    assert sent[0] == opening, sent
+    assert sent[-1] == "bye", sent
 
 
 PROCESSING = pytest.mark.parametrize("processing", [False, True], ids=["raw", "processed"])
@@ -81,7 +90,7 @@ async def test_a_spoken_call_over_webrtc_reaches_the_room_timeline_and_answers(
         await call(page, url, "webrtc", processing=processing)
         state = await _spoken_turn(page, processing=processing)
         assert state["transport"] == "webrtc"
-        await _hang_up(page)
+        await _hang_up(page, "offer")
 
     store = SQLiteStore(data / "voicegate.sqlite3")
     await store.open()
@@ -99,7 +108,7 @@ async def test_a_spoken_call_over_the_websocket_answers(page: Page, processing: 
         await call(page, url, "websocket", processing=processing)
         state = await _spoken_turn(page, processing=processing)
         assert state["transport"] == "websocket"
-        await _hang_up(page)
+        await _hang_up(page, "hello")
 
 
 async def test_auto_falls_back_to_the_websocket_when_webrtc_is_refused(page: Page) -> None:
@@ -114,7 +123,7 @@ async def test_auto_falls_back_to_the_websocket_when_webrtc_is_refused(page: Pag
         said = await page.locator("#conversation li.notice").first.inner_text()
         assert said.startswith("WebRTC could not connect (offer refused (404)")
         assert said.endswith("calling over the WebSocket instead.")
-        await _hang_up(page)
+        await _hang_up(page, "offer")
 
 
 async def test_the_page_without_a_token_is_refused_and_with_the_printed_token_connects(
@@ -152,7 +161,7 @@ async def test_the_page_without_a_token_is_refused_and_with_the_printed_token_co
         }
         metrics = await get(f"http://127.0.0.1:{port}/metrics")
         assert 'voicegate_sessions_total{transport="webrtc"} 1.0' in metrics
-        await _hang_up(page)
+        await _hang_up(page, "offer")
 
 
 def _expires_at(token: str) -> float:
@@ -178,7 +187,7 @@ async def test_the_page_renews_its_token_and_calls_after_the_printed_one_expired
         await page.click("#call")
         await wait(page, "() => window.voicegate.status === 'live'")
         assert (await page_state(page))["errors"] == []
-        await _hang_up(page)
+        await _hang_up(page, "hello")
 
 
 def _renew(port: int, token: str) -> int:

@@ -10,6 +10,7 @@ import { checkMicrophone } from "./mic-check.js";
 import { callRecord, turnsCsv } from "./stats.js";
 import { PageToken } from "./token.js";
 import { CallError, endpoint, startWebRTC, startWebSocket } from "./transports.js";
+import { Turns } from "./turns.js";
 import { Conversation, drawVisualizer, logEvent, renderTurns, showAssistant } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
@@ -48,8 +49,7 @@ window.voicegate = state;
 
 const conversation = new Conversation(state.conversation);
 let call = null; // { link, mic, analyser }
-let lastLoudAt = null; // context time of the microphone's last loud sample
-let loudSinceLastTurn = false; // a speech_end with no loud sample since the last one is no turn
+const turns = new Turns(state.turns, () => renderTurns(state.turns));
 const UTTERANCE_LEVELS_MS = 30000;
 let recentLevels = []; // [performance.now(), rms] of the last 30 s of 20 ms chunks
 let speakingEntry = null;
@@ -81,10 +81,10 @@ function showFailure(failure) {
 // the server says only "unauthorized"; the token's own expiry tells an expired link apart
 const UNAUTHORIZED = new Set([401, 4401]);
 // refusals that another transport would get too: no fallback, the words at once
-const NO_FALLBACK = new Set([401, 403, 4401, 4403, 1013, 503]);
+const NO_FALLBACK = new Set([401, 403, 4401, 4403, 4404, 1013, 503]);
 
-function describe(key, detail) {
-  return explain(UNAUTHORIZED.has(key) && token.expired() ? "expired" : key, detail);
+function describe(key, detail, reason = "") {
+  return explain(UNAUTHORIZED.has(key) && token.expired() ? "expired" : key, detail, reason);
 }
 
 function clearFailure() {
@@ -117,7 +117,7 @@ function onEnd(key, reason) {
   if (isRestart(key) || isRestart(reason)) return reconnect(key);
   state.errors.push(`connection closed (${key}) ${reason || ""}`.trim());
   setStatus("error", `closed (${key})`);
-  showFailure(describe(key, reason));
+  showFailure(describe(key, reason, reason));
 }
 
 async function reachable() {
@@ -148,26 +148,19 @@ async function reconnect(key) {
 function onMicChunk(chunk) {
   state.micLevelDb = dbfs(chunk.rms);
   if (chunk.clipped) state.clipped = true;
-  if (chunk.lastLoudAt !== null && !state.muted) {
-    lastLoudAt = chunk.lastLoudAt;
-    loudSinceLastTurn = true;
-  }
+  if (chunk.lastLoudAt !== null && !state.muted) turns.loud(chunk.lastLoudAt);
   const now = performance.now();
   recentLevels.push([now, chunk.rms]);
   if (recentLevels[0][0] < now - UTTERANCE_LEVELS_MS) recentLevels = recentLevels.slice(50);
   $("level").style.width = `${Math.max(0, Math.min(100, (state.micLevelDb + 60) * (100 / 60)))}%`;
   $("meter").classList.toggle("clipping", chunk.clipped);
   // muted, the track gives silence: the WebSocket keeps sending it, as WebRTC does
-  if (call && call.mic.sendPcm && chunk.pcm) call.mic.sendPcm(chunk.pcm);
+  if (call && call.mic.sendPcm && chunk.pcm) call.mic.sendPcm(chunk.pcm, chunk.startAt);
 }
 
 function onAnswerAudio(playedAt, ms) {
   state.answerAudioMs += ms;
-  const turn = state.turns[state.turns.length - 1];
-  if (turn && turn.heardMs === undefined && turn.lastLoudAt !== null && playedAt > turn.lastLoudAt) {
-    turn.heardMs = (playedAt - turn.lastLoudAt) * 1000;
-    renderTurns(state.turns);
-  }
+  turns.answerPlayed(playedAt);
 }
 
 async function startCall() {
@@ -220,7 +213,7 @@ async function startCall() {
   mic.close();
   const key = last instanceof CallError ? last.key : "unreachable";
   setStatus("error", last.message);
-  showFailure(describe(key, last.message));
+  showFailure(describe(key, last.message, last.reason));
 }
 
 /** A notice when the utterance that just ended (`seconds` long) was too quiet. */
@@ -252,10 +245,7 @@ function onMessage(message, direction = "in") {
       conversation.partialText(message.text);
       break;
     case "speech_end":
-      if (!loudSinceLastTurn) break; // nothing loud since the last turn: a blip, not a turn
-      loudSinceLastTurn = false;
-      state.turns.push({ lastLoudAt });
-      warnIfQuiet(message.duration);
+      if (call && turns.speechEnded(message, call.link.captureTime)) warnIfQuiet(message.duration);
       break;
     case "final_transcript":
       state.transcripts.push(message.text);
@@ -266,6 +256,7 @@ function onMessage(message, direction = "in") {
       break;
     case "tts_start":
       state.answers.push(message.text);
+      turns.answerStarted();
       speakingEntry = conversation.add("answer", message.text);
       break;
     case "tts_end":
@@ -276,12 +267,9 @@ function onMessage(message, direction = "in") {
       state.bargeIns += 1;
       conversation.answerCut(speakingEntry);
       break;
-    case "turn_metrics": {
-      const turn = state.turns[state.turns.length - 1];
-      if (turn) turn.stages = message.metrics.stages_ms;
-      renderTurns(state.turns);
+    case "turn_metrics":
+      turns.metrics(message.metrics.stages_ms);
       break;
-    }
     case "error":
       if (!message.fatal) notice(`${message.code}: ${message.message}`);
       else if (isRestart(message.code)) onEnd(1001, message.code);

@@ -24,8 +24,9 @@ async function captureNode(context, pcm) {
 }
 
 /**
- * Opens the microphone. `onChunk({rms, peak, clipped, lastLoudAt, pcm})` gets every 20 ms of it;
- * `lastLoudAt` is the context time of the chunk's last loud sample, less the device's latency.
+ * Opens the microphone. `onChunk({rms, peak, clipped, startAt, lastLoudAt, pcm})` gets every
+ * 20 ms of it; the times are on the capture clock: the context's, less the device's input latency
+ * (`startAt` for the chunk's first sample, `lastLoudAt` for its last loud one).
  */
 export async function openMicrophone({ deviceId, processing, onChunk }) {
   const audio = {
@@ -43,6 +44,7 @@ export async function openMicrophone({ deviceId, processing, onChunk }) {
   const inputLatency = (track.getSettings && track.getSettings().latency) || 0;
   capture.port.onmessage = (e) => {
     const chunk = e.data;
+    chunk.startAt -= inputLatency;
     if (chunk.lastLoudAt !== null) chunk.lastLoudAt -= inputLatency;
     onChunk(chunk);
   };
@@ -53,6 +55,8 @@ export async function openMicrophone({ deviceId, processing, onChunk }) {
     context,
     capture,
     label: track.label,
+    /** Now, on the capture clock. */
+    captureNow: () => context.currentTime - inputLatency,
     setMuted(muted) {
       for (const t of stream.getAudioTracks()) t.enabled = !muted;
     },

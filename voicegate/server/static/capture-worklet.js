@@ -1,7 +1,8 @@
 // Cuts audio into 20 ms chunks and posts each one's level, whether it clipped, and the AudioContext
-// times of its first and last loud sample; with `processorOptions.pcm`, the chunk's 16-bit PCM too
-// (the WebSocket's microphone audio). The page measures "heard" from these times: last loud sample
-// captured, first answer sample played.
+// times of its first sample and of its first and last loud sample; with `processorOptions.pcm`, the
+// chunk's 16-bit PCM too (the WebSocket's microphone audio). The page measures "heard" from these
+// times: the capture of the sample the server called the end of speech (where the chunk that held
+// it started), the first loud answer sample played (a WebRTC answer's first loud sample).
 const LOUD = 0.01; // -40 dBFS: louder than silence and a quiet room, quieter than speech
 // clipping is a run of samples at full scale (8: 0.17 ms at 48 kHz); a normalised recording,
 // resampled, touches it for a few samples at its peaks
@@ -20,6 +21,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
   reset() {
     this.chunk = this.pcm ? new Int16Array(this.size) : null;
     this.filled = 0;
+    this.startAt = null;
     this.sumSquares = 0;
     this.peak = 0;
     this.clipped = false;
@@ -42,6 +44,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
         if (this.firstLoudAt === null) this.firstLoudAt = at;
         this.lastLoudAt = at;
       }
+      if (this.filled === 0) this.startAt = currentTime + i / sampleRate;
       if (this.pcm) this.chunk[this.filled] = s < 0 ? s * 0x8000 : s * 0x7fff;
       this.filled += 1;
       if (this.filled === this.size) this.post();
@@ -54,6 +57,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
       rms: Math.sqrt(this.sumSquares / this.size),
       peak: this.peak,
       clipped: this.clipped,
+      startAt: this.startAt,
       firstLoudAt: this.firstLoudAt,
       lastLoudAt: this.lastLoudAt,
       pcm: this.pcm ? this.chunk.buffer : null,

@@ -36,7 +36,7 @@ export async function checkMicrophone({ deviceId, processing, token, progress })
     onChunk(chunk) {
       levels.push(dbfs(chunk.rms));
       if (chunk.clipped) clipped = true;
-      if (mic && mic.sendPcm && chunk.pcm) mic.sendPcm(chunk.pcm);
+      if (mic && mic.sendPcm && chunk.pcm) mic.sendPcm(chunk.pcm, chunk.startAt);
     },
   });
   let voiceDetected = false;

@@ -1,23 +1,27 @@
 // The two ways to call: the WebSocket (PCM both ways) and WebRTC (Opus media, the same JSON on a
 // data channel). Each returns { send(message), hangup(), stats() } once the call is up, or throws
-// a CallError whose `key` (a close code, an HTTP status, "unreachable") the page explains.
+// a CallError whose `key` (a close code, an HTTP status, "unreachable") and `reason` the page
+// explains. Every JSON message in and out goes to `hooks.onMessage(message, direction)`.
 
 import { watchRemoteAudio, websocketPlayer } from "./audio.js";
+import { SentAudioClock, SentPacketClock } from "./capture-clock.js";
 
 const WEBRTC_CONNECT_MS = 10000;
 // Every URL is relative to the page, so the page works wherever voicegate is mounted (e.g. /voice/).
 export const endpoint = (path) => new URL(path, document.baseURI);
 
 export class CallError extends Error {
-  constructor(key, message) {
+  constructor(key, message, reason = "") {
     super(message);
     this.key = key;
+    this.reason = reason;
   }
 }
 
 /**
- * `hooks`: { token, onMessage(message), onAnswerAudio(startTime, ms), onEnd(key, reason),
- * analyser, remoteAudio (the <audio> element), playAnswers (default true) }.
+ * `hooks`: { token, onMessage(message, direction), onAnswerAudio(startTime, ms), onEnd(key, reason),
+ * analyser, remoteAudio (the <audio> element), playAnswers (default true) }. The call's
+ * `captureTime(at)` resolves to the capture time of the server's inbound second `at`.
  */
 export async function startWebSocket(mic, hooks) {
   let player = null;
@@ -33,7 +37,7 @@ export async function startWebSocket(mic, hooks) {
     ws.onerror = () => { failed = true; };
     ws.onclose = (e) => {
       const key = e.code === 1006 && failed ? "unreachable" : e.code;
-      reject(new CallError(key, `WebSocket closed (${e.code}) ${e.reason}`));
+      reject(new CallError(key, `WebSocket closed (${e.code}) ${e.reason}`, e.reason));
     };
   });
   player = websocketPlayer(mic.context, hooks.analyser, hooks.onAnswerAudio, hooks.playAnswers !== false);
@@ -45,21 +49,28 @@ export async function startWebSocket(mic, hooks) {
     if (message.type === "barge_in") player.flush();
     hooks.onMessage(message);
   };
-  const hello = { type: "hello", sample_rate: mic.context.sampleRate, channels: 1, format: "pcm16" };
-  ws.send(JSON.stringify(hello));
-  hooks.onMessage(hello, "out");
-  mic.sendPcm = (pcm) => { if (ws.readyState === WebSocket.OPEN) ws.send(pcm); };
+  const send = (message) => {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify(message));
+    hooks.onMessage(message, "out");
+  };
+  const clock = new SentAudioClock(mic.context.sampleRate);
+  send({ type: "hello", sample_rate: mic.context.sampleRate, channels: 1, format: "pcm16" });
+  mic.sendPcm = (pcm, capturedAt) => {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(pcm);
+    clock.sent(capturedAt, pcm.byteLength / 2);
+  };
   return {
-    send(message) {
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
-    },
+    send,
     hangup() {
       mic.sendPcm = null;
       ws.onclose = null; // closing it ourselves is no failure
       player.flush();
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "bye" }));
+      send({ type: "bye" });
       ws.close(1000);
     },
+    captureTime: async (at) => clock.captureTime(at),
     stats: async () => null,
   };
 }
@@ -74,13 +85,15 @@ async function gatherIce(pc) {
   });
 }
 
-async function postOffer(pc, token) {
+async function postOffer(pc, hooks) {
+  const offer = { sdp: pc.localDescription.sdp, type: "offer" };
+  hooks.onMessage(offer, "out");
   let response;
   try {
     response = await fetch(endpoint("webrtc/offer"), {
       method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-      body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer" }),
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${hooks.token}` },
+      body: JSON.stringify(offer),
     });
   } catch {
     throw new CallError("unreachable", "the offer could not be sent");
@@ -88,8 +101,9 @@ async function postOffer(pc, token) {
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const reason = body.message || response.statusText;
-    throw new CallError(response.status, `offer refused (${response.status}): ${reason}`);
+    throw new CallError(response.status, `offer refused (${response.status}): ${reason}`, reason);
   }
+  hooks.onMessage(body, "in");
   return body;
 }
 
@@ -109,6 +123,19 @@ async function connectionStats(pc) {
   return figures;
 }
 
+/** The audio packets sent so far, and when getStats counted them (ms since the epoch). */
+async function audioPacketsSent(pc) {
+  let sent = 0;
+  let countedAt = null;
+  (await pc.getStats()).forEach((report) => {
+    if (report.type === "outbound-rtp" && report.kind === "audio") {
+      sent += report.packetsSent || 0;
+      countedAt = report.timestamp;
+    }
+  });
+  return { sent, countedAt };
+}
+
 export async function startWebRTC(mic, hooks) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   let stopWatching = () => {};
@@ -123,7 +150,7 @@ export async function startWebRTC(mic, hooks) {
   try {
     await pc.setLocalDescription(await pc.createOffer());
     await gatherIce(pc);
-    const body = await postOffer(pc, hooks.token);
+    const body = await postOffer(pc, hooks);
     await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
     // connected means the data channel is open: until then a failure may still fall back
     await new Promise((resolve, reject) => {
@@ -142,15 +169,29 @@ export async function startWebRTC(mic, hooks) {
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === "failed" || pc.connectionState === "closed") hooks.onEnd(1001, "connection lost");
   };
+  const send = (message) => {
+    if (channel.readyState !== "open") return;
+    channel.send(JSON.stringify(message));
+    hooks.onMessage(message, "out");
+  };
+  const clock = new SentPacketClock();
   return {
-    send(message) {
-      if (channel.readyState === "open") channel.send(JSON.stringify(message));
-    },
+    send,
     hangup() {
       stopWatching();
       pc.onconnectionstatechange = null;
-      if (channel.readyState === "open") channel.send(JSON.stringify({ type: "bye" }));
+      send({ type: "bye" });
       pc.close();
+    },
+    async captureTime(at) {
+      const before = performance.now();
+      const readAt = mic.captureNow();
+      const { sent, countedAt } = await audioPacketsSent(pc);
+      // the count's own time when it falls within the call (a busy page resolves it late)
+      const counted = countedAt === null ? before : countedAt - performance.timeOrigin;
+      const late = counted >= before && counted <= performance.now() ? counted - before : 0;
+      clock.counted(readAt + late / 1000, sent);
+      return clock.captureTime(at);
     },
     stats: () => connectionStats(pc),
   };

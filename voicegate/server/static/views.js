@@ -57,6 +57,8 @@ export class Conversation {
 export function logEvent(direction, message) {
   const list = $("events");
   const entry = document.createElement("li");
+  entry.className = direction;
+  entry.dataset.type = message.type;
   const details = document.createElement("details");
   const summaryLine = document.createElement("summary");
   const time = new Date().toLocaleTimeString([], { hour12: false });
