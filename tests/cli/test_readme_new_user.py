@@ -19,12 +19,16 @@ import numpy as np
 import pytest
 
 from voicegate.server.app import READY_LINE
+from voicegate.stt.wer import word_error_rate
 
 # the set-up installs into a fresh virtualenv: minutes on a loaded machine
 pytestmark = [pytest.mark.models, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTENCE = "Please leave a message after the tone."
+# Whisper heard "place" for "please" once: one word of the seven may be wrong, as in the other
+# tests of real recognition (WER <= 0.2)
+MAX_WER = 0.2
 TRACEBACK = "Traceback (most recent call last)"
 
 
@@ -137,7 +141,7 @@ def test_every_other_command_of_the_table_runs_as_written(set_up: SetUp) -> None
     _reencode(set_up.clone / "out.wav", spoken, rate=44100, layout="stereo")
     code, out, _ = voicegate(set_up, "transcribe", str(spoken))
     assert code == 0
-    assert out.strip().lower().rstrip(".") == SENTENCE.lower().rstrip(".")
+    assert word_error_rate([(SENTENCE, out.strip())]) <= MAX_WER, out
 
     code, out, _ = voicegate(set_up, "token", "alice", "--ttl", "60")
     assert code == 0
