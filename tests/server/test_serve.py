@@ -51,7 +51,8 @@ async def _speak_turn(port: int, token: str, tts: PiperTTS, room_id: str | None)
     async with connect(f"ws://127.0.0.1:{port}/ws?token={token}") as ws:
         await ws.send(json.dumps({"type": "hello", "sample_rate": 16000, "room_id": room_id}))
         received.messages.append((0.0, json.loads(await ws.recv())))
-        sender = asyncio.create_task(stream_realtime(ws, frames))
+        # half a second ahead: a busy test process pausing mid-sentence is no pause in speech
+        sender = asyncio.create_task(stream_realtime(ws, frames, lead_ms=500))
         await asyncio.wait_for(receive_into(ws, received, "tts_end"), 40)
         await sender
     return received
