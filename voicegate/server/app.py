@@ -70,7 +70,13 @@ class GatewayServer:
         )
         self.dependencies = Dependencies(config)
         self.kit = self.dependencies.kit
-        self.stt = create_stt(config.stt_model)
+        self.stt = create_stt(
+            config.stt_model, device=config.stt_device, max_batch=config.stt_batch
+        )
+        language = config.voice.stt_language
+        if language is not None and not self.stt.supports_language(language):
+            self.stt.close()
+            raise ConfigError(f"--language {language}: {config.stt_model} does not know it")
         self.tts = create_tts(config.tts_voice)
         self.gateway = VoiceGateway(
             self.kit,

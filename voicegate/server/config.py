@@ -19,7 +19,9 @@ from typing import Any
 from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
 from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
+from voicegate.stt.worker import DEFAULT_MAX_BATCH
 from voicegate.voice.ai import DEFAULT_AI_URL
+from voicegate.voice.protocol import is_language_code
 from voicegate.voice.session import VoiceSettings
 
 ENV_PREFIX = "VOICEGATE_"
@@ -38,6 +40,8 @@ class ServeConfig:
     postgres_url: str | None = None
     redis_url: str | None = None
     stt_model: str = DEFAULT_STT_MODEL
+    stt_device: str = "auto"
+    stt_batch: int = DEFAULT_MAX_BATCH
     tts_voice: str = DEFAULT_TTS_VOICE
     responder: str = "echo"
     ai_url: str = DEFAULT_AI_URL
@@ -150,6 +154,12 @@ def _channel_types(text: str) -> frozenset[ChannelType]:
     return frozenset(ChannelType(name) for name in names)
 
 
+def _language(text: str) -> str:
+    if not is_language_code(text):
+        raise ValueError("expected auto or a language code such as en, fr, de")
+    return text
+
+
 def _text(text: str) -> str:
     if not text.strip():
         raise ValueError("expected a non-empty value")
@@ -211,6 +221,16 @@ SETTINGS: tuple[_Setting, ...] = (
         _text,
     ),
     _Setting("stt_model", "speech-to-text model id or CTranslate2 folder", _text),
+    _Setting(
+        "stt_device",
+        "where speech recognition runs: cpu, cuda, or auto (CUDA when one is found)",
+        _one_of("cpu", "cuda", "auto"),
+    ),
+    _Setting(
+        "stt_batch",
+        "most utterances recognised in one batched call (1: one at a time)",
+        _int_in(1, 64),
+    ),
     _Setting("tts_voice", "Piper voice id or .onnx path", _text),
     _Setting("responder", "who answers: echo, or ai (OpenAI-compatible)", _one_of("echo", "ai")),
     _Setting("ai_url", "base URL of the OpenAI-compatible endpoint (responder=ai)", _text),
@@ -302,6 +322,12 @@ SETTINGS: tuple[_Setting, ...] = (
         "speak_channel_types",
         "channel types whose messages are spoken, separated by commas",
         _channel_types,
+        voice=True,
+    ),
+    _Setting(
+        "language",
+        "language callers speak (a code such as fr), or auto: detected by a multilingual model",
+        _language,
         voice=True,
     ),
 )

@@ -7,6 +7,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from voicegate.audio.vad import WebRTCVAD
@@ -23,7 +24,7 @@ from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.inbound import InboundMixer
-from voicegate.voice.protocol import CloseCode
+from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.turn import STORE_UNAVAILABLE, TurnObserver
@@ -179,6 +180,13 @@ class VoiceGateway:
         """Run one connection's session in ``slot`` (from :meth:`reserve`) until its audio
         ends; the slot is released at the end."""
         with slot:
+            settings = self._settings
+            if request.language is not None:
+                settings = replace(settings, language=request.language)
+            if (language := settings.stt_language) and not self._stt.supports_language(language):
+                logger.info("session refused: the recogniser does not know language %r", language)
+                await transport.close(CloseCode.PROTOCOL_VIOLATION, UNSUPPORTED_LANGUAGE)
+                return
             joining = request.room_id
             if joining is not None:
                 self._joining[joining] += 1
@@ -203,7 +211,7 @@ class VoiceGateway:
             participant = request.participant_id or str(request.metadata.get("subject", "caller"))
             session = VoiceSession(room_id, participant, transport, dict(request.metadata))
             channel = VoiceChannel(
-                session, self._kit, self._stt, self._tts, self._settings, self._observer
+                session, self._kit, self._stt, self._tts, settings, self._observer
             )
             try:
                 await self._join(session, channel)
