@@ -58,6 +58,7 @@ class _Session:
     carry: Samples | None = None  # a partial frame waiting for the rest
     stream_time: float = 0.0
     silence_until: float = 0.0
+    held_since: float | None = None  # the session's audio is held back (see InboundMixer.hold)
 
     def add(self, samples: Samples) -> None:
         if self.carry is not None:
@@ -127,6 +128,32 @@ class InboundMixer:
         session = self._sessions.pop(session_id, None)
         if session is not None:
             session.format.path.remove_session(session_id)
+            session.format.pending.pop(session_id, None)
+
+    def hold(self, session_id: str) -> None:
+        """The session's audio is held back by the server (its recogniser is far behind):
+        no silence is fed in meanwhile, and the time held is added to what the client may
+        send at once when :meth:`release` lets it go on."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.held_since is None:
+            session.held_since = self._clock()
+
+    def release(self, session_id: str) -> None:
+        """Take the session's audio again after :meth:`hold`."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.held_since is not None:
+            now = self._clock()
+            session.started -= now - session.held_since
+            session.held_since = None
+            session.last_input = now
+
+    def finish(self, session_id: str) -> None:
+        """Run the audio the session has buffered through the path now (its input ended)."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.frames:
+            ready = [(session_id, session)]
+            while session.frames:
+                self._pass(session.format.path, ready)
             session.format.pending.pop(session_id, None)
 
     def push(self, session_id: str, frame: AudioFrame) -> None:
@@ -204,7 +231,11 @@ class InboundMixer:
             await asyncio.sleep(self._frame_s)
             now = self._clock()
             for session_id, session in list(self._sessions.items()):
-                if now - session.last_input < self._stall_s or session.frames:
+                if (
+                    now - session.last_input < self._stall_s
+                    or session.frames
+                    or session.held_since is not None
+                ):
                     continue
                 since = max(session.last_input, session.silence_until)
                 count = int((now - since) / self._frame_s)
