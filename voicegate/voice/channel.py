@@ -99,10 +99,8 @@ class VoiceChannel(Channel):
         ``FINISH_TURNS_TIMEOUT_S``. Answers are no longer spoken."""
         await self._speaker.close()
         self._listener.end_of_audio()
-        try:
-            async with asyncio.timeout(FINISH_TURNS_TIMEOUT_S):
-                await asyncio.shield(self._relay)
-        except TimeoutError:
+        done, _ = await asyncio.wait({self._relay}, timeout=FINISH_TURNS_TIMEOUT_S)
+        if not done:
             logger.warning(
                 "voice session %s: its last turns were not transcribed within %.0f s",
                 self.session.id,
