@@ -8,7 +8,8 @@ its own resampler history and clock. A session that sends nothing for ``stall_ms
 is fed silence in real time, as a muted microphone would be, so its utterance ends
 even when the client stops sending. A client may not run ahead of real time by more
 than ``burst_ms``: what it sends beyond that is dropped (and logged once per episode),
-so nobody can make the server transcribe faster than people speak.
+so nobody can make the server transcribe faster than people speak. While the server itself
+holds a session's audio back (:meth:`InboundMixer.hold`), neither rule applies to the time held.
 """
 
 from __future__ import annotations

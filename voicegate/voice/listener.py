@@ -156,8 +156,9 @@ class Listener:
             if not isinstance(item, _Transcribing):
                 yield item
                 continue
-            await item.ended.wait()  # an utterance joining it may still be under way
-            self._waiting.popleft()
+            while not item.ended.is_set():  # an utterance joining it is under way
+                await item.ended.wait()  # (and another may join before this wakes up)
+            self._waiting.popleft()  # no await since the check: nothing joins it now
             self._update_room()
             heard = await self._transcribe(item)
             if heard is not None:
