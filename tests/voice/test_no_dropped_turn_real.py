@@ -104,7 +104,10 @@ async def test_utterances_waiting_for_whisper_join_into_one_turn(
     finals = received.of_type("final_transcript")
     assert all(f["event_id"] is not None for f in finals)
     joined = " ".join(SENTENCES[1:])
-    assert word_error_rate([(SENTENCES[0], finals[0]["text"]), (joined, finals[1]["text"])]) <= 0.1
+    # Piper's voice varies run to run and Whisper tiny misses a word of it now and then; a
+    # sentence left out would cost 0.45 or more
+    assert word_error_rate([(SENTENCES[0], finals[0]["text"])]) <= 0.25
+    assert word_error_rate([(joined, finals[1]["text"])]) <= 0.25
 
 
 async def test_a_caller_who_hangs_up_right_after_speaking_gets_the_turn_stored(
