@@ -1,9 +1,10 @@
-"""Speech models for tests: a recogniser that hears a script, one that is slow, and a voice
-that beeps."""
+"""Speech models for tests: a recogniser that hears a script, one that is slow, one that
+hears the audio's bursts when let, and a voice that beeps."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable, Iterable
@@ -121,6 +122,37 @@ class BusySTT(WorkerSTT):
     def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
         time.sleep(self.seconds_per_call)
         return Transcript(self.text, language or "en", audio.duration, self.seconds_per_call)
+
+
+class BurstSTT(WorkerSTT):
+    """A recogniser that hears the audio itself: one word per burst of sound, named by the
+    burst's length in tenths of a second (``w6`` for 0.6 s; bursts 0.2 s or more apart are
+    words of their own). Its worker thread waits while ``gate`` is clear, so a test can let
+    finals pile up and then release them. ``heard_seconds`` lists the length of every audio
+    it transcribed (partial or final)."""
+
+    def __init__(self) -> None:
+        super().__init__("burst-stt", max_queue=256)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.heard_seconds: list[float] = []
+
+    def recognise(self, audio: AudioFrame) -> Transcript:
+        self.gate.wait()
+        samples = self.as_input(audio).samples[:, 0]
+        block = self.sample_rate // 100  # 10 ms
+        count = len(samples) // block
+        loud = np.abs(samples[: count * block].reshape(count, block)).max(axis=1) > 500
+        words: list[str] = []
+        bursts = np.flatnonzero(loud).tolist()
+        start = end = bursts[0] if bursts else 0
+        for index in [*bursts[1:], count + 100] if bursts else []:
+            if index - end >= 20:  # 0.2 s of quiet: the burst ended
+                words.append(f"w{round((end + 1 - start) / 10)}")
+                start = index
+            end = index
+        self.heard_seconds.append(audio.duration)
+        return Transcript(" ".join(words), "en", audio.duration, 0.0)
 
 
 class ToneTTS(TTSProvider):

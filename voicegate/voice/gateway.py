@@ -216,6 +216,8 @@ class VoiceGateway:
             try:
                 await self._join(session, channel)
                 await self._stream_audio(session, channel)
+                self._mixer.finish(session.id)
+                await channel.finish_turns()
             except StoreUnavailableError:
                 self.record_error("store")
                 await transport.close(CloseCode.TRY_AGAIN_LATER, STORE_UNAVAILABLE)
@@ -259,8 +261,14 @@ class VoiceGateway:
         logger.debug("session %s (%s) joined room %s", session.id, transport.kind, session.room_id)
 
     async def _stream_audio(self, session: VoiceSession, channel: VoiceChannel) -> None:
+        """Feed the session's audio to the mixer until it ends; while the listener has no
+        room (its recogniser far behind), the transport is not read: the audio waits there."""
         try:
             async for frame in session.transport.frames():
+                if not channel.listener.has_room:
+                    self._mixer.hold(session.id)
+                    await channel.listener.room_for_audio()
+                    self._mixer.release(session.id)
                 self._mixer.push(session.id, frame)
         except ValueError as exc:  # a frame in a format the session did not announce
             logger.warning("session %s: %s", session.id, exc)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BUSY = "busy"
-"""The error code of work the session refused: too many answers or utterances waiting."""
+"""The error code of an answer the session did not speak: too many answers waiting."""
 STORE_UNAVAILABLE = "store_unavailable"
 """The error code a caller gets when its transcript could not be stored; the session goes on."""
 _NOT_STORED = "the server cannot store your words now (its store fails); this turn got no answer"

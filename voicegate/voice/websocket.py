@@ -67,6 +67,7 @@ class WebSocketTransport(VoiceTransport):
         self._ended = asyncio.Event()
         self._pacer: asyncio.Task[None] | None = None
         self._played_until = 0.0
+        self._session_id = ""
 
     @property
     def input_rate(self) -> int:
@@ -85,6 +86,7 @@ class WebSocketTransport(VoiceTransport):
 
     async def opened(self, session_id: str, room_id: str) -> None:
         """Send ``ready`` and start pacing answer audio."""
+        self._session_id = session_id
         self._protocol.accept(session_id, room_id, self.input_rate, self._output_rate, FRAME_MS)
         self._send()
         self._pacer = asyncio.create_task(self._pace(), name=f"ws-pacer-{session_id}")
@@ -111,7 +113,8 @@ class WebSocketTransport(VoiceTransport):
                 self._send()
                 if self._protocol.close_code is not None:
                     return
-        except SocketClosedError:
+        except SocketClosedError as closed:
+            logger.info("session %s: %s", self._session_id, closed)
             return
         finally:
             ended.cancel()
