@@ -15,6 +15,10 @@ room it follows, moved only under a per-room lock; its own commits move the curs
 after the events before them were delivered, so local and remote events reach a channel
 in index order. Bindings and room status changes are announced as well, and the other
 processes read those rooms from the store again (``RoomKit.forget_room``).
+
+With a :class:`~voicegate.redis.lease.ProcessLease`, the bindings of this process's voice
+channels (one caller's session each) are recorded under its lease, so that they can be
+removed once it dies without detaching them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, Protocol
 
 from voicegate.core.models import (
     ChannelBinding,
+    ChannelType,
     Observation,
     Room,
     RoomEvent,
@@ -36,7 +41,8 @@ from voicegate.core.models import (
     TaskStatus,
 )
 from voicegate.core.store import ConversationStore
-from voicegate.redis.client import connect
+from voicegate.redis.client import connect, connection_errors
+from voicegate.redis.lease import ProcessLease
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +65,21 @@ class FanoutStore(ConversationStore):
     """``store`` shared with other processes, with their room events delivered here.
 
     ``redis_url`` is the Redis server of the fan-out; ``channel`` its pub/sub channel
-    (one for every room: each process filters the rooms it follows). Call :meth:`start`
-    with the kit once it is built; :meth:`close` closes the wrapped store too.
+    (one for every room: each process filters the rooms it follows); ``lease`` records the
+    bindings of voice channels (see the module). Call :meth:`start` with the kit once it
+    is built; :meth:`close` closes the wrapped store too.
     """
 
     def __init__(
-        self, store: ConversationStore, redis_url: str, *, channel: str = "voicegate:events"
+        self,
+        store: ConversationStore,
+        redis_url: str,
+        *,
+        channel: str = "voicegate:events",
+        lease: ProcessLease | None = None,
     ) -> None:
         self.inner = store
+        self._lease = lease
         self._url = redis_url
         self._channel = channel
         self._origin = uuid.uuid4().hex
@@ -136,6 +149,17 @@ class FanoutStore(ConversationStore):
 
     async def add_binding(self, binding: ChannelBinding) -> None:
         room_id = binding.room_id
+        if self._lease is not None and binding.channel_type is ChannelType.VOICE:
+            try:
+                await self._lease.hold(room_id, binding.channel_id)
+            except connection_errors() as exc:
+                logger.warning(
+                    "binding of %s not recorded under this process's lease (%s): if the process"
+                    " dies, it stays in room %s",
+                    binding.channel_id,
+                    exc,
+                    room_id,
+                )
         await self.inner.add_binding(binding)
         if room_id not in self._cursors:
             async with self._room_locks[room_id]:
@@ -146,6 +170,11 @@ class FanoutStore(ConversationStore):
 
     async def remove_binding(self, room_id: str, channel_id: str) -> bool:
         removed = await self.inner.remove_binding(room_id, channel_id)
+        if self._lease is not None:
+            try:
+                await self._lease.release(room_id, channel_id)
+            except connection_errors() as exc:
+                logger.warning("binding of %s left recorded (%s)", channel_id, exc)
         members = self._members.get(room_id)
         if members is not None:
             members.discard(channel_id)
