@@ -91,7 +91,9 @@ class FanoutStore(ConversationStore):
         self._members: dict[str, set[str]] = defaultdict(set)  # room id -> local channel ids
         self._room_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._committing: set[str] = set()  # ids of events this process is committing
-        self._publishing: set[asyncio.Task[None]] = set()
+        self._outbox: list[str] = []  # notices waiting for the publisher, in order
+        self._outbox_filled = asyncio.Event()
+        self._publisher: asyncio.Task[None] | None = None
 
     async def start(self, sink: FanoutSink) -> None:
         """Subscribe to the notices and deliver other processes' events to ``sink``."""
@@ -100,6 +102,7 @@ class FanoutStore(ConversationStore):
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self._channel)
         self._reader = asyncio.create_task(self._read(), name="voicegate-fanout")
+        self._publisher = asyncio.create_task(self._publish(), name="voicegate-fanout-notices")
 
     async def ping(self) -> None:
         """Raise unless Redis answers (for ``/healthz``)."""
@@ -122,8 +125,10 @@ class FanoutStore(ConversationStore):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
             self._reader = None
-        if self._publishing:
-            await asyncio.gather(*self._publishing, return_exceptions=True)
+        if self._publisher is not None:  # it sends what is queued, then ends
+            publisher, self._publisher = self._publisher, None
+            self._outbox_filled.set()
+            await publisher
         if self._pubsub is not None:
             await self._pubsub.aclose()
             await self._client.aclose()
@@ -193,18 +198,27 @@ class FanoutStore(ConversationStore):
 
     def _announce(self, notice: dict[str, Any]) -> None:
         """Publish ``notice`` in the background: a slow or absent Redis never holds a room."""
-        if self._client is None:
+        if self._publisher is None:
             return
-        payload = json.dumps({**notice, "from": self._origin}, separators=(",", ":"))
-        task = asyncio.create_task(self._publish(payload))
-        self._publishing.add(task)
-        task.add_done_callback(self._publishing.discard)
+        self._outbox.append(json.dumps({**notice, "from": self._origin}, separators=(",", ":")))
+        self._outbox_filled.set()
 
-    async def _publish(self, payload: str) -> None:
-        try:
-            await self._client.publish(self._channel, payload)
-        except Exception as exc:  # the others catch up from the store once Redis is back
-            logger.warning("fan-out notice not published (%s): %s", exc, payload)
+    async def _publish(self) -> None:
+        """Send the queued notices, in order, all that queued up meanwhile in one round trip
+        (a pipeline); end once :meth:`close` asked and nothing is queued."""
+        while self._publisher is not None or self._outbox:
+            await self._outbox_filled.wait()
+            self._outbox_filled.clear()
+            batch, self._outbox = self._outbox, []
+            if not batch:
+                continue
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for payload in batch:
+                        pipe.publish(self._channel, payload)
+                    await pipe.execute()
+            except Exception as exc:  # the others catch up from the store once Redis is back
+                logger.warning("%d fan-out notice(s) not published: %s", len(batch), exc)
 
     # the other processes' events
     async def _read(self) -> None:
