@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import uuid
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -28,13 +27,10 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-# Deletes the key only while it still holds our token, and tells the waiters (of every
-# process) on the release channel KEYS[2], in the same round trip.
+# Deletes the key only while it still holds our token.
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
-    redis.call('del', KEYS[1])
-    redis.call('publish', KEYS[2], KEYS[1])
-    return 1
+    return redis.call('del', KEYS[1])
 end
 return 0
 """
@@ -54,9 +50,7 @@ _held: ContextVar[tuple[_Hold, ...]] = ContextVar("voicegate_redis_room_locks", 
 
 class RedisLockManager(RoomLockManager):
     """Per-room locks on Redis: ``SET key token NX PX ttl``, renewed while held,
-    released by a compare-and-delete script that announces the release on a pub/sub
-    channel. A waiter tries again when a release is announced (it subscribes on its
-    first wait), or after ``retry_interval`` at the latest.
+    released by a compare-and-delete script.
 
     Reentrant in the same execution context (children of ``asyncio.gather``
     included); a task that outlives the holder does not inherit the lock. A
@@ -70,7 +64,6 @@ class RedisLockManager(RoomLockManager):
         ttl: float = 10.0,
         retry_interval: float = 0.005,
         key_prefix: str = "voicegate:lock:",
-        release_channel: str = "voicegate:lock-released",
     ) -> None:
         if ttl <= 0 or retry_interval <= 0:
             raise ValueError("ttl and retry_interval must be positive")
@@ -78,13 +71,6 @@ class RedisLockManager(RoomLockManager):
         self._ttl_ms = int(ttl * 1000)
         self._retry_interval = retry_interval
         self._prefix = key_prefix
-        self._release_channel = release_channel
-        # key -> set when its release is heard; kept while someone waits for it
-        self._released: weakref.WeakValueDictionary[str, asyncio.Event] = (
-            weakref.WeakValueDictionary()
-        )
-        self._listener: asyncio.Task[None] | None = None
-        self._listening = asyncio.Event()  # set once subscribed to the releases
         self._renew = self._client.register_script(_RENEW)
         self._release = self._client.register_script(_RELEASE)
         self._unreachable = connection_errors()
@@ -104,13 +90,12 @@ class RedisLockManager(RoomLockManager):
         token = uuid.uuid4().hex
         try:
             while True:
-                released = self._release_of(key)
                 if await self._try_set(key, token):
                     break
-                await self._wait(released)
+                await asyncio.sleep(self._retry_interval)
         except BaseException:  # cancelled mid-SET: the key may be ours, free it
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._release(keys=[key, self._release_channel], args=[token]))
+                await asyncio.shield(self._release(keys=[key], args=[token]))
             raise
         renewal = asyncio.create_task(self._keep_alive(key, token))
         hold = _Hold(self, room_id)
@@ -124,7 +109,7 @@ class RedisLockManager(RoomLockManager):
             with contextlib.suppress(asyncio.CancelledError):
                 await renewal
             try:
-                await self._release(keys=[key, self._release_channel], args=[token])
+                await self._release(keys=[key], args=[token])
             except self._unreachable as exc:
                 logger.warning("room lock %s not released (%s); it expires by itself", key, exc)
 
@@ -136,48 +121,6 @@ class RedisLockManager(RoomLockManager):
             logger.warning("room lock %s: Redis unreachable (%s); retrying", key, exc)
             await asyncio.sleep(UNREACHABLE_RETRY_S)
             return False
-
-    def _release_of(self, key: str) -> asyncio.Event | None:
-        """The event that the next announced release of ``key`` sets (cleared now); None
-        until this manager listens (it subscribes on its first wait)."""
-        if not self._listening.is_set():
-            return None
-        released = self._released.get(key)
-        if released is None:
-            released = self._released[key] = asyncio.Event()
-        released.clear()
-        return released
-
-    async def _wait(self, released: asyncio.Event | None) -> None:
-        """Wait until ``released`` is set, or ``retry_interval`` at most; the first wait
-        subscribes to the releases instead (then the lock is tried again at once)."""
-        if released is None and self._listener is None:
-            self._listener = asyncio.create_task(self._listen(), name="voicegate-lock-releases")
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._retry_interval):
-                await (self._listening if released is None else released).wait()
-
-    async def _listen(self) -> None:
-        """Wake the waiters of each released key (polling covers what this misses)."""
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-        try:
-            while True:
-                try:
-                    if not self._listening.is_set():
-                        await pubsub.subscribe(self._release_channel)
-                        self._listening.set()
-                    message = await pubsub.get_message(timeout=1.0)
-                except self._unreachable:
-                    await asyncio.sleep(UNREACHABLE_RETRY_S)
-                    continue
-                if message is None:
-                    continue
-                key = message["data"].decode()
-                released = self._released.get(key)
-                if released is not None:
-                    released.set()
-        finally:
-            await pubsub.aclose()
 
     async def _keep_alive(self, key: str, token: str) -> None:
         while True:
@@ -192,10 +135,5 @@ class RedisLockManager(RoomLockManager):
                 return
 
     async def close(self) -> None:
-        """Stop listening for releases and close the Redis connection pool."""
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        """Close the Redis connection pool."""
         await self._client.aclose()
