@@ -107,14 +107,22 @@ async def _worker(role: str, dsn: str, redis_url: str, rooms: list[str], count: 
         await asyncio.wait_for(stamps.done.wait(), 600)
         print(json.dumps(stamps.at), flush=True)
     else:
+        from voicegate.errors import ProcessTimeoutError
+
+        timeouts = 0
 
         async def send(room_id: str) -> None:
+            nonlocal timeouts
             for i in range(count):
-                await kit.send_event(room_id, f"src-{me}-{room_id}", TextContent(f"{me} {i}"))
+                try:
+                    await kit.send_event(room_id, f"src-{me}-{room_id}", TextContent(f"{me} {i}"))
+                except ProcessTimeoutError:  # counted; the others go on
+                    timeouts += 1
 
         began = time.monotonic()
         await asyncio.gather(*(send(room_id) for room_id in rooms))
-        print(json.dumps({"began": began, "ended": time.monotonic()}), flush=True)
+        span = {"began": began, "ended": time.monotonic(), "timeouts": timeouts}
+        print(json.dumps(span), flush=True)
     await kit.close()
 
 
@@ -191,7 +199,8 @@ async def delivery_latency(args: argparse.Namespace) -> dict[str, Any]:
 async def throughput(
     args: argparse.Namespace, processes: int, rooms: int, role: str = "write", source: Path = ROOT
 ) -> dict[str, Any]:
-    """Events per second committed by ``processes`` writers into ``rooms`` rooms."""
+    """Events per second committed by ``processes`` writers into ``rooms`` rooms (a
+    ``send_event`` that ran past ``process_timeout`` is counted apart, not as committed)."""
     names = [f"t{processes}-{rooms}-{uuid.uuid4().hex[:6]}-{n}" for n in range(rooms)]
     await _create_rooms(args.postgres_dsn, names)
     per_process = max(1, args.events // (processes * rooms))
@@ -200,13 +209,15 @@ async def throughput(
         await _ready(writer)
     spans = await _go(writers)
     wall = max(s["ended"] for s in spans) - min(s["began"] for s in spans)
-    total = per_process * processes * rooms
+    timeouts = sum(s["timeouts"] for s in spans)
+    total = per_process * processes * rooms - timeouts
     return {
         "setup": "PostgreSQL alone" if role == "write-alone" else "PostgreSQL + Redis",
         "processes": processes,
         "rooms": rooms,
         "events": total,
         "events_per_s": round(total / wall),
+        "process_timeouts": timeouts,
     }
 
 
@@ -274,6 +285,7 @@ def _extract(ref: str, into: Path) -> str:
 async def compare(args: argparse.Namespace) -> None:
     """The throughput cases before (``args.compare``) and after, alternating."""
     runs: dict[str, dict[str, list[int]]] = {}
+    failed: dict[str, dict[str, list[int]]] = {}  # send_event calls past process_timeout
     with tempfile.TemporaryDirectory() as before:
         commit = await asyncio.to_thread(_extract, args.compare, Path(before))
         for attempt in range(args.repeat):
@@ -282,7 +294,13 @@ async def compare(args: argparse.Namespace) -> None:
                     case = await throughput(args, processes, rooms, role, source)
                     label = f"{case['setup']}: {processes} proc, {rooms} room(s)"
                     runs.setdefault(label, {}).setdefault(code, []).append(case["events_per_s"])
-                    print(f"[{attempt + 1}/{args.repeat}] {label}, {code}: {case['events_per_s']}")
+                    timeouts = case["process_timeouts"]
+                    print(
+                        f"[{attempt + 1}/{args.repeat}] {label}, {code}: {case['events_per_s']}"
+                        + (f" ({timeouts} send_event past process_timeout)" if timeouts else "")
+                    )
+                    if timeouts:
+                        failed.setdefault(label, {}).setdefault(code, []).append(timeouts)
     results = {
         "machine": {
             "python": platform.python_version(),
@@ -291,6 +309,7 @@ async def compare(args: argparse.Namespace) -> None:
         },
         "events_per_case": args.events,
         "events_per_s": runs,
+        "process_timeouts": failed,
         "median": {
             label: {code: statistics.median(values) for code, values in codes.items()}
             for label, codes in runs.items()
