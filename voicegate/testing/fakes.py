@@ -32,13 +32,13 @@ class ScriptedSTT(STTProvider):
         self.heard: list[str] = []
         self.audio_seconds: list[float] = []
 
-    async def transcribe(self, audio: AudioFrame) -> Transcript:
+    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
         text = self._next()
         self.audio_seconds.append(audio.duration)
-        return Transcript(text, self.language, audio.duration, 0.0)
+        return Transcript(text, language or self.language, audio.duration, 0.0)
 
-    def stream(self, partial_interval: float = 0.7) -> STTStream:
-        return _ScriptedStream(self, self._next(), partial_interval)
+    def stream(self, partial_interval: float = 0.7, language: str | None = None) -> STTStream:
+        return _ScriptedStream(self, self._next(), partial_interval, language or self.language)
 
     async def warm_up(self) -> None:
         """Nothing to load."""
@@ -50,8 +50,9 @@ class ScriptedSTT(STTProvider):
 
 
 class _ScriptedStream(STTStream):
-    def __init__(self, stt: ScriptedSTT, text: str, partial_interval: float) -> None:
+    def __init__(self, stt: ScriptedSTT, text: str, partial_interval: float, language: str) -> None:
         self._stt = stt
+        self._language = language
         self._text = text
         self._words = text.split()
         self._interval = partial_interval
@@ -73,7 +74,7 @@ class _ScriptedStream(STTStream):
         ):
             self._said += 1
             text = " ".join(self._words[: self._said])
-            partial = Transcript(text, self._stt.language, self._seconds, 0.0, is_final=False)
+            partial = Transcript(text, self._language, self._seconds, 0.0, is_final=False)
             self._partials.put_nowait(partial)
 
     async def partials(self) -> AsyncIterator[Transcript]:
@@ -83,7 +84,7 @@ class _ScriptedStream(STTStream):
     async def finish(self) -> Transcript:
         self._end()
         self._stt.audio_seconds.append(self._seconds)
-        return Transcript(self._text, self._stt.language, self._seconds, 0.0)
+        return Transcript(self._text, self._language, self._seconds, 0.0)
 
     def cancel(self) -> None:
         self._end()
@@ -107,19 +108,19 @@ class BusySTT(WorkerSTT):
         self.finals = 0
         self.partials = 0
 
-    async def transcribe(self, audio: AudioFrame) -> Transcript:
+    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
         self.finals += 1
-        return await super().transcribe(audio)
+        return await super().transcribe(audio, language)
 
     async def transcribe_partial(
-        self, stream: Hashable, audio: Callable[[], AudioFrame]
+        self, stream: Hashable, audio: Callable[[], AudioFrame], language: str | None = None
     ) -> Transcript:
         self.partials += 1
-        return await super().transcribe_partial(stream, audio)
+        return await super().transcribe_partial(stream, audio, language)
 
-    def recognise(self, audio: AudioFrame) -> Transcript:
+    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
         time.sleep(self.seconds_per_call)
-        return Transcript(self.text, "en", audio.duration, self.seconds_per_call)
+        return Transcript(self.text, language or "en", audio.duration, self.seconds_per_call)
 
 
 class ToneTTS(TTSProvider):

@@ -7,13 +7,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.core.channels import Channel
 from voicegate.core.framework import FrameworkEvent
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import ChannelType, RoomStatus
+from voicegate.core.models import ChannelType, RoomStatus, utcnow
 from voicegate.core.store import StoreUnavailableError
 from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
@@ -24,7 +25,7 @@ from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.inbound import InboundMixer
-from voicegate.voice.protocol import CloseCode
+from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.turn import STORE_UNAVAILABLE, TurnObserver
@@ -181,6 +182,13 @@ class VoiceGateway:
         """Run one connection's session in ``slot`` (from :meth:`reserve`) until its audio
         ends; the slot is released at the end."""
         with slot:
+            settings = self._settings
+            if request.language is not None:
+                settings = replace(settings, language=request.language)
+            if (language := settings.stt_language) and not self._stt.supports_language(language):
+                logger.info("session refused: the recogniser does not know language %r", language)
+                await transport.close(CloseCode.PROTOCOL_VIOLATION, UNSUPPORTED_LANGUAGE)
+                return
             joining = request.room_id
             if joining is not None:
                 self._joining[joining] += 1
@@ -205,7 +213,7 @@ class VoiceGateway:
             participant = request.participant_id or str(request.metadata.get("subject", "caller"))
             session = VoiceSession(room_id, participant, transport, dict(request.metadata))
             channel = VoiceChannel(
-                session, self._kit, self._stt, self._tts, self._settings, self._observer
+                session, self._kit, self._stt, self._tts, settings, self._observer
             )
             try:
                 await self._join(session, channel)
@@ -250,7 +258,7 @@ class VoiceGateway:
         await self._kit.hook_engine.run_all(
             HookTrigger.ON_SESSION_STARTED, session, session, session.room_id
         )
-        logger.info("session %s (%s) joined room %s", session.id, transport.kind, session.room_id)
+        logger.debug("session %s (%s) joined room %s", session.id, transport.kind, session.room_id)
 
     async def _stream_audio(self, session: VoiceSession, channel: VoiceChannel) -> None:
         try:
@@ -291,7 +299,14 @@ class VoiceGateway:
             HookTrigger.ON_SESSION_ENDED, session, session, room_id
         )
         await _logged(hooks, "running the end hooks of", session)
-        logger.info("session %s left room %s", session.id, room_id)
+        lasted = (utcnow() - session.created_at).total_seconds()
+        logger.info(  # the one line per call at info
+            "call %s (%s) in room %s ended after %.1f s",
+            session.id,
+            session.transport.kind,
+            room_id,
+            lasted,
+        )
         await _logged(self._close_if_emptied(room_id), "closing the room of", session)
 
     async def _channel_left(self, event: FrameworkEvent) -> None:
@@ -327,7 +342,7 @@ class VoiceGateway:
             and all(s.room_id != room_id for s in self._sessions.values())
         ):
             await self._kit.close_room(room_id)
-            logger.info("room %s closed: its last session left", room_id)
+            logger.debug("room %s closed: its last session left", room_id)
 
 
 async def _logged(step: Awaitable[object], what: str, session: VoiceSession) -> None:

@@ -159,7 +159,9 @@ class Listener:
         if self._waiting >= MAX_WAITING_UTTERANCES:
             logger.warning("%d utterances wait for the recogniser: not this one", self._waiting)
             return
-        self._stream = stream = self._stt.stream(self._settings.partial_interval_ms / 1000.0)
+        self._stream = stream = self._stt.stream(
+            self._settings.partial_interval_ms / 1000.0, self._settings.stt_language
+        )
         if start.preroll.num_samples:
             stream.push(start.preroll)
         stream.push(start.speech)
@@ -215,7 +217,8 @@ class Listener:
         async for partial in stream.partials():
             if stream is not self._stream:
                 break  # the utterance ended: its final transcript follows instead
-            self._events.put_nowait(PartialHeard(partial))
+            if partial.text.strip():  # nothing heard (noise, silence) is no partial
+                self._events.put_nowait(PartialHeard(partial))
 
     async def _transcribe(self, utterance: _Transcribing) -> UtteranceHeard | UtteranceLost | None:
         try:

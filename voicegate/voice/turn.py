@@ -73,7 +73,7 @@ class TurnRunner:
         self._origin = origin
         self._observer = observer
         self._timings: TurnTimings | None = None  # the turn waiting for its first answer audio
-        self._unsent_final: str | None = None  # a transcript whose commit was not reported yet
+        self._unsent_final: Transcript | None = None  # its commit not reported yet
         # responses the caller interrupted, newest last: a part of one that arrives later (it
         # was committed before the cancel took effect, maybe in another process) is not spoken
         self._cut: dict[str, None] = {}
@@ -92,10 +92,10 @@ class TurnRunner:
         final: Transcript = outcome.payload
         if outcome.blocked:
             logger.info("session %s: transcript blocked by %s", session.id, outcome.blocked_by)
-            await session.transport.notify(FinalTranscript(final.text, None))
+            await session.transport.notify(FinalTranscript(final.text, None, final.language))
             return
         self._timings = timings = utterance.timings
-        self._unsent_final = final.text
+        self._unsent_final = final
         try:
             result = await self._kit.process_inbound(
                 InboundMessage(
@@ -117,8 +117,10 @@ class TurnRunner:
         await self._send_unsent_final()  # not committed: the client still gets its words
 
     async def _send_unsent_final(self) -> None:
-        if self._unsent_final is not None:
-            await self._session.transport.notify(FinalTranscript(self._unsent_final, None))
+        if (unsent := self._unsent_final) is not None:
+            await self._session.transport.notify(
+                FinalTranscript(unsent.text, None, unsent.language)
+            )
             self._unsent_final = None
 
     async def committed(self, event: RoomEvent) -> None:
@@ -126,7 +128,10 @@ class TurnRunner:
         if not isinstance(event.content, TextContent):
             return
         self._unsent_final = None
-        await self._session.transport.notify(FinalTranscript(event.content.body, event.id))
+        content = event.content
+        await self._session.transport.notify(
+            FinalTranscript(content.body, event.id, content.language)
+        )
         await self._session.transport.notify(RoomEventNotice(event))
 
     async def answer(self, event: RoomEvent) -> None:

@@ -226,7 +226,7 @@ class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
         await self.run_in_reserved_slot(
             socket,
             lambda: WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead),
-            SessionRequest(metadata, hello.room_id),
+            SessionRequest(metadata, hello.room_id, language=hello.language),
             metadata,
         )
 
