@@ -116,6 +116,16 @@ def test_bad_files(tmp_path: Path) -> None:
         load_config(_parse("--config", str(unknown)), environ={})
 
 
+def test_the_fresh_link_command_names_only_the_settings_that_differ() -> None:
+    assert ServeConfig().fresh_link_command(8765) == "voicegate token page --page-url"
+    moved = ServeConfig(host="0.0.0.0", data_dir=Path("/srv/vg"))
+    assert moved.fresh_link_command(9000) == (
+        "voicegate token page --page-url --host 0.0.0.0 --port 9000 --data-dir /srv/vg"
+    )
+    assert moved.page_url("abc", 9000) == "http://0.0.0.0:9000/?token=abc"
+    assert moved.page_url(None, 9000) == "http://0.0.0.0:9000/"
+
+
 def test_telephony_settings(tmp_path: Path) -> None:
     toml = tmp_path / "vg.toml"
     toml.write_text('[serve]\nsip = true\nsip_transports = ["tcp"]\nrtp_ports = "30000-30010"\n')

@@ -19,6 +19,7 @@ from typing import Any
 from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
 from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
+from voicegate.voice.ai import DEFAULT_AI_URL
 from voicegate.voice.session import VoiceSettings
 
 ENV_PREFIX = "VOICEGATE_"
@@ -39,7 +40,7 @@ class ServeConfig:
     stt_model: str = DEFAULT_STT_MODEL
     tts_voice: str = DEFAULT_TTS_VOICE
     responder: str = "echo"
-    ai_url: str = "http://127.0.0.1:8080/v1"
+    ai_url: str = DEFAULT_AI_URL
     ai_model: str = "local"
     anonymous: bool = False
     token_ttl: float = 600.0
@@ -65,6 +66,22 @@ class ServeConfig:
     def store_path(self) -> Path:
         """The SQLite file conversations are kept in."""
         return self.data_dir / "voicegate.sqlite3"
+
+    def page_url(self, token: str | None, port: int | None = None) -> str:
+        """The call page's address (on ``port`` if given, e.g. the one bound for port 0)."""
+        base = f"http://{self.host}:{self.port if port is None else port}/"
+        return base if token is None else f"{base}?token={token}"
+
+    def fresh_link_command(self, port: int) -> str:
+        """The ``voicegate token`` command that prints a fresh page link for this server."""
+        words = ["voicegate", "token", "page", "--page-url"]
+        defaults = ServeConfig()
+        settings = {"host": self.host, "port": port, "data_dir": self.data_dir}
+        settings["token_secret_file"] = self.token_secret_file
+        for name, value in settings.items():
+            if value is not None and value != getattr(defaults, name):
+                words += ["--" + name.replace("_", "-"), str(value)]
+        return " ".join(words)
 
 
 @dataclass(frozen=True, slots=True)

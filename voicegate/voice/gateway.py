@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import ChannelType, RoomStatus
+from voicegate.core.models import ChannelType, RoomStatus, utcnow
 from voicegate.core.store import StoreUnavailableError
 from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
@@ -248,7 +248,7 @@ class VoiceGateway:
         await self._kit.hook_engine.run_all(
             HookTrigger.ON_SESSION_STARTED, session, session, session.room_id
         )
-        logger.info("session %s (%s) joined room %s", session.id, transport.kind, session.room_id)
+        logger.debug("session %s (%s) joined room %s", session.id, transport.kind, session.room_id)
 
     async def _stream_audio(self, session: VoiceSession, channel: VoiceChannel) -> None:
         try:
@@ -289,7 +289,14 @@ class VoiceGateway:
             HookTrigger.ON_SESSION_ENDED, session, session, room_id
         )
         await _logged(hooks, "running the end hooks of", session)
-        logger.info("session %s left room %s", session.id, room_id)
+        lasted = (utcnow() - session.created_at).total_seconds()
+        logger.info(  # the one line per call at info
+            "call %s (%s) in room %s ended after %.1f s",
+            session.id,
+            session.transport.kind,
+            room_id,
+            lasted,
+        )
         await _logged(self._close_if_emptied(room_id), "closing the room of", session)
 
     async def _bound_channels(self, room_id: str) -> set[str]:
@@ -317,7 +324,7 @@ class VoiceGateway:
             and all(s.room_id != room_id for s in self._sessions.values())
         ):
             await self._kit.close_room(room_id)
-            logger.info("room %s closed: its last session left", room_id)
+            logger.debug("room %s closed: its last session left", room_id)
 
 
 async def _logged(step: Awaitable[object], what: str, session: VoiceSession) -> None:

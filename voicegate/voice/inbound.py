@@ -6,9 +6,11 @@ format (rate and channel count), so a lone session is processed the moment its a
 arrives and a busy server batches more. No session waits for another: each keeps
 its own resampler history and clock. A session that sends nothing for ``stall_ms``
 is fed silence in real time, as a muted microphone would be, so its utterance ends
-even when the client stops sending. A client may not run ahead of real time by more
-than ``burst_ms``: what it sends beyond that is dropped (and logged once per episode),
-so nobody can make the server transcribe faster than people speak.
+even when the client stops sending; time the server's own loop was held up (audio
+that came meanwhile is not read yet) is not the client's stall. A client may not run
+ahead of real time by more than ``burst_ms``: what it sends beyond that is dropped
+(and logged once per episode), so nobody can make the server transcribe faster than
+people speak.
 """
 
 from __future__ import annotations
@@ -200,11 +202,16 @@ class InboundMixer:
                 logger.exception("inbound frame handler of session %s failed", session_id)
 
     async def _feed_stalled(self) -> None:
+        due = self._clock() + self._frame_s
         while self._sessions:
             await asyncio.sleep(self._frame_s)
             now = self._clock()
+            # a loop held up past this wake-up has not read what arrived meanwhile: without
+            # this, a busy server fed silence into speech and cut an utterance in two
+            held_up = max(0.0, now - due)
+            due = now + self._frame_s
             for session_id, session in list(self._sessions.items()):
-                if now - session.last_input < self._stall_s or session.frames:
+                if now - held_up - session.last_input < self._stall_s or session.frames:
                     continue
                 since = max(session.last_input, session.silence_until)
                 count = int((now - since) / self._frame_s)
