@@ -60,12 +60,13 @@ def test_models_command_lists_installed_models(capsys: pytest.CaptureFixture[str
     assert "whisper-tiny.en" in out
     assert "piper-en_US-joe-medium" in out
     assert " no " not in out
-    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[1:]}
-    assert rows == {  # id: kind, default (Silero, not a default, shows "installed" there)
-        "whisper-tiny.en": ["stt", "yes"],
-        "piper-en_US-joe-medium": ["tts", "yes"],
-        "smart-turn-v3.2": ["turn", "yes"],
-        "silero-vad-v6": ["vad", "yes"],
+    defaults = {line.split()[0]: line[34:41].strip() for line in out.splitlines()[1:]}
+    assert defaults == {
+        "whisper-tiny.en": "yes",
+        "piper-en_US-joe-medium": "yes",
+        "smart-turn-v3.2": "yes",
+        "silero-vad-v6": "",
+        "whisper-base": "",
     }
 
 

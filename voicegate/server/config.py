@@ -23,6 +23,7 @@ from voicegate.server.config_values import (
     boolean,
     channel_types,
     int_in,
+    language_code,
     non_empty,
     one_of,
     port_range,
@@ -31,6 +32,8 @@ from voicegate.server.config_values import (
     sip_transports,
     sip_users,
 )
+from voicegate.stt.worker import DEFAULT_MAX_BATCH
+from voicegate.voice.ai import DEFAULT_AI_URL
 from voicegate.voice.session import VoiceSettings
 
 ENV_PREFIX = "VOICEGATE_"
@@ -47,9 +50,11 @@ class ServeConfig:
     postgres_url: str | None = None
     redis_url: str | None = None
     stt_model: str = DEFAULT_STT_MODEL
+    stt_device: str = "auto"
+    stt_batch: int = DEFAULT_MAX_BATCH
     tts_voice: str = DEFAULT_TTS_VOICE
     responder: str = "echo"
-    ai_url: str = "http://127.0.0.1:8080/v1"
+    ai_url: str = DEFAULT_AI_URL
     ai_model: str = "local"
     anonymous: bool = False
     token_ttl: float = 600.0
@@ -75,6 +80,22 @@ class ServeConfig:
     def store_path(self) -> Path:
         """The SQLite file conversations are kept in."""
         return self.data_dir / "voicegate.sqlite3"
+
+    def page_url(self, token: str | None, port: int | None = None) -> str:
+        """The call page's address (on ``port`` if given, e.g. the one bound for port 0)."""
+        base = f"http://{self.host}:{self.port if port is None else port}/"
+        return base if token is None else f"{base}?token={token}"
+
+    def fresh_link_command(self, port: int) -> str:
+        """The ``voicegate token`` command that prints a fresh page link for this server."""
+        words = ["voicegate", "token", "page", "--page-url"]
+        defaults = ServeConfig()
+        settings = {"host": self.host, "port": port, "data_dir": self.data_dir}
+        settings["token_secret_file"] = self.token_secret_file
+        for name, value in settings.items():
+            if value is not None and value != getattr(defaults, name):
+                words += ["--" + name.replace("_", "-"), str(value)]
+        return " ".join(words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +137,16 @@ SETTINGS: tuple[_Setting, ...] = (
         non_empty,
     ),
     _Setting("stt_model", "speech-to-text model id or CTranslate2 folder", non_empty),
+    _Setting(
+        "stt_device",
+        "where speech recognition runs: cpu, cuda, or auto (CUDA when one is found)",
+        one_of("cpu", "cuda", "auto"),
+    ),
+    _Setting(
+        "stt_batch",
+        "most utterances recognised in one batched call (1: one at a time)",
+        int_in(1, 64),
+    ),
     _Setting("tts_voice", "Piper voice id or .onnx path", non_empty),
     _Setting("responder", "who answers: echo, or ai (OpenAI-compatible)", one_of("echo", "ai")),
     _Setting("ai_url", "base URL of the OpenAI-compatible endpoint (responder=ai)", non_empty),
@@ -265,6 +296,12 @@ SETTINGS: tuple[_Setting, ...] = (
         "speak_channel_types",
         "channel types whose messages are spoken, separated by commas",
         channel_types,
+        voice=True,
+    ),
+    _Setting(
+        "language",
+        "language callers speak (a code such as fr), or auto: detected by a multilingual model",
+        language_code,
         voice=True,
     ),
 )

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voicegate.core.models import ChannelType
+from voicegate.voice.protocol import is_language_code
 from voicegate.voice.session import CHOICES, VoiceSettings, session_setting
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -81,6 +82,12 @@ def session_value(name: str) -> Callable[[str], Any]:
         return session_setting(name, value)
 
     return parse
+
+
+def language_code(text: str) -> str:
+    if not is_language_code(text):
+        raise ValueError("expected auto or a language code such as en, fr, de")
+    return text
 
 
 def non_empty(text: str) -> str:

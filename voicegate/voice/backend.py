@@ -19,13 +19,15 @@ class SessionRequest:
     its own session settings (checked, by name; see ``SESSION_SETTINGS``).
 
     Without a ``participant_id`` the gateway takes the metadata's ``subject`` (what
-    :class:`~voicegate.voice.tokens.TokenAuth` puts there).
+    :class:`~voicegate.voice.tokens.TokenAuth` puts there); without a ``language``, the
+    gateway's setting.
     """
 
     metadata: dict[str, Any] = field(default_factory=dict)
     room_id: str | None = None
     participant_id: str | None = None
     settings: Mapping[str, object] = field(default_factory=dict)
+    language: str | None = None
 
 
 class SessionHandler(Protocol):

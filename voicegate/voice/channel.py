@@ -20,7 +20,6 @@ from voicegate.voice.listener import (
     ListenerEvent,
     PartialHeard,
     SessionIdle,
-    UtteranceDropped,
     UtteranceHeard,
     UtteranceIgnored,
     UtteranceLost,
@@ -41,7 +40,7 @@ from voicegate.voice.outbox import TOO_SLOW
 from voicegate.voice.protocol import CloseCode
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.speaker import Speaker
-from voicegate.voice.turn import BUSY, TurnObserver, TurnRunner
+from voicegate.voice.turn import TurnObserver, TurnRunner
 
 if TYPE_CHECKING:
     from voicegate.core.kit import RoomKit
@@ -50,7 +49,8 @@ logger = logging.getLogger(__name__)
 
 IDLE_TIMEOUT = "idle_timeout"
 """The close reason (code 4410) of a session without speech or answer for too long."""
-_NOT_TRANSCRIBED = "too many of your utterances wait for the recogniser; this one was dropped"
+FINISH_TURNS_TIMEOUT_S = 60.0
+"""How long a session whose audio ended may still spend transcribing its last turns."""
 
 
 class VoiceChannel(Channel):
@@ -103,6 +103,11 @@ class VoiceChannel(Channel):
         self._interrupts: set[asyncio.Task[None]] = set()
         self._relay = asyncio.create_task(self._relay_events(), name=f"voice-{session.id}")
 
+    @property
+    def listener(self) -> Listener:
+        """Who hears the caller (the gateway asks it whether it has room for audio)."""
+        return self._listener
+
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
         """Process one 16 kHz mono frame of the caller's audio."""
         self._listener.on_frame(frame, speech, dbfs)
@@ -112,6 +117,21 @@ class VoiceChannel(Channel):
         if self._speaker.speaking:
             return Floor.SPEAKING
         return Floor.THINKING if self._turns.thinking else Floor.LISTENING
+
+    async def finish_turns(self) -> None:
+        """The caller's audio ended (the client left, or the session is closing): the
+        utterance in progress ends there, and it and every turn still waiting for the
+        recogniser are transcribed and sent into the room, for at most
+        ``FINISH_TURNS_TIMEOUT_S``. Answers are no longer spoken."""
+        await self._speaker.close()
+        self._listener.end_of_audio()
+        done, _ = await asyncio.wait({self._relay}, timeout=FINISH_TURNS_TIMEOUT_S)
+        if not done:
+            logger.warning(
+                "voice session %s: its last turns were not transcribed within %.0f s",
+                self.session.id,
+                FINISH_TURNS_TIMEOUT_S,
+            )
 
     async def interrupt(self) -> None:
         """The client asked to stop the answer (and the rest of its response)."""
@@ -182,8 +202,6 @@ class VoiceChannel(Channel):
                 await self.session.transport.notify(SpeechIgnored(reason, transcript.text))
             case UtteranceLost():
                 await self._processing_failed()
-            case UtteranceDropped():
-                await self.session.transport.notify(SessionError(BUSY, _NOT_TRANSCRIBED))
             case SessionIdle(seconds=seconds):
                 logger.info("session %s idle for %.0f s: closing it", self.session.id, seconds)
                 await self.session.transport.close(CloseCode.IDLE_TIMEOUT, IDLE_TIMEOUT)

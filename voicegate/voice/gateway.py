@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from voicegate.audio.echo import EchoCanceller
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import ChannelType, RoomStatus
+from voicegate.core.models import ChannelType, RoomStatus, utcnow
 from voicegate.core.store import StoreUnavailableError
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
@@ -27,7 +27,7 @@ from voicegate.voice.detectors import Detectors
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.inbound import InboundMixer
 from voicegate.voice.notices import SessionError
-from voicegate.voice.protocol import CloseCode
+from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode
 from voicegate.voice.session import (
     EndOfTurn,
     VoiceSession,
@@ -196,6 +196,13 @@ class VoiceGateway:
         """Run one connection's session in ``slot`` (from :meth:`reserve`) until its audio
         ends; the slot is released at the end."""
         with slot:
+            settings = self._settings
+            if request.language is not None:
+                settings = replace(settings, language=request.language)
+            if (language := settings.stt_language) and not self._stt.supports_language(language):
+                logger.info("session refused: the recogniser does not know language %r", language)
+                await transport.close(CloseCode.PROTOCOL_VIOLATION, UNSUPPORTED_LANGUAGE)
+                return
             joining = request.room_id
             if joining is not None:
                 self._joining[joining] += 1
@@ -219,7 +226,7 @@ class VoiceGateway:
                         del self._joining[joining]
             participant = request.participant_id or str(request.metadata.get("subject", "caller"))
             session = VoiceSession(room_id, participant, transport, dict(request.metadata))
-            settings = with_session_choices(self._settings, request.settings)
+            settings = with_session_choices(settings, request.settings)
             refused: list[str] = []
             turn_model = None
             if settings.end_of_turn is EndOfTurn.SEMANTIC:
@@ -234,6 +241,8 @@ class VoiceGateway:
             try:
                 await self._join(session, channel, settings, refused)
                 await self._stream_audio(session, channel)
+                self._mixer.finish(session.id)
+                await channel.finish_turns()
             except StoreUnavailableError:
                 self.record_error("store")
                 await transport.close(CloseCode.TRY_AGAIN_LATER, STORE_UNAVAILABLE)
@@ -308,11 +317,17 @@ class VoiceGateway:
         await self._kit.hook_engine.run_all(
             HookTrigger.ON_SESSION_STARTED, session, session, session.room_id
         )
-        logger.info("session %s (%s) joined room %s", session.id, transport.kind, session.room_id)
+        logger.debug("session %s (%s) joined room %s", session.id, transport.kind, session.room_id)
 
     async def _stream_audio(self, session: VoiceSession, channel: VoiceChannel) -> None:
+        """Feed the session's audio to the mixer until it ends; while the listener has no
+        room (its recogniser far behind), the transport is not read: the audio waits there."""
         try:
             async for frame in session.transport.frames():
+                if not channel.listener.has_room:
+                    self._mixer.hold(session.id)
+                    await channel.listener.room_for_audio()
+                    self._mixer.release(session.id)
                 self._mixer.push(session.id, frame)
         except ValueError as exc:  # a frame in a format the session did not announce
             logger.warning("session %s: %s", session.id, exc)
@@ -349,7 +364,14 @@ class VoiceGateway:
             HookTrigger.ON_SESSION_ENDED, session, session, room_id
         )
         await _logged(hooks, "running the end hooks of", session)
-        logger.info("session %s left room %s", session.id, room_id)
+        lasted = (utcnow() - session.created_at).total_seconds()
+        logger.info(  # the one line per call at info
+            "call %s (%s) in room %s ended after %.1f s",
+            session.id,
+            session.transport.kind,
+            room_id,
+            lasted,
+        )
         await _logged(self._close_if_emptied(room_id), "closing the room of", session)
 
     async def _bound_channels(self, room_id: str) -> set[str]:
@@ -377,7 +399,7 @@ class VoiceGateway:
             and all(s.room_id != room_id for s in self._sessions.values())
         ):
             await self._kit.close_room(room_id)
-            logger.info("room %s closed: its last session left", room_id)
+            logger.debug("room %s closed: its last session left", room_id)
 
 
 async def _logged(step: Awaitable[object], what: str, session: VoiceSession) -> None:

@@ -6,9 +6,12 @@ format (rate and channel count), so a lone session is processed the moment its a
 arrives and a busy server batches more. No session waits for another: each keeps
 its own resampler history and clock. A session that sends nothing for ``stall_ms``
 is fed silence in real time, as a muted microphone would be, so its utterance ends
-even when the client stops sending. A client may not run ahead of real time by more
-than ``burst_ms``: what it sends beyond that is dropped (and logged once per episode),
-so nobody can make the server transcribe faster than people speak.
+even when the client stops sending; time the server's own loop was held up (audio
+that came meanwhile is not read yet) is not the client's stall. A client may not run
+ahead of real time by more than ``burst_ms``: what it sends beyond that is dropped
+(and logged once per episode), so nobody can make the server transcribe faster than
+people speak. While the server itself holds a session's audio back
+(:meth:`InboundMixer.hold`), neither rule applies to the time held.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class _Session:
     carry: Samples | None = None  # a partial frame waiting for the rest
     stream_time: float = 0.0
     silence_until: float = 0.0
+    held_since: float | None = None  # the session's audio is held back (see InboundMixer.hold)
 
     def add(self, samples: Samples) -> None:
         if self.carry is not None:
@@ -148,6 +152,32 @@ class InboundMixer:
             session.format.path.remove_session(session_id)
             session.format.pending.pop(session_id, None)
 
+    def hold(self, session_id: str) -> None:
+        """The session's audio is held back by the server (its recogniser is far behind):
+        no silence is fed in meanwhile, and the time held is added to what the client may
+        send at once when :meth:`release` lets it go on."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.held_since is None:
+            session.held_since = self._clock()
+
+    def release(self, session_id: str) -> None:
+        """Take the session's audio again after :meth:`hold`."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.held_since is not None:
+            now = self._clock()
+            session.started -= now - session.held_since
+            session.held_since = None
+            session.last_input = now
+
+    def finish(self, session_id: str) -> None:
+        """Run the audio the session has buffered through the path now (its input ended)."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.frames:
+            ready = [(session_id, session)]
+            while session.frames:
+                self._pass(session.format.path, ready)
+            session.format.pending.pop(session_id, None)
+
     def push(self, session_id: str, frame: AudioFrame) -> None:
         """Buffer a session's audio; it is processed at the end of this loop iteration."""
         session = self._sessions.get(session_id)
@@ -219,11 +249,20 @@ class InboundMixer:
                 logger.exception("inbound frame handler of session %s failed", session_id)
 
     async def _feed_stalled(self) -> None:
+        due = self._clock() + self._frame_s
         while self._sessions:
             await asyncio.sleep(self._frame_s)
             now = self._clock()
+            # a loop held up past this wake-up has not read what arrived meanwhile: without
+            # this, a busy server fed silence into speech and cut an utterance in two
+            held_up = max(0.0, now - due)
+            due = now + self._frame_s
             for session_id, session in list(self._sessions.items()):
-                if now - session.last_input < self._stall_s or session.frames:
+                if (
+                    now - held_up - session.last_input < self._stall_s
+                    or session.frames
+                    or session.held_since is not None
+                ):
                     continue
                 since = max(session.last_input, session.silence_until)
                 count = int((now - since) / self._frame_s)

@@ -8,7 +8,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -58,12 +58,6 @@ class UtteranceLost:
 
 
 @dataclass(frozen=True, slots=True)
-class UtteranceDropped:
-    """An utterance was not transcribed: ``MAX_WAITING_UTTERANCES`` of the caller's
-    utterances were still waiting for the recogniser when it began."""
-
-
-@dataclass(frozen=True, slots=True)
 class SessionIdle:
     """Neither the caller nor an answer has made a sound for ``seconds``."""
 
@@ -77,14 +71,17 @@ ListenerEvent = (
     | UtteranceHeard
     | UtteranceIgnored
     | UtteranceLost
-    | UtteranceDropped
     | SessionIdle
 )
 
 MAX_WAITING_UTTERANCES = 8
-"""A caller's utterances that may wait for the recogniser at once; speech beyond is not
-transcribed (the caller is told), so a recogniser that stays behind cannot make a
-session's memory grow."""
+"""A caller's utterances that may wait for the recogniser as turns of their own; a later
+one joins the latest of them (see :class:`Listener`)."""
+MAX_JOINED_AUDIO_S = 60.0
+"""Once the latest waiting turn holds this much audio, the caller's audio is held back
+(:attr:`Listener.has_room`) until the recogniser takes the oldest waiting turn."""
+JOIN_GAP_S = 0.5
+"""The silence put between utterances joined into one turn."""
 
 
 @dataclass(slots=True)
@@ -98,12 +95,19 @@ class _Utterance:
     settled: bool = False  # a verdict other than WAIT was reached
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Transcribing:
-    """An ended utterance whose final transcript :meth:`Listener.events` awaits in turn."""
+    """A turn whose final transcript :meth:`Listener.events` awaits in turn: one utterance,
+    or several joined into its stream (judged as the first); ``ended`` is clear while an
+    utterance is still being added."""
 
     utterance: _Utterance
     timings: TurnTimings
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class _EndOfAudio:
+    """The caller's audio ended: :meth:`Listener.events` stops after what came before."""
 
 
 class Listener:
@@ -115,8 +119,7 @@ class Listener:
     ``end_of_speech_ms`` of silence (``fixed``) or when :class:`SemanticTurnEnd` says so
     (``semantic``, with ``turn_model``). :meth:`events` yields every event in order: an
     utterance's :class:`UtteranceHeard` (or :class:`UtteranceIgnored`,
-    :class:`UtteranceLost`, :class:`UtteranceDropped`) comes before anything of the next
-    one.
+    :class:`UtteranceLost`) comes before anything of the next one.
 
     Speech that begins while ``floor()`` is ``thinking`` or ``speaking`` is judged by a
     :class:`Contest` as it goes (its length, its partial transcripts, then its final one,
@@ -124,6 +127,14 @@ class Listener:
     when it interrupts. When the caller does not speak and the floor stays ``listening``
     for ``idle_timeout_ms`` of the caller's audio (silence fed in for a stalled client
     counts), :class:`SessionIdle` follows, once.
+
+    No utterance is ever dropped. At most ``MAX_WAITING_UTTERANCES`` ended utterances wait
+    for the recogniser as turns of their own; the next one joins the latest of them (after
+    ``JOIN_GAP_S`` of silence: one transcript, one turn). Once that turn holds
+    ``MAX_JOINED_AUDIO_S`` of audio, :attr:`has_room` holds the caller's audio back
+    until the recogniser takes the oldest waiting turn, so a session's memory stays bounded
+    whatever the recogniser's delay. :meth:`end_of_audio` ends the utterance in progress
+    and lets :meth:`events` finish the waiting turns, then stop.
     """
 
     def __init__(
@@ -160,10 +171,14 @@ class Listener:
         self._recent: deque[AudioFrame] = deque()  # the utterance's last 8 s, for the model
         self._recent_s = 0.0
         self._last_frame: AudioFrame | None = None
-        self._waiting = 0  # ended utterances not transcribed yet
+        self._waiting: deque[_Transcribing] = deque()  # turns the recogniser has not taken
+        self._joined: _Transcribing | None = None  # the waiting turn the utterance joined
+        self._room = asyncio.Event()  # set while the caller's audio is taken
+        self._room.set()
         self._active_at = 0.0  # stream time of the latest speech or answer
         self._idle = False
-        self._events: asyncio.Queue[ListenerEvent | _Transcribing] = asyncio.Queue()
+        self._events: asyncio.Queue[ListenerEvent | _Transcribing | _EndOfAudio]
+        self._events = asyncio.Queue()
         self._relays: set[asyncio.Task[None]] = set()
 
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
@@ -174,7 +189,7 @@ class Listener:
             if isinstance(event, SpeechStart):
                 self._open(event)
             else:
-                self._close(event, frame)
+                self._close(event, behind=frame.timestamp + frame.duration - event.timestamp)
         if was_open and self._endpointer.in_speech:
             self._remember(frame)
             self._feed(frame, speech)
@@ -183,16 +198,40 @@ class Listener:
         self._check_idle(frame)
 
     async def events(self) -> AsyncIterator[ListenerEvent]:
-        """The utterance events, in order, as they happen."""
+        """The utterance events, in order, as they happen; they end after
+        :meth:`end_of_audio` once every turn before it is transcribed."""
         while True:
             item = await self._events.get()
+            if isinstance(item, _EndOfAudio):
+                return
             if not isinstance(item, _Transcribing):
                 yield item
                 continue
+            while not item.ended.is_set():  # an utterance joining it is under way
+                await item.ended.wait()  # (and another may join before this wakes up)
+            self._waiting.popleft()  # no await since the check: nothing joins it now
+            self._update_room()
             heard = await self._transcribe(item)
-            self._waiting -= 1
             if heard is not None:
                 yield heard
+
+    @property
+    def has_room(self) -> bool:
+        """Whether the caller's audio may be taken now: False while the recogniser is so far
+        behind that the waiting turns are full."""
+        return self._room.is_set()
+
+    async def room_for_audio(self) -> None:
+        """Return once :attr:`has_room`."""
+        await self._room.wait()
+
+    def end_of_audio(self) -> None:
+        """The caller's audio ended: the utterance in progress ends here, and
+        :meth:`events` ends once every waiting turn is transcribed."""
+        for event in self._endpointer.flush():
+            if isinstance(event, SpeechEnd):
+                self._close(event, behind=0.0)
+        self._events.put_nowait(_EndOfAudio())
 
     def close(self) -> None:
         """Stop listening: the utterance in progress is dropped."""
@@ -205,20 +244,32 @@ class Listener:
 
     def _open(self, start: SpeechStart) -> None:
         self._events.put_nowait(SpeechStarted(start.timestamp))
-        if self._waiting >= MAX_WAITING_UTTERANCES:
-            logger.warning("%d utterances wait for the recogniser: not this one", self._waiting)
-            return
-        stream = self._stt.stream(self._settings.partial_interval_ms / 1000.0)
-        self._utterance = _Utterance(stream, start.timestamp, self._contest())
+        if len(self._waiting) >= MAX_WAITING_UTTERANCES:
+            self._joined = joined = self._waiting[-1]
+            joined.ended.clear()
+            stream = joined.utterance.stream
+            gap = round(JOIN_GAP_S * start.speech.sample_rate)
+            stream.push(AudioFrame(np.zeros(gap, np.int16), start.speech.sample_rate))
+            logger.info(
+                "%d turns wait for the recogniser: this utterance joins the latest (%.1f s)",
+                len(self._waiting),
+                stream.duration,
+            )
+            self._utterance = _Utterance(stream, start.timestamp, self._contest())
+        else:
+            stream = self._stt.stream(
+                self._settings.partial_interval_ms / 1000.0, self._settings.stt_language
+            )
+            self._utterance = _Utterance(stream, start.timestamp, self._contest())
+            relay = asyncio.create_task(self._relay_partials(self._utterance))
+            self._relays.add(relay)
+            relay.add_done_callback(self._relays.discard)
         for audio in (start.preroll, start.speech):
             if audio.num_samples:
                 stream.push(audio)
                 self._remember(audio)
         if self._turn_end is not None:
             self._turn_end.speech()
-        relay = asyncio.create_task(self._relay_partials(self._utterance))
-        self._relays.add(relay)
-        relay.add_done_callback(self._relays.discard)
 
     def _contest(self) -> Contest | None:
         floor = self._floor()
@@ -236,7 +287,7 @@ class Listener:
         """Give the stream speech only: quiet frames wait until speech follows them, and the
         first one asks for a pass over the speech so far."""
         if self._utterance is None:
-            return  # an utterance not transcribed (too many wait)
+            return
         stream = self._utterance.stream
         if not speech:
             if not self._held:
@@ -267,13 +318,16 @@ class Listener:
 
     def _end_turn(self) -> None:
         """The semantic end of turn says the caller is done."""
-        if self._endpointer.in_speech and self._last_frame is not None:
-            self._close(self._endpointer.end_now(), self._last_frame)
+        frame = self._last_frame
+        if self._endpointer.in_speech and frame is not None:
+            end = self._endpointer.end_now()
+            self._close(end, behind=frame.timestamp + frame.duration - end.timestamp)
 
-    def _close(self, end: SpeechEnd, frame: AudioFrame) -> None:
+    def _close(self, end: SpeechEnd, behind: float) -> None:
+        """End the utterance ``end``, which ended ``behind`` seconds of audio ago."""
         now = time.monotonic()
-        behind = frame.timestamp + frame.duration - end.timestamp
         utterance, self._utterance = self._utterance, None
+        joined, self._joined = self._joined, None
         self._held.clear()
         self._recent.clear()
         self._recent_s = 0.0
@@ -281,11 +335,32 @@ class Listener:
             self._turn_end.close()
         self._events.put_nowait(SpeechEnded(end.timestamp, end.timestamp - end.start))
         if utterance is None:
-            self._events.put_nowait(UtteranceDropped())
             return
         timings = TurnTimings(speech_ended=now - behind, endpointed=now)
-        self._waiting += 1
-        self._events.put_nowait(_Transcribing(utterance, timings))
+        if joined is not None:
+            joined.timings = timings  # the turn's latency counts from its last words
+            joined.ended.set()
+        else:
+            turn = _Transcribing(utterance, timings)
+            turn.ended.set()
+            self._waiting.append(turn)
+            self._events.put_nowait(turn)
+        self._update_room()
+
+    def _update_room(self) -> None:
+        """Hold the caller's audio back while the waiting turns are full."""
+        full = (
+            len(self._waiting) >= MAX_WAITING_UTTERANCES
+            and self._waiting[-1].utterance.stream.duration >= MAX_JOINED_AUDIO_S
+        )
+        if full and self._room.is_set():
+            logger.warning(
+                "the recogniser is %d turns behind: holding the caller's audio back",
+                len(self._waiting),
+            )
+            self._room.clear()
+        elif not full:
+            self._room.set()
 
     def _judge_speech(self) -> None:
         utterance = self._utterance
@@ -327,7 +402,8 @@ class Listener:
         async for partial in stream.partials():
             if utterance is not self._utterance:
                 break  # the utterance ended: its final transcript follows instead
-            self._events.put_nowait(PartialHeard(partial))
+            if partial.text.strip():  # nothing heard (noise, silence) is no partial
+                self._events.put_nowait(PartialHeard(partial))
             if self._turn_end is not None and partial.audio_duration + 1e-6 >= stream.duration:
                 self._turn_end.transcript(partial.text)
             contest = utterance.contest

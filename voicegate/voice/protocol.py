@@ -23,6 +23,10 @@ from voicegate.voice.session import SESSION_SETTINGS, session_setting
 
 SAMPLE_FORMAT = "pcm16"
 """The only audio format: signed 16-bit little-endian PCM."""
+AUTO_LANGUAGE = "auto"
+"""The language setting that lets the recogniser detect each utterance's language."""
+UNSUPPORTED_LANGUAGE = "unsupported_language"
+"""Why a session is refused whose language the recogniser does not know (close 4400)."""
 
 
 class State(Enum):
@@ -62,6 +66,8 @@ class Hello:
     room_id: str | None
     format: str = SAMPLE_FORMAT
     settings: Mapping[str, object] = field(default_factory=dict)
+    language: str | None = None
+    """The language the caller speaks (``auto``: detected), or None for the server's default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,16 @@ class ProtocolError:
     def __str__(self) -> str:
         """One log line: ``code (fatal): message``."""
         return f"{self.code}{' (fatal)' if self.fatal else ''}: {self.message}"
+
+
+def is_language_code(value: object) -> bool:
+    """Whether ``value`` is ``auto`` or has the shape of a language code (2-3 lower-case
+    letters, as Whisper names languages); whether the recogniser knows it is checked when
+    the session starts."""
+    if not isinstance(value, str):
+        return False
+    code = 2 <= len(value) <= 3 and value.isascii() and value.isalpha() and value.islower()
+    return value == AUTO_LANGUAGE or code
 
 
 ProtocolEvent = Hello | AudioIn | Interrupt | Bye | ProtocolError
@@ -237,9 +253,12 @@ class VoiceProtocol:
         """A transcript of the speech so far."""
         self._send_session({"type": "partial_transcript", "text": text})
 
-    def final_transcript(self, text: str, event_id: str | None) -> None:
-        """The utterance's transcript and the room event it became (``None`` if blocked)."""
-        self._send_session({"type": "final_transcript", "text": text, "event_id": event_id})
+    def final_transcript(self, text: str, event_id: str | None, language: str | None) -> None:
+        """The utterance's transcript, the room event it became (``None`` if blocked) and
+        the language it was heard in."""
+        self._send_session(
+            {"type": "final_transcript", "text": text, "event_id": event_id, "language": language}
+        )
 
     def room_event(self, event: RoomEvent) -> None:
         """An event of the session's room."""
@@ -314,6 +333,7 @@ class VoiceProtocol:
         channels = message.get("channels", 1)
         sample_format = message.get("format", SAMPLE_FORMAT)
         room_id = message.get("room_id")
+        language = message.get("language")
         if not _is_int(rate) or not _is_int(channels):
             return self._reject("bad_hello", "sample_rate and channels must be integers")
         if not isinstance(sample_format, str) or not (room_id is None or isinstance(room_id, str)):
@@ -332,6 +352,10 @@ class VoiceProtocol:
             return self._reject(
                 "unsupported_format", f'format "{sample_format}" is not "{SAMPLE_FORMAT}"'
             )
+        if not (language is None or is_language_code(language)):
+            return self._reject(
+                "bad_hello", 'language must be null, "auto" or a language code such as "fr"'
+            )
         settings: dict[str, object] = {}
         for name in SESSION_SETTINGS:
             if name in message:
@@ -339,7 +363,7 @@ class VoiceProtocol:
                     settings[name] = session_setting(name, message[name])
                 except ValueError as error:
                     return self._reject("bad_hello", str(error))
-        self.hello = Hello(rate, channels, room_id, settings=settings)
+        self.hello = Hello(rate, channels, room_id, settings=settings, language=language)
         self.state = State.OPEN
         return [self.hello]
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from voicegate.core.models import ChannelType, new_id, utcnow
+from voicegate.voice.protocol import AUTO_LANGUAGE
 from voicegate.voice.transport import VoiceTransport
 
 
@@ -58,9 +59,12 @@ class VoiceSettings:
     caller's audio (for clients without a canceller of their own) and
     ``noise_suppression`` suppresses steady noise; with either, WebRTC's audio processing
     module runs on the session's microphone. ``speak_channel_types`` lists the sources
-    whose text messages a session speaks: by default the room's intelligence channels. A
-    session in which neither the caller nor an answer makes a sound for
-    ``idle_timeout_ms`` ends (close code 4410 ``idle_timeout``; 0: never).
+    whose text messages a session speaks: by default the room's intelligence channels.
+    ``language`` is what callers speak (a language code such as ``fr``), or ``auto``:
+    the recogniser's own choice (a multilingual model detects it per utterance); a
+    client may choose its own in ``hello``. A session in which neither the caller nor an
+    answer makes a sound for ``idle_timeout_ms`` ends (close code 4410 ``idle_timeout``;
+    0: never).
     """
 
     vad: VADKind = VADKind.WEBRTC
@@ -82,6 +86,12 @@ class VoiceSettings:
     partial_interval_ms: int = 700
     idle_timeout_ms: int = 120_000
     speak_channel_types: frozenset[ChannelType] = frozenset({ChannelType.AI})
+    language: str = AUTO_LANGUAGE
+
+    @property
+    def stt_language(self) -> str | None:
+        """The language to ask the recogniser for: None lets it choose."""
+        return None if self.language == AUTO_LANGUAGE else self.language
 
     def session_choices(self) -> dict[str, object]:
         """The settings a client may choose per session (:data:`SESSION_SETTINGS`), as JSON."""

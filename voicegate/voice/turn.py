@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BUSY = "busy"
-"""The error code of work the session refused: too many answers or utterances waiting."""
+"""The error code of an answer the session did not speak: too many answers waiting."""
 STORE_UNAVAILABLE = "store_unavailable"
 """The error code a caller gets when its transcript could not be stored; the session goes on."""
 _NOT_STORED = "the server cannot store your words now (its store fails); this turn got no answer"
@@ -77,7 +77,7 @@ class TurnRunner:
         self._origin = origin
         self._observer = observer
         self._timings: TurnTimings | None = None  # the turn waiting for its first answer audio
-        self._unsent_final: str | None = None  # a transcript whose commit was not reported yet
+        self._unsent_final: Transcript | None = None  # its commit not reported yet
         self._cut: set[str] = set()  # responses being cancelled after an interruption
         self._on_floor = on_floor
         self._awaiting: str | None = None  # the transcript event whose answer is prepared
@@ -103,10 +103,10 @@ class TurnRunner:
         final: Transcript = outcome.payload
         if outcome.blocked:
             logger.info("session %s: transcript blocked by %s", session.id, outcome.blocked_by)
-            await session.transport.notify(FinalTranscript(final.text, None))
+            await session.transport.notify(FinalTranscript(final.text, None, final.language))
             return
         self._timings = timings = utterance.timings
-        self._unsent_final = final.text
+        self._unsent_final = final
         try:
             result = await self._kit.process_inbound(
                 InboundMessage(
@@ -132,8 +132,10 @@ class TurnRunner:
             watcher.add_done_callback(self._watchers.discard)
 
     async def _send_unsent_final(self) -> None:
-        if self._unsent_final is not None:
-            await self._session.transport.notify(FinalTranscript(self._unsent_final, None))
+        if (unsent := self._unsent_final) is not None:
+            await self._session.transport.notify(
+                FinalTranscript(unsent.text, None, unsent.language)
+            )
             self._unsent_final = None
 
     async def committed(self, event: RoomEvent) -> None:
@@ -141,7 +143,10 @@ class TurnRunner:
         if not isinstance(event.content, TextContent):
             return
         self._unsent_final = None
-        await self._session.transport.notify(FinalTranscript(event.content.body, event.id))
+        content = event.content
+        await self._session.transport.notify(
+            FinalTranscript(content.body, event.id, content.language)
+        )
         await self._session.transport.notify(RoomEventNotice(event))
         self._awaiting = event.id
         await self._floor_changed()

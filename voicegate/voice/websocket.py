@@ -69,6 +69,7 @@ class WebSocketTransport(VoiceTransport):
         self._pacer: asyncio.Task[None] | None = None
         self._played_until = 0.0
         self._to_play: deque[asyncio.TimerHandle] = deque()  # played_handler calls, in order
+        self._session_id = ""
 
     @property
     def input_rate(self) -> int:
@@ -87,6 +88,7 @@ class WebSocketTransport(VoiceTransport):
 
     async def opened(self, session_id: str, room_id: str) -> None:
         """Send ``ready`` and start pacing answer audio."""
+        self._session_id = session_id
         self._protocol.accept(
             session_id,
             room_id,
@@ -120,7 +122,8 @@ class WebSocketTransport(VoiceTransport):
                 self._send()
                 if self._protocol.close_code is not None:
                     return
-        except SocketClosedError:
+        except SocketClosedError as closed:
+            logger.info("session %s: %s", self._session_id, closed)
             return
         finally:
             ended.cancel()
@@ -247,7 +250,9 @@ class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
         await self.run_in_reserved_slot(
             socket,
             lambda: WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead),
-            SessionRequest(metadata, hello.room_id, settings=hello.settings),
+            SessionRequest(
+                metadata, hello.room_id, settings=hello.settings, language=hello.language
+            ),
             metadata,
         )
 
