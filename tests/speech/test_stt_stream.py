@@ -88,11 +88,11 @@ async def test_speech_after_settle_cancels_the_pending_pass() -> None:
 class OverloadedOnceSTT(CountingSTT):
     """Refuses its first job, as a worker with a full queue does."""
 
-    async def transcribe(self, audio: AudioFrame) -> Transcript:
+    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
         if not self.calls:
             self.calls.append(-1)
             raise WorkerOverloadedError("busy")
-        return await super().transcribe(audio)
+        return await super().transcribe(audio, language)
 
 
 async def test_a_refused_partial_is_skipped_and_the_final_still_comes(

@@ -13,7 +13,7 @@ import pytest
 from voicegate.testing import BurstSTT, Caller, ScriptedSTT, VoiceHarness, speech, voice_harness
 from voicegate.voice import listener
 from voicegate.voice.notices import FinalTranscript, SessionError
-from voicegate.voice.session import VoiceSettings
+from voicegate.voice.session import EndOfTurn, VoiceSettings
 
 LENGTHS_MS = [300 + 100 * n for n in range(16)]  # w3 ... w18: every utterance its own word
 
@@ -21,8 +21,11 @@ LENGTHS_MS = [300 + 100 * n for n in range(16)]  # w3 ... w18: every utterance i
 @pytest.fixture
 async def behind() -> AsyncIterator[tuple[VoiceHarness, BurstSTT]]:
     stt = BurstSTT()
+    # the fixed end of turn: the semantic one waits for the words of a pause, which a stuck
+    # recogniser does not give, so every 500 ms pause here would be one utterance
+    fixed = VoiceSettings(end_of_turn=EndOfTurn.FIXED)
     try:
-        async with voice_harness(stt) as harness:  # warms the recogniser up
+        async with voice_harness(stt, settings=fixed) as harness:  # warms the recogniser up
             stt.gate.clear()  # the recogniser is stuck until the test lets it go
             yield harness, stt
     finally:

@@ -12,15 +12,29 @@ from typing import Any
 import pytest
 
 from voicegate import RoomKit
+from voicegate.core.channels import ChannelOutput
+from voicegate.core.models import RoomContext, RoomEvent, TextContent
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.testing import BusySTT, Caller, FakeClock, ToneTTS, VoiceHarness
 from voicegate.voice.admission import CapacityError
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.inbound import InboundMixer
 from voicegate.voice.notices import AnswerStarted, FinalTranscript, SessionError
+from voicegate.voice.echo import EchoResponder
+from voicegate.voice.session import EndOfTurn, VoiceSettings
 
 CALLERS = 12
 TURNS = 4
+
+
+class NotedResponder(EchoResponder):
+    """Answers every turn with "Noted.": words the callers never say, so the echo guard
+    (speech made only of the answer's words is its echo) does not take a caller's next
+    "hello", said while the answer to the last one plays, for the answer's echo."""
+
+    async def on_event(self, event: RoomEvent, context: RoomContext) -> ChannelOutput | None:
+        heard = await super().on_event(event, context)
+        return None if heard is None else ChannelOutput(TextContent("Noted."))
 
 
 @pytest.fixture
@@ -36,8 +50,13 @@ async def overloaded() -> AsyncIterator[tuple[VoiceHarness, BusySTT, list[dict[s
             kit,
             stt=stt,
             tts=ToneTTS(),
+            responder=NotedResponder(),
             inbound=InboundMixer(WebRTCVAD(2), clock=clock),
             max_final_wait=0.2,
+            # each 400 ms pause ends a turn: the semantic end of turn would wait for the
+            # words of the pause, which an overloaded recogniser does not give in time; a
+            # MemoryTransport has no loudspeaker, so no echo to cancel (as voice_harness)
+            settings=VoiceSettings(end_of_turn=EndOfTurn.FIXED, echo_cancellation=False),
         )
         await gateway.start()
         yield VoiceHarness(kit, gateway, clock), stt, problems

@@ -19,12 +19,10 @@ from typing import Any
 from voicegate.core.models import RoomEvent
 from voicegate.voice.event_json import event_to_json
 from voicegate.voice.json_input import InvalidJSONError, parse_client_json
-from voicegate.voice.session import SESSION_SETTINGS, session_setting
+from voicegate.voice.session import AUTO_LANGUAGE, SESSION_SETTINGS, session_setting
 
 SAMPLE_FORMAT = "pcm16"
 """The only audio format: signed 16-bit little-endian PCM."""
-AUTO_LANGUAGE = "auto"
-"""The language setting that lets the recogniser detect each utterance's language."""
 UNSUPPORTED_LANGUAGE = "unsupported_language"
 """Why a session is refused whose language the recogniser does not know (close 4400)."""
 

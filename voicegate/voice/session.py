@@ -9,8 +9,10 @@ from enum import StrEnum
 from typing import Any
 
 from voicegate.core.models import ChannelType, new_id, utcnow
-from voicegate.voice.protocol import AUTO_LANGUAGE
 from voicegate.voice.transport import VoiceTransport
+
+AUTO_LANGUAGE = "auto"
+"""The language setting that lets the recogniser detect each utterance's language."""
 
 
 class VADKind(StrEnum):
