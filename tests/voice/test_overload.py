@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 
 from voicegate import RoomKit
+from voicegate.audio.vad import WebRTCVAD
 from voicegate.core.channels import ChannelOutput
 from voicegate.core.models import RoomContext, RoomEvent, TextContent
-from voicegate.audio.vad import WebRTCVAD
 from voicegate.testing import BusySTT, Caller, FakeClock, ToneTTS, VoiceHarness
 from voicegate.voice.admission import CapacityError
+from voicegate.voice.echo import EchoResponder
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.inbound import InboundMixer
 from voicegate.voice.notices import AnswerStarted, FinalTranscript, SessionError
-from voicegate.voice.echo import EchoResponder
 from voicegate.voice.session import EndOfTurn, VoiceSettings
 
 CALLERS = 12
