@@ -70,9 +70,21 @@ def test_each_strategy_on_the_length_of_speech() -> None:
     assert verdicts == {
         InterruptionStrategy.IMMEDIATE: [cut] * 5,
         InterruptionStrategy.CONFIRMED: [wait, wait, cut, cut, cut],
-        InterruptionStrategy.SEMANTIC: [wait, wait, wait, wait, cut],
+        InterruptionStrategy.SEMANTIC: [wait] * 5,  # no words yet: see below
         InterruptionStrategy.DISABLED: [wait] * 5,
     }
+
+
+def test_semantic_interrupts_on_length_only_once_it_heard_words_of_the_callers_own() -> None:
+    wordless = _contest(InterruptionStrategy.SEMANTIC)
+    assert wordless.on_words("", STORY, final=False) is Verdict.WAIT
+    assert [wordless.on_speech(ms) for ms in (999, 1000, 5000)] == [Verdict.WAIT] * 3
+    echo = _contest(InterruptionStrategy.SEMANTIC)
+    assert echo.on_words("a lighthouse", STORY, final=False) is Verdict.WAIT
+    assert [echo.on_speech(ms) for ms in (999, 1000, 5000)] == [Verdict.WAIT] * 3
+    undecided = _contest(InterruptionStrategy.SEMANTIC)
+    assert undecided.on_words("Thank", STORY, final=False) is Verdict.WAIT
+    assert [undecided.on_speech(ms) for ms in (999, 1000)] == [Verdict.WAIT, Verdict.INTERRUPT]
 
 
 def test_semantic_lets_acknowledgements_pass_and_words_interrupt() -> None:

@@ -156,3 +156,40 @@ async def test_the_answers_own_words_coming_back_are_its_echo() -> None:
     assert ignored == SpeechIgnored("echo", "a long story")
     assert not caller.transport.of_type(BargeIn)
     assert len(caller.transport.of_type(FinalTranscript)) == 1
+
+
+async def test_long_speech_without_words_of_its_own_does_not_interrupt_with_semantic() -> None:
+    # what an echo canceller lets through while it finds a new echo path: 1.5 s of the
+    # answer's sound, in which the recogniser hears no words, or only the answer's
+    for heard, ignored in (("", None), ("a long story", SpeechIgnored("echo", "a long story"))):
+        stt = ScriptedSTT(["tell me a long story please", heard])
+        settings = _strategy(InterruptionStrategy.SEMANTIC)
+        async with (
+            voice_harness(stt, settings=settings) as harness,
+            harness.call(hold_playout=True) as caller,
+        ):
+            await _over_an_answer(caller, speech_ms=1500)
+            await caller.transport.wait_until(lambda: stt.heard == stt.heard[:1] + [heard])
+            await caller.transport.wait_until(lambda: len(stt.audio_seconds) == 2)
+            notices = list(caller.transport.notices)
+            caller.transport.finish_playout()
+            await caller.transport.wait_for(AnswerEnded)
+        assert not [n for n in notices if isinstance(n, BargeIn)], heard
+        assert [n for n in notices if isinstance(n, SpeechIgnored)] == (
+            [ignored] if ignored else []
+        )
+        assert len(caller.transport.of_type(FinalTranscript)) == 1
+
+
+async def test_long_speech_whose_words_may_still_be_an_acknowledgement_interrupts() -> None:
+    # "thank" may grow into "thank you": after 1 s of speech it interrupts on its length
+    stt = ScriptedSTT(["tell me a long story please", "thank"])
+    async with (
+        voice_harness(stt, settings=_strategy(InterruptionStrategy.SEMANTIC)) as harness,
+        harness.call(hold_playout=True) as caller,
+    ):
+        await _over_an_answer(caller, speech_ms=1500)
+        barge_in = await caller.transport.wait_for(BargeIn)
+        caller.transport.finish_playout()
+    assert (barge_in.strategy, barge_in.text) == ("semantic", "")
+    assert barge_in.speech_ms is not None and barge_in.speech_ms >= 1000

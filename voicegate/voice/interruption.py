@@ -36,7 +36,11 @@ MAX_ACKNOWLEDGEMENT_WORDS = 4
 SEMANTIC_FIRST_LOOK_MS = 200
 """``semantic``: how much speech is transcribed the first time, for its first words."""
 SEMANTIC_WAIT_MS = 1000
-"""``semantic``: speech that has gone on this long without words interrupts on its length."""
+"""``semantic``: speech whose words have not decided yet (the start of an acknowledgement,
+"thank" or "uh") interrupts once it has gone on this long. Speech without words of its own
+never interrupts on its length: what an echo canceller lets through while it looks for a
+new echo path (after the server or the client fell behind) is 0.5-1 s of the answer's
+sound in which the recogniser hears no words, or only the answer's."""
 
 _REPEATED = re.compile(r"(\w)\1+")
 
@@ -136,6 +140,8 @@ class Contest:
     strategy: InterruptionStrategy
     during: str
     barge_in_ms: int
+    heard_words: bool = False
+    """Whether its words so far included some that are not the answer's echo."""
 
     def on_speech(self, spoken_ms: float) -> Verdict:
         """The speech has lasted ``spoken_ms`` (no words yet, or none that decided)."""
@@ -144,7 +150,9 @@ class Contest:
                 return Verdict.INTERRUPT
             case InterruptionStrategy.CONFIRMED if spoken_ms >= self.barge_in_ms:
                 return Verdict.INTERRUPT
-            case InterruptionStrategy.SEMANTIC if spoken_ms >= SEMANTIC_WAIT_MS:
+            case InterruptionStrategy.SEMANTIC if self.heard_words and (
+                spoken_ms >= SEMANTIC_WAIT_MS
+            ):
                 return Verdict.INTERRUPT
         return Verdict.WAIT
 
@@ -152,6 +160,7 @@ class Contest:
         """The words heard so far (``final``: all of them) against the answer's text."""
         if echoes(text, answer_text, partial=not final):
             return Verdict.ECHO if final else Verdict.WAIT
+        self.heard_words = self.heard_words or bool(words(text))
         if self.strategy is InterruptionStrategy.SEMANTIC:
             if final and is_acknowledgement(text):
                 return Verdict.ACKNOWLEDGEMENT
