@@ -13,6 +13,7 @@ import pytest
 from voicegate.audio import AudioFrame, resample
 from voicegate.audio.echo import EchoCanceller, EchoCancellerUnavailableError
 from voicegate.audio.echo_path import EchoPathDetector, level_db
+from voicegate.voice.listener import ECHO_SHARE
 
 RATE = 16000
 FRAME = RATE // 50  # 20 ms, as sessions send them
@@ -93,3 +94,40 @@ def test_without_livekit_the_canceller_says_what_to_install(
     monkeypatch.setitem(sys.modules, "livekit", None)
     with pytest.raises(EchoCancellerUnavailableError, match="pip install"):
         EchoCanceller()
+
+
+def _judged(canceller: EchoCanceller, played: Samples, microphone: Samples) -> list[bool]:
+    """:meth:`EchoCanceller.is_echo` at every loud frame (over -50 dBFS, as a listener
+    asks while speech goes on) from 1 s on, as a session plays ``played`` and captures
+    ``microphone``."""
+    judged = []
+    for index, start in enumerate(range(0, len(microphone) - FRAME + 1, FRAME)):
+        canceller.played(AudioFrame(played[start : start + FRAME], RATE))
+        canceller.process(microphone[start : start + FRAME])
+        if index >= 50 and _rms_db(microphone[start : start + FRAME]) > 10 * np.log10(
+            (32768 * 10 ** (-50 / 20)) ** 2
+        ):
+            judged.append(canceller.is_echo())
+    return judged
+
+
+def test_the_answers_echo_is_told_from_a_caller_talking_over_it(
+    espeak_utterances: list[AudioFrame],
+) -> None:
+    answer = _speech(espeak_utterances)
+    caller = answer[::-1]  # speech of its own (the same sentences would be the same waveform)
+    delay = RATE * 80 // 1000
+    echo = np.concatenate([np.zeros(delay), answer[:-delay]]) * 10 ** (-12 / 20)
+    # the echo path a server sees moves: 400 ms later from the middle on
+    jump = RATE * 400 // 1000
+    middle = len(answer) // 2
+    moved = np.concatenate([echo[:middle], np.zeros(jump), echo[middle : len(echo) - jump]])
+
+    for microphone in (echo, moved):
+        judged = _judged(EchoCanceller(), answer, microphone.astype(np.int16))
+        assert all(judged)
+    over = (moved + caller).clip(-32768, 32767).astype(np.int16)
+    assert not any(_judged(EchoCanceller(), answer, caller))
+    # over the echo, only the caller's pauses, where the echo is all there is, are echo
+    judged = _judged(EchoCanceller(), answer, over)
+    assert sum(judged) < len(judged) * ECHO_SHARE

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.servers import running_server
-from voicegate.bench.turn_eval import Mode, acknowledgement, echo, hesitation
+from voicegate.bench.turn_eval import Mode, acknowledgement, echo, hesitation, interruption
 from voicegate.bench.turn_items import (
     REQUEST,
     Hesitation,
@@ -94,3 +94,23 @@ def test_the_answers_echo_at_minus_12_db_interrupts_only_without_echo_cancellati
     assert (cancelled.error, raw.error) == (None, None)
     assert cancelled.figures == {"barge_in": False, "echo_turns": 0}
     assert raw.figures["barge_in"] is True
+
+
+def test_the_echo_after_the_server_fell_behind_does_not_interrupt_with_semantic(
+    story_url: str, request_speech: Samples
+) -> None:
+    """The default settings, the answer's echo at -12 dB, and 1.5 s into the answer the
+    caller's audio held back for 1 s, then sent at once (what a server that falls behind
+    reads): the echo canceller loses the echo path and lets the echo through for a while,
+    which must not interrupt the answer. The control, a real interruption on the same
+    line, still interrupts it."""
+    behind = Mode("default, server 1 s behind", {}, echo_db=-12.0, stall_s=1.0)
+    stop: Utterance = said(PIPER, ("Wait, stop, that's not what I meant.",))[0]
+
+    echoed = asyncio.run(echo(story_url, behind, request_speech))
+    # however slow the loaded machine's recogniser (it decides on the words)
+    stopped = asyncio.run(interruption(story_url, behind, stop, request_speech, within_s=20.0))
+
+    assert (echoed.error, stopped.error) == (None, None)
+    assert echoed.figures == {"barge_in": False, "echo_turns": 0}
+    assert stopped.figures["stopped"] is True

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from voicegate.audio.echo_match import EchoMatcher
 from voicegate.audio.echo_path import EchoPathDetector, level_db
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import Resampler
@@ -74,6 +75,7 @@ class EchoCanceller:
             module(noise_suppression=True, high_pass_filter=True) if noise_suppression else None
         )
         self.echo_path = EchoPathDetector()
+        self.echo_match = EchoMatcher()
         self._carry = np.zeros(0, np.int16)
         self._render: deque[tuple[int, npt.NDArray[np.int16]]] = deque()  # (slot, block)
         self._captured = 0  # microphone blocks processed
@@ -93,11 +95,18 @@ class EchoCanceller:
             frame = resampler.process(frame)
         samples = np.concatenate([self._carry, frame.samples.reshape(-1)])
         whole = len(samples) - len(samples) % BLOCK
+        self.echo_match.played(samples[:whole])
         for offset in range(0, whole, BLOCK):
             slot = max(self._captured, self._next_slot)
             self._render.append((slot, samples[offset : offset + BLOCK]))
             self._next_slot = slot + 1
         self._carry = samples[whole:]
+
+    def is_echo(self) -> bool:
+        """Whether the microphone's last 0.25 s is the played audio's echo (see
+        :class:`~voicegate.audio.echo_match.EchoMatcher`), which the canceller may let
+        through while it finds a new echo path."""
+        return self._canceller is not None and self.echo_match.is_echo()
 
     def process(self, samples: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """One microphone frame (a whole number of 10 ms blocks) that arrived now, cleaned."""
@@ -110,6 +119,7 @@ class EchoCanceller:
                 self._captured += 1
                 cancelled = self._run(self._canceller, block)
                 self.echo_path.picked_up(level_db(block))
+                self.echo_match.picked_up(block)
                 if self.echo_path.heard:
                     block = cancelled if level_db(cancelled) >= COMFORT_NOISE_DBFS else _SILENT
             if self._suppressor is not None:

@@ -2,7 +2,9 @@
 
 It sends 20 ms frames in real time: what it is given to say, else silence, plus its
 background noise, plus (``echo_db``) the answer it is playing, ``echo_delay_ms`` later
-and that much quieter, as a speakerphone without echo cancellation sends it back. It
+and that much quieter, as a speakerphone without echo cancellation sends it back. Its
+frames may be held back for a while and then sent at once
+(:meth:`ConversationCaller.stall_uplink`): what a server that falls behind reads. It
 plays the answer audio as it arrives, in real time, and drops what it has not played
 when told ``barge_in``, as ``docs/protocol.md`` asks. Every message is recorded with its
 arrival time (``time.monotonic()`` seconds).
@@ -76,6 +78,8 @@ class ConversationCaller:
         self._changed = asyncio.Event()
         self._connection: ClientConnection | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._uplink: deque[bytes] = deque()  # frames not sent yet
+        self._stalled_until = 0.0
 
     async def __aenter__(self) -> ConversationCaller:
         self._connection = connection = await connect(self.url, open_timeout=10)
@@ -123,6 +127,11 @@ class ConversationCaller:
             await self._sent.wait()
         return Spoken(self._spoken["first"], self._spoken["last"], self._spoken["last_at"])
 
+    def stall_uplink(self, seconds: float) -> None:
+        """Send nothing for ``seconds``, then every frame held back at once (as a server
+        that fell behind reads them): the sound itself, echo included, goes on."""
+        self._stalled_until = time.monotonic() + seconds
+
     async def pause(self, seconds: float) -> None:
         """Let ``seconds`` of the conversation pass."""
         await asyncio.sleep(seconds)
@@ -168,7 +177,10 @@ class ConversationCaller:
                     at = self._noise_at % (len(self._noise) - FRAME)
                     frame += self._noise[at : at + FRAME]
                     self._noise_at += FRAME
-                await connection.send(to_int16(frame).tobytes())
+                self._uplink.append(to_int16(frame).tobytes())
+                if time.monotonic() >= self._stalled_until:
+                    while self._uplink:
+                        await connection.send(self._uplink.popleft())
                 ticks += 1
                 await asyncio.sleep(max(0.0, start + ticks * FRAME_MS / 1000 - time.monotonic()))
         except ConnectionClosed:

@@ -9,7 +9,9 @@ noise). Each scenario returns an :class:`Outcome` with its figures:
 - :func:`hesitation`: ``cut`` when the pause ended the turn (two turns, not one);
 - :func:`acknowledgement`: ``barge_in`` when the acknowledgement interrupted the answer,
   ``turn`` when it became a turn, ``heard`` when the server heard it at all;
-- :func:`echo`: ``barge_in`` and ``echo_turns`` while only the answer's echo came back;
+- :func:`echo`: ``barge_in`` and ``echo_turns`` while only the answer's echo came back
+  (in a mode with ``stall_s``, the caller's frames held back that long 1.5 s into the
+  answer and then sent at once, as a server that falls behind reads them);
 - :func:`interruption`: ``stopped`` and ``reaction_ms`` from its first loud sample to
   ``barge_in``.
 """
@@ -28,6 +30,8 @@ from voicegate.stt.wer import word_error_rate
 SPEECH_RMS = 2300.0
 """Every caller utterance is scaled to this active level (about -23 dBFS)."""
 ANSWER_WAIT_S = 45.0
+STALL_AFTER_S = 1.5
+"""When, into the answer, the caller's frames are held back (in a mode with ``stall_s``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,8 @@ class Mode:
     label: str
     settings: Mapping[str, object] = field(default_factory=dict)
     echo_db: float | None = None
+    stall_s: float = 0.0
+    """How long the caller's frames are held back, :data:`STALL_AFTER_S` into the answer."""
     noise: str | None = None
     snr_db: float = 15.0
 
@@ -172,7 +178,12 @@ async def echo(url: str, mode: Mode, request: Samples, listen_s: float = 6.0) ->
         if started is None:
             outcome.error = "no answer"
             return outcome
-        await caller.pause(listen_s)
+        if mode.stall_s:
+            await caller.pause(STALL_AFTER_S)
+            caller.stall_uplink(mode.stall_s)
+            await caller.pause(listen_s - STALL_AFTER_S)
+        else:
+            await caller.pause(listen_s)
         messages = caller.since(started)
     finals = _of(messages, "final_transcript")
     outcome.figures = {
@@ -182,8 +193,10 @@ async def echo(url: str, mode: Mode, request: Samples, listen_s: float = 6.0) ->
     return outcome
 
 
-async def interruption(url: str, mode: Mode, item: Utterance, request: Samples) -> Outcome:
-    """Interrupt the answer 1.5 s into it; did it stop, and how soon?"""
+async def interruption(
+    url: str, mode: Mode, item: Utterance, request: Samples, within_s: float = 3.0
+) -> Outcome:
+    """Interrupt the answer 1.5 s into it; did it stop within ``within_s``, and how soon?"""
     outcome = Outcome("interruption", mode.label, item.voice, item.text)
     async with mode.caller(url) as caller:
         if await _answer_playing(caller, leveled(request)) is None:
@@ -191,7 +204,7 @@ async def interruption(url: str, mode: Mode, item: Utterance, request: Samples) 
             return outcome
         await caller.pause(1.5)
         spoken: Spoken = await caller.say(leveled(item.samples))
-        await caller.wait_for(lambda ms: bool(_of(ms, "barge_in", spoken.first_loud)), 3.0)
+        await caller.wait_for(lambda ms: bool(_of(ms, "barge_in", spoken.first_loud)), within_s)
         messages = caller.since(spoken.first_loud - 0.5)
     barge_ins = _of(messages, "barge_in", spoken.first_loud)
     outcome.figures = {

@@ -292,6 +292,7 @@ class VoiceGateway:
                 settings = replace(settings, echo_cancellation=False, noise_suppression=False)
         if canceller is not None:
             transport.played_handler = canceller.played
+            channel.listener.is_echo = canceller.is_echo
         transport.dtmf_handler = channel.press
         self._mixer.add_session(
             session.id,

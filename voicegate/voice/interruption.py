@@ -7,6 +7,9 @@ interrupt now, wait, or let the answer go on and drop the speech (an acknowledge
 under ``semantic``, or an echo). The echo guard holds for every strategy: speech whose
 words are only words of the answers being played, consecutive and in order, is their
 echo (a speakerphone without echo cancellation), neither a turn nor an interruption.
+Under ``semantic`` the sound decides too: speech whose level follows the answer's (the
+echo canceller's judgement, ``echo``) is its echo whatever words the recogniser made of
+it (Whisper hears "on the time" in a leaked "once upon a time").
 """
 
 from __future__ import annotations
@@ -143,25 +146,29 @@ class Contest:
     heard_words: bool = False
     """Whether its words so far included some that are not the answer's echo."""
 
-    def on_speech(self, spoken_ms: float) -> Verdict:
-        """The speech has lasted ``spoken_ms`` (no words yet, or none that decided)."""
+    def on_speech(self, spoken_ms: float, *, echo: bool = False) -> Verdict:
+        """The speech has lasted ``spoken_ms`` (no words yet, or none that decided);
+        ``echo``: its sound is the answer's echo (``semantic`` waits)."""
         match self.strategy:
             case InterruptionStrategy.IMMEDIATE:
                 return Verdict.INTERRUPT
             case InterruptionStrategy.CONFIRMED if spoken_ms >= self.barge_in_ms:
                 return Verdict.INTERRUPT
-            case InterruptionStrategy.SEMANTIC if self.heard_words and (
-                spoken_ms >= SEMANTIC_WAIT_MS
+            case InterruptionStrategy.SEMANTIC if (
+                self.heard_words and not echo and (spoken_ms >= SEMANTIC_WAIT_MS)
             ):
                 return Verdict.INTERRUPT
         return Verdict.WAIT
 
-    def on_words(self, text: str, answer_text: str, *, final: bool) -> Verdict:
-        """The words heard so far (``final``: all of them) against the answer's text."""
-        if echoes(text, answer_text, partial=not final):
+    def on_words(self, text: str, answer_text: str, *, final: bool, echo: bool = False) -> Verdict:
+        """The words heard so far (``final``: all of them) against the answer's text;
+        ``echo``: their sound is the answer's echo, so under ``semantic`` they are too,
+        whatever the recogniser made of it."""
+        semantic = self.strategy is InterruptionStrategy.SEMANTIC
+        if echoes(text, answer_text, partial=not final) or (echo and semantic):
             return Verdict.ECHO if final else Verdict.WAIT
         self.heard_words = self.heard_words or bool(words(text))
-        if self.strategy is InterruptionStrategy.SEMANTIC:
+        if semantic:
             if final and is_acknowledgement(text):
                 return Verdict.ACKNOWLEDGEMENT
             if not final and may_be_acknowledgement(text):

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 TURN_WINDOW_S = 8.0
 """The end-of-turn model hears at most the last 8 s of an utterance."""
+ECHO_SHARE = 0.8
+"""An utterance over an answer whose speech was this much the answer's echo is its echo."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,14 @@ class _Utterance:
     contest: Contest | None
     interrupted: bool = False
     settled: bool = False  # a verdict other than WAIT was reached
+    echo: bool = False  # its sound, when last judged while speech went on, was the echo
+    speech_frames: int = 0  # frames of speech judged, and of them the echo's
+    echo_frames: int = 0
+
+    @property
+    def mostly_echo(self) -> bool:
+        """Whether at least :data:`ECHO_SHARE` of its speech was the answer's echo."""
+        return self.echo_frames >= ECHO_SHARE * max(self.speech_frames, 1)
 
 
 @dataclass(slots=True)
@@ -180,6 +190,9 @@ class Listener:
         self._events: asyncio.Queue[ListenerEvent | _Transcribing | _EndOfAudio]
         self._events = asyncio.Queue()
         self._relays: set[asyncio.Task[None]] = set()
+        self.is_echo: Callable[[], bool] = lambda: False
+        """Whether the caller's last 1.5 s of sound is the answer's echo (the session's echo
+        canceller sets it: :meth:`~voicegate.audio.echo.EchoCanceller.is_echo`)."""
 
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
         """Take the next frame of the caller's audio with its speech decision and level."""
@@ -194,7 +207,7 @@ class Listener:
             self._remember(frame)
             self._feed(frame, speech)
         if self._utterance is not None:
-            self._judge_speech()
+            self._judge_speech(speech)
         self._check_idle(frame)
 
     async def events(self) -> AsyncIterator[ListenerEvent]:
@@ -362,17 +375,24 @@ class Listener:
         elif not full:
             self._room.set()
 
-    def _judge_speech(self) -> None:
+    def _judge_speech(self, speech: bool) -> None:
         utterance = self._utterance
         assert utterance is not None
         contest = utterance.contest
-        if contest is None or utterance.settled:
+        if contest is None:
+            return
+        if speech:  # (the caller's silence while the answer plays is the answer's echo)
+            utterance.echo = self.is_echo()
+            utterance.speech_frames += 1
+            utterance.echo_frames += utterance.echo
+        if utterance.settled:
             return
         if self._floor() is Floor.LISTENING:
             utterance.settled = True  # the answer ended first: nothing left to interrupt
             return
         spoken_ms = (self._endpointer.last_speech_end - utterance.start) * 1000.0
-        self._act(utterance, contest.on_speech(spoken_ms), spoken_ms, "")
+        verdict = contest.on_speech(spoken_ms, echo=utterance.echo)
+        self._act(utterance, verdict, spoken_ms, "")
         wants_words = contest.strategy is InterruptionStrategy.SEMANTIC
         if wants_words and not utterance.settled and spoken_ms >= SEMANTIC_FIRST_LOOK_MS:
             utterance.stream.settle()  # transcribe what was said so far, again and again
@@ -413,7 +433,9 @@ class Listener:
                 and self._floor() is not Floor.LISTENING
             ):
                 spoken_ms = (self._endpointer.last_speech_end - utterance.start) * 1000.0
-                verdict = contest.on_words(partial.text, self._answer_text(), final=False)
+                verdict = contest.on_words(
+                    partial.text, self._answer_text(), final=False, echo=utterance.echo
+                )
                 self._act(utterance, verdict, spoken_ms, partial.text)
 
     async def _transcribe(
@@ -430,7 +452,8 @@ class Listener:
             return None
         contest = utterance.contest
         if contest is not None:
-            verdict = contest.on_words(transcript.text, self._answer_text(), final=True)
+            echo = utterance.mostly_echo and not utterance.interrupted
+            verdict = contest.on_words(transcript.text, self._answer_text(), final=True, echo=echo)
             if verdict is Verdict.ECHO or (
                 verdict is Verdict.ACKNOWLEDGEMENT and not utterance.interrupted
             ):

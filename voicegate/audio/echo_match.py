@@ -1,0 +1,90 @@
+"""Whether what a microphone picks up now is the echo of the audio played: by waveform.
+
+WebRTC's echo canceller lets the echo through for a while when the echo path it tracks
+moves (a server or client that fell behind). Whether that sound is the answer's echo or
+a caller talking over the answer is told here without the canceller and without the
+timeline the canceller needs: the microphone's last 0.25 s is searched for in the last
+3 s played, wherever it lies, by normalised cross-correlation of the waveforms. An echo
+(the played audio, delayed and quieter) matches at 1.0; a caller's voice over it lowers
+the match by its share of the sound, and other speech matches by chance at up to 0.61
+(espeak-ng's steady synthetic vowels against themselves reversed, 99th percentile). An
+echo smeared by a room may match below :data:`ECHO_MATCH`: it is then not told apart
+here, and the words decide as before.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import numpy.typing as npt
+
+SAMPLE_RATE = 16000
+WINDOW = SAMPLE_RATE // 4
+"""The microphone's last 0.25 s is judged."""
+SEARCHED = SAMPLE_RATE * 3
+"""It is looked for in the last 3 s played: the echo delay and a server's backlog."""
+ECHO_MATCH = 0.8
+"""The normalised correlation at which the sound is the echo."""
+QUIET = 30.0
+"""A window whose RMS is under this (about -60 dBFS) is silence, no echo."""
+JUDGE_EVERY = SAMPLE_RATE // 10
+"""A judgement holds for the next 0.1 s of the microphone."""
+_FFT = 1 << int(np.ceil(np.log2(WINDOW + SEARCHED)))
+
+
+class EchoMatcher:
+    """Keeps the last played and picked-up audio (16 kHz) and judges whether the latter is
+    the former's echo (:meth:`is_echo`)."""
+
+    def __init__(self) -> None:
+        self._played: deque[npt.NDArray[np.int16]] = deque()
+        self._played_samples = 0
+        self._heard: deque[npt.NDArray[np.int16]] = deque()
+        self._heard_samples = 0
+        self._since_judged = JUDGE_EVERY
+        self._echo = False
+
+    def played(self, block: npt.NDArray[np.int16]) -> None:
+        """The next audio played."""
+        self._played_samples += _keep(self._played, block, self._played_samples, SEARCHED)
+
+    def picked_up(self, block: npt.NDArray[np.int16]) -> None:
+        """The microphone's next audio."""
+        self._heard_samples += _keep(self._heard, block, self._heard_samples, WINDOW)
+        self._since_judged += len(block)
+
+    def is_echo(self) -> bool:
+        """Whether the microphone's last 0.25 s matches a stretch of the last 3 s played."""
+        if self._since_judged >= JUDGE_EVERY:
+            self._since_judged = 0
+            self._echo = self._judge()
+        return self._echo
+
+    def _judge(self) -> bool:
+        if self._heard_samples < WINDOW or self._played_samples < WINDOW:
+            return False
+        heard = np.concatenate(self._heard)[-WINDOW:].astype(np.float64)
+        played = np.concatenate(self._played).astype(np.float64)
+        energy = float(heard @ heard)
+        if energy < QUIET**2 * WINDOW:
+            return False
+        # correlation of ``heard`` with every stretch of ``played`` of its length
+        spectrum = np.fft.rfft(played, _FFT) * np.conj(np.fft.rfft(heard, _FFT))
+        lagged = np.fft.irfft(spectrum, _FFT)[: len(played) - WINDOW + 1]
+        cumulative = np.concatenate([[0.0], np.cumsum(played**2)])
+        stretch_energy = cumulative[WINDOW:] - cumulative[:-WINDOW]
+        scale = np.sqrt(np.maximum(stretch_energy, 1.0) * energy)
+        return bool(np.max(np.abs(lagged) / scale) >= ECHO_MATCH)
+
+
+def _keep(
+    blocks: deque[npt.NDArray[np.int16]], block: npt.NDArray[np.int16], kept: int, limit: int
+) -> int:
+    """Append ``block`` and drop the oldest blocks beyond ``limit`` samples; the change in
+    the samples kept."""
+    blocks.append(block)
+    change = len(block)
+    while kept + change - len(blocks[0]) >= limit:
+        change -= len(blocks.popleft())
+    return change
