@@ -29,8 +29,11 @@ from websockets.exceptions import ConnectionClosed
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame, to_int16
 from voicegate.audio.resample import Resampler
+from voicegate.voice.protocol import CloseCode
 
 SAMPLE_RATE = 16000
+BUSY_RETRY_S = 60.0
+"""How long a caller refused with 1013 (the server busy) keeps trying again."""
 FRAME = SAMPLE_RATE * FRAME_MS // 1000
 LOUD_DB = -40.0
 """A sample within this of its utterance's peak is loud: speech, not its fade."""
@@ -82,11 +85,21 @@ class ConversationCaller:
         self._stalled_until = 0.0
 
     async def __aenter__(self) -> ConversationCaller:
-        self._connection = connection = await connect(self.url, open_timeout=10)
-        hello = {"type": "hello", "sample_rate": SAMPLE_RATE, **self.settings}
-        await connection.send(json.dumps(hello))
-        async with asyncio.timeout(10):
-            self.ready = json.loads(await connection.recv())
+        deadline = time.monotonic() + BUSY_RETRY_S
+        while True:
+            self._connection = connection = await connect(self.url, open_timeout=10)
+            hello = {"type": "hello", "sample_rate": SAMPLE_RATE, **self.settings}
+            await connection.send(json.dumps(hello))
+            try:
+                async with asyncio.timeout(10):
+                    self.ready = json.loads(await connection.recv())
+                break
+            except ConnectionClosed as closed:
+                # the server is busy (1013, as docs/protocol.md says): try again later
+                busy = closed.rcvd is not None and closed.rcvd.code == CloseCode.TRY_AGAIN_LATER
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(1.0)
         if self.ready.get("type") != "ready":
             await connection.close()
             raise ConnectionError(f"{self.url}: expected 'ready' after hello, got {self.ready}")
