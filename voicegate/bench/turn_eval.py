@@ -30,6 +30,8 @@ from voicegate.stt.wer import word_error_rate
 SPEECH_RMS = 2300.0
 """Every caller utterance is scaled to this active level (about -23 dBFS)."""
 ANSWER_WAIT_S = 45.0
+HEARD_WAIT_S = 10.0
+"""How long an acknowledgement's ``speech_start`` is waited for."""
 STALL_AFTER_S = 1.5
 """When, into the answer, the caller's frames are held back (in a mode with ``stall_s``)."""
 
@@ -151,8 +153,10 @@ async def acknowledgement(url: str, mode: Mode, item: Utterance, request: Sample
             return outcome
         await caller.pause(1.0)
         spoken = await caller.say(leveled(item.samples))
-        await caller.pause(2.5)
-        heard = bool(_of(caller.messages, "speech_start", spoken.first_loud))
+        # heard at all? (a loaded server tells it late: wait for it, not a fixed time)
+        heard = await caller.wait_for(
+            lambda ms: bool(_of(ms, "speech_start", spoken.first_loud)), HEARD_WAIT_S
+        )
         if heard:  # wait for its fate
             await caller.wait_for(
                 lambda ms: bool(
