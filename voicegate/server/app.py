@@ -163,7 +163,7 @@ class GatewayServer:
         """Tell open sessions the server is going away, stop listening, flush the store."""
         await self.gateway.close()
         await self.server.stop()
-        await self.kit.close()
+        await self.dependencies.close()
         # the models' threads end before the interpreter does (see InferenceWorker)
         await asyncio.to_thread(self.stt.close)
         await asyncio.to_thread(self.tts.close)

@@ -33,6 +33,8 @@ BUSY = "busy"
 """The error code of an answer the session did not speak: too many answers waiting."""
 STORE_UNAVAILABLE = "store_unavailable"
 """The error code a caller gets when its transcript could not be stored; the session goes on."""
+REMEMBERED_CUTS = 16
+"""Interrupted responses a session remembers, to speak none of their late parts."""
 _NOT_STORED = "the server cannot store your words now (its store fails); this turn got no answer"
 
 
@@ -72,7 +74,9 @@ class TurnRunner:
         self._observer = observer
         self._timings: TurnTimings | None = None  # the turn waiting for its first answer audio
         self._unsent_final: Transcript | None = None  # its commit not reported yet
-        self._cut: set[str] = set()  # responses being cancelled after an interruption
+        # responses the caller interrupted, newest last: a part of one that arrives later (it
+        # was committed before the cancel took effect, maybe in another process) is not spoken
+        self._cut: dict[str, None] = {}
 
     async def take(self, utterance: UtteranceHeard) -> None:
         """Send the utterance's transcript into the room (unless a hook blocks it)."""
@@ -171,14 +175,13 @@ class TurnRunner:
         if not cut:
             return
         session = self._session
-        self._cut |= cut
-        try:
-            await self._speaker.stopped()
-            await session.transport.notify(BargeIn())
-            for response_id in cut:
-                await self._kit.cancel_response(response_id)
-        finally:
-            self._cut -= cut
+        self._cut.update(dict.fromkeys(cut))
+        while len(self._cut) > REMEMBERED_CUTS:
+            del self._cut[next(iter(self._cut))]
+        await self._speaker.stopped()
+        await session.transport.notify(BargeIn())
+        for response_id in cut:
+            await self._kit.cancel_response(response_id)
         await self._hooks.run_all(HookTrigger.ON_BARGE_IN, BargeIn(), session, session.room_id)
 
     async def _first_audio(self, at: float) -> None:
