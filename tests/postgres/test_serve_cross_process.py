@@ -30,6 +30,11 @@ pytestmark = [pytest.mark.redis, pytest.mark.models]
 FIRST_PART = "Once upon a time a lighthouse keeper lived alone on a rocky island. "
 NEVER_SAID = "This sentence comes after the caller interrupted and must never be spoken. "
 LEASE_TTL_S = 2.0
+REQUEST_LEAD_MS = 900
+"""How far ahead of real time A's caller sends its request, inside the server's 1 s burst
+allowance: a test process held up for less than this plus the server's ``stall_ms`` leaves
+no pause in the request, which the server would fill with silence and cut it in two (two
+turns, two answers)."""
 
 
 @dataclass
@@ -94,7 +99,7 @@ async def test_a_caller_on_another_process_interrupts_the_streaming_answer(
         async with voice_client(answering.ws_url + token) as a:
             room_id = a.ready["room_id"]
             async with voice_client(other.ws_url + token, {"room_id": room_id}) as b:
-                await a.say(request)  # answered in A's process, where it streams
+                await a.say(request, REQUEST_LEAD_MS)  # answered in A's process, where it streams
                 started = await b.wait_for("tts_start")  # B's process speaks its first part
                 story_server.log.append("B interrupts")
                 await b.connection.send(json.dumps({"type": "interrupt"}))

@@ -4,10 +4,11 @@ A session's audio is cut into 20 ms frames as it arrives. Frames that arrive in 
 same event-loop iteration are processed together, in one batched pass per input
 format (rate and channel count), so a lone session is processed the moment its audio
 arrives and a busy server batches more. No session waits for another: each keeps
-its own resampler history and clock. A session that sends nothing for ``stall_ms``
-is fed silence in real time, as a muted microphone would be, so its utterance ends
-even when the client stops sending; time the server's own loop was held up (audio
-that came meanwhile is not read yet) is not the client's stall. A client may not run
+its own resampler history and clock. A session whose audio falls ``stall_ms`` behind
+real time is fed silence in real time, as a muted microphone would be, so its utterance
+ends even when the client stops sending. Neither a client that sent its audio ahead of
+real time and pauses before that audio's time is up, nor time the server's own loop was
+held up (audio that came meanwhile is not read yet), is a stall. A client may not run
 ahead of real time by more than ``burst_ms``: what it sends beyond that is dropped
 (and logged once per episode), so nobody can make the server transcribe faster than
 people speak. While the server itself holds a session's audio back
@@ -54,13 +55,12 @@ class _Session:
     handler: FrameHandler
     format: _Format
     started: float
-    last_input: float
+    audio_until: float  # loop time up to which the session's audio (sent or fed) reaches
     received: float = 0.0  # seconds of audio accepted
     dropping: bool = False
     frames: deque[Samples] = field(default_factory=deque)
     carry: Samples | None = None  # a partial frame waiting for the rest
     stream_time: float = 0.0
-    silence_until: float = 0.0
     held_since: float | None = None  # the session's audio is held back (see InboundMixer.hold)
 
     def add(self, samples: Samples) -> None:
@@ -148,7 +148,7 @@ class InboundMixer:
             now = self._clock()
             session.started -= now - session.held_since
             session.held_since = None
-            session.last_input = now
+            session.audio_until = max(session.audio_until, now)
 
     def finish(self, session_id: str) -> None:
         """Run the audio the session has buffered through the path now (its input ended)."""
@@ -172,7 +172,6 @@ class InboundMixer:
                 f"got a frame of {frame.sample_rate} Hz x {frame.channels}"
             )
         now = self._clock()
-        session.last_input = now
         # half a sample of slack: summed float durations of 50 x 20 ms overshoot 1 s
         allowed = now - session.started + self._burst_s + 0.5 / frame.sample_rate
         if session.dropping:  # resume with room to spare, not on the edge
@@ -189,6 +188,8 @@ class InboundMixer:
             return
         session.dropping = False
         session.received += frame.duration
+        # audio sent ahead of real time plays out before a pause in sending is a stall
+        session.audio_until = max(session.audio_until, now - frame.duration) + frame.duration
         self._buffer(session_id, session, frame.samples)
 
     def _buffer(self, session_id: str, session: _Session, samples: Samples) -> None:
@@ -240,17 +241,17 @@ class InboundMixer:
             due = now + self._frame_s
             for session_id, session in list(self._sessions.items()):
                 if (
-                    now - held_up - session.last_input < self._stall_s
+                    now - held_up - session.audio_until < self._stall_s
                     or session.frames
                     or session.held_since is not None
                 ):
                     continue
-                since = max(session.last_input, session.silence_until)
+                since = session.audio_until
                 count = int((now - since) / self._frame_s)
                 if count:
                     path = session.format.path
                     shape = (path.frame_samples * count, path.in_channels)
                     silence = np.zeros(shape, np.int16)
                     session.carry = None
-                    session.silence_until = since + count * self._frame_s
+                    session.audio_until = since + count * self._frame_s
                     self._buffer(session_id, session, silence)
