@@ -28,6 +28,7 @@ from voicegate.tts.piper import PiperTTS
 from voicegate.voice.admission import OVERLOADED
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.protocol import CLOSE_MESSAGES
 from voicegate.voice.session import VoiceSettings
 from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import WebRTCVoiceBackend
@@ -240,9 +241,22 @@ async def voice_client(
 
 async def close_code(connection: ClientConnection) -> tuple[int, str]:
     """The code and reason the server closed ``connection`` with (reading until it does)."""
+    return (await last_words(connection))[1:]
+
+
+async def last_words(connection: ClientConnection) -> tuple[dict[str, Any] | None, int, str]:
+    """The last message before the server closed ``connection`` (``None``: none, or audio),
+    and the close code and reason (reading until it closes)."""
+    last: dict[str, Any] | None = None
     with contextlib.suppress(ConnectionClosed):
         async with asyncio.timeout(10):
             while True:
-                await connection.recv()
+                message = await connection.recv()
+                last = json.loads(message) if isinstance(message, str) else None
     assert connection.close_code is not None
-    return connection.close_code, connection.close_reason or ""
+    return last, connection.close_code, connection.close_reason or ""
+
+
+def fatal_error(code: str) -> dict[str, Any]:
+    """The ``error`` message that precedes a close with reason ``code``."""
+    return {"type": "error", "code": code, "message": CLOSE_MESSAGES[code], "fatal": True}

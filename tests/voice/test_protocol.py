@@ -20,6 +20,8 @@ from voicegate.voice.endpoint import SocketClosedError
 from voicegate.voice.protocol import (
     AudioIn,
     Bye,
+    CLOSE_MESSAGES,
+    GOING_AWAY,
     CloseCode,
     Hello,
     Interrupt,
@@ -268,9 +270,28 @@ def test_hello_timeout() -> None:
     assert opened.state is State.OPEN
 
 
+def test_every_close_of_an_established_session_but_1000_is_preceded_by_an_error() -> None:
+    for code, reason in [
+        (CloseCode.GOING_AWAY, GOING_AWAY),
+        (CloseCode.TRY_AGAIN_LATER, "server_busy"),
+        (CloseCode.ROOM_NOT_FOUND, "room_not_found"),
+        (CloseCode.IDLE_TIMEOUT, "idle_timeout"),
+    ]:
+        protocol = _open()  # a hello, no ready yet: 1013 and 4404 come then
+        protocol.close(code, reason)
+        assert _sent(protocol) == [
+            {"type": "error", "code": reason, "message": CLOSE_MESSAGES[reason], "fatal": True}
+        ]
+        assert (protocol.close_code, protocol.close_reason) == (code, reason)
+    normal = _ready()
+    normal.close(CloseCode.NORMAL, "session ended")
+    assert normal.data_to_send() == []
+
+
 def test_messages_after_close_are_discarded() -> None:
     protocol = _ready()
-    protocol.close(CloseCode.GOING_AWAY, "server shutting down")
+    protocol.close(CloseCode.GOING_AWAY, GOING_AWAY)
+    protocol.data_to_send()  # the error that precedes the close
     assert protocol.receive_text('{"type":"interrupt"}') == []
     assert protocol.receive_text("garbage") == []
     assert protocol.receive_binary(bytes(3)) == []
@@ -279,7 +300,7 @@ def test_messages_after_close_are_discarded() -> None:
     protocol.error("late", "too late")
     protocol.close(CloseCode.INTERNAL_ERROR, "again")
     assert protocol.data_to_send() == []
-    assert (protocol.close_code, protocol.close_reason) == (1001, "server shutting down")
+    assert (protocol.close_code, protocol.close_reason) == (1001, "server_shutting_down")
     protocol.connection_closed()
     assert protocol.state is State.CLOSED
     assert protocol.receive_binary(bytes(2)) == []
@@ -310,12 +331,13 @@ def test_server_side_misuse_raises() -> None:
 
 def test_server_error_and_close_for_internal_failure() -> None:
     protocol = _ready()
-    protocol.error("internal_error", "the session failed", fatal=True)
-    protocol.close(CloseCode.INTERNAL_ERROR, "é" * 100)
+    protocol.close(CloseCode.INTERNAL_ERROR, "internal_error", "the session failed")
     assert _sent(protocol) == [
         {"type": "error", "code": "internal_error", "message": "the session failed", "fatal": True}
     ]
-    assert len(protocol.close_reason.encode()) <= 123
+    long = _ready()
+    long.close(CloseCode.INTERNAL_ERROR, "é" * 100)
+    assert len(long.close_reason.encode()) <= 123
 
 
 def test_event_to_json_is_json_safe() -> None:

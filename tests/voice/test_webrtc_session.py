@@ -182,7 +182,7 @@ async def test_bad_offers_get_400_with_a_reason_and_the_server_keeps_serving(
             await server.backend.close()
             shutdown = await client.wait_for("error", count=2)
     assert (unknown["code"], unknown["fatal"]) == ("unknown_type", False)
-    assert (shutdown["code"], shutdown["fatal"]) == ("server shutting down", True)
+    assert (shutdown["code"], shutdown["fatal"]) == ("server_shutting_down", True)
     assert server.backend.session_count == 0
     assert len(await server.kit.store.list_rooms()) == 1
 

@@ -87,4 +87,4 @@ async def test_shutdown_tells_open_sessions_the_server_is_going_away(gateway: Ga
         with pytest.raises(ConnectionClosedOK) as raised:
             await ws.recv()
     assert raised.value.rcvd is not None
-    assert (raised.value.rcvd.code, raised.value.rcvd.reason) == (1001, "server shutting down")
+    assert (raised.value.rcvd.code, raised.value.rcvd.reason) == (1001, "server_shutting_down")

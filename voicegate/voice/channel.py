@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+AUDIO_DROPPED = "audio_dropped"
+"""The error code of audio refused for running ahead of real time (``docs/protocol.md``)."""
 IDLE_TIMEOUT = "idle_timeout"
 """The close reason (code 4410) of a session without speech or answer for too long."""
 _NOT_TRANSCRIBED = "too many of your utterances wait for the recogniser; this one was dropped"
@@ -54,7 +56,10 @@ class VoiceChannel(Channel):
     mixer); its events go to the client and the voice hooks in order, and each final
     transcript to the :class:`TurnRunner`, which sends it into the room and hands the
     room's answers (:meth:`deliver`) to the :class:`Speaker`. Every visible room event
-    is forwarded to the client. Voice hooks get the session as their context.
+    is forwarded to the client. Voice hooks get the session as their context. What
+    cannot wait for an earlier utterance's transcript goes out at once, in the order it
+    happens: ``speech_start``, the barge-in that follows it, and the notice of refused
+    audio (:meth:`audio_refused`).
     """
 
     channel_type = ChannelType.VOICE
@@ -76,20 +81,35 @@ class VoiceChannel(Channel):
         self._turns = TurnRunner(
             session, kit, speaker, settings.speak_channel_types, self.origin, observer
         )
+        self._urgent: asyncio.Queue[Notice | None] = asyncio.Queue()  # None: barge in
         self._listener = Listener(
-            stt, settings, speaking=lambda: speaker.speaking, on_barge_in=self._barge_in
+            stt,
+            settings,
+            speaking=lambda: speaker.speaking,
+            on_speech_start=self._urgent.put_nowait,
+            on_barge_in=lambda: self._urgent.put_nowait(None),
         )
         self._keypad = Keypad(session, kit, self.origin)
-        self._interrupts: set[asyncio.Task[None]] = set()
-        self._relay = asyncio.create_task(self._relay_events(), name=f"voice-{session.id}")
+        self._relays = (
+            asyncio.create_task(self._relay_events(), name=f"voice-{session.id}"),
+            asyncio.create_task(self._relay_urgent(), name=f"voice-urgent-{session.id}"),
+        )
 
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
         """Process one 16 kHz mono frame of the caller's audio."""
         self._listener.on_frame(frame, speech, dbfs)
 
     async def interrupt(self) -> None:
-        """Stop the answer playing, and the rest of its response (barge-in, or the client asked)."""
-        await self._turns.interrupt()
+        """The client asked: stop the answer playing, and the rest of its response."""
+        await self._turns.interrupt(barged_in=False)
+
+    def audio_refused(self, burst_s: float) -> None:
+        """The caller's audio runs over ``burst_s`` ahead of real time: the rest is dropped."""
+        message = (
+            f"audio sent more than {burst_s:g} s ahead of real time is dropped; "
+            "send it no faster than it plays"
+        )
+        self._urgent.put_nowait(SessionError(AUDIO_DROPPED, message))
 
     def press(self, key: DTMFDigit) -> None:
         """The caller pressed ``key``: it goes into the room (see :class:`Keypad`)."""
@@ -117,14 +137,20 @@ class VoiceChannel(Channel):
         self._listener.close()
         await self._keypad.close()
         await self._speaker.close()
-        for task in (*self._interrupts, self._relay):
+        for task in self._relays:
             task.cancel()
-        await asyncio.gather(*self._interrupts, self._relay, return_exceptions=True)
+        await asyncio.gather(*self._relays, return_exceptions=True)
 
-    def _barge_in(self) -> None:
-        task = asyncio.create_task(self.interrupt())
-        self._interrupts.add(task)
-        task.add_done_callback(self._interrupts.discard)
+    async def _relay_urgent(self) -> None:
+        while True:
+            notice = await self._urgent.get()
+            try:
+                if notice is None:
+                    await self._turns.interrupt(barged_in=True)
+                else:
+                    await self.session.transport.notify(notice)
+            except Exception:
+                logger.exception("voice session %s: barge-in failed", self.session.id)
 
     async def _relay_events(self) -> None:
         async for event in self._listener.events():
@@ -136,8 +162,11 @@ class VoiceChannel(Channel):
 
     async def _handle(self, event: ListenerEvent) -> None:
         match event:
-            case SpeechStarted():
-                await self._announce(event, event, HookTrigger.ON_SPEECH_START)
+            case SpeechStarted():  # the client was told at once
+                session = self.session
+                await self._hooks.run_all(
+                    HookTrigger.ON_SPEECH_START, event, session, session.room_id
+                )
             case SpeechEnded():
                 await self._announce(event, event, HookTrigger.ON_SPEECH_END)
             case PartialHeard(transcript=partial):

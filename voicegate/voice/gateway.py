@@ -234,7 +234,11 @@ class VoiceGateway:
         transport.interrupt_handler = channel.interrupt
         transport.dtmf_handler = channel.press
         self._mixer.add_session(
-            session.id, transport.input_rate, transport.input_channels, channel.on_frame
+            session.id,
+            transport.input_rate,
+            transport.input_channels,
+            channel.on_frame,
+            channel.audio_refused,
         )
         if self._observer is not None:
             self._observer.session_opened(transport.kind)

@@ -84,7 +84,8 @@ class Listener:
     transcript is often ready when the utterance ends. :meth:`events` yields every event
     in order: an utterance's :class:`UtteranceHeard` (or :class:`UtteranceLost`) comes
     before anything of the next one. The barge-in decision does not wait for that
-    order: ``on_barge_in`` is called at once when the caller has spoken
+    order: ``on_speech_start`` is called at once with each :class:`SpeechStarted` (which
+    :meth:`events` also yields, in order), and ``on_barge_in`` when the caller has spoken
     ``barge_in_ms`` while ``speaking()`` (an answer is being spoken), once per utterance.
     When neither the caller speaks nor an answer is spoken for ``idle_timeout_ms`` of the
     caller's audio (silence fed in for a stalled client counts), :class:`SessionIdle`
@@ -97,11 +98,13 @@ class Listener:
         settings: VoiceSettings,
         *,
         speaking: Callable[[], bool],
+        on_speech_start: Callable[[SpeechStarted], None],
         on_barge_in: Callable[[], None],
     ) -> None:
         self._stt = stt
         self._settings = settings
         self._speaking = speaking
+        self._on_speech_start = on_speech_start
         self._on_barge_in = on_barge_in
         self._endpointer = Endpointer(
             start_ms=settings.speech_start_ms,
@@ -155,7 +158,9 @@ class Listener:
     def _open(self, start: SpeechStart) -> None:
         self._speech_start = start.timestamp
         self._barged_in = False
-        self._events.put_nowait(SpeechStarted(start.timestamp))
+        started = SpeechStarted(start.timestamp)
+        self._on_speech_start(started)
+        self._events.put_nowait(started)
         if self._waiting >= MAX_WAITING_UTTERANCES:
             logger.warning("%d utterances wait for the recogniser: not this one", self._waiting)
             return

@@ -95,6 +95,23 @@ ProtocolEvent = Hello | AudioIn | Interrupt | Bye | ProtocolError
 
 _CLOSE_REASON_BYTES = 123
 
+GOING_AWAY = "server_shutting_down"
+"""The close reason (code 1001) of a session the server ends because it stops."""
+
+CLOSE_MESSAGES = {
+    GOING_AWAY: "the server is shutting down",
+    "server_busy": "the server has no room for another session now; try again later",
+    "overloaded": "the recogniser is at capacity; try again later",
+    "store_unavailable": "the server cannot store the room's events now; try again later",
+    "room_not_found": "the room does not exist or is closed",
+    "room_forbidden": "this connection may not join that room",
+    "idle_timeout": "neither you nor an answer made a sound for the idle timeout",
+    "too_slow": "you do not read what the server sends",
+    "internal_error": "the server failed; details are in its log",
+    "bad_audio_format": "an audio frame was not in the format of your hello",
+}
+"""The ``error`` message sent before a close, by close reason (``docs/protocol.md``)."""
+
 
 class VoiceProtocol:
     """One voice connection's protocol state; see the module docstring for how to drive it."""
@@ -263,10 +280,15 @@ class VoiceProtocol:
             return
         self._send_json({"type": "error", "code": code, "message": message, "fatal": fatal})
 
-    def close(self, code: int, reason: str = "") -> None:
-        """Ask the transport to close with ``code``; nothing is sent or received after."""
+    def close(self, code: int, reason: str = "", message: str | None = None) -> None:
+        """Ask the transport to close with ``code``; nothing is sent or received after.
+
+        Once the hello was accepted, any close but 1000 is preceded by a fatal ``error``
+        whose code is ``reason`` (``message`` by default from :data:`CLOSE_MESSAGES`)."""
         if self.state in (State.CLOSING, State.CLOSED):
             return
+        if self.state is State.OPEN and code != CloseCode.NORMAL and reason:
+            self.error(reason, message or CLOSE_MESSAGES.get(reason, reason), fatal=True)
         self.state = State.CLOSING
         self.close_code = code
         self.close_reason = reason.encode()[:_CLOSE_REASON_BYTES].decode(errors="ignore")
@@ -318,8 +340,9 @@ class VoiceProtocol:
         return [ProtocolError(code, message, fatal=False)]
 
     def _fail(self, code: str, message: str, close_code: int) -> list[ProtocolEvent]:
-        self.error(code, message, fatal=True)
-        self.close(close_code, code)
+        if self.state is State.AWAITING_HELLO:
+            self.error(code, message, fatal=True)
+        self.close(close_code, code, message)
         return [ProtocolError(code, message, fatal=True)]
 
     def _may_send(self) -> bool:

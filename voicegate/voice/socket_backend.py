@@ -8,12 +8,10 @@ from typing import Generic, TypeVar
 
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.endpoint import MessageSocket
-from voicegate.voice.protocol import CloseCode
+from voicegate.voice.protocol import GOING_AWAY, CloseCode
 from voicegate.voice.transport import VoiceTransport
 
 T = TypeVar("T", bound=VoiceTransport)
-
-GOING_AWAY_REASON = "server shutting down"
 
 
 class SocketVoiceBackend(VoiceBackend, Generic[T]):
@@ -48,6 +46,6 @@ class SocketVoiceBackend(VoiceBackend, Generic[T]):
     @staticmethod
     async def _going_away(socket: MessageSocket, transport: T | None) -> None:
         if transport is None:
-            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY_REASON)
+            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY)
         else:
-            await transport.close(CloseCode.GOING_AWAY, GOING_AWAY_REASON)
+            await transport.close(CloseCode.GOING_AWAY, GOING_AWAY)

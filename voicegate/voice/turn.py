@@ -160,21 +160,27 @@ class TurnRunner:
         except asyncio.QueueFull:
             await session.transport.notify(SessionError(BUSY, "too many answers queued"))
 
-    async def interrupt(self) -> None:
-        """Stop the answer playing and drop those waiting; their responses stop streaming."""
+    async def interrupt(self, *, barged_in: bool) -> None:
+        """Stop the answer playing and drop those waiting; their responses stop streaming.
+
+        ``barged_in``: the caller spoke over the answer, so the client is told ``barge_in``
+        (before the answer's ``tts_end``) and the ON_BARGE_IN hooks run; otherwise the
+        client asked (``interrupt``) and gets only the ``tts_end``."""
         cut = self._speaker.stop()
         if not cut:
             return
         session = self._session
         self._cut |= cut
         try:
+            if barged_in:
+                await session.transport.notify(BargeIn())
             await self._speaker.stopped()
-            await session.transport.notify(BargeIn())
             for response_id in cut:
                 await self._kit.cancel_response(response_id)
         finally:
             self._cut -= cut
-        await self._hooks.run_all(HookTrigger.ON_BARGE_IN, BargeIn(), session, session.room_id)
+        if barged_in:
+            await self._hooks.run_all(HookTrigger.ON_BARGE_IN, BargeIn(), session, session.room_id)
 
     async def _first_audio(self, at: float) -> None:
         timings = self._timings

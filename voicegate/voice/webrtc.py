@@ -10,7 +10,7 @@ from voicegate.voice.admission import CapacityError, SessionSlot
 from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.http import HttpReply, HttpRequest
-from voicegate.voice.protocol import CloseCode
+from voicegate.voice.protocol import GOING_AWAY, CloseCode
 from voicegate.voice.rtc import (
     IceGatheringTimeoutError,
     InvalidOfferError,
@@ -91,7 +91,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         self._closing = True
         sessions = dict(self._sessions)
         await asyncio.gather(
-            *(t.close(CloseCode.GOING_AWAY, "server shutting down") for t in sessions)
+            *(t.close(CloseCode.GOING_AWAY, GOING_AWAY) for t in sessions)
         )
         await asyncio.gather(*sessions.values(), return_exceptions=True)
 

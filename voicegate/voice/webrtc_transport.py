@@ -143,10 +143,8 @@ class WebRTCTransport(VoiceTransport):
         A data channel has no close code: any ending but a normal one is first told to
         the client as a fatal ``error`` whose ``code`` is ``reason`` (best effort).
         """
-        if code != CloseCode.NORMAL:
-            self._protocol.error(reason or "closed", f"session closed ({code})", fatal=True)
-            self._send_pending()
-        self._protocol.close(code, reason)
+        self._protocol.close(code, reason or ("" if code == CloseCode.NORMAL else "closed"))
+        self._send_pending()
         if not self._opening.done():
             self._opening.set_result(None)
         self._end()

@@ -20,13 +20,14 @@ from voicegate.voice.playout import PlayoutBuffer
 from voicegate.voice.protocol import (
     AudioIn,
     Bye,
+    GOING_AWAY,
     CloseCode,
     Hello,
     Interrupt,
     ProtocolError,
     VoiceProtocol,
 )
-from voicegate.voice.socket_backend import GOING_AWAY_REASON, SocketVoiceBackend
+from voicegate.voice.socket_backend import SocketVoiceBackend
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.wire import write_notice
 
@@ -218,7 +219,7 @@ class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
             await socket.close(CloseCode.UNAUTHORIZED, outcome.reason)
             return
         if self.closing:
-            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY_REASON)
+            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY)
             return
         self.sockets[socket] = None
         try:
@@ -234,7 +235,8 @@ class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
         try:
             slot = self.session_handler.reserve()
         except CapacityError as refusal:
-            await socket.close(CloseCode.TRY_AGAIN_LATER, refusal.reason)
+            protocol.close(CloseCode.TRY_AGAIN_LATER, refusal.reason)
+            await _refuse(socket, protocol)
             return
         with slot:  # released here too if the session never started
             transport = WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead)
@@ -268,13 +270,17 @@ class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
             return None
         if hello is None or protocol.close_code is not None:
             self.session_handler.record_error("protocol")
-            code = protocol.close_code or CloseCode.PROTOCOL_VIOLATION
-            with contextlib.suppress(SocketClosedError):
-                for data in protocol.data_to_send():
-                    await socket.send(data)
-            await socket.close(code, protocol.close_reason)
+            await _refuse(socket, protocol)
             return None
         return hello
+
+
+async def _refuse(socket: MessageSocket, protocol: VoiceProtocol) -> None:
+    """Send what ``protocol`` has to say (its ``error``), then close the socket."""
+    with contextlib.suppress(SocketClosedError):
+        for data in protocol.data_to_send():
+            await socket.send(data)
+    await socket.close(protocol.close_code or CloseCode.PROTOCOL_VIOLATION, protocol.close_reason)
 
 
 def _voicegate_subprotocol(request: HttpRequest) -> str | None:

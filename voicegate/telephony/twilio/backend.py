@@ -15,8 +15,8 @@ from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_conte
 from voicegate.voice.backend import SessionRequest
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
 from voicegate.voice.http import HttpRequest
-from voicegate.voice.protocol import CloseCode
-from voicegate.voice.socket_backend import GOING_AWAY_REASON, SocketVoiceBackend
+from voicegate.voice.protocol import GOING_AWAY, CloseCode
+from voicegate.voice.socket_backend import SocketVoiceBackend
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class TwilioVoiceBackend(SocketVoiceBackend[TwilioTransport]):
         """Accept Twilio's WebSocket, authenticate its stream and run the call's session."""
         await socket.accept()
         if self.closing:
-            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY_REASON)
+            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY)
             return
         self.sockets[socket] = None
         try:
