@@ -18,10 +18,10 @@ from voicegate.server.adapters import StarletteMessageSocket
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.voice.endpoint import SocketClosedError
 from voicegate.voice.protocol import (
-    AudioIn,
-    Bye,
     CLOSE_MESSAGES,
     GOING_AWAY,
+    AudioIn,
+    Bye,
     CloseCode,
     Hello,
     Interrupt,
@@ -93,6 +93,7 @@ def test_hello_opens_and_accept_sends_ready() -> None:
             "channels": 1,
             "frame_ms": 20,
             "max_frame_bytes": 32768,
+            "recording": False,
         }
     ]
     assert protocol.data_to_send() == []

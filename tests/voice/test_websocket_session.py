@@ -11,9 +11,9 @@ from websockets.exceptions import ConnectionClosedError
 
 from tests.voice.conftest import (
     Gateway,
+    Received,
     fatal_error,
     last_words,
-    Received,
     pcm_frames,
     receive_into,
     silence,

@@ -16,6 +16,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "say",
     "serve",
     "token",
+    "recordings",
     "bench",
     "mic",
 )

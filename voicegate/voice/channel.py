@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from voicegate.audio.frame import AudioFrame
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import ChannelType, EventType, RoomContext, RoomEvent
+from voicegate.core.models import ChannelType, EventType, RoomContext, RoomEvent, TextContent
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.dtmf import DTMFDigit
@@ -33,6 +33,7 @@ from voicegate.voice.notices import (
 )
 from voicegate.voice.outbox import TOO_SLOW
 from voicegate.voice.protocol import CloseCode
+from voicegate.voice.recording import CallRecorder
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.speaker import Speaker
 from voicegate.voice.turn import BUSY, TurnObserver, TurnRunner
@@ -72,11 +73,13 @@ class VoiceChannel(Channel):
         tts: TTSProvider,
         settings: VoiceSettings,
         observer: TurnObserver | None = None,
+        recorder: CallRecorder | None = None,
     ) -> None:
         super().__init__(session.channel_id)
         self.session = session
+        self.recorder = recorder
         self._hooks = kit.hook_engine
-        speaker = Speaker(tts, session.transport)
+        speaker = Speaker(tts, session.transport, recorder=recorder)
         self._speaker = speaker
         self._turns = TurnRunner(
             session, kit, speaker, settings.speak_channel_types, self.origin, observer
@@ -97,6 +100,8 @@ class VoiceChannel(Channel):
 
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
         """Process one 16 kHz mono frame of the caller's audio."""
+        if self.recorder is not None:
+            self.recorder.caller(frame)
         self._listener.on_frame(frame, speech, dbfs)
 
     async def interrupt(self) -> None:
@@ -126,6 +131,8 @@ class VoiceChannel(Channel):
         if event.type is EventType.DTMF:
             await self.session.transport.notify(RoomEventNotice(event))
         else:
+            if self.recorder is not None and isinstance(event.content, TextContent):
+                self.recorder.said("caller", event.content.body)
             await self._turns.committed(event)
 
     async def on_dropped(self, room_id: str) -> None:

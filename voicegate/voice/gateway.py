@@ -12,18 +12,19 @@ from typing import TYPE_CHECKING, Protocol
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import ChannelType, RoomStatus
+from voicegate.core.models import AudioContent, ChannelType, RoomStatus
 from voicegate.core.store import StoreUnavailableError
 from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
-from voicegate.voice.access import GATEWAY_ROOM, RoomAccessDeniedError, RoomGrant
+from voicegate.voice.access import GATEWAY_ROOM, OWNER_KEY, RoomAccessDeniedError, RoomGrant
 from voicegate.voice.admission import SERVER_BUSY, Admission, CapacityError, SessionSlot
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.inbound import InboundMixer
 from voicegate.voice.protocol import CloseCode
+from voicegate.voice.recording import CallRecorder, RecordingOptions
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.turn import STORE_UNAVAILABLE, TurnObserver
@@ -55,7 +56,9 @@ class VoiceGateway:
     inbound audio runs through one :class:`InboundMixer` (``inbound``; by default with
     WebRTC VAD at the settings' aggressiveness). Sessions are admitted by
     :class:`Admission` (``max_sessions``, and the recogniser's measured load:
-    ``max_final_wait`` seconds, ``max_final_busy``).
+    ``max_final_wait`` seconds, ``max_final_busy``). With ``recording``, a session whose
+    client asks for it (``SessionRequest.record``) is recorded (``voice/recording.py``), and
+    its recording becomes an audio event of its room when it ends.
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class VoiceGateway:
         max_final_wait: float = 1.0,
         max_final_busy: float = 0.8,
         inbound: InboundMixer | None = None,
+        recording: RecordingOptions | None = None,
     ) -> None:
         self._kit = kit
         self._stt: STTProvider = stt if stt is not None else kit.stt
@@ -93,6 +97,7 @@ class VoiceGateway:
             if inbound is not None
             else InboundMixer(WebRTCVAD(self._settings.vad_aggressiveness))
         )
+        self._recording = recording
         self._sessions: dict[str, VoiceSession] = {}
         self._draining = False
         self._emptied = asyncio.Event()
@@ -202,8 +207,10 @@ class VoiceGateway:
                         del self._joining[joining]
             participant = request.participant_id or str(request.metadata.get("subject", "caller"))
             session = VoiceSession(room_id, participant, transport, dict(request.metadata))
+            recorder = await self._recorder_for(session) if request.record else None
+            transport.recording = recorder is not None
             channel = VoiceChannel(
-                session, self._kit, self._stt, self._tts, self._settings, self._observer
+                session, self._kit, self._stt, self._tts, self._settings, self._observer, recorder
             )
             try:
                 await self._join(session, channel)
@@ -213,6 +220,34 @@ class VoiceGateway:
                 await transport.close(CloseCode.TRY_AGAIN_LATER, STORE_UNAVAILABLE)
             finally:
                 await self._leave(session, channel)
+
+    async def _recorder_for(self, session: VoiceSession) -> CallRecorder | None:
+        """A recorder of ``session``, if this gateway records calls."""
+        if self._recording is None:
+            return None
+        room = await self._kit.get_room(session.room_id)
+        owner = room.metadata.get(OWNER_KEY)
+        return CallRecorder(
+            self._recording,
+            session.room_id,
+            session.id,
+            owner if isinstance(owner, str) else None,
+        )
+
+    async def _post_recording(self, session: VoiceSession, channel: VoiceChannel) -> None:
+        """Finish the session's recording; it becomes an audio event of the room."""
+        if channel.recorder is None:
+            return
+        info = await channel.recorder.finish()
+        content = AudioContent(info.url, info.mime_type, info.duration_seconds, info.transcript)
+        await self._kit.send_event(
+            session.room_id,
+            channel.channel_id,
+            content,
+            participant_id=session.participant_id,
+            metadata={"recording": {"id": info.id, "session_id": session.id}},
+        )
+        logger.info("session %s: recording %s posted", session.id, info.id)
 
     async def _room_for(self, request: SessionRequest) -> str:
         """The room the session joins, as its auth metadata grants (``voice/access.py``)."""
@@ -273,6 +308,7 @@ class VoiceGateway:
         """Undo whatever of :meth:`_join` happened; a failing step never stops the next."""
         self._mixer.remove_session(session.id)
         await _logged(channel.close(), "closing the voice channel of", session)
+        await _logged(self._post_recording(session, channel), "posting the recording of", session)
         room_id, channel_id = session.room_id, channel.channel_id
         if channel_id in await self._bound_channels(room_id):
             await _logged(self._kit.detach_channel(room_id, channel_id), "detaching", session)

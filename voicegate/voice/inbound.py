@@ -1,8 +1,8 @@
 """Every session's inbound audio through batched audio paths, one per input format.
 
 A session's audio is cut into 20 ms frames as it arrives, whatever the size of the
-frames it comes in: each 20 ms unit keeps its place on the session's clock. Frames that arrive in the
-same event-loop iteration are processed together, in one batched pass per input
+frames it comes in: each 20 ms unit keeps its place on the session's clock. Frames that
+arrive in the same event-loop iteration are processed together, in one batched pass per input
 format (rate and channel count), so a lone session is processed the moment its audio
 arrives and a busy server batches more. No session waits for another: each keeps
 its own resampler history and clock. A session whose audio stops (``stall_ms`` after

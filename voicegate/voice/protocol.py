@@ -59,6 +59,7 @@ class Hello:
     channels: int
     room_id: str | None
     format: str = SAMPLE_FORMAT
+    record: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,9 +212,17 @@ class VoiceProtocol:
         self._outgoing.clear()
 
     def accept(
-        self, session_id: str, room_id: str, input_rate: int, output_rate: int, frame_ms: int
+        self,
+        session_id: str,
+        room_id: str,
+        input_rate: int,
+        output_rate: int,
+        frame_ms: int,
+        *,
+        recording: bool = False,
     ) -> None:
-        """Answer the hello with ``ready``: the session id and the rates the server uses."""
+        """Answer the hello with ``ready``: the session id, the rates the server uses and
+        whether the call is recorded."""
         if self.state is not State.OPEN or self.accepted:
             raise RuntimeError(f"accept() needs a fresh hello; state is {self.state.value}")
         self.accepted = True
@@ -228,6 +237,7 @@ class VoiceProtocol:
                 "channels": 1,
                 "frame_ms": frame_ms,
                 "max_frame_bytes": self.max_frame_bytes,
+                "recording": recording,
             }
         )
 
@@ -303,6 +313,9 @@ class VoiceProtocol:
         channels = message.get("channels", 1)
         sample_format = message.get("format", SAMPLE_FORMAT)
         room_id = message.get("room_id")
+        record = message.get("record", False)
+        if not isinstance(record, bool):
+            return self._reject("bad_hello", "record must be true or false")
         if not _is_int(rate) or not _is_int(channels):
             return self._reject("bad_hello", "sample_rate and channels must be integers")
         if not isinstance(sample_format, str) or not (room_id is None or isinstance(room_id, str)):
@@ -321,7 +334,7 @@ class VoiceProtocol:
             return self._reject(
                 "unsupported_format", f'format "{sample_format}" is not "{SAMPLE_FORMAT}"'
             )
-        self.hello = Hello(sample_rate=rate, channels=channels, room_id=room_id)
+        self.hello = Hello(sample_rate=rate, channels=channels, room_id=room_id, record=record)
         self.state = State.OPEN
         return [self.hello]
 

@@ -13,6 +13,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import Resampler
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.notices import AnswerEnded, AnswerStarted
+from voicegate.voice.recording import CallRecorder
 from voicegate.voice.transport import VoiceTransport
 
 logger = logging.getLogger(__name__)
@@ -42,9 +43,16 @@ class Speaker:
     session's end) are dropped, so no task of the speaker's outlives it.
     """
 
-    def __init__(self, tts: TTSProvider, transport: VoiceTransport, max_pending: int = 16) -> None:
+    def __init__(
+        self,
+        tts: TTSProvider,
+        transport: VoiceTransport,
+        max_pending: int = 16,
+        recorder: CallRecorder | None = None,
+    ) -> None:
         self._tts = tts
         self._transport = transport
+        self._recorder = recorder
         self._pending: asyncio.Queue[Answer] = asyncio.Queue(max_pending)
         self._current: asyncio.Task[None] | None = None
         self._current_answer: Answer | None = None
@@ -74,6 +82,8 @@ class Speaker:
         while not self._pending.empty():
             cut.add(self._pending.get_nowait().response_id)
         self._transport.flush()
+        if self._recorder is not None and cut:
+            self._recorder.cut()
         if self._current is not None:
             self._current.cancel()
         return cut
@@ -116,6 +126,8 @@ class Speaker:
     async def _speak(self, answer: Answer) -> None:
         interrupted = True
         await self._transport.notify(AnswerStarted(answer.text, answer.event_id))
+        if self._recorder is not None:
+            self._recorder.said("answer", answer.text)
         try:
             await self._stream(answer)
             await self._transport.wait_played()
@@ -137,9 +149,14 @@ class Speaker:
             if resampler is None and chunk.sample_rate != self._transport.output_rate:
                 resampler = Resampler(chunk.sample_rate, self._transport.output_rate)
             out = resampler.process(chunk) if resampler else chunk
-            await self._transport.play(out)
+            await self._play_out(out)
             if first and answer.on_first_audio is not None:
                 await answer.on_first_audio(time.monotonic())
             first = False
         if resampler is not None:
-            await self._transport.play(resampler.flush())
+            await self._play_out(resampler.flush())
+
+    async def _play_out(self, audio: AudioFrame) -> None:
+        await self._transport.play(audio)
+        if self._recorder is not None:
+            self._recorder.answer(audio)

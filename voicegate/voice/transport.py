@@ -24,6 +24,9 @@ class VoiceTransport(ABC):
     interrupt_handler: Callable[[], Awaitable[None]] | None = None
     """Called when the client asks to stop the answer playing (the session sets it)."""
 
+    recording: bool = False
+    """Whether the session is recorded (the gateway sets it before :meth:`opened`)."""
+
     dtmf_handler: Callable[[DTMFDigit], None] | None = None
     """Called with each key the caller presses, on the transports that carry keys (the
     session sets it; it returns at once)."""

@@ -90,9 +90,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         """Close every session with 1001 (going away) and wait for them to end."""
         self._closing = True
         sessions = dict(self._sessions)
-        await asyncio.gather(
-            *(t.close(CloseCode.GOING_AWAY, GOING_AWAY) for t in sessions)
-        )
+        await asyncio.gather(*(t.close(CloseCode.GOING_AWAY, GOING_AWAY) for t in sessions))
         await asyncio.gather(*sessions.values(), return_exceptions=True)
 
     async def respond(self, request: HttpRequest) -> HttpReply:

@@ -18,9 +18,9 @@ from voicegate.voice.notices import Notice
 from voicegate.voice.outbox import SEND_TIMEOUT_S, TOO_SLOW, SocketWriter
 from voicegate.voice.playout import PlayoutBuffer
 from voicegate.voice.protocol import (
+    GOING_AWAY,
     AudioIn,
     Bye,
-    GOING_AWAY,
     CloseCode,
     Hello,
     Interrupt,
@@ -87,7 +87,14 @@ class WebSocketTransport(VoiceTransport):
 
     async def opened(self, session_id: str, room_id: str) -> None:
         """Send ``ready`` and start pacing answer audio."""
-        self._protocol.accept(session_id, room_id, self.input_rate, self._output_rate, FRAME_MS)
+        self._protocol.accept(
+            session_id,
+            room_id,
+            self.input_rate,
+            self._output_rate,
+            FRAME_MS,
+            recording=self.recording,
+        )
         self._send()
         self._pacer = asyncio.create_task(self._pace(), name=f"ws-pacer-{session_id}")
 
@@ -246,7 +253,7 @@ class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
                     metadata,
                     self.session_handler.run_session,
                     transport,
-                    SessionRequest(metadata, hello.room_id),
+                    SessionRequest(metadata, hello.room_id, record=hello.record),
                     slot,
                 )
             finally:

@@ -130,9 +130,7 @@ class SIPVoiceBackend(VoiceBackend):
     async def close(self) -> None:
         """Refuse new calls, hang up every call (BYE), stop listening."""
         self._closing = True
-        hang_ups = [
-            call.close(CloseCode.GOING_AWAY, GOING_AWAY) for call in self._calls
-        ]
+        hang_ups = [call.close(CloseCode.GOING_AWAY, GOING_AWAY) for call in self._calls]
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(SHUTDOWN_WAIT_S):
                 await asyncio.gather(*hang_ups, return_exceptions=True)
