@@ -306,6 +306,8 @@ class VoiceGateway:
 
     async def _leave(self, session: VoiceSession, channel: VoiceChannel) -> None:
         """Undo whatever of :meth:`_join` happened; a failing step never stops the next."""
+        if channel.recorder is not None:
+            channel.recorder.end()  # the call's length: now, not once the channel has closed
         self._mixer.remove_session(session.id)
         await _logged(channel.close(), "closing the voice channel of", session)
         await _logged(self._post_recording(session, channel), "posting the recording of", session)

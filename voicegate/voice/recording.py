@@ -143,6 +143,7 @@ class CallRecorder:
         self._answer_end = 0
         self._lines: list[str] = []
         self._written = 0  # samples per channel in the file, once finished
+        self._ended = False
         self._folder = options.folder
         recording_id = new_id()
         self.info = RecordingInfo(
@@ -162,10 +163,13 @@ class CallRecorder:
 
     def caller(self, frame: AudioFrame) -> None:
         """The caller's next 16 kHz mono frame (the session's inbound clock)."""
-        self._queue.put(("caller", 0, frame.samples.reshape(-1).copy()))
+        if not self._ended:
+            self._queue.put(("caller", 0, frame.samples.reshape(-1).copy()))
 
     def answer(self, frame: AudioFrame) -> None:
         """Answer audio queued for the client now (mono, any rate)."""
+        if self._ended:
+            return
         samples = resample(frame, RECORDING_RATE).samples.reshape(-1)
         at = max(self._now(), self._answer_end)
         self._answer_end = at + len(samples)
@@ -181,10 +185,15 @@ class CallRecorder:
         """A line of the call's transcript: ``who`` is ``caller`` or ``answer``."""
         self._lines.append(f"{who}: {text}")
 
+    def end(self) -> None:
+        """The call ended now: the recording is this long (at least); nothing more is taken."""
+        if not self._ended:
+            self._ended = True
+            self._queue.put(("end", self._now(), None))
+
     async def finish(self) -> RecordingInfo:
-        """End the recording at the call's length and describe it (``<id>.json`` updated)."""
-        end = self._now()
-        self._queue.put(("end", end, None))
+        """End the recording (if :meth:`end` has not) and describe it (``<id>.json`` updated)."""
+        self.end()
         await asyncio.to_thread(self._thread.join)
         self.info.duration_seconds = round(self._written / RECORDING_RATE, 3)
         self.info.transcript = "\n".join(self._lines)
