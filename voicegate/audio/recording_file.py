@@ -12,7 +12,6 @@ import struct
 from pathlib import Path
 from typing import Protocol
 
-import av
 import numpy as np
 import numpy.typing as npt
 
@@ -95,6 +94,9 @@ class OggOpusRecordingFile:
     """Opus stereo in Ogg through PyAV; complete pages reach the file at once."""
 
     def __init__(self, path: Path, sample_rate: int) -> None:
+        import av  # PyAV (the serve extra): only Ogg recordings need it
+
+        self._av = av
         self._container = av.open(str(path), "w", format="ogg", options={"flush_packets": "1"})
         self._stream = self._container.add_stream("libopus", rate=sample_rate, layout="stereo")
         self._rate = sample_rate
@@ -104,7 +106,7 @@ class OggOpusRecordingFile:
         """Encode interleaved samples."""
         if not len(samples):
             return
-        frame = av.AudioFrame.from_ndarray(
+        frame = self._av.AudioFrame.from_ndarray(
             np.ascontiguousarray(samples, dtype=np.int16).reshape(1, -1),
             format="s16",
             layout="stereo",
