@@ -186,6 +186,7 @@ def test_barge_in_and_interrupted_end() -> None:
         (_hello(channels=1.0), "bad_hello"),
         (_hello(format=16), "bad_hello"),
         (_hello(room_id=5), "bad_hello"),
+        (_hello(record="yes"), "bad_hello"),
         (_hello(sample_rate=44100), "unsupported_sample_rate"),
         (_hello(channels=2), "unsupported_channels"),
         (_hello(format="opus"), "unsupported_format"),
