@@ -6,7 +6,7 @@ as the inbound path hands them over (the session's clock), the answer audio at t
 it is queued for the client (after the previous answer's end, if that is later), and the
 cut of a barge-in, which drops the answer audio not yet heard. A writer thread lays the
 two channels side by side and appends them to the file while the call runs, flushing
-after every batch (see ``voicegate.audio.recording_file``), so a server killed mid-call
+every ``WRITE_INTERVAL_S`` (see ``voicegate.audio.recording_file``), so a server killed mid-call
 leaves a playable file. Next to the file, ``<id>.json`` describes the recording.
 """
 
@@ -17,6 +17,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 RECORDING_RATE = 16000
 """The sample rate of every recording (the caller's audio is 16 kHz after the inbound path)."""
+WRITE_INTERVAL_S = 0.2
+"""How often the writer thread appends to the file (and flushes it): a killed server loses at
+most about this much of a WAV recording."""
 RECORDINGS_PATH = "/recordings/"
 """Where the server serves a recording: ``GET /recordings/<id>`` (relative to its mount)."""
 
@@ -216,6 +220,7 @@ class CallRecorder:
         try:
             while True:
                 items = [self._queue.get()]
+                time.sleep(WRITE_INTERVAL_S)  # one write and flush for what comes meanwhile
                 while True:
                     try:
                         items.append(self._queue.get_nowait())
