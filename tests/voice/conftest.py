@@ -214,20 +214,18 @@ async def voice_client(
     url: str, hello: dict[str, Any] | None = None, **connect_options: Any
 ) -> AsyncIterator[VoiceClient]:
     """Connect to ``url``, send a 16 kHz ``hello`` (plus ``hello``'s fields) and await ``ready``;
-    a session refused with 1013 ``overloaded`` tries again, as a client should."""
+    a session refused with ``overloaded`` (an ``error``, then 1013) tries again, as a client
+    should."""
     give_up = time.monotonic() + OVERLOADED_RETRY_S
     while True:
         connection = await connect(url, **connect_options)
         await connection.send(json.dumps({"type": "hello", "sample_rate": 16000, **(hello or {})}))
-        try:
-            ready = json.loads(await connection.recv())
+        ready = json.loads(await connection.recv())
+        refused = ready.get("type") == "error" and ready.get("code") == OVERLOADED
+        if not refused or time.monotonic() > give_up:
             break
-        except ConnectionClosed as closed:
-            if closed.rcvd is None or closed.rcvd.reason != OVERLOADED:
-                raise
-            if time.monotonic() > give_up:
-                raise
-            await asyncio.sleep(1.0)
+        await connection.close()  # the error precedes the close: try again later
+        await asyncio.sleep(1.0)
     async with connection:
         assert ready["type"] == "ready", ready
         client = VoiceClient(connection, ready)
