@@ -9,11 +9,19 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from tests.servers import ServeProcess, start_serve
-from tests.voice.conftest import VoiceClient
+from tests.voice.conftest import VoiceClient, voice_client
 from voicegate.core.models import RoomEvent
 from voicegate.store.postgres import PostgresStore
 
 TURN_TIMEOUT_S = 90.0
+
+SENTENCES = (
+    "Please turn on the kitchen lights.",
+    "What time does the store open?",
+    "The quick brown fox jumps over the lazy dog.",
+    "Set a timer for ten minutes.",
+)
+"""What the callers of the cluster tests say, one sentence a turn (the ``turns`` fixture)."""
 
 
 def token_query(process: ServeProcess) -> str:
@@ -79,3 +87,31 @@ def answered_once(timeline: list[RoomEvent]) -> None:
     transcripts = [e.id for e in timeline if e.source.channel_type.value == "voice"]
     answers = [e.metadata.get("responds_to") for e in timeline if e.source.channel_id == "echo"]
     assert sorted(answers) == sorted(transcripts)
+
+
+async def late_joiner(
+    url: str, room_id: str, turn: list[bytes], callers: Sequence[VoiceClient]
+) -> VoiceClient:
+    """A caller joins ``room_id`` at ``url`` after ``callers`` had two turns each, speaks
+    ``turn`` and hangs up once all heard it and its answer (and a duplicate would have come)."""
+    async with voice_client(url, {"room_id": room_id}) as late:
+        await late.say(turn)
+        await asyncio.gather(*(events_seen(x, 6) for x in callers), events_seen(late, 2))
+        await late.wait_for("tts_end")
+        await asyncio.sleep(0.5)  # a duplicate would arrive now
+    return late
+
+
+async def three_turns_stored(
+    dsn: str, room_id: str, callers: Sequence[VoiceClient], late: VoiceClient
+) -> list[RoomEvent]:
+    """The room's stored timeline after :func:`late_joiner`, checked: six gap-free events,
+    each transcript answered once, ``callers`` got every event and ``late`` the last two."""
+    timeline = await stored_timeline(dsn, room_id)
+    assert [e.index for e in timeline] == list(range(6)), "gap-free indices"
+    answered_once(timeline)
+    stored = [e.id for e in timeline]
+    for client in callers:
+        assert [e["id"] for e in room_events(client.received)] == stored
+    assert [e["id"] for e in room_events(late.received)] == stored[4:]
+    return timeline

@@ -47,6 +47,14 @@ class Recorder(Channel):
                 await self.changed.wait()
 
 
+async def attached(kit: RoomKit, channel_id: str) -> Recorder:
+    """A new recorder registered on ``kit`` and attached to room ``r``."""
+    recorder = Recorder(channel_id)
+    kit.register_channel(recorder)
+    await kit.attach_channel("r", channel_id)
+    return recorder
+
+
 async def shared_kit(stack: AsyncExitStack, dsn: str, redis_url: str) -> RoomKit:
     store = FanoutStore(PostgresStore(dsn), redis_url)
     kit = RoomKit(store=store, lock_manager=RedisLockManager(redis_url))
@@ -63,10 +71,7 @@ async def kits(postgres_dsn: str, redis_url: str) -> AsyncIterator[list[RoomKit]
 
 async def test_each_transport_gets_the_others_events_once_in_order(kits: list[RoomKit]) -> None:
     await kits[0].create_room("r")
-    recorders = [Recorder(f"ws-{n}") for n in range(3)]
-    for kit, recorder in zip(kits, recorders, strict=True):
-        kit.register_channel(recorder)
-        await kit.attach_channel("r", recorder.channel_id)
+    recorders = [await attached(kit, f"ws-{n}") for n, kit in enumerate(kits)]
 
     async def send(n: int, count: int) -> None:
         for i in range(count):
@@ -87,10 +92,8 @@ async def test_each_transport_gets_the_others_events_once_in_order(kits: list[Ro
 async def test_bindings_and_closing_are_seen_by_the_other_kits(kits: list[RoomKit]) -> None:
     first, second, _ = kits
     await first.create_room("r")
-    first.register_channel(Recorder("a"))
-    await first.attach_channel("r", "a")
-    second.register_channel(Recorder("b"))
-    await second.attach_channel("r", "b")
+    await attached(first, "a")
+    await attached(second, "b")
     assert {b.channel_id for b in (await first.store.list_bindings("r"))} == {"a", "b"}
 
     await first.close_room("r")
@@ -112,12 +115,8 @@ async def test_a_late_kit_catches_up_on_a_notice(
     """Notices are wake-ups: a kit that follows a room reads what it missed from the store."""
     first, second, _ = kits
     await first.create_room("r")
-    sender = Recorder("sender")
-    first.register_channel(sender)
-    await first.attach_channel("r", "sender")
-    listener = Recorder("listener")
-    second.register_channel(listener)
-    await second.attach_channel("r", "listener")
+    await attached(first, "sender")
+    listener = await attached(second, "listener")
     store = second.store
     assert isinstance(store, FanoutStore)
     # events committed straight into the database: no notice goes out for them
@@ -145,19 +144,15 @@ async def test_after_a_redis_restart_kits_catch_up_and_carry_on(
     async with AsyncExitStack() as stack:
         first, second = [await shared_kit(stack, postgres_dsn, redis_server.url) for _ in "ab"]
         await first.create_room("r")
-        first.register_channel(Recorder("sender"))
-        await first.attach_channel("r", "sender")
-        listener = Recorder("listener")
-        second.register_channel(listener)
-        await second.attach_channel("r", "listener")
+        await attached(first, "sender")
+        listener = await attached(second, "listener")
         await first.send_event("r", "sender", TextContent("before"))
         await listener.wait_for(1)
 
         redis_server.stop()
         # a writer without Redis: its commits send no notice at all
         async with RoomKit(store=PostgresStore(postgres_dsn)) as quiet:
-            quiet.register_channel(Recorder("quiet"))
-            await quiet.attach_channel("r", "quiet")
+            await attached(quiet, "quiet")
             for i in range(3):
                 await quiet.send_event("r", "quiet", TextContent(f"during {i}"))
         redis_server.start()
@@ -189,10 +184,7 @@ async def second_view(dsn: str) -> list[RoomEvent]:
 
 async def test_other_kits_deliver_as_the_visibility_allows(kits: list[RoomKit]) -> None:
     await kits[0].create_room("r")
-    recorders = [Recorder(f"ws-{n}") for n in range(3)]
-    for kit, recorder in zip(kits, recorders, strict=True):
-        kit.register_channel(recorder)
-        await kit.attach_channel("r", recorder.channel_id)
+    recorders = [await attached(kit, f"ws-{n}") for n, kit in enumerate(kits)]
     await kits[0].send_event("r", "ws-0", TextContent("for ws-2 only"), visibility="ws-2")
     await kits[0].send_event("r", "ws-0", TextContent("for everyone"))
     await recorders[1].wait_for(1)

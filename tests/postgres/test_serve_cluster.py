@@ -10,32 +10,24 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.postgres.cluster import (
-    answered_once,
+    SENTENCES,
     cluster,
     events_seen,
-    room_events,
+    late_joiner,
     shared_args,
-    stored_timeline,
+    three_turns_stored,
     token_query,
 )
 from tests.servers import health
-from tests.voice.conftest import close_code, speech, spoken_turn, voice_client
+from tests.voice.conftest import close_code, voice_client
 from voicegate.stt.wer import word_error_rate
-from voicegate.tts.piper import PiperTTS
 
 pytestmark = [pytest.mark.redis, pytest.mark.models]
 
-SENTENCES = (
-    "Please turn on the kitchen lights.",
-    "What time does the store open?",
-    "The quick brown fox jumps over the lazy dog.",
-)
-
 
 async def test_three_processes_share_a_room(
-    postgres_dsn: str, redis_url: str, tts: PiperTTS
+    postgres_dsn: str, redis_url: str, turns: list[list[bytes]]
 ) -> None:
-    turns = [spoken_turn(await speech(tts, sentence)) for sentence in SENTENCES]
     async with cluster(3, shared_args(postgres_dsn, redis_url)) as processes:
         status, report = await asyncio.to_thread(health, processes[0].port)
         assert (status, report["dependencies"]) == (200, {"postgres": "ok", "redis": "ok"})
@@ -50,22 +42,12 @@ async def test_three_processes_share_a_room(
                 await asyncio.gather(events_seen(a, 2), events_seen(b, 2))
                 await b.say(turns[1])
                 await asyncio.gather(events_seen(a, 4), events_seen(b, 4))
-                hello = {"room_id": room_id}
-                async with voice_client(processes[2].ws_url + token, hello) as c:
-                    await c.say(turns[2])
-                    await asyncio.gather(*(events_seen(x, 6) for x in (a, b)), events_seen(c, 2))
-                    await c.wait_for("tts_end")
-                    await asyncio.sleep(0.5)  # a duplicate would arrive now
+                c = await late_joiner(processes[2].ws_url + token, room_id, turns[2], (a, b))
 
-    timeline = await stored_timeline(postgres_dsn, room_id)
-    assert [e.index for e in timeline] == list(range(6)), "gap-free indices"
-    answered_once(timeline)
-    stored = [e.id for e in timeline]
-    for client in (a, b):
-        assert [e["id"] for e in room_events(client.received)] == stored
-    assert [e["id"] for e in room_events(c.received)] == stored[4:]
+    timeline = await three_turns_stored(postgres_dsn, room_id, (a, b), c)
     transcripts = [e.content for e in timeline if e.source.channel_type.value == "voice"]
-    pairs = [(s, getattr(t, "body", "")) for s, t in zip(SENTENCES, transcripts, strict=True)]
+    spoken = zip(SENTENCES[:3], transcripts, strict=True)
+    pairs = [(s, getattr(t, "body", "")) for s, t in spoken]
     assert word_error_rate(pairs) <= 0.2
     # everyone heard the answer to the late joiner, spoken by their own process
     for client in (a, b, c):

@@ -12,37 +12,26 @@ from tests.postgres.cluster import (
     answered_once,
     cluster,
     events_seen,
+    late_joiner,
     room_events,
     shared_args,
     stored_timeline,
+    three_turns_stored,
     token_query,
 )
 from tests.redis.conftest import RedisServer
-from tests.voice.conftest import VoiceClient, speech, spoken_turn, voice_client
-from voicegate.audio.frame import AudioFrame
-from voicegate.tts.piper import PiperTTS
+from tests.voice.conftest import VoiceClient, voice_client
 
 pytestmark = [pytest.mark.redis, pytest.mark.models]
-
-SENTENCES = (
-    "Please turn on the kitchen lights.",
-    "What time does the store open?",
-    "The quick brown fox jumps over the lazy dog.",
-    "Set a timer for ten minutes.",
-)
-
-
-async def _turns(tts: PiperTTS) -> list[list[bytes]]:
-    spoken: list[AudioFrame] = [await speech(tts, sentence) for sentence in SENTENCES]
-    return [spoken_turn(audio) for audio in spoken]
 
 
 async def _speaking_started(client: VoiceClient, count: int) -> None:
     await client.wait_until(lambda r: len(r.of_type("speech_start")) >= count, 60)
 
 
-async def test_a_process_killed_mid_call(postgres_dsn: str, redis_url: str, tts: PiperTTS) -> None:
-    turns = await _turns(tts)
+async def test_a_process_killed_mid_call(
+    postgres_dsn: str, redis_url: str, turns: list[list[bytes]]
+) -> None:
     async with cluster(3, shared_args(postgres_dsn, redis_url)) as processes:
         doomed, survivor, spare = processes
         token = token_query(survivor)
@@ -75,9 +64,8 @@ async def test_a_process_killed_mid_call(postgres_dsn: str, redis_url: str, tts:
 
 
 async def test_redis_restarted_mid_call(
-    postgres_dsn: str, redis_server: RedisServer, tts: PiperTTS
+    postgres_dsn: str, redis_server: RedisServer, turns: list[list[bytes]]
 ) -> None:
-    turns = await _turns(tts)
     async with cluster(3, shared_args(postgres_dsn, redis_server.url)) as processes:
         token = token_query(processes[0])
         async with voice_client(processes[0].ws_url + token) as a:
@@ -91,19 +79,8 @@ async def test_redis_restarted_mid_call(
                 await speaking  # B's turn waits for the room lock while Redis is away
                 redis_server.start()
                 await asyncio.gather(events_seen(a, 4), events_seen(b, 4))
-                hello = {"room_id": room_id}
-                async with voice_client(processes[2].ws_url + token, hello) as c:
-                    await c.say(turns[2])
-                    await asyncio.gather(*(events_seen(x, 6) for x in (a, b)), events_seen(c, 2))
-                    await c.wait_for("tts_end")
-                    await asyncio.sleep(0.5)  # a duplicate would arrive now
+                c = await late_joiner(processes[2].ws_url + token, room_id, turns[2], (a, b))
         for process in processes:
             assert await process.stop(signal.SIGINT) == 0, process.read_log()
 
-    timeline = await stored_timeline(postgres_dsn, room_id)
-    assert [e.index for e in timeline] == list(range(6)), "gap-free indices"
-    answered_once(timeline)
-    stored = [e.id for e in timeline]
-    for client in (a, b):
-        assert [e["id"] for e in room_events(client.received)] == stored
-    assert [e["id"] for e in room_events(c.received)] == stored[4:]
+    await three_turns_stored(postgres_dsn, room_id, (a, b), c)

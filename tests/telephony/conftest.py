@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 import pytest
 
-from voicegate import InMemoryStore, RoomKit
+from tests.gateways import GatewayOptions, served_gateway
+from voicegate import RoomKit
 from voicegate.audio.frame import AudioFrame
 from voicegate.bench.prompts import Prompt, load_prompts
-from voicegate.core.channels import Channel
-from voicegate.server.asgi import create_voice_app
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.stt.base import STTProvider
@@ -24,7 +23,6 @@ from voicegate.voice.access import ANY_ROOM, ROOMS_KEY
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.endpoint import HttpEndpoint, WebSocketEndpoint
 from voicegate.voice.gateway import VoiceGateway
-from voicegate.voice.session import VoiceSettings
 
 
 @dataclass
@@ -47,31 +45,15 @@ async def phone_gateway(
     backends: Sequence[VoiceBackend],
     *,
     endpoints: Sequence[WebSocketEndpoint | HttpEndpoint] = (),
-    responder: Channel | None = None,
-    settings: VoiceSettings | None = None,
-    max_sessions: int = 32,
+    **options: Unpack[GatewayOptions],
 ) -> AsyncIterator[PhoneGateway]:
     """``backends`` on a started gateway (echo responder by default) and an HTTP server."""
-    kit = RoomKit(store=InMemoryStore())
     metrics = GatewayMetrics()
-    gateway = VoiceGateway(
-        kit,
-        stt=stt,
-        tts=tts,
-        backends=backends,
-        responder=responder,
-        settings=settings,
-        observer=metrics,
-        max_sessions=max_sessions,
+    served = served_gateway(
+        stt, tts, backends, metrics=metrics, page=False, endpoints=endpoints, **options
     )
-    await gateway.start()
-    app = create_voice_app(gateway, metrics=metrics, page=False, endpoints=endpoints)
-    try:
-        async with EmbeddedServer(app, "127.0.0.1", 0) as server:
-            yield PhoneGateway(kit, gateway, server, metrics)
-            await gateway.close()
-    finally:
-        await kit.close()
+    async with served as (kit, gateway, server):
+        yield PhoneGateway(kit, gateway, server, metrics)
 
 
 @pytest.fixture(scope="session")

@@ -45,6 +45,12 @@ async def twilio_gateway(
         yield phone
 
 
+def stream_to(phone: PhoneGateway, parameters: dict[str, str]) -> TwilioMediaStreamClient:
+    """A Media Stream to ``phone``'s ``/twilio/stream`` with ``parameters`` as its
+    ``<Parameter>`` values."""
+    return TwilioMediaStreamClient(phone.url("/twilio/stream", "ws"), custom_parameters=parameters)
+
+
 def post_form(url: str, fields: dict[str, str], signature: str | None) -> tuple[int, str, str]:
     """POST a form as Twilio's webhook does; returns status, content type and body."""
     body = "&".join(f"{k}={urllib.request.quote(v)}" for k, v in fields.items()).encode()
@@ -121,9 +127,7 @@ async def test_a_stream_without_a_valid_token_is_closed_with_4401(
     parameters: dict[str, str],
 ) -> None:
     async with twilio_gateway() as phone:
-        call = TwilioMediaStreamClient(
-            phone.url("/twilio/stream", "ws"), custom_parameters=parameters
-        )
+        call = stream_to(phone, parameters)
         async with call:
             await call.wait_closed()
         rooms = await phone.kit.store.list_rooms()
@@ -157,9 +161,7 @@ async def test_a_stream_for_a_room_not_granted_is_closed_with_4403_and_a_missing
 ) -> None:
     async with twilio_gateway() as phone:
         parameters = {"token": TOKENS.issue(CALLER, rooms=granted), "room_id": "no-such-room"}
-        call = TwilioMediaStreamClient(
-            phone.url("/twilio/stream", "ws"), custom_parameters=parameters
-        )
+        call = stream_to(phone, parameters)
         async with call:
             await call.wait_closed()
     assert (call.close_code, call.close_reason) == closed
@@ -167,9 +169,8 @@ async def test_a_stream_for_a_room_not_granted_is_closed_with_4403_and_a_missing
 
 async def test_streams_beyond_max_sessions_are_closed_with_1013() -> None:
     async with twilio_gateway(max_sessions=1) as phone:
-        url = phone.url("/twilio/stream", "ws")
-        first = TwilioMediaStreamClient(url, custom_parameters={"token": TOKENS.issue("a")})
-        second = TwilioMediaStreamClient(url, custom_parameters={"token": TOKENS.issue("b")})
+        first = stream_to(phone, {"token": TOKENS.issue("a")})
+        second = stream_to(phone, {"token": TOKENS.issue("b")})
         async with first:
             await first.press("1")
             await first.wait_until(lambda: first.record.marks_echoed)  # its session is up
@@ -222,10 +223,7 @@ async def test_a_stream_that_breaks_the_protocol_before_start_is_closed(
 
 async def test_bad_messages_during_a_call_are_skipped_and_the_call_goes_on() -> None:
     async with twilio_gateway() as phone:
-        parameters = {"token": TOKENS.issue(CALLER)}
-        async with TwilioMediaStreamClient(
-            phone.url("/twilio/stream", "ws"), custom_parameters=parameters
-        ) as call:
+        async with stream_to(phone, {"token": TOKENS.issue(CALLER)}) as call:
             for bad in (
                 "not json",
                 '{"event": "wiggle"}',
@@ -238,13 +236,12 @@ async def test_bad_messages_during_a_call_are_skipped_and_the_call_goes_on() -> 
 
 
 async def test_closing_the_gateway_ends_open_streams_with_1001() -> None:
-    async with twilio_gateway() as phone:
-        parameters = {"token": TOKENS.issue(CALLER)}
-        async with TwilioMediaStreamClient(
-            phone.url("/twilio/stream", "ws"), custom_parameters=parameters
-        ) as call:
-            await call.press("3")
-            await call.wait_until(lambda: call.record.marks_echoed)
-            await phone.gateway.close()
-            await call.wait_closed()
+    async with (
+        twilio_gateway() as phone,
+        stream_to(phone, {"token": TOKENS.issue(CALLER)}) as call,
+    ):
+        await call.press("3")
+        await call.wait_until(lambda: call.record.marks_echoed)
+        await phone.gateway.close()
+        await call.wait_closed()
     assert (call.close_code, call.close_reason) == (1001, "server_shutting_down")

@@ -9,19 +9,18 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from voicegate import InMemoryStore, RoomKit
+from tests.gateways import GatewayOptions, served_gateway
+from voicegate import RoomKit
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
 from voicegate.bench.speech import pcm_frames
-from voicegate.core.channels import Channel
-from voicegate.server.asgi import create_voice_app
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
@@ -69,33 +68,18 @@ async def running_gateway(
     stt: FasterWhisperSTT,
     tts: PiperTTS,
     *,
-    settings: VoiceSettings | None = None,
     backend: WebSocketVoiceBackend | None = None,
-    responder: Channel | None = None,
-    max_sessions: int = 32,
     webrtc: bool = False,
+    **options: Unpack[GatewayOptions],
 ) -> AsyncIterator[Gateway]:
     """A started gateway on a free port; ``backend`` defaults to one taking this module's
     tokens, which ``POST /token/renew`` renews; ``webrtc`` adds the offer endpoint."""
     auth = TokenAuth(SECRET, ttl=60)
-    kit = RoomKit(store=InMemoryStore())
     backends: list[VoiceBackend] = [backend if backend is not None else WebSocketVoiceBackend(auth)]
     if webrtc:
         backends.append(WebRTCVoiceBackend(auth))
-    voice = VoiceGateway(
-        kit,
-        stt=stt,
-        tts=tts,
-        backends=backends,
-        responder=responder,
-        settings=settings,
-        max_sessions=max_sessions,
-    )
-    await voice.start()
-    async with EmbeddedServer(create_voice_app(voice, tokens=auth), "127.0.0.1", 0) as server:
+    async with served_gateway(stt, tts, backends, tokens=auth, **options) as (kit, voice, server):
         yield Gateway(kit, server, voice, auth)
-        await voice.close()
-    await kit.close()
 
 
 async def speech(tts: PiperTTS, text: str, rate: int = 16000) -> AudioFrame:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
-from types import TracebackType
-from typing import Any, Protocol, Self
 
+from voicegate.bench.caller import Caller, ClientCaller, arrived_since
 from voicegate.bench.phone_callers import SIPCaller, TwilioCaller
 from voicegate.bench.server import GatewayAddress
 from voicegate.bench.speech import SpeechClip
@@ -19,43 +17,7 @@ from voicegate.bench.websocket_client import WebSocketVoiceClient
 TRANSPORTS = ("websocket", "webrtc", "twilio", "sip")
 
 
-class Caller(AbstractAsyncContextManager["Caller"], Protocol):
-    """A connected voice session that speaks clips and records what comes back.
-
-    A turn is known by when it began (``since``, ``time.monotonic()``): its caller spoke
-    after that, and what came back since belongs to it.
-    """
-
-    async def speak(self, clip: SpeechClip) -> float:
-        """Play ``clip`` in real time; return when its last speech sample was sent."""
-
-    def turn_finished(self, since: float) -> bool:
-        """Whether the turn that began at ``since`` is over (its answer played)."""
-
-    def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
-        """Fill ``result`` with the figures of the turn that began at ``since``."""
-
-
-class _ClientCaller:
-    """Connects and disconnects with the client it wraps."""
-
-    def __init__(self, client: AbstractAsyncContextManager[Any]) -> None:
-        self._connection = client
-
-    async def __aenter__(self) -> Self:
-        await self._connection.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self._connection.__aexit__(exc_type, exc, traceback)
-
-
-class _ProtocolCaller(_ClientCaller, ABC):
+class _ProtocolCaller(ClientCaller):
     """A caller that hears voicegate's protocol messages (WebSocket, WebRTC data channel)."""
 
     @abstractmethod
@@ -73,8 +35,8 @@ class _ProtocolCaller(_ClientCaller, ABC):
         turn = self._turn(since)
         measure_turn(result, turn, speech_end, self.first_answer_audio(turn))
 
-    def _turn(self, since: float) -> list[Message]:
-        return [(at, message) for at, message in self.messages() if at >= since]
+    def _turn(self, since: float) -> Sequence[Message]:
+        return arrived_since(self.messages(), since, lambda message: message[0])
 
 
 class WebSocketCaller(_ProtocolCaller):
@@ -83,7 +45,9 @@ class WebSocketCaller(_ProtocolCaller):
 
     def __init__(self, address: GatewayAddress) -> None:
         self._client = WebSocketVoiceClient(address.websocket_url)
-        super().__init__(self._client)
+
+    async def _dial(self) -> WebSocketVoiceClient:
+        return self._client
 
     def messages(self) -> Sequence[Message]:
         return self._client.recording.messages
@@ -105,7 +69,9 @@ class WebRTCCaller(_ProtocolCaller):
 
     def __init__(self, address: GatewayAddress) -> None:
         self._client = WebRTCVoiceClient(f"http://{address.host}:{address.port}", address.token)
-        super().__init__(self._client)
+
+    async def _dial(self) -> WebRTCVoiceClient:
+        return self._client
 
     def messages(self) -> Sequence[Message]:
         return [(received.arrived, received.message) for received in self._client.messages]

@@ -11,12 +11,10 @@ turn once the answer has been quiet for :data:`QUIET_S` seconds.
 from __future__ import annotations
 
 import asyncio
-import bisect
-from types import TracebackType
-from typing import Self
 
 from voicegate.audio.frame import SILENCE_DBFS
 from voicegate.audio.resample import resample
+from voicegate.bench.caller import ClientCaller, arrived_since
 from voicegate.bench.phone_line import RATE
 from voicegate.bench.server import GatewayAddress
 from voicegate.bench.sip_client import HeardPacket, SIPPhone
@@ -27,28 +25,18 @@ from voicegate.bench.twilio_client import TwilioMediaStreamClient, fetch_twiml, 
 QUIET_S = 0.8
 
 
-class TwilioCaller:
+class TwilioCaller(ClientCaller):
     """A call through ``POST /twilio/voice`` and the Media Stream its TwiML names."""
 
     def __init__(self, address: GatewayAddress) -> None:
         self._webhook = f"http://{address.host}:{address.port}/twilio/voice"
         self._client: TwilioMediaStreamClient | None = None
 
-    async def __aenter__(self) -> Self:
+    async def _dial(self) -> TwilioMediaStreamClient:
         twiml = await asyncio.to_thread(fetch_twiml, self._webhook, {"From": "+15550100"})
         url, parameters = stream_of(twiml)
         self._client = TwilioMediaStreamClient(url, custom_parameters=parameters)
-        await self._client.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._client is not None:
-            await self._client.__aexit__(exc_type, exc, traceback)
+        return self._client
 
     async def speak(self, clip: SpeechClip) -> float:
         return await self._stream.speak(resample(clip.audio, RATE))
@@ -66,28 +54,18 @@ class TwilioCaller:
         return self._client
 
     def _first_media(self, since: float) -> float | None:
-        media = self._stream.record.media
-        index = bisect.bisect_left(media, since, key=lambda received: received[0])
-        return media[index][0] if index < len(media) else None
+        media = arrived_since(self._stream.record.media, since, lambda received: received[0])
+        return media[0][0] if media else None
 
 
-class SIPCaller:
+class SIPCaller(ClientCaller):
     """A SIP call over UDP to the gateway's SIP port."""
 
     def __init__(self, address: GatewayAddress) -> None:
         self._phone = SIPPhone(address.host, address.sip_port)
 
-    async def __aenter__(self) -> Self:
-        await self._phone.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self._phone.__aexit__(exc_type, exc, traceback)
+    async def _dial(self) -> SIPPhone:
+        return self._phone
 
     async def speak(self, clip: SpeechClip) -> float:
         return await self._phone.speak(resample(clip.audio, RATE))
@@ -104,6 +82,5 @@ class SIPCaller:
         measure_answer(result, speech_end, loud[0].arrived if loud else None)
 
     def _loud(self, since: float) -> list[HeardPacket]:
-        heard = self._phone.heard
-        start = bisect.bisect_left(heard, since, key=lambda packet: packet.arrived)
-        return [packet for packet in heard[start:] if packet.dbfs > SILENCE_DBFS]
+        heard = arrived_since(self._phone.heard, since, lambda packet: packet.arrived)
+        return [packet for packet in heard if packet.dbfs > SILENCE_DBFS]

@@ -13,11 +13,10 @@ import contextlib
 import secrets
 import time
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.g711 import ULAW
+from voicegate.bench.connection import Connection
 from voicegate.bench.phone_line import CHUNK_SAMPLES, RATE, PhoneLine
 from voicegate.telephony.rtp import RTPError, RTPPacket, RTPSender
 from voicegate.telephony.sdp import parse_sdp
@@ -40,7 +39,7 @@ class _Inbox(asyncio.DatagramProtocol):
         self.queue.put_nowait((data, time.monotonic()))
 
 
-class SIPPhone:
+class SIPPhone(Connection):
     """One call to ``sip:user@host:port`` over UDP, from 127.0.0.1; ``async with``."""
 
     def __init__(self, host: str, port: int, *, user: str = "voicegate", timeout: float = 10.0):
@@ -58,7 +57,8 @@ class SIPPhone:
         self._line = PhoneLine()
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def __aenter__(self) -> Self:
+    async def open(self) -> None:
+        """Place the call (INVITE, ACK) and start the phone line."""
         loop = asyncio.get_running_loop()
         self._sip, _ = await loop.create_datagram_endpoint(
             lambda: self._sip_inbox, local_addr=("127.0.0.1", 0)
@@ -72,14 +72,9 @@ class SIPPhone:
             await self._close_sockets()
             raise
         self._tasks = [asyncio.create_task(self._send_rtp()), asyncio.create_task(self._listen())]
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
+        """Stop the line and hang up (BYE)."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -25,7 +25,6 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -33,6 +32,7 @@ from websockets.exceptions import ConnectionClosed
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.audio.g711 import ULAW
+from voicegate.bench.connection import Connection
 from voicegate.bench.phone_line import RATE, PhoneLine
 
 
@@ -85,7 +85,7 @@ class StreamRecord:
         return AudioFrame(ULAW.decode(codes), RATE)
 
 
-class TwilioMediaStreamClient:
+class TwilioMediaStreamClient(Connection):
     """One call's Media Stream to ``url`` (``ws://host:port/twilio/stream``); ``async with``.
 
     ``auth_token`` signs the upgrade request; ``custom_parameters`` are the ``<Parameter>``
@@ -117,7 +117,8 @@ class TwilioMediaStreamClient:
         self._audio_queued = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def __aenter__(self) -> TwilioMediaStreamClient:
+    async def open(self) -> None:
+        """Open the stream: the WebSocket, ``connected`` and ``start``, then the phone line."""
         headers = {}
         if self.auth_token is not None:
             headers["X-Twilio-Signature"] = signature(self.auth_token, self.url)
@@ -139,15 +140,6 @@ class TwilioMediaStreamClient:
             asyncio.create_task(self._send_caller_audio(), name="twilio-caller"),
             asyncio.create_task(self._play(), name="twilio-player"),
         ]
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.hang_up()
 
     @property
     def close_code(self) -> int | None:
@@ -174,7 +166,7 @@ class TwilioMediaStreamClient:
             }
         )
 
-    async def hang_up(self) -> None:
+    async def close(self) -> None:
         """The caller hangs up: ``stop``, then the WebSocket closes."""
         if self._connection is None:
             return

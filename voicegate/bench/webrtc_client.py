@@ -22,13 +22,13 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 from aiortc import RTCDataChannel, RTCSessionDescription
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.bench.connection import Connection
 from voicegate.errors import RoomKitError
 from voicegate.voice.rtc import PacedAudioTrack, create_peer_connection, read_audio
 
@@ -66,7 +66,7 @@ class ReceivedAudio:
     frame: AudioFrame
 
 
-class WebRTCVoiceClient:
+class WebRTCVoiceClient(Connection):
     """One WebRTC voice session with voicegate at ``base_url``.
 
     ``base_url`` is where voicegate is served: ``http://host:port``, or with the prefix
@@ -100,29 +100,21 @@ class WebRTCVoiceClient:
         self._changed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Self:
-        try:
-            await self.connect()
-        except BaseException:
-            await self.close()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     @property
     def ready(self) -> dict[str, Any]:
         """The server's ``ready`` message (session id, room id, rates)."""
         return self.of_type("ready")[0]
 
-    async def connect(self) -> None:
-        """Offer, answer, connect, and wait for ``ready`` on the data channel."""
+    async def open(self) -> None:
+        """Offer, answer, connect, and wait for ``ready`` on the data channel; closes
+        again if that fails."""
+        try:
+            await self._connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _connect(self) -> None:
         self._peer.addTrack(self._microphone)
         channel = self._peer.createDataChannel(DATA_CHANNEL_LABEL)
         channel.on("message", self._on_message)

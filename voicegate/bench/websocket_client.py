@@ -12,16 +12,16 @@ import asyncio
 import contextlib
 import json
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from voicegate.audio.frame import FRAME_MS
+from voicegate.bench.connection import Connection
+from voicegate.bench.phone_line import PacedLine
 from voicegate.bench.speech import SAMPLE_RATE
 
 
@@ -33,7 +33,7 @@ class Recording:
     audio: list[tuple[float, bytes]] = field(default_factory=list)
 
 
-class WebSocketVoiceClient:
+class WebSocketVoiceClient(Connection):
     """One caller on ``url`` (``ws://host:port/ws?token=...``); use as ``async with``."""
 
     def __init__(self, url: str, *, room_id: str | None = None, open_timeout: float = 10.0):
@@ -45,9 +45,10 @@ class WebSocketVoiceClient:
         self._connection: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._microphone: asyncio.Task[None] | None = None
-        self._queue: deque[tuple[bytes, asyncio.Future[float] | None]] = deque()
+        self._line = PacedLine(bytes(SAMPLE_RATE * FRAME_MS // 1000 * 2))
 
-    async def __aenter__(self) -> WebSocketVoiceClient:
+    async def open(self) -> None:
+        """Connect, say ``hello``, await ``ready``; start the microphone and the recorder."""
         self._connection = await connect(self.url, open_timeout=self.open_timeout)
         hello = {"type": "hello", "sample_rate": SAMPLE_RATE, "room_id": self.room_id}
         await self._connection.send(json.dumps(hello))
@@ -61,14 +62,9 @@ class WebSocketVoiceClient:
         self.ready = reply
         self._reader = asyncio.create_task(self._read(self._connection))
         self._microphone = asyncio.create_task(self._send_microphone(self._connection))
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
+        """Stop the microphone, say ``bye`` and close."""
         if self._connection is None:
             return
         if self._microphone is not None:
@@ -90,31 +86,16 @@ class WebSocketVoiceClient:
         """
         if self._microphone is None:
             raise RuntimeError("use WebSocketVoiceClient as 'async with' before playing audio")
-        if not frames:
-            raise ValueError("nothing to play")
-        sent = asyncio.get_running_loop().create_future()
-        for frame in frames[:-1]:
-            self._queue.append((frame, None))
-        self._queue.append((frames[-1], sent))
-        done, _ = await asyncio.wait({sent, self._microphone}, return_when=asyncio.FIRST_COMPLETED)
+        sent = self._line.queue(frames)
+        waits: set[asyncio.Future[Any]] = {sent, self._microphone}
+        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         if sent not in done:
             raise ConnectionError(f"{self.url}: the server closed the session")
         return float(sent.result())
 
     async def _send_microphone(self, connection: ClientConnection) -> None:
-        start = time.monotonic()
-        index = 0
-        silence = bytes(SAMPLE_RATE * FRAME_MS // 1000 * 2)
-        try:
-            while True:
-                frame, sent = self._queue.popleft() if self._queue else (silence, None)
-                await connection.send(frame)
-                if sent is not None:
-                    sent.set_result(time.monotonic())
-                index += 1
-                await asyncio.sleep(max(0.0, start + index * FRAME_MS / 1000 - time.monotonic()))
-        except ConnectionClosed:
-            pass
+        with contextlib.suppress(ConnectionClosed):
+            await self._line.run(connection.send)
 
     async def _read(self, connection: ClientConnection) -> None:
         try:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from voicegate.voice.admission import SessionSlot
+from voicegate.voice.auth import run_with_auth_context
+from voicegate.voice.protocol import CloseCode
 from voicegate.voice.transport import VoiceTransport
 
 
@@ -67,6 +70,27 @@ class VoiceBackend(ABC):
         if self._handler is None:
             raise RuntimeError(f"{self.name} backend has no session handler: start a VoiceGateway")
         return self._handler
+
+    async def run_admitted_session(
+        self,
+        transport: VoiceTransport,
+        request: SessionRequest,
+        slot: SessionSlot,
+        metadata: dict[str, Any],
+        *,
+        ended: Callable[[], object] | None = None,
+    ) -> None:
+        """Run ``transport``'s session in ``slot`` through the session handler, with
+        ``auth_context`` set to the connection's ``metadata``; when it ends (on every path)
+        call ``ended`` and close the transport with 1000 ``session ended``."""
+        try:
+            await run_with_auth_context(
+                metadata, self.session_handler.run_session, transport, request, slot
+            )
+        finally:
+            if ended is not None:
+                ended()
+            await transport.close(CloseCode.NORMAL, "session ended")
 
     @property
     @abstractmethod

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from voicegate.voice.admission import CapacityError, SessionSlot
-from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
+from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.http import HttpReply, HttpRequest
 from voicegate.voice.protocol import GOING_AWAY, CloseCode
@@ -159,14 +159,15 @@ class WebRTCVoiceBackend(VoiceBackend):
         self, transport: WebRTCTransport, request: SessionRequest, slot: SessionSlot
     ) -> None:
         try:
-            await run_with_auth_context(
-                request.metadata, self.session_handler.run_session, transport, request, slot
+            await self.run_admitted_session(
+                transport,
+                request,
+                slot,
+                request.metadata,
+                ended=lambda: self._sessions.pop(transport, None),
             )
         except Exception:
             logger.exception("webrtc session failed")
-        finally:
-            self._sessions.pop(transport, None)
-            await transport.close(CloseCode.NORMAL, "session ended")
 
 
 def _read_offer(request: HttpRequest) -> tuple[str, str, str | None]:

@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame
-from voicegate.voice.admission import CapacityError
-from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
+from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
 from voicegate.voice.http import HttpRequest
@@ -18,7 +17,6 @@ from voicegate.voice.notices import Notice
 from voicegate.voice.outbox import SEND_TIMEOUT_S, TOO_SLOW, SocketWriter
 from voicegate.voice.playout import PlayoutBuffer
 from voicegate.voice.protocol import (
-    GOING_AWAY,
     AudioIn,
     Bye,
     CloseCode,
@@ -225,39 +223,20 @@ class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
             self.session_handler.record_error("auth")
             await socket.close(CloseCode.UNAUTHORIZED, outcome.reason)
             return
-        if self.closing:
-            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY)
-            return
-        self.sockets[socket] = None
-        try:
-            await self._serve_session(socket, outcome.metadata)
-        finally:
-            self.sockets.pop(socket, None)
+        await self.serve_registered(socket, lambda: self._serve_session(socket, outcome.metadata))
 
     async def _serve_session(self, socket: MessageSocket, metadata: dict[str, Any]) -> None:
         protocol = VoiceProtocol()
         hello = await self._await_hello(socket, protocol)
         if hello is None:
             return
-        try:
-            slot = self.session_handler.reserve()
-        except CapacityError as refusal:
-            protocol.close(CloseCode.TRY_AGAIN_LATER, refusal.reason)
-            await _refuse(socket, protocol)
-            return
-        with slot:  # released here too if the session never started
-            transport = WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead)
-            self.sockets[socket] = transport
-            try:
-                await run_with_auth_context(
-                    metadata,
-                    self.session_handler.run_session,
-                    transport,
-                    SessionRequest(metadata, hello.room_id, record=hello.record),
-                    slot,
-                )
-            finally:
-                await transport.close(CloseCode.NORMAL, "session ended")
+        await self.run_in_reserved_slot(
+            socket,
+            lambda: WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead),
+            SessionRequest(metadata, hello.room_id, record=hello.record),
+            metadata,
+            refuse=lambda reason: _refuse(socket, protocol, reason),
+        )
 
     async def _await_hello(self, socket: MessageSocket, protocol: VoiceProtocol) -> Hello | None:
         """Read until the hello; ``None`` if the connection ended or was refused."""
@@ -282,8 +261,11 @@ class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
         return hello
 
 
-async def _refuse(socket: MessageSocket, protocol: VoiceProtocol) -> None:
-    """Send what ``protocol`` has to say (its ``error``), then close the socket."""
+async def _refuse(socket: MessageSocket, protocol: VoiceProtocol, reason: str = "") -> None:
+    """Close ``protocol`` with 1013 and ``reason`` if given; send what it has to say (its
+    ``error``), then close the socket."""
+    if reason:
+        protocol.close(CloseCode.TRY_AGAIN_LATER, reason)
     with contextlib.suppress(SocketClosedError):
         for data in protocol.data_to_send():
             await socket.send(data)

@@ -33,7 +33,7 @@ from voicegate.telephony.sip.transactions import (
     transaction_key,
 )
 from voicegate.voice.admission import CapacityError, SessionSlot
-from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
+from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.protocol import GOING_AWAY, CloseCode
 
@@ -239,8 +239,7 @@ class SIPVoiceBackend(VoiceBackend):
                 slot = self.session_handler.reserve()  # before anything is awaited
             except CapacityError as refusal:
                 logger.info("SIP INVITE refused: %s", refusal)
-                busy = make_response(request, 503, headers=[("Retry-After", str(RETRY_AFTER_S))])
-                transaction.respond(busy, until_acknowledged=True)
+                transaction.respond(_busy(request), until_acknowledged=True)
                 return
             with slot:  # released unless the call takes it over
                 async with self._admission:
@@ -272,7 +271,7 @@ class SIPVoiceBackend(VoiceBackend):
         refuses it."""
         if self._closing:
             logger.info("SIP INVITE refused: the server is shutting down")
-            return make_response(request, 503, headers=[("Retry-After", str(RETRY_AFTER_S))])
+            return _busy(request)
         outcome = await authenticate(self._auth, request, allow_anonymous=self._allow_anonymous)
         if not outcome.accepted:
             self.session_handler.record_error("auth")
@@ -300,13 +299,10 @@ class SIPVoiceBackend(VoiceBackend):
     async def _run(self, call: SIPCall, metadata: dict[str, Any], slot: SessionSlot) -> None:
         request = self._session_request(call, metadata)
         try:
-            await run_with_auth_context(
-                metadata, self.session_handler.run_session, call, request, slot
-            )
+            await self.run_admitted_session(call, request, slot, metadata)
         except Exception:
             logger.exception("SIP call %s: the session failed", call.dialog.call_id)
         finally:
-            await call.close(CloseCode.NORMAL, "session ended")
             self._calls.pop(call, None)
             key = transaction_key(call.invite)
             if key is not None:
@@ -367,8 +363,13 @@ class SIPVoiceBackend(VoiceBackend):
 def _refusal(request: SIPRequest, error: SDPError | NoRTPPortError) -> SIPResponse:
     """400 for a malformed offer, 488 for one without a usable codec, 503 without a port."""
     if isinstance(error, NoRTPPortError):
-        return make_response(request, 503, headers=[("Retry-After", str(RETRY_AFTER_S))])
+        return _busy(request)
     return make_response(request, 400 if error.malformed else 488)
+
+
+def _busy(request: SIPRequest) -> SIPResponse:
+    """503 with ``Retry-After``: no call now (no slot, no port, shutting down)."""
+    return make_response(request, 503, headers=[("Retry-After", str(RETRY_AFTER_S))])
 
 
 def _to_tag(request: SIPRequest) -> str:

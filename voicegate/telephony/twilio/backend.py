@@ -10,12 +10,11 @@ from voicegate.telephony.twilio.auth import TwilioStreamRequest
 from voicegate.telephony.twilio.messages import StreamStarted, TwilioStream
 from voicegate.telephony.twilio.transport import TwilioTransport
 from voicegate.telephony.twilio.twiml import ROOM_PARAMETER
-from voicegate.voice.admission import CapacityError
-from voicegate.voice.auth import AuthCallback, authenticate, run_with_auth_context
+from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
 from voicegate.voice.http import HttpRequest
-from voicegate.voice.protocol import GOING_AWAY, CloseCode
+from voicegate.voice.protocol import CloseCode
 from voicegate.voice.socket_backend import SocketVoiceBackend
 
 logger = logging.getLogger(__name__)
@@ -54,14 +53,7 @@ class TwilioVoiceBackend(SocketVoiceBackend[TwilioTransport]):
     async def serve_socket(self, request: HttpRequest, socket: MessageSocket) -> None:
         """Accept Twilio's WebSocket, authenticate its stream and run the call's session."""
         await socket.accept()
-        if self.closing:
-            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY)
-            return
-        self.sockets[socket] = None
-        try:
-            await self._serve_call(request, socket)
-        finally:
-            self.sockets.pop(socket, None)
+        await self.serve_registered(socket, lambda: self._serve_call(request, socket))
 
     async def _serve_call(self, request: HttpRequest, socket: MessageSocket) -> None:
         stream = TwilioStream()
@@ -74,29 +66,22 @@ class TwilioVoiceBackend(SocketVoiceBackend[TwilioTransport]):
             self.session_handler.record_error("auth")
             await socket.close(CloseCode.UNAUTHORIZED, outcome.reason)
             return
-        try:
-            slot = self.session_handler.reserve()
-        except CapacityError as refusal:
-            await socket.close(CloseCode.TRY_AGAIN_LATER, refusal.reason)
-            return
-        with slot:  # released here too if the session never started
-            transport = TwilioTransport(
-                socket, stream, lead=self._lead, mark_timeout=self._mark_timeout
-            )
-            self.sockets[socket] = transport
+
+        def open_transport() -> TwilioTransport:
             logger.info("Twilio call %s: stream %s", start.call_sid, start.stream_sid)
-            try:
-                await run_with_auth_context(
-                    outcome.metadata,
-                    self.session_handler.run_session,
-                    transport,
-                    _session_request(outcome.metadata, start),
-                    slot,
-                )
-            finally:
-                if stream.close_code is not None and stream.close_code != CloseCode.NORMAL:
-                    self.session_handler.record_error("protocol")
-                await transport.close(CloseCode.NORMAL, "session ended")
+            return TwilioTransport(socket, stream, lead=self._lead, mark_timeout=self._mark_timeout)
+
+        def ended() -> None:
+            if stream.close_code is not None and stream.close_code != CloseCode.NORMAL:
+                self.session_handler.record_error("protocol")
+
+        await self.run_in_reserved_slot(
+            socket,
+            open_transport,
+            _session_request(outcome.metadata, start),
+            outcome.metadata,
+            ended=ended,
+        )
 
     async def _await_start(
         self, socket: MessageSocket, stream: TwilioStream
