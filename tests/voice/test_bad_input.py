@@ -147,7 +147,10 @@ async def test_a_burst_beyond_the_allowance_is_told_and_the_session_goes_on(
     async with running_gateway(stt, tts) as gw:
         text, errors = await _burst_then_talk(gw, tts)
     assert word_error_rate([(SENTENCES[1], text)]) <= 0.2
-    assert [(e["code"], e["fatal"]) for e in errors] == [("audio_dropped", False)]
+    # told at least once; a loaded server that reads the burst over more than 0.2 s takes
+    # some of it again and tells again (a new episode, as documented)
+    assert errors
+    assert {(e["code"], e["fatal"]) for e in errors} == {("audio_dropped", False)}
     assert "2.5 s ahead of real time" in errors[0]["message"]
 
 
