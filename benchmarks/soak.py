@@ -36,6 +36,7 @@ from websockets.exceptions import ConnectionClosed
 from voicegate.bench.load import CallerLog, Turn, rss_mib, talk
 from voicegate.bench.server import GatewayAddress, GatewayProcess
 from voicegate.bench.speech import SAMPLE_RATE, make_clips
+from voicegate.bench.websocket_client import PING_TIMEOUT_S
 from voicegate.store.sqlite import SQLiteStore
 from voicegate.tts.piper import PiperTTS
 
@@ -46,7 +47,7 @@ NAME = "soak"
 
 async def _refusal_code(address: GatewayAddress) -> int | None:
     """Join as one more caller; the close code the server answers with (None: admitted)."""
-    async with connect(address.websocket_url) as connection:
+    async with connect(address.websocket_url, ping_timeout=PING_TIMEOUT_S) as connection:
         await connection.send(json.dumps({"type": "hello", "sample_rate": SAMPLE_RATE}))
         try:
             async with asyncio.timeout(10.0):

@@ -1,9 +1,11 @@
-"""Speech latency: Whisper's 30 s window against the adaptive window, and Piper's first audio
-for whole-sentence synthesis against clause streaming, with word error rate beside each.
+"""Speech latency: Whisper's 30 s window against the adaptive window, tiny.en against base,
+and Piper's first audio for whole-sentence synthesis against clause streaming, with word
+error rate beside each.
 
-STT: Piper speech (resampled to 16 kHz) of about 1, 2, 5 and 10 s, transcribed by
-``FasterWhisperSTT(window_margin=None)`` (faster-whisper's plain 30 s path) and by the
-default adaptive window; every utterance is run ``--repeats`` times, the median kept.
+STT: Piper speech (resampled to 16 kHz) of about 1, 2, 5 and 10 s, transcribed by tiny.en
+with ``FasterWhisperSTT(window_margin=None)`` (faster-whisper's plain 30 s path) and with
+the default adaptive window, and by Whisper base (multilingual, int8, adaptive window,
+told the language is English); every utterance is run ``--repeats`` times, the median kept.
 TTS: time to the first audio chunk for a short and a long sentence, whole text against
 ``synthesize_stream``. Both models are loaded and warmed up first.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
 import sys
@@ -52,11 +55,21 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+RECOGNISERS = {
+    "default_30s": "tiny.en, 30 s window",
+    "adaptive": "tiny.en, adaptive window",
+    "base": "base, adaptive window",
+}
+
+
 async def stt_rows(tts: PiperTTS, repeats: int) -> list[dict[str, object]]:
-    plain = FasterWhisperSTT(window_margin=None)
-    adaptive = FasterWhisperSTT()
-    await plain.warm_up()
-    await adaptive.warm_up()
+    recognisers = {
+        "default_30s": FasterWhisperSTT(window_margin=None),
+        "adaptive": FasterWhisperSTT(),
+        "base": FasterWhisperSTT("whisper-base", language="en"),
+    }
+    for recogniser in recognisers.values():
+        await recogniser.warm_up()
     rows: list[dict[str, object]] = []
     for target, sentences in UTTERANCES.items():
         speech = [(s, await tts.synthesize(s)) for s in sentences]
@@ -64,7 +77,7 @@ async def stt_rows(tts: PiperTTS, repeats: int) -> list[dict[str, object]]:
             "target_s": target,
             "audio_s": statistics.mean(a.duration for _, a in speech),
         }
-        for name, stt in (("default_30s", plain), ("adaptive", adaptive)):
+        for name, stt in recognisers.items():
             times, pairs = [], []
             for sentence, audio in speech:
                 runs = [await stt.transcribe(audio) for _ in range(repeats)]
@@ -109,19 +122,25 @@ async def main() -> None:
     await tts.warm_up()
     stt = await stt_rows(tts, args.repeats)
     speak = await tts_rows(tts, args.repeats)
-    header = ("utterance", "30 s window", "WER", "adaptive", "WER", "speed-up")
-    print("\n{:>10} {:>12} {:>6} {:>10} {:>6} {:>9}".format(*header))
+    header = ("utterance", "tiny 30 s", "WER", "tiny", "WER", "speed-up", "base", "WER")
+    print("\n{:>10} {:>10} {:>6} {:>8} {:>6} {:>9} {:>8} {:>6}".format(*header))
     for r in stt:
         print(
-            f"{r['audio_s']:>9.1f}s {r['default_30s_ms']:>10.0f}ms {r['default_30s_wer']:>6.1%} "
-            f"{r['adaptive_ms']:>8.0f}ms {r['adaptive_wer']:>6.1%} "
-            f"{r['default_30s_ms'] / r['adaptive_ms']:>8.1f}x"  # type: ignore[operator]
+            f"{r['audio_s']:>9.1f}s {r['default_30s_ms']:>8.0f}ms {r['default_30s_wer']:>6.1%} "
+            f"{r['adaptive_ms']:>6.0f}ms {r['adaptive_wer']:>6.1%} "
+            f"{r['default_30s_ms'] / r['adaptive_ms']:>8.1f}x "  # type: ignore[operator]
+            f"{r['base_ms']:>6.0f}ms {r['base_wer']:>6.1%}"
         )
     print(f"\n{'TTS first audio':>16} {'whole':>8} {'clauses':>8}")
     for r in speak:
         print(f"{r['text']:>16} {r['whole_ms']:>6.0f}ms {r['clause_stream_ms']:>6.0f}ms")
     RESULTS.mkdir(exist_ok=True)
-    machine = {"platform": platform.platform(), "python": platform.python_version()}
+    machine = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+    }
     data = {"machine": machine, "stt": stt, "tts_first_audio": speak}
     (RESULTS / "speech_latency.json").write_text(json.dumps(data, indent=2) + "\n")
     plot(stt, speak)
@@ -135,9 +154,9 @@ def plot(stt: list[dict[str, object]], speak: list[dict[str, object]]) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     x = [r["audio_s"] for r in stt]
-    left.plot(x, [r["default_30s_ms"] for r in stt], "o-", label="30 s window (default)")
-    left.plot(x, [r["adaptive_ms"] for r in stt], "o-", label="adaptive window")
-    left.set(xlabel="utterance (s)", ylabel="transcription (ms)", title="Whisper tiny.en int8")
+    for name, label in RECOGNISERS.items():
+        left.plot(x, [r[f"{name}_ms"] for r in stt], "o-", label=label)
+    left.set(xlabel="utterance (s)", ylabel="transcription (ms)", title="Whisper int8")
     left.legend()
     labels = [str(r["text"]) for r in speak]
     right.bar(

@@ -14,8 +14,9 @@ does not repeat, and the time per utterance (p50/p95), split by length: under 1 
 greedy like voicegate); ``--models`` adds rows for more models of the manifest.
 
     python benchmarks/wer.py [--models whisper-tiny.en ...] [--rates 16000 8000] [--limit N]
+                             [--name wer]
 
-Writes ``benchmarks/results/wer.json`` and ``wer.png``.
+Writes ``benchmarks/results/<name>.json`` and ``<name>.png`` (``wer`` by default).
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ BUCKETS: dict[str, Callable[[float], bool]] = {
     ">3 s": lambda seconds: seconds > 3.0,
 }
 DECODES: dict[str, Callable[[str], STTProvider]] = {
-    "voicegate": lambda model: FasterWhisperSTT(model),
-    "plain": lambda model: FasterWhisperSTT(model, window_margin=None),
+    "voicegate": lambda model: FasterWhisperSTT(model, language="en"),
+    "plain": lambda model: FasterWhisperSTT(model, language="en", window_margin=None),
 }
-"""How each decode of a row is built from a manifest model id."""
+"""How each decode of a row is built from a manifest model id (the prompts are English)."""
 
 
 @dataclass(slots=True)
@@ -147,7 +148,7 @@ def print_table(results: list[dict[str, object]]) -> None:
             )
 
 
-def plot(results: list[dict[str, object]]) -> None:
+def plot(results: list[dict[str, object]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,7 +176,7 @@ def plot(results: list[dict[str, object]]) -> None:
             axis.legend(fontsize=8)
     fig.suptitle("Asterisk English prompts (real speech), Whisper greedy decoding")
     fig.tight_layout()
-    fig.savefig(RESULTS / "wer.png", dpi=100)
+    fig.savefig(path, dpi=100)
 
 
 async def main() -> None:
@@ -184,6 +185,7 @@ async def main() -> None:
     parser.add_argument("--decodes", nargs="+", default=list(DECODES), choices=list(DECODES))
     parser.add_argument("--rates", nargs="+", type=int, default=[16000, 8000])
     parser.add_argument("--limit", type=int, help="only the first N prompts (a quick look)")
+    parser.add_argument("--name", default="wer", help="the results' file name, without suffix")
     args = parser.parse_args()
     progress("fetching the prompts (cached after the first run) ...")
     prompts = load_prompts()[: args.limit]
@@ -201,9 +203,9 @@ async def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     machine = {"platform": platform.platform(), "python": platform.python_version()}
     data = {"machine": machine, "prompts": len(prompts), "results": results}
-    (RESULTS / "wer.json").write_text(json.dumps(data, indent=2) + "\n")
-    plot(results)
-    progress(f"wrote {RESULTS / 'wer.json'} and wer.png")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    plot(results, RESULTS / f"{args.name}.png")
+    progress(f"wrote {RESULTS / args.name}.json and .png")
 
 
 if __name__ == "__main__":

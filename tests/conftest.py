@@ -24,6 +24,15 @@ def stt() -> Iterator[FasterWhisperSTT]:
 
 
 @pytest.fixture(scope="session")
+def stt_base() -> Iterator[FasterWhisperSTT]:
+    """Whisper base, the multilingual recogniser (joined into the model cache once)."""
+    provider = FasterWhisperSTT("whisper-base")
+    asyncio.run(provider.warm_up())
+    yield provider
+    provider.close()
+
+
+@pytest.fixture(scope="session")
 def tts() -> Iterator[PiperTTS]:
     provider = PiperTTS()
     asyncio.run(provider.warm_up())

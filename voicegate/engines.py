@@ -10,7 +10,7 @@ models name it in their ``engine`` field.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from voicegate.catalog import load_catalog
 from voicegate.errors import ModelLoadError, ModelNotAvailableError, RoomKitError
@@ -21,9 +21,10 @@ P = TypeVar("P")
 
 
 class EngineRegistry(Generic[P]):
-    """Factories ``factory(model) -> provider`` of one kind of model, by engine name."""
+    """Factories ``factory(model, **options) -> provider`` of one kind of model, by engine
+    name (``voicegate serve`` passes the recogniser ``device=``)."""
 
-    def __init__(self, kind: str, factories: dict[str, Callable[[str], P]]) -> None:
+    def __init__(self, kind: str, factories: dict[str, Callable[..., P]]) -> None:
         self.kind = kind
         self._factories = dict(factories)
 
@@ -32,12 +33,12 @@ class EngineRegistry(Generic[P]):
         """The engines known, sorted."""
         return sorted(self._factories)
 
-    def register(self, name: str, factory: Callable[[str], P]) -> None:
-        """Make ``name`` run ``factory(model)`` (replacing an engine of that name)."""
+    def register(self, name: str, factory: Callable[..., P]) -> None:
+        """Make ``name`` run ``factory(model, **options)`` (replacing an engine of that name)."""
         self._factories[name] = factory
 
-    def create(self, model: str) -> P:
-        """A provider for ``model`` (a manifest id or a local path).
+    def create(self, model: str, **options: Any) -> P:
+        """A provider for ``model`` (a manifest id or a local path), built with ``options``.
 
         Raises :class:`ModelNotAvailableError` for a model that is not there and
         :class:`ModelLoadError` for one the engine cannot read.
@@ -50,7 +51,7 @@ class EngineRegistry(Generic[P]):
                 f" registered (known: {', '.join(self.names)})"
             )
         try:
-            return factory(model)
+            return factory(model, **options)
         except RoomKitError:
             raise
         except Exception as exc:  # the engine's own error for a file it cannot read
@@ -71,10 +72,10 @@ class EngineRegistry(Generic[P]):
         return defaults[0]
 
 
-def _faster_whisper(model: str) -> STTProvider:
+def _faster_whisper(model: str, **options: Any) -> STTProvider:
     from voicegate.stt.whisper import FasterWhisperSTT
 
-    return FasterWhisperSTT(model)
+    return FasterWhisperSTT(model, **options)
 
 
 def _piper(model: str) -> TTSProvider:
@@ -89,9 +90,10 @@ STT_ENGINES: EngineRegistry[STTProvider] = EngineRegistry(
 TTS_ENGINES: EngineRegistry[TTSProvider] = EngineRegistry("tts", {"piper": _piper})
 
 
-def create_stt(model: str) -> STTProvider:
-    """The speech recogniser for ``model``, on the engine its catalog entry names."""
-    return STT_ENGINES.create(model)
+def create_stt(model: str, **options: Any) -> STTProvider:
+    """The speech recogniser for ``model``, on the engine its catalog entry names (for
+    faster-whisper, ``options`` are :class:`~voicegate.stt.whisper.FasterWhisperSTT`'s)."""
+    return STT_ENGINES.create(model, **options)
 
 
 def create_tts(model: str) -> TTSProvider:

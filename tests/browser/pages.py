@@ -44,7 +44,7 @@ async def wait(page: Page, predicate: str, timeout_ms: int = TURN_TIMEOUT_MS) ->
         ) from None
 
 
-async def call(page: Page, url: str, transport: str) -> None:
-    """Open the page with the fake microphone unprocessed and press Call."""
-    await page.goto(f"{url}&aec=0&transport={transport}")
+async def call(page: Page, url: str, transport: str, *, processing: bool = False) -> None:
+    """Open the page and press Call; the browser's voice processing off unless ``processing``."""
+    await page.goto(f"{url}&transport={transport}" + ("" if processing else "&aec=0"))
     await page.click("#call")

@@ -26,11 +26,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.models, pytest.mark.asyncio(loop_
 TURN_DONE = """() => {
   const s = window.voicegate;
   return s.transcripts.length > 0 && s.answerAudioMs > 300
-    && s.turns[0]?.stages?.total !== undefined;
+    && s.turns[0]?.stages?.total !== undefined && s.turns[0]?.heardMs !== undefined;
 }"""
 
 
-async def _spoken_turn(page: Page) -> dict[str, Any]:
+async def _spoken_turn(page: Page, *, processing: bool = False) -> dict[str, Any]:
     """Wait for the sentence's turn to finish; check what the page shows; return its state."""
     # the level meter moves while the fake microphone plays the sentence
     await wait(page, "() => window.voicegate.micLevelDb > -50")
@@ -41,11 +41,20 @@ async def _spoken_turn(page: Page) -> dict[str, Any]:
     assert state["status"] == "live"
     assert state["errors"] == []
     assert await page.get_attribute("#status", "data-state") == "live"
-    assert await page.locator("#log li.caller").first.inner_text() == heard
-    assert await page.locator("#log li.answer").count() >= 1
-    total_cell = page.locator("#turns tbody tr").first.locator("td").nth(5)
-    total = state["turns"][0]["stages"]["total"]
-    assert int(await total_cell.inner_text()) == math.floor(total + 0.5)  # JS Math.round
+    assert await page.locator("#conversation li.caller").first.inner_text() == heard
+    assert await page.locator("#conversation li.answer").count() >= 1
+    turn = state["turns"][0]
+    total = turn["stages"]["total"]
+    total_p50 = page.locator('#turn-summary tr[data-stage="total"] td').first
+    assert int(await total_p50.inner_text()) == math.floor(total + 0.5)  # JS Math.round
+    # what the caller heard: from the capture of the sample the server called the end of
+    # speech (speech_end.at on the page's capture clock) to the first answer sample played
+    assert turn["heardMs"] >= total
+    # that sample is where the sentence ends on the page too (a wrong mapping is off by the
+    # seconds between the microphone opening and the call starting)
+    assert abs(turn["heardFrom"] - turn["lastLoudAt"]) < 0.5, turn
+    heard_text = await page.locator("#turn-bars li .turn-heard").first.inner_text()
+    assert heard_text == f"heard {math.floor(turn['heardMs'] + 0.5)} ms"
     timeline = [
         event
         for event in state["events"]
@@ -54,24 +63,34 @@ async def _spoken_turn(page: Page) -> dict[str, Any]:
         and event["content"].get("body") == heard
     ]
     assert len(timeline) == 1, state["events"]
-    assert await page.evaluate("() => window.micConstraints.audio.echoCancellation") is False
+    processing_asked = await page.evaluate("() => window.micConstraints.audio.echoCancellation")
+    assert processing_asked is processing
     return state
 
 
-async def _hang_up(page: Page) -> None:
+async def _hang_up(page: Page, opening: str) -> None:
+    """Hang up; the event log lists what the page sent: ``opening`` first, ``bye`` last."""
     await page.click("#call")
     assert await page.get_attribute("#status", "data-state") == "idle"
+    types = "items => items.map(item => item.dataset.type)"
+    sent = await page.eval_on_selector_all("#events li.out", types)
+    assert sent[0] == opening, sent
+    assert sent[-1] == "bye", sent
 
 
+PROCESSING = pytest.mark.parametrize("processing", [False, True], ids=["raw", "processed"])
+
+
+@PROCESSING
 async def test_a_spoken_call_over_webrtc_reaches_the_room_timeline_and_answers(
-    page: Page, tmp_path: Path
+    page: Page, tmp_path: Path, processing: bool
 ) -> None:
     data = tmp_path / "data"
     with running_server("--store", "sqlite", "--data-dir", str(data)) as (url, _):
-        await call(page, url, "webrtc")
-        state = await _spoken_turn(page)
+        await call(page, url, "webrtc", processing=processing)
+        state = await _spoken_turn(page, processing=processing)
         assert state["transport"] == "webrtc"
-        await _hang_up(page)
+        await _hang_up(page, "offer")
 
     store = SQLiteStore(data / "voicegate.sqlite3")
     await store.open()
@@ -83,12 +102,13 @@ async def test_a_spoken_call_over_webrtc_reaches_the_room_timeline_and_answers(
     assert voice_bodies == [state["transcripts"][0]]
 
 
-async def test_a_spoken_call_over_the_websocket_answers(page: Page) -> None:
+@PROCESSING
+async def test_a_spoken_call_over_the_websocket_answers(page: Page, processing: bool) -> None:
     with running_server("--store", "memory") as (url, _):
-        await call(page, url, "websocket")
-        state = await _spoken_turn(page)
+        await call(page, url, "websocket", processing=processing)
+        state = await _spoken_turn(page, processing=processing)
         assert state["transport"] == "websocket"
-        await _hang_up(page)
+        await _hang_up(page, "hello")
 
 
 async def test_auto_falls_back_to_the_websocket_when_webrtc_is_refused(page: Page) -> None:
@@ -100,7 +120,10 @@ async def test_auto_falls_back_to_the_websocket_when_webrtc_is_refused(page: Pag
         assert state["status"] == "live"
         assert word_error_rate([(SENTENCE, state["transcripts"][0])]) <= 0.2
         assert state["errors"][0].startswith("webrtc: offer refused (404)")
-        await _hang_up(page)
+        said = await page.locator("#conversation li.notice").first.inner_text()
+        assert said.startswith("WebRTC could not connect (offer refused (404)")
+        assert said.endswith("calling over the WebSocket instead.")
+        await _hang_up(page, "offer")
 
 
 async def test_the_page_without_a_token_is_refused_and_with_the_printed_token_connects(
@@ -111,8 +134,12 @@ async def test_the_page_without_a_token_is_refused_and_with_the_printed_token_co
         await page.click("#call")
         await wait(page, "() => window.voicegate.status === 'error'")
         refused = await page_state(page)
-        assert refused["errors"][0].startswith("webrtc: offer refused (401)")
-        assert "(4401)" in refused["errors"][-1]
+        # the WebSocket would refuse it too: no fallback, the words and the next step at once
+        assert refused["errors"] == ["webrtc: offer refused (401): unauthorized"]
+        assert refused["failure"]["title"] == (
+            "This page's link is not accepted: its token is missing or not valid."
+        )
+        assert "voicegate token page --page-url" in refused["failure"]["next"]
         assert refused["sessionId"] is None
         assert refused["roomId"] is None
         assert json.loads(await get(f"http://127.0.0.1:{port}/healthz"))["sessions"] == 0
@@ -134,7 +161,7 @@ async def test_the_page_without_a_token_is_refused_and_with_the_printed_token_co
         }
         metrics = await get(f"http://127.0.0.1:{port}/metrics")
         assert 'voicegate_sessions_total{transport="webrtc"} 1.0' in metrics
-        await _hang_up(page)
+        await _hang_up(page, "offer")
 
 
 def _expires_at(token: str) -> float:
@@ -160,7 +187,7 @@ async def test_the_page_renews_its_token_and_calls_after_the_printed_one_expired
         await page.click("#call")
         await wait(page, "() => window.voicegate.status === 'live'")
         assert (await page_state(page))["errors"] == []
-        await _hang_up(page)
+        await _hang_up(page, "hello")
 
 
 def _renew(port: int, token: str) -> int:

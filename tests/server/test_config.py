@@ -74,6 +74,23 @@ def test_flag_beats_env_beats_file_beats_default(tmp_path: Path) -> None:
     assert config.responder == "echo"  # default
 
 
+def test_the_language_and_the_recognisers_device(tmp_path: Path) -> None:
+    assert (ServeConfig().stt_device, VoiceSettings().language) == ("auto", "auto")
+    assert VoiceSettings().stt_language is None  # auto: the recogniser chooses
+    toml = tmp_path / "vg.toml"
+    toml.write_text('language = "es"\nstt_batch = 4\n')
+    flags = _parse("--config", str(toml), "--stt-device", "cpu")
+    config = load_config(flags, environ={"VOICEGATE_STT_BATCH": "16"})
+    assert (config.stt_device, config.voice.language, config.voice.stt_language) == (
+        "cpu",
+        "es",
+        "es",
+    )
+    assert config.stt_batch == 16  # env over file
+    with pytest.raises(ConfigError, match="--stt-batch: expected an integer from 1 to 64"):
+        load_config(_parse("--stt-batch", "0"), environ={})
+
+
 def test_boolean_flag_overrides_file(tmp_path: Path) -> None:
     toml = tmp_path / "vg.toml"
     toml.write_text("anonymous = true\n")
@@ -91,6 +108,8 @@ def test_boolean_flag_overrides_file(tmp_path: Path) -> None:
         (["--token-ttl", "-1"], {}, "expected a positive number"),
         (["--barge-in-ms", "-5"], {}, "bad value '-5' for --barge-in-ms"),
         ([], {"VOICEGATE_SPEAK_CHANNEL_TYPES": "ai,robot"}, "channel types separated by commas"),
+        (["--language", "French"], {}, "expected auto or a language code such as en, fr, de"),
+        ([], {"VOICEGATE_STT_DEVICE": "gpu"}, "expected one of cpu, cuda, auto"),
         (["--rtp-ports", "20000-10000"], {}, "two ports from 1024 to 65535"),
         (["--rtp-ports", "80-90"], {}, "two ports from 1024 to 65535"),
         (["--sip-transports", "udp,sctp"], {}, "expected udp, tcp or udp,tcp"),
@@ -114,6 +133,16 @@ def test_bad_files(tmp_path: Path) -> None:
     unknown.write_text("colour = 'blue'")
     with pytest.raises(ConfigError, match="unknown setting"):
         load_config(_parse("--config", str(unknown)), environ={})
+
+
+def test_the_fresh_link_command_names_only_the_settings_that_differ() -> None:
+    assert ServeConfig().fresh_link_command(8765) == "voicegate token page --page-url"
+    moved = ServeConfig(host="0.0.0.0", data_dir=Path("/srv/vg"))
+    assert moved.fresh_link_command(9000) == (
+        "voicegate token page --page-url --host 0.0.0.0 --port 9000 --data-dir /srv/vg"
+    )
+    assert moved.page_url("abc", 9000) == "http://0.0.0.0:9000/?token=abc"
+    assert moved.page_url(None, 9000) == "http://0.0.0.0:9000/"
 
 
 def test_telephony_settings(tmp_path: Path) -> None:

@@ -54,7 +54,12 @@ def test_models_command_lists_installed_models(capsys: pytest.CaptureFixture[str
     assert "whisper-tiny.en" in out
     assert "piper-en_US-joe-medium" in out
     assert " no " not in out
-    assert [line.split()[2] for line in out.splitlines()[1:]] == ["yes", "yes"]  # the defaults
+    defaults = {line.split()[0]: line[34:41].strip() for line in out.splitlines()[1:]}
+    assert defaults == {
+        "whisper-tiny.en": "yes",
+        "piper-en_US-joe-medium": "yes",
+        "whisper-base": "",
+    }
 
 
 @pytest.mark.models

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 
 from voicegate.inference import InferenceLanes, InferenceWorker, WorkerOverloadedError
+from voicegate.inference.lanes import BatchFn
 
 
 class Gate:
@@ -50,12 +51,35 @@ async def blocked(lanes: InferenceLanes) -> tuple[Gate, asyncio.Task[str]]:
     return gate, task
 
 
-def recorder(order: list[str]) -> Callable[[str], str]:
-    def job(value: str) -> str:
-        order.append(value)
-        return value
+def recorder(order: list[str]) -> BatchFn[str, str]:
+    def job(values: list[str]) -> list[str | BaseException | None]:
+        order.extend(values)
+        return list(values)
 
     return job
+
+
+def each(fn: Callable[[str], str]) -> BatchFn[str, str]:
+    """``fn`` of every input of a batch (a job given to ``offer``)."""
+
+    def batch(values: Sequence[str]) -> list[str | BaseException | None]:
+        return [fn(value) for value in values]
+
+    return batch
+
+
+class BatchRecorder:
+    """A batched job that records each call's inputs; an input starting "bad" fails alone."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, values: list[str]) -> list[str | BaseException | None]:
+        self.calls.append(list(values))
+        return [ValueError(v) if v.startswith("bad") else v.upper() for v in values]
+
+
+upper = each(str.upper)
 
 
 async def test_required_jobs_overtake_optional_ones_and_keep_their_order(
@@ -66,7 +90,7 @@ async def test_required_jobs_overtake_optional_ones_and_keep_their_order(
     order: list[str] = []
     job = recorder(order)
     partial = asyncio.create_task(lanes.offer("stream-a", job, lambda: "partial"))
-    finals = [asyncio.create_task(lanes.run(job, f"final-{n}")) for n in range(3)]
+    finals = [asyncio.create_task(lanes.run_batched(job, f"final-{n}")) for n in range(3)]
     await asyncio.sleep(0)
     gate.open()
     assert await asyncio.gather(first, partial, *finals) == [
@@ -85,19 +109,19 @@ async def test_an_optional_job_takes_its_input_when_its_turn_comes(
     lanes = InferenceLanes(worker)
     gate, first = await blocked(lanes)
     audio = ["0.7 s"]
-    partial = asyncio.create_task(lanes.offer("stream-a", str.upper, lambda: audio[-1]))
+    partial = asyncio.create_task(lanes.offer("stream-a", upper, lambda: audio[-1]))
     await asyncio.sleep(0)
     audio.append("2.1 s")  # the caller went on speaking while the partial waited
     gate.open()
     assert await partial == "2.1 S"
     await first
     gate, second = await blocked(lanes)
-    waiting = asyncio.create_task(lanes.offer("stream-a", str.upper, lambda: "a"))
+    waiting = asyncio.create_task(lanes.offer("stream-a", upper, lambda: "a"))
     await asyncio.sleep(0)
     with pytest.raises(ValueError, match="already waiting"):
-        await lanes.offer("stream-a", str.upper, lambda: "b")  # one job per key at a time
+        await lanes.offer("stream-a", upper, lambda: "b")  # one job per key at a time
     gate.open()
-    assert await asyncio.gather(second, waiting) == ["first", "A"]
+    assert list(await asyncio.gather(second, waiting)) == ["first", "A"]
 
 
 async def test_promote_moves_a_waiting_partial_among_the_finals(worker: InferenceWorker) -> None:
@@ -107,7 +131,7 @@ async def test_promote_moves_a_waiting_partial_among_the_finals(worker: Inferenc
     job = recorder(order)
     other = asyncio.create_task(lanes.offer("stream-b", job, lambda: "partial-b"))
     ended = asyncio.create_task(lanes.offer("stream-a", job, lambda: "utterance-a"))
-    final = asyncio.create_task(lanes.run(job, "final-c"))
+    final = asyncio.create_task(lanes.run_batched(job, "final-c"))
     await asyncio.sleep(0)
     lanes.promote("stream-a")  # stream-a's utterance ended: its pass is the final's work
     lanes.promote("stream-z")  # nothing waits for that key: nothing happens
@@ -133,9 +157,9 @@ async def test_a_cancelled_caller_takes_its_waiting_job_away(worker: InferenceWo
     gate, first = await blocked(lanes)
     order: list[str] = []
     job = recorder(order)
-    dropped = asyncio.create_task(lanes.run(job, "dropped"))
+    dropped = asyncio.create_task(lanes.run_batched(job, "dropped"))
     dropped_partial = asyncio.create_task(lanes.offer("s", job, lambda: "dropped partial"))
-    kept = asyncio.create_task(lanes.run(job, "kept"))
+    kept = asyncio.create_task(lanes.run_batched(job, "kept"))
     await asyncio.sleep(0)
     dropped.cancel()
     dropped_partial.cancel()
@@ -158,7 +182,7 @@ async def test_errors_reach_the_caller(worker: InferenceWorker) -> None:
     with pytest.raises(ValueError, match="model failed"):
         await lanes.run(fail, "model failed")
     with pytest.raises(KeyError, match="no audio"):
-        await lanes.offer("s", str.upper, broken_input)
+        await lanes.offer("s", upper, broken_input)
     assert await lanes.run(str.upper, "still works") == "STILL WORKS"
 
 
@@ -183,3 +207,99 @@ async def test_pressure_measures_waiting_finals_and_worker_time(worker: Inferenc
     clock.now += 30.0  # long after: the window has forgotten them
     assert lanes.pressure().busy == 0.0
     assert lanes.pressure().wait_s == 0.0
+
+
+async def test_waiting_jobs_of_one_function_run_in_batches_finals_before_partials(
+    worker: InferenceWorker,
+) -> None:
+    lanes = InferenceLanes(worker, max_batch=3)
+    gate, first = await blocked(lanes)
+    batch = BatchRecorder()
+    other = BatchRecorder()
+    partials = [
+        asyncio.create_task(lanes.offer(f"s{n}", batch, lambda n=n: f"partial-{n}"))  # type: ignore[misc]
+        for n in range(2)
+    ]
+    finals = [asyncio.create_task(lanes.run_batched(batch, f"final-{n}")) for n in range(4)]
+    finals.append(asyncio.create_task(lanes.run_batched(other, "other")))
+    finals.append(asyncio.create_task(lanes.run_batched(batch, "final-4")))
+    await asyncio.sleep(0)
+    gate.open()
+    results = await asyncio.gather(*finals, *partials)
+    assert results == [
+        "FINAL-0",
+        "FINAL-1",
+        "FINAL-2",
+        "FINAL-3",
+        "OTHER",
+        "FINAL-4",
+        "PARTIAL-0",
+        "PARTIAL-1",
+    ]
+    # In order, at most 3 at once, only jobs of one function waiting in a row together,
+    # and the partials after every final, in a batch of their own.
+    assert batch.calls == [
+        ["final-0", "final-1", "final-2"],
+        ["final-3"],
+        ["final-4"],
+        ["partial-0", "partial-1"],
+    ]
+    assert other.calls == [["other"]]
+    await first
+
+
+async def test_an_input_its_batch_leaves_runs_alone_before_the_jobs_behind_it(
+    worker: InferenceWorker,
+) -> None:
+    lanes = InferenceLanes(worker, max_batch=2)
+    gate, first = await blocked(lanes)
+    calls: list[str] = []
+
+    def batch(values: list[str]) -> list[str | BaseException | None]:
+        calls.append("batch " + " ".join(values))
+        return [None if v.startswith("slow") else v.upper() for v in values]
+
+    def alone(value: str) -> str:
+        calls.append("alone " + value)
+        return value.upper()
+
+    jobs = [
+        asyncio.create_task(lanes.run_batched(batch, v, alone=alone)) for v in ("a", "slow-b", "c")
+    ]
+    unable = asyncio.create_task(lanes.offer("s", batch, lambda: "slow-partial"))
+    await asyncio.sleep(0)
+    gate.open()
+    assert list(await asyncio.gather(*jobs)) == ["A", "SLOW-B", "C"]
+    with pytest.raises(RuntimeError, match="cannot run alone"):
+        await unable
+    assert calls == ["batch a slow-b", "alone slow-b", "batch c", "batch slow-partial"]
+    await first
+
+
+async def test_an_input_that_fails_in_a_batch_fails_its_own_caller_only(
+    worker: InferenceWorker,
+) -> None:
+    lanes = InferenceLanes(worker, max_batch=4)
+    gate, first = await blocked(lanes)
+    batch = BatchRecorder()
+    jobs = [asyncio.create_task(lanes.run_batched(batch, v)) for v in ("a", "bad-b", "c")]
+    await asyncio.sleep(0)
+    gate.open()
+    a, b, c = await asyncio.gather(*jobs, return_exceptions=True)
+    assert (a, c) == ("A", "C")
+    assert isinstance(b, ValueError)
+    assert str(b) == "bad-b"
+    assert batch.calls == [["a", "bad-b", "c"]]
+    await first
+
+    def wrong_count(values: list[str]) -> list[str | BaseException | None]:
+        return ["one"]
+
+    gate, second = await blocked(lanes)
+    broken = [asyncio.create_task(lanes.run_batched(wrong_count, v)) for v in ("x", "y")]
+    await asyncio.sleep(0)
+    gate.open()
+    for outcome in await asyncio.gather(*broken, return_exceptions=True):
+        assert isinstance(outcome, RuntimeError)
+        assert "2 inputs gave 1 results" in str(outcome)
+    await second

@@ -17,10 +17,10 @@ class CountingSTT(STTProvider):
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    async def transcribe(self, audio: AudioFrame) -> Transcript:
+    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
         self.calls.append(audio.num_samples)
         await asyncio.sleep(0.02)
-        return Transcript(str(audio.num_samples), "en", audio.duration, 0.02)
+        return Transcript(str(audio.num_samples), language or "en", audio.duration, 0.02)
 
 
 def _frames(count: int) -> list[AudioFrame]:

@@ -124,10 +124,14 @@ async def receive_into(connection: Any, received: Received, until: str, count: i
         received.record(await connection.recv())
 
 
-async def stream_realtime(connection: Any, frames: list[bytes], frame_ms: int = 20) -> None:
-    """Send ``frames`` paced like a live microphone."""
+async def stream_realtime(
+    connection: Any, frames: list[bytes], frame_ms: int = 20, lead_ms: int = 0
+) -> None:
+    """Send ``frames`` paced like a live microphone, ``lead_ms`` ahead of real time (within
+    the server's burst allowance: a client held up for less than that never leaves the server
+    without audio, which it would fill with silence)."""
     loop = asyncio.get_running_loop()
-    start = loop.time()
+    start = loop.time() - lead_ms / 1000
     for index, frame in enumerate(frames):
         await connection.send(frame)
         delay = start + (index + 1) * frame_ms / 1000 - loop.time()

@@ -204,6 +204,13 @@ BEFORE_HELLO: list[tuple[str, str | bytes, int, str]] = [
     ("stereo", '{"type":"hello","sample_rate":16000,"channels":2}', 4400, "unsupported_channels"),
     ("opus", '{"type":"hello","sample_rate":16000,"format":"opus"}', 4400, "unsupported_format"),
     ("a numeric room id", '{"type":"hello","sample_rate":16000,"room_id":5}', 4400, "bad_hello"),
+    ("a numeric language", '{"type":"hello","sample_rate":16000,"language":5}', 4400, "bad_hello"),
+    (
+        "a language tiny.en does not know",
+        '{"type":"hello","sample_rate":16000,"language":"fr"}',
+        4400,
+        "unsupported_language",
+    ),
     ("text over 8 KiB", json.dumps({"type": "hello", "pad": "x" * 9000}), 1009, "message_too_big"),
     ("someone else's room", hello_in("VICTIM"), 4403, "room_forbidden"),
     ("an unknown room, not granted", hello_in("no-such-room"), 4403, "room_forbidden"),
@@ -267,6 +274,13 @@ HTTP: list[tuple[str, Send, int, str | None]] = [
     ("an offer without sdp", http("POST", OFFER, b'{"type": "offer"}'), 400, "bad_request"),
     ("an answer as offer", http("POST", OFFER, offer(type="answer")), 400, "bad_request"),
     ("an offer with a numeric room", http("POST", OFFER, offer(room_id=5)), 400, "bad_request"),
+    ("an offer with language 5", http("POST", OFFER, offer(language=5)), 400, "bad_request"),
+    (
+        "an offer in a language tiny.en does not know",
+        http("POST", OFFER, offer(language="fr")),
+        400,
+        "bad_request",
+    ),
     (
         "an offer over 64 KiB",
         http("POST", OFFER, offer(pad="x" * 70000)),

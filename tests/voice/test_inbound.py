@@ -81,6 +81,37 @@ async def test_a_stalled_session_gets_silence_so_time_goes_on() -> None:
     await mixer.close()
 
 
+class _ReadClock(FakeClock):
+    """A FakeClock that says when it is read: the mixer's watchdog reads it once per look."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read = asyncio.Event()
+
+    def __call__(self) -> float:
+        self.read.set()
+        return super().__call__()
+
+
+async def test_a_server_held_up_feeds_no_silence_into_audio_it_has_not_read_yet() -> None:
+    clock = _ReadClock()
+    mixer = InboundMixer(EnergyVAD(), stall_ms=200, clock=clock)
+    got: Received = []
+    mixer.add_session("a", 16000, 1, _collector(got))
+    mixer.push("a", _tone(16000, 1, 20))
+    await _settle()
+    clock.advance(1.0)  # the loop was held up a second: the client's next audio waits unread
+    clock.read.clear()
+    await clock.read.wait()  # the watchdog looks first, as a busy loop may let it
+    mixer.push("a", _tone(16000, 1, 20))
+    await _settle()
+    # the second tone follows the first: no second of silence was put between them
+    assert [frame.timestamp for frame, _, _ in got] == pytest.approx([0.0, 0.02])
+    assert all(speech for _, speech, _ in got)
+    mixer.remove_session("a")
+    await mixer.close()
+
+
 async def test_a_client_may_run_ahead_of_real_time_by_the_burst_allowance_only(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

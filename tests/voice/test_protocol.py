@@ -137,7 +137,7 @@ def test_a_whole_turn_in_order() -> None:
     protocol.speech_start(1.0)
     protocol.partial_transcript("hello")
     protocol.speech_end(2.5, 1.5)
-    protocol.final_transcript("hello there", "e1")
+    protocol.final_transcript("hello there", "e1", "en")
     protocol.room_event(event)
     protocol.tts_start("hello there", "e2")
     protocol.tts_audio(b"\x00\x01" * 240)
@@ -157,7 +157,12 @@ def test_a_whole_turn_in_order() -> None:
     ]
     assert sent[0] == {"type": "speech_start", "at": 1.0}
     assert sent[2] == {"type": "speech_end", "at": 2.5, "duration": 1.5}
-    assert sent[3] == {"type": "final_transcript", "text": "hello there", "event_id": "e1"}
+    assert sent[3] == {
+        "type": "final_transcript",
+        "text": "hello there",
+        "event_id": "e1",
+        "language": "en",
+    }
     assert sent[4]["event"]["content"] == {"body": "hello there", "language": None, "type": "text"}
     assert sent[7] == {"type": "tts_end", "event_id": "e2", "interrupted": False}
     assert sent[8] == {"type": "turn_metrics", "metrics": {"stt_ms": 120.5}}
@@ -187,6 +192,9 @@ def test_barge_in_and_interrupted_end() -> None:
         (_hello(format=16), "bad_hello"),
         (_hello(room_id=5), "bad_hello"),
         (_hello(record="yes"), "bad_hello"),
+        (_hello(language=5), "bad_hello"),
+        (_hello(language="French"), "bad_hello"),
+        (_hello(language="f1"), "bad_hello"),
         (_hello(sample_rate=44100), "unsupported_sample_rate"),
         (_hello(channels=2), "unsupported_channels"),
         (_hello(format="opus"), "unsupported_format"),
@@ -200,6 +208,15 @@ def test_any_error_before_hello_is_fatal(message: str, code: str) -> None:
     events = protocol.receive_text(message)
     _assert_fatal(protocol, events, code, CloseCode.PROTOCOL_VIOLATION)
     assert protocol.hello is None
+
+
+@pytest.mark.parametrize(("language", "expected"), [(None, None), ("auto", "auto"), ("fr", "fr")])
+def test_hello_may_choose_the_callers_language(language: str | None, expected: str | None) -> None:
+    protocol = VoiceProtocol()
+    [hello] = protocol.receive_text(_hello(language=language))
+    assert isinstance(hello, Hello)
+    assert hello.language == expected
+    assert protocol.state is State.OPEN
 
 
 def test_audio_before_hello_is_fatal() -> None:

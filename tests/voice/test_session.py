@@ -101,7 +101,7 @@ async def test_a_spoken_turn_goes_through_the_room_in_the_documented_order() -> 
     assert partials == ["turn", "turn on", "turn on the"]
     final = caller.transport.of_type(FinalTranscript)[0]
     transcript, answer = timeline
-    assert final == FinalTranscript("turn on the lights", transcript.id)
+    assert final == FinalTranscript("turn on the lights", transcript.id, "en")
     assert transcript.source.channel_id == f"voice:{caller.session_id}"
     assert transcript.metadata["voice"]["session_id"] == caller.session_id
     assert answer.response_id is not None
@@ -295,7 +295,7 @@ async def test_a_refusing_transcription_hook_keeps_the_words_out_of_the_room(how
             await caller.transport.wait_for(AnswerEnded)
             timeline = await harness.kit.get_timeline(caller.room_id)
     finals = caller.transport.of_type(FinalTranscript)
-    assert finals[0] == FinalTranscript("my secret", None)
+    assert finals[0] == FinalTranscript("my secret", None, "en")
     assert [e.content.body for e in timeline] == ["all fine", "all fine"]  # type: ignore[union-attr]
     assert [a.text for a in caller.transport.of_type(AnswerStarted)] == ["all fine"]
 
@@ -325,7 +325,7 @@ async def test_a_transcript_blocked_in_the_room_is_still_told_once() -> None:
             await caller.say(speech_ms=600, silence_ms=400)
             await caller.transport.wait_for(FinalTranscript)
     # the final transcript is told once the transcript's processing is over, so nothing follows
-    assert caller.transport.of_type(FinalTranscript) == [FinalTranscript("hello", None)]
+    assert caller.transport.of_type(FinalTranscript) == [FinalTranscript("hello", None, "en")]
     assert not caller.transport.of_type(RoomEventNotice)
 
 
@@ -383,8 +383,8 @@ def recorder(seen: dict[str, list[Any]], name: str) -> Any:
 
 async def test_a_failing_recogniser_is_reported_and_the_session_goes_on() -> None:
     class Failing(ScriptedSTT):
-        def stream(self, partial_interval: float = 0.7) -> STTStream:
-            stream = super().stream(partial_interval)
+        def stream(self, partial_interval: float = 0.7, language: str | None = None) -> STTStream:
+            stream = super().stream(partial_interval, language)
             if self.heard[-1] == "crash":
 
                 async def fail() -> Transcript:

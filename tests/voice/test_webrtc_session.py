@@ -187,6 +187,20 @@ async def test_bad_offers_get_400_with_a_reason_and_the_server_keeps_serving(
     assert len(await server.kit.store.list_rooms()) == 1
 
 
+async def test_an_offer_in_a_language_the_recogniser_does_not_know_gets_400(
+    server: Server,
+) -> None:
+    with pytest.raises(OfferRejectedError) as refused:
+        async with WebRTCVoiceClient(server.url, token_auth.issue("dora"), language="fr"):
+            pass
+    assert (refused.value.status, refused.value.error) == (400, "bad_request")
+    assert refused.value.message.startswith("unsupported_language")
+    assert await server.kit.store.list_rooms() == []
+    assert server.backend.session_count == 0
+    async with WebRTCVoiceClient(server.url, token_auth.issue("dora"), language="en") as client:
+        assert client.ready["room_id"]
+
+
 NO_AUDIO_SDP = "\r\n".join(
     [
         "v=0",

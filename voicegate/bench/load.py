@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from voicegate.audio.frame import FRAME_MS
 from voicegate.bench.server import GatewayAddress
 from voicegate.bench.speech import SAMPLE_RATE, SpeechClip
-from voicegate.bench.websocket_client import WebSocketVoiceClient
+from voicegate.bench.websocket_client import PING_TIMEOUT_S, WebSocketVoiceClient
 
 TRY_AGAIN_LATER = 1013
 
@@ -122,7 +122,7 @@ async def flood(address: GatewayAddress, clip: SpeechClip, until: float, speed: 
     sent = 0
     while time.monotonic() < until:
         with contextlib.suppress(ConnectionClosed):
-            async with connect(address.websocket_url) as connection:
+            async with connect(address.websocket_url, ping_timeout=PING_TIMEOUT_S) as connection:
                 hello = {"type": "hello", "sample_rate": SAMPLE_RATE}
                 await connection.send(json.dumps(hello))
                 await connection.recv()

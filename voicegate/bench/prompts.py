@@ -11,7 +11,6 @@ unpacks them with ``dpkg-deb`` and reads them from there afterwards.
 from __future__ import annotations
 
 import gzip
-import os
 import re
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from voicegate.audio.decode import decode_audio
 from voicegate.audio.frame import AudioFrame
+from voicegate.catalog import default_cache
 from voicegate.errors import RoomKitError
 
 PACKAGES = (
@@ -40,14 +40,6 @@ _HAS_WORD = re.compile(r"[A-Za-z0-9]")
 
 class PromptsUnavailableError(RoomKitError):
     """The prompts could not be fetched (no ``apt-get``/``dpkg-deb``, or no package index)."""
-
-
-def default_cache() -> Path:
-    """``$VOICEGATE_CACHE``, else ``$XDG_CACHE_HOME/voicegate``, else ``~/.cache/voicegate``."""
-    if explicit := os.environ.get("VOICEGATE_CACHE"):
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "voicegate"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,11 @@ is measured per turn and :mod:`.report` for the output.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 import platform
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -168,7 +170,14 @@ async def run_benchmark(config: BenchConfig) -> dict[str, Any]:
     document = await asyncio.to_thread(
         write_json, config.out / f"{RESULT_NAME}.json", meta, results
     )
+    print(format_table(document["summary"]))
+    if importlib.util.find_spec("matplotlib") is None:
+        print(
+            f"no plot: matplotlib is missing (pip install 'voicegate[bench]'); "
+            f"the figures are in {config.out / RESULT_NAME}.json",
+            file=sys.stderr,
+        )
+        return document
     title = f"voicegate voice latency ({os.cpu_count()} CPUs, {config.turns} turns per client)"
     await asyncio.to_thread(plot, config.out / f"{RESULT_NAME}.png", document["summary"], title)
-    print(format_table(document["summary"]))
     return document

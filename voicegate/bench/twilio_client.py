@@ -34,6 +34,7 @@ from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.audio.g711 import ULAW
 from voicegate.bench.connection import Connection
 from voicegate.bench.phone_line import RATE, PhoneLine
+from voicegate.bench.websocket_client import PING_TIMEOUT_S
 
 
 def signature(auth_token: str, signed: str) -> str:
@@ -123,7 +124,10 @@ class TwilioMediaStreamClient(Connection):
         if self.auth_token is not None:
             headers["X-Twilio-Signature"] = signature(self.auth_token, self.url)
         self._connection = await connect(
-            self.url, additional_headers=headers, open_timeout=self.open_timeout
+            self.url,
+            additional_headers=headers,
+            open_timeout=self.open_timeout,
+            ping_timeout=PING_TIMEOUT_S,
         )
         await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         start = {

@@ -72,7 +72,8 @@ class WebRTCVoiceClient(Connection):
     ``base_url`` is where voicegate is served: ``http://host:port``, or with the prefix
     it is mounted at (``http://host:port/voice``); the offer goes to ``offer_path`` below it.
 
-    ``token`` goes in an ``Authorization: Bearer`` header; ``room_id`` asks for a room.
+    ``token`` goes in an ``Authorization: Bearer`` header; ``room_id`` asks for a room,
+    ``language`` for the language the caller speaks (None: the server's default).
     Entering the context connects and returns once the server's ``ready`` arrived, or
     raises :class:`OfferRejectedError` (HTTP error) or ``TimeoutError`` (after
     ``connect_timeout`` seconds). Leaving it sends ``bye`` and closes the connection.
@@ -84,12 +85,14 @@ class WebRTCVoiceClient(Connection):
         token: str | None = None,
         room_id: str | None = None,
         *,
+        language: str | None = None,
         offer_path: str = "/webrtc/offer",
         connect_timeout: float = 10.0,
     ) -> None:
         self.offer_url = f"{base_url.rstrip('/')}/{offer_path.lstrip('/')}"
         self.token = token
         self.room_id = room_id
+        self.language = language
         self.connect_timeout = connect_timeout
         self.session_id = ""
         self.messages: list[ReceivedMessage] = []
@@ -121,7 +124,12 @@ class WebRTCVoiceClient(Connection):
         self._channel = channel
         self._peer.on("track", self._on_track)
         await self._peer.setLocalDescription(await self._peer.createOffer())
-        body = {"sdp": self._peer.localDescription.sdp, "type": "offer", "room_id": self.room_id}
+        body = {
+            "sdp": self._peer.localDescription.sdp,
+            "type": "offer",
+            "room_id": self.room_id,
+            "language": self.language,
+        }
         answer = await asyncio.to_thread(self._post_offer, body)
         self.session_id = str(answer["session_id"])
         await self._peer.setRemoteDescription(

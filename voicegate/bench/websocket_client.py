@@ -24,6 +24,11 @@ from voicegate.bench.connection import Connection
 from voicegate.bench.phone_line import PacedLine
 from voicegate.bench.speech import SAMPLE_RATE
 
+PING_TIMEOUT_S: float | None = None
+"""The benchmark clients' keepalive: they ping but never give up on a server that answers
+late. On a machine starved of CPU, websockets' default (no pong within 20 s: close with
+1011) ended live sessions; the server ends sessions that are really gone."""
+
 
 @dataclass
 class Recording:
@@ -49,7 +54,9 @@ class WebSocketVoiceClient(Connection):
 
     async def open(self) -> None:
         """Connect, say ``hello``, await ``ready``; start the microphone and the recorder."""
-        self._connection = await connect(self.url, open_timeout=self.open_timeout)
+        self._connection = await connect(
+            self.url, open_timeout=self.open_timeout, ping_timeout=PING_TIMEOUT_S
+        )
         hello = {"type": "hello", "sample_rate": SAMPLE_RATE, "room_id": self.room_id}
         await self._connection.send(json.dumps(hello))
         async with asyncio.timeout(self.open_timeout):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
+
+from voicegate.cli.logs import LOG_LEVEL_ENV, configure_logging, default_log_level, log_level
 
 # Each module named here defines ``add_parser(subparsers)``, which registers its
 # sub-command and sets ``func(args) -> int`` as the parser default.
@@ -27,7 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="voicegate", description="A voice-centric realtime gateway."
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument(
+        "--log-level",
+        type=log_level,
+        default=default_log_level(),
+        metavar="{debug,info,warning,error}",
+        help=f"voicegate's log level (default: {LOG_LEVEL_ENV} or info); libraries log "
+        "warnings only, except at debug",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(f"voicegate.cli.{name}").add_parser(sub)
@@ -37,13 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``voicegate`` script; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not args.verbose:  # uvicorn logs every HTTP request and WebSocket at INFO
-        for name in ("uvicorn.access", "uvicorn.error"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    configure_logging(args.log_level)
     code: int = args.func(args)
     return code
 

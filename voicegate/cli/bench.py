@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,9 +64,6 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; exit code 2 on bad options, 1 if any turn failed."""
     from voicegate.bench.runner import BenchConfig, run_benchmark
-
-    for chatty in ("aioice", "aiortc"):  # one line per ICE check would bury the progress bar
-        logging.getLogger(chatty).setLevel(logging.WARNING)
 
     try:
         chosen = {"transports": args.transports} if args.transports is not None else {}

@@ -43,6 +43,13 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--config", type=Path, default=None, help=f"TOML file of settings (also {ENV_PREFIX}CONFIG)"
     )
+    parser.add_argument(
+        "--page-url",
+        action="store_true",
+        help="print the call page's address with the token (host and port as for serve)",
+    )
+    parser.add_argument("--host", default=None, help="as for serve (with --page-url)")
+    parser.add_argument("--port", default=None, help="as for serve (with --page-url)")
     parser.add_argument("--data-dir", dest="data_dir", default=None, help="as for serve")
     parser.add_argument(
         "--token-secret-file", dest="token_secret_file", default=None, help="as for serve"
@@ -64,5 +71,6 @@ def run(args: argparse.Namespace) -> int:
     except RoomKitError as exc:
         print(f"voicegate token: {exc}", file=sys.stderr)
         return 2
-    print(tokens.issue(args.subject, ttl=args.ttl, rooms=args.rooms, any_room=args.any_room))
+    token = tokens.issue(args.subject, ttl=args.ttl, rooms=args.rooms, any_room=args.any_room)
+    print(config.page_url(token) if args.page_url else token)
     return 0

@@ -13,6 +13,14 @@ job at a time:
   the job of a key still waiting to the end of the required lane (its result is needed
   now).
 
+**Batches.** A job given by :meth:`InferenceLanes.run_batched` or
+:meth:`InferenceLanes.offer` is one input of a function of many inputs (a model's batched
+call). When its turn comes, the jobs of the same function waiting right behind it in its
+lane join it, up to ``max_batch`` in all, and the worker runs them in one call: required
+jobs in their order, optional jobs only with optional ones, so a partial never makes a
+final wait longer. A batch may leave a required input to be run alone (a slow one): that
+job is the next to run, before those that waited behind it.
+
 :meth:`InferenceLanes.pressure` measures the load as it goes: the required jobs waiting,
 how long they waited, and the worker's time per real-time second over the last
 ``window`` seconds, in all and on required jobs.
@@ -32,6 +40,10 @@ from voicegate.inference.worker import InferenceWorker, WorkerOverloadedError
 
 T = TypeVar("T")
 A = TypeVar("A")
+BatchFn = Callable[[list[A]], list[T | BaseException | None]]
+"""A function of many inputs: one result per input, in order; an exception instance for an
+input that failed (it reaches that input's caller alone); None for an input it leaves to be
+run alone (see :meth:`InferenceLanes.run_batched`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +69,10 @@ class _Job:
     args: tuple[Any, ...] | Callable[[], tuple[Any, ...]]
     """The arguments, or (optional jobs) what makes them when the job's turn comes."""
     submitted: float
+    batched: bool = False
+    """Whether ``fn`` is a :data:`BatchFn` and ``args`` holds one of its inputs."""
+    alone: Callable[[Any], Any] | None = None
+    """What runs the input alone if its batch leaves it."""
     started: float = 0.0
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -65,12 +81,12 @@ class _Job:
 
 @dataclass(frozen=True, slots=True)
 class _Done:
-    """A finished job: when it ran, whether it was required, how long it had waited."""
+    """A finished call: when it ran, whether its jobs were required, how long each waited."""
 
     started: float
     ended: float
     required: bool
-    waited: float
+    waits: tuple[float, ...]
 
 
 class InferenceLanes:
@@ -81,42 +97,59 @@ class InferenceLanes:
         worker: InferenceWorker,
         *,
         max_waiting: int = 256,
+        max_batch: int = 1,
         window: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_waiting < 1:
             raise ValueError(f"max_waiting must be at least 1, got {max_waiting}")
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self._worker = worker
         self._max_waiting = max_waiting
+        self._max_batch = max_batch
         self._window = window
         self._clock = clock
         self._required: deque[_Job] = deque()
         self._optional: deque[_Job] = deque()
         self._waiting_by_key: dict[Hashable, _Job] = {}
-        self._running: _Job | None = None
+        self._running: list[_Job] = []
         self._done: deque[_Done] = deque()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """A required job: ``fn(*args)`` on the worker once the required jobs before it ran."""
-        if len(self._required) >= self._max_waiting:
-            raise WorkerOverloadedError(
-                f"{len(self._required)} jobs wait for the worker (max_waiting={self._max_waiting})"
-            )
-        job = _Job(True, None, fn, args, self._clock())
-        self._required.append(job)
-        result: T = await self._wait(job)
+        result: T = await self._wait(self._require(_Job(True, None, fn, args, self._clock())))
         return result
 
-    async def offer(self, key: Hashable, fn: Callable[[A], T], prepare: Callable[[], A]) -> T:
-        """An optional job of ``key``: ``fn(prepare())``, ``prepare`` called on the event
-        loop when the job's turn comes. A key has one job waiting at a time."""
+    async def run_batched(
+        self, fn: BatchFn[A, T], item: A, alone: Callable[[A], T] | None = None
+    ) -> T:
+        """A required job: ``item``'s result of ``fn``, called on a batch of the required
+        jobs of ``fn`` that wait in a row (see the module docstring); if the batch leaves
+        ``item`` (None), ``alone(item)`` runs next."""
+        job = _Job(True, None, fn, (item,), self._clock(), batched=True, alone=alone)
+        result: T = await self._wait(self._require(job))
+        return result
+
+    async def offer(self, key: Hashable, fn: BatchFn[A, T], prepare: Callable[[], A]) -> T:
+        """An optional job of ``key``: ``prepare()``'s result of ``fn`` (called on a batch of
+        optional jobs), ``prepare`` called on the event loop when the job's turn comes. A
+        key has one job waiting at a time."""
         if key in self._waiting_by_key:
             raise ValueError(f"an optional job of {key!r} is already waiting")
-        job = _Job(False, key, fn, lambda: (prepare(),), self._clock())
+        job = _Job(False, key, fn, lambda: (prepare(),), self._clock(), batched=True)
         self._optional.append(job)
         self._waiting_by_key[key] = job
         result: T = await self._wait(job)
         return result
+
+    def _require(self, job: _Job) -> _Job:
+        if len(self._required) >= self._max_waiting:
+            raise WorkerOverloadedError(
+                f"{len(self._required)} jobs wait for the worker (max_waiting={self._max_waiting})"
+            )
+        self._required.append(job)
+        return job
 
     def promote(self, key: Hashable) -> None:
         """Move the optional job of ``key`` still waiting to the end of the required lane."""
@@ -133,11 +166,12 @@ class InferenceLanes:
         since = now - self._window
         self._trim(since)
         spans = [(max(d.started, since), d.ended, d.required) for d in self._done]
-        if self._running is not None:
-            spans.append((max(self._running.started, since), now, self._running.required))
+        if self._running:
+            running = self._running[0]
+            spans.append((max(running.started, since), now, running.required))
         busy = sum(end - start for start, end, _ in spans) / self._window
         required_busy = sum(end - start for start, end, required in spans if required)
-        waits = [d.waited for d in self._done if d.required and d.started >= since]
+        waits = [w for d in self._done if d.required and d.started >= since for w in d.waits]
         mean_wait = sum(waits) / len(waits) if waits else 0.0
         oldest = now - self._required[0].submitted if self._required else 0.0
         return Pressure(
@@ -166,42 +200,91 @@ class InferenceLanes:
             job.future.cancel()
 
     def _dispatch(self) -> None:
-        while self._running is None and (job := self._next()) is not None:
-            try:
-                args = job.args if isinstance(job.args, tuple) else job.args()
-            except Exception as error:
-                if not job.future.done():
-                    job.future.set_exception(error)
+        while not self._running and (jobs := self._next()):
+            ready: list[tuple[_Job, tuple[Any, ...]]] = []
+            for job in jobs:
+                try:
+                    ready.append((job, job.args if isinstance(job.args, tuple) else job.args()))
+                except Exception as error:
+                    if not job.future.done():
+                        job.future.set_exception(error)
+            if not ready:
                 continue
-            self._running = job
-            job.started = self._clock()
-            work = asyncio.ensure_future(self._worker.run(job.fn, *args))
-            work.add_done_callback(partial(self._finished, job))
-
-    def _next(self) -> _Job | None:
-        if self._required:
-            return self._required.popleft()
-        if self._optional:
-            job = self._optional.popleft()
-            del self._waiting_by_key[job.key]
-            return job
-        return None
-
-    def _finished(self, job: _Job, work: asyncio.Future[Any]) -> None:
-        ended = self._clock()
-        self._done.append(_Done(job.started, ended, job.required, job.started - job.submitted))
-        self._trim(ended - self._window)
-        self._running = None
-        error = None if work.cancelled() else work.exception()  # always retrieved
-        if not job.future.done():
-            if work.cancelled():
-                job.future.cancel()
-            elif error is not None:
-                job.future.set_exception(error)
+            self._running = [job for job, _ in ready]
+            started = self._clock()
+            for job in self._running:
+                job.started = started
+            first, args = ready[0]
+            if first.batched:
+                call = self._worker.run(first.fn, [args[0] for _, args in ready])
             else:
-                job.future.set_result(work.result())
+                call = self._worker.run(first.fn, *args)
+            work = asyncio.ensure_future(call)
+            work.add_done_callback(partial(self._finished, self._running))
+
+    def _next(self) -> list[_Job]:
+        """The next job, and those of its batch."""
+        lane = self._required or self._optional
+        if not lane:
+            return []
+        jobs = [lane.popleft()]
+        while (
+            jobs[0].batched
+            and len(jobs) < self._max_batch
+            and lane
+            and lane[0].batched
+            and lane[0].fn == jobs[0].fn
+        ):
+            jobs.append(lane.popleft())
+        for job in jobs:
+            if not job.required:
+                del self._waiting_by_key[job.key]
+        return jobs
+
+    def _finished(self, jobs: list[_Job], work: asyncio.Future[Any]) -> None:
+        ended = self._clock()
+        first = jobs[0]
+        waits = tuple(job.started - job.submitted for job in jobs)
+        self._done.append(_Done(first.started, ended, first.required, waits))
+        self._trim(ended - self._window)
+        self._running = []
+        left: list[_Job] = []
+        for job, (failed, outcome) in zip(jobs, _outcomes(jobs, work), strict=True):
+            if job.future.done():
+                continue
+            if outcome is None and job.batched and job.alone is not None:  # left by its batch
+                job.fn, job.batched, job.alone = job.alone, False, None
+                left.append(job)
+            elif isinstance(outcome, asyncio.CancelledError):
+                job.future.cancel()
+            elif failed:
+                job.future.set_exception(outcome)
+            else:
+                job.future.set_result(outcome)
+        self._required.extendleft(reversed(left))
         self._dispatch()
 
     def _trim(self, since: float) -> None:
         while self._done and self._done[0].ended < since:
             self._done.popleft()
+
+
+def _outcomes(jobs: list[_Job], work: asyncio.Future[Any]) -> list[tuple[bool, Any]]:
+    """``(failed, result or exception)`` of each job of a finished call."""
+    if work.cancelled():
+        return [(True, asyncio.CancelledError())] * len(jobs)
+    if (error := work.exception()) is not None:
+        return [(True, error)] * len(jobs)
+    if not jobs[0].batched:
+        return [(False, work.result())]
+    results = work.result()
+    if len(results) != len(jobs):
+        error = RuntimeError(f"a batch of {len(jobs)} inputs gave {len(results)} results")
+        return [(True, error)] * len(jobs)
+    outcomes: list[tuple[bool, Any]] = []
+    for job, result in zip(jobs, results, strict=True):
+        if result is None and job.alone is None:
+            outcomes.append((True, RuntimeError("a batch left an input that cannot run alone")))
+        else:
+            outcomes.append((isinstance(result, BaseException), result))
+    return outcomes

@@ -69,7 +69,7 @@ class StarletteMessageSocket:
             raise SocketClosedError("the WebSocket is closed")
         message = await self._websocket.receive()
         if message["type"] == "websocket.disconnect":
-            raise SocketClosedError(f"the WebSocket closed with code {message.get('code')}")
+            raise SocketClosedError(_why_closed(message.get("code"), message.get("reason")))
         text: str | None = message.get("text")
         if text is not None:
             return text
@@ -94,3 +94,13 @@ class StarletteMessageSocket:
             return
         with contextlib.suppress(WebSocketDisconnect, OSError):
             await self._websocket.close(code, reason)
+
+
+def _why_closed(code: int | None, reason: str | None) -> str:
+    """Why the client's connection ended, for the log."""
+    if code in (1005, 1006):
+        return (
+            f"the connection was lost without a close frame (code {code}): the client went "
+            "away, or did not answer the server's keepalive pings in time"
+        )
+    return f"the client closed the WebSocket with code {code}" + (f" ({reason})" if reason else "")

@@ -74,7 +74,13 @@ class GatewayServer:
         )
         self.dependencies = Dependencies(config)
         self.kit = self.dependencies.kit
-        self.stt = create_stt(config.stt_model)
+        self.stt = create_stt(
+            config.stt_model, device=config.stt_device, max_batch=config.stt_batch
+        )
+        language = config.voice.stt_language
+        if language is not None and not self.stt.supports_language(language):
+            self.stt.close()
+            raise ConfigError(f"--language {language}: {config.stt_model} does not know it")
         self.tts = create_tts(config.tts_voice)
         self.recordings = RecordingLibrary(config.data_dir / RECORDINGS_FOLDER)
         recording = (
@@ -157,10 +163,8 @@ class GatewayServer:
     @property
     def url(self) -> str:
         """The page's address with a fresh token (none needed when anonymous)."""
-        base = f"http://{self.config.host}:{self.server.port}/"
-        if self.auth is None:
-            return base
-        return f"{base}?token={self.auth.issue('page')}"
+        token = None if self.auth is None else self.auth.issue("page")
+        return self.config.page_url(token, self.server.port)
 
     async def start(self) -> None:
         """Open the store, warm the models up, then listen."""
@@ -184,7 +188,7 @@ class GatewayServer:
             await asyncio.gather(self._retention, return_exceptions=True)
         await self.gateway.close()
         await self.server.stop()
-        await self.kit.close()
+        await self.dependencies.close()
         # the models' threads end before the interpreter does (see InferenceWorker)
         await asyncio.to_thread(self.stt.close)
         await asyncio.to_thread(self.tts.close)
@@ -203,6 +207,12 @@ async def serve(config: ServeConfig) -> None:
     try:
         await server.start()
         print(READY_LINE + server.url, flush=True)
+        if server.auth is not None:
+            print(
+                "the open page renews its token; for a fresh link: "
+                + server.config.fresh_link_command(server.server.port),
+                flush=True,
+            )
         await _first(interrupted.wait(), terminated.wait())
         if not interrupted.is_set():
             with contextlib.suppress(TimeoutError):

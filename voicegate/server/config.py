@@ -19,6 +19,10 @@ from typing import Any
 from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
 from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
+from voicegate.redis.lease import LEASE_TTL_S
+from voicegate.stt.worker import DEFAULT_MAX_BATCH
+from voicegate.voice.ai import DEFAULT_AI_URL
+from voicegate.voice.protocol import is_language_code
 from voicegate.voice.session import VoiceSettings
 
 ENV_PREFIX = "VOICEGATE_"
@@ -37,15 +41,18 @@ class ServeConfig:
     postgres_url: str | None = None
     redis_url: str | None = None
     stt_model: str = DEFAULT_STT_MODEL
+    stt_device: str = "auto"
+    stt_batch: int = DEFAULT_MAX_BATCH
     tts_voice: str = DEFAULT_TTS_VOICE
     responder: str = "echo"
-    ai_url: str = "http://127.0.0.1:8080/v1"
+    ai_url: str = DEFAULT_AI_URL
     ai_model: str = "local"
     anonymous: bool = False
     token_ttl: float = 600.0
     token_secret_file: Path | None = None
     max_sessions: int = 32
     drain_timeout: float = 30.0
+    lease_ttl: float = LEASE_TTL_S
     webrtc: bool = True
     twilio: bool = False
     twilio_auth_token: str = ""
@@ -68,6 +75,22 @@ class ServeConfig:
     def store_path(self) -> Path:
         """The SQLite file conversations are kept in."""
         return self.data_dir / "voicegate.sqlite3"
+
+    def page_url(self, token: str | None, port: int | None = None) -> str:
+        """The call page's address (on ``port`` if given, e.g. the one bound for port 0)."""
+        base = f"http://{self.host}:{self.port if port is None else port}/"
+        return base if token is None else f"{base}?token={token}"
+
+    def fresh_link_command(self, port: int) -> str:
+        """The ``voicegate token`` command that prints a fresh page link for this server."""
+        words = ["voicegate", "token", "page", "--page-url"]
+        defaults = ServeConfig()
+        settings = {"host": self.host, "port": port, "data_dir": self.data_dir}
+        settings["token_secret_file"] = self.token_secret_file
+        for name, value in settings.items():
+            if value is not None and value != getattr(defaults, name):
+                words += ["--" + name.replace("_", "-"), str(value)]
+        return " ".join(words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +169,12 @@ def _channel_types(text: str) -> frozenset[ChannelType]:
     return frozenset(ChannelType(name) for name in names)
 
 
+def _language(text: str) -> str:
+    if not is_language_code(text):
+        raise ValueError("expected auto or a language code such as en, fr, de")
+    return text
+
+
 def _text(text: str) -> str:
     if not text.strip():
         raise ValueError("expected a non-empty value")
@@ -207,6 +236,16 @@ SETTINGS: tuple[_Setting, ...] = (
         _text,
     ),
     _Setting("stt_model", "speech-to-text model id or CTranslate2 folder", _text),
+    _Setting(
+        "stt_device",
+        "where speech recognition runs: cpu, cuda, or auto (CUDA when one is found)",
+        _one_of("cpu", "cuda", "auto"),
+    ),
+    _Setting(
+        "stt_batch",
+        "most utterances recognised in one batched call (1: one at a time)",
+        _int_in(1, 64),
+    ),
     _Setting("tts_voice", "Piper voice id or .onnx path", _text),
     _Setting("responder", "who answers: echo, or ai (OpenAI-compatible)", _one_of("echo", "ai")),
     _Setting("ai_url", "base URL of the OpenAI-compatible endpoint (responder=ai)", _text),
@@ -225,6 +264,12 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting(
         "drain_timeout",
         "seconds SIGTERM lets calls finish before closing them with 1001",
+        _positive_float,
+    ),
+    _Setting(
+        "lease_ttl",
+        "seconds after its last heartbeat on Redis that a process counts as dead (redis_url):"
+        " the others then remove its callers from their rooms",
         _positive_float,
     ),
     _Setting("webrtc", "serve the WebRTC offer endpoint", _bool),
@@ -309,6 +354,12 @@ SETTINGS: tuple[_Setting, ...] = (
         "speak_channel_types",
         "channel types whose messages are spoken, separated by commas",
         _channel_types,
+        voice=True,
+    ),
+    _Setting(
+        "language",
+        "language callers speak (a code such as fr), or auto: detected by a multilingual model",
+        _language,
         voice=True,
     ),
 )

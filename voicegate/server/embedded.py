@@ -20,6 +20,12 @@ logger = logging.getLogger(__name__)
 
 MAX_WS_MESSAGE_BYTES = 2**20
 """The largest WebSocket message the server reads; a larger one closes the socket with 1009."""
+WS_PING_INTERVAL_S = 20.0
+"""The server pings every WebSocket client this often (keepalive)."""
+WS_PING_TIMEOUT_S = 120.0
+"""A client that has not answered a ping after this long is taken for gone and its connection
+is dropped. uvicorn's default (20 s) dropped callers whose machine was merely starved of CPU;
+a dead client also ends by its session's idle timeout (the silence fed in for it)."""
 
 
 class PortInUseError(RoomKitError):
@@ -31,8 +37,10 @@ class EmbeddedServer:
 
     The listening socket is bound here, so a busy port raises :class:`PortInUseError`
     and ``port=0`` works (:attr:`port` is the bound one). HTTP/1.1 is h11, WebSockets
-    are websockets' Sans-I/O implementation with messages up to ``max_ws_message_bytes``;
-    a request's client address is its socket's peer (proxy headers are not trusted).
+    are websockets' Sans-I/O implementation with messages up to ``max_ws_message_bytes``,
+    pinged every ``ws_ping_interval`` seconds and dropped after ``ws_ping_timeout`` seconds
+    without a pong; a request's client address is its socket's peer (proxy headers are not
+    trusted).
     Signals stay with the program: it decides when to :meth:`stop`. Stopping closes the
     listener, then whatever connections are still open (uvicorn closes WebSockets with
     1012), waiting at most ``shutdown_timeout`` seconds for their handlers.
@@ -45,6 +53,8 @@ class EmbeddedServer:
         port: int = 8765,
         *,
         max_ws_message_bytes: int = MAX_WS_MESSAGE_BYTES,
+        ws_ping_interval: float = WS_PING_INTERVAL_S,
+        ws_ping_timeout: float = WS_PING_TIMEOUT_S,
         shutdown_timeout: int = 10,
     ) -> None:
         self._host = host
@@ -54,6 +64,8 @@ class EmbeddedServer:
             http="h11",
             ws="websockets-sansio",
             ws_max_size=max_ws_message_bytes,
+            ws_ping_interval=ws_ping_interval,
+            ws_ping_timeout=ws_ping_timeout,
             lifespan="off",
             proxy_headers=False,
             log_config=None,

@@ -19,9 +19,14 @@ import numpy as np
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
+from voicegate.errors import RoomKitError
 from voicegate.inference import Pressure
 
 logger = logging.getLogger(__name__)
+
+
+class UnsupportedLanguageError(RoomKitError):
+    """A transcript was asked for in a language the recogniser does not know."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +40,8 @@ class TranscriptSegment:
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
-    """What a provider heard in one utterance (or, for a partial, in the audio so far)."""
+    """What a provider heard in one utterance (or, for a partial, in the audio so far), and
+    in which language (an ISO 639-1 code: the one asked for, or the one detected)."""
 
     text: str
     language: str
@@ -51,19 +57,26 @@ class STTProvider(ABC):
     sample_rate: int = 16000
 
     @abstractmethod
-    async def transcribe(self, audio: AudioFrame) -> Transcript:
-        """Transcribe one finished utterance (any rate or channel count)."""
+    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+        """Transcribe one finished utterance (any rate or channel count) in ``language``
+        (None: the provider's default or the language it detects); raises
+        :class:`UnsupportedLanguageError` for a language it does not know."""
+
+    def supports_language(self, language: str) -> bool:
+        """Whether :meth:`transcribe` knows ``language``; by default every one."""
+        return True
 
     async def transcribe_partial(
-        self, stream: Hashable, audio: Callable[[], AudioFrame]
+        self, stream: Hashable, audio: Callable[[], AudioFrame], language: str | None = None
     ) -> Transcript:
-        """Transcribe an utterance so far, for a partial transcript of ``stream``.
+        """Transcribe an utterance so far in ``language``, for a partial transcript of
+        ``stream``.
 
         ``audio()`` gives the audio when the recogniser gets to the request: a busy one
         lets requests wait behind the final transcripts and then takes the freshest audio.
         ``stream`` has one request at a time. By default: :meth:`transcribe` at once.
         """
-        return await self.transcribe(audio())
+        return await self.transcribe(audio(), language)
 
     def promote_partial(self, stream: Hashable) -> None:  # noqa: B027 - a hint
         """The utterance of ``stream`` ended: its partial request, if it still waits, is the
@@ -73,10 +86,11 @@ class STTProvider(ABC):
         """The recogniser's load, which admission measures; None if it is not measured."""
         return None
 
-    def stream(self, partial_interval: float = 0.7) -> STTStream:
-        """Start a streamed utterance with a partial about every ``partial_interval`` seconds
-        of audio; by default a :class:`BatchSTTStream` over :meth:`transcribe`."""
-        return BatchSTTStream(self, partial_interval)
+    def stream(self, partial_interval: float = 0.7, language: str | None = None) -> STTStream:
+        """Start a streamed utterance in ``language`` with a partial about every
+        ``partial_interval`` seconds of audio; by default a :class:`BatchSTTStream` over
+        :meth:`transcribe`."""
+        return BatchSTTStream(self, partial_interval, language)
 
     async def warm_up(self) -> None:
         """Pay first-call costs now so the first real caller does not."""
@@ -131,9 +145,12 @@ class BatchSTTStream(STTStream):
     one pass over the utterance.
     """
 
-    def __init__(self, provider: STTProvider, partial_interval: float) -> None:
+    def __init__(
+        self, provider: STTProvider, partial_interval: float, language: str | None = None
+    ) -> None:
         self._provider = provider
         self._interval = partial_interval
+        self._language = language
         self._chunks: list[np.typing.NDArray[np.int16]] = []
         self._samples = 0
         self._requested_samples = 0  # the audio the latest partial request asked about
@@ -184,7 +201,7 @@ class BatchSTTStream(STTStream):
         latest = self._latest
         if latest is not None and self._transcribed_samples == self._samples:
             return replace(latest, is_final=True)
-        return await self._provider.transcribe(self._audio())
+        return await self._provider.transcribe(self._audio(), self._language)
 
     def cancel(self) -> None:
         self._finished = True
@@ -212,7 +229,9 @@ class BatchSTTStream(STTStream):
 
     async def _partial(self) -> None:
         try:
-            transcript = await self._provider.transcribe_partial(self, self._take_audio)
+            transcript = await self._provider.transcribe_partial(
+                self, self._take_audio, self._language
+            )
         except Exception as error:  # a partial is optional; a failing model fails the final
             logger.warning("a partial transcript failed: %s", error)
             return

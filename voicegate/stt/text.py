@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-_NON_WORD = re.compile(r"[^a-z0-9']+")
+_NON_WORD = re.compile(r"[^\w']+")
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words with punctuation removed (``"Hello, world!"`` -> ``["hello", "world"]``)."""
+    """Lower-case words, in any script, with punctuation removed (``"Hello, world!"`` ->
+    ``["hello", "world"]``, ``"¿Días?"`` -> ``["días"]``)."""
     return [word.strip("'") for word in _NON_WORD.split(text.lower()) if word.strip("'")]
 
 

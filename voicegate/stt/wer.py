@@ -1,5 +1,6 @@
-"""Word error rate as the speech community scores it: Whisper's English text normaliser,
-then ``jiwer``'s word alignment (the ``bench`` and ``serve`` extras install both)."""
+"""Word error rate as the speech community scores it: Whisper's English text normaliser
+(its basic one, which keeps accents, for other languages), then ``jiwer``'s word alignment
+(the ``bench`` and ``serve`` extras install both)."""
 
 from __future__ import annotations
 
@@ -32,29 +33,32 @@ class WordErrors:
 
 
 @cache
-def _normalizer() -> Callable[[str], str]:
+def _normalizer(english: bool) -> Callable[[str], str]:
+    from whisper_normalizer.basic import BasicTextNormalizer
     from whisper_normalizer.english import EnglishTextNormalizer
 
-    normalizer: Callable[[str], str] = EnglishTextNormalizer()
+    normalizer: Callable[[str], str] = EnglishTextNormalizer() if english else BasicTextNormalizer()
     return normalizer
 
 
-def normalize(text: str) -> str:
-    """``text`` as Whisper's English normaliser writes it (case, punctuation, numbers,
-    spellings), without the lone ``.`` it leaves for an ellipsis: a mark is not a word."""
-    return " ".join(token for token in _normalizer()(text).split() if _WORD.search(token))
+def normalize(text: str, language: str = "en") -> str:
+    """``text`` as Whisper's normaliser for ``language`` writes it (case, punctuation; for
+    English numbers and spellings too), without the lone ``.`` it leaves for an ellipsis:
+    a mark is not a word."""
+    normalized = _normalizer(language == "en")(text)
+    return " ".join(token for token in normalized.split() if _WORD.search(token))
 
 
-def word_errors(pairs: Iterable[tuple[str, str]]) -> WordErrors:
-    """Edits over ``(reference, hypothesis)`` pairs; pairs whose reference normalises to
-    nothing are skipped. Raises ``ValueError`` when no reference has a word."""
+def word_errors(pairs: Iterable[tuple[str, str]], language: str = "en") -> WordErrors:
+    """Edits over ``(reference, hypothesis)`` pairs in ``language``; pairs whose reference
+    normalises to nothing are skipped. Raises ``ValueError`` when no reference has a word."""
     import jiwer
 
     references, hypotheses = [], []
     for reference, hypothesis in pairs:
-        if reference := normalize(reference):
+        if reference := normalize(reference, language):
             references.append(reference)
-            hypotheses.append(normalize(hypothesis))
+            hypotheses.append(normalize(hypothesis, language))
     if not references:
         raise ValueError("word_error_rate needs at least one reference word")
     output = jiwer.process_words(references, hypotheses)
@@ -66,6 +70,6 @@ def word_errors(pairs: Iterable[tuple[str, str]]) -> WordErrors:
     )
 
 
-def word_error_rate(pairs: Iterable[tuple[str, str]]) -> float:
-    """Corpus WER over ``(reference, hypothesis)`` pairs."""
-    return word_errors(pairs).rate
+def word_error_rate(pairs: Iterable[tuple[str, str]], language: str = "en") -> float:
+    """Corpus WER over ``(reference, hypothesis)`` pairs in ``language``."""
+    return word_errors(pairs, language).rate

@@ -3,47 +3,114 @@
 Every transcription is a job on the model's :class:`~voicegate.inference.InferenceWorker`,
 ordered by :class:`~voicegate.inference.InferenceLanes`: a final transcript waits its turn
 among the finals and is never dropped; a partial runs only when no final waits, on the
-freshest audio. :meth:`WorkerSTT.pressure` is the load admission measures.
+freshest audio. Finals that wait together are recognised together, up to ``max_batch`` in
+one call of :meth:`WorkerSTT.recognise_batch` (partials likewise, among partials); a final
+that the batch leaves to be recognised alone (a slow decode) is the next job, so it holds up
+no other.
+:meth:`WorkerSTT.pressure` is the load admission measures.
 """
 
 from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.inference import InferenceLanes, InferenceWorker, Pressure
 from voicegate.stt.base import STTProvider, Transcript
 
+DEFAULT_MAX_BATCH = 8
+"""Utterances a recogniser that batches (Whisper) takes in one call at most, by default."""
+Utterance = tuple[AudioFrame, str | None]
+"""Audio to recognise and its language (None: the default, or the one detected)."""
+
 
 class WorkerSTT(STTProvider):
-    """Recognition on a worker thread named ``name``, at most ``max_queue`` finals waiting.
+    """Recognition on a worker thread named ``name``, at most ``max_queue`` finals waiting,
+    at most ``max_batch`` utterances recognised in one call.
 
-    Subclasses implement :meth:`recognise`, which runs on that thread.
+    Subclasses implement :meth:`recognise`, and :meth:`recognise_batch` where the model
+    recognises several utterances at once; both run on that thread.
     """
 
-    def __init__(self, name: str, max_queue: int) -> None:
+    def __init__(self, name: str, max_queue: int, max_batch: int = 1) -> None:
         self._worker = InferenceWorker(name, max_queue=1)  # the lanes give it one job at a time
-        self._lanes = InferenceLanes(self._worker, max_waiting=max_queue)
+        self._lanes = InferenceLanes(self._worker, max_waiting=max_queue, max_batch=max_batch)
 
     @abstractmethod
-    def recognise(self, audio: AudioFrame) -> Transcript:
-        """On the worker thread: the transcript of ``audio`` (any rate or channel count)."""
+    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+        """On the worker thread: the transcript of ``audio`` (any rate or channel count) in
+        ``language`` (None: the recogniser's default or the language it detects)."""
 
-    async def transcribe(self, audio: AudioFrame) -> Transcript:
-        """Transcribe one finished utterance, in its turn among the finals."""
+    def recognise_batch(
+        self, utterances: Sequence[Utterance], *, leave_slow: bool = False
+    ) -> list[Transcript | None]:
+        """On the worker thread: the transcripts of several utterances, in order; with
+        ``leave_slow``, None for one that needs a slow decode, which :meth:`recognise` then
+        gives alone. By default one :meth:`recognise` after another."""
+        return [self.recognise(audio, language) for audio, language in utterances]
+
+    def _recognise_finals(
+        self, utterances: list[Utterance]
+    ) -> list[Transcript | BaseException | None]:
+        """:meth:`_recognise_each`, leaving the slow ones of a batch for later."""
+        return self._recognise_each(utterances, leave_slow=len(utterances) > 1)
+
+    def _recognise_alone(self, utterance: Utterance) -> Transcript:
+        """:meth:`recognise` of a final its batch left."""
+        return self.recognise(*utterance)
+
+    def _recognise_partials(
+        self, utterances: list[Utterance]
+    ) -> list[Transcript | BaseException | None]:
+        """:meth:`_recognise_each`, every one in the batch (they hold up partials only)."""
+        return self._recognise_each(utterances, leave_slow=False)
+
+    def _recognise_each(
+        self, utterances: list[Utterance], leave_slow: bool
+    ) -> list[Transcript | BaseException | None]:
+        """:meth:`recognise_batch`; if it fails, each utterance alone, so one that cannot be
+        recognised fails its own caller only."""
+        try:
+            return list(self.recognise_batch(utterances, leave_slow=leave_slow))
+        except Exception:
+            if len(utterances) == 1:
+                raise
+        results: list[Transcript | BaseException | None] = []
+        for audio, language in utterances:
+            try:
+                results.append(self.recognise(audio, language))
+            except Exception as error:
+                results.append(error)
+        return results
+
+    def check_language(self, language: str | None) -> None:
+        """Raise :class:`~voicegate.stt.base.UnsupportedLanguageError` on the event loop,
+        before any work is queued, for a language :meth:`recognise` does not know."""
+
+    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+        """Transcribe one finished utterance in ``language``, in its turn among the finals."""
+        self.check_language(language)
         started = time.perf_counter()
-        transcript = await self._lanes.run(self.recognise, audio)
+        transcript = await self._lanes.run_batched(
+            self._recognise_finals, (audio, language), alone=self._recognise_alone
+        )
         return replace(transcript, processing_time=time.perf_counter() - started)
 
     async def transcribe_partial(
-        self, stream: Hashable, audio: Callable[[], AudioFrame]
+        self, stream: Hashable, audio: Callable[[], AudioFrame], language: str | None = None
     ) -> Transcript:
-        """The utterance so far, once no final waits (see :class:`InferenceLanes`)."""
+        """The utterance so far in ``language``, once no final waits (see
+        :class:`InferenceLanes`)."""
+        self.check_language(language)
         started = time.perf_counter()
-        transcript = await self._lanes.offer(stream, self.recognise, audio)
+
+        def utterance() -> Utterance:
+            return audio(), language
+
+        transcript = await self._lanes.offer(stream, self._recognise_partials, utterance)
         return replace(transcript, processing_time=time.perf_counter() - started)
 
     def promote_partial(self, stream: Hashable) -> None:

@@ -1,9 +1,10 @@
-"""Speech models for tests: a recogniser that hears a script, one that is slow, and a voice
-that beeps."""
+"""Speech models for tests: a recogniser that hears a script, one that is slow, one that
+hears the audio's bursts when let, and a voice that beeps."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable, Iterable
@@ -32,13 +33,13 @@ class ScriptedSTT(STTProvider):
         self.heard: list[str] = []
         self.audio_seconds: list[float] = []
 
-    async def transcribe(self, audio: AudioFrame) -> Transcript:
+    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
         text = self._next()
         self.audio_seconds.append(audio.duration)
-        return Transcript(text, self.language, audio.duration, 0.0)
+        return Transcript(text, language or self.language, audio.duration, 0.0)
 
-    def stream(self, partial_interval: float = 0.7) -> STTStream:
-        return _ScriptedStream(self, self._next(), partial_interval)
+    def stream(self, partial_interval: float = 0.7, language: str | None = None) -> STTStream:
+        return _ScriptedStream(self, self._next(), partial_interval, language or self.language)
 
     async def warm_up(self) -> None:
         """Nothing to load."""
@@ -50,8 +51,9 @@ class ScriptedSTT(STTProvider):
 
 
 class _ScriptedStream(STTStream):
-    def __init__(self, stt: ScriptedSTT, text: str, partial_interval: float) -> None:
+    def __init__(self, stt: ScriptedSTT, text: str, partial_interval: float, language: str) -> None:
         self._stt = stt
+        self._language = language
         self._text = text
         self._words = text.split()
         self._interval = partial_interval
@@ -73,7 +75,7 @@ class _ScriptedStream(STTStream):
         ):
             self._said += 1
             text = " ".join(self._words[: self._said])
-            partial = Transcript(text, self._stt.language, self._seconds, 0.0, is_final=False)
+            partial = Transcript(text, self._language, self._seconds, 0.0, is_final=False)
             self._partials.put_nowait(partial)
 
     async def partials(self) -> AsyncIterator[Transcript]:
@@ -83,7 +85,7 @@ class _ScriptedStream(STTStream):
     async def finish(self) -> Transcript:
         self._end()
         self._stt.audio_seconds.append(self._seconds)
-        return Transcript(self._text, self._stt.language, self._seconds, 0.0)
+        return Transcript(self._text, self._language, self._seconds, 0.0)
 
     def cancel(self) -> None:
         self._end()
@@ -107,19 +109,50 @@ class BusySTT(WorkerSTT):
         self.finals = 0
         self.partials = 0
 
-    async def transcribe(self, audio: AudioFrame) -> Transcript:
+    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
         self.finals += 1
-        return await super().transcribe(audio)
+        return await super().transcribe(audio, language)
 
     async def transcribe_partial(
-        self, stream: Hashable, audio: Callable[[], AudioFrame]
+        self, stream: Hashable, audio: Callable[[], AudioFrame], language: str | None = None
     ) -> Transcript:
         self.partials += 1
-        return await super().transcribe_partial(stream, audio)
+        return await super().transcribe_partial(stream, audio, language)
+
+    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+        time.sleep(self.seconds_per_call)
+        return Transcript(self.text, language or "en", audio.duration, self.seconds_per_call)
+
+
+class BurstSTT(WorkerSTT):
+    """A recogniser that hears the audio itself: one word per burst of sound, named by the
+    burst's length in tenths of a second (``w6`` for 0.6 s; bursts 0.2 s or more apart are
+    words of their own). Its worker thread waits while ``gate`` is clear, so a test can let
+    finals pile up and then release them. ``heard_seconds`` lists the length of every audio
+    it transcribed (partial or final)."""
+
+    def __init__(self) -> None:
+        super().__init__("burst-stt", max_queue=256)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.heard_seconds: list[float] = []
 
     def recognise(self, audio: AudioFrame) -> Transcript:
-        time.sleep(self.seconds_per_call)
-        return Transcript(self.text, "en", audio.duration, self.seconds_per_call)
+        self.gate.wait()
+        samples = self.as_input(audio).samples[:, 0]
+        block = self.sample_rate // 100  # 10 ms
+        count = len(samples) // block
+        loud = np.abs(samples[: count * block].reshape(count, block)).max(axis=1) > 500
+        words: list[str] = []
+        bursts = np.flatnonzero(loud).tolist()
+        start = end = bursts[0] if bursts else 0
+        for index in [*bursts[1:], count + 100] if bursts else []:
+            if index - end >= 20:  # 0.2 s of quiet: the burst ended
+                words.append(f"w{round((end + 1 - start) / 10)}")
+                start = index
+            end = index
+        self.heard_seconds.append(audio.duration)
+        return Transcript(" ".join(words), "en", audio.duration, 0.0)
 
 
 class ToneTTS(TTSProvider):

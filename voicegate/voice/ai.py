@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_AI_URL = "http://127.0.0.1:11434/v1"
+"""Ollama's OpenAI-compatible endpoint on this machine (llama-server: ``http://127.0.0.1:8080/v1``)."""
+
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful voice assistant. Your answers are spoken aloud: keep them short, "
     "in plain sentences, without lists, markdown or emoji."
@@ -113,7 +116,7 @@ class AIChannel(Channel):
         self,
         channel_id: str = "ai",
         *,
-        base_url: str = "http://127.0.0.1:8080/v1",
+        base_url: str = DEFAULT_AI_URL,
         model: str = "local",
         api_key: str | None = None,
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,

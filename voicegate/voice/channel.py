@@ -19,7 +19,6 @@ from voicegate.voice.listener import (
     ListenerEvent,
     PartialHeard,
     SessionIdle,
-    UtteranceDropped,
     UtteranceHeard,
     UtteranceLost,
 )
@@ -36,7 +35,7 @@ from voicegate.voice.protocol import CloseCode
 from voicegate.voice.recording import CallRecorder
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.speaker import Speaker
-from voicegate.voice.turn import BUSY, TurnObserver, TurnRunner
+from voicegate.voice.turn import TurnObserver, TurnRunner
 
 if TYPE_CHECKING:
     from voicegate.core.kit import RoomKit
@@ -47,7 +46,8 @@ AUDIO_DROPPED = "audio_dropped"
 """The error code of audio refused for running ahead of real time (``docs/protocol.md``)."""
 IDLE_TIMEOUT = "idle_timeout"
 """The close reason (code 4410) of a session without speech or answer for too long."""
-_NOT_TRANSCRIBED = "too many of your utterances wait for the recogniser; this one was dropped"
+FINISH_TURNS_TIMEOUT_S = 60.0
+"""How long a session whose audio ended may still spend transcribing its last turns."""
 
 
 class VoiceChannel(Channel):
@@ -93,16 +93,39 @@ class VoiceChannel(Channel):
             on_barge_in=lambda: self._urgent.put_nowait(None),
         )
         self._keypad = Keypad(session, kit, self.origin)
-        self._relays = (
-            asyncio.create_task(self._relay_events(), name=f"voice-{session.id}"),
-            asyncio.create_task(self._relay_urgent(), name=f"voice-urgent-{session.id}"),
+        self._relay = asyncio.create_task(self._relay_events(), name=f"voice-{session.id}")
+        self._urgent_relay = asyncio.create_task(
+            self._relay_urgent(), name=f"voice-urgent-{session.id}"
         )
+
+    @property
+    def listener(self) -> Listener:
+        """Who hears the caller (the gateway asks it whether it has room for audio)."""
+        return self._listener
 
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
         """Process one 16 kHz mono frame of the caller's audio."""
         if self.recorder is not None:
             self.recorder.caller(frame)
         self._listener.on_frame(frame, speech, dbfs)
+
+    async def finish_turns(self) -> None:
+        """The caller's audio ended (the client left, or the session is closing): the
+        utterance in progress ends there, and it and every turn still waiting for the
+        recogniser are transcribed and sent into the room, for at most
+        ``FINISH_TURNS_TIMEOUT_S``. Answers are no longer spoken; a recording ends here,
+        with the audio (the transcripts that follow still go into its transcript)."""
+        if self.recorder is not None:
+            self.recorder.end()
+        await self._speaker.close()
+        self._listener.end_of_audio()
+        done, _ = await asyncio.wait({self._relay}, timeout=FINISH_TURNS_TIMEOUT_S)
+        if not done:
+            logger.warning(
+                "voice session %s: its last turns were not transcribed within %.0f s",
+                self.session.id,
+                FINISH_TURNS_TIMEOUT_S,
+            )
 
     async def interrupt(self) -> None:
         """The client asked: stop the answer playing, and the rest of its response."""
@@ -144,9 +167,9 @@ class VoiceChannel(Channel):
         self._listener.close()
         await self._keypad.close()
         await self._speaker.close()
-        for task in self._relays:
+        for task in (self._relay, self._urgent_relay):
             task.cancel()
-        await asyncio.gather(*self._relays, return_exceptions=True)
+        await asyncio.gather(self._relay, self._urgent_relay, return_exceptions=True)
 
     async def _relay_urgent(self) -> None:
         while True:
@@ -183,8 +206,6 @@ class VoiceChannel(Channel):
                 await self._turns.take(event)
             case UtteranceLost():
                 await self._processing_failed()
-            case UtteranceDropped():
-                await self.session.transport.notify(SessionError(BUSY, _NOT_TRANSCRIBED))
             case SessionIdle(seconds=seconds):
                 logger.info("session %s idle for %.0f s: closing it", self.session.id, seconds)
                 await self.session.transport.close(CloseCode.IDLE_TIMEOUT, IDLE_TIMEOUT)

@@ -7,12 +7,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.core.channels import Channel
+from voicegate.core.framework import FrameworkEvent
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import AudioContent, ChannelType, RoomStatus
+from voicegate.core.models import AudioContent, ChannelType, RoomStatus, utcnow
 from voicegate.core.store import StoreUnavailableError
 from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
@@ -23,7 +25,7 @@ from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.inbound import InboundMixer
-from voicegate.voice.protocol import CloseCode
+from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode
 from voicegate.voice.recording import CallRecorder, RecordingOptions
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.transport import VoiceTransport
@@ -102,6 +104,7 @@ class VoiceGateway:
         self._draining = False
         self._emptied = asyncio.Event()
         self._joining: Counter[str] = Counter()  # sessions on their way into a room, by room
+        kit.on("channel_detached")(self._channel_left)
 
     @property
     def sessions(self) -> dict[str, VoiceSession]:
@@ -184,6 +187,13 @@ class VoiceGateway:
         """Run one connection's session in ``slot`` (from :meth:`reserve`) until its audio
         ends; the slot is released at the end."""
         with slot:
+            settings = self._settings
+            if request.language is not None:
+                settings = replace(settings, language=request.language)
+            if (language := settings.stt_language) and not self._stt.supports_language(language):
+                logger.info("session refused: the recogniser does not know language %r", language)
+                await transport.close(CloseCode.PROTOCOL_VIOLATION, UNSUPPORTED_LANGUAGE)
+                return
             joining = request.room_id
             if joining is not None:
                 self._joining[joining] += 1
@@ -210,11 +220,13 @@ class VoiceGateway:
             recorder = await self._recorder_for(session) if request.record else None
             transport.recording = recorder is not None
             channel = VoiceChannel(
-                session, self._kit, self._stt, self._tts, self._settings, self._observer, recorder
+                session, self._kit, self._stt, self._tts, settings, self._observer, recorder
             )
             try:
                 await self._join(session, channel)
                 await self._stream_audio(session, channel)
+                self._mixer.finish(session.id)
+                await channel.finish_turns()
             except StoreUnavailableError:
                 self.record_error("store")
                 await transport.close(CloseCode.TRY_AGAIN_LATER, STORE_UNAVAILABLE)
@@ -287,11 +299,17 @@ class VoiceGateway:
         await self._kit.hook_engine.run_all(
             HookTrigger.ON_SESSION_STARTED, session, session, session.room_id
         )
-        logger.info("session %s (%s) joined room %s", session.id, transport.kind, session.room_id)
+        logger.debug("session %s (%s) joined room %s", session.id, transport.kind, session.room_id)
 
     async def _stream_audio(self, session: VoiceSession, channel: VoiceChannel) -> None:
+        """Feed the session's audio to the mixer until it ends; while the listener has no
+        room (its recogniser far behind), the transport is not read: the audio waits there."""
         try:
             async for frame in session.transport.frames():
+                if not channel.listener.has_room:
+                    self._mixer.hold(session.id)
+                    await channel.listener.room_for_audio()
+                    self._mixer.release(session.id)
                 self._mixer.push(session.id, frame)
         except ValueError as exc:  # a frame in a format the session did not announce
             logger.warning("session %s: %s", session.id, exc)
@@ -331,8 +349,23 @@ class VoiceGateway:
             HookTrigger.ON_SESSION_ENDED, session, session, room_id
         )
         await _logged(hooks, "running the end hooks of", session)
-        logger.info("session %s left room %s", session.id, room_id)
+        lasted = (utcnow() - session.created_at).total_seconds()
+        logger.info(  # the one line per call at info
+            "call %s (%s) in room %s ended after %.1f s",
+            session.id,
+            session.transport.kind,
+            room_id,
+            lasted,
+        )
         await _logged(self._close_if_emptied(room_id), "closing the room of", session)
+
+    async def _channel_left(self, event: FrameworkEvent) -> None:
+        """A channel that is none of this gateway's sessions left a room (the caller of a
+        dead process, removed by a survivor): close the room if no caller is left."""
+        room_id, channel_id = event.room_id, event.channel_id
+        if room_id is None or any(s.channel_id == channel_id for s in self._sessions.values()):
+            return
+        await self._close_if_emptied(room_id)
 
     async def _bound_channels(self, room_id: str) -> set[str]:
         try:
@@ -359,7 +392,7 @@ class VoiceGateway:
             and all(s.room_id != room_id for s in self._sessions.values())
         ):
             await self._kit.close_room(room_id)
-            logger.info("room %s closed: its last session left", room_id)
+            logger.debug("room %s closed: its last session left", room_id)
 
 
 async def _logged(step: Awaitable[object], what: str, session: VoiceSession) -> None:

@@ -8,10 +8,12 @@ arrives and a busy server batches more. No session waits for another: each keeps
 its own resampler history and clock. A session whose audio stops (``stall_ms`` after
 the real time its audio so far covers: a client sending 1 s frames in real time is not
 stalled between them) is fed silence in real time, as a muted microphone would be, so
-its utterance ends even when the client stops sending. A client may not run ahead of
-real time by more than ``burst_ms``: what it sends beyond that is dropped, logged and
-reported to the session's ``on_refused`` once per episode, so nobody can make the
-server transcribe faster than people speak.
+its utterance ends even when the client stops sending; time the server's own loop was
+held up (audio that came meanwhile is not read yet) is not the client's stall. A client
+may not run ahead of real time by more than ``burst_ms``: what it sends beyond that is
+dropped, logged and reported to the session's ``on_refused`` once per episode, so nobody
+can make the server transcribe faster than people speak. While the server itself holds a
+session's audio back (:meth:`InboundMixer.hold`), neither rule applies to the time held.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class _Session:
     carry: Samples | None = None  # a partial frame waiting for the rest
     stream_time: float = 0.0
     silence_until: float = 0.0
+    held_since: float | None = None  # the session's audio is held back (see InboundMixer.hold)
 
     def add(self, samples: Samples) -> None:
         if self.carry is not None:
@@ -145,6 +148,32 @@ class InboundMixer:
             session.format.path.remove_session(session_id)
             session.format.pending.pop(session_id, None)
 
+    def hold(self, session_id: str) -> None:
+        """The session's audio is held back by the server (its recogniser is far behind):
+        no silence is fed in meanwhile, and the time held is added to what the client may
+        send at once when :meth:`release` lets it go on."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.held_since is None:
+            session.held_since = self._clock()
+
+    def release(self, session_id: str) -> None:
+        """Take the session's audio again after :meth:`hold`."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.held_since is not None:
+            now = self._clock()
+            session.started -= now - session.held_since
+            session.held_since = None
+            session.covered_until = max(session.covered_until, now)
+
+    def finish(self, session_id: str) -> None:
+        """Run the audio the session has buffered through the path now (its input ended)."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.frames:
+            ready = [(session_id, session)]
+            while session.frames:
+                self._pass(session.format.path, ready)
+            session.format.pending.pop(session_id, None)
+
     def push(self, session_id: str, frame: AudioFrame) -> None:
         """Buffer a session's audio; it is processed at the end of this loop iteration."""
         session = self._sessions.get(session_id)
@@ -219,11 +248,20 @@ class InboundMixer:
                 logger.exception("inbound frame handler of session %s failed", session_id)
 
     async def _feed_stalled(self) -> None:
+        due = self._clock() + self._frame_s
         while self._sessions:
             await asyncio.sleep(self._frame_s)
             now = self._clock()
+            # a loop held up past this wake-up has not read what arrived meanwhile: without
+            # this, a busy server fed silence into speech and cut an utterance in two
+            held_up = max(0.0, now - due)
+            due = now + self._frame_s
             for session_id, session in list(self._sessions.items()):
-                if now - session.covered_until < self._stall_s or session.frames:
+                if (
+                    now - held_up - session.covered_until < self._stall_s
+                    or session.frames
+                    or session.held_since is not None
+                ):
                     continue
                 since = max(session.covered_until, session.silence_until)
                 count = int((now - since) / self._frame_s)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from voicegate.audio.endpoint import Endpointer, SpeechEnd, SpeechStart
 from voicegate.audio.frame import AudioFrame
@@ -40,12 +43,6 @@ class UtteranceLost:
 
 
 @dataclass(frozen=True, slots=True)
-class UtteranceDropped:
-    """An utterance was not transcribed: ``MAX_WAITING_UTTERANCES`` of the caller's
-    utterances were still waiting for the recogniser when it began."""
-
-
-@dataclass(frozen=True, slots=True)
 class SessionIdle:
     """Neither the caller nor an answer has made a sound for ``seconds``."""
 
@@ -53,27 +50,31 @@ class SessionIdle:
 
 
 ListenerEvent = (
-    SpeechStarted
-    | PartialHeard
-    | SpeechEnded
-    | UtteranceHeard
-    | UtteranceLost
-    | UtteranceDropped
-    | SessionIdle
+    SpeechStarted | PartialHeard | SpeechEnded | UtteranceHeard | UtteranceLost | SessionIdle
 )
 
 MAX_WAITING_UTTERANCES = 8
-"""A caller's utterances that may wait for the recogniser at once; speech beyond is not
-transcribed (the caller is told), so a recogniser that stays behind cannot make a
-session's memory grow."""
+"""A caller's utterances that may wait for the recogniser as turns of their own; a later
+one joins the latest of them (see :class:`Listener`)."""
+MAX_JOINED_AUDIO_S = 60.0
+"""Once the latest waiting turn holds this much audio, the caller's audio is held back
+(:attr:`Listener.has_room`) until the recogniser takes the oldest waiting turn."""
+JOIN_GAP_S = 0.5
+"""The silence put between utterances joined into one turn."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Transcribing:
-    """An ended utterance whose final transcript :meth:`Listener.events` awaits in turn."""
+    """A turn whose final transcript :meth:`Listener.events` awaits in turn: one utterance,
+    or several joined; ``ended`` is clear while an utterance is still being added."""
 
     stream: STTStream
     timings: TurnTimings
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class _EndOfAudio:
+    """The caller's audio ended: :meth:`Listener.events` stops after what came before."""
 
 
 class Listener:
@@ -90,6 +91,14 @@ class Listener:
     When neither the caller speaks nor an answer is spoken for ``idle_timeout_ms`` of the
     caller's audio (silence fed in for a stalled client counts), :class:`SessionIdle`
     follows, once.
+
+    No utterance is ever dropped. At most ``MAX_WAITING_UTTERANCES`` ended utterances wait
+    for the recogniser as turns of their own; the next one joins the latest of them (after
+    ``JOIN_GAP_S`` of silence: one transcript, one turn). Once that turn holds
+    ``MAX_JOINED_AUDIO_S`` of audio, :attr:`has_room` holds the caller's audio back
+    until the recogniser takes the oldest waiting turn, so a session's memory stays bounded
+    whatever the recogniser's delay. :meth:`end_of_audio` ends the utterance in progress
+    and lets :meth:`events` finish the waiting turns, then stop.
     """
 
     def __init__(
@@ -116,10 +125,14 @@ class Listener:
         self._held: list[AudioFrame] = []  # quiet frames inside the utterance
         self._speech_start = 0.0
         self._barged_in = False
-        self._waiting = 0  # ended utterances not transcribed yet
+        self._waiting: deque[_Transcribing] = deque()  # turns the recogniser has not taken
+        self._joined: _Transcribing | None = None  # the waiting turn the utterance joined
+        self._room = asyncio.Event()  # set while the caller's audio is taken
+        self._room.set()
         self._active_at = 0.0  # stream time of the latest speech or answer
         self._idle = False
-        self._events: asyncio.Queue[ListenerEvent | _Transcribing] = asyncio.Queue()
+        self._events: asyncio.Queue[ListenerEvent | _Transcribing | _EndOfAudio]
+        self._events = asyncio.Queue()
         self._relays: set[asyncio.Task[None]] = set()
 
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
@@ -129,7 +142,7 @@ class Listener:
             if isinstance(event, SpeechStart):
                 self._open(event)
             else:
-                self._close(event, frame)
+                self._close(event, behind=frame.timestamp + frame.duration - event.timestamp)
         if was_open and self._endpointer.in_speech:
             self._feed(frame, speech)
         if self._endpointer.in_speech and speech:  # the silence ending an utterance is no speech
@@ -137,16 +150,40 @@ class Listener:
         self._check_idle(frame)
 
     async def events(self) -> AsyncIterator[ListenerEvent]:
-        """The utterance events, in order, as they happen."""
+        """The utterance events, in order, as they happen; they end after
+        :meth:`end_of_audio` once every turn before it is transcribed."""
         while True:
             item = await self._events.get()
+            if isinstance(item, _EndOfAudio):
+                return
             if not isinstance(item, _Transcribing):
                 yield item
                 continue
+            while not item.ended.is_set():  # an utterance joining it is under way
+                await item.ended.wait()  # (and another may join before this wakes up)
+            self._waiting.popleft()  # no await since the check: nothing joins it now
+            self._update_room()
             heard = await self._transcribe(item)
-            self._waiting -= 1
             if heard is not None:
                 yield heard
+
+    @property
+    def has_room(self) -> bool:
+        """Whether the caller's audio may be taken now: False while the recogniser is so far
+        behind that the waiting turns are full."""
+        return self._room.is_set()
+
+    async def room_for_audio(self) -> None:
+        """Return once :attr:`has_room`."""
+        await self._room.wait()
+
+    def end_of_audio(self) -> None:
+        """The caller's audio ended: the utterance in progress ends here, and
+        :meth:`events` ends once every waiting turn is transcribed."""
+        for event in self._endpointer.flush():
+            if isinstance(event, SpeechEnd):
+                self._close(event, behind=0.0)
+        self._events.put_nowait(_EndOfAudio())
 
     def close(self) -> None:
         """Stop listening: the utterance in progress is dropped."""
@@ -161,22 +198,34 @@ class Listener:
         started = SpeechStarted(start.timestamp)
         self._on_speech_start(started)
         self._events.put_nowait(started)
-        if self._waiting >= MAX_WAITING_UTTERANCES:
-            logger.warning("%d utterances wait for the recogniser: not this one", self._waiting)
-            return
-        self._stream = stream = self._stt.stream(self._settings.partial_interval_ms / 1000.0)
+        if len(self._waiting) >= MAX_WAITING_UTTERANCES:
+            self._joined = joined = self._waiting[-1]
+            joined.ended.clear()
+            stream = joined.stream
+            gap = round(JOIN_GAP_S * start.speech.sample_rate)
+            stream.push(AudioFrame(np.zeros(gap, np.int16), start.speech.sample_rate))
+            logger.info(
+                "%d turns wait for the recogniser: this utterance joins the latest (%.1f s)",
+                len(self._waiting),
+                stream.duration,
+            )
+        else:
+            stream = self._stt.stream(
+                self._settings.partial_interval_ms / 1000.0, self._settings.stt_language
+            )
+            relay = asyncio.create_task(self._relay_partials(stream))
+            self._relays.add(relay)
+            relay.add_done_callback(self._relays.discard)
+        self._stream = stream
         if start.preroll.num_samples:
             stream.push(start.preroll)
         stream.push(start.speech)
-        relay = asyncio.create_task(self._relay_partials(stream))
-        self._relays.add(relay)
-        relay.add_done_callback(self._relays.discard)
 
     def _feed(self, frame: AudioFrame, speech: bool) -> None:
         """Give the stream speech only: quiet frames wait until speech follows them, and the
         first one asks for a pass over the speech so far."""
         if self._stream is None:
-            return  # an utterance not transcribed (too many wait)
+            return
         if not speech:
             if not self._held:
                 self._stream.settle()
@@ -187,18 +236,40 @@ class Listener:
         self._held.clear()
         self._stream.push(frame)
 
-    def _close(self, end: SpeechEnd, frame: AudioFrame) -> None:
+    def _close(self, end: SpeechEnd, behind: float) -> None:
+        """End the utterance ``end``, which ended ``behind`` seconds of audio ago."""
         now = time.monotonic()
-        behind = frame.timestamp + frame.duration - end.timestamp
         stream, self._stream = self._stream, None
+        joined, self._joined = self._joined, None
         self._held.clear()
         self._events.put_nowait(SpeechEnded(end.timestamp, end.timestamp - end.start))
         if stream is None:
-            self._events.put_nowait(UtteranceDropped())
             return
         timings = TurnTimings(speech_ended=now - behind, endpointed=now)
-        self._waiting += 1
-        self._events.put_nowait(_Transcribing(stream, timings))
+        if joined is not None:
+            joined.timings = timings  # the turn's latency counts from its last words
+            joined.ended.set()
+        else:
+            turn = _Transcribing(stream, timings)
+            turn.ended.set()
+            self._waiting.append(turn)
+            self._events.put_nowait(turn)
+        self._update_room()
+
+    def _update_room(self) -> None:
+        """Hold the caller's audio back while the waiting turns are full."""
+        full = (
+            len(self._waiting) >= MAX_WAITING_UTTERANCES
+            and self._waiting[-1].stream.duration >= MAX_JOINED_AUDIO_S
+        )
+        if full and self._room.is_set():
+            logger.warning(
+                "the recogniser is %d turns behind: holding the caller's audio back",
+                len(self._waiting),
+            )
+            self._room.clear()
+        elif not full:
+            self._room.set()
 
     def _check_barge_in(self, frame: AudioFrame) -> None:
         spoken_ms = (frame.timestamp + frame.duration - self._speech_start) * 1000.0
@@ -220,7 +291,8 @@ class Listener:
         async for partial in stream.partials():
             if stream is not self._stream:
                 break  # the utterance ended: its final transcript follows instead
-            self._events.put_nowait(PartialHeard(partial))
+            if partial.text.strip():  # nothing heard (noise, silence) is no partial
+                self._events.put_nowait(PartialHeard(partial))
 
     async def _transcribe(self, utterance: _Transcribing) -> UtteranceHeard | UtteranceLost | None:
         try:

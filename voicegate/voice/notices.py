@@ -37,10 +37,12 @@ class PartialTranscript:
 
 @dataclass(frozen=True, slots=True)
 class FinalTranscript:
-    """The transcript of a finished utterance, and the room event it became (if any)."""
+    """The transcript of a finished utterance, its language, and the room event it became
+    (if any)."""
 
     text: str
     event_id: str | None
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

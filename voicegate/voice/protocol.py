@@ -22,6 +22,10 @@ from voicegate.voice.json_input import InvalidJSONError, parse_client_json
 
 SAMPLE_FORMAT = "pcm16"
 """The only audio format: signed 16-bit little-endian PCM."""
+AUTO_LANGUAGE = "auto"
+"""The language setting that lets the recogniser detect each utterance's language."""
+UNSUPPORTED_LANGUAGE = "unsupported_language"
+"""Why a session is refused whose language the recogniser does not know (close 4400)."""
 
 
 class State(Enum):
@@ -59,6 +63,8 @@ class Hello:
     channels: int
     room_id: str | None
     format: str = SAMPLE_FORMAT
+    language: str | None = None
+    """The language the caller speaks (``auto``: detected), or None for the server's default."""
     record: bool = False
 
 
@@ -92,6 +98,16 @@ class ProtocolError:
         return f"{self.code}{' (fatal)' if self.fatal else ''}: {self.message}"
 
 
+def is_language_code(value: object) -> bool:
+    """Whether ``value`` is ``auto`` or has the shape of a language code (2-3 lower-case
+    letters, as Whisper names languages); whether the recogniser knows it is checked when
+    the session starts."""
+    if not isinstance(value, str):
+        return False
+    code = 2 <= len(value) <= 3 and value.isascii() and value.isalpha() and value.islower()
+    return value == AUTO_LANGUAGE or code
+
+
 ProtocolEvent = Hello | AudioIn | Interrupt | Bye | ProtocolError
 
 _CLOSE_REASON_BYTES = 123
@@ -110,6 +126,7 @@ CLOSE_MESSAGES = {
     "too_slow": "you do not read what the server sends",
     "internal_error": "the server failed; details are in its log",
     "bad_audio_format": "an audio frame was not in the format of your hello",
+    UNSUPPORTED_LANGUAGE: "the recogniser does not know the language of your hello",
 }
 """The ``error`` message sent before a close, by close reason (``docs/protocol.md``)."""
 
@@ -253,9 +270,12 @@ class VoiceProtocol:
         """A transcript of the speech so far."""
         self._send_session({"type": "partial_transcript", "text": text})
 
-    def final_transcript(self, text: str, event_id: str | None) -> None:
-        """The utterance's transcript and the room event it became (``None`` if blocked)."""
-        self._send_session({"type": "final_transcript", "text": text, "event_id": event_id})
+    def final_transcript(self, text: str, event_id: str | None, language: str | None) -> None:
+        """The utterance's transcript, the room event it became (``None`` if blocked) and
+        the language it was heard in."""
+        self._send_session(
+            {"type": "final_transcript", "text": text, "event_id": event_id, "language": language}
+        )
 
     def room_event(self, event: RoomEvent) -> None:
         """An event of the session's room."""
@@ -313,6 +333,7 @@ class VoiceProtocol:
         channels = message.get("channels", 1)
         sample_format = message.get("format", SAMPLE_FORMAT)
         room_id = message.get("room_id")
+        language = message.get("language")
         record = message.get("record", False)
         if not isinstance(record, bool):
             return self._reject("bad_hello", "record must be true or false")
@@ -334,7 +355,13 @@ class VoiceProtocol:
             return self._reject(
                 "unsupported_format", f'format "{sample_format}" is not "{SAMPLE_FORMAT}"'
             )
-        self.hello = Hello(sample_rate=rate, channels=channels, room_id=room_id, record=record)
+        if not (language is None or is_language_code(language)):
+            return self._reject(
+                "bad_hello", 'language must be null, "auto" or a language code such as "fr"'
+            )
+        self.hello = Hello(
+            sample_rate=rate, channels=channels, room_id=room_id, language=language, record=record
+        )
         self.state = State.OPEN
         return [self.hello]
 

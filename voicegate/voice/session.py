@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from voicegate.core.models import ChannelType, new_id, utcnow
+from voicegate.voice.protocol import AUTO_LANGUAGE
 from voicegate.voice.transport import VoiceTransport
 
 
@@ -17,9 +18,12 @@ class VoiceSettings:
     ``end_of_speech_ms`` is the silence that ends an utterance; ``barge_in_ms`` the
     speech, counted from its detected start, that interrupts an answer playing (0
     interrupts at once). ``speak_channel_types`` lists the sources whose text
-    messages a session speaks: by default the room's intelligence channels. A session in
-    which neither the caller nor an answer makes a sound for ``idle_timeout_ms`` ends
-    (close code 4410 ``idle_timeout``; 0: never).
+    messages a session speaks: by default the room's intelligence channels.
+    ``language`` is what callers speak (a language code such as ``fr``), or ``auto``:
+    the recogniser's own choice (a multilingual model detects it per utterance); a
+    client may choose its own in ``hello``. A session in which neither the caller nor an
+    answer makes a sound for ``idle_timeout_ms`` ends (close code 4410 ``idle_timeout``;
+    0: never).
     """
 
     vad_aggressiveness: int = 2
@@ -31,6 +35,12 @@ class VoiceSettings:
     partial_interval_ms: int = 700
     idle_timeout_ms: int = 120_000
     speak_channel_types: frozenset[ChannelType] = frozenset({ChannelType.AI})
+    language: str = AUTO_LANGUAGE
+
+    @property
+    def stt_language(self) -> str | None:
+        """The language to ask the recogniser for: None lets it choose."""
+        return None if self.language == AUTO_LANGUAGE else self.language
 
 
 @dataclass(slots=True)

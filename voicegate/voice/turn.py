@@ -30,9 +30,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BUSY = "busy"
-"""The error code of work the session refused: too many answers or utterances waiting."""
+"""The error code of an answer the session did not speak: too many answers waiting."""
 STORE_UNAVAILABLE = "store_unavailable"
 """The error code a caller gets when its transcript could not be stored; the session goes on."""
+REMEMBERED_CUTS = 16
+"""Interrupted responses a session remembers, to speak none of their late parts."""
 _NOT_STORED = "the server cannot store your words now (its store fails); this turn got no answer"
 
 
@@ -71,8 +73,10 @@ class TurnRunner:
         self._origin = origin
         self._observer = observer
         self._timings: TurnTimings | None = None  # the turn waiting for its first answer audio
-        self._unsent_final: str | None = None  # a transcript whose commit was not reported yet
-        self._cut: set[str] = set()  # responses being cancelled after an interruption
+        self._unsent_final: Transcript | None = None  # its commit not reported yet
+        # responses the caller interrupted, newest last: a part of one that arrives later (it
+        # was committed before the cancel took effect, maybe in another process) is not spoken
+        self._cut: dict[str, None] = {}
 
     async def take(self, utterance: UtteranceHeard) -> None:
         """Send the utterance's transcript into the room (unless a hook blocks it)."""
@@ -88,10 +92,10 @@ class TurnRunner:
         final: Transcript = outcome.payload
         if outcome.blocked:
             logger.info("session %s: transcript blocked by %s", session.id, outcome.blocked_by)
-            await session.transport.notify(FinalTranscript(final.text, None))
+            await session.transport.notify(FinalTranscript(final.text, None, final.language))
             return
         self._timings = timings = utterance.timings
-        self._unsent_final = final.text
+        self._unsent_final = final
         try:
             result = await self._kit.process_inbound(
                 InboundMessage(
@@ -113,8 +117,10 @@ class TurnRunner:
         await self._send_unsent_final()  # not committed: the client still gets its words
 
     async def _send_unsent_final(self) -> None:
-        if self._unsent_final is not None:
-            await self._session.transport.notify(FinalTranscript(self._unsent_final, None))
+        if (unsent := self._unsent_final) is not None:
+            await self._session.transport.notify(
+                FinalTranscript(unsent.text, None, unsent.language)
+            )
             self._unsent_final = None
 
     async def committed(self, event: RoomEvent) -> None:
@@ -122,7 +128,10 @@ class TurnRunner:
         if not isinstance(event.content, TextContent):
             return
         self._unsent_final = None
-        await self._session.transport.notify(FinalTranscript(event.content.body, event.id))
+        content = event.content
+        await self._session.transport.notify(
+            FinalTranscript(content.body, event.id, content.language)
+        )
         await self._session.transport.notify(RoomEventNotice(event))
 
     async def answer(self, event: RoomEvent) -> None:
@@ -170,15 +179,14 @@ class TurnRunner:
         if not cut:
             return
         session = self._session
-        self._cut |= cut
-        try:
-            if barged_in:
-                await session.transport.notify(BargeIn())
-            await self._speaker.stopped()
-            for response_id in cut:
-                await self._kit.cancel_response(response_id)
-        finally:
-            self._cut -= cut
+        self._cut.update(dict.fromkeys(cut))
+        while len(self._cut) > REMEMBERED_CUTS:
+            del self._cut[next(iter(self._cut))]
+        if barged_in:
+            await session.transport.notify(BargeIn())
+        await self._speaker.stopped()
+        for response_id in cut:
+            await self._kit.cancel_response(response_id)
         if barged_in:
             await self._hooks.run_all(HookTrigger.ON_BARGE_IN, BargeIn(), session, session.room_id)
 

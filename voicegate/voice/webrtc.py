@@ -10,7 +10,12 @@ from voicegate.voice.admission import CapacityError, SessionSlot
 from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.http import HttpReply, HttpRequest
-from voicegate.voice.protocol import GOING_AWAY, CloseCode
+from voicegate.voice.protocol import (
+    GOING_AWAY,
+    UNSUPPORTED_LANGUAGE,
+    CloseCode,
+    is_language_code,
+)
 from voicegate.voice.rtc import (
     IceGatheringTimeoutError,
     InvalidOfferError,
@@ -105,7 +110,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         if not _is_json(request.headers.get("Content-Type", "")):
             return self._refuse_offer(415, "send the offer as Content-Type: application/json")
         try:
-            offer_sdp, offer_type, room_id = _read_offer(request)
+            offer_sdp, offer_type, room_id, language = _read_offer(request)
         except ValueError as exc:
             return self._refuse_offer(400, str(exc))
         if self._closing:
@@ -131,7 +136,7 @@ class WebRTCVoiceBackend(VoiceBackend):
             transport = WebRTCTransport(
                 peer.connection, peer.inbound_audio, outbound, self._connect_timeout
             )
-            session_request = SessionRequest(outcome.metadata, room_id)
+            session_request = SessionRequest(outcome.metadata, room_id, language=language)
             self._sessions[transport] = asyncio.create_task(
                 self._run(transport, session_request, slot.hand_over()), name="webrtc-session"
             )
@@ -139,6 +144,9 @@ class WebRTCVoiceBackend(VoiceBackend):
             async with asyncio.timeout(self._open_timeout):
                 session_id = await transport.wait_opened()
         except SessionRefusedError as exc:
+            if (exc.code, exc.reason) == (CloseCode.PROTOCOL_VIOLATION, UNSUPPORTED_LANGUAGE):
+                unknown = f"the recogniser does not know language {language!r}"
+                return self._refuse_offer(400, f"{UNSUPPORTED_LANGUAGE}: {unknown}")
             status, message = _REFUSALS.get(exc.code, (500, "the session could not start"))
             if exc.code == CloseCode.TRY_AGAIN_LATER and exc.reason:  # which limit
                 message = f"{message}: {exc.reason}"
@@ -170,8 +178,9 @@ class WebRTCVoiceBackend(VoiceBackend):
             logger.exception("webrtc session failed")
 
 
-def _read_offer(request: HttpRequest) -> tuple[str, str, str | None]:
-    """``(sdp, type, room_id)`` of an offer body; ``ValueError`` saying what is wrong."""
+def _read_offer(request: HttpRequest) -> tuple[str, str, str | None, str | None]:
+    """``(sdp, type, room_id, language)`` of an offer body; ``ValueError`` saying what is
+    wrong."""
     body: Any = request.json()
     if not isinstance(body, dict):
         raise ValueError("the offer must be a JSON object")
@@ -182,7 +191,10 @@ def _read_offer(request: HttpRequest) -> tuple[str, str, str | None]:
         raise ValueError('the offer needs "type", a string ("offer")')
     if room_id is not None and not isinstance(room_id, str):
         raise ValueError('"room_id" must be a string or null')
-    return offer_sdp, offer_type, room_id
+    language = body.get("language")
+    if not (language is None or is_language_code(language)):
+        raise ValueError('"language" must be null, "auto" or a language code such as "fr"')
+    return offer_sdp, offer_type, room_id, language
 
 
 def _is_json(content_type: str) -> bool:

@@ -205,7 +205,9 @@ class WebRTCTransport(VoiceTransport):
         if state == "connected":
             self._connect_timer.cancel()
         elif state in ("failed", "closed"):
-            logger.info("peer connection %s: ending the session", state)
+            # closed is how a call ends (the caller hung up): the gateway's call line says so
+            level = logging.INFO if state == "failed" else logging.DEBUG
+            logger.log(level, "peer connection %s: ending the session", state)
             self._end()
 
     def _connect_timed_out(self) -> None:

@@ -67,6 +67,7 @@ class WebSocketTransport(VoiceTransport):
         self._ended = asyncio.Event()
         self._pacer: asyncio.Task[None] | None = None
         self._played_until = 0.0
+        self._session_id = ""
 
     @property
     def input_rate(self) -> int:
@@ -85,6 +86,7 @@ class WebSocketTransport(VoiceTransport):
 
     async def opened(self, session_id: str, room_id: str) -> None:
         """Send ``ready`` and start pacing answer audio."""
+        self._session_id = session_id
         self._protocol.accept(
             session_id,
             room_id,
@@ -118,7 +120,8 @@ class WebSocketTransport(VoiceTransport):
                 self._send()
                 if self._protocol.close_code is not None:
                     return
-        except SocketClosedError:
+        except SocketClosedError as closed:
+            logger.info("session %s: %s", self._session_id, closed)
             return
         finally:
             ended.cancel()
@@ -233,7 +236,7 @@ class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
         await self.run_in_reserved_slot(
             socket,
             lambda: WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead),
-            SessionRequest(metadata, hello.room_id, record=hello.record),
+            SessionRequest(metadata, hello.room_id, language=hello.language, record=hello.record),
             metadata,
             refuse=lambda reason: _refuse(socket, protocol, reason),
         )

@@ -27,8 +27,8 @@ def write_notice(protocol: VoiceProtocol, notice: Notice) -> None:
             protocol.speech_end(at, duration)
         case PartialTranscript(text=text):
             protocol.partial_transcript(text)
-        case FinalTranscript(text=text, event_id=event_id):
-            protocol.final_transcript(text, event_id)
+        case FinalTranscript(text=text, event_id=event_id, language=language):
+            protocol.final_transcript(text, event_id, language)
         case RoomEventNotice(event=event):
             protocol.room_event(event)
         case AnswerStarted(text=text, event_id=event_id):

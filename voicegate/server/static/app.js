@@ -1,398 +1,394 @@
-// voicegate call page: WebRTC with a WebSocket fallback, live transcripts, answers and turn latency.
-// The state the page shows is also exposed as `window.voicegate` for tests and debugging.
+// voicegate call page: WebRTC with a WebSocket fallback; the assistant's state, the conversation,
+// each turn's latency as the caller hears it, the connection, the event log, export.
+// The state the page shows is also `window.voicegate`, for tests and debugging.
+
+import { dbfs, openMicrophone, outputAnalyser } from "./audio.js";
+import { nextState } from "./assistant.js";
+import { explain, isRestart } from "./failures.js";
+import { applySpeaker, listDevices } from "./devices.js";
+import { checkMicrophone } from "./mic-check.js";
+import { callRecord, turnsCsv } from "./stats.js";
+import { PageToken } from "./token.js";
+import { CallError, endpoint, startWebRTC, startWebSocket } from "./transports.js";
+import { Turns } from "./turns.js";
+import { Conversation, drawVisualizer, logEvent, renderTurns, showAssistant } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-// the token from the page address, replaced by a renewed one before it expires (see renewToken)
-let token = params.get("token") || "";
-// Echo cancellation, noise suppression and gain control stay on for people; `?aec=0` turns them off
-// so that a test's fake microphone reaches the server as recorded.
+// Echo cancellation, noise suppression and gain control stay on for people; `?aec=0` turns them off.
 const voiceProcessing = params.get("aec") !== "0";
-// The protocol takes 8, 16, 24 or 48 kHz; asking for 48 kHz makes the browser resample 44.1 kHz devices.
-const CAPTURE_RATE = 48000;
-const WEBRTC_CONNECT_MS = 10000;
-// Every URL is relative to the page, so the page works wherever voicegate is mounted (e.g. /voice/).
-const endpoint = (path) => new URL(path, document.baseURI);
+// an utterance whose loudest 20 ms stays under this is too quiet (Piper's voice peaks at -8.5 dBFS)
+const QUIET_SPEECH_DBFS = -20;
+const RECONNECT_FOR_MS = 60000;
 
 const state = {
-  status: "idle",
+  status: "idle", // idle, connecting, live, reconnecting, error
+  assistant: "idle",
   transport: null,
   sessionId: null,
   roomId: null,
+  startedAt: null,
+  muted: false,
   transcripts: [],
   answers: [],
+  conversation: [],
   events: [],
   turns: [],
   answerAudioMs: 0,
   bargeIns: 0,
   micLevelDb: -100,
+  clipped: false,
+  connection: {},
   errors: [],
+  failure: null, // { title, next, detail } as shown
+  reconnects: 0,
+  micCheck: null, // the last microphone check's figures
   tokenRenewals: 0,
 };
 window.voicegate = state;
 
-let call = null; // the live call: { hangup(), send(message) }
-let currentTurn = null;
+const conversation = new Conversation(state.conversation);
+let call = null; // { link, mic, analyser }
+const turns = new Turns(state.turns, () => renderTurns(state.turns));
+const UTTERANCE_LEVELS_MS = 30000;
+let recentLevels = []; // [performance.now(), rms] of the last 30 s of 20 ms chunks
+let speakingEntry = null;
+
+const token = new PageToken(params.get("token") || "", {
+  onRenewed: () => { state.tokenRenewals = token.renewals; },
+  onRefused: (status) => showFailure(describe(status)),
+});
+
+// ---- status, failures ---------------------------------------------------------------------
 
 function setStatus(status, detail = "") {
   state.status = status;
   $("status").dataset.state = status;
   $("status").textContent = detail ? `${status}: ${detail}` : status;
-  $("call").textContent = status === "live" || status === "connecting" ? "Hang up" : "Call";
+  const inCall = status === "live" || status === "connecting" || status === "reconnecting";
+  $("call").textContent = inCall ? "Hang up" : "Call";
+  $("call").setAttribute("aria-pressed", String(inCall));
 }
 
-function logLine(kind, text) {
-  const li = document.createElement("li");
-  li.className = kind;
-  li.textContent = text;
-  $("log").appendChild(li);
+function showFailure(failure) {
+  state.failure = failure;
+  $("failure-title").textContent = failure.title;
+  $("failure-next").textContent = failure.next;
+  $("failure-detail").textContent = failure.detail || "";
+  $("failure").hidden = false;
 }
+
+// the server says only "unauthorized"; the token's own expiry tells an expired link apart
+const UNAUTHORIZED = new Set([401, 4401]);
+// refusals that another transport would get too: no fallback, the words at once
+const NO_FALLBACK = new Set([401, 403, 4401, 4403, 4404, 1013, 503]);
+
+function describe(key, detail, reason = "") {
+  return explain(UNAUTHORIZED.has(key) && token.expired() ? "expired" : key, detail, reason);
+}
+
+function clearFailure() {
+  state.failure = null;
+  $("failure").hidden = true;
+}
+
+function notice(text) {
+  state.errors.push(text);
+  conversation.add("notice", text);
+}
+
+function setAssistant(name) {
+  state.assistant = name;
+  showAssistant(name);
+}
+
+// ---- the call -----------------------------------------------------------------------------
 
 function endCall() {
-  if (call) call.hangup();
+  if (!call) return;
+  call.link.hangup();
+  call.mic.close();
   call = null;
+  setAssistant("idle");
 }
 
-function fail(message) {
-  state.errors.push(message);
-  logLine("notice", message);
+function onEnd(key, reason) {
   endCall();
-  setStatus("error", message);
+  if (isRestart(key) || isRestart(reason)) return reconnect(key);
+  state.errors.push(`connection closed (${key}) ${reason || ""}`.trim());
+  setStatus("error", `closed (${key})`);
+  showFailure(describe(key, reason, reason));
 }
 
-// ---- token renewal --------------------------------------------------------------------------
-
-// A token lives `exp - iat` seconds. The page trades it for a fresh one at once, then every half
-// lifetime: no clock of the browser's is compared with the server's, and a late timer still has
-// half a lifetime to spare. A failed attempt is retried unless the server refused the token.
-function tokenLifetimeMs(value) {
+async function reachable() {
   try {
-    const payload = JSON.parse(atob(value.split(".")[0].replace(/-/g, "+").replace(/_/g, "/")));
-    return (payload.exp - payload.iat) * 1000;
+    return (await fetch(endpoint("healthz"), { cache: "no-store" })).ok;
   } catch {
-    return null;
+    return false;
   }
 }
 
-async function renewToken() {
-  const lifetimeMs = tokenLifetimeMs(token);
-  if (!lifetimeMs) return;
-  let response;
-  try {
-    response = await fetch(endpoint("token/renew"), {
-      method: "POST",
-      headers: { Authorization: `Bearer ${token}` },
-    });
-  } catch {
-    setTimeout(renewToken, lifetimeMs / 8); // the network failed: try again soon
-    return;
+async function reconnect(key) {
+  setStatus("reconnecting");
+  showFailure(explain(key));
+  const until = Date.now() + RECONNECT_FOR_MS;
+  while (Date.now() < until && state.status === "reconnecting") {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (await reachable()) {
+      state.reconnects += 1;
+      return startCall();
+    }
   }
-  if (!response.ok) {
-    logLine("notice", `token renewal refused (${response.status}): open a fresh page link`);
-    return;
-  }
-  token = (await response.json()).token;
-  state.tokenRenewals += 1;
-  const address = new URL(location.href);
-  address.searchParams.set("token", token);
-  history.replaceState(null, "", address); // a reload keeps working too
-  setTimeout(renewToken, lifetimeMs / 2);
-}
-
-// ---- turn latency -------------------------------------------------------------------------
-
-function renderTurn(turn) {
-  if (!turn.row) {
-    turn.row = document.createElement("tr");
-    $("turns").querySelector("tbody").appendChild(turn.row);
-  }
-  const s = turn.stages || {};
-  const heard = turn.heardMs === undefined ? "" : Math.round(turn.heardMs);
-  const cells = [state.turns.indexOf(turn) + 1, s.endpoint, s.stt, s.room, s.tts, s.total, heard];
-  turn.row.innerHTML = "";
-  for (const value of cells) {
-    const td = document.createElement("td");
-    td.textContent = value === undefined ? "" : String(Math.round(value));
-    turn.row.appendChild(td);
+  if (state.status === "reconnecting") {
+    setStatus("error", "server gone");
+    showFailure(explain("unreachable"));
   }
 }
 
-function answerAudioArrived(ms) {
+function onMicChunk(chunk) {
+  state.micLevelDb = dbfs(chunk.rms);
+  if (chunk.clipped) state.clipped = true;
+  if (chunk.lastLoudAt !== null && !state.muted) turns.loud(chunk.lastLoudAt);
+  const now = performance.now();
+  recentLevels.push([now, chunk.rms]);
+  if (recentLevels[0][0] < now - UTTERANCE_LEVELS_MS) recentLevels = recentLevels.slice(50);
+  $("level").style.width = `${Math.max(0, Math.min(100, (state.micLevelDb + 60) * (100 / 60)))}%`;
+  $("meter").classList.toggle("clipping", chunk.clipped);
+  // muted, the track gives silence: the WebSocket keeps sending it, as WebRTC does
+  if (call && call.mic.sendPcm && chunk.pcm) call.mic.sendPcm(chunk.pcm, chunk.startAt);
+}
+
+function onAnswerAudio(playedAt, ms) {
   state.answerAudioMs += ms;
-  if (currentTurn && currentTurn.heardMs === undefined) {
-    const endpointMs = (currentTurn.stages && currentTurn.stages.endpoint) || 0;
-    currentTurn.heardMs = performance.now() - currentTurn.speechEndAt + endpointMs;
-    renderTurn(currentTurn);
-  }
+  turns.answerPlayed(playedAt);
 }
 
-// ---- protocol messages (same JSON over the WebSocket and the WebRTC data channel) -----------
+async function startCall() {
+  clearFailure();
+  setStatus("connecting");
+  if (!(await reachable())) {
+    setStatus("error", "server unreachable");
+    return showFailure(explain("unreachable"));
+  }
+  let mic;
+  try {
+    mic = await openMicrophone({
+      deviceId: $("microphone").value,
+      processing: voiceProcessing,
+      onChunk: onMicChunk,
+    });
+  } catch (error) {
+    state.errors.push(`microphone: ${error.name}: ${error.message}`);
+    setStatus("error", "no microphone");
+    return showFailure(explain(error.name, error.message));
+  }
+  mic.setMuted(state.muted);
+  await listDevices();
+  const analyser = outputAnalyser(mic.context);
+  await applySpeaker(mic.context);
+  const hooks = {
+    token: token.value,
+    analyser,
+    remoteAudio: $("remote"),
+    onMessage,
+    onAnswerAudio,
+    onEnd,
+  };
+  const choice = $("transport").value;
+  const order = choice === "auto" ? ["webrtc", "websocket"] : [choice];
+  let last = null;
+  for (const name of order) {
+    try {
+      state.transport = name;
+      const link = name === "webrtc" ? await startWebRTC(mic, hooks) : await startWebSocket(mic, hooks);
+      call = { link, mic, analyser };
+      if (last) notice(`WebRTC could not connect (${last.message}): calling over the WebSocket instead.`);
+      return;
+    } catch (error) {
+      last = error;
+      state.errors.push(`${name}: ${error.message}`);
+      if (NO_FALLBACK.has(error.key)) break;
+    }
+  }
+  mic.close();
+  const key = last instanceof CallError ? last.key : "unreachable";
+  setStatus("error", last.message);
+  showFailure(describe(key, last.message, last.reason));
+}
 
-function onMessage(message, player) {
+/** A notice when the utterance that just ended (`seconds` long) was too quiet. */
+function warnIfQuiet(seconds) {
+  const spoken = Number.isFinite(seconds) ? seconds : 5;
+  const since = performance.now() - (spoken + 1) * 1000; // its speech, and its end-of-speech wait
+  const loudest = Math.max(0, ...recentLevels.filter(([at]) => at >= since).map(([, rms]) => rms));
+  if (loudest === 0 || dbfs(loudest) >= QUIET_SPEECH_DBFS) return;
+  const level = Math.round(dbfs(loudest));
+  notice(`Your voice reaches the page quietly (${level} dBFS): move closer to the microphone or raise its level.`);
+}
+
+// ---- protocol messages (the same JSON over the WebSocket and the WebRTC data channel) -----
+
+function onMessage(message, direction = "in") {
+  logEvent(direction, message);
+  if (direction === "out") return;
+  setAssistant(nextState(state.assistant, message));
   switch (message.type) {
     case "ready":
       state.sessionId = message.session_id;
       state.roomId = message.room_id;
+      state.startedAt = new Date().toISOString();
+      callStartedAt = performance.now();
+      clearFailure();
       setStatus("live", `${state.transport}, room ${message.room_id}`);
       break;
-    case "speech_start":
-      $("partial").textContent = "…";
-      break;
     case "partial_transcript":
-      $("partial").textContent = message.text;
+      conversation.partialText(message.text);
       break;
     case "speech_end":
-      currentTurn = { speechEndAt: performance.now() };
-      state.turns.push(currentTurn);
+      if (call && turns.speechEnded(message, call.link.captureTime)) warnIfQuiet(message.duration);
       break;
     case "final_transcript":
-      $("partial").textContent = "";
       state.transcripts.push(message.text);
-      logLine("caller", message.text);
+      conversation.final(message.text);
       break;
-    case "room_event": {
-      const event = message.event;
-      state.events.push(event);
-      const body = event.content && event.content.body;
-      if (event.source && event.source.channel_type === "ai" && body) {
-        state.answers.push(body);
-        logLine("answer", body);
-      }
+    case "room_event":
+      state.events.push(message.event);
       break;
-    }
+    case "tts_start":
+      state.answers.push(message.text);
+      turns.answerStarted();
+      speakingEntry = conversation.add("answer", message.text);
+      break;
+    case "tts_end":
+      if (message.interrupted) conversation.answerCut(speakingEntry);
+      speakingEntry = null;
+      break;
     case "barge_in":
       state.bargeIns += 1;
-      if (player) player.flush();
-      logLine("notice", "interrupted");
+      conversation.answerCut(speakingEntry);
       break;
     case "turn_metrics":
-      if (currentTurn) {
-        currentTurn.stages = message.metrics.stages_ms;
-        renderTurn(currentTurn);
-      }
+      turns.metrics(message.metrics.stages_ms);
       break;
     case "error":
-      if (message.fatal) fail(`${message.code}: ${message.message}`);
-      else logLine("notice", `${message.code}: ${message.message}`);
+      if (!message.fatal) notice(`${message.code}: ${message.message}`);
+      else if (isRestart(message.code)) onEnd(1001, message.code);
+      else onEnd(message.code, message.message);
       break;
     default:
       break;
   }
 }
 
-// ---- microphone and level meter -----------------------------------------------------------
+// ---- devices, mute, timer, connection figures, export, theme -------------------------------
 
-async function openMicrophone() {
-  const stream = await navigator.mediaDevices.getUserMedia({
-    audio: {
-      echoCancellation: voiceProcessing,
-      noiseSuppression: voiceProcessing,
-      autoGainControl: voiceProcessing,
-    },
-  });
-  const context = new AudioContext({ sampleRate: CAPTURE_RATE });
-  await context.resume();
-  const source = context.createMediaStreamSource(stream);
-  const analyser = context.createAnalyser();
-  analyser.fftSize = 1024;
-  source.connect(analyser);
-  const samples = new Float32Array(analyser.fftSize);
-  const timer = setInterval(() => {
-    analyser.getFloatTimeDomainData(samples);
-    let sum = 0;
-    for (const v of samples) sum += v * v;
-    const db = 10 * Math.log10(sum / samples.length + 1e-10);
-    state.micLevelDb = db;
-    $("level").style.width = `${Math.max(0, Math.min(100, (db + 60) * (100 / 60)))}%`;
-  }, 50);
-  return { stream, context, source, close: () => { clearInterval(timer); context.close(); } };
+function toggleMute() {
+  state.muted = !state.muted;
+  if (call) call.mic.setMuted(state.muted);
+  $("mute").setAttribute("aria-pressed", String(state.muted));
+  $("mute").textContent = state.muted ? "Unmute" : "Mute";
 }
 
-// ---- WebSocket transport --------------------------------------------------------------------
-
-function websocketPlayer(context) {
-  let playHead = 0;
-  const sources = new Set();
-  return {
-    play(pcm, rate) {
-      const samples = new Int16Array(pcm);
-      const buffer = context.createBuffer(1, samples.length, rate);
-      const channel = buffer.getChannelData(0);
-      for (let i = 0; i < samples.length; i++) channel[i] = samples[i] / 32768;
-      const node = context.createBufferSource();
-      node.buffer = buffer;
-      node.connect(context.destination);
-      playHead = Math.max(playHead, context.currentTime + 0.02);
-      node.start(playHead);
-      playHead += buffer.duration;
-      sources.add(node);
-      node.onended = () => sources.delete(node);
-      answerAudioArrived(buffer.duration * 1000);
-    },
-    flush() {
-      for (const node of sources) node.stop();
-      sources.clear();
-      playHead = 0;
-    },
-  };
-}
-
-async function startWebSocket(mic) {
-  // the worklet loads first: a socket opened before it could fire `open` with nobody listening
-  await mic.context.audioWorklet.addModule(new URL("capture-worklet.js", import.meta.url));
-  const capture = new AudioWorkletNode(mic.context, "voicegate-capture");
-  const player = websocketPlayer(mic.context);
-  let outputRate = 16000;
-  const url = endpoint("ws");
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  url.search = `?token=${encodeURIComponent(token)}`;
-  const ws = new WebSocket(url);
-  ws.binaryType = "arraybuffer";
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = () => reject(new Error("WebSocket connection failed"));
-    ws.onclose = (e) => reject(new Error(`WebSocket closed (${e.code}) ${e.reason}`));
-  });
-  ws.onclose = (e) => {
-    if (state.status !== "idle") fail(`connection closed (${e.code}) ${e.reason}`);
-  };
-  ws.onmessage = (e) => {
-    if (typeof e.data === "string") {
-      const message = JSON.parse(e.data);
-      if (message.type === "ready") outputRate = message.output_sample_rate;
-      onMessage(message, player);
-    } else {
-      player.play(e.data, outputRate);
-    }
-  };
-  ws.send(JSON.stringify({ type: "hello", sample_rate: mic.context.sampleRate, channels: 1, format: "pcm16" }));
-  capture.port.onmessage = (e) => { if (ws.readyState === WebSocket.OPEN) ws.send(e.data); };
-  mic.source.connect(capture);
-  return {
-    send: (message) => ws.send(JSON.stringify(message)),
-    hangup() {
-      capture.disconnect();
-      ws.onclose = null; // closing it ourselves is no failure
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "bye" }));
-      ws.close(1000);
-    },
-  };
-}
-
-// ---- WebRTC transport -----------------------------------------------------------------------
-
-function watchRemoteAudio(context, stream) {
-  const analyser = context.createAnalyser();
-  analyser.fftSize = 1024;
-  context.createMediaStreamSource(stream).connect(analyser);
-  const samples = new Float32Array(analyser.fftSize);
-  return setInterval(() => {
-    analyser.getFloatTimeDomainData(samples);
-    let peak = 0;
-    for (const v of samples) peak = Math.max(peak, Math.abs(v));
-    if (peak > 0.01) answerAudioArrived(20);
-  }, 20);
-}
-
-async function startWebRTC(mic) {
-  const pc = new RTCPeerConnection({ iceServers: [] });
-  let remoteTimer = null;
-  for (const track of mic.stream.getAudioTracks()) pc.addTrack(track, mic.stream);
-  const channel = pc.createDataChannel("voicegate");
-  const player = { flush() {} }; // the server flushes its paced track on barge-in
-  channel.onmessage = (e) => onMessage(JSON.parse(e.data), player);
-  pc.ontrack = (e) => {
-    const stream = e.streams[0] || new MediaStream([e.track]);
-    $("remote").srcObject = stream; // must play through an element, or WebAudio hears silence
-    remoteTimer = watchRemoteAudio(mic.context, stream);
-  };
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise((resolve) => {
-    if (pc.iceGatheringState === "complete") return resolve();
-    const done = () => { if (pc.iceGatheringState === "complete") resolve(); };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, 2000);
-  });
-  const response = await fetch(endpoint("webrtc/offer"), {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-    body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer" }),
-  });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    pc.close();
-    const reason = body.message || response.statusText;
-    throw new Error(`offer refused (${response.status}): ${reason}`);
+let callStartedAt = null;
+function tick() {
+  if (call && callStartedAt !== null && state.status === "live") {
+    const seconds = Math.floor((performance.now() - callStartedAt) / 1000);
+    $("timer").textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
   }
-  await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
-  // connected means the data channel is open: until then a failure may still fall back
+  drawVisualizer(call ? call.analyser : null);
+  requestAnimationFrame(tick);
+}
+
+async function pollConnection() {
+  if (call && state.status === "live") {
+    const figures = await call.link.stats();
+    if (figures) state.connection = figures;
+    const show = (v, unit) => (v === undefined ? "–" : `${v.toFixed(unit === "%" ? 1 : 0)} ${unit}`);
+    $("rtt").textContent = show(state.connection.rttMs, "ms");
+    $("jitter").textContent = show(state.connection.jitterMs, "ms");
+    $("loss").textContent = show(state.connection.lossPercent, "%");
+    $("session").textContent = `${state.transport}, session ${state.sessionId}, room ${state.roomId}`;
+  }
+  setTimeout(pollConnection, 2000);
+}
+
+async function runMicCheck() {
+  if (call || state.status === "connecting") return;
+  const show = (text) => { $("mic-check-result").textContent = text; };
+  $("mic-check").disabled = true;
+  clearFailure();
+  show("Opening the microphone…");
   try {
-    await new Promise((resolve, reject) => {
-      channel.onopen = resolve;
-      pc.onconnectionstatechange = () => {
-        if (pc.connectionState === "failed") reject(new Error("WebRTC connection failed"));
-      };
-      const seconds = WEBRTC_CONNECT_MS / 1000;
-      setTimeout(() => reject(new Error(`no WebRTC connection within ${seconds} s`)), WEBRTC_CONNECT_MS);
-    });
+    const options = { deviceId: $("microphone").value, processing: voiceProcessing, token: token.value };
+    const result = await checkMicrophone({ ...options, progress: show });
+    state.micCheck = result;
+    show(
+      `Noise floor ${result.noiseFloorDb} dBFS, speech ${result.speechLevelDb} dBFS` +
+        `${result.clipped ? ", clipping: lower the input level" : ", no clipping"}; ` +
+        `${result.voiceDetected ? "voice detected" : "no voice detected"}; heard ` +
+        `"${result.transcript}" (${Math.round(100 * result.wordsRight)}% of the words).`,
+    );
   } catch (error) {
-    clearInterval(remoteTimer);
-    pc.close();
-    throw error;
+    show("");
+    showFailure(describe(error.key || error.name, error.message));
+  } finally {
+    $("mic-check").disabled = false;
   }
-  state.sessionId = body.session_id;
-  pc.onconnectionstatechange = () => {
-    if (pc.connectionState === "failed") fail("WebRTC connection failed");
-  };
-  return {
-    send: (message) => channel.readyState === "open" && channel.send(JSON.stringify(message)),
-    hangup() {
-      clearInterval(remoteTimer);
-      pc.onconnectionstatechange = null;
-      if (channel.readyState === "open") channel.send(JSON.stringify({ type: "bye" }));
-      pc.close();
-    },
-  };
 }
 
-// ---- call button ----------------------------------------------------------------------------
+function download(name, type, text) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], { type }));
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
 
-async function startCall() {
-  setStatus("connecting");
-  let mic;
-  try {
-    mic = await openMicrophone();
-  } catch (error) {
-    fail(`microphone unavailable: ${error.message}`);
-    return;
-  }
-  const choice = $("transport").value;
-  const order = choice === "auto" ? ["webrtc", "websocket"] : [choice];
-  for (const name of order) {
-    try {
-      state.transport = name;
-      const link = name === "webrtc" ? await startWebRTC(mic) : await startWebSocket(mic);
-      call = { hangup: () => { link.hangup(); mic.close(); }, send: link.send };
-      return;
-    } catch (error) {
-      state.errors.push(`${name}: ${error.message}`);
-      logLine("notice", `${name}: ${error.message}`);
-    }
-  }
-  mic.close();
-  setStatus("error", state.errors[state.errors.length - 1]);
+function setTheme(theme) {
+  document.documentElement.dataset.theme = theme;
+  $("theme").textContent = `Theme: ${theme}`;
+  localStorage.setItem("voicegate-theme", theme);
 }
 
 $("call").addEventListener("click", () => {
   if (state.status === "connecting") return;
-  if (call) {
+  if (call || state.status === "reconnecting") {
     endCall();
     setStatus("idle");
   } else {
     startCall();
   }
 });
+$("mute").addEventListener("click", toggleMute);
+$("mic-check").addEventListener("click", runMicCheck);
+for (const tab of document.querySelectorAll('[role="tab"]')) {
+  tab.addEventListener("click", () => {
+    document.querySelector("main").dataset.tab = tab.id.replace("tab-", "");
+    for (const other of document.querySelectorAll('[role="tab"]')) {
+      other.setAttribute("aria-selected", String(other === tab));
+    }
+  });
+}
+document.addEventListener("keydown", (e) => {
+  const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement;
+  if (e.key === "m" && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) toggleMute();
+});
+$("speaker").addEventListener("change", () => applySpeaker(call && call.mic.context));
+if (!("setSinkId" in HTMLMediaElement.prototype)) $("speaker").disabled = true;
+$("export-json").addEventListener("click", () =>
+  download("voicegate-call.json", "application/json", JSON.stringify(callRecord(state), null, 2)));
+$("export-csv").addEventListener("click", () => download("voicegate-turns.csv", "text/csv", turnsCsv(state.turns)));
+$("theme").addEventListener("click", () => {
+  const order = ["auto", "light", "dark"];
+  setTheme(order[(order.indexOf(document.documentElement.dataset.theme) + 1) % order.length]);
+});
 
+setTheme(params.get("theme") || localStorage.getItem("voicegate-theme") || "auto");
 if (params.get("transport")) $("transport").value = params.get("transport");
-if (!token) logLine("notice", "no token in the page address: open the URL that `voicegate serve` printed");
-else renewToken();
+setAssistant("idle");
+setStatus("idle");
+renderTurns(state.turns);
+listDevices().catch(() => {});
+requestAnimationFrame(tick);
+pollConnection();
+if (token.value) token.renew(); // without one, only an --anonymous server takes the call

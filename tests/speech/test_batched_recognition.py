@@ -1,0 +1,164 @@
+"""Batched recognition: utterances that wait together are recognised in one call, with the
+transcripts each would get alone (the real Whisper models); with fakes: a batch that fails
+falls back to one utterance at a time, so a bad one fails its own caller only, and a final
+its batch leaves for a slow decode is recognised alone, next."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from voicegate.audio.frame import AudioFrame
+from voicegate.bench.espeak import espeak
+from voicegate.stt.base import Transcript
+from voicegate.stt.wer import word_error_rate
+from voicegate.stt.whisper import FasterWhisperSTT
+from voicegate.stt.worker import Utterance, WorkerSTT
+from voicegate.tts.piper import PiperTTS
+
+SENTENCES = [
+    "Hello there.",
+    "Turn it off.",
+    "Please turn on the kitchen lights.",
+    "Set an alarm for tomorrow morning.",
+    "What is the weather like in Paris today?",
+    "Call my sister and tell her I will be late for dinner tonight.",
+]
+
+
+class GatedSTT(WorkerSTT):
+    """Hears each utterance's length; the first call blocks until :attr:`gate` opens, so
+    the utterances sent meanwhile wait together. Its batched call fails whenever a batch
+    holds a 0.5 s utterance; that utterance fails alone too. A 0.7 s utterance needs a
+    slow decode. :attr:`calls` records each call: its kind and its utterances' lengths."""
+
+    def __init__(self, max_batch: int = 8) -> None:
+        super().__init__("gated-stt", max_queue=16, max_batch=max_batch)
+        self.gate = threading.Event()
+        self.calls: list[tuple[str, list[float]]] = []
+
+    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+        self.calls.append(("alone", [audio.duration]))
+        return self._heard(audio, language)
+
+    def recognise_batch(
+        self, utterances: Sequence[Utterance], *, leave_slow: bool = False
+    ) -> list[Transcript | None]:
+        self.calls.append(("batch", [audio.duration for audio, _ in utterances]))
+        if any(audio.duration == 0.5 for audio, _ in utterances):
+            raise ValueError("the model failed on this batch")
+        return [
+            None if leave_slow and audio.duration == 0.7 else self._heard(audio, language)
+            for audio, language in utterances
+        ]
+
+    def _heard(self, audio: AudioFrame, language: str | None) -> Transcript:
+        self.gate.wait(30)
+        if audio.duration == 0.5:
+            raise ValueError("the model failed on this utterance")
+        return Transcript(f"{audio.duration:.1f} s", language or "en", audio.duration, 0.0)
+
+
+async def heard_while_gated(stt: GatedSTT, durations: list[float]) -> list[str]:
+    """The first utterance holds the worker while the others arrive; what each caller got."""
+    first = asyncio.create_task(stt.transcribe(seconds(durations[0])))
+    await asyncio.sleep(0.05)  # the worker took the first one; the next ones wait
+    waiting = [asyncio.create_task(stt.transcribe(seconds(d))) for d in durations[1:]]
+    await asyncio.sleep(0)
+    stt.gate.set()
+    try:
+        heard = await asyncio.gather(first, *waiting, return_exceptions=True)
+    finally:
+        await asyncio.to_thread(stt.close)
+    return [h.text if isinstance(h, Transcript) else str(h) for h in heard]
+
+
+def seconds(duration: float) -> AudioFrame:
+    return AudioFrame(np.zeros((int(16000 * duration), 1), dtype=np.int16), 16000)
+
+
+async def test_a_failed_batch_is_recognised_one_by_one_and_fails_the_bad_utterance_only() -> None:
+    stt = GatedSTT()
+    assert await heard_while_gated(stt, [1.0, 2.0, 0.5, 3.0]) == [
+        "1.0 s",
+        "2.0 s",
+        "the model failed on this utterance",
+        "3.0 s",
+    ]
+    assert [kind for kind, _ in stt.calls] == ["batch", "batch", "alone", "alone", "alone"]
+    assert stt.calls[1] == ("batch", [2.0, 0.5, 3.0])
+
+
+async def test_a_final_its_batch_leaves_for_a_slow_decode_is_recognised_alone_next() -> None:
+    stt = GatedSTT(max_batch=3)
+    assert await heard_while_gated(stt, [1.0, 2.0, 0.7, 3.0, 4.0]) == [
+        "1.0 s",
+        "2.0 s",
+        "0.7 s",
+        "3.0 s",
+        "4.0 s",
+    ]
+    assert stt.calls == [
+        ("batch", [1.0]),
+        ("batch", [2.0, 0.7, 3.0]),
+        ("alone", [0.7]),  # before the final that waited behind its batch
+        ("batch", [4.0]),
+    ]
+
+
+async def recognised_together(
+    stt: FasterWhisperSTT, utterances: list[Utterance]
+) -> tuple[list[Transcript], list[int]]:
+    """The transcripts of ``utterances`` sent at once, and the batch sizes that ran."""
+    sizes: list[int] = []
+    recognise_batch = stt.recognise_batch
+
+    def recording(
+        batch: Sequence[Utterance], *, leave_slow: bool = False
+    ) -> list[Transcript | None]:
+        sizes.append(len(batch))
+        return recognise_batch(batch, leave_slow=leave_slow)
+
+    stt.recognise_batch = recording  # type: ignore[method-assign,assignment]
+    try:
+        heard = await asyncio.gather(*(stt.transcribe(a, lang) for a, lang in utterances))
+    finally:
+        del stt.recognise_batch
+    return heard, sizes
+
+
+@pytest.mark.models
+async def test_a_batch_gives_the_transcripts_of_one_by_one(
+    stt: FasterWhisperSTT, tts: PiperTTS
+) -> None:
+    speech = [await tts.synthesize(sentence) for sentence in SENTENCES]
+    silence = AudioFrame(np.zeros((16000, 1), dtype=np.int16), 16000)
+    utterances: list[Utterance] = [(audio, None) for audio in [*speech, silence]]
+    alone = [await stt.transcribe(audio, language) for audio, language in utterances]
+    together, sizes = await recognised_together(stt, utterances)
+    assert max(sizes) > 1  # the utterances that waited behind the first ran as one batch
+    assert [t.text for t in together] == [t.text for t in alone]
+    assert together[-1].text == ""
+    assert word_error_rate(list(zip(SENTENCES, [t.text for t in together], strict=False))) < 0.2
+
+
+@pytest.mark.models
+async def test_a_batch_of_languages_gives_each_its_own(stt_base: FasterWhisperSTT) -> None:
+    utterances: list[Utterance] = [
+        (espeak("The train leaves at eight in the morning.", "en"), None),
+        (espeak("Wir fahren morgen mit dem Zug nach Berlin.", "de"), "de"),
+        (
+            espeak("Buenos días, quisiera reservar una mesa para dos personas esta noche.", "es"),
+            None,
+        ),
+        (espeak("El tren sale a las ocho de la mañana.", "es"), "es"),
+    ]
+    alone = [await stt_base.transcribe(audio, language) for audio, language in utterances]
+    together, sizes = await recognised_together(stt_base, utterances)
+    assert max(sizes) > 1
+    assert [(t.language, t.text) for t in together] == [(t.language, t.text) for t in alone]
+    assert [t.language for t in together] == ["en", "de", "es", "es"]

@@ -1,0 +1,71 @@
+// A call's turns as the caller hears them. A turn starts at a `speech_end` with loud input since
+// the last turn (an Opus blip after a sentence makes none). "Heard" runs from the capture time of
+// the sample the server called the end of speech (`speech_end.at` on the page's capture clock)
+// to the first sample of the turn's answer played. The server's total starts when that sample
+// reached it and ends when the answer's first audio left it, so heard is never less.
+
+export class Turns {
+  /** `list`: the page state's turns; `onChange()` after any figure changed. */
+  constructor(list, onChange) {
+    this.list = list;
+    this.onChange = onChange;
+    this.lastLoudAt = null; // capture time of the microphone's last loud sample
+    this.loudSinceLastTurn = false;
+  }
+
+  last() {
+    return this.list[this.list.length - 1];
+  }
+
+  /** The microphone (unmuted) captured a loud sample at capture time `at`. */
+  loud(at) {
+    this.lastLoudAt = at;
+    this.loudSinceLastTurn = true;
+  }
+
+  /**
+   * A `speech_end`: a new turn unless nothing was loud since the last one. `captureTime(at)`
+   * resolves to the capture time of the server's inbound second `at` (null if unknown).
+   */
+  speechEnded(message, captureTime) {
+    if (!this.loudSinceLastTurn) return null;
+    this.loudSinceLastTurn = false;
+    const turn = { speechEndAt: message.at, lastLoudAt: this.lastLoudAt };
+    this.list.push(turn);
+    captureTime(message.at).then(
+      (at) => {
+        turn.heardFrom = at;
+        this.settle(turn);
+      },
+      () => {},
+    );
+    return turn;
+  }
+
+  /** `tts_start`: the audio played from now on is the last turn's answer. */
+  answerStarted() {
+    const turn = this.last();
+    if (turn) turn.answering = true;
+  }
+
+  /** Answer audio whose first sample plays at context time `playedAt`. */
+  answerPlayed(playedAt) {
+    const turn = this.last();
+    if (!turn || !turn.answering || turn.firstPlayedAt !== undefined) return;
+    turn.firstPlayedAt = playedAt;
+    this.settle(turn);
+  }
+
+  /** `turn_metrics`: the server's stages of the last turn. */
+  metrics(stages) {
+    const turn = this.last();
+    if (turn) turn.stages = stages;
+    this.onChange();
+  }
+
+  settle(turn) {
+    if (turn.heardMs !== undefined || turn.heardFrom == null || turn.firstPlayedAt === undefined) return;
+    turn.heardMs = (turn.firstPlayedAt - turn.heardFrom) * 1000;
+    this.onChange();
+  }
+}
