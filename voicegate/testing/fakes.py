@@ -137,7 +137,7 @@ class BurstSTT(WorkerSTT):
         self.gate.set()
         self.heard_seconds: list[float] = []
 
-    def recognise(self, audio: AudioFrame) -> Transcript:
+    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
         self.gate.wait()
         samples = self.as_input(audio).samples[:, 0]
         block = self.sample_rate // 100  # 10 ms
