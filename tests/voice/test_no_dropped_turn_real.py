@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from websockets.asyncio.client import connect
@@ -26,6 +26,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.stt.base import Transcript
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
+from voicegate.stt.worker import Utterance
 from voicegate.tts.piper import PiperTTS
 from voicegate.voice import listener
 
@@ -58,15 +59,23 @@ class _Seen(logging.Handler):
 def held_whisper(
     stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[threading.Event]:
-    """Whisper's worker waits until the returned event is set (always set at the end)."""
+    """Whisper's worker waits until the returned event is set (always set at the end): in
+    :meth:`recognise` and in :meth:`recognise_batch`, which finals and partials go through."""
     gate = threading.Event()
-    recognise = stt.recognise
+    recognise, recognise_batch = stt.recognise, stt.recognise_batch
 
-    def held(audio: AudioFrame) -> Transcript:
+    def held(audio: AudioFrame, language: str | None = None) -> Transcript:
         gate.wait()
-        return recognise(audio)
+        return recognise(audio, language)
+
+    def held_batch(
+        utterances: Sequence[Utterance], *, leave_slow: bool = False
+    ) -> list[Transcript | None]:
+        gate.wait()
+        return recognise_batch(utterances, leave_slow=leave_slow)
 
     monkeypatch.setattr(stt, "recognise", held)
+    monkeypatch.setattr(stt, "recognise_batch", held_batch)
     try:
         yield gate
     finally:

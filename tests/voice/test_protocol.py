@@ -17,6 +17,7 @@ from voicegate.core.models import ChannelType, EventSource, RoomEvent, TextConte
 from voicegate.server.adapters import StarletteMessageSocket
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.voice.endpoint import SocketClosedError
+from voicegate.voice.event_json import event_to_json, json_safe
 from voicegate.voice.protocol import (
     CLOSE_MESSAGES,
     GOING_AWAY,
@@ -28,8 +29,6 @@ from voicegate.voice.protocol import (
     ProtocolError,
     State,
     VoiceProtocol,
-    event_to_json,
-    json_safe,
 )
 
 HELLO = {"type": "hello", "sample_rate": 16000, "channels": 1, "format": "pcm16", "room_id": None}

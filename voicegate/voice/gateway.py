@@ -14,7 +14,7 @@ from voicegate.audio.vad import WebRTCVAD
 from voicegate.core.channels import Channel
 from voicegate.core.framework import FrameworkEvent
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import AudioContent, ChannelType, RoomStatus, utcnow
+from voicegate.core.models import ChannelType, RoomStatus, utcnow
 from voicegate.core.store import StoreUnavailableError
 from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
@@ -26,7 +26,7 @@ from voicegate.voice.channel import VoiceChannel
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.inbound import InboundMixer
 from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode
-from voicegate.voice.recording import CallRecorder, RecordingOptions
+from voicegate.voice.recording import CallRecorder, RecordingOptions, post_recording
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.turn import STORE_UNAVAILABLE, TurnObserver
@@ -246,21 +246,6 @@ class VoiceGateway:
             owner if isinstance(owner, str) else None,
         )
 
-    async def _post_recording(self, session: VoiceSession, channel: VoiceChannel) -> None:
-        """Finish the session's recording; it becomes an audio event of the room."""
-        if channel.recorder is None:
-            return
-        info = await channel.recorder.finish()
-        content = AudioContent(info.url, info.mime_type, info.duration_seconds, info.transcript)
-        await self._kit.send_event(
-            session.room_id,
-            channel.channel_id,
-            content,
-            participant_id=session.participant_id,
-            metadata={"recording": {"id": info.id, "session_id": session.id}},
-        )
-        logger.info("session %s: recording %s posted", session.id, info.id)
-
     async def _room_for(self, request: SessionRequest) -> str:
         """The room the session joins, as its auth metadata grants (``voice/access.py``)."""
         grant = RoomGrant.from_metadata(request.metadata)
@@ -328,7 +313,9 @@ class VoiceGateway:
             channel.recorder.end()  # the call's length: now, not once the channel has closed
         self._mixer.remove_session(session.id)
         await _logged(channel.close(), "closing the voice channel of", session)
-        await _logged(self._post_recording(session, channel), "posting the recording of", session)
+        if channel.recorder is not None:
+            posting = post_recording(self._kit, channel.recorder, session, channel.channel_id)
+            await _logged(posting, "posting the recording of", session)
         room_id, channel_id = session.room_id, channel.channel_id
         if channel_id in await self._bound_channels(room_id):
             await _logged(self._kit.detach_channel(room_id, channel_id), "detaching", session)

@@ -21,13 +21,18 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.recording_file import RECORDING_FORMATS, RecordingFile, open_recording
 from voicegate.audio.resample import resample
-from voicegate.core.models import new_id, utcnow
+from voicegate.core.models import AudioContent, new_id, utcnow
+
+if TYPE_CHECKING:
+    from voicegate.core.kit import RoomKit
+    from voicegate.voice.session import VoiceSession
 
 logger = logging.getLogger(__name__)
 
@@ -242,3 +247,20 @@ class CallRecorder:
         except Exception:
             logger.exception("recording %s failed", self.info.id)
             self._written = timeline.committed
+
+
+async def post_recording(
+    kit: RoomKit, recorder: CallRecorder, session: VoiceSession, channel_id: str
+) -> None:
+    """Finish ``session``'s recording; it becomes an audio event of the room, sent by the
+    session's channel ``channel_id``."""
+    info = await recorder.finish()
+    content = AudioContent(info.url, info.mime_type, info.duration_seconds, info.transcript)
+    await kit.send_event(
+        session.room_id,
+        channel_id,
+        content,
+        participant_id=session.participant_id,
+        metadata={"recording": {"id": info.id, "session_id": session.id}},
+    )
+    logger.info("session %s: recording %s posted", session.id, info.id)
