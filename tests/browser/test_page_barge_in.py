@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.models, pytest.mark.asyncio(loop_
 
 REQUEST = (
     "Please read me the whole weather report for the northern coast and the islands tonight "
-    "and then the roads and the ferries for tomorrow morning."
+    "and then the roads and the ferries and the tides and the winds and the rain and the snow "
+    "for the whole long weekend ahead."
 )
 INTERRUPTION = "Wait a moment please."
 
@@ -30,13 +31,15 @@ async def interrupting_browser(
     """A browser whose microphone asks a long question, then talks over the echoed answer.
 
     The pause before the interruption leaves a loaded machine time to start the answer (its
-    recognition and first synthesis took over 2.5 s under a load average of 15); the echo of the
-    request lasts about 8 s, so the interruption still lands in its middle.
+    recognition and first synthesis took over 4 s under a load average of 20); the echo of the
+    request (one sentence without a comma, where Piper pauses long enough to end a turn) lasts
+    about 9 s, longer than the pause by more than the 2 s the test asks to be cut, so the
+    interruption lands in its middle however soon the answer starts.
     """
     wav = await fake_mic_wav(
         tts,
         tmp_path_factory.mktemp("barge-in") / "interrupt.wav",
-        [1.0, REQUEST, 4.0, INTERRUPTION, 2.0],
+        [1.0, REQUEST, 6.5, INTERRUPTION, 2.0],
     )
     async with launched_chromium(wav) as browser:
         yield browser
