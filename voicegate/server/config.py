@@ -21,7 +21,7 @@ from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
 from voicegate.stt.worker import DEFAULT_MAX_BATCH
 from voicegate.voice.ai import DEFAULT_AI_URL
-from voicegate.voice.protocol import is_language_code
+from voicegate.voice.hello import is_language_code
 from voicegate.voice.session import VoiceSettings
 
 ENV_PREFIX = "VOICEGATE_"

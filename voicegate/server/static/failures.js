@@ -57,6 +57,7 @@ const WORDS = {
   unsupported_format: NOT_UNDERSTOOD,
   invalid_json: NOT_UNDERSTOOD,
   invalid_message: NOT_UNDERSTOOD,
+  unsupported_protocol: NOT_UNDERSTOOD,
   unsupported_language: ["The server cannot recognise the language this page asked for.", "Reload the page, then press Call."],
   1007: BAD_AUDIO,
   partial_sample: BAD_AUDIO,
