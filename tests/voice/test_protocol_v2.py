@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from tests.voice.test_protocol import _assert_fatal, _assert_recoverable, _hello, _sent
 from voicegate.core.models import ChannelType, EventSource, RoomEvent, TextContent
-from voicegate.voice.client_messages import BAD_MESSAGE, Played
+from voicegate.voice.client_messages import BAD_MESSAGE, MAX_TYPED_CHARS, Played, PostText, Say
 from voicegate.voice.heard import Heard
 from voicegate.voice.hello import PROTOCOL_VERSIONS, Hello
 from voicegate.voice.protocol import CloseCode, VoiceProtocol
@@ -123,3 +124,18 @@ def test_played_marks_are_version_2_messages_checked_field_by_field() -> None:
     ):
         protocol = _v2()
         _assert_recoverable(protocol, protocol.receive_text(bad), BAD_MESSAGE)
+
+
+def test_say_and_text_carry_typed_words_in_version_2() -> None:
+    protocol = _v2()
+    assert protocol.receive_text('{"type":"say","text":" Turn it off. "}') == [Say("Turn it off.")]
+    assert protocol.receive_text('{"type":"text","text":"brb"}') == [PostText("brb")]
+    for bad in (
+        '{"type":"say"}',
+        '{"type":"say","text":"  "}',
+        '{"type":"text","text":7}',
+        json.dumps({"type": "say", "text": "x" * (MAX_TYPED_CHARS + 1)}),
+    ):
+        _assert_recoverable(protocol, protocol.receive_text(bad), BAD_MESSAGE)
+    v1 = _v1()
+    _assert_recoverable(v1, v1.receive_text('{"type":"say","text":"hi"}'), "unknown_type")

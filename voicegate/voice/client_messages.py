@@ -45,6 +45,21 @@ class Played:
 
 
 @dataclass(frozen=True, slots=True)
+class Say:
+    """Version 2: the caller's turn, typed: ``text`` goes into the room as if spoken."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostText:
+    """Version 2 ``text``: a message from the caller for the room's people, not a turn
+    (no one answers it)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProtocolError:
     """The client broke the protocol; ``fatal`` errors close the connection."""
 
@@ -57,7 +72,7 @@ class ProtocolError:
         return f"{self.code}{' (fatal)' if self.fatal else ''}: {self.message}"
 
 
-ClientMessage = Interrupt | Played
+ClientMessage = Interrupt | Played | Say | PostText
 """A text message the session acts on (the transport itself ends the connection on ``bye``)."""
 ProtocolEvent = Hello | AudioIn | Bye | ClientMessage | ProtocolError
 
@@ -72,4 +87,9 @@ def read_version_2(kind: str, message: dict[str, Any]) -> ClientMessage | str | 
         if not is_int(ms) or ms < 0:
             return "played needs ms: a whole number of milliseconds, 0 or more"
         return Played(response_id, ms)
+    if kind in ("say", "text"):
+        text = message.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TYPED_CHARS:
+            return f"{kind} needs text: a string of 1 to {MAX_TYPED_CHARS} characters, not blank"
+        return Say(text.strip()) if kind == "say" else PostText(text.strip())
     return None
