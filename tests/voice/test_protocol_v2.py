@@ -9,9 +9,18 @@ import pytest
 
 from tests.voice.test_protocol import _assert_fatal, _assert_recoverable, _hello, _sent
 from voicegate.core.models import ChannelType, EventSource, RoomEvent, TextContent
-from voicegate.voice.client_messages import BAD_MESSAGE, MAX_TYPED_CHARS, Played, PostText, Say
+from voicegate.voice.client_messages import (
+    BAD_MESSAGE,
+    MAX_TYPED_CHARS,
+    Commit,
+    Played,
+    PostText,
+    Say,
+    SessionUpdate,
+)
 from voicegate.voice.heard import Heard
 from voicegate.voice.hello import PROTOCOL_VERSIONS, Hello
+from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.protocol import CloseCode, VoiceProtocol
 
 
@@ -139,3 +148,39 @@ def test_say_and_text_carry_typed_words_in_version_2() -> None:
         _assert_recoverable(protocol, protocol.receive_text(bad), BAD_MESSAGE)
     v1 = _v1()
     _assert_recoverable(v1, v1.receive_text('{"type":"say","text":"hi"}'), "unknown_type")
+
+
+def test_session_update_and_commit_are_checked_version_2_messages() -> None:
+    protocol = _v2()
+    update = {"type": "session.update", "session": {"turn_detection": "manual", "barge_in_ms": 0}}
+    assert protocol.receive_text(json.dumps(update)) == [
+        SessionUpdate({"turn_detection": "manual", "barge_in_ms": 0})
+    ]
+    assert protocol.receive_text('{"type":"session.update","session":{}}') == [SessionUpdate({})]
+    assert protocol.receive_text('{"type":"commit"}') == [Commit()]
+    for session in (
+        None,
+        [],
+        {"turn_detection": "push"},
+        {"end_of_speech_ms": 59},
+        {"barge_in_ms": 5001},
+        {"interruptions": 1},
+        {"language": "fr"},
+    ):
+        bad = json.dumps({"type": "session.update", "session": session})
+        _assert_recoverable(protocol, protocol.receive_text(bad), BAD_MESSAGE)
+    settings = LiveSettings(300, 120, "manual", interruptions=False)
+    protocol.session_updated(settings.as_dict())
+    assert _sent(protocol) == [
+        {
+            "type": "session.updated",
+            "session": {
+                "end_of_speech_ms": 300,
+                "barge_in_ms": 120,
+                "turn_detection": "manual",
+                "interruptions": False,
+            },
+        }
+    ]
+    v1 = _v1()
+    _assert_recoverable(v1, v1.receive_text('{"type":"commit"}'), "unknown_type")

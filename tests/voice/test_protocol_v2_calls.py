@@ -98,3 +98,24 @@ async def test_words_typed_with_say_are_answered_aloud_and_text_is_only_posted(
     v1_events = [m["event"]["id"] for m in v1.received.of_type("room_event")]
     assert v1_events[:3] == [posted.id, typed.id, answer.id]
     assert len(v2.received.of_type("tts_start")) == 1  # the posted text got no answer
+
+
+async def test_push_to_talk_turns_end_at_commit_with_whisper_and_piper(
+    gateway: Gateway, tts: PiperTTS
+) -> None:
+    url = f"{gateway.ws_url}?token={gateway.auth.issue('alice')}"
+    async with voice_client(url, {"protocol": 2}) as client:
+        update = {"type": "session.update", "session": {"turn_detection": "manual"}}
+        await client.connection.send(json.dumps(update))
+        updated = await client.wait_for("session.updated")
+        # 1.5 s of silence after the words: the server would have ended the turn after 0.3 s
+        await client.say(spoken_turn(await speech(tts, TYPED), trailing_s=1.5))
+        before_commit = [m["type"] for _, m in client.received.messages]
+        await client.connection.send(json.dumps({"type": "commit"}))
+        final = await client.wait_for("final_transcript")
+        await client.wait_for("tts_end")
+    assert updated["session"]["turn_detection"] == "manual"
+    assert updated["session"]["end_of_speech_ms"] == 300  # the others as they were
+    assert "speech_start" in before_commit
+    assert "speech_end" not in before_commit
+    assert word_error_rate([(TYPED, final["text"])]) <= 0.2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from voicegate.audio.frame import AudioFrame
@@ -20,7 +21,15 @@ from voicegate.core.models import (
 from voicegate.core.store import StoreUnavailableError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
-from voicegate.voice.client_messages import ClientMessage, Interrupt, Played, PostText, Say
+from voicegate.voice.client_messages import (
+    ClientMessage,
+    Commit,
+    Interrupt,
+    Played,
+    PostText,
+    Say,
+    SessionUpdate,
+)
 from voicegate.voice.dtmf import DTMFDigit
 from voicegate.voice.keypad import Keypad
 from voicegate.voice.listener import (
@@ -36,6 +45,7 @@ from voicegate.voice.notices import (
     PartialTranscript,
     RoomEventNotice,
     SessionError,
+    SessionUpdated,
     SpeechEnded,
     SpeechStarted,
 )
@@ -141,7 +151,9 @@ class VoiceChannel(Channel):
     async def on_message(self, message: ClientMessage) -> None:
         """A message from the client: ``interrupt`` stops the answer playing and the rest of
         its response; a ``played`` mark says how much of the answer the caller heard; ``say``
-        is a typed turn; ``text`` a message for the room's people that no one answers."""
+        is a typed turn; ``text`` a message for the room's people that no one answers;
+        ``session.update`` changes the session's settings (answered with those in force),
+        and ``commit`` ends the caller's turn (push-to-talk)."""
         match message:
             case Interrupt():
                 await self._turns.interrupt(barged_in=False)
@@ -151,6 +163,11 @@ class VoiceChannel(Channel):
                 await self._turns.typed(text, self._language)
             case PostText(text=text):
                 await self._post_text(text)
+            case SessionUpdate(changes=changes):
+                self._listener.update(replace(self._listener.live, **changes))
+                await self.session.transport.notify(SessionUpdated(self._listener.live))
+            case Commit():
+                self._listener.commit()
 
     async def _post_text(self, text: str) -> None:
         session = self.session

@@ -285,6 +285,11 @@ class VoiceProtocol:
         """Per-stage latency figures of the last turn (JSON-safe dict)."""
         self._send_session({"type": "turn_metrics", "metrics": metrics})
 
+    def session_updated(self, settings: dict[str, Any]) -> None:
+        """Version 2: the settings the client may change, in force now (after its
+        ``session.update``)."""
+        self._send_session({"type": "session.updated", "session": settings})
+
     def error(self, code: str, message: str, *, fatal: bool = False) -> None:
         """Tell the client about an error (the connection stays open unless ``close`` follows)."""
         if self.state in (State.CLOSING, State.CLOSED):
