@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.voice.test_protocol import _assert_fatal, _assert_recoverable, _hello, _sent
+from voicegate.audio.g711 import ULAW
 from voicegate.core.models import ChannelType, EventSource, RoomEvent, TextContent
 from voicegate.voice.client_messages import (
     BAD_MESSAGE,
@@ -184,3 +186,28 @@ def test_session_update_and_commit_are_checked_version_2_messages() -> None:
     ]
     v1 = _v1()
     _assert_recoverable(v1, v1.receive_text('{"type":"commit"}'), "unknown_type")
+
+
+def test_version_2_chooses_the_answers_rate_and_format_and_version_1_ignores_the_fields() -> None:
+    asked = {"protocol": 2, "output_sample_rate": 8000, "output_format": "mulaw"}
+    protocol = VoiceProtocol()
+    [hello] = protocol.receive_text(_hello(**asked))
+    assert (hello.output_sample_rate, hello.output_format) == (8000, "mulaw")
+    protocol.accept("s1", "r1", 16000, 8000, 20)
+    [ready] = _sent(protocol)
+    assert (ready["output_sample_rate"], ready["output_format"]) == (8000, "mulaw")
+    pcm = (np.sin(np.arange(160) / 5) * 8000).astype(np.int16)
+    protocol.tts_audio(pcm.tobytes())
+    [sent] = _sent(protocol)
+    assert len(sent) == 160  # a byte a sample
+    assert np.abs(ULAW.decode(sent).astype(int) - pcm).max() < 300  # mu-law's own step
+    [v1_hello] = VoiceProtocol().receive_text(_hello(output_sample_rate=7, output_format="x"))
+    assert (v1_hello.output_sample_rate, v1_hello.output_format) == (None, "pcm16")
+    for bad, code in (
+        ({"output_sample_rate": 44100}, "unsupported_sample_rate"),
+        ({"output_sample_rate": "8000"}, "unsupported_sample_rate"),
+        ({"output_format": "opus"}, "unsupported_format"),
+    ):
+        refused = VoiceProtocol()
+        events = refused.receive_text(_hello(protocol=2, **bad))
+        _assert_fatal(refused, events, code, CloseCode.PROTOCOL_VIOLATION)

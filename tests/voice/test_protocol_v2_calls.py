@@ -8,6 +8,8 @@ import json
 import pytest
 
 from tests.voice.conftest import Gateway, speech, spoken_turn, voice_client
+from voicegate.audio.frame import AudioFrame
+from voicegate.audio.g711 import ULAW
 from voicegate.core.models import EventType
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
@@ -119,3 +121,19 @@ async def test_push_to_talk_turns_end_at_commit_with_whisper_and_piper(
     assert "speech_start" in before_commit
     assert "speech_end" not in before_commit
     assert word_error_rate([(TYPED, final["text"])]) <= 0.2
+
+
+async def test_answers_come_as_the_hello_asked_8_khz_mu_law_heard_right(
+    gateway: Gateway, tts: PiperTTS, stt: FasterWhisperSTT
+) -> None:
+    url = f"{gateway.ws_url}?token={gateway.auth.issue('alice')}"
+    asked = {"protocol": 2, "output_sample_rate": 8000, "output_format": "mulaw"}
+    async with voice_client(url, asked) as client:
+        await client.say(spoken_turn(await speech(tts, TYPED)))
+        await client.wait_for("tts_end")
+    assert (client.ready["output_sample_rate"], client.ready["output_format"]) == (8000, "mulaw")
+    codes = b"".join(chunk for _, chunk in client.received.audio)
+    assert all(len(chunk) == 160 for _, chunk in client.received.audio[:-1])  # 20 ms a frame
+    answer = AudioFrame(ULAW.decode(codes), 8000)
+    heard = await stt.transcribe(answer)
+    assert word_error_rate([(TYPED, heard.text)]) <= 0.2
