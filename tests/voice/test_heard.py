@@ -64,3 +64,19 @@ async def test_without_played_marks_nothing_is_claimed_heard() -> None:
     assert ended.interrupted
     assert ended.heard is None
     assert [e for e in timeline if e.type is EventType.SYSTEM] == []
+
+
+async def test_an_answer_cut_by_the_caller_leaving_records_nothing_heard() -> None:
+    async with voice_harness(ScriptedSTT([TEN_WORDS])) as harness:
+        async with harness.call(hold_playout=True) as caller:
+            await caller.say(speech_ms=600, silence_ms=400)
+            started = await caller.transport.wait_for(AnswerStarted)
+            assert started.response_id is not None
+            await caller.transport.wait_until(lambda: caller.transport.played != [], "audio")
+            await caller.transport.send(Played(started.response_id, 450))
+        # the session has ended with the answer unfinished
+        timeline = await harness.kit.get_timeline(caller.room_id)
+    [ended] = caller.transport.of_type(AnswerEnded)
+    assert ended.interrupted
+    assert ended.heard is None
+    assert [e for e in timeline if e.type is EventType.SYSTEM] == []

@@ -148,8 +148,8 @@ class Speaker:
             await self._transport.wait_played()
             interrupted = False
         finally:
-            heard = None
-            if interrupted and self._played_ms is not None:
+            heard = None  # what a caller who cut the answer heard (not one who left)
+            if interrupted and not self._closed and self._played_ms is not None:
                 heard = Heard(self._played_ms, words_heard(self._spoken, self._played_ms))
             await self._transport.notify(AnswerEnded(answer.event_id, interrupted, *ids, heard))
             if answer.on_finished is not None:
