@@ -87,7 +87,7 @@ from voicegate.audio.noise import is_steady_noise
 from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
 from voicegate.stt.base import Transcript, TranscriptSegment, UnsupportedLanguageError
 from voicegate.stt.text import words
-from voicegate.stt.whisper_tokens import checked_segments, reaches_end
+from voicegate.stt.whisper_tokens import checked_segments, opening_copy, reaches_end
 from voicegate.stt.worker import DEFAULT_MAX_BATCH, Utterance, WorkerSTT
 
 Heard = tuple[str, list[TranscriptSegment] | None]
@@ -342,18 +342,23 @@ class FasterWhisperSTT(WorkerSTT):
             )
             for index, budget, result in zip(pending, budgets, results, strict=True):
                 tokens: list[int] = result.sequences_ids[0][:budget]
-                # Cut short: the budget ran out before the text reached the audio's end.
+                # Run out: the budget ended before the text reached the audio's end.
                 cut = len(tokens) >= budget
                 reached = reaches_end(tokenizers[index], tokens, durations[index])
                 decodes[index] = (tokens, result, cut and not reached)
-            pending = [index for index in pending if decodes[index][2]]
+            pending = [  # the full budget for those run out, unless they only repeat a phrase
+                index
+                for index in pending
+                if decodes[index][2]
+                and opening_copy(tokenizers[index], decodes[index][0], durations[index]) is None
+            ]
             if not pending:
                 break
         heard: list[Heard] = []
         for index in range(len(samples)):
-            tokens, result, exhausted = decodes[index]
+            tokens, result, ran_out = decodes[index]
             segments = checked_segments(
-                tokenizers[index], tokens, result, durations[index], exhausted
+                tokenizers[index], tokens, result, durations[index], ran_out
             )
             heard.append((heard_in[index], segments))
         return heard
