@@ -10,8 +10,10 @@ Per row and rate it reports the WER with its substitutions, deletions and insert
 the utterances in which a word or phrase comes three times in a row that the reference
 does not repeat, and the time per utterance (p50/p95), split by length: under 1 s,
 1-3 s, over 3 s. A row is a model and a decode: ``voicegate`` (the default
-``FasterWhisperSTT``) or ``plain`` (faster-whisper's ``transcribe`` over its 30 s window,
-greedy like voicegate); ``--models`` adds rows for more models of the manifest.
+``FasterWhisperSTT``), ``plain`` (faster-whisper's ``transcribe`` over its 30 s window,
+greedy like voicegate) or ``before`` (the looping short-window decode voicegate had before
+issue 18, whose speed is the one to match: ``whisper_before.py``); ``--models`` adds rows for
+more models of the manifest.
 
     python benchmarks/wer.py [--models whisper-tiny.en ...] [--rates 16000 8000] [--limit N]
                              [--name wer]
@@ -32,6 +34,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from whisper_before import BeforeWhisperSTT
+
 from voicegate.bench.prompts import Prompt, load_prompts
 from voicegate.stt.base import STTProvider
 from voicegate.stt.text import repeated_run, words
@@ -47,6 +51,7 @@ BUCKETS: dict[str, Callable[[float], bool]] = {
 DECODES: dict[str, Callable[[str], STTProvider]] = {
     "voicegate": lambda model: FasterWhisperSTT(model, language="en"),
     "plain": lambda model: FasterWhisperSTT(model, language="en", window_margin=None),
+    "before": lambda model: BeforeWhisperSTT(model, language="en"),
 }
 """How each decode of a row is built from a manifest model id (the prompts are English)."""
 
