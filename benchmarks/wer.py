@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
 import sys
@@ -137,7 +138,10 @@ async def transcribe_all(rows: list[Row], prompts: list[Prompt], rate: int) -> N
             )
         if index % 25 == 0 or index == len(prompts):
             elapsed = time.monotonic() - started
-            progress(f"  {rate} Hz: {index}/{len(prompts)} utterances, {elapsed:.0f} s")
+            progress(
+                f"  {rate} Hz: {index}/{len(prompts)} utterances, {elapsed:.0f} s, "
+                f"load average {os.getloadavg()[0]:.1f}"
+            )
 
 
 def print_table(results: list[dict[str, object]]) -> None:
@@ -195,6 +199,7 @@ async def main() -> None:
     progress("fetching the prompts (cached after the first run) ...")
     prompts = load_prompts()[: args.limit]
     progress(f"{len(prompts)} prompts")
+    load_before = os.getloadavg()
     results: list[dict[str, object]] = []
     for rate in args.rates:
         rows = [Row(m, d, rate, DECODES[d](m)) for m in args.models for d in args.decodes]
@@ -206,7 +211,12 @@ async def main() -> None:
             row.stt.close()
     print_table(results)
     RESULTS.mkdir(exist_ok=True)
-    machine = {"platform": platform.platform(), "python": platform.python_version()}
+    machine = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_before": [round(load, 1) for load in load_before],
+        "load_average_after": [round(load, 1) for load in os.getloadavg()],
+    }
     data = {"machine": machine, "prompts": len(prompts), "results": results}
     (RESULTS / f"{args.name}.json").write_text(json.dumps(data, indent=2) + "\n")
     plot(results, RESULTS / f"{args.name}.png")

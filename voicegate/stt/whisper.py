@@ -19,29 +19,35 @@ the 551 real recordings of ``benchmarks/wer.py``:
   encoding decoded again with ``FULL_BUDGET`` (6 plus 7 a second; the most any prompt needed
   was 5.8). A tight first budget matters: once Whisper has said the utterance it often starts
   it over after the audio's end, and every token of that is thrown away.
-- **Check, then fall back.** A result is kept unless it looks like a failed decode: a word
-  or phrase twice in a row, an ending that starts the text over, a text the full budget left
-  short of the audio's end, an average log-probability under -1.2, or a confident text where
-  the model also thinks nobody spoke (its "you" on silence). Such an utterance, about one in
-  twelve of the prompts and mostly single words, is decoded again by faster-whisper's own
-  30 s path, whose result it then is exactly. (faster-whisper's own threshold for a failed
-  decode, -1, sent one in six back, for one word fewer in 3,300 and a slower median.)
-  ``repetition_penalty`` and ``no_repeat_ngram_size`` were tried instead:
-  both left loops and cost words elsewhere.
-- **One window, not a cascade.** Trying the utterance's own window first (its length plus the
-  margin, no 5 s floor), then the 5 s one, then the 30 s decode, was measured on 461 prompts
-  (every one up to 3 s, a quarter of the longer; 16 kHz; load average 15, each utterance
-  through every decode in turn): 87 failed the first window, mostly single words, the texts
-  it kept cost words (WER 8.21% against 7.88% for this module's decode and 7.69% for the
-  30 s decode) and the median rose from 214 to 242 ms (the looping decode before this one:
-  175 ms), since a failed attempt is paid on top of the next. With a 1 s margin, 204 failed
-  and the median was 321 ms. Where a short utterance's time goes (2 cores, load average 7):
-  a 2.5 s window encodes in about 27 ms and a 5 s one in 40; each decoded token costs 5 to
-  10 ms, and a single word takes about seven. Fewer tokens do not come cheap either: without
-  timestamps (two tokens fewer a segment) 45 of 108 prompts up to 3 s fell back to the 30 s
-  decode (against 11), for a median of 513 ms against 322 (load average 24). Carrying a
-  run-out budget on by passing its tokens back as the prompt does not work: CTranslate2
-  returns them again and restarts the timestamps.
+- **A loop said once.** A decode that runs out of its budget saying one phrase again and
+  again (``"11. 11. 11. 11"``, ``"No more messages. No more messages. No"``) is kept as
+  that phrase said once (:func:`~voicegate.stt.whisper_tokens.opening_copy`), with no second
+  budget step: 18 of the 39 prompts that fell back at 16 kHz (14 of 38 at 8 kHz), each
+  with the words the 30 s decode gives. Only a run-out text qualifies: a real "no, no" ends
+  within its budget.
+- **Check, then fall back.** Any other result is kept unless it looks like a failed decode:
+  a word or phrase twice in a row, an ending that starts the text over, a text the full
+  budget left short of the audio's end, an average log-probability under -1.2, or a
+  confident text where the model also thinks nobody spoke (its "you" on silence). Such an
+  utterance, about one in twenty-five of the prompts and mostly single words, is decoded
+  again by faster-whisper's own 30 s path, whose result it then is exactly. Cheaper
+  fallbacks on the same 5 s encoding were measured on those 39 and rejected: beam search
+  (5) and a decode without timestamps loop the same way, and on the 15 unsure ones beam
+  search cost 8 words the 30 s decode gets right. A looser threshold (-1.1 or -1.0, with
+  the loops said once) sends 36 or 71 back for 173 or 174 errors against 174.
+  ``repetition_penalty`` and ``no_repeat_ngram_size`` left loops and cost words elsewhere.
+- **Against the 30 s decode.** The texts kept differ from its texts on about 45 of the 551
+  prompts, in both directions: 2 errors more at 16 kHz, 7 fewer at 8 kHz (of 3,292 words).
+  A window without the 5 s floor (the utterance plus 2 s) made 5 more errors and twice the
+  fallbacks.
+- **One window, not a cascade.** The utterance's own window first (no 5 s floor), then the
+  5 s one, then 30 s, measured on 461 prompts (16 kHz, load average 15): 87 failed the first
+  window, its texts cost words (WER 8.21% against 7.88% here, 7.69% for the 30 s decode) and
+  the median rose from 214 to 242 ms: a failed attempt is paid on top of the next. Where a
+  short utterance's time goes (2 cores, load 7): a 2.5 s window encodes in about 27 ms, a 5 s
+  one in 40; a decoded token costs 5 to 10 ms, a single word about seven. Without timestamps
+  45 of 108 prompts up to 3 s fell back (against 11): slower. A run-out budget cannot be
+  carried on by passing its tokens back as the prompt: CTranslate2 restarts the timestamps.
 
 **Batches.** Utterances recognised together (:meth:`FasterWhisperSTT.recognise_batch`, the
 finals or partials that wait together) whose windows have the same length share one decoder
