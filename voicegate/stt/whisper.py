@@ -11,14 +11,12 @@ the 551 real recordings of ``benchmarks/wer.py``:
   pads the *features* with 0 instead, a mid-level constant: harmless in a 30 s window, but in
   a short one Whisper reads it as speech still going on and says the word again and again
   ("fifty" came back as "50" thirteen times; 40% WER, 1,149 of 1,330 errors insertions).
-  Padding the audio alone cut the loops by half; a longer margin alone (10 s) did not stop
-  them either.
+  Padding the audio alone cut the loops by half; a 10 s margin alone did not stop them.
 - **A token budget bounded by the audio**, in two steps: ``FIRST_BUDGET`` (4 tokens plus 4.5
   a second: the prompts over 2 s needed a median of 3.6 and a p95 of 4.6 a second, timestamps
   included), then, only if that ran out before the text reached the audio's end, the same
   encoding decoded again with ``FULL_BUDGET`` (6 plus 7 a second; the most any prompt needed
-  was 5.8). A tight first budget matters: once Whisper has said the utterance it often starts
-  it over after the audio's end, and every token of that is thrown away.
+  was 5.8). A tight first budget matters: every token of a restart is thrown away.
 - **A loop said once.** A decode that runs out of its budget saying one phrase again and
   again (``"11. 11. 11. 11"``, ``"No more messages. No more messages. No"``) is kept as
   that phrase said once (:func:`~voicegate.stt.whisper_tokens.opening_copy`), with no second
@@ -38,8 +36,8 @@ the 551 real recordings of ``benchmarks/wer.py``:
   ``repetition_penalty`` and ``no_repeat_ngram_size`` left loops and cost words elsewhere.
 - **Against the 30 s decode.** The texts kept differ from its texts on about 45 of the 551
   prompts, in both directions: 2 errors more at 16 kHz, 7 fewer at 8 kHz (of 3,292 words).
-  A window without the 5 s floor (the utterance plus 2 s) made 5 more errors and twice the
-  fallbacks.
+  Other windows did worse (16 kHz, loops said once): without the 5 s floor (the utterance
+  plus 2 s) 5 more errors and twice the fallbacks; an 8 s or 10 s floor, 10 or 3 more.
 - **One window, not a cascade.** The utterance's own window first (no 5 s floor), then the
   5 s one, then 30 s, measured on 461 prompts (16 kHz, load average 15): 87 failed the first
   window, its texts cost words (WER 8.21% against 7.88% here, 7.69% for the 30 s decode) and
@@ -55,12 +53,11 @@ call per budget step: every utterance under 3 s (most turns of a conversation) h
 window. Each is encoded alone: on 2 loaded CPU cores one encoder call for six 5 s windows
 took 0.8-1.2 s against 0.6 s for the six calls one by one, while one decoder call for the six
 took 0.2-0.8 s against 0.6-1.1 s. The token budget is the largest of theirs and each result
-is cut back to its own budget, so an utterance decodes to the tokens it would alone (a
-result cut back keeps the score of the longer decode). Windows are not padded to a common
-length: a longer window changes the decode (an espeak-ng Spanish sentence decoded in a
-longer one's window came back with other words). Fallbacks to the 30 s path run one by one;
-a batch of finals leaves them out (``leave_slow``), and each is then recognised alone as the
-worker's next job (:class:`WorkerSTT`), so the others need not wait for it.
+is cut back to its own budget, so an utterance decodes to the tokens it would alone (keeping
+the longer decode's score). Windows are not padded to a common length: a longer window
+changes the decode (an espeak-ng Spanish sentence came back with other words). Fallbacks to
+the 30 s path run one by one; a batch of finals leaves them out (``leave_slow``), each then
+recognised alone as the worker's next job (:class:`WorkerSTT`), so the others need not wait.
 
 Segments that start where the audio ends are dropped (the model restarting the utterance),
 and so are segments without a word ("..."). Silence and steady noise never reach the model
@@ -68,10 +65,9 @@ and so are segments without a word ("..."). Silence and steady noise never reach
 ``window_margin=None`` selects faster-whisper's 30 s path for everything.
 
 Every model runs this decode. A multilingual one (Whisper base) decodes in the language it
-is given, else in the one it detects from the same short-window encoding (on 8 espeak-ng
-sentences in 4 languages it was right 6 times, detection over the 30 s window 5 times, at
-about ten times the cost);
-an English-only one (tiny.en) always in English.
+is given, else in the one it detects from the same short-window encoding (right for 6 of 8
+espeak-ng sentences in 4 languages; over the 30 s window, 5, at ten times the cost); an
+English-only one (tiny.en) always in English.
 """
 
 from __future__ import annotations
