@@ -43,6 +43,15 @@ class TurnTimings:
                 result[name] = max(0.0, finish - begin)
         return result
 
+    def marks(self) -> str:
+        """Every mark set, as ``name=seconds`` on the monotonic clock (``time.monotonic``,
+        shared by the processes of one machine): a log line that a client's own times line
+        up with."""
+        names = ("speech_ended", "endpointed", "transcribed", "answered", "first_audio")
+        return " ".join(
+            f"{name}={value:.4f}" for name in names if (value := getattr(self, name)) is not None
+        )
+
     def as_dict(self) -> dict[str, object]:
         """A JSON-safe summary: the turn id and each stage in milliseconds."""
         stages_ms = {name: round(seconds * 1000.0, 1) for name, seconds in self.stages().items()}
