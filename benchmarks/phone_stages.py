@@ -33,9 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from voicegate.bench.caller import Caller
 from voicegate.bench.callers import make_caller
+from voicegate.bench.runner import await_answer
 from voicegate.bench.server import GatewayProcess
-from voicegate.bench.speech import make_clips
+from voicegate.bench.speech import SpeechClip, make_clips
 from voicegate.bench.turns import TurnResult
 from voicegate.cli.logs import LOG_LEVEL_ENV
 from voicegate.tts.piper import PiperTTS
@@ -77,16 +79,11 @@ def stages(speech_end: float, heard: float, marks: dict[str, float]) -> dict[str
     }
 
 
-async def _turn(caller: Any, clip: Any, result: TurnResult) -> tuple[float, float | None]:
+async def _turn(caller: Caller, clip: SpeechClip, result: TurnResult) -> tuple[float, float | None]:
     """Speak; return the end of speech and when the answer was first heard."""
     since = time.monotonic()
     speech_end = await caller.speak(clip)
-    try:
-        async with asyncio.timeout(TURN_TIMEOUT_S):
-            while not caller.turn_finished(since):  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        result.error = "no complete answer"
+    result.error = await await_answer(caller, speech_end, TURN_TIMEOUT_S)
     caller.measure(result, since, speech_end)
     first = result.client_ms.get("first_audio")
     return speech_end, None if first is None else speech_end + first / 1000.0
