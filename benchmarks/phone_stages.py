@@ -83,8 +83,9 @@ async def _turn(caller: Caller, clip: SpeechClip, result: TurnResult) -> tuple[f
     """Speak; return the end of speech and when the answer was first heard."""
     since = time.monotonic()
     speech_end = await caller.speak(clip)
-    result.error = await await_answer(caller, speech_end, TURN_TIMEOUT_S)
+    late = await await_answer(caller, speech_end, TURN_TIMEOUT_S)
     caller.measure(result, since, speech_end)
+    result.error = late or result.error
     first = result.client_ms.get("first_audio")
     return speech_end, None if first is None else speech_end + first / 1000.0
 

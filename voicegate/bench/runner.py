@@ -115,8 +115,9 @@ async def _call(
             for clip, result in zip(spoken, results, strict=True):
                 since = time.monotonic()
                 speech_end = await caller.speak(clip)
-                result.error = await await_answer(caller, speech_end, config.turn_timeout)
+                late = await await_answer(caller, speech_end, config.turn_timeout)
                 caller.measure(result, since, speech_end)
+                result.error = late or result.error
                 done += 1
                 progress.update(1)
                 await asyncio.sleep(config.pause)
