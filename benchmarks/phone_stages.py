@@ -182,7 +182,8 @@ def plot(document: dict[str, Any], path: Path) -> None:
     summary = document["summary_p50_ms"]
     names = [t for t in TRANSPORTS if summary[t]["turns"]]
     figure, axes = plt.subplots(figsize=(7, 4))
-    bottom = np.zeros(len(names))
+    bottom = np.full(len(names), ENDPOINT_S * 1000.0)
+    axes.bar(names, bottom, color="lightgrey", label="end-of-speech silence")
     for stage in STAGES:
         values = np.array([summary[t][stage] for t in names])
         axes.bar(names, values, bottom=bottom, label=stage)
