@@ -41,13 +41,14 @@ from voicegate.bench.speech import SpeechClip, make_clips
 from voicegate.bench.turns import TurnResult
 from voicegate.cli.logs import LOG_LEVEL_ENV
 from voicegate.tts.piper import PiperTTS
+from voicegate.voice.session import VoiceSettings
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 NAME = "phone_stages"
 TRANSPORTS = ("websocket", "twilio", "sip")
 STAGES = ("inbound", "stt", "room", "tts", "outbound")
-ENDPOINT_S = 0.3  # the endpointer's end-of-speech silence (VoiceSettings' default)
+ENDPOINT_S = VoiceSettings().end_of_speech_ms / 1000.0  # the end-of-speech silence
 TURN_TIMEOUT_S = 30.0
 _TURN_LINE = re.compile(r"session \S+ \((\w+)\): turn \S+ at (.*)$")
 

@@ -14,6 +14,8 @@ _STAGES = (
     ("tts", "answered", "first_audio"),
     ("total", "speech_ended", "first_audio"),
 )
+# Every mark, in the order a turn reaches them.
+_MARKS = tuple(dict.fromkeys(mark for _, start, end in _STAGES for mark in (start, end)))
 
 
 @dataclass(slots=True)
@@ -47,9 +49,8 @@ class TurnTimings:
         """Every mark set, as ``name=seconds`` on the monotonic clock (``time.monotonic``,
         shared by the processes of one machine): a log line that a client's own times line
         up with."""
-        names = ("speech_ended", "endpointed", "transcribed", "answered", "first_audio")
         return " ".join(
-            f"{name}={value:.4f}" for name in names if (value := getattr(self, name)) is not None
+            f"{name}={value:.4f}" for name in _MARKS if (value := getattr(self, name)) is not None
         )
 
     def as_dict(self) -> dict[str, object]:
