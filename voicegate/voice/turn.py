@@ -229,6 +229,14 @@ class TurnRunner:
             return
         timings.first_audio = at
         self._timings = None
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "session %s (%s): turn %s at %s",
+                self._session.id,
+                self._session.transport.kind,
+                timings.turn_id,
+                timings.marks(),
+            )
         if self._observer is not None:
             self._observer.turn_finished(timings)
         await self._session.transport.notify(TurnMetrics(timings))
