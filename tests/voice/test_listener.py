@@ -19,10 +19,12 @@ class Ears:
     def __init__(self, script: list[str], settings: VoiceSettings) -> None:
         self.speaking = False
         self.barge_ins = 0
+        self.told: list[SpeechStarted] = []
         self.listener = Listener(
             ScriptedSTT(script),
             settings,
             speaking=lambda: self.speaking,
+            on_speech_start=self.told.append,
             on_barge_in=self._barge_in,
         )
         self.clock = 0.0

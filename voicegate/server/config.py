@@ -22,7 +22,8 @@ from voicegate.errors import ConfigError
 from voicegate.redis.lease import LEASE_TTL_S
 from voicegate.stt.worker import DEFAULT_MAX_BATCH
 from voicegate.voice.ai import DEFAULT_AI_URL
-from voicegate.voice.protocol import is_language_code
+from voicegate.voice.hello import is_language_code
+from voicegate.voice.live_settings import BARGE_IN_MS_LIMITS, END_OF_SPEECH_MS_LIMITS
 from voicegate.voice.session import VoiceSettings
 
 ENV_PREFIX = "VOICEGATE_"
@@ -66,6 +67,9 @@ class ServeConfig:
     sip_room_from_uri: bool = False
     rtp_ports: tuple[int, int] = (10000, 20000)
     rtp_timeout: float = 30.0
+    record_calls: bool = False
+    recording_format: str = "wav"
+    recording_retention_days: float = 0.0
     voice: VoiceSettings = field(default_factory=VoiceSettings)
 
     @property
@@ -127,6 +131,16 @@ def _positive_float(text: str) -> float:
         raise ValueError("expected a positive number") from None
     if value <= 0:
         raise ValueError("expected a positive number")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number, 0 or more") from None
+    if not value >= 0:
+        raise ValueError("expected a number, 0 or more")
     return value
 
 
@@ -292,12 +306,26 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting("sip_room_from_uri", "the Request-URI's user part names the room a call joins", _bool),
     _Setting("rtp_ports", "UDP ports for the calls' RTP, such as 10000-20000", _port_range),
     _Setting("rtp_timeout", "seconds without RTP before a call is hung up", _positive_float),
+    _Setting(
+        "record_calls",
+        "record the calls whose hello asks for it (record: true) into <data-dir>/recordings",
+        _bool,
+    ),
+    _Setting("recording_format", "recording files: wav, or ogg (Opus)", _one_of("wav", "ogg")),
+    _Setting(
+        "recording_retention_days",
+        "delete recordings older than this many days (0: keep them)",
+        _non_negative_float,
+    ),
     _Setting("vad_aggressiveness", "WebRTC VAD aggressiveness, 0-3", _int_in(0, 3), voice=True),
     _Setting(
         "speech_start_ms", "speech that starts an utterance, in ms", _int_in(0, 2000), voice=True
     ),
     _Setting(
-        "end_of_speech_ms", "silence that ends an utterance, in ms", _int_in(60, 5000), voice=True
+        "end_of_speech_ms",
+        "silence that ends an utterance, in ms",
+        _int_in(*END_OF_SPEECH_MS_LIMITS),
+        voice=True,
     ),
     _Setting(
         "preroll_ms", "audio kept from before speech starts, in ms", _int_in(0, 2000), voice=True
@@ -311,7 +339,7 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting(
         "barge_in_ms",
         "speech needed to interrupt an answer, in ms",
-        _int_in(0, 5000),
+        _int_in(*BARGE_IN_MS_LIMITS),
         voice=True,
     ),
     _Setting(

@@ -19,13 +19,15 @@ class SessionRequest:
 
     Without a ``participant_id`` the gateway takes the metadata's ``subject`` (what
     :class:`~voicegate.voice.tokens.TokenAuth` puts there); without a ``language``, the
-    gateway's setting.
+    gateway's setting. ``record``: the client asks for the call to be recorded (done only
+    where the gateway records calls).
     """
 
     metadata: dict[str, Any] = field(default_factory=dict)
     room_id: str | None = None
     participant_id: str | None = None
     language: str | None = None
+    record: bool = False
 
 
 class SessionHandler(Protocol):

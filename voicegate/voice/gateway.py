@@ -19,13 +19,14 @@ from voicegate.core.store import StoreUnavailableError
 from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
-from voicegate.voice.access import GATEWAY_ROOM, RoomAccessDeniedError, RoomGrant
+from voicegate.voice.access import GATEWAY_ROOM, OWNER_KEY, RoomAccessDeniedError, RoomGrant
 from voicegate.voice.admission import SERVER_BUSY, Admission, CapacityError, SessionSlot
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.inbound import InboundMixer
 from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode
+from voicegate.voice.recording import CallRecorder, RecordingOptions, post_recording
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.turn import STORE_UNAVAILABLE, TurnObserver
@@ -57,7 +58,9 @@ class VoiceGateway:
     inbound audio runs through one :class:`InboundMixer` (``inbound``; by default with
     WebRTC VAD at the settings' aggressiveness). Sessions are admitted by
     :class:`Admission` (``max_sessions``, and the recogniser's measured load:
-    ``max_final_wait`` seconds, ``max_final_busy``).
+    ``max_final_wait`` seconds, ``max_final_busy``). With ``recording``, a session whose
+    client asks for it (``SessionRequest.record``) is recorded (``voice/recording.py``), and
+    its recording becomes an audio event of its room when it ends.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class VoiceGateway:
         max_final_wait: float = 1.0,
         max_final_busy: float = 0.8,
         inbound: InboundMixer | None = None,
+        recording: RecordingOptions | None = None,
     ) -> None:
         self._kit = kit
         self._stt: STTProvider = stt if stt is not None else kit.stt
@@ -95,6 +99,7 @@ class VoiceGateway:
             if inbound is not None
             else InboundMixer(WebRTCVAD(self._settings.vad_aggressiveness))
         )
+        self._recording = recording
         self._sessions: dict[str, VoiceSession] = {}
         self._draining = False
         self._emptied = asyncio.Event()
@@ -212,8 +217,10 @@ class VoiceGateway:
                         del self._joining[joining]
             participant = request.participant_id or str(request.metadata.get("subject", "caller"))
             session = VoiceSession(room_id, participant, transport, dict(request.metadata))
+            recorder = await self._recorder_for(session) if request.record else None
+            transport.recording = recorder is not None
             channel = VoiceChannel(
-                session, self._kit, self._stt, self._tts, settings, self._observer
+                session, self._kit, self._stt, self._tts, settings, self._observer, recorder
             )
             try:
                 await self._join(session, channel)
@@ -225,6 +232,19 @@ class VoiceGateway:
                 await transport.close(CloseCode.TRY_AGAIN_LATER, STORE_UNAVAILABLE)
             finally:
                 await self._leave(session, channel)
+
+    async def _recorder_for(self, session: VoiceSession) -> CallRecorder | None:
+        """A recorder of ``session``, if this gateway records calls."""
+        if self._recording is None:
+            return None
+        room = await self._kit.get_room(session.room_id)
+        owner = room.metadata.get(OWNER_KEY)
+        return CallRecorder(
+            self._recording,
+            session.room_id,
+            session.id,
+            owner if isinstance(owner, str) else None,
+        )
 
     async def _room_for(self, request: SessionRequest) -> str:
         """The room the session joins, as its auth metadata grants (``voice/access.py``)."""
@@ -243,10 +263,14 @@ class VoiceGateway:
         self._kit.register_channel(channel)
         await self._kit.attach_channel(session.room_id, channel.channel_id)
         transport = session.transport
-        transport.interrupt_handler = channel.interrupt
+        transport.message_handler = channel.on_message
         transport.dtmf_handler = channel.press
         self._mixer.add_session(
-            session.id, transport.input_rate, transport.input_channels, channel.on_frame
+            session.id,
+            transport.input_rate,
+            transport.input_channels,
+            channel.on_frame,
+            channel.audio_refused,
         )
         if self._observer is not None:
             self._observer.session_opened(transport.kind)
@@ -285,8 +309,13 @@ class VoiceGateway:
 
     async def _leave(self, session: VoiceSession, channel: VoiceChannel) -> None:
         """Undo whatever of :meth:`_join` happened; a failing step never stops the next."""
+        if channel.recorder is not None:
+            channel.recorder.end()  # the call's length: now, not once the channel has closed
         self._mixer.remove_session(session.id)
         await _logged(channel.close(), "closing the voice channel of", session)
+        if channel.recorder is not None:
+            posting = post_recording(self._kit, channel.recorder, session, channel.channel_id)
+            await _logged(posting, "posting the recording of", session)
         room_id, channel_id = session.room_id, channel.channel_id
         if channel_id in await self._bound_channels(room_id):
             await _logged(self._kit.detach_channel(room_id, channel_id), "detaching", session)

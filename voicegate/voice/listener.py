@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,7 @@ import numpy as np
 from voicegate.audio.endpoint import Endpointer, SpeechEnd, SpeechStart
 from voicegate.audio.frame import AudioFrame
 from voicegate.stt.base import STTProvider, STTStream, Transcript
+from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.notices import SpeechEnded, SpeechStarted
 from voicegate.voice.session import VoiceSettings
 from voicegate.voice.turns import TurnTimings
@@ -85,7 +87,8 @@ class Listener:
     transcript is often ready when the utterance ends. :meth:`events` yields every event
     in order: an utterance's :class:`UtteranceHeard` (or :class:`UtteranceLost`) comes
     before anything of the next one. The barge-in decision does not wait for that
-    order: ``on_barge_in`` is called at once when the caller has spoken
+    order: ``on_speech_start`` is called at once with each :class:`SpeechStarted` (which
+    :meth:`events` also yields, in order), and ``on_barge_in`` when the caller has spoken
     ``barge_in_ms`` while ``speaking()`` (an answer is being spoken), once per utterance.
     When neither the caller speaks nor an answer is spoken for ``idle_timeout_ms`` of the
     caller's audio (silence fed in for a stalled client counts), :class:`SessionIdle`
@@ -106,11 +109,13 @@ class Listener:
         settings: VoiceSettings,
         *,
         speaking: Callable[[], bool],
+        on_speech_start: Callable[[SpeechStarted], None],
         on_barge_in: Callable[[], None],
     ) -> None:
         self._stt = stt
         self._settings = settings
         self._speaking = speaking
+        self._on_speech_start = on_speech_start
         self._on_barge_in = on_barge_in
         self._endpointer = Endpointer(
             start_ms=settings.speech_start_ms,
@@ -118,6 +123,7 @@ class Listener:
             preroll_ms=settings.preroll_ms,
             max_utterance_ms=settings.max_utterance_ms,
         )
+        self._live = LiveSettings(settings.end_of_speech_ms, settings.barge_in_ms)
         self._stream: STTStream | None = None
         self._held: list[AudioFrame] = []  # quiet frames inside the utterance
         self._speech_start = 0.0
@@ -165,6 +171,23 @@ class Listener:
                 yield heard
 
     @property
+    def live(self) -> LiveSettings:
+        """The settings the client may change, as they are now."""
+        return self._live
+
+    def update(self, live: LiveSettings) -> None:
+        """Take the client's settings from now on (an utterance in progress too)."""
+        self._live = live
+        self._endpointer.hangover_s = math.inf if live.manual else live.end_of_speech_ms / 1000
+
+    def commit(self) -> None:
+        """The client ends the caller's turn (push-to-talk): the utterance in progress ends
+        here; without one, nothing happens."""
+        for event in self._endpointer.flush():
+            if isinstance(event, SpeechEnd):
+                self._close(event, behind=0.0)
+
+    @property
     def has_room(self) -> bool:
         """Whether the caller's audio may be taken now: False while the recogniser is so far
         behind that the waiting turns are full."""
@@ -192,7 +215,9 @@ class Listener:
     def _open(self, start: SpeechStart) -> None:
         self._speech_start = start.timestamp
         self._barged_in = False
-        self._events.put_nowait(SpeechStarted(start.timestamp))
+        started = SpeechStarted(start.timestamp)
+        self._on_speech_start(started)
+        self._events.put_nowait(started)
         if len(self._waiting) >= MAX_WAITING_UTTERANCES:
             self._joined = joined = self._waiting[-1]
             joined.ended.clear()
@@ -268,7 +293,13 @@ class Listener:
 
     def _check_barge_in(self, frame: AudioFrame) -> None:
         spoken_ms = (frame.timestamp + frame.duration - self._speech_start) * 1000.0
-        if not self._barged_in and spoken_ms >= self._settings.barge_in_ms and self._speaking():
+        live = self._live
+        if (
+            live.interruptions
+            and not self._barged_in
+            and spoken_ms >= live.barge_in_ms
+            and self._speaking()
+        ):
             self._barged_in = True
             self._on_barge_in()
 

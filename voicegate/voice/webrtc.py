@@ -9,8 +9,14 @@ from typing import Any
 from voicegate.voice.admission import CapacityError, SessionSlot
 from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest, VoiceBackend
+from voicegate.voice.hello import (
+    PROTOCOL_VERSIONS,
+    UNSUPPORTED_PROTOCOL,
+    is_int,
+    is_language_code,
+)
 from voicegate.voice.http import HttpReply, HttpRequest
-from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode, is_language_code
+from voicegate.voice.protocol import GOING_AWAY, UNSUPPORTED_LANGUAGE, CloseCode
 from voicegate.voice.rtc import (
     IceGatheringTimeoutError,
     InvalidOfferError,
@@ -90,9 +96,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         """Close every session with 1001 (going away) and wait for them to end."""
         self._closing = True
         sessions = dict(self._sessions)
-        await asyncio.gather(
-            *(t.close(CloseCode.GOING_AWAY, "server shutting down") for t in sessions)
-        )
+        await asyncio.gather(*(t.close(CloseCode.GOING_AWAY, GOING_AWAY) for t in sessions))
         await asyncio.gather(*sessions.values(), return_exceptions=True)
 
     async def respond(self, request: HttpRequest) -> HttpReply:
@@ -107,7 +111,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         if not _is_json(request.headers.get("Content-Type", "")):
             return self._refuse_offer(415, "send the offer as Content-Type: application/json")
         try:
-            offer_sdp, offer_type, room_id, language = _read_offer(request)
+            offer_sdp, offer_type, room_id, language, version = _read_offer(request)
         except ValueError as exc:
             return self._refuse_offer(400, str(exc))
         if self._closing:
@@ -131,7 +135,7 @@ class WebRTCVoiceBackend(VoiceBackend):
                 logger.warning("offer not answered: %s", exc)
                 return HttpReply.error(503, str(exc))
             transport = WebRTCTransport(
-                peer.connection, peer.inbound_audio, outbound, self._connect_timeout
+                peer.connection, peer.inbound_audio, outbound, self._connect_timeout, version
             )
             session_request = SessionRequest(outcome.metadata, room_id, language=language)
             self._sessions[transport] = asyncio.create_task(
@@ -175,9 +179,9 @@ class WebRTCVoiceBackend(VoiceBackend):
             logger.exception("webrtc session failed")
 
 
-def _read_offer(request: HttpRequest) -> tuple[str, str, str | None, str | None]:
-    """``(sdp, type, room_id, language)`` of an offer body; ``ValueError`` saying what is
-    wrong."""
+def _read_offer(request: HttpRequest) -> tuple[str, str, str | None, str | None, int]:
+    """``(sdp, type, room_id, language, protocol)`` of an offer body; ``ValueError`` saying
+    what is wrong."""
     body: Any = request.json()
     if not isinstance(body, dict):
         raise ValueError("the offer must be a JSON object")
@@ -191,7 +195,11 @@ def _read_offer(request: HttpRequest) -> tuple[str, str, str | None, str | None]
     language = body.get("language")
     if not (language is None or is_language_code(language)):
         raise ValueError('"language" must be null, "auto" or a language code such as "fr"')
-    return offer_sdp, offer_type, room_id, language
+    version = body.get("protocol", 1)
+    if not is_int(version) or version not in PROTOCOL_VERSIONS:
+        versions = " or ".join(map(str, PROTOCOL_VERSIONS))
+        raise ValueError(f'{UNSUPPORTED_PROTOCOL}: "protocol" must be {versions}')
+    return offer_sdp, offer_type, room_id, language, version
 
 
 def _is_json(content_type: str) -> bool:

@@ -35,7 +35,7 @@ from voicegate.telephony.sip.transactions import (
 from voicegate.voice.admission import CapacityError, SessionSlot
 from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest, VoiceBackend
-from voicegate.voice.protocol import CloseCode
+from voicegate.voice.protocol import GOING_AWAY, CloseCode
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +130,7 @@ class SIPVoiceBackend(VoiceBackend):
     async def close(self) -> None:
         """Refuse new calls, hang up every call (BYE), stop listening."""
         self._closing = True
-        hang_ups = [
-            call.close(CloseCode.GOING_AWAY, "server shutting down") for call in self._calls
-        ]
+        hang_ups = [call.close(CloseCode.GOING_AWAY, GOING_AWAY) for call in self._calls]
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(SHUTDOWN_WAIT_S):
                 await asyncio.gather(*hang_ups, return_exceptions=True)
