@@ -12,8 +12,9 @@ import pytest
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.server.recordings import RecordingLibrary
-from voicegate.testing import FakeClock
+from voicegate.testing import FakeClock, MemoryTransport
 from voicegate.voice.recording import CallRecorder, RecordingInfo, RecordingOptions
+from voicegate.voice.session import VoiceSession
 
 RATE = 16000
 
@@ -21,6 +22,10 @@ RATE = 16000
 def _tone(seconds: float, rate: int = RATE, level: int = 8000) -> AudioFrame:
     n = round(seconds * rate)
     return AudioFrame((level * np.sin(np.arange(n) * 0.3)).astype(np.int16), rate)
+
+
+def _session() -> VoiceSession:
+    return VoiceSession("room", "alice", MemoryTransport())
 
 
 def _caller(recorder: CallRecorder, clock: FakeClock, audio: AudioFrame) -> None:
@@ -46,7 +51,7 @@ async def test_each_side_lands_where_it_was_heard_and_a_cut_drops_the_unheard_re
     tmp_path: Path,
 ) -> None:
     clock = FakeClock()
-    recorder = CallRecorder(RecordingOptions(tmp_path), "room", "session", "owner", clock)
+    recorder = CallRecorder(RecordingOptions(tmp_path), _session(), "owner", clock)
     _caller(recorder, clock, _tone(1.0))  # the caller speaks for 1 s
     _caller(recorder, clock, _tone(0.5, level=0))
     recorder.answer(_tone(3.0, rate=24000))  # at 1.5 s: 3 s of answer queued at once
@@ -70,7 +75,7 @@ async def test_a_call_that_ends_while_the_caller_is_behind_is_as_long_as_it_last
     tmp_path: Path,
 ) -> None:
     clock = FakeClock()
-    recorder = CallRecorder(RecordingOptions(tmp_path), "room", "session", None, clock)
+    recorder = CallRecorder(RecordingOptions(tmp_path), _session(), None, clock)
     _caller(recorder, clock, _tone(0.4))
     clock.advance(0.2)  # the client stalled; the inbound path had not fed silence yet
     info = await recorder.finish()
@@ -83,7 +88,7 @@ async def test_retention_deletes_old_recordings_only(tmp_path: Path) -> None:
     clock = FakeClock()
     infos = []
     for _ in range(2):
-        recorder = CallRecorder(RecordingOptions(tmp_path, "ogg"), "room", "s", None, clock)
+        recorder = CallRecorder(RecordingOptions(tmp_path, "ogg"), _session(), None, clock)
         _caller(recorder, clock, _tone(0.2))
         infos.append(await recorder.finish())
     old, new = infos

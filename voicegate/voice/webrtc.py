@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from voicegate.voice.admission import CapacityError, SessionSlot
@@ -110,7 +111,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         if not _is_json(request.headers.get("Content-Type", "")):
             return self._refuse_offer(415, "send the offer as Content-Type: application/json")
         try:
-            offer_sdp, offer_type, room_id, language = _read_offer(request)
+            offer = _read_offer(request)
         except ValueError as exc:
             return self._refuse_offer(400, str(exc))
         if self._closing:
@@ -123,9 +124,9 @@ class WebRTCVoiceBackend(VoiceBackend):
             outbound = PacedAudioTrack()
             try:
                 peer = await answer_offer(
-                    offer_sdp,
+                    offer.sdp,
                     outbound,
-                    offer_type=offer_type,
+                    offer_type=offer.type,
                     gathering_timeout=self._gathering_timeout,
                 )
             except InvalidOfferError as exc:
@@ -136,7 +137,9 @@ class WebRTCVoiceBackend(VoiceBackend):
             transport = WebRTCTransport(
                 peer.connection, peer.inbound_audio, outbound, self._connect_timeout
             )
-            session_request = SessionRequest(outcome.metadata, room_id, language=language)
+            session_request = SessionRequest(
+                outcome.metadata, offer.room_id, language=offer.language, record=offer.record
+            )
             self._sessions[transport] = asyncio.create_task(
                 self._run(transport, session_request, slot.hand_over()), name="webrtc-session"
             )
@@ -145,7 +148,7 @@ class WebRTCVoiceBackend(VoiceBackend):
                 session_id = await transport.wait_opened()
         except SessionRefusedError as exc:
             if (exc.code, exc.reason) == (CloseCode.PROTOCOL_VIOLATION, UNSUPPORTED_LANGUAGE):
-                unknown = f"the recogniser does not know language {language!r}"
+                unknown = f"the recogniser does not know language {offer.language!r}"
                 return self._refuse_offer(400, f"{UNSUPPORTED_LANGUAGE}: {unknown}")
             status, message = _REFUSALS.get(exc.code, (500, "the session could not start"))
             if exc.code == CloseCode.TRY_AGAIN_LATER and exc.reason:  # which limit
@@ -155,7 +158,8 @@ class WebRTCVoiceBackend(VoiceBackend):
             logger.warning("session not opened within %.1f s", self._open_timeout)
             await transport.close(CloseCode.TRY_AGAIN_LATER, "server_busy")
             return HttpReply.error(503, "the session did not start in time")
-        return HttpReply(200, {"sdp": peer.answer_sdp, "type": "answer", "session_id": session_id})
+        answer = {"sdp": peer.answer_sdp, "type": "answer", "session_id": session_id}
+        return HttpReply(200, {**answer, "recording": transport.recording})
 
     def _refuse_offer(self, status: int, message: str) -> HttpReply:
         """Count, log (one line) and answer an offer refused for what the client sent."""
@@ -178,9 +182,19 @@ class WebRTCVoiceBackend(VoiceBackend):
             logger.exception("webrtc session failed")
 
 
-def _read_offer(request: HttpRequest) -> tuple[str, str, str | None, str | None]:
-    """``(sdp, type, room_id, language)`` of an offer body; ``ValueError`` saying what is
-    wrong."""
+@dataclass(frozen=True, slots=True)
+class _Offer:
+    """What an offer's body asks for."""
+
+    sdp: str
+    type: str
+    room_id: str | None
+    language: str | None
+    record: bool
+
+
+def _read_offer(request: HttpRequest) -> _Offer:
+    """The offer in a request's body; ``ValueError`` saying what is wrong."""
     body: Any = request.json()
     if not isinstance(body, dict):
         raise ValueError("the offer must be a JSON object")
@@ -194,7 +208,10 @@ def _read_offer(request: HttpRequest) -> tuple[str, str, str | None, str | None]
     language = body.get("language")
     if not (language is None or is_language_code(language)):
         raise ValueError('"language" must be null, "auto" or a language code such as "fr"')
-    return offer_sdp, offer_type, room_id, language
+    record = body.get("record", False)
+    if not isinstance(record, bool):
+        raise ValueError('"record" must be true or false')
+    return _Offer(offer_sdp, offer_type, room_id, language, record)
 
 
 def _is_json(content_type: str) -> bool:
