@@ -158,8 +158,7 @@ class WebRTCVoiceBackend(VoiceBackend):
             logger.warning("session not opened within %.1f s", self._open_timeout)
             await transport.close(CloseCode.TRY_AGAIN_LATER, "server_busy")
             return HttpReply.error(503, "the session did not start in time")
-        answer = {"sdp": peer.answer_sdp, "type": "answer", "session_id": session_id}
-        return HttpReply(200, {**answer, "recording": transport.recording})
+        return HttpReply(200, {"sdp": peer.answer_sdp, "type": "answer", "session_id": session_id})
 
     def _refuse_offer(self, status: int, message: str) -> HttpReply:
         """Count, log (one line) and answer an offer refused for what the client sent."""
