@@ -269,6 +269,8 @@ class VoiceGateway:
         )
         if self._observer is not None:
             self._observer.session_opened(transport.kind)
+        if channel.recorder is not None:
+            channel.recorder.start()
         await transport.opened(session.id, session.room_id)
         await self._kit.hook_engine.framework.emit(
             "voice_session_started",

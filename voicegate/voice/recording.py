@@ -211,6 +211,11 @@ class CallRecorder:
         )
         self._thread.start()
 
+    def start(self) -> None:
+        """The call begins now (its client is told the session is open): the recording's
+        time 0, or its construction's if this is never called."""
+        self._started = self._clock()
+
     def caller(self, frame: AudioFrame) -> None:
         """The caller's next 16 kHz mono frame (the session's inbound clock)."""
         if not self._ended:
