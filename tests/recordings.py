@@ -94,3 +94,11 @@ async def check_recording(
     caller_loud = np.flatnonzero(np.abs(left.astype(np.int32)) > LOUD)
     answer_loud = np.flatnonzero(np.abs(right.astype(np.int32)) > LOUD)
     assert caller_loud[-1] < answer_loud[0]  # time-aligned: the answer follows the question
+
+
+async def until_described(folder: Path, recording_id: str) -> None:
+    """Wait until a recorder's writer has created and locked its file, and described it."""
+    description = folder / f"{recording_id}.json"
+    async with asyncio.timeout(10):
+        while not await asyncio.to_thread(description.exists):  # noqa: ASYNC110 - a file
+            await asyncio.sleep(0.01)

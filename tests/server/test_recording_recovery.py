@@ -3,13 +3,13 @@ recorded are left alone. (A real SIGKILLed server: ``test_recordings.py``.)"""
 
 from __future__ import annotations
 
-import asyncio
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.recordings import until_described
 from voicegate import InMemoryStore
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.recording_file import open_recording
@@ -58,7 +58,7 @@ async def test_a_cut_off_recording_gets_an_incomplete_event_with_its_real_length
     session = VoiceSession(room.id, "bob", MemoryTransport())
     live = CallRecorder(RecordingOptions(tmp_path), session, None, clock)
     live.caller(AudioFrame(np.zeros(320, np.int16), RATE))
-    await _until_described(tmp_path, live.info.id)
+    await until_described(tmp_path, live.info.id)
     library = RecordingLibrary(tmp_path)
 
     assert await recover_recordings(library, store) == [cut_off.id]  # the live call is left alone
@@ -83,10 +83,3 @@ async def test_a_cut_off_recording_gets_an_incomplete_event_with_its_real_length
     assert await recover_recordings(library, store) == [finished.id]  # its posting was lost
     recovered = (await store.list_events(room.id))[-1]
     assert recovered.metadata["recording"]["complete"] is True
-
-
-async def _until_described(folder: Path, recording_id: str) -> None:
-    """Wait until the recorder's writer has created, locked and described its file."""
-    async with asyncio.timeout(10):
-        while not (folder / f"{recording_id}.json").exists():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.recordings import until_described
 from voicegate.audio.frame import AudioFrame
 from voicegate.server.recordings import RecordingLibrary
 from voicegate.testing import FakeClock, MemoryTransport
@@ -92,11 +93,16 @@ async def test_retention_deletes_old_recordings_only(tmp_path: Path) -> None:
         _caller(recorder, clock, _tone(0.2))
         infos.append(await recorder.finish())
     old, new = infos
-    week_ago = os.stat(tmp_path / f"{old.id}.json").st_mtime - 7 * 86400
-    os.utime(tmp_path / f"{old.id}.json", (week_ago, week_ago))
+    long_call = CallRecorder(RecordingOptions(tmp_path), _session(), None, clock)
+    _caller(long_call, clock, _tone(0.2))
+    await until_described(tmp_path, long_call.info.id)
+    for aged in (old.id, long_call.info.id):
+        week_ago = os.stat(tmp_path / f"{aged}.json").st_mtime - 7 * 86400
+        os.utime(tmp_path / f"{aged}.json", (week_ago, week_ago))
     library = RecordingLibrary(tmp_path)
-    assert library.delete_older_than(3) == [old.id]
-    assert [info.id for info in library.all()] == [new.id]
+    assert library.delete_older_than(3) == [old.id]  # not the call still recorded
+    live = await long_call.finish()
+    assert sorted(info.id for info in library.all()) == sorted([new.id, live.id])
     left = await asyncio.to_thread(os.listdir, tmp_path)
-    assert sorted(left) == sorted([new.file, f"{new.id}.json"])
+    assert sorted(left) == sorted([new.file, f"{new.id}.json", live.file, f"{live.id}.json"])
     assert library.get("../etc/passwd") is None
