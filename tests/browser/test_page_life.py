@@ -9,6 +9,7 @@ import json
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -209,12 +210,7 @@ async def test_quiet_speech_is_reported_with_its_level(speech_wav: Path, tmp_pat
 async def test_the_microphone_check_measures_the_levels_and_transcribes_the_test_sentence(
     page: Page,
 ) -> None:
-    with running_server("--store", "memory") as (url, _):
-        await page.goto(f"{url}&aec=0")
-        await page.click("#mic-check")
-        await wait(page, "() => window.voicegate.micCheck !== null")
-        check = (await page_state(page))["micCheck"]
-        shown = await page.inner_text("#mic-check-result")
+    check, shown = await _microphone_check(page)
     assert check["voiceDetected"] is True
     assert check["clipped"] is False
     assert check["noiseFloorDb"] < -60  # the fake microphone's silences are digital zero
@@ -229,11 +225,16 @@ async def test_the_microphone_check_marks_a_clipping_input(
 ) -> None:
     wav = await _scaled(speech_wav, tmp_path / "clipping.wav", 12)
     async with launched_chromium(wav) as browser, new_page(browser) as page:
-        with running_server("--store", "memory") as (url, _):
-            await page.goto(f"{url}&aec=0")
-            await page.click("#mic-check")
-            await wait(page, "() => window.voicegate.micCheck !== null")
-            check = (await page_state(page))["micCheck"]
-            shown = await page.inner_text("#mic-check-result")
+        check, shown = await _microphone_check(page)
     assert check["clipped"] is True
     assert "clipping: lower the input level" in shown
+
+
+async def _microphone_check(page: Page) -> tuple[dict[str, Any], str]:
+    """Run the page's microphone check against a fresh server: its result and the words shown."""
+    with running_server("--store", "memory") as (url, _):
+        await page.goto(f"{url}&aec=0")
+        await page.click("#mic-check")
+        await wait(page, "() => window.voicegate.micCheck !== null")
+        check: dict[str, Any] = (await page_state(page))["micCheck"]
+        return check, await page.inner_text("#mic-check-result")

@@ -16,17 +16,14 @@ from websockets.exceptions import ConnectionClosedError
 from voicegate.core.models import ChannelType, EventSource, RoomEvent, TextContent
 from voicegate.server.adapters import StarletteMessageSocket
 from voicegate.server.embedded import EmbeddedServer
+from voicegate.voice.client_messages import AudioIn, Bye, Interrupt, ProtocolError
 from voicegate.voice.endpoint import SocketClosedError
 from voicegate.voice.event_json import event_to_json, json_safe
+from voicegate.voice.hello import Hello
 from voicegate.voice.protocol import (
     CLOSE_MESSAGES,
     GOING_AWAY,
-    AudioIn,
-    Bye,
     CloseCode,
-    Hello,
-    Interrupt,
-    ProtocolError,
     State,
     VoiceProtocol,
 )

@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Self
 
-from voicegate.core.answers import AnswerRelay
 from voicegate.core.channels import (
     Channel,
     SendFn,
@@ -128,7 +127,6 @@ class RoomKit:
             identity_timeout=identity_timeout,
         )
         self._delegator = TaskDelegator(self._store, self._rooms, self._hooks, self._tasks)
-        self._answer_relay: AnswerRelay | None = None
         self._closed = False
 
     async def __aenter__(self) -> Self:
@@ -292,23 +290,9 @@ class RoomKit:
         (another process attached, detached or closed)."""
         self._rooms.forget(room_id)
 
-    def relay_answers(self, relay: AnswerRelay | None) -> None:
-        """Let :meth:`cancel_response` reach answers streaming in the other processes that
-        share this kit's rooms (None: this process only)."""
-        self._answer_relay = relay
-
     async def cancel_response(self, response_id: str) -> bool:
-        """Stop an answer streaming in parts once its part in progress is committed (barge-in),
-        in this process or, through the :meth:`relay_answers` relay, in another; returns when
-        it has stopped, or False if it does not stream anywhere."""
-        if await self._pipeline.cancel_response(response_id):
-            return True
-        relay = self._answer_relay
-        return relay is not None and await relay.cancel_elsewhere(response_id)
-
-    async def cancel_local_response(self, response_id: str) -> bool:
-        """:meth:`cancel_response` in this process only (what an ``AnswerRelay`` calls when
-        another process asks)."""
+        """Stop an answer streaming in parts once its part in progress is committed (barge-in);
+        returns when it has stopped, or False if it does not stream in this process."""
         return await self._pipeline.cancel_response(response_id)
 
     async def wait_answers(self, room_id: str | None = None) -> None:

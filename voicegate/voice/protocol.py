@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Any
 
 from voicegate.core.models import RoomEvent
+from voicegate.voice.client_messages import (
+    BAD_MESSAGE,
+    AudioIn,
+    Bye,
+    Interrupt,
+    ProtocolError,
+    ProtocolEvent,
+    read_version_2,
+)
 from voicegate.voice.event_json import event_to_json
+from voicegate.voice.hello import SAMPLE_FORMAT, Hello, HelloRefused, read_hello
 from voicegate.voice.json_input import InvalidJSONError, parse_client_json
 
-SAMPLE_FORMAT = "pcm16"
-"""The only audio format: signed 16-bit little-endian PCM."""
-AUTO_LANGUAGE = "auto"
-"""The language setting that lets the recogniser detect each utterance's language."""
 UNSUPPORTED_LANGUAGE = "unsupported_language"
 """Why a session is refused whose language the recogniser does not know (close 4400)."""
 
@@ -54,61 +59,6 @@ class CloseCode(IntEnum):
     IDLE_TIMEOUT = 4410
     TOO_SLOW = 4429
 
-
-@dataclass(frozen=True, slots=True)
-class Hello:
-    """The client's opening message: the audio it will send and the room it asks for."""
-
-    sample_rate: int
-    channels: int
-    room_id: str | None
-    format: str = SAMPLE_FORMAT
-    language: str | None = None
-    """The language the caller speaks (``auto``: detected), or None for the server's default."""
-    record: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class AudioIn:
-    """One frame of the caller's PCM16 LE audio (whole samples)."""
-
-    pcm: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Interrupt:
-    """The client asks to stop the answer being spoken."""
-
-
-@dataclass(frozen=True, slots=True)
-class Bye:
-    """The client ends the session."""
-
-
-@dataclass(frozen=True, slots=True)
-class ProtocolError:
-    """The client broke the protocol; ``fatal`` errors close the connection."""
-
-    code: str
-    message: str
-    fatal: bool
-
-    def __str__(self) -> str:
-        """One log line: ``code (fatal): message``."""
-        return f"{self.code}{' (fatal)' if self.fatal else ''}: {self.message}"
-
-
-def is_language_code(value: object) -> bool:
-    """Whether ``value`` is ``auto`` or has the shape of a language code (2-3 lower-case
-    letters, as Whisper names languages); whether the recogniser knows it is checked when
-    the session starts."""
-    if not isinstance(value, str):
-        return False
-    code = 2 <= len(value) <= 3 and value.isascii() and value.isalpha() and value.islower()
-    return value == AUTO_LANGUAGE or code
-
-
-ProtocolEvent = Hello | AudioIn | Interrupt | Bye | ProtocolError
 
 _CLOSE_REASON_BYTES = 123
 
@@ -156,6 +106,11 @@ class VoiceProtocol:
         self._outgoing: list[str | bytes] = []
         self._errors = 0
 
+    @property
+    def version(self) -> int:
+        """The protocol version the ``hello`` asked for (1 until then)."""
+        return self.hello.protocol if self.hello is not None else 1
+
     def receive(self, message: str | bytes) -> list[ProtocolEvent]:
         """A WebSocket message: text is JSON control, bytes are audio."""
         if isinstance(message, str):
@@ -192,7 +147,12 @@ class VoiceProtocol:
             return [Bye()]
         if kind == "hello":
             return self._reject("duplicate_hello", '"hello" was already received')
-        return self._reject("unknown_type", f'unknown message type "{kind}"')
+        read = read_version_2(kind, message) if self.version > 1 else None
+        if read is None:
+            return self._reject("unknown_type", f'unknown message type "{kind}"')
+        if isinstance(read, str):
+            return self._reject(BAD_MESSAGE, read)
+        return [read]
 
     def receive_binary(self, data: bytes) -> list[ProtocolEvent]:
         """Events from one binary (audio) message."""
@@ -239,13 +199,15 @@ class VoiceProtocol:
         recording: bool = False,
     ) -> None:
         """Answer the hello with ``ready``: the session id, the rates the server uses and
-        whether the call is recorded."""
+        whether the call is recorded; from version 2 on, also the version spoken."""
         if self.state is not State.OPEN or self.accepted:
             raise RuntimeError(f"accept() needs a fresh hello; state is {self.state.value}")
         self.accepted = True
+        version = {"protocol": self.version} if self.version > 1 else {}
         self._send_json(
             {
                 "type": "ready",
+                **version,
                 "session_id": session_id,
                 "room_id": room_id,
                 "input_sample_rate": input_rate,
@@ -329,41 +291,12 @@ class VoiceProtocol:
             self._fail("hello_timeout", f'no "hello" within {timeout:g} s', CloseCode.HELLO_TIMEOUT)
 
     def _receive_hello(self, message: dict[str, Any]) -> list[ProtocolEvent]:
-        rate = message.get("sample_rate")
-        channels = message.get("channels", 1)
-        sample_format = message.get("format", SAMPLE_FORMAT)
-        room_id = message.get("room_id")
-        language = message.get("language")
-        record = message.get("record", False)
-        if not isinstance(record, bool):
-            return self._reject("bad_hello", "record must be true or false")
-        if not _is_int(rate) or not _is_int(channels):
-            return self._reject("bad_hello", "sample_rate and channels must be integers")
-        if not isinstance(sample_format, str) or not (room_id is None or isinstance(room_id, str)):
-            return self._reject("bad_hello", "format must be a string and room_id a string or null")
-        if rate not in self.supported_rates:
-            rates = ", ".join(map(str, self.supported_rates))
-            return self._reject(
-                "unsupported_sample_rate", f"sample_rate {rate} is not one of {rates}"
-            )
-        if channels not in self.supported_channels:
-            allowed = ", ".join(map(str, self.supported_channels))
-            return self._reject(
-                "unsupported_channels", f"channels {channels} is not one of {allowed}"
-            )
-        if sample_format != SAMPLE_FORMAT:
-            return self._reject(
-                "unsupported_format", f'format "{sample_format}" is not "{SAMPLE_FORMAT}"'
-            )
-        if not (language is None or is_language_code(language)):
-            return self._reject(
-                "bad_hello", 'language must be null, "auto" or a language code such as "fr"'
-            )
-        self.hello = Hello(
-            sample_rate=rate, channels=channels, room_id=room_id, language=language, record=record
-        )
+        hello = read_hello(message, self.supported_rates, self.supported_channels)
+        if isinstance(hello, HelloRefused):
+            return self._reject(hello.code, hello.message)
+        self.hello = hello
         self.state = State.OPEN
-        return [self.hello]
+        return [hello]
 
     def _reject(self, code: str, message: str) -> list[ProtocolEvent]:
         """A recoverable error once open; before the hello, every error is fatal."""
@@ -398,7 +331,3 @@ class VoiceProtocol:
 
     def _send_json(self, message: dict[str, Any]) -> None:
         self._outgoing.append(json.dumps(message, separators=(",", ":")))
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from voicegate.core.models import ChannelType, new_id, utcnow
-from voicegate.voice.protocol import AUTO_LANGUAGE
+from voicegate.voice.hello import AUTO_LANGUAGE
 from voicegate.voice.transport import VoiceTransport
 
 

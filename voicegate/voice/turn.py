@@ -33,8 +33,6 @@ BUSY = "busy"
 """The error code of an answer the session did not speak: too many answers waiting."""
 STORE_UNAVAILABLE = "store_unavailable"
 """The error code a caller gets when its transcript could not be stored; the session goes on."""
-REMEMBERED_CUTS = 16
-"""Interrupted responses a session remembers, to speak none of their late parts."""
 _NOT_STORED = "the server cannot store your words now (its store fails); this turn got no answer"
 
 
@@ -74,9 +72,7 @@ class TurnRunner:
         self._observer = observer
         self._timings: TurnTimings | None = None  # the turn waiting for its first answer audio
         self._unsent_final: Transcript | None = None  # its commit not reported yet
-        # responses the caller interrupted, newest last: a part of one that arrives later (it
-        # was committed before the cancel took effect, maybe in another process) is not spoken
-        self._cut: dict[str, None] = {}
+        self._cut: set[str] = set()  # responses being cancelled after an interruption
 
     async def take(self, utterance: UtteranceHeard) -> None:
         """Send the utterance's transcript into the room (unless a hook blocks it)."""
@@ -179,14 +175,15 @@ class TurnRunner:
         if not cut:
             return
         session = self._session
-        self._cut.update(dict.fromkeys(cut))
-        while len(self._cut) > REMEMBERED_CUTS:
-            del self._cut[next(iter(self._cut))]
-        if barged_in:
-            await session.transport.notify(BargeIn())
-        await self._speaker.stopped()
-        for response_id in cut:
-            await self._kit.cancel_response(response_id)
+        self._cut |= cut
+        try:
+            if barged_in:
+                await session.transport.notify(BargeIn())
+            await self._speaker.stopped()
+            for response_id in cut:
+                await self._kit.cancel_response(response_id)
+        finally:
+            self._cut -= cut
         if barged_in:
             await self._hooks.run_all(HookTrigger.ON_BARGE_IN, BargeIn(), session, session.room_id)
 

@@ -10,13 +10,9 @@ from typing import Any
 from voicegate.voice.admission import CapacityError, SessionSlot
 from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest, VoiceBackend
+from voicegate.voice.hello import is_language_code
 from voicegate.voice.http import HttpReply, HttpRequest
-from voicegate.voice.protocol import (
-    GOING_AWAY,
-    UNSUPPORTED_LANGUAGE,
-    CloseCode,
-    is_language_code,
-)
+from voicegate.voice.protocol import GOING_AWAY, UNSUPPORTED_LANGUAGE, CloseCode
 from voicegate.voice.rtc import (
     IceGatheringTimeoutError,
     InvalidOfferError,

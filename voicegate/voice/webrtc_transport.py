@@ -19,10 +19,11 @@ from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.errors import RoomKitError
+from voicegate.voice.client_messages import Bye, Interrupt, ProtocolError
 from voicegate.voice.notices import Notice
 from voicegate.voice.outbox import MAX_UNSENT_BYTES, TOO_SLOW
 from voicegate.voice.playout import PLAY_AHEAD_S
-from voicegate.voice.protocol import Bye, CloseCode, Interrupt, ProtocolError, VoiceProtocol
+from voicegate.voice.protocol import CloseCode, VoiceProtocol
 from voicegate.voice.rtc import PacedAudioTrack, read_audio
 from voicegate.voice.rtc.inbound import WEBRTC_SAMPLE_RATE
 from voicegate.voice.transport import VoiceTransport

@@ -11,20 +11,14 @@ from typing import Any
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest
+from voicegate.voice.client_messages import AudioIn, Bye, Interrupt, ProtocolError
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
+from voicegate.voice.hello import Hello
 from voicegate.voice.http import HttpRequest
 from voicegate.voice.notices import Notice
 from voicegate.voice.outbox import SEND_TIMEOUT_S, TOO_SLOW, SocketWriter
 from voicegate.voice.playout import PlayoutBuffer
-from voicegate.voice.protocol import (
-    AudioIn,
-    Bye,
-    CloseCode,
-    Hello,
-    Interrupt,
-    ProtocolError,
-    VoiceProtocol,
-)
+from voicegate.voice.protocol import CloseCode, VoiceProtocol
 from voicegate.voice.socket_backend import SocketVoiceBackend
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.wire import write_notice

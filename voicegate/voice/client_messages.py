@@ -1,0 +1,75 @@
+"""What a client sends, as typed events, and the checks of the version 2 messages.
+
+Sans-I/O like :mod:`voicegate.voice.protocol`, which turns each message it receives into
+these events (``docs/protocol.md`` describes every one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from voicegate.voice.hello import Hello, is_int
+
+BAD_MESSAGE = "bad_message"
+"""The error code of a known message whose fields are missing or wrong (recoverable)."""
+MAX_TYPED_CHARS = 2000
+"""The longest text a ``say`` or ``text`` message may carry."""
+MAX_ID_CHARS = 64
+"""The longest response id a ``played`` mark may name."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioIn:
+    """One frame of the caller's PCM16 LE audio (whole samples)."""
+
+    pcm: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """The client asks to stop the answer being spoken."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bye:
+    """The client ends the session."""
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    """Version 2: the client has played ``ms`` milliseconds of the answer ``response_id``."""
+
+    response_id: str
+    ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolError:
+    """The client broke the protocol; ``fatal`` errors close the connection."""
+
+    code: str
+    message: str
+    fatal: bool
+
+    def __str__(self) -> str:
+        """One log line: ``code (fatal): message``."""
+        return f"{self.code}{' (fatal)' if self.fatal else ''}: {self.message}"
+
+
+ClientMessage = Interrupt | Bye | Played
+"""A text message a session acts on."""
+ProtocolEvent = Hello | AudioIn | ClientMessage | ProtocolError
+
+
+def read_version_2(kind: str, message: dict[str, Any]) -> ClientMessage | str | None:
+    """The version 2 message ``message`` of type ``kind``; a ``str`` says why its fields are
+    wrong (a :data:`BAD_MESSAGE`); ``None`` when version 2 has no message ``kind``."""
+    if kind == "played":
+        response_id, ms = message.get("response_id"), message.get("ms")
+        if not isinstance(response_id, str) or not 0 < len(response_id) <= MAX_ID_CHARS:
+            return f"played needs a response_id: a string of 1 to {MAX_ID_CHARS} characters"
+        if not is_int(ms) or ms < 0:
+            return "played needs ms: a whole number of milliseconds, 0 or more"
+        return Played(response_id, ms)
+    return None
