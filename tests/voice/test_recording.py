@@ -14,7 +14,12 @@ from tests.recordings import until_described
 from voicegate.audio.frame import AudioFrame
 from voicegate.server.recordings import RecordingLibrary
 from voicegate.testing import FakeClock, MemoryTransport
-from voicegate.voice.recording import CallRecorder, RecordingInfo, RecordingOptions
+from voicegate.voice.recording import (
+    CALLER_LEAD_S,
+    CallRecorder,
+    RecordingInfo,
+    RecordingOptions,
+)
 from voicegate.voice.session import VoiceSession
 
 RATE = 16000
@@ -83,6 +88,27 @@ async def test_a_call_that_ends_while_the_caller_is_behind_is_as_long_as_it_last
     assert len(_read(tmp_path / info.file)) == round(0.6 * RATE)
     recorder.caller(_tone(0.1))  # a frame after the end is not recorded
     assert len(_read(tmp_path / info.file)) == round(0.6 * RATE)
+
+
+async def test_late_caller_audio_after_fed_silence_is_kept_and_the_channel_returns_to_the_clock(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    recorder = CallRecorder(RecordingOptions(tmp_path), _session(), None, clock)
+    _caller(recorder, clock, _tone(0.4))
+    _caller(recorder, clock, _tone(0.3, level=0))  # the inbound path fed silence: audio late
+    late = _tone(0.3)
+    for start in range(0, late.num_samples, 320):  # then the late audio came, all at once
+        recorder.caller(AudioFrame(late.samples[start : start + 320], RATE))
+    _caller(recorder, clock, _tone(1.0, level=0))  # the caller's silence, in real time
+    info = await recorder.finish()
+
+    left = _read(tmp_path / info.file)[:, 0]
+    assert abs(len(left) / RATE - 1.7) <= CALLER_LEAD_S  # the call's: 0.4 + 0.3 + 1.0 s
+    assert _loud(left) == pytest.approx((0.0, 1.0), abs=0.001)  # the late audio kept whole,
+    assert _loud(left[: round(0.4 * RATE)])[1] == pytest.approx(0.4, abs=0.001)
+    assert not np.any(left[round(0.4 * RATE) : round(0.7 * RATE)])  # after the fed silence
+    assert _loud(left[round(0.7 * RATE) :])[0] == pytest.approx(0.0, abs=0.001)
 
 
 async def test_retention_deletes_old_recordings_only(tmp_path: Path) -> None:

@@ -50,6 +50,9 @@ RECORDING_RATE = 16000
 WRITE_INTERVAL_S = 0.2
 """How often the writer thread appends to the file (and flushes it): a killed server loses at
 most about this much of a WAV recording."""
+CALLER_LEAD_S = 0.06
+"""How far the caller's channel may run ahead of the call's clock before its digital silence
+is left out (see :meth:`CallRecorder.caller`)."""
 RECORDINGS_PATH = "/recordings/"
 """Where the server serves a recording: ``GET /recordings/<id>`` (relative to its mount)."""
 
@@ -189,6 +192,7 @@ class CallRecorder:
         self._clock = clock if clock is not None else asyncio.get_running_loop().time
         self._started = self._clock()
         self._answer_end = 0
+        self._caller_end = 0  # samples of the caller's channel so far
         self._lines: list[str] = []
         self._written = 0  # samples per channel in the file, once finished
         self._ended = False
@@ -217,9 +221,20 @@ class CallRecorder:
         self._started = self._clock()
 
     def caller(self, frame: AudioFrame) -> None:
-        """The caller's next 16 kHz mono frame (the session's inbound clock)."""
-        if not self._ended:
-            self._queue.put(("caller", 0, frame.samples.reshape(-1).copy()))
+        """The caller's next 16 kHz mono frame (the session's inbound clock).
+
+        The inbound path feeds silence to a caller whose audio stops for a while; if the
+        late audio comes after all, the caller's audio runs ahead of the call's clock. Its
+        next frames of digital silence (every transport but a live microphone sends them
+        between words) are then left out until the channel is back on the clock."""
+        if self._ended:
+            return
+        samples = frame.samples.reshape(-1)
+        ahead = self._caller_end + len(samples) - self._now()
+        if ahead > CALLER_LEAD_S * RECORDING_RATE and not samples.any():
+            return
+        self._caller_end += len(samples)
+        self._queue.put(("caller", 0, samples.copy()))
 
     def answer(self, frame: AudioFrame) -> None:
         """Answer audio queued for the client now (mono, any rate)."""
