@@ -101,14 +101,23 @@ async def test_a_spoken_turn_goes_through_the_room_in_the_documented_order() -> 
     assert partials == ["turn", "turn on", "turn on the"]
     final = caller.transport.of_type(FinalTranscript)[0]
     transcript, answer = timeline
-    assert final == FinalTranscript("turn on the lights", transcript.id, "en")
+    turn_id = transcript.metadata["voice"]["turn_id"]
+    assert final == FinalTranscript("turn on the lights", transcript.id, "en", turn_id)
     assert transcript.source.channel_id == f"voice:{caller.session_id}"
     assert transcript.metadata["voice"]["session_id"] == caller.session_id
     assert answer.response_id is not None
     assert answer.metadata["responds_to"] == transcript.id
+    # one turn id links the transcript, both room events, the answer and the metrics
+    events = caller.transport.of_type(RoomEventNotice)
+    assert [(e.event.id, e.turn_id) for e in events] == [
+        (transcript.id, turn_id),
+        (answer.id, turn_id),
+    ]
+    ids = (answer.response_id, turn_id)
     started = caller.transport.of_type(AnswerStarted)[0]
-    assert started == AnswerStarted("turn on the lights", answer.id)
-    assert caller.transport.of_type(AnswerEnded) == [AnswerEnded(answer.id, interrupted=False)]
+    assert started == AnswerStarted("turn on the lights", answer.id, *ids)
+    assert caller.transport.of_type(AnswerEnded) == [AnswerEnded(answer.id, False, *ids)]
+    assert caller.transport.of_type(TurnMetrics)[0].timings.turn_id == turn_id
     stages = caller.transport.of_type(TurnMetrics)[0].timings.stages()
     assert set(stages) == {"endpoint", "stt", "room", "tts", "total"}
     assert caller.transport.played  # four words of tone
@@ -295,7 +304,8 @@ async def test_a_refusing_transcription_hook_keeps_the_words_out_of_the_room(how
             await caller.transport.wait_for(AnswerEnded)
             timeline = await harness.kit.get_timeline(caller.room_id)
     finals = caller.transport.of_type(FinalTranscript)
-    assert finals[0] == FinalTranscript("my secret", None, "en")
+    assert finals[0].text == "my secret"
+    assert finals[0].event_id is None
     assert [e.content.body for e in timeline] == ["all fine", "all fine"]  # type: ignore[union-attr]
     assert [a.text for a in caller.transport.of_type(AnswerStarted)] == ["all fine"]
 
@@ -325,7 +335,9 @@ async def test_a_transcript_blocked_in_the_room_is_still_told_once() -> None:
             await caller.say(speech_ms=600, silence_ms=400)
             await caller.transport.wait_for(FinalTranscript)
     # the final transcript is told once the transcript's processing is over, so nothing follows
-    assert caller.transport.of_type(FinalTranscript) == [FinalTranscript("hello", None, "en")]
+    [final] = caller.transport.of_type(FinalTranscript)
+    assert (final.text, final.event_id, final.language) == ("hello", None, "en")
+    assert final.turn_id is not None
     assert not caller.transport.of_type(RoomEventNotice)
 
 

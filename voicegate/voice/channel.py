@@ -12,6 +12,7 @@ from voicegate.core.hooks import HookTrigger
 from voicegate.core.models import ChannelType, EventType, RoomContext, RoomEvent, TextContent
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
+from voicegate.voice.client_messages import ClientMessage, Interrupt, Played
 from voicegate.voice.dtmf import DTMFDigit
 from voicegate.voice.keypad import Keypad
 from voicegate.voice.listener import (
@@ -127,9 +128,14 @@ class VoiceChannel(Channel):
                 FINISH_TURNS_TIMEOUT_S,
             )
 
-    async def interrupt(self) -> None:
-        """The client asked: stop the answer playing, and the rest of its response."""
-        await self._turns.interrupt(barged_in=False)
+    async def on_message(self, message: ClientMessage) -> None:
+        """A message from the client: ``interrupt`` stops the answer playing and the rest of
+        its response; a ``played`` mark says how much of the answer the caller heard."""
+        match message:
+            case Interrupt():
+                await self._turns.interrupt(barged_in=False)
+            case Played(response_id=response_id, ms=ms):
+                self._speaker.played(response_id, ms)
 
     def audio_refused(self, burst_s: float) -> None:
         """The caller's audio runs over ``burst_s`` ahead of real time: the rest is dropped."""
@@ -145,7 +151,7 @@ class VoiceChannel(Channel):
 
     async def deliver(self, event: RoomEvent, context: RoomContext) -> None:
         """Forward ``event`` to the client and speak it if it is an answer."""
-        await self.session.transport.notify(RoomEventNotice(event))
+        await self.session.transport.notify(RoomEventNotice(event, self._turns.turn_of(event)))
         await self._turns.answer(event)
 
     async def on_committed(self, event: RoomEvent, context: RoomContext) -> None:

@@ -57,9 +57,9 @@ class ProtocolError:
         return f"{self.code}{' (fatal)' if self.fatal else ''}: {self.message}"
 
 
-ClientMessage = Interrupt | Bye | Played
-"""A text message a session acts on."""
-ProtocolEvent = Hello | AudioIn | ClientMessage | ProtocolError
+ClientMessage = Interrupt | Played
+"""A text message the session acts on (the transport itself ends the connection on ``bye``)."""
+ProtocolEvent = Hello | AudioIn | Bye | ClientMessage | ProtocolError
 
 
 def read_version_2(kind: str, message: dict[str, Any]) -> ClientMessage | str | None:

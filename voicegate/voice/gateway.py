@@ -256,7 +256,7 @@ class VoiceGateway:
         self._kit.register_channel(channel)
         await self._kit.attach_channel(session.room_id, channel.channel_id)
         transport = session.transport
-        transport.interrupt_handler = channel.interrupt
+        transport.message_handler = channel.on_message
         transport.dtmf_handler = channel.press
         self._mixer.add_session(
             session.id,

@@ -26,6 +26,7 @@ from voicegate.voice.client_messages import (
     read_version_2,
 )
 from voicegate.voice.event_json import event_to_json
+from voicegate.voice.heard import Heard
 from voicegate.voice.hello import SAMPLE_FORMAT, Hello, HelloRefused, read_hello
 from voicegate.voice.json_input import InvalidJSONError, parse_client_json
 
@@ -232,20 +233,26 @@ class VoiceProtocol:
         """A transcript of the speech so far."""
         self._send_session({"type": "partial_transcript", "text": text})
 
-    def final_transcript(self, text: str, event_id: str | None, language: str | None) -> None:
-        """The utterance's transcript, the room event it became (``None`` if blocked) and
-        the language it was heard in."""
-        self._send_session(
-            {"type": "final_transcript", "text": text, "event_id": event_id, "language": language}
-        )
+    def final_transcript(
+        self, text: str, event_id: str | None, language: str | None, turn_id: str | None = None
+    ) -> None:
+        """The utterance's transcript, the room event it became (``None`` if blocked), the
+        language it was heard in and (version 2) its turn."""
+        message = {"type": "final_transcript", "text": text, "event_id": event_id}
+        self._send_session({**message, "language": language, **self._v2(turn_id=turn_id)})
 
-    def room_event(self, event: RoomEvent) -> None:
-        """An event of the session's room."""
-        self._send_session({"type": "room_event", "event": event_to_json(event)})
+    def room_event(self, event: RoomEvent, turn_id: str | None = None) -> None:
+        """An event of the session's room (version 2: and its turn)."""
+        message = {"type": "room_event", "event": event_to_json(event)}
+        self._send_session({**message, **self._v2(turn_id=turn_id)})
 
-    def tts_start(self, text: str, event_id: str) -> None:
-        """An answer starts; its audio follows as binary frames."""
-        self._send_session({"type": "tts_start", "text": text, "event_id": event_id})
+    def tts_start(
+        self, text: str, event_id: str, response_id: str | None = None, turn_id: str | None = None
+    ) -> None:
+        """An answer starts; its audio follows as binary frames (version 2: the answer's
+        response id and turn)."""
+        message = {"type": "tts_start", "text": text, "event_id": event_id}
+        self._send_session({**message, **self._v2(response_id=response_id, turn_id=turn_id)})
 
     def tts_audio(self, pcm: bytes) -> None:
         """A frame of answer audio (PCM16 LE mono at the ``ready`` output rate)."""
@@ -254,9 +261,21 @@ class VoiceProtocol:
         if self._may_send():
             self._outgoing.append(pcm)
 
-    def tts_end(self, event_id: str, interrupted: bool = False) -> None:
-        """The answer's audio is all sent, or was cut short."""
-        self._send_session({"type": "tts_end", "event_id": event_id, "interrupted": interrupted})
+    def tts_end(
+        self,
+        event_id: str,
+        interrupted: bool = False,
+        response_id: str | None = None,
+        turn_id: str | None = None,
+        heard: Heard | None = None,
+    ) -> None:
+        """The answer's audio is all sent, or was cut short (version 2: its response id and
+        turn, and what the caller heard of a cut answer, if the client said)."""
+        message = {"type": "tts_end", "event_id": event_id, "interrupted": interrupted}
+        tags = self._v2(response_id=response_id, turn_id=turn_id)
+        if heard is not None and self.version > 1:
+            tags["heard"] = heard.as_dict()
+        self._send_session({**message, **tags})
 
     def barge_in(self) -> None:
         """The caller spoke over the answer: drop the audio you have queued."""
@@ -324,6 +343,10 @@ class VoiceProtocol:
         if not self.accepted:
             raise RuntimeError("session messages need accept() first")
         return True
+
+    def _v2(self, **fields: object) -> dict[str, object]:
+        """``fields`` for a version 2 connection; none for version 1."""
+        return fields if self.version > 1 else {}
 
     def _send_session(self, message: dict[str, Any]) -> None:
         if self._may_send():

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import Resampler
-from voicegate.tts.base import TTSProvider
+from voicegate.tts.base import TTSProvider, split_for_speech
+from voicegate.voice.heard import Heard, words_heard
 from voicegate.voice.notices import AnswerEnded, AnswerStarted
 from voicegate.voice.recording import CallRecorder
 from voicegate.voice.transport import VoiceTransport
@@ -23,14 +24,17 @@ logger = logging.getLogger(__name__)
 class Answer:
     """Text to speak, the room event it comes from, and who to tell how it went.
 
-    ``response_id`` is the answer the event is a part of (``RoomEvent.response_id``).
+    ``response_id`` is the answer the event is a part of (``RoomEvent.response_id``),
+    ``turn_id`` the turn it answers (if known). ``on_finished`` learns whether the answer was
+    cut short, and what the caller heard of it if the client reported what it played.
     """
 
     text: str
     event_id: str
     response_id: str
     on_first_audio: Callable[[float], Awaitable[None]] | None = None
-    on_finished: Callable[[bool], Awaitable[None]] | None = None
+    on_finished: Callable[[bool, Heard | None], Awaitable[None]] | None = None
+    turn_id: str | None = None
 
 
 class Speaker:
@@ -56,6 +60,8 @@ class Speaker:
         self._pending: asyncio.Queue[Answer] = asyncio.Queue(max_pending)
         self._current: asyncio.Task[None] | None = None
         self._current_answer: Answer | None = None
+        self._spoken: list[tuple[str, float]] = []  # the current answer's clauses and their ms
+        self._played_ms: int | None = None  # how much of it the client said it played
         self._runner: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -73,6 +79,13 @@ class Speaker:
         self._pending.put_nowait(answer)
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="voicegate-speaker")
+
+    def played(self, response_id: str, ms: int) -> None:
+        """The client has played ``ms`` of the answer ``response_id`` (a ``played`` mark);
+        a mark of any answer but the one speaking is stale and ignored."""
+        answer = self._current_answer
+        if answer is not None and answer.response_id == response_id:
+            self._played_ms = max(ms, self._played_ms or 0)
 
     def stop(self) -> set[str]:
         """Stop now: drop the answers waiting, flush the transport and cancel the answer
@@ -125,7 +138,9 @@ class Speaker:
 
     async def _speak(self, answer: Answer) -> None:
         interrupted = True
-        await self._transport.notify(AnswerStarted(answer.text, answer.event_id))
+        self._spoken, self._played_ms = [], None
+        ids = (answer.response_id, answer.turn_id)
+        await self._transport.notify(AnswerStarted(answer.text, answer.event_id, *ids))
         if self._recorder is not None:
             self._recorder.said("answer", answer.text)
         try:
@@ -133,9 +148,12 @@ class Speaker:
             await self._transport.wait_played()
             interrupted = False
         finally:
-            await self._transport.notify(AnswerEnded(answer.event_id, interrupted))
+            heard = None
+            if interrupted and self._played_ms is not None:
+                heard = Heard(self._played_ms, words_heard(self._spoken, self._played_ms))
+            await self._transport.notify(AnswerEnded(answer.event_id, interrupted, *ids, heard))
             if answer.on_finished is not None:
-                await answer.on_finished(interrupted)
+                await answer.on_finished(interrupted, heard)
 
     async def _stream(self, answer: Answer) -> None:
         pieces = self._tts.synthesize_stream(answer.text)
@@ -145,7 +163,9 @@ class Speaker:
     async def _play(self, answer: Answer, pieces: AsyncGenerator[AudioFrame, None]) -> None:
         resampler: Resampler | None = None
         first = True
+        clauses = iter(split_for_speech(answer.text))  # one piece of audio each
         async for chunk in pieces:
+            self._spoken.append((next(clauses, ""), chunk.duration * 1000.0))
             if resampler is None and chunk.sample_rate != self._transport.output_rate:
                 resampler = Resampler(chunk.sample_rate, self._transport.output_rate)
             out = resampler.process(chunk) if resampler else chunk

@@ -12,6 +12,7 @@ from voicegate.core.hooks import HookOrigin, HookTrigger
 from voicegate.core.models import ChannelType, EventType, InboundMessage, RoomEvent, TextContent
 from voicegate.core.store import StoreUnavailableError
 from voicegate.stt.base import Transcript
+from voicegate.voice.heard import Heard
 from voicegate.voice.listener import UtteranceHeard
 from voicegate.voice.notices import (
     BargeIn,
@@ -33,6 +34,8 @@ BUSY = "busy"
 """The error code of an answer the session did not speak: too many answers waiting."""
 STORE_UNAVAILABLE = "store_unavailable"
 """The error code a caller gets when its transcript could not be stored; the session goes on."""
+REMEMBERED_TURNS = 64
+"""How many of its room's latest turns a session knows, to tag the answers to them."""
 _NOT_STORED = "the server cannot store your words now (its store fails); this turn got no answer"
 
 
@@ -73,6 +76,7 @@ class TurnRunner:
         self._timings: TurnTimings | None = None  # the turn waiting for its first answer audio
         self._unsent_final: Transcript | None = None  # its commit not reported yet
         self._cut: set[str] = set()  # responses being cancelled after an interruption
+        self._turns: dict[str, str] = {}  # turn ids of the room's latest turns, by event id
 
     async def take(self, utterance: UtteranceHeard) -> None:
         """Send the utterance's transcript into the room (unless a hook blocks it)."""
@@ -86,9 +90,11 @@ class TurnRunner:
             fail_closed=True,
         )
         final: Transcript = outcome.payload
+        turn_id = utterance.timings.turn_id
         if outcome.blocked:
             logger.info("session %s: transcript blocked by %s", session.id, outcome.blocked_by)
-            await session.transport.notify(FinalTranscript(final.text, None, final.language))
+            notice = FinalTranscript(final.text, None, final.language, turn_id)
+            await session.transport.notify(notice)
             return
         self._timings = timings = utterance.timings
         self._unsent_final = final
@@ -114,8 +120,9 @@ class TurnRunner:
 
     async def _send_unsent_final(self) -> None:
         if (unsent := self._unsent_final) is not None:
+            turn_id = self._timings.turn_id if self._timings is not None else None
             await self._session.transport.notify(
-                FinalTranscript(unsent.text, None, unsent.language)
+                FinalTranscript(unsent.text, None, unsent.language, turn_id)
             )
             self._unsent_final = None
 
@@ -125,10 +132,24 @@ class TurnRunner:
             return
         self._unsent_final = None
         content = event.content
+        turn_id = self.turn_of(event)
         await self._session.transport.notify(
-            FinalTranscript(content.body, event.id, content.language)
+            FinalTranscript(content.body, event.id, content.language, turn_id)
         )
-        await self._session.transport.notify(RoomEventNotice(event))
+        await self._session.transport.notify(RoomEventNotice(event, turn_id))
+
+    def turn_of(self, event: RoomEvent) -> str | None:
+        """The turn ``event`` belongs to: the ``turn_id`` in its ``voice`` metadata (a
+        caller's words), or that of the words it responds to; ``None`` for neither."""
+        voice = event.metadata.get("voice")
+        turn_id = voice.get("turn_id") if isinstance(voice, dict) else None
+        if isinstance(turn_id, str):
+            self._turns[event.id] = turn_id
+            while len(self._turns) > REMEMBERED_TURNS:
+                del self._turns[next(iter(self._turns))]
+            return turn_id
+        responds_to = event.metadata.get("responds_to")
+        return self._turns.get(responds_to) if isinstance(responds_to, str) else None
 
     async def answer(self, event: RoomEvent) -> None:
         """Speak ``event`` if it is a text answer the session speaks."""
@@ -159,8 +180,10 @@ class TurnRunner:
             return
         text: str = outcome.payload
         try:
+            turn_id = self.turn_of(event)
+            finished = self._after_tts(text, event, turn_id)
             self._speaker.say(
-                Answer(text, event.id, response_id, self._first_audio, self._after_tts(text))
+                Answer(text, event.id, response_id, self._first_audio, finished, turn_id)
             )
         except asyncio.QueueFull:
             await session.transport.notify(SessionError(BUSY, "too many answers queued"))
@@ -197,13 +220,35 @@ class TurnRunner:
             self._observer.turn_finished(timings)
         await self._session.transport.notify(TurnMetrics(timings))
 
-    def _after_tts(self, text: str) -> Callable[[bool], Awaitable[None]]:
-        async def finished(interrupted: bool) -> None:
+    def _after_tts(
+        self, text: str, answer: RoomEvent, turn_id: str | None
+    ) -> Callable[[bool, Heard | None], Awaitable[None]]:
+        async def finished(interrupted: bool, heard: Heard | None) -> None:
+            session = self._session
             if not interrupted:
-                session = self._session
                 await self._hooks.run_all(HookTrigger.AFTER_TTS, text, session, session.room_id)
+            elif heard is not None:
+                await self._record_heard(answer, turn_id, heard)
 
         return finished
+
+    async def _record_heard(self, answer: RoomEvent, turn_id: str | None, heard: Heard) -> None:
+        """What the caller heard of the cut ``answer`` becomes a ``system`` room event."""
+        session = self._session
+        record = {**heard.as_dict(), "event_id": answer.id, "response_id": answer.response_id}
+        try:
+            await self._kit.send_event(
+                session.room_id,
+                session.channel_id,
+                TextContent(heard.text),
+                EventType.SYSTEM,
+                participant_id=session.participant_id,
+                metadata={"heard": {**record, "turn_id": turn_id, "session_id": session.id}},
+            )
+        except StoreUnavailableError as error:
+            logger.error(
+                "session %s: what was heard of %s not stored: %s", session.id, answer.id, error
+            )
 
     def _voice_metadata(self, transcript: Transcript, timings: TurnTimings) -> dict[str, object]:
         return {

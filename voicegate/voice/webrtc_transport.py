@@ -19,7 +19,7 @@ from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.errors import RoomKitError
-from voicegate.voice.client_messages import Bye, Interrupt, ProtocolError
+from voicegate.voice.client_messages import Bye, ClientMessage, ProtocolError
 from voicegate.voice.notices import Notice
 from voicegate.voice.outbox import MAX_UNSENT_BYTES, TOO_SLOW
 from voicegate.voice.playout import PLAY_AHEAD_S
@@ -198,10 +198,10 @@ class WebRTCTransport(VoiceTransport):
             self._send_pending()
             return
         for event in self._protocol.receive_text(message):
-            if isinstance(event, Interrupt) and self.interrupt_handler is not None:
-                await self.interrupt_handler()
-            elif isinstance(event, Bye):
+            if isinstance(event, Bye):
                 self._end()
+            elif isinstance(event, ClientMessage) and self.message_handler is not None:
+                await self.message_handler(event)
             elif isinstance(event, ProtocolError):
                 logger.info("data channel client error %s", event)
         self._send_pending()

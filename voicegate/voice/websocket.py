@@ -11,7 +11,7 @@ from typing import Any
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest
-from voicegate.voice.client_messages import AudioIn, Bye, Interrupt, ProtocolError
+from voicegate.voice.client_messages import AudioIn, Bye, ClientMessage, ProtocolError
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
 from voicegate.voice.hello import Hello
 from voicegate.voice.http import HttpRequest
@@ -93,7 +93,7 @@ class WebSocketTransport(VoiceTransport):
         self._pacer = asyncio.create_task(self._pace(), name=f"ws-pacer-{session_id}")
 
     async def frames(self) -> AsyncIterator[AudioFrame]:
-        """The client's audio; ``interrupt`` messages go to the interrupt handler."""
+        """The client's audio; the messages the session acts on go to its message handler."""
         ended = asyncio.create_task(self._ended.wait())
         try:
             while True:
@@ -105,10 +105,10 @@ class WebSocketTransport(VoiceTransport):
                 for event in self._protocol.receive(receiving.result()):
                     if isinstance(event, AudioIn):
                         yield self._frame(event.pcm)
-                    elif isinstance(event, Interrupt) and self.interrupt_handler is not None:
-                        await self.interrupt_handler()
                     elif isinstance(event, Bye):
                         self._protocol.close(CloseCode.NORMAL, "bye")
+                    elif isinstance(event, ClientMessage) and self.message_handler is not None:
+                        await self.message_handler(event)
                     elif isinstance(event, ProtocolError):
                         logger.info("websocket client error %s", event)
                 self._send()
