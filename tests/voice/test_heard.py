@@ -6,7 +6,7 @@ from voicegate.core.models import EventType
 from voicegate.testing import ScriptedSTT, voice_harness
 from voicegate.voice.client_messages import Played
 from voicegate.voice.heard import Heard, words_heard
-from voicegate.voice.notices import AnswerEnded, AnswerStarted
+from voicegate.voice.notices import AnswerEnded, AnswerStarted, FinalTranscript
 
 TEN_WORDS = "one two three four five six seven eight nine ten"
 
@@ -37,6 +37,7 @@ async def test_an_interrupted_answer_records_what_its_played_marks_cover() -> No
         await harness.kit.wait_delivered(caller.room_id)
         timeline = await harness.kit.get_timeline(caller.room_id)
     assert ended.interrupted
+    assert len(caller.transport.of_type(FinalTranscript)) == 1  # the heard record is no turn
     assert ended.heard == Heard(450, "one two three four")  # ToneTTS: 100 ms a word
     answer = timeline[1]
     [record] = [e for e in timeline if e.type is EventType.SYSTEM]

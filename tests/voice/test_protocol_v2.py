@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.voice.test_protocol import _assert_fatal, _assert_recoverable, _hello, _sent
+from voicegate.audio.g711 import ULAW
 from voicegate.core.models import ChannelType, EventSource, RoomEvent, TextContent
-from voicegate.voice.client_messages import BAD_MESSAGE, Played
+from voicegate.voice.client_messages import (
+    BAD_MESSAGE,
+    MAX_TYPED_CHARS,
+    Commit,
+    Played,
+    PostText,
+    Say,
+    SessionUpdate,
+)
 from voicegate.voice.heard import Heard
 from voicegate.voice.hello import PROTOCOL_VERSIONS, Hello
+from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.protocol import CloseCode, VoiceProtocol
 
 
@@ -123,3 +135,79 @@ def test_played_marks_are_version_2_messages_checked_field_by_field() -> None:
     ):
         protocol = _v2()
         _assert_recoverable(protocol, protocol.receive_text(bad), BAD_MESSAGE)
+
+
+def test_say_and_text_carry_typed_words_in_version_2() -> None:
+    protocol = _v2()
+    assert protocol.receive_text('{"type":"say","text":" Turn it off. "}') == [Say("Turn it off.")]
+    assert protocol.receive_text('{"type":"text","text":"brb"}') == [PostText("brb")]
+    for bad in (
+        '{"type":"say"}',
+        '{"type":"say","text":"  "}',
+        '{"type":"text","text":7}',
+        json.dumps({"type": "say", "text": "x" * (MAX_TYPED_CHARS + 1)}),
+    ):
+        _assert_recoverable(protocol, protocol.receive_text(bad), BAD_MESSAGE)
+    v1 = _v1()
+    _assert_recoverable(v1, v1.receive_text('{"type":"say","text":"hi"}'), "unknown_type")
+
+
+def test_session_update_and_commit_are_checked_version_2_messages() -> None:
+    protocol = _v2()
+    update = {"type": "session.update", "session": {"turn_detection": "manual", "barge_in_ms": 0}}
+    assert protocol.receive_text(json.dumps(update)) == [
+        SessionUpdate({"turn_detection": "manual", "barge_in_ms": 0})
+    ]
+    assert protocol.receive_text('{"type":"session.update","session":{}}') == [SessionUpdate({})]
+    assert protocol.receive_text('{"type":"commit"}') == [Commit()]
+    for session in (
+        None,
+        [],
+        {"turn_detection": "push"},
+        {"end_of_speech_ms": 59},
+        {"barge_in_ms": 5001},
+        {"interruptions": 1},
+        {"language": "fr"},
+    ):
+        bad = json.dumps({"type": "session.update", "session": session})
+        _assert_recoverable(protocol, protocol.receive_text(bad), BAD_MESSAGE)
+    settings = LiveSettings(300, 120, "manual", interruptions=False)
+    protocol.session_updated(settings.as_dict())
+    assert _sent(protocol) == [
+        {
+            "type": "session.updated",
+            "session": {
+                "end_of_speech_ms": 300,
+                "barge_in_ms": 120,
+                "turn_detection": "manual",
+                "interruptions": False,
+            },
+        }
+    ]
+    v1 = _v1()
+    _assert_recoverable(v1, v1.receive_text('{"type":"commit"}'), "unknown_type")
+
+
+def test_version_2_chooses_the_answers_rate_and_format_and_version_1_ignores_the_fields() -> None:
+    asked = {"protocol": 2, "output_sample_rate": 8000, "output_format": "mulaw"}
+    protocol = VoiceProtocol()
+    [hello] = protocol.receive_text(_hello(**asked))
+    assert (hello.output_sample_rate, hello.output_format) == (8000, "mulaw")
+    protocol.accept("s1", "r1", 16000, 8000, 20)
+    [ready] = _sent(protocol)
+    assert (ready["output_sample_rate"], ready["output_format"]) == (8000, "mulaw")
+    pcm = (np.sin(np.arange(160) / 5) * 8000).astype(np.int16)
+    protocol.tts_audio(pcm.tobytes())
+    [sent] = _sent(protocol)
+    assert len(sent) == 160  # a byte a sample
+    assert np.abs(ULAW.decode(sent).astype(int) - pcm).max() < 300  # mu-law's own step
+    [v1_hello] = VoiceProtocol().receive_text(_hello(output_sample_rate=7, output_format="x"))
+    assert (v1_hello.output_sample_rate, v1_hello.output_format) == (None, "pcm16")
+    for bad, code in (
+        ({"output_sample_rate": 44100}, "unsupported_sample_rate"),
+        ({"output_sample_rate": "8000"}, "unsupported_sample_rate"),
+        ({"output_format": "opus"}, "unsupported_format"),
+    ):
+        refused = VoiceProtocol()
+        events = refused.receive_text(_hello(protocol=2, **bad))
+        _assert_fatal(refused, events, code, CloseCode.PROTOCOL_VIOLATION)

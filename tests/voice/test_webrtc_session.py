@@ -252,3 +252,23 @@ NO_AUDIO_SDP = "\r\n".join(
         "",
     ]
 )
+
+
+async def test_an_offer_for_version_2_types_words_over_the_data_channel(
+    server: Server, stt: FasterWhisperSTT
+) -> None:
+    with pytest.raises(OfferRejectedError) as refused:
+        async with WebRTCVoiceClient(server.url, token_auth.issue("dora"), protocol=3):
+            pass
+    assert refused.value.status == 400
+    assert refused.value.message.startswith("unsupported_protocol")
+    async with WebRTCVoiceClient(server.url, token_auth.issue("dora"), protocol=2) as client:
+        assert client.ready["protocol"] == 2
+        client.send({"type": "say", "text": SENTENCE})
+        final = await client.wait_for("final_transcript")
+        started = await client.wait_for("tts_start")
+        await client.wait_for("tts_end")
+    assert final["text"] == SENTENCE
+    assert started["turn_id"] == final["turn_id"]
+    heard = await stt.transcribe(client.answer_audio(since=client.first_time("tts_start")))
+    assert word_error_rate([(SENTENCE, heard.text)]) <= 0.2

@@ -22,6 +22,7 @@ from voicegate.errors import ConfigError
 from voicegate.stt.worker import DEFAULT_MAX_BATCH
 from voicegate.voice.ai import DEFAULT_AI_URL
 from voicegate.voice.hello import is_language_code
+from voicegate.voice.live_settings import BARGE_IN_MS_LIMITS, END_OF_SPEECH_MS_LIMITS
 from voicegate.voice.session import VoiceSettings
 
 ENV_PREFIX = "VOICEGATE_"
@@ -314,7 +315,10 @@ SETTINGS: tuple[_Setting, ...] = (
         "speech_start_ms", "speech that starts an utterance, in ms", _int_in(0, 2000), voice=True
     ),
     _Setting(
-        "end_of_speech_ms", "silence that ends an utterance, in ms", _int_in(60, 5000), voice=True
+        "end_of_speech_ms",
+        "silence that ends an utterance, in ms",
+        _int_in(*END_OF_SPEECH_MS_LIMITS),
+        voice=True,
     ),
     _Setting(
         "preroll_ms", "audio kept from before speech starts, in ms", _int_in(0, 2000), voice=True
@@ -328,7 +332,7 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting(
         "barge_in_ms",
         "speech needed to interrupt an answer, in ms",
-        _int_in(0, 5000),
+        _int_in(*BARGE_IN_MS_LIMITS),
         voice=True,
     ),
     _Setting(

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.core.channels import Channel
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import ChannelType, EventType, RoomContext, RoomEvent, TextContent
+from voicegate.core.models import (
+    ChannelType,
+    EventType,
+    RoomContext,
+    RoomEvent,
+    TextContent,
+    Visibility,
+)
+from voicegate.core.store import StoreUnavailableError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
-from voicegate.voice.client_messages import ClientMessage, Interrupt, Played
+from voicegate.voice.client_messages import (
+    ClientMessage,
+    Commit,
+    Interrupt,
+    Played,
+    PostText,
+    Say,
+    SessionUpdate,
+)
 from voicegate.voice.dtmf import DTMFDigit
 from voicegate.voice.keypad import Keypad
 from voicegate.voice.listener import (
@@ -28,6 +45,7 @@ from voicegate.voice.notices import (
     PartialTranscript,
     RoomEventNotice,
     SessionError,
+    SessionUpdated,
     SpeechEnded,
     SpeechStarted,
 )
@@ -36,7 +54,7 @@ from voicegate.voice.protocol import CloseCode
 from voicegate.voice.recording import CallRecorder
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.speaker import Speaker
-from voicegate.voice.turn import TurnObserver, TurnRunner
+from voicegate.voice.turn import STORE_UNAVAILABLE, TurnObserver, TurnRunner
 
 if TYPE_CHECKING:
     from voicegate.core.kit import RoomKit
@@ -79,7 +97,9 @@ class VoiceChannel(Channel):
         super().__init__(session.channel_id)
         self.session = session
         self.recorder = recorder
+        self._kit = kit
         self._hooks = kit.hook_engine
+        self._language = settings.stt_language
         speaker = Speaker(tts, session.transport, recorder=recorder)
         self._speaker = speaker
         self._turns = TurnRunner(
@@ -130,12 +150,40 @@ class VoiceChannel(Channel):
 
     async def on_message(self, message: ClientMessage) -> None:
         """A message from the client: ``interrupt`` stops the answer playing and the rest of
-        its response; a ``played`` mark says how much of the answer the caller heard."""
+        its response; a ``played`` mark says how much of the answer the caller heard; ``say``
+        is a typed turn; ``text`` a message for the room's people that no one answers;
+        ``session.update`` changes the session's settings (answered with those in force),
+        and ``commit`` ends the caller's turn (push-to-talk)."""
         match message:
             case Interrupt():
                 await self._turns.interrupt(barged_in=False)
             case Played(response_id=response_id, ms=ms):
                 self._speaker.played(response_id, ms)
+            case Say(text=text):
+                await self._turns.typed(text, self._language)
+            case PostText(text=text):
+                await self._post_text(text)
+            case SessionUpdate(changes=changes):
+                self._listener.update(replace(self._listener.live, **changes))
+                await self.session.transport.notify(SessionUpdated(self._listener.live))
+            case Commit():
+                self._listener.commit()
+
+    async def _post_text(self, text: str) -> None:
+        session = self.session
+        try:
+            await self._kit.send_event(
+                session.room_id,
+                session.channel_id,
+                TextContent(text),
+                participant_id=session.participant_id,
+                visibility=Visibility.TRANSPORT,  # the room's people, not its intelligence
+                metadata={"text": {"session_id": session.id}},
+            )
+        except StoreUnavailableError as error:
+            logger.error("session %s: text not stored: %s", session.id, error)
+            message = "the server cannot store your text now (its store fails)"
+            await session.transport.notify(SessionError(STORE_UNAVAILABLE, message))
 
     def audio_refused(self, burst_s: float) -> None:
         """The caller's audio runs over ``burst_s`` ahead of real time: the rest is dropped."""
@@ -155,14 +203,15 @@ class VoiceChannel(Channel):
         await self._turns.answer(event)
 
     async def on_committed(self, event: RoomEvent, context: RoomContext) -> None:
-        """The session's transcript (or key press) was committed: the client learns it
-        before any answer."""
-        if event.type is EventType.DTMF:
-            await self.session.transport.notify(RoomEventNotice(event))
-        else:
+        """The session's event was committed: the client learns it before any answer. The
+        caller's words (spoken, or typed with ``say``: ``voice`` metadata) are a turn; a key
+        press, a posted ``text`` or what the caller heard of a cut answer is only told."""
+        if event.type is EventType.MESSAGE and "voice" in event.metadata:
             if self.recorder is not None and isinstance(event.content, TextContent):
                 self.recorder.said("caller", event.content.body)
             await self._turns.committed(event)
+        else:
+            await self.session.transport.notify(RoomEventNotice(event))
 
     async def on_dropped(self, room_id: str) -> None:
         """The room dropped the session for falling behind: it ends (4429 ``too_slow``)."""

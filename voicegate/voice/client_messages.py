@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicegate.voice.hello import Hello, is_int
+from voicegate.voice.live_settings import read_changes
 
 BAD_MESSAGE = "bad_message"
 """The error code of a known message whose fields are missing or wrong (recoverable)."""
@@ -45,6 +46,33 @@ class Played:
 
 
 @dataclass(frozen=True, slots=True)
+class Say:
+    """Version 2: the caller's turn, typed: ``text`` goes into the room as if spoken."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostText:
+    """Version 2 ``text``: a message from the caller for the room's people, not a turn
+    (no one answers it)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUpdate:
+    """Version 2 ``session.update``: the settings to change (checked), the others kept."""
+
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Version 2: end the caller's turn now (push-to-talk)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ProtocolError:
     """The client broke the protocol; ``fatal`` errors close the connection."""
 
@@ -57,7 +85,7 @@ class ProtocolError:
         return f"{self.code}{' (fatal)' if self.fatal else ''}: {self.message}"
 
 
-ClientMessage = Interrupt | Played
+ClientMessage = Interrupt | Played | Say | PostText | SessionUpdate | Commit
 """A text message the session acts on (the transport itself ends the connection on ``bye``)."""
 ProtocolEvent = Hello | AudioIn | Bye | ClientMessage | ProtocolError
 
@@ -72,4 +100,14 @@ def read_version_2(kind: str, message: dict[str, Any]) -> ClientMessage | str | 
         if not is_int(ms) or ms < 0:
             return "played needs ms: a whole number of milliseconds, 0 or more"
         return Played(response_id, ms)
+    if kind in ("say", "text"):
+        text = message.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TYPED_CHARS:
+            return f"{kind} needs text: a string of 1 to {MAX_TYPED_CHARS} characters, not blank"
+        return Say(text.strip()) if kind == "say" else PostText(text.strip())
+    if kind == "session.update":
+        changes = read_changes(message.get("session"))
+        return changes if isinstance(changes, str) else SessionUpdate(changes)
+    if kind == "commit":
+        return Commit()
     return None

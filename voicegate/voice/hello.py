@@ -16,6 +16,12 @@ AUTO_LANGUAGE = "auto"
 """The language setting that lets the recogniser detect each utterance's language."""
 PROTOCOL_VERSIONS = (1, 2)
 """The protocol versions a ``hello`` may ask for; without ``protocol`` it is version 1."""
+MULAW = "mulaw"
+"""G.711 mu-law: one byte a sample, the telephone's format (version 2's output choice)."""
+OUTPUT_RATES = (8000, 16000, 24000, 48000)
+"""The rates a version 2 ``hello`` may ask the answer audio in."""
+OUTPUT_FORMATS = (SAMPLE_FORMAT, MULAW)
+"""The formats a version 2 ``hello`` may ask the answer audio in."""
 UNSUPPORTED_PROTOCOL = "unsupported_protocol"
 """Why a ``hello`` is refused that asks for a protocol version the server does not speak."""
 
@@ -33,6 +39,10 @@ class Hello:
     record: bool = False
     protocol: int = 1
     """The protocol version the connection speaks (one of :data:`PROTOCOL_VERSIONS`)."""
+    output_sample_rate: int | None = None
+    """Version 2: the rate of the answer audio (None: the server's)."""
+    output_format: str = SAMPLE_FORMAT
+    """Version 2: the format of the answer audio (:data:`OUTPUT_FORMATS`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +102,37 @@ def read_hello(
         return HelloRefused(
             "bad_hello", 'language must be null, "auto" or a language code such as "fr"'
         )
-    return Hello(rate, channels, room_id, language=language, record=record, protocol=protocol)
+    output = _read_output(message) if protocol > 1 else (None, SAMPLE_FORMAT)
+    if isinstance(output, HelloRefused):
+        return output
+    return Hello(
+        rate,
+        channels,
+        room_id,
+        language=language,
+        record=record,
+        protocol=protocol,
+        output_sample_rate=output[0],
+        output_format=output[1],
+    )
+
+
+def _read_output(message: dict[str, Any]) -> tuple[int | None, str] | HelloRefused:
+    """A version 2 ``hello``'s choice of answer audio: its rate (None: the server's) and
+    format."""
+    rate = message.get("output_sample_rate")
+    output_format = message.get("output_format", SAMPLE_FORMAT)
+    if rate is not None and (not is_int(rate) or rate not in OUTPUT_RATES):
+        allowed = ", ".join(map(str, OUTPUT_RATES))
+        return HelloRefused(
+            "unsupported_sample_rate", f"output_sample_rate {rate} is not one of {allowed}"
+        )
+    if output_format not in OUTPUT_FORMATS:
+        allowed = ", ".join(f'"{name}"' for name in OUTPUT_FORMATS)
+        return HelloRefused(
+            "unsupported_format", f"output_format {output_format!r} is not one of {allowed}"
+        )
+    return rate, output_format
 
 
 def is_int(value: Any) -> TypeGuard[int]:

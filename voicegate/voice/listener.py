@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,7 @@ import numpy as np
 from voicegate.audio.endpoint import Endpointer, SpeechEnd, SpeechStart
 from voicegate.audio.frame import AudioFrame
 from voicegate.stt.base import STTProvider, STTStream, Transcript
+from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.notices import SpeechEnded, SpeechStarted
 from voicegate.voice.session import VoiceSettings
 from voicegate.voice.turns import TurnTimings
@@ -121,6 +123,7 @@ class Listener:
             preroll_ms=settings.preroll_ms,
             max_utterance_ms=settings.max_utterance_ms,
         )
+        self._live = LiveSettings(settings.end_of_speech_ms, settings.barge_in_ms)
         self._stream: STTStream | None = None
         self._held: list[AudioFrame] = []  # quiet frames inside the utterance
         self._speech_start = 0.0
@@ -166,6 +169,23 @@ class Listener:
             heard = await self._transcribe(item)
             if heard is not None:
                 yield heard
+
+    @property
+    def live(self) -> LiveSettings:
+        """The settings the client may change, as they are now."""
+        return self._live
+
+    def update(self, live: LiveSettings) -> None:
+        """Take the client's settings from now on (an utterance in progress too)."""
+        self._live = live
+        self._endpointer.hangover_s = math.inf if live.manual else live.end_of_speech_ms / 1000
+
+    def commit(self) -> None:
+        """The client ends the caller's turn (push-to-talk): the utterance in progress ends
+        here; without one, nothing happens."""
+        for event in self._endpointer.flush():
+            if isinstance(event, SpeechEnd):
+                self._close(event, behind=0.0)
 
     @property
     def has_room(self) -> bool:
@@ -273,7 +293,13 @@ class Listener:
 
     def _check_barge_in(self, frame: AudioFrame) -> None:
         spoken_ms = (frame.timestamp + frame.duration - self._speech_start) * 1000.0
-        if not self._barged_in and spoken_ms >= self._settings.barge_in_ms and self._speaking():
+        live = self._live
+        if (
+            live.interruptions
+            and not self._barged_in
+            and spoken_ms >= live.barge_in_ms
+            and self._speaking()
+        ):
             self._barged_in = True
             self._on_barge_in()
 

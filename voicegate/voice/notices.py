@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from voicegate.core.models import RoomEvent
 from voicegate.voice.heard import Heard
+from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.turns import TurnTimings
 
 
@@ -92,6 +93,13 @@ class TurnMetrics:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionUpdated:
+    """The settings the client may change, as they are in force now."""
+
+    settings: LiveSettings
+
+
+@dataclass(frozen=True, slots=True)
 class SessionError:
     """Something went wrong that the client should know about; the session goes on."""
 
@@ -109,5 +117,6 @@ Notice = (
     | AnswerEnded
     | BargeIn
     | TurnMetrics
+    | SessionUpdated
     | SessionError
 )

@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from enum import Enum, IntEnum
 from typing import Any
 
+import numpy as np
+
+from voicegate.audio.g711 import ULAW
 from voicegate.core.models import RoomEvent
 from voicegate.voice.client_messages import (
     BAD_MESSAGE,
@@ -27,7 +30,7 @@ from voicegate.voice.client_messages import (
 )
 from voicegate.voice.event_json import event_to_json
 from voicegate.voice.heard import Heard
-from voicegate.voice.hello import SAMPLE_FORMAT, Hello, HelloRefused, read_hello
+from voicegate.voice.hello import MULAW, SAMPLE_FORMAT, Hello, HelloRefused, read_hello
 from voicegate.voice.json_input import InvalidJSONError, parse_client_json
 
 UNSUPPORTED_LANGUAGE = "unsupported_language"
@@ -205,6 +208,7 @@ class VoiceProtocol:
             raise RuntimeError(f"accept() needs a fresh hello; state is {self.state.value}")
         self.accepted = True
         version = {"protocol": self.version} if self.version > 1 else {}
+        output = self._v2(output_format=self._output_format())
         self._send_json(
             {
                 "type": "ready",
@@ -218,6 +222,7 @@ class VoiceProtocol:
                 "frame_ms": frame_ms,
                 "max_frame_bytes": self.max_frame_bytes,
                 "recording": recording,
+                **output,
             }
         )
 
@@ -255,11 +260,16 @@ class VoiceProtocol:
         self._send_session({**message, **self._v2(response_id=response_id, turn_id=turn_id)})
 
     def tts_audio(self, pcm: bytes) -> None:
-        """A frame of answer audio (PCM16 LE mono at the ``ready`` output rate)."""
+        """A frame of answer audio, PCM16 LE mono at the ``ready`` output rate; sent in the
+        output format (version 2 may ask for mu-law)."""
         if len(pcm) % 2:
             raise ValueError(f"tts audio of {len(pcm)} bytes is not whole 16-bit samples")
         if self._may_send():
-            self._outgoing.append(pcm)
+            mulaw = self._output_format() == MULAW
+            self._outgoing.append(ULAW.encode(np.frombuffer(pcm, np.int16)) if mulaw else pcm)
+
+    def _output_format(self) -> str:
+        return self.hello.output_format if self.hello is not None else SAMPLE_FORMAT
 
     def tts_end(
         self,
@@ -284,6 +294,11 @@ class VoiceProtocol:
     def turn_metrics(self, metrics: dict[str, Any]) -> None:
         """Per-stage latency figures of the last turn (JSON-safe dict)."""
         self._send_session({"type": "turn_metrics", "metrics": metrics})
+
+    def session_updated(self, settings: dict[str, Any]) -> None:
+        """Version 2: the settings the client may change, in force now (after its
+        ``session.update``)."""
+        self._send_session({"type": "session.updated", "session": settings})
 
     def error(self, code: str, message: str, *, fatal: bool = False) -> None:
         """Tell the client about an error (the connection stays open unless ``close`` follows)."""

@@ -77,9 +77,21 @@ class TurnRunner:
         self._unsent_final: Transcript | None = None  # its commit not reported yet
         self._cut: set[str] = set()  # responses being cancelled after an interruption
         self._turns: dict[str, str] = {}  # turn ids of the room's latest turns, by event id
+        self._taking = asyncio.Lock()
 
-    async def take(self, utterance: UtteranceHeard) -> None:
-        """Send the utterance's transcript into the room (unless a hook blocks it)."""
+    async def typed(self, text: str, language: str | None) -> None:
+        """The caller typed ``text`` (``say``): a turn like a spoken one, without audio."""
+        transcript = Transcript(text, language or "", 0.0, 0.0)
+        timings = TurnTimings(transcribed=time.monotonic())  # from here, as a spoken turn's
+        await self.take(UtteranceHeard(transcript, timings), typed=True)
+
+    async def take(self, utterance: UtteranceHeard, *, typed: bool = False) -> None:
+        """Send the utterance's transcript into the room (unless a hook blocks it); one
+        turn at a time, spoken or typed, in the order they come."""
+        async with self._taking:
+            await self._take(utterance, typed)
+
+    async def _take(self, utterance: UtteranceHeard, typed: bool) -> None:
         session = self._session
         outcome = await self._hooks.run_sync(
             HookTrigger.ON_TRANSCRIPTION,
@@ -91,9 +103,10 @@ class TurnRunner:
         )
         final: Transcript = outcome.payload
         turn_id = utterance.timings.turn_id
+        language = final.language or None  # a typed turn has none unless the session has
         if outcome.blocked:
             logger.info("session %s: transcript blocked by %s", session.id, outcome.blocked_by)
-            notice = FinalTranscript(final.text, None, final.language, turn_id)
+            notice = FinalTranscript(final.text, None, language, turn_id)
             await session.transport.notify(notice)
             return
         self._timings = timings = utterance.timings
@@ -103,8 +116,8 @@ class TurnRunner:
                 InboundMessage(
                     channel_id=session.channel_id,
                     sender_id=session.participant_id,
-                    content=TextContent(final.text, language=final.language),
-                    metadata={"voice": self._voice_metadata(final, timings)},
+                    content=TextContent(final.text, language=language),
+                    metadata={"voice": self._voice_metadata(final, timings, typed)},
                 ),
                 room_id=session.room_id,
             )
@@ -122,7 +135,7 @@ class TurnRunner:
         if (unsent := self._unsent_final) is not None:
             turn_id = self._timings.turn_id if self._timings is not None else None
             await self._session.transport.notify(
-                FinalTranscript(unsent.text, None, unsent.language, turn_id)
+                FinalTranscript(unsent.text, None, unsent.language or None, turn_id)
             )
             self._unsent_final = None
 
@@ -250,10 +263,13 @@ class TurnRunner:
                 "session %s: what was heard of %s not stored: %s", session.id, answer.id, error
             )
 
-    def _voice_metadata(self, transcript: Transcript, timings: TurnTimings) -> dict[str, object]:
+    def _voice_metadata(
+        self, transcript: Transcript, timings: TurnTimings, typed: bool
+    ) -> dict[str, object]:
         return {
             "session_id": self._session.id,
             "audio_seconds": round(transcript.audio_duration, 3),
             "stt_ms": round(transcript.processing_time * 1000.0, 1),
             **timings.as_dict(),
+            **({"typed": True} if typed else {}),
         }

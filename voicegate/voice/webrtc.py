@@ -10,7 +10,12 @@ from typing import Any
 from voicegate.voice.admission import CapacityError, SessionSlot
 from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest, VoiceBackend
-from voicegate.voice.hello import is_language_code
+from voicegate.voice.hello import (
+    PROTOCOL_VERSIONS,
+    UNSUPPORTED_PROTOCOL,
+    is_int,
+    is_language_code,
+)
 from voicegate.voice.http import HttpReply, HttpRequest
 from voicegate.voice.protocol import GOING_AWAY, UNSUPPORTED_LANGUAGE, CloseCode
 from voicegate.voice.rtc import (
@@ -131,7 +136,7 @@ class WebRTCVoiceBackend(VoiceBackend):
                 logger.warning("offer not answered: %s", exc)
                 return HttpReply.error(503, str(exc))
             transport = WebRTCTransport(
-                peer.connection, peer.inbound_audio, outbound, self._connect_timeout
+                peer.connection, peer.inbound_audio, outbound, self._connect_timeout, offer.version
             )
             session_request = SessionRequest(
                 outcome.metadata, offer.room_id, language=offer.language, record=offer.record
@@ -186,6 +191,7 @@ class _Offer:
     room_id: str | None
     language: str | None
     record: bool
+    version: int
 
 
 def _read_offer(request: HttpRequest) -> _Offer:
@@ -206,7 +212,11 @@ def _read_offer(request: HttpRequest) -> _Offer:
     record = body.get("record", False)
     if not isinstance(record, bool):
         raise ValueError('"record" must be true or false')
-    return _Offer(offer_sdp, offer_type, room_id, language, record)
+    version = body.get("protocol", 1)
+    if not is_int(version) or version not in PROTOCOL_VERSIONS:
+        versions = " or ".join(map(str, PROTOCOL_VERSIONS))
+        raise ValueError(f'{UNSUPPORTED_PROTOCOL}: "protocol" must be {versions}')
+    return _Offer(offer_sdp, offer_type, room_id, language, record, version)
 
 
 def _is_json(content_type: str) -> bool:

@@ -5,7 +5,7 @@ session downmixes it) and goes out on a :class:`PacedAudioTrack`. The protocol's
 messages (``docs/protocol.md``) travel on the data channel the client creates, labelled
 ``voicegate``; they are held until it opens. The data channel has no ``hello``: the
 audio format is fixed by WebRTC, so the protocol is opened with a synthetic hello of
-48 kHz mono.
+48 kHz mono in the protocol version the offer asked for.
 """
 
 from __future__ import annotations
@@ -32,9 +32,7 @@ from voicegate.voice.wire import write_notice
 logger = logging.getLogger(__name__)
 
 DATA_CHANNEL_LABEL = "voicegate"
-_DATA_CHANNEL_HELLO = json.dumps(
-    {"type": "hello", "sample_rate": WEBRTC_SAMPLE_RATE, "channels": 1}
-)
+_DATA_CHANNEL_HELLO = {"type": "hello", "sample_rate": WEBRTC_SAMPLE_RATE, "channels": 1}
 
 
 class SessionRefusedError(RoomKitError):
@@ -63,12 +61,13 @@ class WebRTCTransport(VoiceTransport):
         inbound: MediaStreamTrack,
         outbound: PacedAudioTrack,
         connect_timeout: float,
+        version: int = 1,
     ) -> None:
         self._connection = connection
         self._inbound = inbound
         self._outbound = outbound
         self._protocol = VoiceProtocol()
-        self._protocol.receive_text(_DATA_CHANNEL_HELLO)
+        self._protocol.receive_text(json.dumps({**_DATA_CHANNEL_HELLO, "protocol": version}))
         self._channel: RTCDataChannel | None = None
         self._inbox: asyncio.Queue[AudioFrame | None] = asyncio.Queue()
         self._opening: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()

@@ -229,7 +229,9 @@ class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
             return
         await self.run_in_reserved_slot(
             socket,
-            lambda: WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead),
+            lambda: WebSocketTransport(
+                socket, protocol, hello, hello.output_sample_rate or self._output_rate, self._lead
+            ),
             SessionRequest(metadata, hello.room_id, language=hello.language, record=hello.record),
             metadata,
             refuse=lambda reason: _refuse(socket, protocol, reason),

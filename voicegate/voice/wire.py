@@ -11,6 +11,7 @@ from voicegate.voice.notices import (
     PartialTranscript,
     RoomEventNotice,
     SessionError,
+    SessionUpdated,
     SpeechEnded,
     SpeechStarted,
     TurnMetrics,
@@ -45,5 +46,7 @@ def write_notice(protocol: VoiceProtocol, notice: Notice) -> None:
             protocol.barge_in()
         case TurnMetrics(timings=timings):
             protocol.turn_metrics(timings.as_dict())
+        case SessionUpdated(settings=settings):
+            protocol.session_updated(settings.as_dict())
         case SessionError(code=code, message=message):
             protocol.error(code, message)

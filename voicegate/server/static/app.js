@@ -11,6 +11,7 @@ import { callRecord, turnsCsv } from "./stats.js";
 import { PageToken } from "./token.js";
 import { CallError, endpoint, startWebRTC, startWebSocket } from "./transports.js";
 import { Turns } from "./turns.js";
+import { textBox } from "./typing.js";
 import { Conversation, drawVisualizer, logEvent, renderTurns, showAssistant } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
@@ -68,6 +69,7 @@ function setStatus(status, detail = "") {
   const inCall = status === "live" || status === "connecting" || status === "reconnecting";
   $("call").textContent = inCall ? "Hang up" : "Call";
   $("call").setAttribute("aria-pressed", String(inCall));
+  $("say-text").disabled = $("say-send").disabled = status !== "live";
 }
 
 function showFailure(failure) {
@@ -253,6 +255,7 @@ function onMessage(message, direction = "in") {
       break;
     case "room_event":
       state.events.push(message.event);
+      turns.roomEvent(message);
       break;
     case "tts_start":
       state.answers.push(message.text);
@@ -268,7 +271,7 @@ function onMessage(message, direction = "in") {
       conversation.answerCut(speakingEntry);
       break;
     case "turn_metrics":
-      turns.metrics(message.metrics.stages_ms);
+      turns.metrics(message.metrics);
       break;
     case "error":
       if (!message.fatal) notice(`${message.code}: ${message.message}`);
@@ -361,6 +364,7 @@ $("call").addEventListener("click", () => {
 });
 $("mute").addEventListener("click", toggleMute);
 $("mic-check").addEventListener("click", runMicCheck);
+textBox($("say"), $("say-text"), (text) => call !== null && call.link.send({ type: "say", text }));
 for (const tab of document.querySelectorAll('[role="tab"]')) {
   tab.addEventListener("click", () => {
     document.querySelector("main").dataset.tab = tab.id.replace("tab-", "");

@@ -1,12 +1,14 @@
 // The two ways to call: the WebSocket (PCM both ways) and WebRTC (Opus media, the same JSON on a
-// data channel). Each returns { send(message), hangup(), stats() } once the call is up, or throws
-// a CallError whose `key` (a close code, an HTTP status, "unreachable") and `reason` the page
-// explains. Every JSON message in and out goes to `hooks.onMessage(message, direction)`.
+// data channel). Each returns { send(message) (false when it could not), hangup(), stats() }
+// once the call is up, or throws a CallError whose `key` (a close code, an HTTP status,
+// "unreachable") and `reason` the page explains. Every JSON message in and out goes to `hooks.onMessage(message, direction)`.
 
 import { watchRemoteAudio, websocketPlayer } from "./audio.js";
 import { SentAudioClock, SentPacketClock } from "./capture-clock.js";
 
 const WEBRTC_CONNECT_MS = 10000;
+// docs/protocol.md's version 2: answers tagged, typed words (`say`)
+const PROTOCOL = 2;
 // Every URL is relative to the page, so the page works wherever voicegate is mounted (e.g. /voice/).
 export const endpoint = (path) => new URL(path, document.baseURI);
 
@@ -50,12 +52,13 @@ export async function startWebSocket(mic, hooks) {
     hooks.onMessage(message);
   };
   const send = (message) => {
-    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.readyState !== WebSocket.OPEN) return false;
     ws.send(JSON.stringify(message));
     hooks.onMessage(message, "out");
+    return true;
   };
   const clock = new SentAudioClock(mic.context.sampleRate);
-  send({ type: "hello", sample_rate: mic.context.sampleRate, channels: 1, format: "pcm16" });
+  send({ type: "hello", protocol: PROTOCOL, sample_rate: mic.context.sampleRate, channels: 1, format: "pcm16" });
   mic.sendPcm = (pcm, capturedAt) => {
     if (ws.readyState !== WebSocket.OPEN) return;
     ws.send(pcm);
@@ -86,7 +89,7 @@ async function gatherIce(pc) {
 }
 
 async function postOffer(pc, hooks) {
-  const offer = { sdp: pc.localDescription.sdp, type: "offer" };
+  const offer = { sdp: pc.localDescription.sdp, type: "offer", protocol: PROTOCOL };
   hooks.onMessage(offer, "out");
   let response;
   try {
@@ -170,9 +173,10 @@ export async function startWebRTC(mic, hooks) {
     if (pc.connectionState === "failed" || pc.connectionState === "closed") hooks.onEnd(1001, "connection lost");
   };
   const send = (message) => {
-    if (channel.readyState !== "open") return;
+    if (channel.readyState !== "open") return false;
     channel.send(JSON.stringify(message));
     hooks.onMessage(message, "out");
+    return true;
   };
   const clock = new SentPacketClock();
   return {
