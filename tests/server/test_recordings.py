@@ -10,14 +10,12 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-import wave
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.recordings import channels, check_recording, heard, recording_of
 from tests.servers import serving
 from tests.voice.conftest import (
     Received,
@@ -27,15 +25,12 @@ from tests.voice.conftest import (
     speech,
     stream_realtime,
 )
-from voicegate.audio.frame import AudioFrame
-from voicegate.core.models import AudioContent
 from voicegate.store.sqlite import SQLiteStore
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
-LOUD = 500  # int16: speech, not the resampler's ripple or digital silence
 
 
 def _fetch(url: str, token: str | None) -> tuple[int, bytes]:
@@ -47,25 +42,6 @@ def _fetch(url: str, token: str | None) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
-
-
-def _channels(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
-    """The left and right channels of a recording (any format PyAV reads) and its rate."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        chunks = [
-            frame.to_ndarray().reshape(-1, 2) if frame.format.is_packed else frame.to_ndarray().T
-            for frame in container.decode(stream)
-        ]
-        rate = stream.rate
-    samples = np.concatenate(chunks)
-    if samples.dtype != np.int16:  # Opus decodes to float
-        samples = np.clip(samples * 32768.0, -32768, 32767).astype(np.int16)
-    return samples[:, 0].copy(), samples[:, 1].copy(), rate
-
-
-async def _heard(stt: FasterWhisperSTT, samples: np.ndarray, rate: int) -> str:
-    return (await stt.transcribe(AudioFrame(samples, rate))).text
 
 
 async def test_a_recorded_call_is_a_stereo_file_a_room_event_and_served_to_its_room_only(
@@ -95,30 +71,24 @@ async def test_a_recorded_call_is_a_stereo_file_a_room_event_and_served_to_its_r
     await store.open()
     events = await store.list_events(ready["room_id"], limit=100)
     await store.close()
-    [recorded] = [e for e in events if isinstance(e.content, AudioContent)]
-    content = recorded.content
-    assert isinstance(content, AudioContent)
-    recording_id = content.url.removeprefix("/recordings/")
-    assert content.url == f"/recordings/{recording_id}"
-    assert content.mime_type == "audio/wav"
+    recorded, content = recording_of(events)
+    assert recorded.metadata["recording"]["complete"] is True
     assert content.transcript is not None
     caller_line, answer_line = content.transcript.splitlines()
     assert caller_line.startswith("caller: ")
     assert answer_line.startswith("answer: ")
     assert word_error_rate([(SENTENCE, caller_line.removeprefix("caller: "))]) <= 0.2
-
-    path = data / "recordings" / f"{recording_id}.wav"
-    with wave.open(str(path)) as wav:
-        assert (wav.getnchannels(), wav.getframerate(), wav.getsampwidth()) == (2, 16000, 2)
-        length = wav.getnframes() / 16000
-    assert abs(length - call_seconds) <= 0.1
-    assert content.duration_seconds == pytest.approx(length, abs=0.001)
-    left, right, rate = _channels(path)
-    assert word_error_rate([(SENTENCE, await _heard(stt, left, rate))]) <= 0.2
-    assert word_error_rate([(SENTENCE, await _heard(stt, right, rate))]) <= 0.2
-    caller_loud = np.flatnonzero(np.abs(left.astype(np.int32)) > LOUD)
-    answer_loud = np.flatnonzero(np.abs(right.astype(np.int32)) > LOUD)
-    assert caller_loud[-1] < answer_loud[0]  # time-aligned: the answer follows the question
+    recordings = data / "recordings"
+    await check_recording(
+        stt,
+        recordings,
+        content,
+        caller_said=SENTENCE,
+        answered=SENTENCE,
+        call_seconds=call_seconds,
+    )
+    recording_id = content.url.removeprefix("/recordings/")
+    path = recordings / f"{recording_id}.wav"
 
     listed = await _cli("recordings", "--data-dir", str(data))
     [line] = listed.splitlines()
@@ -158,23 +128,60 @@ async def _cli(*args: str) -> str:
 
 
 @pytest.mark.parametrize("fmt", ["wav", "ogg"])
-async def test_a_killed_server_leaves_a_playable_recording(
+async def test_a_killed_server_leaves_a_playable_recording_posted_at_the_next_start(
     tmp_path: Path, tts: PiperTTS, stt: FasterWhisperSTT, fmt: str
 ) -> None:
     data = tmp_path / "data"
+    recordings = data / "recordings"
     audio = await speech(tts, SENTENCE)
     frames = pcm_frames(audio) + pcm_frames(silence(16000, 2.0))
     async with serving("--data-dir", str(data), "--record-calls", "--recording-format", fmt) as s:
         token = s.url.split("token=")[1]
         async with connect(f"{s.ws_url}?token={token}") as ws:
             await ws.send(json.dumps({"type": "hello", "sample_rate": 16000, "record": True}))
-            assert json.loads(await ws.recv())["recording"] is True
-            await stream_realtime(ws, frames)  # the sentence and 2 s of silence, in real time
+            ready = json.loads(await ws.recv())
+            assert ready["recording"] is True
+            sender = asyncio.create_task(stream_realtime(ws, frames))
+            await asyncio.wait_for(receive_into(ws, Received(), "final_transcript"), 60)
+            await sender  # the sentence and 2 s of silence, in real time
+            await _until_transcript_saved(recordings)
             s.process.send_signal(signal.SIGKILL)
             await s.process.wait()
-    [path] = (data / "recordings").glob(f"*.{fmt}")
-    left, _, rate = _channels(path)
+    [path] = recordings.glob(f"*.{fmt}")
+    left, _, rate = channels(path)
     assert len(left) / rate >= audio.duration  # everything up to the crash, give or take a page
-    assert word_error_rate([(SENTENCE, await _heard(stt, left, rate))]) <= 0.2
-    [description] = (data / "recordings").glob("*.json")
+    assert word_error_rate([(SENTENCE, await heard(stt, left, rate))]) <= 0.2
+    [description] = recordings.glob("*.json")
     assert json.loads(description.read_text())["complete"] is False
+
+    async with serving("--data-dir", str(data)) as restarted:  # posts it as it starts
+        assert await restarted.stop() == 0
+    store = SQLiteStore(data / "voicegate.sqlite3")
+    await store.open()
+    events = await store.list_events(ready["room_id"], limit=100)
+    await store.close()
+    recorded, content = recording_of(events)
+    assert recorded.metadata["recording"]["complete"] is False
+    assert recorded.source.channel_id == f"voice:{ready['session_id']}"
+    left, _, rate = channels(path)  # the file as the recovery left it (a WAV's header repaired)
+    assert content.duration_seconds == pytest.approx(len(left) / rate, abs=0.001)
+    assert content.duration_seconds >= audio.duration
+    assert content.transcript is not None
+    caller_line = content.transcript.splitlines()[0]
+    assert word_error_rate([(SENTENCE, caller_line.removeprefix("caller: "))]) <= 0.2
+    assert json.loads(description.read_text())["event_id"] == recorded.id
+
+
+async def _until_transcript_saved(recordings: Path) -> None:
+    """Wait until the recording's description holds the caller's line (the writer thread
+    saves it soon after the transcript)."""
+    async with asyncio.timeout(10):
+        while not await asyncio.to_thread(_transcript_saved, recordings):  # noqa: ASYNC110 - a file, nothing signals it
+            await asyncio.sleep(0.05)
+
+
+def _transcript_saved(recordings: Path) -> bool:
+    return any(
+        "caller: " in json.loads(description.read_text())["transcript"]
+        for description in recordings.glob("*.json")
+    )

@@ -4,6 +4,7 @@
 cut off by a killed process is a valid WAV of everything flushed; :class:`OggOpusRecordingFile`
 encodes Opus in Ogg (PyAV) and pushes every page to the file as soon as it is complete, so
 a killed process loses at most the page in progress (about a second).
+:func:`recorded_seconds` measures a file, also one cut off by a crash.
 """
 
 from __future__ import annotations
@@ -42,6 +43,62 @@ def open_recording(path: Path, sample_rate: int) -> RecordingFile:
 
 
 _WAV_HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
+_WAV_BLOCK = 4  # bytes per stereo int16 frame
+
+
+def _wav_header(sample_rate: int, data_bytes: int) -> bytes:
+    return _WAV_HEADER.pack(
+        b"RIFF",
+        36 + data_bytes,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        2,
+        sample_rate,
+        sample_rate * _WAV_BLOCK,
+        _WAV_BLOCK,
+        16,
+        b"data",
+        data_bytes,
+    )
+
+
+def recorded_seconds(path: Path) -> float:
+    """How long the recording at ``path`` is. A WAV file cut off by a crash is repaired
+    first: its header made true to the whole frames on disk, a partial frame dropped; an
+    Ogg file is decoded up to its last complete page."""
+    if path.suffix == ".wav":
+        return _repair_wav(path)
+    if path.suffix == ".ogg":
+        return _decode_ogg(path)
+    raise ValueError(f"no recording format for {path.name}: use one of {sorted(RECORDING_FORMATS)}")
+
+
+def _repair_wav(path: Path) -> float:
+    with path.open("r+b") as file:
+        header = file.read(_WAV_HEADER.size)
+        if len(header) < _WAV_HEADER.size:  # killed before its first flush
+            return 0.0
+        rate = _WAV_HEADER.unpack(header)[7]
+        data_bytes = max(path.stat().st_size - _WAV_HEADER.size, 0) // _WAV_BLOCK * _WAV_BLOCK
+        file.seek(0)
+        file.write(_wav_header(rate, data_bytes))
+        file.truncate(_WAV_HEADER.size + data_bytes)
+    return float(data_bytes / _WAV_BLOCK / rate)
+
+
+def _decode_ogg(path: Path) -> float:
+    import av  # PyAV (the serve extra), as for writing
+
+    samples, rate = 0, 1
+    with av.open(str(path)) as container:
+        try:
+            for frame in container.decode(audio=0):
+                samples, rate = samples + frame.samples, frame.sample_rate
+        except av.FFmpegError:  # the page the crash cut short
+            pass
+    return samples / rate
 
 
 class WavRecordingFile:
@@ -72,22 +129,7 @@ class WavRecordingFile:
         self._file.close()
 
     def _header(self) -> bytes:
-        block = 4  # 2 channels x 2 bytes
-        return _WAV_HEADER.pack(
-            b"RIFF",
-            36 + self._data_bytes,
-            b"WAVE",
-            b"fmt ",
-            16,
-            1,
-            2,
-            self._rate,
-            self._rate * block,
-            block,
-            16,
-            b"data",
-            self._data_bytes,
-        )
+        return _wav_header(self._rate, self._data_bytes)
 
 
 class OggOpusRecordingFile:

@@ -20,7 +20,8 @@ def add_parser(sub: Any) -> None:
         help="list the call recordings, or export one to a file",
         description=(
             "Without --export, one line per recording: id, start, seconds, room, whether it "
-            "ended normally (a killed server leaves it incomplete but playable). "
+            "ended normally (a killed server leaves it incomplete but playable; its next "
+            "start measures it and posts its room event). "
             "--export ID --to FILE copies one recording's audio."
         ),
     )

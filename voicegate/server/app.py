@@ -18,6 +18,7 @@ from voicegate.server.config import ServeConfig
 from voicegate.server.dependencies import Dependencies
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
+from voicegate.server.recording_recovery import recover_recordings
 from voicegate.server.recordings import RECORDINGS_FOLDER, RecordingLibrary
 from voicegate.server.token_secret import load_token_secret
 from voicegate.telephony.sip.backend import SIPVoiceBackend
@@ -167,8 +168,10 @@ class GatewayServer:
         return self.config.page_url(token, self.server.port)
 
     async def start(self) -> None:
-        """Open the store, warm the models up, then listen."""
+        """Open the store, post the recordings a crash cut off, warm the models up, then
+        listen."""
         await self.dependencies.open()
+        await recover_recordings(self.recordings, self.kit.store)
         await self.gateway.start()
         await self.server.start()
         if self.config.recording_retention_days > 0:

@@ -308,7 +308,8 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting("rtp_timeout", "seconds without RTP before a call is hung up", _positive_float),
     _Setting(
         "record_calls",
-        "record the calls whose hello asks for it (record: true) into <data-dir>/recordings",
+        "record calls into <data-dir>/recordings: every phone call (Twilio, SIP) and the"
+        " WebSocket and WebRTC calls that ask (record: true in the hello or the offer)",
         _bool,
     ),
     _Setting("recording_format", "recording files: wav, or ogg (Opus)", _one_of("wav", "ogg")),

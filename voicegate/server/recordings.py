@@ -22,7 +22,7 @@ from voicegate.server.adapters import http_request
 from voicegate.voice.access import RoomGrant
 from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.http import HttpReply
-from voicegate.voice.recording import RecordingInfo
+from voicegate.voice.recording import RecordingInfo, recording_in_progress
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +62,16 @@ class RecordingLibrary:
         return self.folder / Path(info.file).name
 
     def delete_older_than(self, days: float, now: float | None = None) -> list[str]:
-        """Delete the recordings whose description is older than ``days``; their ids."""
+        """Delete the recordings whose description is older than ``days``, but for those
+        still being written (a long call); their ids."""
         limit = (time.time() if now is None else now) - days * 86400.0
         deleted = []
         for info in self.all():
             description = self.folder / f"{info.id}.json"
             try:
-                if description.stat().st_mtime >= limit:
+                if description.stat().st_mtime >= limit or recording_in_progress(
+                    self.file_of(info)
+                ):
                     continue
                 self.file_of(info).unlink(missing_ok=True)
                 description.unlink()

@@ -19,8 +19,9 @@ class SessionRequest:
 
     Without a ``participant_id`` the gateway takes the metadata's ``subject`` (what
     :class:`~voicegate.voice.tokens.TokenAuth` puts there); without a ``language``, the
-    gateway's setting. ``record``: the client asks for the call to be recorded (done only
-    where the gateway records calls).
+    gateway's setting. ``record``: the call is to be recorded, done only where the gateway
+    records calls (a WebSocket or WebRTC client asks for it; phone calls always ask, as
+    their callers cannot).
     """
 
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -239,12 +239,7 @@ class VoiceGateway:
             return None
         room = await self._kit.get_room(session.room_id)
         owner = room.metadata.get(OWNER_KEY)
-        return CallRecorder(
-            self._recording,
-            session.room_id,
-            session.id,
-            owner if isinstance(owner, str) else None,
-        )
+        return CallRecorder(self._recording, session, owner if isinstance(owner, str) else None)
 
     async def _room_for(self, request: SessionRequest) -> str:
         """The room the session joins, as its auth metadata grants (``voice/access.py``)."""
@@ -274,6 +269,8 @@ class VoiceGateway:
         )
         if self._observer is not None:
             self._observer.session_opened(transport.kind)
+        if channel.recorder is not None:
+            channel.recorder.start()
         await transport.opened(session.id, session.room_id)
         await self._kit.hook_engine.framework.emit(
             "voice_session_started",
@@ -314,7 +311,7 @@ class VoiceGateway:
         self._mixer.remove_session(session.id)
         await _logged(channel.close(), "closing the voice channel of", session)
         if channel.recorder is not None:
-            posting = post_recording(self._kit, channel.recorder, session, channel.channel_id)
+            posting = post_recording(self._kit, channel.recorder)
             await _logged(posting, "posting the recording of", session)
         room_id, channel_id = session.room_id, channel.channel_id
         if channel_id in await self._bound_channels(room_id):

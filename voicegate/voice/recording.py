@@ -7,12 +7,21 @@ it is queued for the client (after the previous answer's end, if that is later),
 cut of a barge-in, which drops the answer audio not yet heard. A writer thread lays the
 two channels side by side and appends them to the file while the call runs, flushing
 every ``WRITE_INTERVAL_S`` (see ``voicegate.audio.recording_file``), so a server killed mid-call
-leaves a playable file. Next to the file, ``<id>.json`` describes the recording.
+leaves a playable file. Next to the file, ``<id>.json`` describes the recording, its transcript
+so far included; the writer holds a lock on the file while the call runs
+(:func:`recording_in_progress`), so a description whose file is unlocked and whose
+``event_id`` is unset belongs to a call cut off by a crash
+(``voicegate.server.recording_recovery`` posts it at the next start).
+
+Every transport records the same way: the caller's channel is what the inbound path hands
+over, 16 kHz mono, whatever the caller sent (a phone call's 8 kHz G.711, decoded and
+resampled, so its left channel holds no sound above 4 kHz).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import queue
@@ -21,14 +30,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.recording_file import RECORDING_FORMATS, RecordingFile, open_recording
 from voicegate.audio.resample import resample
-from voicegate.core.models import AudioContent, new_id, utcnow
+from voicegate.core.models import AudioContent, ChannelType, EventSource, RoomEvent, new_id, utcnow
 
 if TYPE_CHECKING:
     from voicegate.core.kit import RoomKit
@@ -41,6 +50,9 @@ RECORDING_RATE = 16000
 WRITE_INTERVAL_S = 0.2
 """How often the writer thread appends to the file (and flushes it): a killed server loses at
 most about this much of a WAV recording."""
+CALLER_LEAD_S = 0.06
+"""How far the caller's channel may run ahead of the call's clock before its digital silence
+is left out (see :meth:`CallRecorder.caller`)."""
 RECORDINGS_PATH = "/recordings/"
 """Where the server serves a recording: ``GET /recordings/<id>`` (relative to its mount)."""
 
@@ -64,6 +76,8 @@ class RecordingInfo:
     id: str
     room_id: str
     session_id: str
+    channel_id: str
+    participant_id: str
     owner: str | None
     file: str
     mime_type: str
@@ -71,6 +85,8 @@ class RecordingInfo:
     duration_seconds: float | None = None
     transcript: str = ""
     complete: bool = False
+    event_id: str | None = None
+    """The room event that carries the recording, once posted."""
 
     @property
     def url(self) -> str:
@@ -88,6 +104,33 @@ class RecordingInfo:
     def load(cls, path: Path) -> RecordingInfo:
         """The description stored at ``path``."""
         return cls(**json.loads(path.read_text()))
+
+    def room_event(self) -> RoomEvent:
+        """The audio event of the room that carries this recording, sent by the session's
+        voice channel: URL, duration, transcript; ``metadata.recording`` says whether the
+        recording is complete (False: its call was cut off by a crash)."""
+        return RoomEvent(
+            self.room_id,
+            EventSource(self.channel_id, ChannelType.VOICE, self.participant_id),
+            AudioContent(self.url, self.mime_type, self.duration_seconds, self.transcript),
+            metadata=self._event_metadata(),
+        )
+
+    def _event_metadata(self) -> dict[str, Any]:
+        recording = {"id": self.id, "session_id": self.session_id, "complete": self.complete}
+        return {"recording": recording}
+
+
+def recording_in_progress(path: Path) -> bool:
+    """Whether a recorder (of any process) still writes the recording file at ``path``."""
+    try:
+        with path.open("rb") as file:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except FileNotFoundError:
+        return False
+    return False
 
 
 @dataclass(slots=True)
@@ -142,14 +185,14 @@ class CallRecorder:
     def __init__(
         self,
         options: RecordingOptions,
-        room_id: str,
-        session_id: str,
+        session: VoiceSession,
         owner: str | None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._clock = clock if clock is not None else asyncio.get_running_loop().time
         self._started = self._clock()
         self._answer_end = 0
+        self._caller_end = 0  # samples of the caller's channel so far
         self._lines: list[str] = []
         self._written = 0  # samples per channel in the file, once finished
         self._ended = False
@@ -157,8 +200,10 @@ class CallRecorder:
         recording_id = new_id()
         self.info = RecordingInfo(
             id=recording_id,
-            room_id=room_id,
-            session_id=session_id,
+            room_id=session.room_id,
+            session_id=session.id,
+            channel_id=session.channel_id,
+            participant_id=session.participant_id,
             owner=owner,
             file=f"{recording_id}.{options.format}",
             mime_type=RECORDING_FORMATS[options.format],
@@ -166,14 +211,30 @@ class CallRecorder:
         )
         self._queue: queue.SimpleQueue[tuple[str, int, np.ndarray | None]] = queue.SimpleQueue()
         self._thread = threading.Thread(
-            target=self._write, name=f"recorder-{session_id}", daemon=True
+            target=self._write, name=f"recorder-{session.id}", daemon=True
         )
         self._thread.start()
 
+    def start(self) -> None:
+        """The call begins now (its client is told the session is open): the recording's
+        time 0, or its construction's if this is never called."""
+        self._started = self._clock()
+
     def caller(self, frame: AudioFrame) -> None:
-        """The caller's next 16 kHz mono frame (the session's inbound clock)."""
-        if not self._ended:
-            self._queue.put(("caller", 0, frame.samples.reshape(-1).copy()))
+        """The caller's next 16 kHz mono frame (the session's inbound clock).
+
+        The inbound path feeds silence to a caller whose audio stops for a while; if the
+        late audio comes after all, the caller's audio runs ahead of the call's clock. Its
+        next frames of digital silence (every transport but a live microphone sends them
+        between words) are then left out until the channel is back on the clock."""
+        if self._ended:
+            return
+        samples = frame.samples.reshape(-1)
+        ahead = self._caller_end + len(samples) - self._now()
+        if ahead > CALLER_LEAD_S * RECORDING_RATE and not samples.any():
+            return
+        self._caller_end += len(samples)
+        self._queue.put(("caller", 0, samples.copy()))
 
     def answer(self, frame: AudioFrame) -> None:
         """Answer audio queued for the client now (mono, any rate)."""
@@ -191,8 +252,12 @@ class CallRecorder:
         self._queue.put(("cut", now, None))
 
     def said(self, who: str, text: str) -> None:
-        """A line of the call's transcript: ``who`` is ``caller`` or ``answer``."""
+        """A line of the call's transcript: ``who`` is ``caller`` or ``answer`` (saved in
+        the description soon, so a crash keeps it)."""
         self._lines.append(f"{who}: {text}")
+        self.info.transcript = "\n".join(self._lines)
+        if not self._ended:
+            self._queue.put(("save", 0, None))
 
     def end(self) -> None:
         """The call ended now: the recording is this long (at least); nothing more is taken."""
@@ -205,62 +270,79 @@ class CallRecorder:
         self.end()
         await asyncio.to_thread(self._thread.join)
         self.info.duration_seconds = round(self._written / RECORDING_RATE, 3)
-        self.info.transcript = "\n".join(self._lines)
         self.info.complete = True
         await asyncio.to_thread(self.info.save, self._folder)
         return self.info
+
+    @property
+    def folder(self) -> Path:
+        """Where the recording and its description are."""
+        return self._folder
 
     def _now(self) -> int:
         return round((self._clock() - self._started) * RECORDING_RATE)
 
     def _write(self) -> None:
-        """The writer thread: opens the file, then writes what is queued until the end."""
+        """The writer thread: opens and locks the file, then writes what is queued until the
+        end (the lock goes with the thread, or with the process)."""
+        path = self._folder / self.info.file
         try:
             self._folder.mkdir(parents=True, exist_ok=True)
-            self.info.save(self._folder)
-            timeline = _Timeline(open_recording(self._folder / self.info.file, RECORDING_RATE))
+            lock = path.open("ab")  # created here, so it is locked before anything is in it
         except OSError:
             logger.exception("recording %s could not be started", self.info.id)
             return
-        try:
-            while True:
-                items = [self._queue.get()]
-                time.sleep(WRITE_INTERVAL_S)  # one write and flush for what comes meanwhile
-                while True:
-                    try:
-                        items.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                for kind, at, samples in items:
-                    if kind == "caller" and samples is not None:
-                        timeline.caller(samples)
-                    elif kind == "answer" and samples is not None:
-                        timeline.answer(at, samples)
-                    elif kind == "cut":
-                        timeline.cut(at)
-                    elif kind == "end":
-                        timeline.commit(until=at)
-                        timeline.file.close()
-                        self._written = timeline.committed
-                        return
-                timeline.commit()
-        except Exception:
-            logger.exception("recording %s failed", self.info.id)
+        with lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                timeline = _Timeline(open_recording(path, RECORDING_RATE))
+                self.info.save(self._folder)
+            except OSError:
+                logger.exception("recording %s could not be started", self.info.id)
+                return
+            try:
+                self._run(timeline)
+            except Exception:
+                logger.exception("recording %s failed", self.info.id)
             self._written = timeline.committed
 
+    def _run(self, timeline: _Timeline) -> None:
+        while True:
+            items = [self._queue.get()]
+            time.sleep(WRITE_INTERVAL_S)  # one write and flush for what comes meanwhile
+            while True:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            for kind, at, samples in items:
+                if kind == "caller" and samples is not None:
+                    timeline.caller(samples)
+                elif kind == "answer" and samples is not None:
+                    timeline.answer(at, samples)
+                elif kind == "cut":
+                    timeline.cut(at)
+                elif kind == "save":
+                    self.info.save(self._folder)
+                elif kind == "end":
+                    timeline.commit(until=at)
+                    timeline.file.close()
+                    return
+            timeline.commit()
 
-async def post_recording(
-    kit: RoomKit, recorder: CallRecorder, session: VoiceSession, channel_id: str
-) -> None:
-    """Finish ``session``'s recording; it becomes an audio event of the room, sent by the
-    session's channel ``channel_id``."""
+
+async def post_recording(kit: RoomKit, recorder: CallRecorder) -> None:
+    """Finish a session's recording; it becomes an audio event of the session's room, sent
+    by the session's voice channel (:meth:`RecordingInfo.room_event`)."""
     info = await recorder.finish()
-    content = AudioContent(info.url, info.mime_type, info.duration_seconds, info.transcript)
-    await kit.send_event(
-        session.room_id,
-        channel_id,
-        content,
-        participant_id=session.participant_id,
-        metadata={"recording": {"id": info.id, "session_id": session.id}},
+    event = info.room_event()
+    posted = await kit.send_event(
+        info.room_id,
+        info.channel_id,
+        event.content,
+        participant_id=info.participant_id,
+        metadata=event.metadata,
     )
-    logger.info("session %s: recording %s posted", session.id, info.id)
+    info.event_id = posted.id
+    await asyncio.to_thread(info.save, recorder.folder)
+    logger.info("session %s: recording %s posted", info.session_id, info.id)

@@ -104,7 +104,14 @@ class WebRTCTransport(VoiceTransport):
 
     async def opened(self, session_id: str, room_id: str) -> None:
         """Queue ``ready`` for the data channel; hand the session id to :meth:`wait_opened`."""
-        self._protocol.accept(session_id, room_id, self.input_rate, self.output_rate, FRAME_MS)
+        self._protocol.accept(
+            session_id,
+            room_id,
+            self.input_rate,
+            self.output_rate,
+            FRAME_MS,
+            recording=self.recording,
+        )
         self._send_pending()
         if not self._opening.done():
             self._opening.set_result(session_id)

@@ -309,7 +309,8 @@ class SIPVoiceBackend(VoiceBackend):
                 self._invites.pop(key, None)
 
     def _session_request(self, call: SIPCall, metadata: dict[str, Any]) -> SessionRequest:
-        """The room and the caller of a call: the one place a call's room is decided."""
+        """The room and the caller of a call: the one place a call's room is decided.
+        Recorded wherever the server records calls (a phone caller cannot ask)."""
         invite = call.invite
         room = invite.headers.get(self._room_header)
         if not room and self._uri_rooms:
@@ -317,7 +318,7 @@ class SIPVoiceBackend(VoiceBackend):
                 room = SIPURI.parse(invite.uri).user
         caller = metadata.get("subject") or call.dialog.remote.uri.user or "caller"
         details = {**metadata, "sip_call_id": call.dialog.call_id}
-        return SessionRequest(details, room or None, str(caller))
+        return SessionRequest(details, room or None, str(caller), record=True)
 
     def _local_address(self, request: SIPRequest) -> str:
         if self._public_address:
