@@ -187,9 +187,9 @@ class VoiceClient:
         await self.wait_until(lambda received: len(received.of_type(kind)) >= count)
         return self.received.of_type(kind)[count - 1]
 
-    async def say(self, frames: list[bytes]) -> None:
-        """Stream ``frames`` in real time."""
-        await stream_realtime(self.connection, frames)
+    async def say(self, frames: list[bytes], lead_ms: int = 0) -> None:
+        """Stream ``frames`` in real time, ``lead_ms`` ahead (see :func:`stream_realtime`)."""
+        await stream_realtime(self.connection, frames, lead_ms=lead_ms)
 
 
 OVERLOADED_RETRY_S = 120.0

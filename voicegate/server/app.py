@@ -191,7 +191,7 @@ class GatewayServer:
             await asyncio.gather(self._retention, return_exceptions=True)
         await self.gateway.close()
         await self.server.stop()
-        await self.kit.close()
+        await self.dependencies.close()
         # the models' threads end before the interpreter does (see InferenceWorker)
         await asyncio.to_thread(self.stt.close)
         await asyncio.to_thread(self.tts.close)

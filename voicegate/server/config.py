@@ -19,6 +19,7 @@ from typing import Any
 from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
 from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
+from voicegate.redis.lease import LEASE_TTL_S
 from voicegate.stt.worker import DEFAULT_MAX_BATCH
 from voicegate.voice.ai import DEFAULT_AI_URL
 from voicegate.voice.hello import is_language_code
@@ -52,6 +53,7 @@ class ServeConfig:
     token_secret_file: Path | None = None
     max_sessions: int = 32
     drain_timeout: float = 30.0
+    lease_ttl: float = LEASE_TTL_S
     webrtc: bool = True
     twilio: bool = False
     twilio_auth_token: str = ""
@@ -263,6 +265,12 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting(
         "drain_timeout",
         "seconds SIGTERM lets calls finish before closing them with 1001",
+        _positive_float,
+    ),
+    _Setting(
+        "lease_ttl",
+        "seconds after its last heartbeat on Redis that a process counts as dead (redis_url):"
+        " the others then remove its callers from their rooms",
         _positive_float,
     ),
     _Setting("webrtc", "serve the WebRTC offer endpoint", _bool),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.core.channels import Channel
+from voicegate.core.framework import FrameworkEvent
 from voicegate.core.hooks import HookTrigger
 from voicegate.core.models import ChannelType, RoomStatus, utcnow
 from voicegate.core.store import StoreUnavailableError
@@ -103,6 +104,7 @@ class VoiceGateway:
         self._draining = False
         self._emptied = asyncio.Event()
         self._joining: Counter[str] = Counter()  # sessions on their way into a room, by room
+        kit.on("channel_detached")(self._channel_left)
 
     @property
     def sessions(self) -> dict[str, VoiceSession]:
@@ -340,6 +342,14 @@ class VoiceGateway:
             lasted,
         )
         await _logged(self._close_if_emptied(room_id), "closing the room of", session)
+
+    async def _channel_left(self, event: FrameworkEvent) -> None:
+        """A channel that is none of this gateway's sessions left a room (the caller of a
+        dead process, removed by a survivor): close the room if no caller is left."""
+        room_id, channel_id = event.room_id, event.channel_id
+        if room_id is None or any(s.channel_id == channel_id for s in self._sessions.values()):
+            return
+        await self._close_if_emptied(room_id)
 
     async def _bound_channels(self, room_id: str) -> set[str]:
         try:

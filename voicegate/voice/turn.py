@@ -34,6 +34,8 @@ BUSY = "busy"
 """The error code of an answer the session did not speak: too many answers waiting."""
 STORE_UNAVAILABLE = "store_unavailable"
 """The error code a caller gets when its transcript could not be stored; the session goes on."""
+REMEMBERED_CUTS = 16
+"""Interrupted responses a session remembers, to speak none of their late parts."""
 REMEMBERED_TURNS = 64
 """How many of its room's latest turns a session knows, to tag the answers to them."""
 _NOT_STORED = "the server cannot store your words now (its store fails); this turn got no answer"
@@ -75,7 +77,9 @@ class TurnRunner:
         self._observer = observer
         self._timings: TurnTimings | None = None  # the turn waiting for its first answer audio
         self._unsent_final: Transcript | None = None  # its commit not reported yet
-        self._cut: set[str] = set()  # responses being cancelled after an interruption
+        # responses the caller interrupted, newest last: a part of one that arrives later (it
+        # was committed before the cancel took effect, maybe in another process) is not spoken
+        self._cut: dict[str, None] = {}
         self._turns: dict[str, str] = {}  # turn ids of the room's latest turns, by event id
         self._taking = asyncio.Lock()
 
@@ -211,15 +215,14 @@ class TurnRunner:
         if not cut:
             return
         session = self._session
-        self._cut |= cut
-        try:
-            if barged_in:
-                await session.transport.notify(BargeIn())
-            await self._speaker.stopped()
-            for response_id in cut:
-                await self._kit.cancel_response(response_id)
-        finally:
-            self._cut -= cut
+        self._cut.update(dict.fromkeys(cut))
+        while len(self._cut) > REMEMBERED_CUTS:
+            del self._cut[next(iter(self._cut))]
+        if barged_in:
+            await session.transport.notify(BargeIn())
+        await self._speaker.stopped()
+        for response_id in cut:
+            await self._kit.cancel_response(response_id)
         if barged_in:
             await self._hooks.run_all(HookTrigger.ON_BARGE_IN, BargeIn(), session, session.room_id)
 
