@@ -36,6 +36,7 @@ const state = {
   events: [],
   turns: [],
   answerAudioMs: 0,
+  heard: [], // of each answer the caller cut: what it heard ({ text, interrupted_at_ms })
   bargeIns: 0,
   micLevelDb: -100,
   clipped: false,
@@ -264,6 +265,7 @@ function onMessage(message, direction = "in") {
       break;
     case "tts_end":
       if (message.interrupted) conversation.answerCut(speakingEntry);
+      if (message.heard) state.heard.push(message.heard);
       speakingEntry = null;
       break;
     case "barge_in":

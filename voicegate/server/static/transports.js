@@ -9,6 +9,8 @@ import { SentAudioClock, SentPacketClock } from "./capture-clock.js";
 const WEBRTC_CONNECT_MS = 10000;
 // docs/protocol.md's version 2: answers tagged, typed words (`say`)
 const PROTOCOL = 2;
+// how often the WebSocket call tells the server how far the answer has played (`played`)
+const PLAYED_MARK_MS = 200;
 // Every URL is relative to the page, so the page works wherever voicegate is mounted (e.g. /voice/).
 export const endpoint = (path) => new URL(path, document.baseURI);
 
@@ -43,11 +45,17 @@ export async function startWebSocket(mic, hooks) {
     };
   });
   player = websocketPlayer(mic.context, hooks.analyser, hooks.onAnswerAudio, hooks.playAnswers !== false);
-  ws.onclose = (e) => hooks.onEnd(e.code === 1006 ? 1001 : e.code, e.reason);
+  let marks = null; // the timer of the `played` marks
+  ws.onclose = (e) => {
+    clearInterval(marks);
+    hooks.onEnd(e.code === 1006 ? 1001 : e.code, e.reason);
+  };
   ws.onmessage = (e) => {
     if (typeof e.data !== "string") return player.play(e.data, outputRate);
     const message = JSON.parse(e.data);
     if (message.type === "ready") outputRate = message.output_sample_rate;
+    if (message.type === "tts_start") player.answer(message.response_id);
+    if (message.type === "tts_end") player.answer(null);
     if (message.type === "barge_in") player.flush();
     hooks.onMessage(message);
   };
@@ -57,6 +65,13 @@ export async function startWebSocket(mic, hooks) {
     hooks.onMessage(message, "out");
     return true;
   };
+  let lastMark = null;
+  marks = setInterval(() => {
+    // how far the answer has played, so an interrupted answer's `heard` is what was heard
+    const mark = player.played();
+    if (!mark || (lastMark && mark.response_id === lastMark.response_id && mark.ms <= lastMark.ms)) return;
+    if (send({ type: "played", ...mark })) lastMark = mark;
+  }, PLAYED_MARK_MS);
   const clock = new SentAudioClock(mic.context.sampleRate);
   send({ type: "hello", protocol: PROTOCOL, sample_rate: mic.context.sampleRate, channels: 1, format: "pcm16" });
   mic.sendPcm = (pcm, capturedAt) => {
@@ -68,6 +83,7 @@ export async function startWebSocket(mic, hooks) {
     send,
     hangup() {
       mic.sendPcm = null;
+      clearInterval(marks);
       ws.onclose = null; // closing it ourselves is no failure
       player.flush();
       send({ type: "bye" });
