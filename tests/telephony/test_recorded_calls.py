@@ -48,17 +48,7 @@ async def test_a_twilio_call_is_recorded_both_sides_time_aligned(
             await session_ended()
         events = await phone.kit.store.list_events(room_id, limit=100)
 
-    transcript, answer = _turn(events)
-    _, content = recording_of(events)
-    await check_recording(
-        stt,
-        tmp_path,
-        content,
-        caller_said=prompt.text,
-        answered=answer,
-        call_seconds=ended - began,
-    )
-    assert content.transcript == f"caller: {transcript}\nanswer: {answer}"
+    await _check_call(stt, tmp_path, events, prompt, ended - began)
 
 
 async def test_a_sip_call_is_recorded_both_sides_time_aligned(
@@ -90,15 +80,21 @@ async def test_a_sip_call_is_recorded_both_sides_time_aligned(
             await session_ended()
         events = await phone.kit.store.list_events(room_id, limit=100)
 
+    await _check_call(stt, recordings, events, prompt, ended - began)
+
+
+async def _check_call(
+    stt: FasterWhisperSTT,
+    folder: Path,
+    events: list[RoomEvent],
+    prompt: Prompt,
+    call_seconds: float,
+) -> None:
+    """The call's recording holds both sides (see ``check_recording``) and its transcript."""
     transcript, answer = _turn(events)
     _, content = recording_of(events)
     await check_recording(
-        stt,
-        recordings,
-        content,
-        caller_said=prompt.text,
-        answered=answer,
-        call_seconds=ended - began,
+        stt, folder, content, caller_said=prompt.text, answered=answer, call_seconds=call_seconds
     )
     assert content.transcript == f"caller: {transcript}\nanswer: {answer}"
 
