@@ -15,6 +15,11 @@
 
 Each case gets a fresh database schema by using its own rooms. Writes
 ``benchmarks/results/cluster.json`` and ``cluster.png``.
+
+``--compare REF`` measures the throughput cases only, for voicegate as of git ``REF``
+("before", its ``voicegate`` package extracted to a temporary folder) and as checked out
+("after"), alternating before/after case by case, ``--repeat`` times each, so both
+share the machine's load; writes ``cluster_compare.json`` and ``cluster_compare.png``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -100,19 +107,30 @@ async def _worker(role: str, dsn: str, redis_url: str, rooms: list[str], count: 
         await asyncio.wait_for(stamps.done.wait(), 600)
         print(json.dumps(stamps.at), flush=True)
     else:
+        from voicegate.errors import ProcessTimeoutError
+
+        timeouts = 0
 
         async def send(room_id: str) -> None:
+            nonlocal timeouts
             for i in range(count):
-                await kit.send_event(room_id, f"src-{me}-{room_id}", TextContent(f"{me} {i}"))
+                try:
+                    await kit.send_event(room_id, f"src-{me}-{room_id}", TextContent(f"{me} {i}"))
+                except ProcessTimeoutError:  # counted; the others go on
+                    timeouts += 1
 
         began = time.monotonic()
         await asyncio.gather(*(send(room_id) for room_id in rooms))
-        print(json.dumps({"began": began, "ended": time.monotonic()}), flush=True)
+        span = {"began": began, "ended": time.monotonic(), "timeouts": timeouts}
+        print(json.dumps(span), flush=True)
     await kit.close()
 
 
-async def _spawn(role: str, args: argparse.Namespace, rooms: list[str], count: int) -> Any:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+async def _spawn(
+    role: str, args: argparse.Namespace, rooms: list[str], count: int, source: Path = ROOT
+) -> Any:
+    """A worker process running this script with the ``voicegate`` package of ``source``."""
+    env = {**os.environ, "PYTHONPATH": str(source)}
     command = [sys.executable, __file__, "--worker", role, "--postgres-dsn", args.postgres_dsn]
     command += ["--redis-url", args.redis_url, "--events", str(count), "--rooms", ",".join(rooms)]
     return await asyncio.create_subprocess_exec(
@@ -179,24 +197,27 @@ async def delivery_latency(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def throughput(
-    args: argparse.Namespace, processes: int, rooms: int, role: str = "write"
+    args: argparse.Namespace, processes: int, rooms: int, role: str = "write", source: Path = ROOT
 ) -> dict[str, Any]:
-    """Events per second committed by ``processes`` writers into ``rooms`` rooms."""
+    """Events per second committed by ``processes`` writers into ``rooms`` rooms (a
+    ``send_event`` that ran past ``process_timeout`` is counted apart, not as committed)."""
     names = [f"t{processes}-{rooms}-{uuid.uuid4().hex[:6]}-{n}" for n in range(rooms)]
     await _create_rooms(args.postgres_dsn, names)
     per_process = max(1, args.events // (processes * rooms))
-    writers = [await _spawn(role, args, names, per_process) for _ in range(processes)]
+    writers = [await _spawn(role, args, names, per_process, source) for _ in range(processes)]
     for writer in writers:
         await _ready(writer)
     spans = await _go(writers)
     wall = max(s["ended"] for s in spans) - min(s["began"] for s in spans)
-    total = per_process * processes * rooms
+    timeouts = sum(s["timeouts"] for s in spans)
+    total = per_process * processes * rooms - timeouts
     return {
         "setup": "PostgreSQL alone" if role == "write-alone" else "PostgreSQL + Redis",
         "processes": processes,
         "rooms": rooms,
         "events": total,
         "events_per_s": round(total / wall),
+        "process_timeouts": timeouts,
     }
 
 
@@ -224,20 +245,20 @@ def _plot(results: dict[str, Any]) -> None:
     figure.savefig(RESULTS / "cluster.png", dpi=120)
 
 
+CASES = (("write-alone", 1, 1), ("write-alone", 1, 100), ("write", 1, 1), ("write", 1, 100))
+CASES += (("write", 3, 1), ("write", 3, 100))
+"""(role, processes, rooms) of each throughput case."""
+
+
 async def main(args: argparse.Namespace) -> None:
     print("cross-process delivery ...", flush=True)
     latency = await delivery_latency(args)
     print(json.dumps(latency), flush=True)
     cases = []
-    for rooms in (1, 100):
-        print(f"throughput: 1 process on PostgreSQL alone, {rooms} room(s) ...", flush=True)
-        cases.append(await throughput(args, 1, rooms, "write-alone"))
+    for role, processes, rooms in CASES:
+        print(f"throughput: {role}, {processes} process(es), {rooms} room(s) ...", flush=True)
+        cases.append(await throughput(args, processes, rooms, role))
         print(json.dumps(cases[-1]), flush=True)
-    for processes in (1, 3):
-        for rooms in (1, 100):
-            print(f"throughput: {processes} process(es), {rooms} room(s) ...", flush=True)
-            cases.append(await throughput(args, processes, rooms))
-            print(json.dumps(cases[-1]), flush=True)
     results = {
         "machine": {
             "python": platform.python_version(),
@@ -252,6 +273,83 @@ async def main(args: argparse.Namespace) -> None:
     _plot(results)
 
 
+def _extract(ref: str, into: Path) -> str:
+    """Put ``ref``'s ``voicegate`` package under ``into``; returns its short commit id."""
+    git = ["git", "-C", str(ROOT)]
+    archive = subprocess.run([*git, "archive", ref, "voicegate"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    commit = subprocess.run([*git, "rev-parse", "--short", ref], check=True, capture_output=True)
+    return commit.stdout.decode().strip()
+
+
+async def compare(args: argparse.Namespace) -> None:
+    """The throughput cases before (``args.compare``) and after, alternating."""
+    runs: dict[str, dict[str, list[int]]] = {}
+    failed: dict[str, dict[str, list[int]]] = {}  # send_event calls past process_timeout
+    with tempfile.TemporaryDirectory() as before:
+        commit = await asyncio.to_thread(_extract, args.compare, Path(before))
+        for attempt in range(args.repeat):
+            for role, processes, rooms in CASES:
+                for code, source in ((f"before ({commit})", Path(before)), ("after", ROOT)):
+                    case = await throughput(args, processes, rooms, role, source)
+                    label = f"{case['setup']}: {processes} proc, {rooms} room(s)"
+                    runs.setdefault(label, {}).setdefault(code, []).append(case["events_per_s"])
+                    timeouts = case["process_timeouts"]
+                    print(
+                        f"[{attempt + 1}/{args.repeat}] {label}, {code}: {case['events_per_s']}"
+                        + (f" ({timeouts} send_event past process_timeout)" if timeouts else "")
+                    )
+                    if timeouts:
+                        failed.setdefault(label, {}).setdefault(code, []).append(timeouts)
+    results = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+        },
+        "events_per_case": args.events,
+        "events_per_s": runs,
+        "process_timeouts": failed,
+        "median": {
+            label: {code: statistics.median(values) for code, values in codes.items()}
+            for label, codes in runs.items()
+        },
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "cluster_compare.json").write_text(json.dumps(results, indent=2) + "\n")
+    _plot_compare(results)
+
+
+def _plot_compare(results: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    medians = results["median"]
+    labels = list(medians)
+    codes = list(next(iter(medians.values())))
+    figure, axis = plt.subplots(figsize=(9, 4.2))
+    height = 0.8 / len(codes)
+    for n, code in enumerate(codes):
+        values = [medians[label][code] for label in labels]
+        ys = [y + n * height for y in range(len(labels))]
+        axis.barh(ys, values, height, label=code)
+        for y, value in zip(ys, values, strict=True):
+            axis.text(value, y, f" {value:,.0f}", va="center", fontsize=8)
+    axis.set_yticks([y + height / 2 for y in range(len(labels))], labels, fontsize=8)
+    axis.invert_yaxis()
+    load = results["machine"]["load_average"][0]
+    axis.set_title(
+        f"send_event on PostgreSQL, median events/s ({results['machine']['cpus']} CPUs, "
+        f"load average {load:.0f} at the end)",
+        fontsize=9,
+    )
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(RESULTS / "cluster_compare.png", dpi=120)
+
+
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--postgres-dsn", required=True)
@@ -259,6 +357,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=3000, help="events per throughput case")
     parser.add_argument("--latency-events", type=int, default=1000)
     parser.add_argument("--gap-ms", type=float, default=2.0)
+    parser.add_argument("--compare", metavar="REF", help="throughput before (git REF) and after")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each case (--compare)")
     roles = ("receive", "write", "write-alone")
     parser.add_argument("--worker", choices=roles, help=argparse.SUPPRESS)
     parser.add_argument("--rooms", default="", help=argparse.SUPPRESS)
@@ -279,4 +379,4 @@ if __name__ == "__main__":
             )
         )
     else:
-        asyncio.run(main(arguments))
+        asyncio.run(compare(arguments) if arguments.compare else main(arguments))

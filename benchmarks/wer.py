@@ -10,8 +10,10 @@ Per row and rate it reports the WER with its substitutions, deletions and insert
 the utterances in which a word or phrase comes three times in a row that the reference
 does not repeat, and the time per utterance (p50/p95), split by length: under 1 s,
 1-3 s, over 3 s. A row is a model and a decode: ``voicegate`` (the default
-``FasterWhisperSTT``) or ``plain`` (faster-whisper's ``transcribe`` over its 30 s window,
-greedy like voicegate); ``--models`` adds rows for more models of the manifest.
+``FasterWhisperSTT``), ``plain`` (faster-whisper's ``transcribe`` over its 30 s window,
+greedy like voicegate) or ``before`` (the looping short-window decode voicegate had before
+issue 18, whose speed is the one to match: ``whisper_before.py``); ``--models`` adds rows for
+more models of the manifest.
 
     python benchmarks/wer.py [--models whisper-tiny.en ...] [--rates 16000 8000] [--limit N]
                              [--name wer]
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
 import sys
@@ -31,6 +34,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from whisper_before import BeforeWhisperSTT
 
 from voicegate.bench.prompts import Prompt, load_prompts
 from voicegate.stt.base import STTProvider
@@ -47,6 +52,7 @@ BUCKETS: dict[str, Callable[[float], bool]] = {
 DECODES: dict[str, Callable[[str], STTProvider]] = {
     "voicegate": lambda model: FasterWhisperSTT(model, language="en"),
     "plain": lambda model: FasterWhisperSTT(model, language="en", window_margin=None),
+    "before": lambda model: BeforeWhisperSTT(model, language="en"),
 }
 """How each decode of a row is built from a manifest model id (the prompts are English)."""
 
@@ -132,7 +138,10 @@ async def transcribe_all(rows: list[Row], prompts: list[Prompt], rate: int) -> N
             )
         if index % 25 == 0 or index == len(prompts):
             elapsed = time.monotonic() - started
-            progress(f"  {rate} Hz: {index}/{len(prompts)} utterances, {elapsed:.0f} s")
+            progress(
+                f"  {rate} Hz: {index}/{len(prompts)} utterances, {elapsed:.0f} s, "
+                f"load average {os.getloadavg()[0]:.1f}"
+            )
 
 
 def print_table(results: list[dict[str, object]]) -> None:
@@ -190,6 +199,7 @@ async def main() -> None:
     progress("fetching the prompts (cached after the first run) ...")
     prompts = load_prompts()[: args.limit]
     progress(f"{len(prompts)} prompts")
+    load_before = os.getloadavg()
     results: list[dict[str, object]] = []
     for rate in args.rates:
         rows = [Row(m, d, rate, DECODES[d](m)) for m in args.models for d in args.decodes]
@@ -201,7 +211,12 @@ async def main() -> None:
             row.stt.close()
     print_table(results)
     RESULTS.mkdir(exist_ok=True)
-    machine = {"platform": platform.platform(), "python": platform.python_version()}
+    machine = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_before": [round(load, 1) for load in load_before],
+        "load_average_after": [round(load, 1) for load in os.getloadavg()],
+    }
     data = {"machine": machine, "prompts": len(prompts), "results": results}
     (RESULTS / f"{args.name}.json").write_text(json.dumps(data, indent=2) + "\n")
     plot(results, RESULTS / f"{args.name}.png")

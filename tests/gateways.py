@@ -16,6 +16,7 @@ from voicegate.tts.base import TTSProvider
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.endpoint import HttpEndpoint, WebSocketEndpoint
 from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.recording import RecordingOptions
 from voicegate.voice.session import VoiceSettings
 from voicegate.voice.tokens import TokenAuth
 
@@ -26,6 +27,7 @@ class GatewayOptions(TypedDict, total=False):
     responder: Channel | None
     settings: VoiceSettings | None
     max_sessions: int
+    recording: RecordingOptions | None
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ import pytest
 from voicegate.audio.frame import AudioFrame
 from voicegate.bench.phone_callers import QUIET_S, SIPCaller, TwilioCaller
 from voicegate.bench.report import format_table, summarize
+from voicegate.bench.runner import await_answer
 from voicegate.bench.server import GatewayAddress
 from voicegate.bench.sip_client import HeardPacket
 from voicegate.bench.speech import clip_from_audio
@@ -137,9 +138,39 @@ def test_a_twilio_turn_starts_at_its_first_media_and_ends_with_the_mark_after_it
     stream = caller._client = TwilioMediaStreamClient("ws://127.0.0.1:8765/twilio/stream")
     stream.record.media = [(5.0, b""), (10.3, b""), (10.32, b"")]
     stream.record.marks_echoed = [(6.0, "earlier-answer")]
+    assert caller.answered(9.5)
+    assert not caller.answered(10.4)
     assert not caller.turn_finished(9.5)
     stream.record.marks_echoed.append((12.0, "e1"))
     assert caller.turn_finished(9.5)
     result = TurnResult("twilio", 1, 0, 0, "Hello.")
     caller.measure(result, 9.5, 10.0)
     assert result.client_ms == {"first_audio": 300.0}
+
+
+class _ScriptedCaller:
+    """A caller whose answer starts and ends when the test says."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.ended: float | None = None
+
+    def answered(self, since: float) -> bool:
+        return self.started is not None and self.started >= since
+
+    def turn_finished(self, since: float) -> bool:
+        return self.ended is not None and self.ended >= since
+
+
+async def test_a_turn_waits_for_its_answer_to_start_then_to_end() -> None:
+    caller = _ScriptedCaller()
+    assert await await_answer(caller, 5.0, 0.05) == "no answer within 0.05 s"  # type: ignore[arg-type]
+    caller.started = 4.0  # an earlier turn's answer: not this one's
+    caller.ended = 4.5
+    assert await await_answer(caller, 5.0, 0.05) == "no answer within 0.05 s"  # type: ignore[arg-type]
+    caller.started = 6.0  # this turn's answer, still playing
+    assert await await_answer(caller, 5.0, 0.05) == (  # type: ignore[arg-type]
+        "the answer did not end within 0.05 s of its start"
+    )
+    caller.ended = 9.0
+    assert await await_answer(caller, 5.0, 0.05) is None  # type: ignore[arg-type]

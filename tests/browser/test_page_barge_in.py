@@ -64,3 +64,8 @@ async def test_talking_over_the_answer_interrupts_it_from_the_page(
     echo_ms = 1000 * (await tts.synthesize(first)).duration
     heard = {key: state[key] for key in ("turns", "answers", "answerAudioMs")}
     assert 0 < state["answerAudioMs"] < echo_ms - 2000, heard
+    # the page's played marks told the server how much it played: the cut answer's heard part
+    [cut] = state["heard"]
+    assert 0 < cut["interrupted_at_ms"] <= state["answerAudioMs"], (cut, heard)
+    said, spoken = cut["text"].split(), state["answers"][0].split()
+    assert said == spoken[: len(said)], (cut, heard)

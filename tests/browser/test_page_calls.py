@@ -200,3 +200,36 @@ def _renew(port: int, token: str) -> int:
     except urllib.error.HTTPError as exc:
         status = exc.code
     return status
+
+
+TYPED = "Please open the garage door."
+
+
+@pytest.mark.parametrize("transport", ["websocket", "webrtc"])
+async def test_words_typed_in_the_text_box_are_the_callers_turn_answered_aloud(
+    page: Page, transport: str
+) -> None:
+    with running_server("--store", "memory") as (url, _):
+        await page.goto(f"{url}&aec=0&transport={transport}")
+        assert await page.is_disabled("#say-text")  # no call, nothing to type into
+        await page.keyboard.press("m")  # muted: the typed words are the only turn
+        await page.click("#call")
+        await wait(page, "() => window.voicegate.status === 'live'")
+        await page.fill("#say-text", TYPED)
+        await page.press("#say-text", "Enter")  # the keyboard alone sends it
+        await wait(page, "() => window.voicegate.answerAudioMs > 300")
+        await wait(page, "() => window.voicegate.assistant === 'listening'")
+        state = await page_state(page)
+        assert await page.input_value("#say-text") == ""
+        sent = await page.eval_on_selector_all("#events li.out", "l => l.map(i => i.dataset.type)")
+        await page.click("#call")
+    assert state["transport"] == transport
+    assert state["errors"] == []  # version 2 takes say (version 1 would call it unknown_type)
+    assert "say" in sent
+    assert state["transcripts"] == [TYPED]
+    assert state["answers"] == [TYPED]  # the echo answered it aloud
+    typed = [e for e in state["events"] if e["content"].get("body") == TYPED]
+    assert typed[0]["metadata"]["voice"]["typed"] is True
+    shown = [await li.inner_text() for li in await page.locator("#conversation li").all()]
+    assert shown[:2] == [TYPED, TYPED]
+    assert state["turns"] == []  # no spoken turn: the latency panel stays the microphone's

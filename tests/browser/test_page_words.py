@@ -26,32 +26,47 @@ def _close_codes() -> tuple[list[int], list[str]]:
     return codes, re.findall(r"`(\w+)` \(", busy)  # each reason is followed by its cases
 
 
+def _fatal_errors() -> list[str]:
+    """The codes of docs/protocol.md's error table that end the session (fatal "yes")."""
+    section = PROTOCOL.read_text().split("### `error`", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (.*?) \| .* \| (.*?) \| (\d{4}) \|$", section, re.MULTILINE)
+    return [
+        code for cell, fatal, _ in rows if fatal == "yes" for code in re.findall(r"`(\w+)`", cell)
+    ]
+
+
 async def test_every_close_code_of_the_protocol_has_words_and_a_next_step(page: Page) -> None:
     codes, busy_reasons = _close_codes()
     failures = [code for code in codes if code != 1000]  # 1000: a normal end, no failure
     assert {4403, 4410, 4429, 1013} <= set(failures)
     assert busy_reasons == ["server_busy", "overloaded", "store_unavailable"]
+    fatal = _fatal_errors()
+    assert {"idle_timeout", "too_slow", "internal_error", "server_shutting_down"} <= set(fatal)
     with running_server("--store", "memory") as (url, _):
         await page.goto(url)
         said = await page.evaluate(
-            """async ([codes, reasons]) => {
-              const { explain } = await import("./static/failures.js");
+            """async ([codes, reasons, fatal]) => {
+              const { explain, isRestart } = await import("./static/failures.js");
               return {
                 codes: codes.map((code) => explain(code)),
                 busy: reasons.map((reason) => explain(1013, "", reason)),
-                // a WebRTC session has no close codes: its fatal error's code is the reason
-                webrtc: ["idle_timeout", "too_slow", "internal_error"].map((r) => explain(r)),
+                // the fatal error before a close (all WebRTC gets): its code is the reason
+                fatal: fatal.map((code) => explain(code)),
+                restarts: fatal.filter((code) => isRestart(code)),
               };
             }""",
-            [failures, busy_reasons],
+            [failures, busy_reasons, fatal],
         )
-    for words in said["codes"] + said["busy"] + said["webrtc"]:
+    assert said["restarts"] == ["server_shutting_down"]  # the page reconnects after it
+    for words in said["codes"] + said["busy"] + said["fatal"]:
         assert not words["title"].startswith(GENERIC), words
         assert words["next"], words
     titles = {code: words["title"] for code, words in zip(failures, said["codes"], strict=True)}
+    reasons = {code: words["title"] for code, words in zip(fatal, said["fatal"], strict=True)}
     assert titles[4410] == "The call ended because nobody spoke for a while."
-    assert titles[4410] == said["webrtc"][0]["title"]
-    assert titles[4429] == said["webrtc"][1]["title"]
+    assert titles[4410] == reasons["idle_timeout"]
+    assert titles[4429] == reasons["too_slow"]
+    assert titles[1001] == reasons["server_shutting_down"]
     assert len({words["title"] for words in said["busy"]}) == 3  # each reason its own words
 
 

@@ -14,7 +14,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from tests.voice.conftest import close_code
+from tests.voice.conftest import close_code, fatal_error, last_words
 from voicegate import InMemoryStore, RoomKit
 from voicegate.server.asgi import create_voice_app
 from voicegate.server.embedded import MAX_WS_MESSAGE_BYTES, EmbeddedServer, PortInUseError
@@ -244,18 +244,19 @@ async def test_a_message_over_the_server_limit_closes_with_1009(served: Served) 
         await _hello(ws)
         await ws.send(bytes(MAX_WS_MESSAGE_BYTES + 2))
         code, reason = await close_code(ws)
-    assert code == 1009
-    assert reason != "frame_too_big"  # the server's limit, not the protocol's max_frame_bytes
+    assert code == 1009  # the server's limit, not the protocol's max_frame_bytes: as documented
+    assert reason == "frame exceeds limit of 1048576 bytes"  # the library's words, documented
 
 
 async def test_closing_the_gateway_tells_every_connection_1001(served: Served) -> None:
     async with connect(served.ws_url()) as in_session, connect(served.ws_url()) as before_hello:
         await _hello(in_session)
         await served.gateway.close()
-        assert await close_code(in_session) == (1001, "server shutting down")
-        assert await close_code(before_hello) == (1001, "server shutting down")
+        last = await last_words(in_session)
+        assert last == (fatal_error("server_shutting_down"), 1001, "server_shutting_down")
+        assert await close_code(before_hello) == (1001, "server_shutting_down")
         async with connect(served.ws_url()) as late:
-            assert await close_code(late) == (1001, "server shutting down")
+            assert await close_code(late) == (1001, "server_shutting_down")
 
 
 async def test_a_busy_port_has_a_clear_error(served: Served) -> None:

@@ -138,7 +138,7 @@ async def test_sigint_tells_open_sessions_1001_and_exits_0(tmp_path: Path) -> No
             assert json.loads(await in_session.recv())["type"] == "ready"
             closed = asyncio.create_task(close_code(in_session))
             exit_code = await server.stop()
-            assert await closed == (1001, "server shutting down")
+            assert await closed == (1001, "server_shutting_down")
     finally:
         await server.stop()
     assert exit_code == 0

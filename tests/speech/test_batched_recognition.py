@@ -14,8 +14,9 @@ import pytest
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.bench.espeak import espeak
+from voicegate.bench.prompts import load_prompts
 from voicegate.stt.base import Transcript
-from voicegate.stt.wer import word_error_rate
+from voicegate.stt.wer import normalize, word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.stt.worker import Utterance, WorkerSTT
 from voicegate.tts.piper import PiperTTS
@@ -144,6 +145,27 @@ async def test_a_batch_gives_the_transcripts_of_one_by_one(
     assert [t.text for t in together] == [t.text for t in alone]
     assert together[-1].text == ""
     assert word_error_rate(list(zip(SENTENCES, [t.text for t in together], strict=False))) < 0.2
+
+
+@pytest.mark.models
+async def test_a_batch_says_each_repeating_decode_once(
+    stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recordings whose decode runs out repeating them (all but the last), in one batch,
+    without the 30 s decode."""
+
+    def no_full_window(*args: object) -> None:
+        raise AssertionError("the 30 s decode ran")
+
+    monkeypatch.setattr(stt, "_transcribe_full", no_full_window)
+    names = ("digits/11", "vm-nomore", "cannot-complete-as-dialed", "vm-goodbye")
+    prompts = {prompt.name: prompt for prompt in load_prompts() if prompt.name in names}
+    utterances: list[Utterance] = [(prompts[name].audio(16000), None) for name in names]
+    alone = [await stt.transcribe(audio, language) for audio, language in utterances]
+    together, sizes = await recognised_together(stt, utterances)
+    assert max(sizes) > 1
+    assert [t.text for t in together] == [t.text for t in alone]
+    assert [normalize(t.text) for t in together] == [normalize(prompts[n].text) for n in names]
 
 
 @pytest.mark.models

@@ -17,7 +17,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.audio.wav import write_wav
 from voicegate.bench.prompts import Prompt, load_prompts, reference_text
 from voicegate.cli import main
-from voicegate.stt.text import repeated_run, restarted_tail, words
+from voicegate.stt.text import repeated_opening, repeated_run, restarted_tail, words
 from voicegate.stt.wer import normalize
 from voicegate.stt.whisper import FasterWhisperSTT
 
@@ -27,6 +27,8 @@ NARROWBAND_MISHEARD = {"digits/50"}
 """At 8 kHz the /f/ of "fifty" is gone (it lives above 4 kHz): faster-whisper's own 30 s
 decode hears "SISTI" too, so this one is only checked for coming back as one word."""
 SPOKEN_WORDS = ("yes", "no", "okay", "fifty")
+REPEATING_PROMPTS = ("digits/11", "digits/19", "location", "vm-nomore", "cannot-complete-as-dialed")
+"""Real recordings whose short-window decode runs out of budget saying them again and again."""
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,30 @@ def test_an_ending_that_starts_over_is_found() -> None:
     assert restarted_tail(words("H3-2-3 H3-2-"))
     assert not restarted_tail(words("Press one to record, press two to listen."))
     assert not restarted_tail(words("No, no."))
+
+
+def test_a_text_that_only_repeats_its_opening_is_found() -> None:
+    assert repeated_opening(words("50. 50. 50.")) == 1
+    assert repeated_opening(words("No more messages. No more messages. No")) == 3
+    assert repeated_opening(words("Press one. Press one.")) == 2
+    assert repeated_opening(words("Press one. Press two.")) is None
+    assert repeated_opening(words("fifty")) is None
+    assert repeated_opening([]) is None
+
+
+@pytest.mark.models
+def test_a_decode_repeating_the_utterance_is_kept_once_without_the_30s_decode(
+    stt: FasterWhisperSTT, prompts: dict[str, Prompt], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_full_window(*args: object) -> None:
+        raise AssertionError("the 30 s decode ran")
+
+    monkeypatch.setattr(stt, "_transcribe_full", no_full_window)
+    for name in REPEATING_PROMPTS:
+        prompt = prompts[name]
+        heard = asyncio.run(stt.transcribe(prompt.audio(16000)))
+        assert normalize(heard.text) == normalize(prompt.text), (name, heard.text)
+        assert len(heard.segments) == 1
 
 
 @pytest.mark.models

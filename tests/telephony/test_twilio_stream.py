@@ -244,4 +244,4 @@ async def test_closing_the_gateway_ends_open_streams_with_1001() -> None:
         await call.wait_until(lambda: call.record.marks_echoed)
         await phone.gateway.close()
         await call.wait_closed()
-    assert (call.close_code, call.close_reason) == (1001, "server shutting down")
+    assert (call.close_code, call.close_reason) == (1001, "server_shutting_down")

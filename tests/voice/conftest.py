@@ -27,6 +27,7 @@ from voicegate.tts.piper import PiperTTS
 from voicegate.voice.admission import OVERLOADED
 from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.protocol import CLOSE_MESSAGES
 from voicegate.voice.session import VoiceSettings
 from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import WebRTCVoiceBackend
@@ -186,9 +187,9 @@ class VoiceClient:
         await self.wait_until(lambda received: len(received.of_type(kind)) >= count)
         return self.received.of_type(kind)[count - 1]
 
-    async def say(self, frames: list[bytes]) -> None:
-        """Stream ``frames`` in real time."""
-        await stream_realtime(self.connection, frames)
+    async def say(self, frames: list[bytes], lead_ms: int = 0) -> None:
+        """Stream ``frames`` in real time, ``lead_ms`` ahead (see :func:`stream_realtime`)."""
+        await stream_realtime(self.connection, frames, lead_ms=lead_ms)
 
 
 OVERLOADED_RETRY_S = 120.0
@@ -201,20 +202,18 @@ async def voice_client(
     url: str, hello: dict[str, Any] | None = None, **connect_options: Any
 ) -> AsyncIterator[VoiceClient]:
     """Connect to ``url``, send a 16 kHz ``hello`` (plus ``hello``'s fields) and await ``ready``;
-    a session refused with 1013 ``overloaded`` tries again, as a client should."""
+    a session refused with ``overloaded`` (an ``error``, then 1013) tries again, as a client
+    should."""
     give_up = time.monotonic() + OVERLOADED_RETRY_S
     while True:
         connection = await connect(url, **connect_options)
         await connection.send(json.dumps({"type": "hello", "sample_rate": 16000, **(hello or {})}))
-        try:
-            ready = json.loads(await connection.recv())
+        ready = json.loads(await connection.recv())
+        refused = ready.get("type") == "error" and ready.get("code") == OVERLOADED
+        if not refused or time.monotonic() > give_up:
             break
-        except ConnectionClosed as closed:
-            if closed.rcvd is None or closed.rcvd.reason != OVERLOADED:
-                raise
-            if time.monotonic() > give_up:
-                raise
-            await asyncio.sleep(1.0)
+        await connection.close()  # the error precedes the close: try again later
+        await asyncio.sleep(1.0)
     async with connection:
         assert ready["type"] == "ready", ready
         client = VoiceClient(connection, ready)
@@ -228,9 +227,22 @@ async def voice_client(
 
 async def close_code(connection: ClientConnection) -> tuple[int, str]:
     """The code and reason the server closed ``connection`` with (reading until it does)."""
+    return (await last_words(connection))[1:]
+
+
+async def last_words(connection: ClientConnection) -> tuple[dict[str, Any] | None, int, str]:
+    """The last message before the server closed ``connection`` (``None``: none, or audio),
+    and the close code and reason (reading until it closes)."""
+    last: dict[str, Any] | None = None
     with contextlib.suppress(ConnectionClosed):
         async with asyncio.timeout(10):
             while True:
-                await connection.recv()
+                message = await connection.recv()
+                last = json.loads(message) if isinstance(message, str) else None
     assert connection.close_code is not None
-    return connection.close_code, connection.close_reason or ""
+    return last, connection.close_code, connection.close_reason or ""
+
+
+def fatal_error(code: str) -> dict[str, Any]:
+    """The ``error`` message that precedes a close with reason ``code``."""
+    return {"type": "error", "code": code, "message": CLOSE_MESSAGES[code], "fatal": True}

@@ -127,7 +127,10 @@ async def test_hellos_arriving_together_open_max_sessions_and_no_more(served: Se
             except ConnectionClosed:
                 answer("closed")
                 return await close_code(ws)
-            answer(json.loads(first)["type"])
+            kind = json.loads(first)["type"]
+            answer(kind)
+            if kind == "error":  # a refused caller is told why, then closed
+                return await close_code(ws)
             await everyone_answered.wait()  # in the session until every caller knows
             return None
 

@@ -29,7 +29,7 @@ from tests.voice.conftest import (
     stream_realtime,
 )
 from voicegate import InMemoryStore, RoomKit, WebSocketChannel
-from voicegate.core.models import RECENT_EVENTS, RoomEvent, TextContent
+from voicegate.core.models import RECENT_EVENTS, EventType, RoomEvent, TextContent
 from voicegate.errors import ConfigError
 from voicegate.server.asgi import create_voice_app
 from voicegate.server.embedded import EmbeddedServer
@@ -344,3 +344,22 @@ async def test_a_voice_caller_hears_the_ai_answer_sentence_by_sentence(
     )
     heard = await stt.transcribe(received.audio_frame(ready["output_sample_rate"]))
     assert word_error_rate([(answer, heard.text)]) <= 0.2
+
+
+async def test_an_answer_cut_short_is_in_the_history_as_far_as_the_caller_heard_it(
+    chat: ChatServer, room: Room
+) -> None:
+    chat.script = ["It is sunny and warm all day.", " Enjoy the walk by the river."]
+    await room.ask("What is the weather?")
+    first, second = await room.answers()
+    heard = {"text": "It is sunny", "interrupted_at_ms": 700, "event_id": first.id}
+    await room.kit.send_event(
+        room.room_id, "ws", TextContent("It is sunny"), EventType.SYSTEM, metadata={"heard": heard}
+    )
+    chat.script = ["Yes."]
+    await room.ask("Warm?")
+    await room.answers()
+
+    messages = chat.requests[1]["messages"]
+    assert first.response_id == second.response_id  # the second part was never heard
+    assert [m["content"] for m in messages[1:]] == ["What is the weather?", "It is sunny", "Warm?"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -21,7 +22,8 @@ from websockets.asyncio.client import connect
 from tests.voice.conftest import (
     SECRET,
     Gateway,
-    close_code,
+    fatal_error,
+    last_words,
     pcm_frames,
     running_gateway,
     silence,
@@ -127,20 +129,29 @@ async def test_hostile_inputs_get_their_documented_answers_while_a_caller_talks(
         assert line in logged
 
 
-async def _burst_then_talk(gw: Gateway, tts: PiperTTS) -> str:
-    """Send 5 s of audio at once, then speak in real time; returns the final transcript."""
+async def _burst_then_talk(gw: Gateway, tts: PiperTTS) -> tuple[str, list[dict[str, Any]]]:
+    """Send 5 s of audio at once, then speak in real time; returns the final transcript
+    and the errors the client was sent."""
     async with voice_client(f"{gw.ws_url}?token={gw.auth.issue('speedy')}") as client:
         for frame in pcm_frames(silence(16000, 5.0)):
             await client.connection.send(frame)
         await client.say(spoken_turn(await speech(tts, SENTENCES[1])))
         final = await client.wait_for("final_transcript")
         text: str = final["text"]
-        return text
+        return text, client.received.of_type("error")
 
 
-async def test_a_burst_of_audio_is_served_not_dropped(stt: FasterWhisperSTT, tts: PiperTTS) -> None:
+async def test_a_burst_beyond_the_allowance_is_told_and_the_session_goes_on(
+    stt: FasterWhisperSTT, tts: PiperTTS
+) -> None:
     async with running_gateway(stt, tts) as gw:
-        assert word_error_rate([(SENTENCES[1], await _burst_then_talk(gw, tts))]) <= 0.2
+        text, errors = await _burst_then_talk(gw, tts)
+    assert word_error_rate([(SENTENCES[1], text)]) <= 0.2
+    # told at least once; a loaded server that reads the burst over more than 0.2 s takes
+    # some of it again and tells again (a new episode, as documented)
+    assert errors
+    assert {(e["code"], e["fatal"]) for e in errors} == {("audio_dropped", False)}
+    assert "2.5 s ahead of real time" in errors[0]["message"]
 
 
 async def test_a_full_server_answers_1013_and_keeps_serving_its_sessions(
@@ -153,7 +164,8 @@ async def test_a_full_server_answers_1013_and_keeps_serving_its_sessions(
         talking = asyncio.create_task(caller.say(spoken_turn(await speech(tts, SENTENCES[0]))))
         async with connect(f"{gw.ws_url}?token={gw.auth.issue('mallory')}") as refused:
             await refused.send(HELLO)
-            assert await close_code(refused) == (1013, "server_busy")
+            last = await last_words(refused)  # after the hello, an error comes first
+            assert last == (fatal_error("server_busy"), 1013, "server_busy")
         await talking
         final = await caller.wait_for("final_transcript")
         assert word_error_rate([(SENTENCES[0], final["text"])]) <= 0.2

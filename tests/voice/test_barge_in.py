@@ -76,7 +76,8 @@ async def test_speaking_over_the_answer_stops_it_and_is_answered(
 
         kinds = [m["type"] for _, m in received.messages]
         interrupting = [i for i, kind in enumerate(kinds) if kind == "speech_start"][1]
-        assert kinds.index("barge_in") > interrupting
+        # the document's order: speech_start, barge_in, tts_end (interrupted)
+        assert interrupting < kinds.index("barge_in") < kinds.index("tts_end")
         cut_at = next(
             t for t, m in received.messages if m["type"] == "tts_end" and m["interrupted"]
         )
@@ -105,7 +106,7 @@ async def test_a_long_barge_in_threshold_lets_an_interjection_pass_and_interrupt
 
             await client.connection.send(json.dumps({"type": "interrupt"}))
             cut = await client.wait_for("tts_end")
-            await client.wait_for("barge_in")
 
         assert cut["interrupted"] is True
-        assert len(barge_ins) == 1
+        assert not client.received.of_type("barge_in")  # the caller did not speak over it
+        assert not barge_ins

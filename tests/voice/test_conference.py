@@ -8,7 +8,14 @@ import json
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.voice.conftest import Gateway, close_code, speech, spoken_turn, voice_client
+from tests.voice.conftest import (
+    Gateway,
+    fatal_error,
+    last_words,
+    speech,
+    spoken_turn,
+    voice_client,
+)
 from voicegate.core.hooks import HookResult, HookTrigger
 from voicegate.core.models import RoomContext, RoomEvent
 from voicegate.stt.wer import word_error_rate
@@ -68,5 +75,6 @@ async def test_joining_a_granted_room_that_does_not_exist_closes_with_4404(
     token = gateway.auth.issue("alice", rooms=["nowhere"])
     async with connect(f"{gateway.ws_url}?token={token}") as ws:
         await ws.send(json.dumps({"type": "hello", "sample_rate": 16000, "room_id": "nowhere"}))
-        assert await close_code(ws) == (4404, "room_not_found")
+        last = await last_words(ws)
+    assert last == (fatal_error("room_not_found"), 4404, "room_not_found")  # an error first
     assert await gateway.kit.store.list_rooms() == []

@@ -112,6 +112,26 @@ async def test_a_server_held_up_feeds_no_silence_into_audio_it_has_not_read_yet(
     await mixer.close()
 
 
+async def test_a_client_sending_1_s_frames_in_real_time_is_not_stalled_between_them() -> None:
+    clock = _ReadClock()
+    mixer = InboundMixer(EnergyVAD(), stall_ms=200, clock=clock)
+    got: Received = []
+    mixer.add_session("a", 16000, 1, _collector(got))
+    mixer.push("a", _tone(16000, 1, 1000))
+    await _settle()
+    for _ in range(45):  # 0.9 s go by in steps the watchdog sees: no hold-up of the server
+        clock.advance(0.02)
+        clock.read.clear()
+        await clock.read.wait()
+    mixer.push("a", _tone(16000, 1, 1000))
+    await _settle()
+    # the first frame's audio covers the time until the second: no silence between them
+    assert [frame.timestamp for frame, _, _ in got] == pytest.approx([0.02 * i for i in range(100)])
+    assert all(speech for _, speech, _ in got)
+    mixer.remove_session("a")
+    await mixer.close()
+
+
 async def test_a_client_may_run_ahead_of_real_time_by_the_burst_allowance_only(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

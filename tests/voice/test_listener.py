@@ -26,11 +26,13 @@ class Ears:
     ) -> None:
         self.floor = Floor.LISTENING
         self.interruptions: list[BargeIn] = []
+        self.told: list[SpeechStarted] = []
         self.listener = Listener(
             ScriptedSTT(script),
             settings,
             floor=lambda: self.floor,
             answer_text=lambda: answer,
+            on_speech_start=self.told.append,
             on_interrupt=self.interruptions.append,
             turn_model=turn_model,
         )

@@ -16,15 +16,14 @@ from websockets.exceptions import ConnectionClosedError
 from voicegate.core.models import ChannelType, EventSource, RoomEvent, TextContent
 from voicegate.server.adapters import StarletteMessageSocket
 from voicegate.server.embedded import EmbeddedServer
+from voicegate.voice.client_messages import AudioIn, Bye, Interrupt, ProtocolError
 from voicegate.voice.endpoint import SocketClosedError
 from voicegate.voice.event_json import event_to_json, json_safe
+from voicegate.voice.hello import Hello
 from voicegate.voice.protocol import (
-    AudioIn,
-    Bye,
+    CLOSE_MESSAGES,
+    GOING_AWAY,
     CloseCode,
-    Hello,
-    Interrupt,
-    ProtocolError,
     State,
     VoiceProtocol,
 )
@@ -79,7 +78,7 @@ def test_hello_opens_and_accept_sends_ready() -> None:
     assert events == [Hello(sample_rate=16000, channels=1, room_id="lobby")]
     assert protocol.state is State.OPEN
     assert protocol.data_to_send() == []
-    protocol.accept("s1", "lobby", 16000, 24000, 20, {"end_of_turn": "semantic"})
+    protocol.accept("s1", "lobby", 16000, 24000, 20, settings={"end_of_turn": "semantic"})
     assert _sent(protocol) == [
         {
             "type": "ready",
@@ -92,6 +91,7 @@ def test_hello_opens_and_accept_sends_ready() -> None:
             "frame_ms": 20,
             "max_frame_bytes": 32768,
             "settings": {"end_of_turn": "semantic"},
+            "recording": False,
         }
     ]
     assert protocol.data_to_send() == []
@@ -241,6 +241,7 @@ def test_a_bad_session_setting_is_a_bad_hello(fields: str, expected: str) -> Non
         (_hello(channels=1.0), "bad_hello"),
         (_hello(format=16), "bad_hello"),
         (_hello(room_id=5), "bad_hello"),
+        (_hello(record="yes"), "bad_hello"),
         (_hello(language=5), "bad_hello"),
         (_hello(language="French"), "bad_hello"),
         (_hello(language="f1"), "bad_hello"),
@@ -338,9 +339,28 @@ def test_hello_timeout() -> None:
     assert opened.state is State.OPEN
 
 
+def test_every_close_of_an_established_session_but_1000_is_preceded_by_an_error() -> None:
+    for code, reason in [
+        (CloseCode.GOING_AWAY, GOING_AWAY),
+        (CloseCode.TRY_AGAIN_LATER, "server_busy"),
+        (CloseCode.ROOM_NOT_FOUND, "room_not_found"),
+        (CloseCode.IDLE_TIMEOUT, "idle_timeout"),
+    ]:
+        protocol = _open()  # a hello, no ready yet: 1013 and 4404 come then
+        protocol.close(code, reason)
+        assert _sent(protocol) == [
+            {"type": "error", "code": reason, "message": CLOSE_MESSAGES[reason], "fatal": True}
+        ]
+        assert (protocol.close_code, protocol.close_reason) == (code, reason)
+    normal = _ready()
+    normal.close(CloseCode.NORMAL, "session ended")
+    assert normal.data_to_send() == []
+
+
 def test_messages_after_close_are_discarded() -> None:
     protocol = _ready()
-    protocol.close(CloseCode.GOING_AWAY, "server shutting down")
+    protocol.close(CloseCode.GOING_AWAY, GOING_AWAY)
+    protocol.data_to_send()  # the error that precedes the close
     assert protocol.receive_text('{"type":"interrupt"}') == []
     assert protocol.receive_text("garbage") == []
     assert protocol.receive_binary(bytes(3)) == []
@@ -349,7 +369,7 @@ def test_messages_after_close_are_discarded() -> None:
     protocol.error("late", "too late")
     protocol.close(CloseCode.INTERNAL_ERROR, "again")
     assert protocol.data_to_send() == []
-    assert (protocol.close_code, protocol.close_reason) == (1001, "server shutting down")
+    assert (protocol.close_code, protocol.close_reason) == (1001, "server_shutting_down")
     protocol.connection_closed()
     assert protocol.state is State.CLOSED
     assert protocol.receive_binary(bytes(2)) == []
@@ -380,12 +400,13 @@ def test_server_side_misuse_raises() -> None:
 
 def test_server_error_and_close_for_internal_failure() -> None:
     protocol = _ready()
-    protocol.error("internal_error", "the session failed", fatal=True)
-    protocol.close(CloseCode.INTERNAL_ERROR, "é" * 100)
+    protocol.close(CloseCode.INTERNAL_ERROR, "internal_error", "the session failed")
     assert _sent(protocol) == [
         {"type": "error", "code": "internal_error", "message": "the session failed", "fatal": True}
     ]
-    assert len(protocol.close_reason.encode()) <= 123
+    long = _ready()
+    long.close(CloseCode.INTERNAL_ERROR, "é" * 100)
+    assert len(long.close_reason.encode()) <= 123
 
 
 def test_event_to_json_is_json_safe() -> None:

@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.voice.conftest import (
     Gateway,
     close_code,
+    fatal_error,
     running_gateway,
     speech,
     spoken_turn,
@@ -107,7 +108,8 @@ async def test_the_attack_from_the_issue_fails_with_4403_and_403(
         with caplog.at_level(logging.INFO, logger="voicegate.voice.gateway"):
             closed, received = await _overhear(gw, mallory, room_id)
         assert closed == (4403, "room_forbidden")
-        assert received == []  # not even ready: nothing of the room reached mallory
+        # not even ready: nothing of the room reached mallory, only why she was refused
+        assert [json.loads(message) for message in received] == [fatal_error("room_forbidden")]
         assert any(f"room {room_id!r} is not granted" in r.getMessage() for r in caplog.records)
         assert (await _overhear(gw, mallory, "no-such-room"))[0] == (4403, "room_forbidden")
         with pytest.raises(OfferRejectedError) as rejected:

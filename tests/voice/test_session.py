@@ -109,14 +109,23 @@ async def test_a_spoken_turn_goes_through_the_room_in_the_documented_order() -> 
     assert partials == ["turn", "turn on", "turn on the", "turn on the lights"]
     final = caller.transport.of_type(FinalTranscript)[0]
     transcript, answer = timeline
-    assert final == FinalTranscript("turn on the lights", transcript.id, "en")
+    turn_id = transcript.metadata["voice"]["turn_id"]
+    assert final == FinalTranscript("turn on the lights", transcript.id, "en", turn_id)
     assert transcript.source.channel_id == f"voice:{caller.session_id}"
     assert transcript.metadata["voice"]["session_id"] == caller.session_id
     assert answer.response_id is not None
     assert answer.metadata["responds_to"] == transcript.id
+    # one turn id links the transcript, both room events, the answer and the metrics
+    events = caller.transport.of_type(RoomEventNotice)
+    assert [(e.event.id, e.turn_id) for e in events] == [
+        (transcript.id, turn_id),
+        (answer.id, turn_id),
+    ]
+    ids = (answer.response_id, turn_id)
     started = caller.transport.of_type(AnswerStarted)[0]
-    assert started == AnswerStarted("turn on the lights", answer.id)
-    assert caller.transport.of_type(AnswerEnded) == [AnswerEnded(answer.id, interrupted=False)]
+    assert started == AnswerStarted("turn on the lights", answer.id, *ids)
+    assert caller.transport.of_type(AnswerEnded) == [AnswerEnded(answer.id, False, *ids)]
+    assert caller.transport.of_type(TurnMetrics)[0].timings.turn_id == turn_id
     stages = caller.transport.of_type(TurnMetrics)[0].timings.stages()
     assert set(stages) == {"endpoint", "stt", "room", "tts", "total"}
     assert caller.transport.played  # four words of tone
@@ -164,7 +173,7 @@ async def test_speaking_over_an_answer_stops_it_and_the_caller_is_answered() -> 
             await transport.wait_for(AnswerStarted)
             await caller.say(speech_ms=300)
             await transport.wait_for(BargeIn)
-            cut = transport.of_type(AnswerEnded)
+            cut = [await transport.wait_for(AnswerEnded)]
             flushes = transport.flushes
             await caller.send(silence(400))
             second = await transport.wait_for(AnswerStarted, count=2)
@@ -177,7 +186,8 @@ async def test_speaking_over_an_answer_stops_it_and_the_caller_is_answered() -> 
     assert [session.id for _, session in heard] == [caller.session_id]
     barge_in_at = transport.notices.index(transport.of_type(BargeIn)[0])
     second_start = transport.notices.index(transport.of_type(SpeechStarted)[1])
-    assert second_start < barge_in_at
+    cut_at = transport.notices.index(cut[0])
+    assert second_start < barge_in_at < cut_at  # speech_start, barge_in, tts_end
 
 
 async def test_speech_shorter_than_barge_in_ms_does_not_interrupt_but_is_a_turn() -> None:
@@ -195,7 +205,7 @@ async def test_speech_shorter_than_barge_in_ms_does_not_interrupt_but_is_a_turn(
     assert not [n for n in notices if isinstance(n, BargeIn | AnswerEnded)]
 
 
-async def test_the_client_interrupt_stops_the_answer() -> None:
+async def test_the_client_interrupt_stops_the_answer_without_a_barge_in() -> None:
     async with (
         voice_harness(ScriptedSTT(["tell me a story"])) as harness,
         harness.call(hold_playout=True) as caller,
@@ -206,7 +216,7 @@ async def test_the_client_interrupt_stops_the_answer() -> None:
         ended = caller.transport.of_type(AnswerEnded)
         barge_ins = caller.transport.of_type(BargeIn)
     assert [e.interrupted for e in ended] == [True]
-    assert len(barge_ins) == 1
+    assert barge_ins == []  # barge_in means the caller spoke over the answer
 
 
 async def test_an_interrupted_streamed_answer_stops_streaming_in_the_room() -> None:
@@ -249,7 +259,7 @@ async def test_a_part_committed_while_its_answer_is_cut_is_not_spoken() -> None:
             teller.parts.put_nowait("Two more things to say.")
             await committing.wait()
             interrupting = asyncio.create_task(caller.transport.interrupt())
-            await caller.transport.wait_for(BargeIn)
+            await caller.transport.wait_for(AnswerEnded)
             release.set()
             await interrupting
             await harness.kit.wait_answers(caller.room_id)
@@ -308,7 +318,8 @@ async def test_a_refusing_transcription_hook_keeps_the_words_out_of_the_room(how
             await caller.transport.wait_for(AnswerEnded)
             timeline = await harness.kit.get_timeline(caller.room_id)
     finals = caller.transport.of_type(FinalTranscript)
-    assert finals[0] == FinalTranscript("my secret", None, "en")
+    assert finals[0].text == "my secret"
+    assert finals[0].event_id is None
     assert [e.content.body for e in timeline] == ["all fine", "all fine"]  # type: ignore[union-attr]
     assert [a.text for a in caller.transport.of_type(AnswerStarted)] == ["all fine"]
 
@@ -338,7 +349,9 @@ async def test_a_transcript_blocked_in_the_room_is_still_told_once() -> None:
             await caller.say(speech_ms=600, silence_ms=400)
             await caller.transport.wait_for(FinalTranscript)
     # the final transcript is told once the transcript's processing is over, so nothing follows
-    assert caller.transport.of_type(FinalTranscript) == [FinalTranscript("hello", None, "en")]
+    [final] = caller.transport.of_type(FinalTranscript)
+    assert (final.text, final.event_id, final.language) == ("hello", None, "en")
+    assert final.turn_id is not None
     assert not caller.transport.of_type(RoomEventNotice)
 
 

@@ -9,7 +9,7 @@ from websockets.asyncio.client import connect
 
 from tests.voice.conftest import (
     Gateway,
-    close_code,
+    last_words,
     running_gateway,
     speech,
     spoken_turn,
@@ -54,7 +54,10 @@ async def test_a_language_the_recogniser_does_not_know_is_refused(gateway: Gatew
     token = gateway.auth.issue("pierre")
     async with connect(f"{gateway.ws_url}?token={token}") as ws:
         await ws.send('{"type": "hello", "sample_rate": 16000, "language": "fr"}')
-        assert await close_code(ws) == (4400, "unsupported_language")
+        last, code, reason = await last_words(ws)
+    assert (code, reason) == (4400, "unsupported_language")
+    assert last is not None
+    assert (last["type"], last["code"], last["fatal"]) == ("error", "unsupported_language", True)
     assert await gateway.kit.store.list_rooms() == []
 
 

@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager
 from voicegate.testing import ScriptedSTT, VoiceHarness, voice_harness
 from voicegate.voice.access import ROOMS_KEY
 from voicegate.voice.backend import SessionRequest
+from voicegate.voice.hello import Hello
 from voicegate.voice.notices import AnswerStarted, FinalTranscript
-from voicegate.voice.protocol import Hello, VoiceProtocol
+from voicegate.voice.protocol import VoiceProtocol
 from voicegate.voice.websocket import WebSocketTransport
 
 HANG_GUARD_S = 60.0

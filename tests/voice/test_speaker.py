@@ -57,5 +57,8 @@ async def test_an_answer_after_close_is_not_spoken_and_leaves_no_pending_task(
         speaking, told = await _answer_after_close()
         gc.collect()
     assert not speaking
-    assert told == [AnswerStarted("the first answer", "e1"), AnswerEnded("e1", interrupted=True)]
+    assert told == [
+        AnswerStarted("the first answer", "e1", "r1"),
+        AnswerEnded("e1", interrupted=True, response_id="r1"),
+    ]
     assert _destroyed_pending(caplog) == []

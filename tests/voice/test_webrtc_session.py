@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.gateways import served_gateway
+from tests.recordings import check_recording, recording_of, session_end
 from tests.voice.conftest import silence, speech
 from voicegate import InMemoryStore, RoomKit
 from voicegate.audio.frame import AudioFrame
@@ -23,6 +27,7 @@ from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
 from voicegate.voice.auth import AuthCallback
 from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.recording import RecordingOptions
 from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import WebRTCVoiceBackend
 
@@ -113,6 +118,33 @@ async def test_a_spoken_turn_over_webrtc_is_transcribed_and_echoed_back(
     assert word_error_rate([(final["text"], heard_back.text)]) <= 0.2
 
 
+async def test_a_recorded_webrtc_call_is_a_stereo_file_of_both_sides_and_a_room_event(
+    stt: FasterWhisperSTT, tts: PiperTTS, tmp_path: Path
+) -> None:
+    sentence = await speech(tts, SENTENCE, 48000)
+    backend = WebRTCVoiceBackend(token_auth)
+    recording = RecordingOptions(tmp_path)
+    async with served_gateway(stt, tts, [backend], recording=recording) as (kit, _, server):
+        url = f"http://127.0.0.1:{server.port}"
+        async with session_end(kit) as session_ended:
+            async with WebRTCVoiceClient(url, token_auth.issue("alice"), record=True) as client:
+                began = client.first_time("ready")
+                await client.play(sentence)
+                await client.play(silence(48000, 1.0))
+                async with asyncio.timeout(60):
+                    await client.wait_for("tts_end")
+                ended = time.monotonic()  # leaving sends bye
+            await session_ended()
+        events = await kit.store.list_events(client.ready["room_id"], limit=100)
+
+    assert client.ready["recording"] is True
+    answer = client.of_type("tts_start")[0]["text"]
+    _, content = recording_of(events)
+    await check_recording(
+        stt, tmp_path, content, caller_said=SENTENCE, answered=answer, call_seconds=ended - began
+    )
+
+
 async def test_an_interrupt_on_the_data_channel_cuts_the_answer_short(
     server: Server, tts: PiperTTS
 ) -> None:
@@ -162,6 +194,7 @@ async def test_bad_offers_get_400_with_a_reason_and_the_server_keeps_serving(
         (json.dumps({"type": "offer"}).encode(), '"sdp"'),
         (json.dumps({"sdp": "hello", "type": "offer"}).encode(), "malformed SDP"),
         (json.dumps({"sdp": NO_AUDIO_SDP, "type": "offer"}).encode(), "no audio section"),
+        (json.dumps({"sdp": "v=0", "type": "offer", "record": "yes"}).encode(), '"record"'),
     ]
     for body, reason in cases:
         status, answer = await asyncio.to_thread(server.post, body, token)
@@ -182,7 +215,7 @@ async def test_bad_offers_get_400_with_a_reason_and_the_server_keeps_serving(
             await server.backend.close()
             shutdown = await client.wait_for("error", count=2)
     assert (unknown["code"], unknown["fatal"]) == ("unknown_type", False)
-    assert (shutdown["code"], shutdown["fatal"]) == ("server shutting down", True)
+    assert (shutdown["code"], shutdown["fatal"]) == ("server_shutting_down", True)
     assert server.backend.session_count == 0
     assert len(await server.kit.store.list_rooms()) == 1
 
@@ -219,3 +252,23 @@ NO_AUDIO_SDP = "\r\n".join(
         "",
     ]
 )
+
+
+async def test_an_offer_for_version_2_types_words_over_the_data_channel(
+    server: Server, stt: FasterWhisperSTT
+) -> None:
+    with pytest.raises(OfferRejectedError) as refused:
+        async with WebRTCVoiceClient(server.url, token_auth.issue("dora"), protocol=3):
+            pass
+    assert refused.value.status == 400
+    assert refused.value.message.startswith("unsupported_protocol")
+    async with WebRTCVoiceClient(server.url, token_auth.issue("dora"), protocol=2) as client:
+        assert client.ready["protocol"] == 2
+        client.send({"type": "say", "text": SENTENCE})
+        final = await client.wait_for("final_transcript")
+        started = await client.wait_for("tts_start")
+        await client.wait_for("tts_end")
+    assert final["text"] == SENTENCE
+    assert started["turn_id"] == final["turn_id"]
+    heard = await stt.transcribe(client.answer_audio(since=client.first_time("tts_start")))
+    assert word_error_rate([(SENTENCE, heard.text)]) <= 0.2

@@ -26,6 +26,9 @@ class Caller(AbstractAsyncContextManager["Caller"], Protocol):
     async def speak(self, clip: SpeechClip) -> float:
         """Play ``clip`` in real time; return when its last speech sample was sent."""
 
+    def answered(self, since: float) -> bool:
+        """Whether answer audio arrived at ``since`` or later."""
+
     def turn_finished(self, since: float) -> bool:
         """Whether the turn that began at ``since`` is over (its answer played)."""
 

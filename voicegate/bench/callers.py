@@ -28,6 +28,9 @@ class _ProtocolCaller(ClientCaller):
     def first_answer_audio(self, turn: Sequence[Message]) -> float | None:
         """Arrival time of the first answer audio of the turn whose messages are ``turn``."""
 
+    def answered(self, since: float) -> bool:
+        return self.first_answer_audio(self._turn(since)) is not None
+
     def turn_finished(self, since: float) -> bool:
         return turn_finished(self._turn(since))
 

@@ -41,6 +41,9 @@ class TwilioCaller(ClientCaller):
     async def speak(self, clip: SpeechClip) -> float:
         return await self._stream.speak(resample(clip.audio, RATE))
 
+    def answered(self, since: float) -> bool:
+        return self._first_media(since) is not None
+
     def turn_finished(self, since: float) -> bool:
         first = self._first_media(since)
         return first is not None and any(at > first for at, _ in self._stream.record.marks_echoed)
@@ -69,6 +72,9 @@ class SIPCaller(ClientCaller):
 
     async def speak(self, clip: SpeechClip) -> float:
         return await self._phone.speak(resample(clip.audio, RATE))
+
+    def answered(self, since: float) -> bool:
+        return bool(self._loud(since))
 
     def turn_finished(self, since: float) -> bool:
         loud = self._loud(since)

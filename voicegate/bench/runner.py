@@ -23,9 +23,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from voicegate.bench.caller import Caller
 from voicegate.bench.callers import TRANSPORTS, make_caller
 from voicegate.bench.report import format_table, plot, write_json
-from voicegate.bench.server import SERVE_ARGS, GatewayAddress, GatewayProcess
+from voicegate.bench.server import SERVE_ARGS, GatewayAddress, GatewayProcess, wait_accepting
 from voicegate.bench.speech import SpeechClip, make_clips
 from voicegate.bench.turns import TurnResult
 from voicegate.tts.piper import PiperTTS
@@ -68,6 +69,31 @@ class BenchConfig:
             GatewayAddress.from_url(url)
 
 
+async def await_answer(caller: Caller, speech_end: float, seconds: float) -> str | None:
+    """Wait ``seconds`` at most for the answer to start after ``speech_end``, then as
+    long again for it to end (a phone plays it in real time); why the turn failed, if it did.
+
+    Only what came after the caller's speech belongs to its turn: the tail of an earlier
+    answer that was late does not end it.
+    """
+    # Each kind of client records differently: polling serves them all.
+    try:
+        async with asyncio.timeout(seconds):
+            while not (  # noqa: ASYNC110
+                caller.answered(speech_end) or caller.turn_finished(speech_end)
+            ):
+                await asyncio.sleep(_POLL_SECONDS)
+    except TimeoutError:
+        return f"no answer within {seconds:g} s"
+    try:
+        async with asyncio.timeout(seconds):
+            while not caller.turn_finished(speech_end):  # noqa: ASYNC110
+                await asyncio.sleep(_POLL_SECONDS)
+    except TimeoutError:
+        return f"the answer did not end within {seconds:g} s of its start"
+    return None
+
+
 async def _call(
     config: BenchConfig,
     address: GatewayAddress,
@@ -89,14 +115,9 @@ async def _call(
             for clip, result in zip(spoken, results, strict=True):
                 since = time.monotonic()
                 speech_end = await caller.speak(clip)
-                try:
-                    async with asyncio.timeout(config.turn_timeout):
-                        # Each kind of client records differently: polling serves them all.
-                        while not caller.turn_finished(since):  # noqa: ASYNC110
-                            await asyncio.sleep(_POLL_SECONDS)
-                except TimeoutError:
-                    result.error = f"no complete answer within {config.turn_timeout} s"
+                late = await await_answer(caller, speech_end, config.turn_timeout)
                 caller.measure(result, since, speech_end)
+                result.error = late or result.error
                 done += 1
                 progress.update(1)
                 await asyncio.sleep(config.pause)
@@ -117,6 +138,7 @@ async def _run_levels(
         for transport in config.transports:
             for clients in config.clients:
                 progress.set_postfix_str(f"{transport} N={clients}")
+                await asyncio.gather(*(wait_accepting(address) for address in addresses))
                 calls = [
                     _call(
                         config,

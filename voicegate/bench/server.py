@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import signal
 import socket
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +154,31 @@ class GatewayProcess:
         if self._drain is not None:
             await self._drain
         return process.returncode
+
+
+async def wait_accepting(address: GatewayAddress, seconds: float = 60.0) -> None:
+    """Return once the gateway's ``/healthz`` says it admits sessions, or after ``seconds``.
+
+    A gateway refuses new sessions for a while after its recogniser was overloaded (its
+    load is measured over the last seconds): a benchmark level that starts at once after a
+    heavy one would measure those refusals, not its own calls.
+    """
+    url = f"http://{address.host}:{address.port}/healthz"
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while not await asyncio.to_thread(_accepting, url):  # noqa: ASYNC110 (polls HTTP)
+                await asyncio.sleep(0.5)
+
+
+def _accepting(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body = response.read()
+    except urllib.error.HTTPError as error:  # 503 when degraded: the body still says
+        body = error.read()
+    except OSError:
+        return False
+    return bool(json.loads(body).get("accepting"))
 
 
 def _free_port() -> int:

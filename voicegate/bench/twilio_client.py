@@ -252,7 +252,11 @@ class TwilioMediaStreamClient(Connection):
             await self._echo_mark(name)
 
     async def _play(self) -> None:
-        """Play the server's audio in real time; echo each mark when its audio has played."""
+        """Play the server's audio in real time; echo each mark when its audio has played.
+
+        Each chunk ends its own duration after the previous one (or after its arrival, when
+        the player was idle), so a loop that wakes late does not slow the playback down."""
+        played_until = 0.0
         with contextlib.suppress(ConnectionClosed):
             while True:
                 if not self._playback:
@@ -263,7 +267,8 @@ class TwilioMediaStreamClient(Connection):
                 if isinstance(item, str):
                     await self._echo_mark(item)
                     continue
-                await asyncio.sleep(len(item) / RATE)
+                played_until = max(played_until, time.monotonic()) + len(item) / RATE
+                await asyncio.sleep(max(0.0, played_until - time.monotonic()))
                 self.record.heard.append((time.monotonic(), item))
 
     async def _echo_mark(self, name: str) -> None:

@@ -73,7 +73,9 @@ class WebRTCVoiceClient(Connection):
     it is mounted at (``http://host:port/voice``); the offer goes to ``offer_path`` below it.
 
     ``token`` goes in an ``Authorization: Bearer`` header; ``room_id`` asks for a room,
-    ``language`` for the language the caller speaks (None: the server's default).
+    ``language`` for the language the caller speaks (None: the server's default),
+    ``record`` for the call to be recorded, ``protocol`` for the protocol version the data
+    channel speaks.
     Entering the context connects and returns once the server's ``ready`` arrived, or
     raises :class:`OfferRejectedError` (HTTP error) or ``TimeoutError`` (after
     ``connect_timeout`` seconds). Leaving it sends ``bye`` and closes the connection.
@@ -86,6 +88,8 @@ class WebRTCVoiceClient(Connection):
         room_id: str | None = None,
         *,
         language: str | None = None,
+        record: bool = False,
+        protocol: int = 1,
         offer_path: str = "/webrtc/offer",
         connect_timeout: float = 10.0,
     ) -> None:
@@ -93,6 +97,8 @@ class WebRTCVoiceClient(Connection):
         self.token = token
         self.room_id = room_id
         self.language = language
+        self.record = record
+        self.protocol = protocol
         self.connect_timeout = connect_timeout
         self.session_id = ""
         self.messages: list[ReceivedMessage] = []
@@ -129,6 +135,8 @@ class WebRTCVoiceClient(Connection):
             "type": "offer",
             "room_id": self.room_id,
             "language": self.language,
+            "record": self.record,
+            "protocol": self.protocol,
         }
         answer = await asyncio.to_thread(self._post_offer, body)
         self.session_id = str(answer["session_id"])

@@ -61,6 +61,8 @@ class WebSocketVoiceClient(Connection):
         await self._connection.send(json.dumps(hello))
         async with asyncio.timeout(self.open_timeout):
             reply = json.loads(await self._connection.recv())
+            if reply.get("type") == "error" and reply.get("fatal"):
+                await self._connection.recv()  # raises ConnectionClosed: the refusal's close
         if reply.get("type") != "ready":
             await self._connection.close()
             raise ConnectionError(f"{self.url}: expected 'ready' after hello, got {reply}")

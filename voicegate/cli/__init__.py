@@ -17,6 +17,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "say",
     "serve",
     "token",
+    "recordings",
     "bench",
     "mic",
 )

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from voicegate.core.channels import AnswerParts, ChannelOutput
 
@@ -17,6 +18,16 @@ logger = logging.getLogger(__name__)
 
 CommitPart = Callable[[ChannelOutput, int], Awaitable[bool]]
 """Commits part ``n`` of an answer; returns False when the answer cannot go on (room gone)."""
+
+
+class AnswerRelay(Protocol):
+    """Reaches the answers streaming in other processes that share the rooms (through Redis:
+    ``voicegate.redis.answers.RedisAnswerRelay``)."""
+
+    async def cancel_elsewhere(self, response_id: str) -> bool:
+        """Stop ``response_id`` in whichever other process streams it; return once it has
+        stopped (True), or False when no other process streams it."""
+        ...
 
 
 @dataclass(slots=True, eq=False)

@@ -7,53 +7,40 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from functools import partial
 from typing import Any, Self
 
+from voicegate.core.answers import AnswerRelay
 from voicegate.core.channels import (
     Channel,
     SendFn,
     StreamSendFn,
     WebSocketConnection,
 )
-from voicegate.core.framework import FrameworkEmitter, FrameworkHandler
-from voicegate.core.hooks import (
-    HookEngine,
-    HookExecution,
-    HookFilter,
-    HookFn,
-    HookRegistration,
-    HookTrigger,
-)
-from voicegate.core.identity import IdentityHookFn, IdentityResolver
+from voicegate.core.framework import FrameworkEmitter
+from voicegate.core.hooks import HookEngine, HookTrigger
+from voicegate.core.identity import IdentityResolver
 from voicegate.core.inbound import InboundProcessor
+from voicegate.core.kit_hooks import KitHooks
+from voicegate.core.kit_reads import KitReads
+from voicegate.core.kit_realtime import KitRealtime
 from voicegate.core.locks import InMemoryLockManager, RoomLockManager
 from voicegate.core.models import (
     ChannelBinding,
-    ChannelDirection,
     ChannelType,
     EventSource,
     EventType,
     InboundMessage,
     InboundResult,
-    Observation,
     Room,
     RoomEvent,
     Task,
-    TaskStatus,
     new_id,
 )
 from voicegate.core.pipeline import EventPipeline
 from voicegate.core.ratelimit import RateLimit, RateLimiter
-from voicegate.core.realtime import (
-    EphemeralCallback,
-    InMemoryRealtime,
-    RealtimeBackend,
-    presence_event,
-    read_receipt_event,
-    typing_event,
-)
+from voicegate.core.realtime import InMemoryRealtime, RealtimeBackend
 from voicegate.core.rooms import RoomDirectory
 from voicegate.core.router import DefaultInboundRoomRouter, InboundRoomRouter
 from voicegate.core.store import ConversationStore, InMemoryStore
@@ -71,8 +58,11 @@ class BackgroundTaskDeliveryStrategy(ABC):
         """Called after the task is stored and ON_TASK_COMPLETED hooks ran."""
 
 
-class RoomKit:
-    """Central orchestrator tying rooms, channels, hooks and storage together."""
+class RoomKit(KitHooks, KitReads, KitRealtime):
+    """Central orchestrator tying rooms, channels, hooks and storage together.
+
+    Hook registration (:class:`KitHooks`), history reads (:class:`KitReads`) and ephemeral
+    events (:class:`KitRealtime`) are mixed in from their own modules."""
 
     def __init__(
         self,
@@ -127,6 +117,7 @@ class RoomKit:
             identity_timeout=identity_timeout,
         )
         self._delegator = TaskDelegator(self._store, self._rooms, self._hooks, self._tasks)
+        self._answer_relay: AnswerRelay | None = None
         self._closed = False
 
     async def __aenter__(self) -> Self:
@@ -290,9 +281,23 @@ class RoomKit:
         (another process attached, detached or closed)."""
         self._rooms.forget(room_id)
 
+    def relay_answers(self, relay: AnswerRelay | None) -> None:
+        """Let :meth:`cancel_response` reach answers streaming in the other processes that
+        share this kit's rooms (None: this process only)."""
+        self._answer_relay = relay
+
     async def cancel_response(self, response_id: str) -> bool:
-        """Stop an answer streaming in parts once its part in progress is committed (barge-in);
-        returns when it has stopped, or False if it does not stream in this process."""
+        """Stop an answer streaming in parts once its part in progress is committed (barge-in),
+        in this process or, through the :meth:`relay_answers` relay, in another; returns when
+        it has stopped, or False if it does not stream anywhere."""
+        if await self._pipeline.cancel_response(response_id):
+            return True
+        relay = self._answer_relay
+        return relay is not None and await relay.cancel_elsewhere(response_id)
+
+    async def cancel_local_response(self, response_id: str) -> bool:
+        """:meth:`cancel_response` in this process only (what an ``AnswerRelay`` calls when
+        another process asks)."""
         return await self._pipeline.cancel_response(response_id)
 
     async def wait_answers(self, room_id: str | None = None) -> None:
@@ -310,109 +315,6 @@ class RoomKit:
     ) -> InboundResult:
         """Route, rate-limit, identify and commit an inbound message."""
         return await self._inbound.process(message, room_id)
-
-    async def get_timeline(
-        self, room_id: str, offset: int = 0, limit: int = 50, visibility_filter: str | None = None
-    ) -> list[RoomEvent]:
-        """The room's events in index order."""
-        await self._rooms.get(room_id)
-        return await self._store.list_events(room_id, offset, limit, visibility_filter)
-
-    async def list_tasks(self, room_id: str, status: TaskStatus | None = None) -> list[Task]:
-        """The room's delegated tasks, optionally only those in ``status``."""
-        return await self._store.list_tasks(room_id, status)
-
-    async def list_observations(self, room_id: str) -> list[Observation]:
-        """The room's observations."""
-        return await self._store.list_observations(room_id)
-
-    async def mark_read(self, room_id: str, channel_id: str, event_id: str) -> None:
-        """Mark ``event_id`` (and everything before it) read for ``channel_id``."""
-        await self._store.mark_read(room_id, channel_id, event_id)
-
-    async def mark_all_read(self, room_id: str, channel_id: str) -> None:
-        """Mark every event of the room read for ``channel_id``."""
-        await self._store.mark_all_read(room_id, channel_id)
-
-    async def get_unread_count(self, room_id: str, channel_id: str) -> int:
-        """How many events ``channel_id`` has not read in the room."""
-        return await self._store.get_unread_count(room_id, channel_id)
-
-    async def publish_typing(
-        self, room_id: str, user_id: str, is_typing: bool = True, data: dict[str, Any] | None = None
-    ) -> None:
-        """Publish typing_start (or typing_stop) for ``user_id``."""
-        await self._realtime.publish(typing_event(room_id, user_id, is_typing, data))
-
-    async def publish_presence(self, room_id: str, user_id: str, status: str) -> None:
-        """Publish a presence change: ``status`` is "online", "away" or "offline"."""
-        await self._realtime.publish(presence_event(room_id, user_id, status))
-
-    async def publish_read_receipt(self, room_id: str, user_id: str, event_id: str) -> None:
-        """Publish that ``user_id`` read ``event_id``."""
-        await self._realtime.publish(read_receipt_event(room_id, user_id, event_id))
-
-    async def subscribe_room(self, room_id: str, callback: EphemeralCallback) -> str:
-        """Call ``callback`` for each ephemeral event of the room; returns a subscription id."""
-        return await self._realtime.subscribe(room_id, callback)
-
-    async def unsubscribe_room(self, subscription_id: str) -> bool:
-        """Stop a subscription; True if it existed."""
-        return await self._realtime.unsubscribe(subscription_id)
-
-    def hook(
-        self,
-        trigger: HookTrigger,
-        execution: HookExecution = HookExecution.SYNC,
-        priority: int = 0,
-        name: str = "",
-        timeout: float = 30.0,
-        channel_types: set[ChannelType] | None = None,
-        channel_ids: set[str] | None = None,
-        directions: set[ChannelDirection] | None = None,
-    ) -> Callable[[HookFn], HookFn]:
-        """Decorator registering a global hook ``async def fn(payload, context)``."""
-
-        hook_filter = HookFilter.of(channel_types, channel_ids, directions)
-        return self._hooks.decorator(trigger, execution, priority, name, timeout, hook_filter)
-
-    def on(self, event_type: str) -> Callable[[FrameworkHandler], FrameworkHandler]:
-        """Decorator registering a framework event handler ``async def fn(event)``."""
-        return self._framework.on(event_type)
-
-    def identity_hook(
-        self,
-        trigger: HookTrigger,
-        channel_types: set[ChannelType] | None = None,
-        channel_ids: set[str] | None = None,
-        directions: set[ChannelDirection] | None = None,
-    ) -> Callable[[IdentityHookFn], IdentityHookFn]:
-        """Decorator registering ``async def fn(event, context, id_result)``.
-
-        The function returns an IdentityHookResult, or None to leave the decision to others.
-        """
-        return self._inbound.identity_hook(
-            trigger, HookFilter.of(channel_types, channel_ids, directions)
-        )
-
-    def add_room_hook(
-        self,
-        room_id: str,
-        trigger: HookTrigger,
-        execution: HookExecution,
-        fn: HookFn,
-        priority: int = 0,
-        name: str = "",
-    ) -> None:
-        """Add a hook that runs only for ``room_id``."""
-        self._hooks.add_room_hook(
-            room_id,
-            HookRegistration(trigger, fn, execution, priority, name or fn.__name__),
-        )
-
-    def remove_room_hook(self, room_id: str, name: str) -> bool:
-        """Remove a room hook by name; True if one was removed."""
-        return self._hooks.remove_room_hook(room_id, name)
 
     async def connect_websocket(
         self,

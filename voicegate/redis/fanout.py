@@ -15,6 +15,10 @@ room it follows, moved only under a per-room lock; its own commits move the curs
 after the events before them were delivered, so local and remote events reach a channel
 in index order. Bindings and room status changes are announced as well, and the other
 processes read those rooms from the store again (``RoomKit.forget_room``).
+
+With a :class:`~voicegate.redis.lease.ProcessLease`, the bindings of this process's voice
+channels (one caller's session each) are recorded under its lease, so that they can be
+removed once it dies without detaching them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, Protocol
 
 from voicegate.core.models import (
     ChannelBinding,
+    ChannelType,
     Observation,
     Room,
     RoomEvent,
@@ -36,7 +41,8 @@ from voicegate.core.models import (
     TaskStatus,
 )
 from voicegate.core.store import ConversationStore
-from voicegate.redis.client import connect
+from voicegate.redis.client import connect, connection_errors
+from voicegate.redis.lease import ProcessLease
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +65,21 @@ class FanoutStore(ConversationStore):
     """``store`` shared with other processes, with their room events delivered here.
 
     ``redis_url`` is the Redis server of the fan-out; ``channel`` its pub/sub channel
-    (one for every room: each process filters the rooms it follows). Call :meth:`start`
-    with the kit once it is built; :meth:`close` closes the wrapped store too.
+    (one for every room: each process filters the rooms it follows); ``lease`` records the
+    bindings of voice channels (see the module). Call :meth:`start` with the kit once it
+    is built; :meth:`close` closes the wrapped store too.
     """
 
     def __init__(
-        self, store: ConversationStore, redis_url: str, *, channel: str = "voicegate:events"
+        self,
+        store: ConversationStore,
+        redis_url: str,
+        *,
+        channel: str = "voicegate:events",
+        lease: ProcessLease | None = None,
     ) -> None:
         self.inner = store
+        self._lease = lease
         self._url = redis_url
         self._channel = channel
         self._origin = uuid.uuid4().hex
@@ -78,7 +91,9 @@ class FanoutStore(ConversationStore):
         self._members: dict[str, set[str]] = defaultdict(set)  # room id -> local channel ids
         self._room_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._committing: set[str] = set()  # ids of events this process is committing
-        self._publishing: set[asyncio.Task[None]] = set()
+        self._outbox: list[str] = []  # notices waiting for the publisher, in order
+        self._outbox_filled = asyncio.Event()
+        self._publisher: asyncio.Task[None] | None = None
 
     async def start(self, sink: FanoutSink) -> None:
         """Subscribe to the notices and deliver other processes' events to ``sink``."""
@@ -87,6 +102,7 @@ class FanoutStore(ConversationStore):
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self._channel)
         self._reader = asyncio.create_task(self._read(), name="voicegate-fanout")
+        self._publisher = asyncio.create_task(self._publish(), name="voicegate-fanout-notices")
 
     async def ping(self) -> None:
         """Raise unless Redis answers (for ``/healthz``)."""
@@ -109,8 +125,10 @@ class FanoutStore(ConversationStore):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
             self._reader = None
-        if self._publishing:
-            await asyncio.gather(*self._publishing, return_exceptions=True)
+        if self._publisher is not None:  # it sends what is queued, then ends
+            publisher, self._publisher = self._publisher, None
+            self._outbox_filled.set()
+            await publisher
         if self._pubsub is not None:
             await self._pubsub.aclose()
             await self._client.aclose()
@@ -136,6 +154,17 @@ class FanoutStore(ConversationStore):
 
     async def add_binding(self, binding: ChannelBinding) -> None:
         room_id = binding.room_id
+        if self._lease is not None and binding.channel_type is ChannelType.VOICE:
+            try:
+                await self._lease.hold(room_id, binding.channel_id)
+            except connection_errors() as exc:
+                logger.warning(
+                    "binding of %s not recorded under this process's lease (%s): if the process"
+                    " dies, it stays in room %s",
+                    binding.channel_id,
+                    exc,
+                    room_id,
+                )
         await self.inner.add_binding(binding)
         if room_id not in self._cursors:
             async with self._room_locks[room_id]:
@@ -146,6 +175,11 @@ class FanoutStore(ConversationStore):
 
     async def remove_binding(self, room_id: str, channel_id: str) -> bool:
         removed = await self.inner.remove_binding(room_id, channel_id)
+        if self._lease is not None:
+            try:
+                await self._lease.release(room_id, channel_id)
+            except connection_errors() as exc:
+                logger.warning("binding of %s left recorded (%s)", channel_id, exc)
         members = self._members.get(room_id)
         if members is not None:
             members.discard(channel_id)
@@ -164,18 +198,27 @@ class FanoutStore(ConversationStore):
 
     def _announce(self, notice: dict[str, Any]) -> None:
         """Publish ``notice`` in the background: a slow or absent Redis never holds a room."""
-        if self._client is None:
+        if self._publisher is None:
             return
-        payload = json.dumps({**notice, "from": self._origin}, separators=(",", ":"))
-        task = asyncio.create_task(self._publish(payload))
-        self._publishing.add(task)
-        task.add_done_callback(self._publishing.discard)
+        self._outbox.append(json.dumps({**notice, "from": self._origin}, separators=(",", ":")))
+        self._outbox_filled.set()
 
-    async def _publish(self, payload: str) -> None:
-        try:
-            await self._client.publish(self._channel, payload)
-        except Exception as exc:  # the others catch up from the store once Redis is back
-            logger.warning("fan-out notice not published (%s): %s", exc, payload)
+    async def _publish(self) -> None:
+        """Send the queued notices, in order, all that queued up meanwhile in one round trip
+        (a pipeline); end once :meth:`close` asked and nothing is queued."""
+        while self._publisher is not None or self._outbox:
+            await self._outbox_filled.wait()
+            self._outbox_filled.clear()
+            batch, self._outbox = self._outbox, []
+            if not batch:
+                continue
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for payload in batch:
+                        pipe.publish(self._channel, payload)
+                    await pipe.execute()
+            except Exception as exc:  # the others catch up from the store once Redis is back
+                logger.warning("%d fan-out notice(s) not published: %s", len(batch), exc)
 
     # the other processes' events
     async def _read(self) -> None:

@@ -18,6 +18,8 @@ from voicegate.server.config import ServeConfig
 from voicegate.server.dependencies import Dependencies
 from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
+from voicegate.server.recording_recovery import recover_recordings
+from voicegate.server.recordings import RECORDINGS_FOLDER, RecordingLibrary
 from voicegate.server.token_secret import load_token_secret
 from voicegate.telephony.sip.backend import SIPVoiceBackend
 from voicegate.telephony.sip.digest import SIPDigestAuth
@@ -28,12 +30,15 @@ from voicegate.voice.backend import VoiceBackend
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.endpoint import HttpEndpoint, WebSocketEndpoint
 from voicegate.voice.gateway import VoiceGateway
+from voicegate.voice.recording import RecordingOptions
 from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.webrtc import WebRTCVoiceBackend
 from voicegate.voice.websocket import WebSocketVoiceBackend
 
 logger = logging.getLogger(__name__)
 
+RETENTION_CHECK_S = 3600.0
+"""How often ``voicegate serve`` deletes recordings past their retention."""
 READY_LINE = "voicegate listening on "
 """What ``voicegate serve`` prints, followed by the page URL, once it accepts connections."""
 
@@ -79,6 +84,13 @@ class GatewayServer:
             self.stt.close()
             raise ConfigError(f"--language {language}: {config.stt_model} does not know it")
         self.tts = create_tts(config.tts_voice)
+        self.recordings = RecordingLibrary(config.data_dir / RECORDINGS_FOLDER)
+        recording = (
+            RecordingOptions(self.recordings.folder, config.recording_format)
+            if config.record_calls
+            else None
+        )
+        self._retention: asyncio.Task[None] | None = None
         self.gateway = VoiceGateway(
             self.kit,
             stt=self.stt,
@@ -88,6 +100,7 @@ class GatewayServer:
             settings=config.voice,
             observer=self.metrics,
             max_sessions=config.max_sessions,
+            recording=recording,
         )
         app = create_voice_app(
             self.gateway,
@@ -95,6 +108,7 @@ class GatewayServer:
             endpoints=self._endpoints(),
             tokens=self.auth,
             health=self.dependencies.health,
+            recordings=self.recordings,
         )
         self.server = EmbeddedServer(app, config.host, config.port)
 
@@ -155,16 +169,30 @@ class GatewayServer:
         return self.config.page_url(token, self.server.port)
 
     async def start(self) -> None:
-        """Open the store, warm the models up, then listen."""
+        """Open the store, post the recordings a crash cut off, warm the models up, then
+        listen."""
         await self.dependencies.open()
+        await recover_recordings(self.recordings, self.kit.store)
         await self.gateway.start()
         await self.server.start()
+        if self.config.recording_retention_days > 0:
+            self._retention = asyncio.create_task(self._apply_retention(), name="retention")
+
+    async def _apply_retention(self) -> None:
+        """Delete old recordings now and then every hour."""
+        while True:
+            days = self.config.recording_retention_days
+            await asyncio.to_thread(self.recordings.delete_older_than, days)
+            await asyncio.sleep(RETENTION_CHECK_S)
 
     async def stop(self) -> None:
         """Tell open sessions the server is going away, stop listening, flush the store."""
+        if self._retention is not None:
+            self._retention.cancel()
+            await asyncio.gather(self._retention, return_exceptions=True)
         await self.gateway.close()
         await self.server.stop()
-        await self.kit.close()
+        await self.dependencies.close()
         # the models' threads end before the interpreter does (see InferenceWorker)
         await asyncio.to_thread(self.stt.close)
         await asyncio.to_thread(self.tts.close)

@@ -20,6 +20,7 @@ from voicegate.server.adapters import (
     read_body,
 )
 from voicegate.server.metrics import GatewayMetrics
+from voicegate.server.recordings import RecordingLibrary, recording_route
 from voicegate.server.static import PAGE_DIR, PageFiles
 from voicegate.voice.endpoint import HttpEndpoint, SocketClosedError, WebSocketEndpoint
 from voicegate.voice.gateway import VoiceGateway
@@ -42,6 +43,7 @@ def create_voice_app(
     endpoints: Sequence[WebSocketEndpoint | HttpEndpoint] = (),
     tokens: TokenAuth | None = None,
     health: HealthReport | None = None,
+    recordings: RecordingLibrary | None = None,
 ) -> Starlette:
     """The ASGI app serving ``gateway``'s voice backends; run it, or mount it in your own app.
 
@@ -55,7 +57,9 @@ def create_voice_app(
     gateway drains, ``degraded`` when ``health`` reports a dependency other than ``"ok"``),
     ``/metrics`` when ``metrics`` is given (the gateway's observer), and ``POST
     /token/renew`` (:class:`~voicegate.voice.tokens.TokenRenewal`) when ``tokens`` is given,
-    the callback the backends authenticate with. Errors are JSON
+    the callback the backends authenticate with, and ``GET /recordings/<id>``
+    (:func:`~voicegate.server.recordings.recording_route`) when ``recordings`` is given,
+    for the clients whose token grants the recording's room. Errors are JSON
     ``{"error": ..., "message": ...}`` bodies; a failing handler is logged and answers 500
     (a WebSocket: close 1011), never a traceback.
 
@@ -84,6 +88,9 @@ def create_voice_app(
     routes.append(Route("/healthz", _guarded(_health(gateway, health))))
     if metrics is not None:
         routes.append(Route("/metrics", _guarded(_metrics(metrics))))
+    if recordings is not None:
+        serve_recording = _guarded(recording_route(recordings, tokens))
+        routes.append(Route("/recordings/{recording_id}", serve_recording, methods=["GET"]))
     routes.append(WebSocketRoute("/{path:path}", _no_such_socket))
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
 from voicegate.errors import ConfigError
+from voicegate.redis.lease import LEASE_TTL_S
 from voicegate.server.config_values import (
     any_text,
     boolean,
@@ -25,6 +26,7 @@ from voicegate.server.config_values import (
     int_in,
     language_code,
     non_empty,
+    non_negative_float,
     one_of,
     port_range,
     positive_float,
@@ -34,6 +36,7 @@ from voicegate.server.config_values import (
 )
 from voicegate.stt.worker import DEFAULT_MAX_BATCH
 from voicegate.voice.ai import DEFAULT_AI_URL
+from voicegate.voice.live_settings import END_OF_SPEECH_MS_LIMITS
 from voicegate.voice.session import VoiceSettings
 
 ENV_PREFIX = "VOICEGATE_"
@@ -61,6 +64,7 @@ class ServeConfig:
     token_secret_file: Path | None = None
     max_sessions: int = 32
     drain_timeout: float = 30.0
+    lease_ttl: float = LEASE_TTL_S
     webrtc: bool = True
     twilio: bool = False
     twilio_auth_token: str = ""
@@ -74,6 +78,9 @@ class ServeConfig:
     sip_room_from_uri: bool = False
     rtp_ports: tuple[int, int] = (10000, 20000)
     rtp_timeout: float = 30.0
+    record_calls: bool = False
+    recording_format: str = "wav"
+    recording_retention_days: float = 0.0
     voice: VoiceSettings = field(default_factory=VoiceSettings)
 
     @property
@@ -165,6 +172,12 @@ SETTINGS: tuple[_Setting, ...] = (
         "seconds SIGTERM lets calls finish before closing them with 1001",
         positive_float,
     ),
+    _Setting(
+        "lease_ttl",
+        "seconds after its last heartbeat on Redis that a process counts as dead (redis_url):"
+        " the others then remove its callers from their rooms",
+        positive_float,
+    ),
     _Setting("webrtc", "serve the WebRTC offer endpoint", boolean),
     _Setting("vad", "voice activity detector: webrtc or silero", session_value("vad"), voice=True),
     _Setting(
@@ -197,6 +210,18 @@ SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting("sip_realm", "digest realm of SIP authentication", non_empty),
     _Setting(
+        "record_calls",
+        "record calls into <data-dir>/recordings: every phone call (Twilio, SIP) and the"
+        " WebSocket and WebRTC calls that ask (record: true in the hello or the offer)",
+        boolean,
+    ),
+    _Setting("recording_format", "recording files: wav, or ogg (Opus)", one_of("wav", "ogg")),
+    _Setting(
+        "recording_retention_days",
+        "delete recordings older than this many days (0: keep them)",
+        non_negative_float,
+    ),
+    _Setting(
         "sip_room_from_uri", "the Request-URI's user part names the room a call joins", boolean
     ),
     _Setting("rtp_ports", "UDP ports for the calls' RTP, such as 10000-20000", port_range),
@@ -214,7 +239,7 @@ SETTINGS: tuple[_Setting, ...] = (
     _Setting(
         "end_of_speech_ms",
         "silence that ends a turn with end_of_turn fixed, in ms",
-        int_in(60, 5000),
+        int_in(*END_OF_SPEECH_MS_LIMITS),
         voice=True,
     ),
     _Setting(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voicegate.core.models import ChannelType
-from voicegate.voice.protocol import is_language_code
+from voicegate.voice.hello import is_language_code
 from voicegate.voice.session import CHOICES, VoiceSettings, session_setting
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -37,6 +37,16 @@ def positive_float(text: str) -> float:
         raise ValueError("expected a positive number") from None
     if value <= 0:
         raise ValueError("expected a positive number")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number, 0 or more") from None
+    if not value >= 0:
+        raise ValueError("expected a number, 0 or more")
     return value
 
 

@@ -31,6 +31,17 @@ def repeated_run(words: Sequence[str], times: int) -> tuple[int, int] | None:
     return None
 
 
+def repeated_opening(words: Sequence[str]) -> int | None:
+    """The length of the phrase that ``words`` say two or more times and nothing else (the
+    last copy may be cut short): ``"50 50 50"`` -> 1, ``"no more messages no more messages
+    no"`` -> 3; None when they say anything else."""
+    count = len(words)
+    for size in range(1, count // 2 + 1):
+        if all(words[index] == words[index % size] for index in range(size, count)):
+            return size
+    return None
+
+
 def restarted_tail(words: Sequence[str]) -> bool:
     """Whether the words end by starting over: their last two or more words open the stretch
     right before them (``"parking attempt failed parking attempt"``), a copy cut short."""

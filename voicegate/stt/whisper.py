@@ -11,37 +11,41 @@ the 551 real recordings of ``benchmarks/wer.py``:
   pads the *features* with 0 instead, a mid-level constant: harmless in a 30 s window, but in
   a short one Whisper reads it as speech still going on and says the word again and again
   ("fifty" came back as "50" thirteen times; 40% WER, 1,149 of 1,330 errors insertions).
-  Padding the audio alone cut the loops by half; a longer margin alone (10 s) did not stop
-  them either.
+  Padding the audio alone cut the loops by half; a 10 s margin alone did not stop them.
 - **A token budget bounded by the audio**, in two steps: ``FIRST_BUDGET`` (4 tokens plus 4.5
   a second: the prompts over 2 s needed a median of 3.6 and a p95 of 4.6 a second, timestamps
   included), then, only if that ran out before the text reached the audio's end, the same
   encoding decoded again with ``FULL_BUDGET`` (6 plus 7 a second; the most any prompt needed
-  was 5.8). A tight first budget matters: once Whisper has said the utterance it often starts
-  it over after the audio's end, and every token of that is thrown away.
-- **Check, then fall back.** A result is kept unless it looks like a failed decode: a word
-  or phrase twice in a row, an ending that starts the text over, a text the full budget left
-  short of the audio's end, an average log-probability under -1.2, or a confident text where
-  the model also thinks nobody spoke (its "you" on silence). Such an utterance, about one in
-  twelve of the prompts and mostly single words, is decoded again by faster-whisper's own
-  30 s path, whose result it then is exactly. (faster-whisper's own threshold for a failed
-  decode, -1, sent one in six back, for one word fewer in 3,300 and a slower median.)
-  ``repetition_penalty`` and ``no_repeat_ngram_size`` were tried instead:
-  both left loops and cost words elsewhere.
-- **One window, not a cascade.** Trying the utterance's own window first (its length plus the
-  margin, no 5 s floor), then the 5 s one, then the 30 s decode, was measured on 461 prompts
-  (every one up to 3 s, a quarter of the longer; 16 kHz; load average 15, each utterance
-  through every decode in turn): 87 failed the first window, mostly single words, the texts
-  it kept cost words (WER 8.21% against 7.88% for this module's decode and 7.69% for the
-  30 s decode) and the median rose from 214 to 242 ms (the looping decode before this one:
-  175 ms), since a failed attempt is paid on top of the next. With a 1 s margin, 204 failed
-  and the median was 321 ms. Where a short utterance's time goes (2 cores, load average 7):
-  a 2.5 s window encodes in about 27 ms and a 5 s one in 40; each decoded token costs 5 to
-  10 ms, and a single word takes about seven. Fewer tokens do not come cheap either: without
-  timestamps (two tokens fewer a segment) 45 of 108 prompts up to 3 s fell back to the 30 s
-  decode (against 11), for a median of 513 ms against 322 (load average 24). Carrying a
-  run-out budget on by passing its tokens back as the prompt does not work: CTranslate2
-  returns them again and restarts the timestamps.
+  was 5.8). A tight first budget matters: every token of a restart is thrown away.
+- **A loop said once.** A decode that runs out of its budget saying one phrase again and
+  again (``"11. 11. 11. 11"``, ``"No more messages. No more messages. No"``) is kept as
+  that phrase said once (:func:`~voicegate.stt.whisper_tokens.opening_copy`), with no second
+  budget step: 18 of the 39 prompts that fell back at 16 kHz (14 of 38 at 8 kHz), each
+  with the words the 30 s decode gives. Only a run-out text qualifies: a real "no, no" ends
+  within its budget.
+- **Check, then fall back.** Any other result is kept unless it looks like a failed decode:
+  a word or phrase twice in a row, an ending that starts the text over, a text the full
+  budget left short of the audio's end, an average log-probability under -1.2, or a
+  confident text where the model also thinks nobody spoke (its "you" on silence). Such an
+  utterance, about one in twenty-five of the prompts and mostly single words, is decoded
+  again by faster-whisper's own 30 s path, whose result it then is exactly. Cheaper
+  fallbacks on the same 5 s encoding were measured on those 39 and rejected: beam search
+  (5) and a decode without timestamps loop the same way, and on the 15 unsure ones beam
+  search cost 8 words the 30 s decode gets right. A looser threshold (-1.1 or -1.0, with
+  the loops said once) sends 36 or 71 back for 173 or 174 errors against 174.
+  ``repetition_penalty`` and ``no_repeat_ngram_size`` left loops and cost words elsewhere.
+- **Against the 30 s decode.** The texts kept differ from its texts on about 45 of the 551
+  prompts, in both directions: 2 errors more at 16 kHz, 7 fewer at 8 kHz (of 3,292 words).
+  Other windows did worse (16 kHz, loops said once): without the 5 s floor (the utterance
+  plus 2 s) 5 more errors and twice the fallbacks; an 8 s or 10 s floor, 10 or 3 more.
+- **One window, not a cascade.** The utterance's own window first (no 5 s floor), then the
+  5 s one, then 30 s, measured on 461 prompts (16 kHz, load average 15): 87 failed the first
+  window, its texts cost words (WER 8.21% against 7.88% here, 7.69% for the 30 s decode) and
+  the median rose from 214 to 242 ms: a failed attempt is paid on top of the next. Where a
+  short utterance's time goes (2 cores, load 7): a 2.5 s window encodes in about 27 ms, a 5 s
+  one in 40; a decoded token costs 5 to 10 ms, a single word about seven. Without timestamps
+  45 of 108 prompts up to 3 s fell back (against 11): slower. A run-out budget cannot be
+  carried on by passing its tokens back as the prompt: CTranslate2 restarts the timestamps.
 
 **Batches.** Utterances recognised together (:meth:`FasterWhisperSTT.recognise_batch`, the
 finals or partials that wait together) whose windows have the same length share one decoder
@@ -49,12 +53,11 @@ call per budget step: every utterance under 3 s (most turns of a conversation) h
 window. Each is encoded alone: on 2 loaded CPU cores one encoder call for six 5 s windows
 took 0.8-1.2 s against 0.6 s for the six calls one by one, while one decoder call for the six
 took 0.2-0.8 s against 0.6-1.1 s. The token budget is the largest of theirs and each result
-is cut back to its own budget, so an utterance decodes to the tokens it would alone (a
-result cut back keeps the score of the longer decode). Windows are not padded to a common
-length: a longer window changes the decode (an espeak-ng Spanish sentence decoded in a
-longer one's window came back with other words). Fallbacks to the 30 s path run one by one;
-a batch of finals leaves them out (``leave_slow``), and each is then recognised alone as the
-worker's next job (:class:`WorkerSTT`), so the others need not wait for it.
+is cut back to its own budget, so an utterance decodes to the tokens it would alone (keeping
+the longer decode's score). Windows are not padded to a common length: a longer window
+changes the decode (an espeak-ng Spanish sentence came back with other words). Fallbacks to
+the 30 s path run one by one; a batch of finals leaves them out (``leave_slow``), each then
+recognised alone as the worker's next job (:class:`WorkerSTT`), so the others need not wait.
 
 Segments that start where the audio ends are dropped (the model restarting the utterance),
 and so are segments without a word ("..."). Silence and steady noise never reach the model
@@ -62,10 +65,9 @@ and so are segments without a word ("..."). Silence and steady noise never reach
 ``window_margin=None`` selects faster-whisper's 30 s path for everything.
 
 Every model runs this decode. A multilingual one (Whisper base) decodes in the language it
-is given, else in the one it detects from the same short-window encoding (on 8 espeak-ng
-sentences in 4 languages it was right 6 times, detection over the 30 s window 5 times, at
-about ten times the cost);
-an English-only one (tiny.en) always in English.
+is given, else in the one it detects from the same short-window encoding (right for 6 of 8
+espeak-ng sentences in 4 languages; over the 30 s window, 5, at ten times the cost); an
+English-only one (tiny.en) always in English.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ from voicegate.audio.noise import is_steady_noise
 from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
 from voicegate.stt.base import Transcript, TranscriptSegment, UnsupportedLanguageError
 from voicegate.stt.text import words
-from voicegate.stt.whisper_tokens import checked_segments, reaches_end
+from voicegate.stt.whisper_tokens import checked_segments, opening_copy, reaches_end
 from voicegate.stt.worker import DEFAULT_MAX_BATCH, Utterance, WorkerSTT
 
 Heard = tuple[str, list[TranscriptSegment] | None]
@@ -342,18 +344,23 @@ class FasterWhisperSTT(WorkerSTT):
             )
             for index, budget, result in zip(pending, budgets, results, strict=True):
                 tokens: list[int] = result.sequences_ids[0][:budget]
-                # Cut short: the budget ran out before the text reached the audio's end.
+                # Run out: the budget ended before the text reached the audio's end.
                 cut = len(tokens) >= budget
                 reached = reaches_end(tokenizers[index], tokens, durations[index])
                 decodes[index] = (tokens, result, cut and not reached)
-            pending = [index for index in pending if decodes[index][2]]
+            pending = [  # the full budget for those run out, unless they only repeat a phrase
+                index
+                for index in pending
+                if decodes[index][2]
+                and opening_copy(tokenizers[index], decodes[index][0], durations[index]) is None
+            ]
             if not pending:
                 break
         heard: list[Heard] = []
         for index in range(len(samples)):
-            tokens, result, exhausted = decodes[index]
+            tokens, result, ran_out = decodes[index]
             segments = checked_segments(
-                tokenizers[index], tokens, result, durations[index], exhausted
+                tokenizers[index], tokens, result, durations[index], ran_out
             )
             heard.append((heard_in[index], segments))
         return heard

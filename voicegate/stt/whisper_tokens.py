@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from voicegate.stt.base import TranscriptSegment
-from voicegate.stt.text import repeated_run, restarted_tail, words
+from voicegate.stt.text import repeated_opening, repeated_run, restarted_tail, words
 
 SECONDS_PER_TIMESTAMP = 0.02
 END_TOLERANCE = 0.05
@@ -24,23 +24,53 @@ def reaches_end(tokenizer: Any, tokens: list[int], duration: float) -> bool:
 
 
 def checked_segments(
-    tokenizer: Any, tokens: list[int], result: Any, duration: float, exhausted: bool
+    tokenizer: Any, tokens: list[int], result: Any, duration: float, ran_out: bool
 ) -> list[TranscriptSegment] | None:
-    """The segments of a short-window decode: none for silence; None if it looks failed
-    (``exhausted``: its text did not reach the audio's end within the full budget)."""
+    """The segments of a short-window decode: none for silence; None if it looks failed.
+
+    ``ran_out``: its text did not reach the audio's end within its budget; such a decode is
+    kept only as its :func:`opening_copy`."""
     average_log_prob = result.scores[0] * len(tokens) / (len(tokens) + 1)
     silent = result.no_speech_prob > NO_SPEECH_THRESHOLD
     if silent and average_log_prob < LOG_PROB_THRESHOLD:
         return []
-    segments, _, _ = _segments(tokenizer, tokens, duration)
-    if (
-        silent  # yet confident: Whisper's "you" or "thank you" on silence, or real speech
-        or average_log_prob < UNSURE_LOG_PROB
-        or exhausted
-        or _looped(segments)
-    ):
+    if silent or average_log_prob < UNSURE_LOG_PROB:  # silent yet confident: Whisper's "you"
         return None
-    return segments
+    if ran_out:
+        return opening_copy(tokenizer, tokens, duration)
+    segments, _, _ = _segments(tokenizer, tokens, duration)
+    return None if _looped(segments) else segments
+
+
+def opening_copy(
+    tokenizer: Any, tokens: list[int], duration: float
+) -> list[TranscriptSegment] | None:
+    """A decode whose text says one phrase again and again, the last copy maybe cut short
+    (``"11. 11. 11. 11"``: Whisper filling the window after the speech), as that phrase said
+    once (``"11."``); None if the text says anything else."""
+    timestamp_begin: int = tokenizer.timestamp_begin
+    text_tokens = [token for token in tokens if token < timestamp_begin]
+    said = words(tokenizer.decode(text_tokens))
+    size = repeated_opening(said)
+    if size is None:
+        return None
+    phrase = said[:size]
+    end = next(
+        n for n in range(1, len(text_tokens) + 1) if _says(tokenizer, text_tokens[:n], phrase)
+    )
+    while end < len(text_tokens) and _says(tokenizer, text_tokens[: end + 1], phrase):
+        end += 1  # the punctuation after it
+    start = (
+        (tokens[0] - timestamp_begin) * SECONDS_PER_TIMESTAMP
+        if tokens[0] >= timestamp_begin
+        else 0.0
+    )
+    text = tokenizer.decode(text_tokens[:end]).strip().rstrip(",;:")
+    return [TranscriptSegment(start, duration, text)]
+
+
+def _says(tokenizer: Any, tokens: list[int], phrase: list[str]) -> bool:
+    return words(tokenizer.decode(tokens)) == phrase
 
 
 def _looped(segments: list[TranscriptSegment]) -> bool:

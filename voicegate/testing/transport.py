@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.voice.client_messages import ClientMessage, Interrupt
 from voicegate.voice.dtmf import DTMFDigit
 from voicegate.voice.notices import Notice
 from voicegate.voice.transport import VoiceTransport
@@ -120,8 +121,12 @@ class MemoryTransport(VoiceTransport):
 
     async def interrupt(self) -> None:
         """Ask the session to stop the answer playing, as the client's ``interrupt`` does."""
-        if self.interrupt_handler is not None:
-            await self.interrupt_handler()
+        await self.send(Interrupt())
+
+    async def send(self, message: ClientMessage) -> None:
+        """Send ``message`` as the client would (``played``, ``say``...)."""
+        if self.message_handler is not None:
+            await self.message_handler(message)
 
     def press(self, digit: str, duration_ms: float = 100.0) -> None:
         """Press a key (DTMF) as a phone caller would."""

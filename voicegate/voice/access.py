@@ -105,5 +105,10 @@ class RoomGrant:
             raise RoomNotFoundError(f"room {room_id!r} is closed")
         return room
 
+    def covers(self, room_id: str, owner: str | None) -> bool:
+        """Whether this grant reaches room ``room_id``, owned by ``owner``, open or closed."""
+        listed = self.rooms is None or room_id in self.rooms
+        return listed or (self.owner is not None and owner == self.owner)
+
     def _owns(self, room: Room) -> bool:
         return self.owner is not None and room.metadata.get(OWNER_KEY) == self.owner

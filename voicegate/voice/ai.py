@@ -180,19 +180,30 @@ class AIChannel(Channel):
             yield ChannelOutput(TextContent(APOLOGY), metadata={"error": True})
 
     def _history(self, recent: list[RoomEvent]) -> list[dict[str, str]]:
+        """The chat so far: the room's messages, each of this channel's answers as far as a
+        caller heard it when one cut it short (the ``heard`` records of voice sessions)."""
         messages = [{"role": "system", "content": self._system_prompt}]
+        heard = _heard_parts(recent)
+        cut: set[str] = set()  # answers whose later parts nobody heard
         for past in recent[-self._history_events :]:
             if (
                 past.type is not EventType.MESSAGE
                 or past.status is not EventStatus.DELIVERED
                 or not isinstance(past.content, TextContent)
+                or (past.response_id is not None and past.response_id in cut)
             ):
                 continue
+            body = past.content.body
+            if past.id in heard and past.response_id is not None:
+                body = heard[past.id]
+                cut.add(past.response_id)
             role = "assistant" if past.source.channel_id == self.channel_id else "user"
+            if not body:
+                continue
             if messages[-1]["role"] == role:
-                messages[-1]["content"] += " " + past.content.body
+                messages[-1]["content"] += " " + body
             else:
-                messages.append({"role": role, "content": past.content.body})
+                messages.append({"role": role, "content": body})
         return messages
 
     async def _stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str, None]:
@@ -213,6 +224,16 @@ class AIChannel(Channel):
                 delta = _delta(data)
                 if delta:
                     yield delta
+
+
+def _heard_parts(recent: list[RoomEvent]) -> dict[str, str]:
+    """The text heard of each answer part a caller cut short, by the part's event id."""
+    heard: dict[str, str] = {}
+    for event in recent:
+        record = event.metadata.get("heard") if event.type is EventType.SYSTEM else None
+        if isinstance(record, dict) and isinstance(record.get("event_id"), str):
+            heard.setdefault(record["event_id"], str(record.get("text", "")))
+    return heard
 
 
 def _delta(data: str) -> str:

@@ -20,7 +20,9 @@ class SessionRequest:
 
     Without a ``participant_id`` the gateway takes the metadata's ``subject`` (what
     :class:`~voicegate.voice.tokens.TokenAuth` puts there); without a ``language``, the
-    gateway's setting.
+    gateway's setting. ``record``: the call is to be recorded, done only where the gateway
+    records calls (a WebSocket or WebRTC client asks for it; phone calls always ask, as
+    their callers cannot).
     """
 
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -28,6 +30,7 @@ class SessionRequest:
     participant_id: str | None = None
     settings: Mapping[str, object] = field(default_factory=dict)
     language: str | None = None
+    record: bool = False
 
 
 class SessionHandler(Protocol):

@@ -1,4 +1,4 @@
-"""Room events as the JSON that ``room_event`` messages carry (``docs/protocol.md``)."""
+"""A room event as the JSON that ``room_event`` messages of the voice protocol carry."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from voicegate.audio.echo import EchoCanceller
 from voicegate.core.channels import Channel
+from voicegate.core.framework import FrameworkEvent
 from voicegate.core.hooks import HookTrigger
 from voicegate.core.models import ChannelType, RoomStatus, utcnow
 from voicegate.core.store import StoreUnavailableError
@@ -19,7 +20,7 @@ from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
-from voicegate.voice.access import GATEWAY_ROOM, RoomAccessDeniedError, RoomGrant
+from voicegate.voice.access import GATEWAY_ROOM, OWNER_KEY, RoomAccessDeniedError, RoomGrant
 from voicegate.voice.admission import SERVER_BUSY, Admission, CapacityError, SessionSlot
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
@@ -28,6 +29,7 @@ from voicegate.voice.echo import EchoResponder
 from voicegate.voice.inbound import InboundMixer
 from voicegate.voice.notices import SessionError
 from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode
+from voicegate.voice.recording import CallRecorder, RecordingOptions, post_recording
 from voicegate.voice.session import (
     EndOfTurn,
     VoiceSession,
@@ -67,7 +69,10 @@ class VoiceGateway:
     session that wants echo cancellation or noise suppression. The end-of-turn model
     (``turn_model``, Smart Turn by default) and the VADs are shared by all sessions.
     Sessions are admitted by :class:`Admission` (``max_sessions``, and the recogniser's
-    measured load: ``max_final_wait`` seconds, ``max_final_busy``).
+    measured load: ``max_final_wait`` seconds, ``max_final_busy``). With ``recording``, a
+    session whose client asks for it (``SessionRequest.record``) is recorded
+    (``voice/recording.py``), and its recording becomes an audio event of its room when it
+    ends.
     """
 
     def __init__(
@@ -85,6 +90,7 @@ class VoiceGateway:
         max_final_busy: float = 0.8,
         inbound: InboundMixer | None = None,
         turn_model: EndOfTurnModel | None = None,
+        recording: RecordingOptions | None = None,
     ) -> None:
         self._kit = kit
         self._stt: STTProvider = stt if stt is not None else kit.stt
@@ -105,10 +111,12 @@ class VoiceGateway:
             self._settings, vad=inbound.vad if inbound else None, turn_model=turn_model
         )
         self._mixer = inbound or InboundMixer(self._detectors.vad(self._settings.vad))
+        self._recording = recording
         self._sessions: dict[str, VoiceSession] = {}
         self._draining = False
         self._emptied = asyncio.Event()
         self._joining: Counter[str] = Counter()  # sessions on their way into a room, by room
+        kit.on("channel_detached")(self._channel_left)
 
     @property
     def sessions(self) -> dict[str, VoiceSession]:
@@ -235,8 +243,17 @@ class VoiceGateway:
                 except RoomKitError as error:
                     refused.append(f"end_of_turn semantic: {error}")
                     settings = replace(settings, end_of_turn=EndOfTurn.FIXED)
+            recorder = await self._recorder_for(session) if request.record else None
+            transport.recording = recorder is not None
             channel = VoiceChannel(
-                session, self._kit, self._stt, self._tts, settings, self._observer, turn_model
+                session,
+                self._kit,
+                self._stt,
+                self._tts,
+                settings,
+                self._observer,
+                turn_model=turn_model,
+                recorder=recorder,
             )
             try:
                 await self._join(session, channel, settings, refused)
@@ -248,6 +265,14 @@ class VoiceGateway:
                 await transport.close(CloseCode.TRY_AGAIN_LATER, STORE_UNAVAILABLE)
             finally:
                 await self._leave(session, channel)
+
+    async def _recorder_for(self, session: VoiceSession) -> CallRecorder | None:
+        """A recorder of ``session``, if this gateway records calls."""
+        if self._recording is None:
+            return None
+        room = await self._kit.get_room(session.room_id)
+        owner = room.metadata.get(OWNER_KEY)
+        return CallRecorder(self._recording, session, owner if isinstance(owner, str) else None)
 
     async def _room_for(self, request: SessionRequest) -> str:
         """The room the session joins, as its auth metadata grants (``voice/access.py``)."""
@@ -272,7 +297,7 @@ class VoiceGateway:
         self._kit.register_channel(channel)
         await self._kit.attach_channel(session.room_id, channel.channel_id)
         transport = session.transport
-        transport.interrupt_handler = channel.interrupt
+        transport.message_handler = channel.on_message
         vad = None
         if settings.vad is not self._settings.vad:
             try:
@@ -301,10 +326,13 @@ class VoiceGateway:
             channel.on_frame,
             vad=vad,
             capture=None if canceller is None else canceller.process,
+            on_refused=channel.audio_refused,
         )
         if self._observer is not None:
             self._observer.session_opened(transport.kind)
         transport.session_settings = settings.session_choices()
+        if channel.recorder is not None:
+            channel.recorder.start()
         await transport.opened(session.id, session.room_id)
         for reason in refused:
             logger.warning("session %s runs without %s", session.id, reason)
@@ -343,8 +371,13 @@ class VoiceGateway:
 
     async def _leave(self, session: VoiceSession, channel: VoiceChannel) -> None:
         """Undo whatever of :meth:`_join` happened; a failing step never stops the next."""
+        if channel.recorder is not None:
+            channel.recorder.end()  # the call's length: now, not once the channel has closed
         self._mixer.remove_session(session.id)
         await _logged(channel.close(), "closing the voice channel of", session)
+        if channel.recorder is not None:
+            posting = post_recording(self._kit, channel.recorder)
+            await _logged(posting, "posting the recording of", session)
         room_id, channel_id = session.room_id, channel.channel_id
         if channel_id in await self._bound_channels(room_id):
             await _logged(self._kit.detach_channel(room_id, channel_id), "detaching", session)
@@ -374,6 +407,14 @@ class VoiceGateway:
             lasted,
         )
         await _logged(self._close_if_emptied(room_id), "closing the room of", session)
+
+    async def _channel_left(self, event: FrameworkEvent) -> None:
+        """A channel that is none of this gateway's sessions left a room (the caller of a
+        dead process, removed by a survivor): close the room if no caller is left."""
+        room_id, channel_id = event.room_id, event.channel_id
+        if room_id is None or any(s.channel_id == channel_id for s in self._sessions.values()):
+            return
+        await self._close_if_emptied(room_id)
 
     async def _bound_channels(self, room_id: str) -> set[str]:
         try:

@@ -1,17 +1,19 @@
 """Every session's inbound audio through batched audio paths, one per input format.
 
-A session's audio is cut into 20 ms frames as it arrives. Frames that arrive in the
-same event-loop iteration are processed together, in one batched pass per input
+A session's audio is cut into 20 ms frames as it arrives, whatever the size of the
+frames it comes in: each 20 ms unit keeps its place on the session's clock. Frames that
+arrive in the same event-loop iteration are processed together, in one batched pass per input
 format (rate and channel count), so a lone session is processed the moment its audio
 arrives and a busy server batches more. No session waits for another: each keeps
-its own resampler history and clock. A session that sends nothing for ``stall_ms``
-is fed silence in real time, as a muted microphone would be, so its utterance ends
-even when the client stops sending; time the server's own loop was held up (audio
-that came meanwhile is not read yet) is not the client's stall. A client may not run
-ahead of real time by more than ``burst_ms``: what it sends beyond that is dropped
-(and logged once per episode), so nobody can make the server transcribe faster than
-people speak. While the server itself holds a session's audio back
-(:meth:`InboundMixer.hold`), neither rule applies to the time held.
+its own resampler history and clock. A session whose audio stops (``stall_ms`` after
+the real time its audio so far covers: a client sending 1 s frames in real time is not
+stalled between them) is fed silence in real time, as a muted microphone would be, so
+its utterance ends even when the client stops sending; time the server's own loop was
+held up (audio that came meanwhile is not read yet) is not the client's stall. A client
+may not run ahead of real time by more than ``burst_ms``: what it sends beyond that is
+dropped, logged and reported to the session's ``on_refused`` once per episode, so nobody
+can make the server transcribe faster than people speak. While the server itself holds a
+session's audio back (:meth:`InboundMixer.hold`), neither rule applies to the time held.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 FrameHandler = Callable[[AudioFrame, bool, float], None]
 """Receives one 16 kHz mono frame of a session, its speech decision and its level (dBFS)."""
+RefusalHandler = Callable[[float], None]
+"""Told, once per episode, that a session's audio ran more than this many seconds ahead of
+real time and is being dropped."""
 
 Samples = npt.NDArray[np.int16]
 
@@ -52,9 +57,10 @@ class _Format:
 @dataclass(slots=True)
 class _Session:
     handler: FrameHandler
+    on_refused: RefusalHandler | None
     format: _Format
     started: float
-    last_input: float
+    covered_until: float  # the real time the audio received so far covers
     received: float = 0.0  # seconds of audio accepted
     dropping: bool = False
     frames: deque[Samples] = field(default_factory=deque)
@@ -76,7 +82,10 @@ class _Session:
 
 
 STALL_MS = 200
-"""A session that sends nothing for this long is fed silence (by default)."""
+"""A session whose audio stops for this long is fed silence (by default)."""
+BURST_MS = 2500
+"""How far a client may run ahead of real time (by default): more than the largest frame
+the protocol accepts (32768 bytes: 2.05 s at 8 kHz), so no frame is refused for its size."""
 RESUME_SLACK_S = 0.2
 """After running ahead of real time, a client's audio is taken again once it is this far inside
 the burst allowance: a client that then paces in real time is not left on the edge, where a
@@ -98,7 +107,7 @@ class InboundMixer:
         vad: VADProvider,
         frame_ms: int = FRAME_MS,
         stall_ms: int = STALL_MS,
-        burst_ms: int = 1000,
+        burst_ms: int = BURST_MS,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._vad = vad
@@ -131,9 +140,11 @@ class InboundMixer:
         *,
         vad: VADProvider | None = None,
         capture: CaptureFilter | None = None,
+        on_refused: RefusalHandler | None = None,
     ) -> None:
         """Start processing ``session_id``'s audio, which arrives at ``in_rate`` x ``channels``,
-        with ``vad`` (else the mixer's) and a ``capture`` filter (echo cancellation) if any."""
+        with ``vad`` (else the mixer's) and a ``capture`` filter (echo cancellation) if any;
+        ``on_refused`` hears of audio dropped for running ahead of real time."""
         key = (in_rate, channels)
         fmt = self._formats.get(key)
         if fmt is None:
@@ -141,7 +152,7 @@ class InboundMixer:
             fmt = self._formats[key] = _Format(path)
         fmt.path.add_session(session_id, vad=vad, capture=capture)
         now = self._clock()
-        self._sessions[session_id] = _Session(handler, fmt, now, now)
+        self._sessions[session_id] = _Session(handler, on_refused, fmt, now, now)
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._feed_stalled(), name="voicegate-inbound")
 
@@ -167,7 +178,7 @@ class InboundMixer:
             now = self._clock()
             session.started -= now - session.held_since
             session.held_since = None
-            session.last_input = now
+            session.covered_until = max(session.covered_until, now)
 
     def finish(self, session_id: str) -> None:
         """Run the audio the session has buffered through the path now (its input ended)."""
@@ -191,7 +202,7 @@ class InboundMixer:
                 f"got a frame of {frame.sample_rate} Hz x {frame.channels}"
             )
         now = self._clock()
-        session.last_input = now
+        session.covered_until = max(session.covered_until, now)  # the client is there
         # half a sample of slack: summed float durations of 50 x 20 ms overshoot 1 s
         allowed = now - session.started + self._burst_s + 0.5 / frame.sample_rate
         if session.dropping:  # resume with room to spare, not on the edge
@@ -204,9 +215,12 @@ class InboundMixer:
                     session_id,
                     self._burst_s,
                 )
+                if session.on_refused is not None:
+                    session.on_refused(self._burst_s)
             session.dropping = True
             return
         session.dropping = False
+        session.covered_until += frame.duration
         session.received += frame.duration
         self._buffer(session_id, session, frame.samples)
 
@@ -259,12 +273,12 @@ class InboundMixer:
             due = now + self._frame_s
             for session_id, session in list(self._sessions.items()):
                 if (
-                    now - held_up - session.last_input < self._stall_s
+                    now - held_up - session.covered_until < self._stall_s
                     or session.frames
                     or session.held_since is not None
                 ):
                     continue
-                since = max(session.last_input, session.silence_until)
+                since = max(session.covered_until, session.silence_until)
                 count = int((now - since) / self._frame_s)
                 if count:
                     path = session.format.path
@@ -272,4 +286,5 @@ class InboundMixer:
                     silence = np.zeros(shape, np.int16)
                     session.carry = None
                     session.silence_until = since + count * self._frame_s
+                    session.received += count * self._frame_s  # the stream's time goes on
                     self._buffer(session_id, session, silence)

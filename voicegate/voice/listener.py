@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -17,6 +18,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.stt.base import STTProvider, STTStream, Transcript
 from voicegate.voice.interruption import SEMANTIC_FIRST_LOOK_MS, Contest, Verdict
+from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.notices import BargeIn, Floor, SpeechEnded, SpeechStarted
 from voicegate.voice.session import EndOfTurn, InterruptionStrategy, VoiceSettings
 from voicegate.voice.turn_end import SemanticTurnEnd
@@ -127,16 +129,19 @@ class Listener:
     end it) to the recogniser; the first quiet frame starts a pass, so the final
     transcript is often ready when the turn ends. The turn ends after
     ``end_of_speech_ms`` of silence (``fixed``) or when :class:`SemanticTurnEnd` says so
-    (``semantic``, with ``turn_model``). :meth:`events` yields every event in order: an
+    (``semantic``, with ``turn_model``), or at the client's :meth:`commit` alone
+    (push-to-talk, :attr:`live`). :meth:`events` yields every event in order: an
     utterance's :class:`UtteranceHeard` (or :class:`UtteranceIgnored`,
     :class:`UtteranceLost`) comes before anything of the next one.
 
+    The barge-in decision does not wait for that order: ``on_speech_start`` is called at
+    once with each :class:`SpeechStarted` (which :meth:`events` also yields, in order).
     Speech that begins while ``floor()`` is ``thinking`` or ``speaking`` is judged by a
     :class:`Contest` as it goes (its length, its partial transcripts, then its final one,
-    against ``answer_text()``); ``on_interrupt`` is called at once, not in event order,
-    when it interrupts. When the caller does not speak and the floor stays ``listening``
-    for ``idle_timeout_ms`` of the caller's audio (silence fed in for a stalled client
-    counts), :class:`SessionIdle` follows, once.
+    against ``answer_text()``); ``on_interrupt`` is called at once when it interrupts
+    (never while the client turned ``interruptions`` off). When the caller does not speak
+    and the floor stays ``listening`` for ``idle_timeout_ms`` of the caller's audio
+    (silence fed in for a stalled client counts), :class:`SessionIdle` follows, once.
 
     No utterance is ever dropped. At most ``MAX_WAITING_UTTERANCES`` ended utterances wait
     for the recogniser as turns of their own; the next one joins the latest of them (after
@@ -154,6 +159,7 @@ class Listener:
         *,
         floor: Callable[[], Floor],
         answer_text: Callable[[], str],
+        on_speech_start: Callable[[SpeechStarted], None],
         on_interrupt: Callable[[BargeIn], None],
         turn_model: EndOfTurnModel | None = None,
     ) -> None:
@@ -161,6 +167,7 @@ class Listener:
         self._settings = settings
         self._floor = floor
         self._answer_text = answer_text
+        self._on_speech_start = on_speech_start
         self._on_interrupt = on_interrupt
         semantic = settings.end_of_turn is EndOfTurn.SEMANTIC
         if semantic and turn_model is None:
@@ -177,6 +184,7 @@ class Listener:
             else None
         )
         self._utterance: _Utterance | None = None
+        self._live = LiveSettings(settings.end_of_speech_ms, settings.barge_in_ms)
         self._held: list[AudioFrame] = []  # quiet frames inside the utterance
         self._recent: deque[AudioFrame] = deque()  # the utterance's last 8 s, for the model
         self._recent_s = 0.0
@@ -229,6 +237,26 @@ class Listener:
                 yield heard
 
     @property
+    def live(self) -> LiveSettings:
+        """The settings the client may change, as they are now."""
+        return self._live
+
+    def update(self, live: LiveSettings) -> None:
+        """Take the client's settings from now on (an utterance in progress too); in the
+        ``semantic`` mode, ``end_of_speech_ms`` gives way to the end-of-turn model and
+        ``max_silence_ms``."""
+        self._live = live
+        silence_ms = self._settings.max_silence_ms if self._turn_end else live.end_of_speech_ms
+        self._endpointer.hangover_s = math.inf if live.manual else silence_ms / 1000
+
+    def commit(self) -> None:
+        """The client ends the caller's turn (push-to-talk): the utterance in progress ends
+        here; without one, nothing happens."""
+        for event in self._endpointer.flush():
+            if isinstance(event, SpeechEnd):
+                self._close(event, behind=0.0)
+
+    @property
     def has_room(self) -> bool:
         """Whether the caller's audio may be taken now: False while the recogniser is so far
         behind that the waiting turns are full."""
@@ -256,7 +284,9 @@ class Listener:
             relay.cancel()
 
     def _open(self, start: SpeechStart) -> None:
-        self._events.put_nowait(SpeechStarted(start.timestamp))
+        started = SpeechStarted(start.timestamp)
+        self._on_speech_start(started)
+        self._events.put_nowait(started)
         if len(self._waiting) >= MAX_WAITING_UTTERANCES:
             self._joined = joined = self._waiting[-1]
             joined.ended.clear()
@@ -294,7 +324,10 @@ class Listener:
             if floor is Floor.SPEAKING
             else settings.interruption_thinking
         )
-        return Contest(strategy, floor.value, settings.barge_in_ms)
+        live = self._live
+        if not live.interruptions:
+            strategy = InterruptionStrategy.DISABLED
+        return Contest(strategy, floor.value, live.barge_in_ms)
 
     def _feed(self, frame: AudioFrame, speech: bool) -> None:
         """Give the stream speech only: quiet frames wait until speech follows them, and the
@@ -332,7 +365,7 @@ class Listener:
     def _end_turn(self) -> None:
         """The semantic end of turn says the caller is done."""
         frame = self._last_frame
-        if self._endpointer.in_speech and frame is not None:
+        if self._endpointer.in_speech and frame is not None and not self._live.manual:
             end = self._endpointer.end_now()
             self._close(end, behind=frame.timestamp + frame.duration - end.timestamp)
 

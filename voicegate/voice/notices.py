@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from voicegate.core.models import RoomEvent
+from voicegate.voice.heard import Heard
+from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.turns import TurnTimings
 
 
@@ -44,29 +46,39 @@ class FinalTranscript:
     text: str
     event_id: str | None
     language: str | None = None
+    turn_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RoomEventNotice:
-    """An event of the session's room that the session may see."""
+    """An event of the session's room that the session may see, and the turn it belongs to
+    (the caller's words that began it, or the answer to them), if any."""
 
     event: RoomEvent
+    turn_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerStarted:
-    """Speech synthesis of an answer started; audio follows."""
+    """Speech synthesis of an answer started; audio follows. ``response_id`` is the answer
+    the event is part of, ``turn_id`` the turn it answers (if known)."""
 
     text: str
     event_id: str
+    response_id: str | None = None
+    turn_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerEnded:
-    """The answer's audio is all sent, or was cut short by barge-in."""
+    """The answer's audio is all sent, or was cut short; ``heard`` is what the caller heard
+    of a cut answer, when the client reported what it played."""
 
     event_id: str
     interrupted: bool
+    response_id: str | None = None
+    turn_id: str | None = None
+    heard: Heard | None = None
 
 
 class Floor(StrEnum):
@@ -120,6 +132,13 @@ class TurnMetrics:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionUpdated:
+    """The settings the client may change, as they are in force now."""
+
+    settings: LiveSettings
+
+
+@dataclass(frozen=True, slots=True)
 class SessionError:
     """Something went wrong that the client should know about; the session goes on."""
 
@@ -139,5 +158,6 @@ Notice = (
     | BargeIn
     | SpeechIgnored
     | TurnMetrics
+    | SessionUpdated
     | SessionError
 )

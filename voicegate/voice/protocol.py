@@ -12,17 +12,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from enum import Enum, IntEnum
 from typing import Any
 
-from voicegate.core.models import RoomEvent
-from voicegate.voice.event_json import event_to_json
-from voicegate.voice.json_input import InvalidJSONError, parse_client_json
-from voicegate.voice.session import AUTO_LANGUAGE, SESSION_SETTINGS, session_setting
+import numpy as np
 
-SAMPLE_FORMAT = "pcm16"
-"""The only audio format: signed 16-bit little-endian PCM."""
+from voicegate.audio.g711 import ULAW
+from voicegate.core.models import RoomEvent
+from voicegate.voice.client_messages import (
+    BAD_MESSAGE,
+    AudioIn,
+    Bye,
+    Interrupt,
+    ProtocolError,
+    ProtocolEvent,
+    read_version_2,
+)
+from voicegate.voice.event_json import event_to_json
+from voicegate.voice.heard import Heard
+from voicegate.voice.hello import MULAW, SAMPLE_FORMAT, Hello, HelloRefused, read_hello
+from voicegate.voice.json_input import InvalidJSONError, parse_client_json
+from voicegate.voice.session import SESSION_SETTINGS, session_setting
+
 UNSUPPORTED_LANGUAGE = "unsupported_language"
 """Why a session is refused whose language the recogniser does not know (close 4400)."""
 
@@ -54,63 +66,25 @@ class CloseCode(IntEnum):
     TOO_SLOW = 4429
 
 
-@dataclass(frozen=True, slots=True)
-class Hello:
-    """The client's opening message: the audio it will send, the room it asks for and the
-    session settings it chooses (checked, by name)."""
-
-    sample_rate: int
-    channels: int
-    room_id: str | None
-    format: str = SAMPLE_FORMAT
-    settings: Mapping[str, object] = field(default_factory=dict)
-    language: str | None = None
-    """The language the caller speaks (``auto``: detected), or None for the server's default."""
-
-
-@dataclass(frozen=True, slots=True)
-class AudioIn:
-    """One frame of the caller's PCM16 LE audio (whole samples)."""
-
-    pcm: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Interrupt:
-    """The client asks to stop the answer being spoken."""
-
-
-@dataclass(frozen=True, slots=True)
-class Bye:
-    """The client ends the session."""
-
-
-@dataclass(frozen=True, slots=True)
-class ProtocolError:
-    """The client broke the protocol; ``fatal`` errors close the connection."""
-
-    code: str
-    message: str
-    fatal: bool
-
-    def __str__(self) -> str:
-        """One log line: ``code (fatal): message``."""
-        return f"{self.code}{' (fatal)' if self.fatal else ''}: {self.message}"
-
-
-def is_language_code(value: object) -> bool:
-    """Whether ``value`` is ``auto`` or has the shape of a language code (2-3 lower-case
-    letters, as Whisper names languages); whether the recogniser knows it is checked when
-    the session starts."""
-    if not isinstance(value, str):
-        return False
-    code = 2 <= len(value) <= 3 and value.isascii() and value.isalpha() and value.islower()
-    return value == AUTO_LANGUAGE or code
-
-
-ProtocolEvent = Hello | AudioIn | Interrupt | Bye | ProtocolError
-
 _CLOSE_REASON_BYTES = 123
+
+GOING_AWAY = "server_shutting_down"
+"""The close reason (code 1001) of a session the server ends because it stops."""
+
+CLOSE_MESSAGES = {
+    GOING_AWAY: "the server is shutting down",
+    "server_busy": "the server has no room for another session now; try again later",
+    "overloaded": "the recogniser is at capacity; try again later",
+    "store_unavailable": "the server cannot store the room's events now; try again later",
+    "room_not_found": "the room does not exist or is closed",
+    "room_forbidden": "this connection may not join that room",
+    "idle_timeout": "neither you nor an answer made a sound for the idle timeout",
+    "too_slow": "you do not read what the server sends",
+    "internal_error": "the server failed; details are in its log",
+    "bad_audio_format": "an audio frame was not in the format of your hello",
+    UNSUPPORTED_LANGUAGE: "the recogniser does not know the language of your hello",
+}
+"""The ``error`` message sent before a close, by close reason (``docs/protocol.md``)."""
 
 
 class VoiceProtocol:
@@ -137,6 +111,11 @@ class VoiceProtocol:
         self.close_reason = ""
         self._outgoing: list[str | bytes] = []
         self._errors = 0
+
+    @property
+    def version(self) -> int:
+        """The protocol version the ``hello`` asked for (1 until then)."""
+        return self.hello.protocol if self.hello is not None else 1
 
     def receive(self, message: str | bytes) -> list[ProtocolEvent]:
         """A WebSocket message: text is JSON control, bytes are audio."""
@@ -174,7 +153,12 @@ class VoiceProtocol:
             return [Bye()]
         if kind == "hello":
             return self._reject("duplicate_hello", '"hello" was already received')
-        return self._reject("unknown_type", f'unknown message type "{kind}"')
+        read = read_version_2(kind, message) if self.version > 1 else None
+        if read is None:
+            return self._reject("unknown_type", f'unknown message type "{kind}"')
+        if isinstance(read, str):
+            return self._reject(BAD_MESSAGE, read)
+        return [read]
 
     def receive_binary(self, data: bytes) -> list[ProtocolEvent]:
         """Events from one binary (audio) message."""
@@ -217,16 +201,22 @@ class VoiceProtocol:
         input_rate: int,
         output_rate: int,
         frame_ms: int,
+        *,
         settings: Mapping[str, object] | None = None,
+        recording: bool = False,
     ) -> None:
-        """Answer the hello with ``ready``: the session id, the rates the server uses and
-        the session's settings."""
+        """Answer the hello with ``ready``: the session id, the rates the server uses, the
+        session's settings and whether the call is recorded; from version 2 on, also the
+        version spoken."""
         if self.state is not State.OPEN or self.accepted:
             raise RuntimeError(f"accept() needs a fresh hello; state is {self.state.value}")
         self.accepted = True
+        version = {"protocol": self.version} if self.version > 1 else {}
+        output = self._v2(output_format=self._output_format())
         self._send_json(
             {
                 "type": "ready",
+                **version,
                 "session_id": session_id,
                 "room_id": room_id,
                 "input_sample_rate": input_rate,
@@ -236,6 +226,8 @@ class VoiceProtocol:
                 "frame_ms": frame_ms,
                 "max_frame_bytes": self.max_frame_bytes,
                 "settings": dict(settings or {}),
+                "recording": recording,
+                **output,
             }
         )
 
@@ -251,31 +243,54 @@ class VoiceProtocol:
         """A transcript of the speech so far."""
         self._send_session({"type": "partial_transcript", "text": text})
 
-    def final_transcript(self, text: str, event_id: str | None, language: str | None) -> None:
-        """The utterance's transcript, the room event it became (``None`` if blocked) and
-        the language it was heard in."""
-        self._send_session(
-            {"type": "final_transcript", "text": text, "event_id": event_id, "language": language}
-        )
+    def final_transcript(
+        self, text: str, event_id: str | None, language: str | None, turn_id: str | None = None
+    ) -> None:
+        """The utterance's transcript, the room event it became (``None`` if blocked), the
+        language it was heard in and (version 2) its turn."""
+        message = {"type": "final_transcript", "text": text, "event_id": event_id}
+        self._send_session({**message, "language": language, **self._v2(turn_id=turn_id)})
 
-    def room_event(self, event: RoomEvent) -> None:
-        """An event of the session's room."""
-        self._send_session({"type": "room_event", "event": event_to_json(event)})
+    def room_event(self, event: RoomEvent, turn_id: str | None = None) -> None:
+        """An event of the session's room (version 2: and its turn)."""
+        message = {"type": "room_event", "event": event_to_json(event)}
+        self._send_session({**message, **self._v2(turn_id=turn_id)})
 
-    def tts_start(self, text: str, event_id: str) -> None:
-        """An answer starts; its audio follows as binary frames."""
-        self._send_session({"type": "tts_start", "text": text, "event_id": event_id})
+    def tts_start(
+        self, text: str, event_id: str, response_id: str | None = None, turn_id: str | None = None
+    ) -> None:
+        """An answer starts; its audio follows as binary frames (version 2: the answer's
+        response id and turn)."""
+        message = {"type": "tts_start", "text": text, "event_id": event_id}
+        self._send_session({**message, **self._v2(response_id=response_id, turn_id=turn_id)})
 
     def tts_audio(self, pcm: bytes) -> None:
-        """A frame of answer audio (PCM16 LE mono at the ``ready`` output rate)."""
+        """A frame of answer audio, PCM16 LE mono at the ``ready`` output rate; sent in the
+        output format (version 2 may ask for mu-law)."""
         if len(pcm) % 2:
             raise ValueError(f"tts audio of {len(pcm)} bytes is not whole 16-bit samples")
         if self._may_send():
-            self._outgoing.append(pcm)
+            mulaw = self._output_format() == MULAW
+            self._outgoing.append(ULAW.encode(np.frombuffer(pcm, np.int16)) if mulaw else pcm)
 
-    def tts_end(self, event_id: str, interrupted: bool = False) -> None:
-        """The answer's audio is all sent, or was cut short."""
-        self._send_session({"type": "tts_end", "event_id": event_id, "interrupted": interrupted})
+    def _output_format(self) -> str:
+        return self.hello.output_format if self.hello is not None else SAMPLE_FORMAT
+
+    def tts_end(
+        self,
+        event_id: str,
+        interrupted: bool = False,
+        response_id: str | None = None,
+        turn_id: str | None = None,
+        heard: Heard | None = None,
+    ) -> None:
+        """The answer's audio is all sent, or was cut short (version 2: its response id and
+        turn, and what the caller heard of a cut answer, if the client said)."""
+        message = {"type": "tts_end", "event_id": event_id, "interrupted": interrupted}
+        tags = self._v2(response_id=response_id, turn_id=turn_id)
+        if heard is not None and self.version > 1:
+            tags["heard"] = heard.as_dict()
+        self._send_session({**message, **tags})
 
     def turn_state(self, state: str) -> None:
         """Whose turn it is now: ``listening``, ``thinking`` or ``speaking``."""
@@ -307,16 +322,26 @@ class VoiceProtocol:
         """Per-stage latency figures of the last turn (JSON-safe dict)."""
         self._send_session({"type": "turn_metrics", "metrics": metrics})
 
+    def session_updated(self, settings: dict[str, Any]) -> None:
+        """Version 2: the settings the client may change, in force now (after its
+        ``session.update``)."""
+        self._send_session({"type": "session.updated", "session": settings})
+
     def error(self, code: str, message: str, *, fatal: bool = False) -> None:
         """Tell the client about an error (the connection stays open unless ``close`` follows)."""
         if self.state in (State.CLOSING, State.CLOSED):
             return
         self._send_json({"type": "error", "code": code, "message": message, "fatal": fatal})
 
-    def close(self, code: int, reason: str = "") -> None:
-        """Ask the transport to close with ``code``; nothing is sent or received after."""
+    def close(self, code: int, reason: str = "", message: str | None = None) -> None:
+        """Ask the transport to close with ``code``; nothing is sent or received after.
+
+        Once the hello was accepted, any close but 1000 is preceded by a fatal ``error``
+        whose code is ``reason`` (``message`` by default from :data:`CLOSE_MESSAGES`)."""
         if self.state in (State.CLOSING, State.CLOSED):
             return
+        if self.state is State.OPEN and code != CloseCode.NORMAL and reason:
+            self.error(reason, message or CLOSE_MESSAGES.get(reason, reason), fatal=True)
         self.state = State.CLOSING
         self.close_code = code
         self.close_reason = reason.encode()[:_CLOSE_REASON_BYTES].decode(errors="ignore")
@@ -327,33 +352,9 @@ class VoiceProtocol:
             self._fail("hello_timeout", f'no "hello" within {timeout:g} s', CloseCode.HELLO_TIMEOUT)
 
     def _receive_hello(self, message: dict[str, Any]) -> list[ProtocolEvent]:
-        rate = message.get("sample_rate")
-        channels = message.get("channels", 1)
-        sample_format = message.get("format", SAMPLE_FORMAT)
-        room_id = message.get("room_id")
-        language = message.get("language")
-        if not _is_int(rate) or not _is_int(channels):
-            return self._reject("bad_hello", "sample_rate and channels must be integers")
-        if not isinstance(sample_format, str) or not (room_id is None or isinstance(room_id, str)):
-            return self._reject("bad_hello", "format must be a string and room_id a string or null")
-        if rate not in self.supported_rates:
-            rates = ", ".join(map(str, self.supported_rates))
-            return self._reject(
-                "unsupported_sample_rate", f"sample_rate {rate} is not one of {rates}"
-            )
-        if channels not in self.supported_channels:
-            allowed = ", ".join(map(str, self.supported_channels))
-            return self._reject(
-                "unsupported_channels", f"channels {channels} is not one of {allowed}"
-            )
-        if sample_format != SAMPLE_FORMAT:
-            return self._reject(
-                "unsupported_format", f'format "{sample_format}" is not "{SAMPLE_FORMAT}"'
-            )
-        if not (language is None or is_language_code(language)):
-            return self._reject(
-                "bad_hello", 'language must be null, "auto" or a language code such as "fr"'
-            )
+        hello = read_hello(message, self.supported_rates, self.supported_channels)
+        if isinstance(hello, HelloRefused):
+            return self._reject(hello.code, hello.message)
         settings: dict[str, object] = {}
         for name in SESSION_SETTINGS:
             if name in message:
@@ -361,9 +362,9 @@ class VoiceProtocol:
                     settings[name] = session_setting(name, message[name])
                 except ValueError as error:
                     return self._reject("bad_hello", str(error))
-        self.hello = Hello(rate, channels, room_id, settings=settings, language=language)
+        hello = self.hello = replace(hello, settings=settings)
         self.state = State.OPEN
-        return [self.hello]
+        return [hello]
 
     def _reject(self, code: str, message: str) -> list[ProtocolEvent]:
         """A recoverable error once open; before the hello, every error is fatal."""
@@ -380,8 +381,9 @@ class VoiceProtocol:
         return [ProtocolError(code, message, fatal=False)]
 
     def _fail(self, code: str, message: str, close_code: int) -> list[ProtocolEvent]:
-        self.error(code, message, fatal=True)
-        self.close(close_code, code)
+        if self.state is State.AWAITING_HELLO:
+            self.error(code, message, fatal=True)
+        self.close(close_code, code, message)
         return [ProtocolError(code, message, fatal=True)]
 
     def _may_send(self) -> bool:
@@ -391,13 +393,13 @@ class VoiceProtocol:
             raise RuntimeError("session messages need accept() first")
         return True
 
+    def _v2(self, **fields: object) -> dict[str, object]:
+        """``fields`` for a version 2 connection; none for version 1."""
+        return fields if self.version > 1 else {}
+
     def _send_session(self, message: dict[str, Any]) -> None:
         if self._may_send():
             self._send_json(message)
 
     def _send_json(self, message: dict[str, Any]) -> None:
         self._outgoing.append(json.dumps(message, separators=(",", ":")))
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

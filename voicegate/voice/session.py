@@ -9,10 +9,9 @@ from enum import StrEnum
 from typing import Any
 
 from voicegate.core.models import ChannelType, new_id, utcnow
+from voicegate.voice.hello import AUTO_LANGUAGE
+from voicegate.voice.live_settings import BARGE_IN_MS_LIMITS
 from voicegate.voice.transport import VoiceTransport
-
-AUTO_LANGUAGE = "auto"
-"""The language setting that lets the recogniser detect each utterance's language."""
 
 
 class VADKind(StrEnum):
@@ -112,7 +111,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "turn_recheck_ms": (50, 5000),
     "turn_threshold": (0.0, 1.0),
     "max_silence_ms": (200, 10_000),
-    "barge_in_ms": (0, 5000),
+    "barge_in_ms": BARGE_IN_MS_LIMITS,
 }
 """The range of each numeric setting a session may choose."""
 SESSION_SETTINGS: tuple[str, ...] = (

@@ -10,12 +10,10 @@ from typing import Any, Generic, TypeVar
 from voicegate.voice.admission import CapacityError
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.endpoint import MessageSocket
-from voicegate.voice.protocol import CloseCode
+from voicegate.voice.protocol import GOING_AWAY, CloseCode
 from voicegate.voice.transport import VoiceTransport
 
 T = TypeVar("T", bound=VoiceTransport)
-
-GOING_AWAY_REASON = "server shutting down"
 
 
 class SocketVoiceBackend(VoiceBackend, Generic[T]):
@@ -49,7 +47,7 @@ class SocketVoiceBackend(VoiceBackend, Generic[T]):
         """Await ``serve()`` with the accepted ``socket`` in :attr:`sockets`; once
         :attr:`closing`, close it with 1001 instead."""
         if self.closing:
-            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY_REASON)
+            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY)
             return
         self.sockets[socket] = None
         try:
@@ -65,14 +63,19 @@ class SocketVoiceBackend(VoiceBackend, Generic[T]):
         metadata: dict[str, Any],
         *,
         ended: Callable[[], object] | None = None,
+        refuse: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
-        """Reserve a session slot, or close ``socket`` with 1013 and the refusal's reason;
-        run in it the session of the transport ``open_transport()`` makes (see
+        """Reserve a session slot, or refuse the session with 1013 and the refusal's reason
+        (``refuse(reason)``, by default closing ``socket``); run in it the session of the
+        transport ``open_transport()`` makes (see
         :meth:`~voicegate.voice.backend.VoiceBackend.run_admitted_session`)."""
         try:
             slot = self.session_handler.reserve()
         except CapacityError as refusal:
-            await socket.close(CloseCode.TRY_AGAIN_LATER, refusal.reason)
+            if refuse is not None:
+                await refuse(refusal.reason)
+            else:
+                await socket.close(CloseCode.TRY_AGAIN_LATER, refusal.reason)
             return
         with slot:  # released here too if the session never started
             transport = open_transport()
@@ -87,6 +90,6 @@ class SocketVoiceBackend(VoiceBackend, Generic[T]):
     @staticmethod
     async def _going_away(socket: MessageSocket, transport: T | None) -> None:
         if transport is None:
-            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY_REASON)
+            await socket.close(CloseCode.GOING_AWAY, GOING_AWAY)
         else:
-            await transport.close(CloseCode.GOING_AWAY, GOING_AWAY_REASON)
+            await transport.close(CloseCode.GOING_AWAY, GOING_AWAY)

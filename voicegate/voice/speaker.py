@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import Resampler
-from voicegate.tts.base import TTSProvider
+from voicegate.tts.base import TTSProvider, split_for_speech
+from voicegate.voice.heard import Heard, words_heard
 from voicegate.voice.notices import AnswerEnded, AnswerStarted
+from voicegate.voice.recording import CallRecorder
 from voicegate.voice.transport import VoiceTransport
 
 logger = logging.getLogger(__name__)
@@ -27,14 +29,17 @@ buffer, the room, the uplink)."""
 class Answer:
     """Text to speak, the room event it comes from, and who to tell how it went.
 
-    ``response_id`` is the answer the event is a part of (``RoomEvent.response_id``).
+    ``response_id`` is the answer the event is a part of (``RoomEvent.response_id``),
+    ``turn_id`` the turn it answers (if known). ``on_finished`` learns whether the answer was
+    cut short, and what the caller heard of it if the client reported what it played.
     """
 
     text: str
     event_id: str
     response_id: str
     on_first_audio: Callable[[float], Awaitable[None]] | None = None
-    on_finished: Callable[[bool], Awaitable[None]] | None = None
+    on_finished: Callable[[bool, Heard | None], Awaitable[None]] | None = None
+    turn_id: str | None = None
 
 
 class Speaker:
@@ -54,12 +59,16 @@ class Speaker:
         transport: VoiceTransport,
         max_pending: int = 16,
         on_idle: Callable[[], Awaitable[None]] | None = None,
+        recorder: CallRecorder | None = None,
     ) -> None:
         self._tts = tts
         self._transport = transport
+        self._recorder = recorder
         self._pending: asyncio.Queue[Answer] = asyncio.Queue(max_pending)
         self._current: asyncio.Task[None] | None = None
         self._current_answer: Answer | None = None
+        self._spoken: list[tuple[str, float]] = []  # the current answer's clauses and their ms
+        self._played_ms: int | None = None  # how much of it the client said it played
         self._runner: asyncio.Task[None] | None = None
         self._on_idle = on_idle
         self._ended: deque[tuple[float, str]] = deque()  # (when, text) of answers that ended
@@ -90,6 +99,13 @@ class Speaker:
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="voicegate-speaker")
 
+    def played(self, response_id: str, ms: int) -> None:
+        """The client has played ``ms`` of the answer ``response_id`` (a ``played`` mark);
+        a mark of any answer but the one speaking is stale and ignored."""
+        answer = self._current_answer
+        if answer is not None and answer.response_id == response_id:
+            self._played_ms = max(ms, self._played_ms or 0)
+
     def stop(self) -> set[str]:
         """Stop now: drop the answers waiting, flush the transport and cancel the answer
         being spoken; returns the response ids of all of them. :meth:`stopped` waits for
@@ -98,6 +114,8 @@ class Speaker:
         while not self._pending.empty():
             cut.add(self._pending.get_nowait().response_id)
         self._transport.flush()
+        if self._recorder is not None and cut:
+            self._recorder.cut()
         if self._current is not None:
             self._current.cancel()
         return cut
@@ -142,15 +160,22 @@ class Speaker:
 
     async def _speak(self, answer: Answer) -> None:
         interrupted = True
-        await self._transport.notify(AnswerStarted(answer.text, answer.event_id))
+        self._spoken, self._played_ms = [], None
+        ids = (answer.response_id, answer.turn_id)
+        await self._transport.notify(AnswerStarted(answer.text, answer.event_id, *ids))
+        if self._recorder is not None:
+            self._recorder.said("answer", answer.text)
         try:
             await self._stream(answer)
             await self._transport.wait_played()
             interrupted = False
         finally:
-            await self._transport.notify(AnswerEnded(answer.event_id, interrupted))
+            heard = None  # what a caller who cut the answer heard (not one who left)
+            if interrupted and not self._closed and self._played_ms is not None:
+                heard = Heard(self._played_ms, words_heard(self._spoken, self._played_ms))
+            await self._transport.notify(AnswerEnded(answer.event_id, interrupted, *ids, heard))
             if answer.on_finished is not None:
-                await answer.on_finished(interrupted)
+                await answer.on_finished(interrupted, heard)
 
     async def _stream(self, answer: Answer) -> None:
         pieces = self._tts.synthesize_stream(answer.text)
@@ -160,13 +185,20 @@ class Speaker:
     async def _play(self, answer: Answer, pieces: AsyncGenerator[AudioFrame, None]) -> None:
         resampler: Resampler | None = None
         first = True
+        clauses = iter(split_for_speech(answer.text))  # one piece of audio each
         async for chunk in pieces:
+            self._spoken.append((next(clauses, ""), chunk.duration * 1000.0))
             if resampler is None and chunk.sample_rate != self._transport.output_rate:
                 resampler = Resampler(chunk.sample_rate, self._transport.output_rate)
             out = resampler.process(chunk) if resampler else chunk
-            await self._transport.play(out)
+            await self._play_out(out)
             if first and answer.on_first_audio is not None:
                 await answer.on_first_audio(time.monotonic())
             first = False
         if resampler is not None:
-            await self._transport.play(resampler.flush())
+            await self._play_out(resampler.flush())
+
+    async def _play_out(self, audio: AudioFrame) -> None:
+        await self._transport.play(audio)
+        if self._recorder is not None:
+            self._recorder.answer(audio)

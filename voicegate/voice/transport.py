@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import MappingProxyType
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.voice.client_messages import ClientMessage
 from voicegate.voice.dtmf import DTMFDigit
 from voicegate.voice.notices import Notice
 
@@ -22,8 +23,12 @@ class VoiceTransport(ABC):
     kind: str
     """Short transport name for logs and metrics: ``websocket``, ``webrtc``, ``local``."""
 
-    interrupt_handler: Callable[[], Awaitable[None]] | None = None
-    """Called when the client asks to stop the answer playing (the session sets it)."""
+    message_handler: Callable[[ClientMessage], Awaitable[None]] | None = None
+    """Called with each message the client sends that the session acts on (``interrupt``,
+    and version 2's ``played``...); the session sets it."""
+
+    recording: bool = False
+    """Whether the session is recorded (the gateway sets it before :meth:`opened`)."""
 
     played_handler: Callable[[AudioFrame], None] | None = None
     """Called with each piece of answer audio when the client starts playing it, as near

@@ -13,6 +13,7 @@ from voicegate.core.hooks import HookOrigin, HookTrigger
 from voicegate.core.models import ChannelType, EventType, InboundMessage, RoomEvent, TextContent
 from voicegate.core.store import StoreUnavailableError
 from voicegate.stt.base import Transcript
+from voicegate.voice.heard import Heard
 from voicegate.voice.listener import UtteranceHeard
 from voicegate.voice.notices import (
     BargeIn,
@@ -34,6 +35,10 @@ BUSY = "busy"
 """The error code of an answer the session did not speak: too many answers waiting."""
 STORE_UNAVAILABLE = "store_unavailable"
 """The error code a caller gets when its transcript could not be stored; the session goes on."""
+REMEMBERED_CUTS = 16
+"""Interrupted responses a session remembers, to speak none of their late parts."""
+REMEMBERED_TURNS = 64
+"""How many of its room's latest turns a session knows, to tag the answers to them."""
 _NOT_STORED = "the server cannot store your words now (its store fails); this turn got no answer"
 
 
@@ -78,7 +83,11 @@ class TurnRunner:
         self._observer = observer
         self._timings: TurnTimings | None = None  # the turn waiting for its first answer audio
         self._unsent_final: Transcript | None = None  # its commit not reported yet
-        self._cut: set[str] = set()  # responses being cancelled after an interruption
+        # responses the caller interrupted, newest last: a part of one that arrives later (it
+        # was committed before the cancel took effect, maybe in another process) is not spoken
+        self._cut: dict[str, None] = {}
+        self._turns: dict[str, str] = {}  # turn ids of the room's latest turns, by event id
+        self._taking = asyncio.Lock()
         self._on_floor = on_floor
         self._awaiting: str | None = None  # the transcript event whose answer is prepared
         self._dropped: deque[str] = deque(maxlen=self.MAX_DROPPED)
@@ -89,8 +98,19 @@ class TurnRunner:
         """Whether a transcript's answer is being prepared (nothing of it spoken yet)."""
         return self._awaiting is not None
 
-    async def take(self, utterance: UtteranceHeard) -> None:
-        """Send the utterance's transcript into the room (unless a hook blocks it)."""
+    async def typed(self, text: str, language: str | None) -> None:
+        """The caller typed ``text`` (``say``): a turn like a spoken one, without audio."""
+        transcript = Transcript(text, language or "", 0.0, 0.0)
+        timings = TurnTimings(transcribed=time.monotonic())  # from here, as a spoken turn's
+        await self.take(UtteranceHeard(transcript, timings), typed=True)
+
+    async def take(self, utterance: UtteranceHeard, *, typed: bool = False) -> None:
+        """Send the utterance's transcript into the room (unless a hook blocks it); one
+        turn at a time, spoken or typed, in the order they come."""
+        async with self._taking:
+            await self._take(utterance, typed)
+
+    async def _take(self, utterance: UtteranceHeard, typed: bool) -> None:
         session = self._session
         outcome = await self._hooks.run_sync(
             HookTrigger.ON_TRANSCRIPTION,
@@ -101,9 +121,12 @@ class TurnRunner:
             fail_closed=True,
         )
         final: Transcript = outcome.payload
+        turn_id = utterance.timings.turn_id
+        language = final.language or None  # a typed turn has none unless the session has
         if outcome.blocked:
             logger.info("session %s: transcript blocked by %s", session.id, outcome.blocked_by)
-            await session.transport.notify(FinalTranscript(final.text, None, final.language))
+            notice = FinalTranscript(final.text, None, language, turn_id)
+            await session.transport.notify(notice)
             return
         self._timings = timings = utterance.timings
         self._unsent_final = final
@@ -112,8 +135,8 @@ class TurnRunner:
                 InboundMessage(
                     channel_id=session.channel_id,
                     sender_id=session.participant_id,
-                    content=TextContent(final.text, language=final.language),
-                    metadata={"voice": self._voice_metadata(final, timings)},
+                    content=TextContent(final.text, language=language),
+                    metadata={"voice": self._voice_metadata(final, timings, typed)},
                 ),
                 room_id=session.room_id,
             )
@@ -133,8 +156,9 @@ class TurnRunner:
 
     async def _send_unsent_final(self) -> None:
         if (unsent := self._unsent_final) is not None:
+            turn_id = self._timings.turn_id if self._timings is not None else None
             await self._session.transport.notify(
-                FinalTranscript(unsent.text, None, unsent.language)
+                FinalTranscript(unsent.text, None, unsent.language or None, turn_id)
             )
             self._unsent_final = None
 
@@ -144,12 +168,26 @@ class TurnRunner:
             return
         self._unsent_final = None
         content = event.content
+        turn_id = self.turn_of(event)
         await self._session.transport.notify(
-            FinalTranscript(content.body, event.id, content.language)
+            FinalTranscript(content.body, event.id, content.language, turn_id)
         )
-        await self._session.transport.notify(RoomEventNotice(event))
+        await self._session.transport.notify(RoomEventNotice(event, turn_id))
         self._awaiting = event.id
         await self._floor_changed()
+
+    def turn_of(self, event: RoomEvent) -> str | None:
+        """The turn ``event`` belongs to: the ``turn_id`` in its ``voice`` metadata (a
+        caller's words), or that of the words it responds to; ``None`` for neither."""
+        voice = event.metadata.get("voice")
+        turn_id = voice.get("turn_id") if isinstance(voice, dict) else None
+        if isinstance(turn_id, str):
+            self._turns[event.id] = turn_id
+            while len(self._turns) > REMEMBERED_TURNS:
+                del self._turns[next(iter(self._turns))]
+            return turn_id
+        responds_to = event.metadata.get("responds_to")
+        return self._turns.get(responds_to) if isinstance(responds_to, str) else None
 
     async def answer(self, event: RoomEvent) -> None:
         """Speak ``event`` if it is a text answer the session speaks."""
@@ -183,17 +221,23 @@ class TurnRunner:
             return
         text: str = outcome.payload
         try:
+            turn_id = self.turn_of(event)
+            finished = self._after_tts(text, event, turn_id)
             self._speaker.say(
-                Answer(text, event.id, response_id, self._first_audio, self._after_tts(text))
+                Answer(text, event.id, response_id, self._first_audio, finished, turn_id)
             )
         except asyncio.QueueFull:
             await session.transport.notify(SessionError(BUSY, "too many answers queued"))
         self._awaiting = None
         await self._floor_changed()
 
-    async def interrupt(self, barge_in: BargeIn) -> None:
+    async def interrupt(self, barge_in: BargeIn | None) -> None:
         """Stop the answer playing and drop those waiting, or the answer being prepared;
-        their responses stop streaming. The client learns it as ``barge_in``."""
+        their responses stop streaming.
+
+        ``barge_in``: the caller spoke over the answer, so the client is told it (before
+        the answer's ``tts_end``) and the ON_BARGE_IN hooks run; ``None``: the client asked
+        (``interrupt``) and gets only the ``tts_end``."""
         cut = self._speaker.stop()
         if self._awaiting is not None:
             self._dropped.append(self._awaiting)
@@ -201,15 +245,16 @@ class TurnRunner:
         elif not cut:
             return
         session = self._session
-        self._cut |= cut
-        try:
-            await self._speaker.stopped()
+        self._cut.update(dict.fromkeys(cut))
+        while len(self._cut) > REMEMBERED_CUTS:
+            del self._cut[next(iter(self._cut))]
+        if barge_in is not None:
             await session.transport.notify(barge_in)
-            for response_id in cut:
-                await self._kit.cancel_response(response_id)
-        finally:
-            self._cut -= cut
-        await self._hooks.run_all(HookTrigger.ON_BARGE_IN, barge_in, session, session.room_id)
+        await self._speaker.stopped()
+        for response_id in cut:
+            await self._kit.cancel_response(response_id)
+        if barge_in is not None:
+            await self._hooks.run_all(HookTrigger.ON_BARGE_IN, barge_in, session, session.room_id)
         await self._floor_changed()
 
     def close(self) -> None:
@@ -234,22 +279,55 @@ class TurnRunner:
             return
         timings.first_audio = at
         self._timings = None
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "session %s (%s): turn %s at %s",
+                self._session.id,
+                self._session.transport.kind,
+                timings.turn_id,
+                timings.marks(),
+            )
         if self._observer is not None:
             self._observer.turn_finished(timings)
         await self._session.transport.notify(TurnMetrics(timings))
 
-    def _after_tts(self, text: str) -> Callable[[bool], Awaitable[None]]:
-        async def finished(interrupted: bool) -> None:
+    def _after_tts(
+        self, text: str, answer: RoomEvent, turn_id: str | None
+    ) -> Callable[[bool, Heard | None], Awaitable[None]]:
+        async def finished(interrupted: bool, heard: Heard | None) -> None:
+            session = self._session
             if not interrupted:
-                session = self._session
                 await self._hooks.run_all(HookTrigger.AFTER_TTS, text, session, session.room_id)
+            elif heard is not None:
+                await self._record_heard(answer, turn_id, heard)
 
         return finished
 
-    def _voice_metadata(self, transcript: Transcript, timings: TurnTimings) -> dict[str, object]:
+    async def _record_heard(self, answer: RoomEvent, turn_id: str | None, heard: Heard) -> None:
+        """What the caller heard of the cut ``answer`` becomes a ``system`` room event."""
+        session = self._session
+        record = {**heard.as_dict(), "event_id": answer.id, "response_id": answer.response_id}
+        try:
+            await self._kit.send_event(
+                session.room_id,
+                session.channel_id,
+                TextContent(heard.text),
+                EventType.SYSTEM,
+                participant_id=session.participant_id,
+                metadata={"heard": {**record, "turn_id": turn_id, "session_id": session.id}},
+            )
+        except StoreUnavailableError as error:
+            logger.error(
+                "session %s: what was heard of %s not stored: %s", session.id, answer.id, error
+            )
+
+    def _voice_metadata(
+        self, transcript: Transcript, timings: TurnTimings, typed: bool
+    ) -> dict[str, object]:
         return {
             "session_id": self._session.id,
             "audio_seconds": round(transcript.audio_duration, 3),
             "stt_ms": round(transcript.processing_time * 1000.0, 1),
             **timings.as_dict(),
+            **({"typed": True} if typed else {}),
         }

@@ -14,6 +14,8 @@ _STAGES = (
     ("tts", "answered", "first_audio"),
     ("total", "speech_ended", "first_audio"),
 )
+# Every mark, in the order a turn reaches them.
+_MARKS = tuple(dict.fromkeys(mark for _, start, end in _STAGES for mark in (start, end)))
 
 
 @dataclass(slots=True)
@@ -42,6 +44,14 @@ class TurnTimings:
             if begin is not None and finish is not None:
                 result[name] = max(0.0, finish - begin)
         return result
+
+    def marks(self) -> str:
+        """Every mark set, as ``name=seconds`` on the monotonic clock (``time.monotonic``,
+        shared by the processes of one machine): a log line that a client's own times line
+        up with."""
+        return " ".join(
+            f"{name}={value:.4f}" for name in _MARKS if (value := getattr(self, name)) is not None
+        )
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-safe summary: the turn id and each stage in milliseconds."""

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from voicegate.voice.admission import CapacityError, SessionSlot
 from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest, VoiceBackend
+from voicegate.voice.hello import (
+    PROTOCOL_VERSIONS,
+    UNSUPPORTED_PROTOCOL,
+    is_int,
+    is_language_code,
+)
 from voicegate.voice.http import HttpReply, HttpRequest
-from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode, is_language_code
+from voicegate.voice.protocol import GOING_AWAY, UNSUPPORTED_LANGUAGE, CloseCode
 from voicegate.voice.rtc import (
     IceGatheringTimeoutError,
     InvalidOfferError,
@@ -90,9 +97,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         """Close every session with 1001 (going away) and wait for them to end."""
         self._closing = True
         sessions = dict(self._sessions)
-        await asyncio.gather(
-            *(t.close(CloseCode.GOING_AWAY, "server shutting down") for t in sessions)
-        )
+        await asyncio.gather(*(t.close(CloseCode.GOING_AWAY, GOING_AWAY) for t in sessions))
         await asyncio.gather(*sessions.values(), return_exceptions=True)
 
     async def respond(self, request: HttpRequest) -> HttpReply:
@@ -107,7 +112,7 @@ class WebRTCVoiceBackend(VoiceBackend):
         if not _is_json(request.headers.get("Content-Type", "")):
             return self._refuse_offer(415, "send the offer as Content-Type: application/json")
         try:
-            offer_sdp, offer_type, room_id, language = _read_offer(request)
+            offer = _read_offer(request)
         except ValueError as exc:
             return self._refuse_offer(400, str(exc))
         if self._closing:
@@ -120,9 +125,9 @@ class WebRTCVoiceBackend(VoiceBackend):
             outbound = PacedAudioTrack()
             try:
                 peer = await answer_offer(
-                    offer_sdp,
+                    offer.sdp,
                     outbound,
-                    offer_type=offer_type,
+                    offer_type=offer.type,
                     gathering_timeout=self._gathering_timeout,
                 )
             except InvalidOfferError as exc:
@@ -131,9 +136,11 @@ class WebRTCVoiceBackend(VoiceBackend):
                 logger.warning("offer not answered: %s", exc)
                 return HttpReply.error(503, str(exc))
             transport = WebRTCTransport(
-                peer.connection, peer.inbound_audio, outbound, self._connect_timeout
+                peer.connection, peer.inbound_audio, outbound, self._connect_timeout, offer.version
             )
-            session_request = SessionRequest(outcome.metadata, room_id, language=language)
+            session_request = SessionRequest(
+                outcome.metadata, offer.room_id, language=offer.language, record=offer.record
+            )
             self._sessions[transport] = asyncio.create_task(
                 self._run(transport, session_request, slot.hand_over()), name="webrtc-session"
             )
@@ -142,7 +149,7 @@ class WebRTCVoiceBackend(VoiceBackend):
                 session_id = await transport.wait_opened()
         except SessionRefusedError as exc:
             if (exc.code, exc.reason) == (CloseCode.PROTOCOL_VIOLATION, UNSUPPORTED_LANGUAGE):
-                unknown = f"the recogniser does not know language {language!r}"
+                unknown = f"the recogniser does not know language {offer.language!r}"
                 return self._refuse_offer(400, f"{UNSUPPORTED_LANGUAGE}: {unknown}")
             status, message = _REFUSALS.get(exc.code, (500, "the session could not start"))
             if exc.code == CloseCode.TRY_AGAIN_LATER and exc.reason:  # which limit
@@ -175,9 +182,20 @@ class WebRTCVoiceBackend(VoiceBackend):
             logger.exception("webrtc session failed")
 
 
-def _read_offer(request: HttpRequest) -> tuple[str, str, str | None, str | None]:
-    """``(sdp, type, room_id, language)`` of an offer body; ``ValueError`` saying what is
-    wrong."""
+@dataclass(frozen=True, slots=True)
+class _Offer:
+    """What an offer's body asks for."""
+
+    sdp: str
+    type: str
+    room_id: str | None
+    language: str | None
+    record: bool
+    version: int
+
+
+def _read_offer(request: HttpRequest) -> _Offer:
+    """The offer in a request's body; ``ValueError`` saying what is wrong."""
     body: Any = request.json()
     if not isinstance(body, dict):
         raise ValueError("the offer must be a JSON object")
@@ -191,7 +209,14 @@ def _read_offer(request: HttpRequest) -> tuple[str, str, str | None, str | None]
     language = body.get("language")
     if not (language is None or is_language_code(language)):
         raise ValueError('"language" must be null, "auto" or a language code such as "fr"')
-    return offer_sdp, offer_type, room_id, language
+    record = body.get("record", False)
+    if not isinstance(record, bool):
+        raise ValueError('"record" must be true or false')
+    version = body.get("protocol", 1)
+    if not is_int(version) or version not in PROTOCOL_VERSIONS:
+        versions = " or ".join(map(str, PROTOCOL_VERSIONS))
+        raise ValueError(f'{UNSUPPORTED_PROTOCOL}: "protocol" must be {versions}')
+    return _Offer(offer_sdp, offer_type, room_id, language, record, version)
 
 
 def _is_json(content_type: str) -> bool:

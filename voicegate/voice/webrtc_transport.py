@@ -5,7 +5,7 @@ session downmixes it) and goes out on a :class:`PacedAudioTrack`. The protocol's
 messages (``docs/protocol.md``) travel on the data channel the client creates, labelled
 ``voicegate``; they are held until it opens. The data channel has no ``hello``: the
 audio format is fixed by WebRTC, so the protocol is opened with a synthetic hello of
-48 kHz mono.
+48 kHz mono in the protocol version the offer asked for.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.errors import RoomKitError
+from voicegate.voice.client_messages import Bye, ClientMessage, ProtocolError
 from voicegate.voice.notices import Notice
 from voicegate.voice.outbox import MAX_UNSENT_BYTES, TOO_SLOW
 from voicegate.voice.playout import PLAY_AHEAD_S
-from voicegate.voice.protocol import Bye, CloseCode, Interrupt, ProtocolError, VoiceProtocol
+from voicegate.voice.protocol import CloseCode, VoiceProtocol
 from voicegate.voice.rtc import PacedAudioTrack, read_audio
 from voicegate.voice.rtc.inbound import WEBRTC_SAMPLE_RATE
 from voicegate.voice.transport import VoiceTransport
@@ -31,9 +32,7 @@ from voicegate.voice.wire import write_notice
 logger = logging.getLogger(__name__)
 
 DATA_CHANNEL_LABEL = "voicegate"
-_DATA_CHANNEL_HELLO = json.dumps(
-    {"type": "hello", "sample_rate": WEBRTC_SAMPLE_RATE, "channels": 1}
-)
+_DATA_CHANNEL_HELLO = {"type": "hello", "sample_rate": WEBRTC_SAMPLE_RATE, "channels": 1}
 
 
 class SessionRefusedError(RoomKitError):
@@ -62,12 +61,13 @@ class WebRTCTransport(VoiceTransport):
         inbound: MediaStreamTrack,
         outbound: PacedAudioTrack,
         connect_timeout: float,
+        version: int = 1,
     ) -> None:
         self._connection = connection
         self._inbound = inbound
         self._outbound = outbound
         self._protocol = VoiceProtocol()
-        self._protocol.receive_text(_DATA_CHANNEL_HELLO)
+        self._protocol.receive_text(json.dumps({**_DATA_CHANNEL_HELLO, "protocol": version}))
         self._channel: RTCDataChannel | None = None
         self._inbox: asyncio.Queue[AudioFrame | None] = asyncio.Queue()
         self._opening: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
@@ -105,7 +105,13 @@ class WebRTCTransport(VoiceTransport):
     async def opened(self, session_id: str, room_id: str) -> None:
         """Queue ``ready`` for the data channel; hand the session id to :meth:`wait_opened`."""
         self._protocol.accept(
-            session_id, room_id, self.input_rate, self.output_rate, FRAME_MS, self.session_settings
+            session_id,
+            room_id,
+            self.input_rate,
+            self.output_rate,
+            FRAME_MS,
+            settings=self.session_settings,
+            recording=self.recording,
         )
         self._outbound.on_played = self.played_handler
         self._send_pending()
@@ -146,10 +152,8 @@ class WebRTCTransport(VoiceTransport):
         A data channel has no close code: any ending but a normal one is first told to
         the client as a fatal ``error`` whose ``code`` is ``reason`` (best effort).
         """
-        if code != CloseCode.NORMAL:
-            self._protocol.error(reason or "closed", f"session closed ({code})", fatal=True)
-            self._send_pending()
-        self._protocol.close(code, reason)
+        self._protocol.close(code, reason or ("" if code == CloseCode.NORMAL else "closed"))
+        self._send_pending()
         if not self._opening.done():
             self._opening.set_result(None)
         self._end()
@@ -195,10 +199,10 @@ class WebRTCTransport(VoiceTransport):
             self._send_pending()
             return
         for event in self._protocol.receive_text(message):
-            if isinstance(event, Interrupt) and self.interrupt_handler is not None:
-                await self.interrupt_handler()
-            elif isinstance(event, Bye):
+            if isinstance(event, Bye):
                 self._end()
+            elif isinstance(event, ClientMessage) and self.message_handler is not None:
+                await self.message_handler(event)
             elif isinstance(event, ProtocolError):
                 logger.info("data channel client error %s", event)
         self._send_pending()

@@ -12,20 +12,14 @@ from typing import Any
 from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest
+from voicegate.voice.client_messages import AudioIn, Bye, ClientMessage, ProtocolError
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
+from voicegate.voice.hello import Hello
 from voicegate.voice.http import HttpRequest
 from voicegate.voice.notices import Notice
 from voicegate.voice.outbox import SEND_TIMEOUT_S, TOO_SLOW, SocketWriter
 from voicegate.voice.playout import PlayoutBuffer
-from voicegate.voice.protocol import (
-    AudioIn,
-    Bye,
-    CloseCode,
-    Hello,
-    Interrupt,
-    ProtocolError,
-    VoiceProtocol,
-)
+from voicegate.voice.protocol import CloseCode, VoiceProtocol
 from voicegate.voice.socket_backend import SocketVoiceBackend
 from voicegate.voice.transport import VoiceTransport
 from voicegate.voice.wire import write_notice
@@ -95,13 +89,14 @@ class WebSocketTransport(VoiceTransport):
             self.input_rate,
             self._output_rate,
             FRAME_MS,
-            self.session_settings,
+            settings=self.session_settings,
+            recording=self.recording,
         )
         self._send()
         self._pacer = asyncio.create_task(self._pace(), name=f"ws-pacer-{session_id}")
 
     async def frames(self) -> AsyncIterator[AudioFrame]:
-        """The client's audio; ``interrupt`` messages go to the interrupt handler."""
+        """The client's audio; the messages the session acts on go to its message handler."""
         ended = asyncio.create_task(self._ended.wait())
         try:
             while True:
@@ -113,10 +108,10 @@ class WebSocketTransport(VoiceTransport):
                 for event in self._protocol.receive(receiving.result()):
                     if isinstance(event, AudioIn):
                         yield self._frame(event.pcm)
-                    elif isinstance(event, Interrupt) and self.interrupt_handler is not None:
-                        await self.interrupt_handler()
                     elif isinstance(event, Bye):
                         self._protocol.close(CloseCode.NORMAL, "bye")
+                    elif isinstance(event, ClientMessage) and self.message_handler is not None:
+                        await self.message_handler(event)
                     elif isinstance(event, ProtocolError):
                         logger.info("websocket client error %s", event)
                 self._send()
@@ -249,11 +244,18 @@ class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
             return
         await self.run_in_reserved_slot(
             socket,
-            lambda: WebSocketTransport(socket, protocol, hello, self._output_rate, self._lead),
+            lambda: WebSocketTransport(
+                socket, protocol, hello, hello.output_sample_rate or self._output_rate, self._lead
+            ),
             SessionRequest(
-                metadata, hello.room_id, settings=hello.settings, language=hello.language
+                metadata,
+                hello.room_id,
+                settings=hello.settings,
+                language=hello.language,
+                record=hello.record,
             ),
             metadata,
+            refuse=lambda reason: _refuse(socket, protocol, reason),
         )
 
     async def _await_hello(self, socket: MessageSocket, protocol: VoiceProtocol) -> Hello | None:
@@ -274,13 +276,20 @@ class WebSocketVoiceBackend(SocketVoiceBackend[WebSocketTransport]):
             return None
         if hello is None or protocol.close_code is not None:
             self.session_handler.record_error("protocol")
-            code = protocol.close_code or CloseCode.PROTOCOL_VIOLATION
-            with contextlib.suppress(SocketClosedError):
-                for data in protocol.data_to_send():
-                    await socket.send(data)
-            await socket.close(code, protocol.close_reason)
+            await _refuse(socket, protocol)
             return None
         return hello
+
+
+async def _refuse(socket: MessageSocket, protocol: VoiceProtocol, reason: str = "") -> None:
+    """Close ``protocol`` with 1013 and ``reason`` if given; send what it has to say (its
+    ``error``), then close the socket."""
+    if reason:
+        protocol.close(CloseCode.TRY_AGAIN_LATER, reason)
+    with contextlib.suppress(SocketClosedError):
+        for data in protocol.data_to_send():
+            await socket.send(data)
+    await socket.close(protocol.close_code or CloseCode.PROTOCOL_VIOLATION, protocol.close_reason)
 
 
 def _voicegate_subprotocol(request: HttpRequest) -> str | None:

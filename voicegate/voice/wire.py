@@ -11,6 +11,7 @@ from voicegate.voice.notices import (
     PartialTranscript,
     RoomEventNotice,
     SessionError,
+    SessionUpdated,
     SpeechEnded,
     SpeechIgnored,
     SpeechStarted,
@@ -29,14 +30,20 @@ def write_notice(protocol: VoiceProtocol, notice: Notice) -> None:
             protocol.speech_end(at, duration)
         case PartialTranscript(text=text):
             protocol.partial_transcript(text)
-        case FinalTranscript(text=text, event_id=event_id, language=language):
-            protocol.final_transcript(text, event_id, language)
-        case RoomEventNotice(event=event):
-            protocol.room_event(event)
-        case AnswerStarted(text=text, event_id=event_id):
-            protocol.tts_start(text, event_id)
-        case AnswerEnded(event_id=event_id, interrupted=interrupted):
-            protocol.tts_end(event_id, interrupted)
+        case FinalTranscript():
+            protocol.final_transcript(notice.text, notice.event_id, notice.language, notice.turn_id)
+        case RoomEventNotice(event=event, turn_id=turn_id):
+            protocol.room_event(event, turn_id)
+        case AnswerStarted():
+            protocol.tts_start(notice.text, notice.event_id, notice.response_id, notice.turn_id)
+        case AnswerEnded():
+            protocol.tts_end(
+                notice.event_id,
+                notice.interrupted,
+                notice.response_id,
+                notice.turn_id,
+                notice.heard,
+            )
         case TurnState(floor=floor):
             protocol.turn_state(floor.value)
         case BargeIn(during=during, strategy=strategy, speech_ms=speech_ms, text=text):
@@ -45,5 +52,7 @@ def write_notice(protocol: VoiceProtocol, notice: Notice) -> None:
             protocol.speech_ignored(reason, text)
         case TurnMetrics(timings=timings):
             protocol.turn_metrics(timings.as_dict())
+        case SessionUpdated(settings=settings):
+            protocol.session_updated(settings.as_dict())
         case SessionError(code=code, message=message):
             protocol.error(code, message)

@@ -11,6 +11,7 @@ import { callRecord, turnsCsv } from "./stats.js";
 import { PageToken } from "./token.js";
 import { CallError, endpoint, startWebRTC, startWebSocket } from "./transports.js";
 import { Turns } from "./turns.js";
+import { textBox } from "./typing.js";
 import { Conversation, drawVisualizer, logEvent, renderTurns, showAssistant } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
@@ -35,6 +36,7 @@ const state = {
   events: [],
   turns: [],
   answerAudioMs: 0,
+  heard: [], // of each answer the caller cut: what it heard ({ text, interrupted_at_ms })
   bargeIns: 0,
   interruptions: [],
   floor: "listening",
@@ -71,6 +73,7 @@ function setStatus(status, detail = "") {
   const inCall = status === "live" || status === "connecting" || status === "reconnecting";
   $("call").textContent = inCall ? "Hang up" : "Call";
   $("call").setAttribute("aria-pressed", String(inCall));
+  $("say-text").disabled = $("say-send").disabled = status !== "live";
 }
 
 function showFailure(failure) {
@@ -256,6 +259,7 @@ function onMessage(message, direction = "in") {
       break;
     case "room_event":
       state.events.push(message.event);
+      turns.roomEvent(message);
       break;
     case "tts_start":
       state.answers.push(message.text);
@@ -264,6 +268,7 @@ function onMessage(message, direction = "in") {
       break;
     case "tts_end":
       if (message.interrupted) conversation.answerCut(speakingEntry);
+      if (message.heard) state.heard.push(message.heard);
       speakingEntry = null;
       break;
     case "barge_in": {
@@ -282,7 +287,7 @@ function onMessage(message, direction = "in") {
       conversation.add("notice", `${message.reason}, not a turn: ${message.text}`);
       break;
     case "turn_metrics":
-      turns.metrics(message.metrics.stages_ms);
+      turns.metrics(message.metrics);
       break;
     case "error":
       if (!message.fatal) notice(`${message.code}: ${message.message}`);
@@ -375,6 +380,7 @@ $("call").addEventListener("click", () => {
 });
 $("mute").addEventListener("click", toggleMute);
 $("mic-check").addEventListener("click", runMicCheck);
+textBox($("say"), $("say-text"), (text) => call !== null && call.link.send({ type: "say", text }));
 for (const tab of document.querySelectorAll('[role="tab"]')) {
   tab.addEventListener("click", () => {
     document.querySelector("main").dataset.tab = tab.id.replace("tab-", "");

@@ -78,10 +78,12 @@ export function outputAnalyser(context) {
 /**
  * Plays the WebSocket's PCM answer frames gaplessly (to the analyser only unless `audible`);
  * `onPlay(startTime, ms)` gets the context time each frame starts playing at (its first sample,
- * plus the output's latency).
+ * plus the output's latency). `answer(responseId)` says which answer the frames from now on
+ * belong to, and `played()` how much of it has played (a version 2 `played` mark).
  */
 export function websocketPlayer(context, analyser, onPlay, audible = true) {
   let playHead = 0;
+  let answer = null; // { id, startsAt: its first sample's context time, ms: its audio so far }
   const sources = new Set();
   const output = context.createGain();
   output.connect(analyser);
@@ -99,13 +101,25 @@ export function websocketPlayer(context, analyser, onPlay, audible = true) {
       node.start(playHead);
       sources.add(node);
       node.onended = () => sources.delete(node);
-      onPlay(playHead + (context.outputLatency || 0), buffer.duration * 1000);
+      const startsAt = playHead + (context.outputLatency || 0);
+      onPlay(startsAt, buffer.duration * 1000);
+      if (answer && answer.startsAt === null) answer.startsAt = startsAt;
+      if (answer) answer.ms += buffer.duration * 1000;
       playHead += buffer.duration;
+    },
+    answer(responseId) {
+      answer = responseId ? { id: responseId, startsAt: null, ms: 0 } : null;
+    },
+    played() {
+      if (!answer || answer.startsAt === null) return null;
+      const ms = Math.min(answer.ms, (context.currentTime - answer.startsAt) * 1000);
+      return ms > 0 ? { response_id: answer.id, ms: Math.floor(ms) } : null;
     },
     flush() {
       for (const node of sources) node.stop();
       sources.clear();
       playHead = 0;
+      answer = null;
     },
   };
 }

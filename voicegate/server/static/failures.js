@@ -17,9 +17,15 @@ const TOO_SLOW = [
 ];
 const BROKE = ["The server failed during the call (its log has the details).", "Press Call again."];
 const GONE = ["The server went away.", "Reconnecting as soon as it is back…"];
+const NOT_UNDERSTOOD = ["The server did not understand this page (a protocol error).", "Reload the page, then press Call."];
+const BAD_AUDIO = ["The server could not read this page's audio.", "Reload the page, then press Call."];
+const TOO_BIG = ["This page sent the server a message too big for it.", "Reload the page, then press Call."];
+const NO_ROOM = ["That room does not exist or has closed.", "Call without a room to start a new one."];
+const NO_HELLO = ["The call could not start: the server did not hear from this page in time.", "Press Call again."];
 
 // by close code, by "code:reason" where one code has several reasons, and by the reason alone
-// (a WebRTC session has no close codes: its fatal `error` carries the reason as its code)
+// (the fatal `error` before a close carries the reason as its code; a WebRTC session has no
+// close codes, so that error is all it gets)
 const WORDS = {
   401: NOT_ACCEPTED,
   4401: NOT_ACCEPTED,
@@ -27,8 +33,8 @@ const WORDS = {
   403: FORBIDDEN,
   4403: FORBIDDEN,
   room_forbidden: FORBIDDEN,
-  4404: ["That room does not exist or has closed.", "Call without a room to start a new one."],
-  room_not_found: ["That room does not exist or has closed.", "Call without a room to start a new one."],
+  4404: NO_ROOM,
+  room_not_found: NO_ROOM,
   1013: FULL,
   "1013:server_busy": FULL,
   server_busy: FULL,
@@ -37,16 +43,30 @@ const WORDS = {
   "1013:store_unavailable": STORE,
   store_unavailable: STORE,
   503: ["The server cannot take a call now: it is full or shutting down.", "Try again in a minute."],
-  4408: ["The call could not start: the server did not hear from this page in time.", "Press Call again."],
+  4408: NO_HELLO,
+  hello_timeout: NO_HELLO,
   4410: IDLE,
   idle_timeout: IDLE,
   4429: TOO_SLOW,
   too_slow: TOO_SLOW,
-  4400: ["The server did not understand this page (a protocol error).", "Reload the page, then press Call."],
-  1007: ["The server could not read this page's audio.", "Reload the page, then press Call."],
-  1009: ["This page sent the server a message too big for it.", "Reload the page, then press Call."],
+  4400: NOT_UNDERSTOOD,
+  expected_hello: NOT_UNDERSTOOD,
+  bad_hello: NOT_UNDERSTOOD,
+  unsupported_sample_rate: NOT_UNDERSTOOD,
+  unsupported_channels: NOT_UNDERSTOOD,
+  unsupported_format: NOT_UNDERSTOOD,
+  invalid_json: NOT_UNDERSTOOD,
+  invalid_message: NOT_UNDERSTOOD,
+  unsupported_protocol: NOT_UNDERSTOOD,
+  unsupported_language: ["The server cannot recognise the language this page asked for.", "Reload the page, then press Call."],
+  1007: BAD_AUDIO,
+  partial_sample: BAD_AUDIO,
+  bad_audio_format: BAD_AUDIO,
+  1009: TOO_BIG,
+  frame_too_big: TOO_BIG,
+  message_too_big: TOO_BIG,
   1001: GONE,
-  "server shutting down": GONE,
+  server_shutting_down: GONE,
   1012: ["The server restarted.", "Reconnecting as soon as it is back…"],
   1011: BROKE,
   internal_error: BROKE,
@@ -82,5 +102,5 @@ export function explain(key, detail = "", reason = "") {
 
 /** Whether the server says it is restarting or going away, so reconnecting makes sense. */
 export function isRestart(key) {
-  return key === 1001 || key === 1012 || key === "server shutting down";
+  return key === 1001 || key === 1012 || key === "server_shutting_down";
 }

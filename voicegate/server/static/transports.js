@@ -1,12 +1,16 @@
 // The two ways to call: the WebSocket (PCM both ways) and WebRTC (Opus media, the same JSON on a
-// data channel). Each returns { send(message), hangup(), stats() } once the call is up, or throws
-// a CallError whose `key` (a close code, an HTTP status, "unreachable") and `reason` the page
-// explains. Every JSON message in and out goes to `hooks.onMessage(message, direction)`.
+// data channel). Each returns { send(message) (false when it could not), hangup(), stats() }
+// once the call is up, or throws a CallError whose `key` (a close code, an HTTP status,
+// "unreachable") and `reason` the page explains. Every JSON message in and out goes to `hooks.onMessage(message, direction)`.
 
 import { watchRemoteAudio, websocketPlayer } from "./audio.js";
 import { SentAudioClock, SentPacketClock } from "./capture-clock.js";
 
 const WEBRTC_CONNECT_MS = 10000;
+// docs/protocol.md's version 2: answers tagged, typed words (`say`)
+const PROTOCOL = 2;
+// how often the WebSocket call tells the server how far the answer has played (`played`)
+const PLAYED_MARK_MS = 200;
 // Every URL is relative to the page, so the page works wherever voicegate is mounted (e.g. /voice/).
 export const endpoint = (path) => new URL(path, document.baseURI);
 
@@ -41,21 +45,35 @@ export async function startWebSocket(mic, hooks) {
     };
   });
   player = websocketPlayer(mic.context, hooks.analyser, hooks.onAnswerAudio, hooks.playAnswers !== false);
-  ws.onclose = (e) => hooks.onEnd(e.code === 1006 ? 1001 : e.code, e.reason);
+  let marks = null; // the timer of the `played` marks
+  ws.onclose = (e) => {
+    clearInterval(marks);
+    hooks.onEnd(e.code === 1006 ? 1001 : e.code, e.reason);
+  };
   ws.onmessage = (e) => {
     if (typeof e.data !== "string") return player.play(e.data, outputRate);
     const message = JSON.parse(e.data);
     if (message.type === "ready") outputRate = message.output_sample_rate;
+    if (message.type === "tts_start") player.answer(message.response_id);
+    if (message.type === "tts_end") player.answer(null);
     if (message.type === "barge_in") player.flush();
     hooks.onMessage(message);
   };
   const send = (message) => {
-    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.readyState !== WebSocket.OPEN) return false;
     ws.send(JSON.stringify(message));
     hooks.onMessage(message, "out");
+    return true;
   };
+  let lastMark = null;
+  marks = setInterval(() => {
+    // how far the answer has played, so an interrupted answer's `heard` is what was heard
+    const mark = player.played();
+    if (!mark || (lastMark && mark.response_id === lastMark.response_id && mark.ms <= lastMark.ms)) return;
+    if (send({ type: "played", ...mark })) lastMark = mark;
+  }, PLAYED_MARK_MS);
   const clock = new SentAudioClock(mic.context.sampleRate);
-  send({ type: "hello", sample_rate: mic.context.sampleRate, channels: 1, format: "pcm16" });
+  send({ type: "hello", protocol: PROTOCOL, sample_rate: mic.context.sampleRate, channels: 1, format: "pcm16" });
   mic.sendPcm = (pcm, capturedAt) => {
     if (ws.readyState !== WebSocket.OPEN) return;
     ws.send(pcm);
@@ -65,6 +83,7 @@ export async function startWebSocket(mic, hooks) {
     send,
     hangup() {
       mic.sendPcm = null;
+      clearInterval(marks);
       ws.onclose = null; // closing it ourselves is no failure
       player.flush();
       send({ type: "bye" });
@@ -86,7 +105,7 @@ async function gatherIce(pc) {
 }
 
 async function postOffer(pc, hooks) {
-  const offer = { sdp: pc.localDescription.sdp, type: "offer" };
+  const offer = { sdp: pc.localDescription.sdp, type: "offer", protocol: PROTOCOL };
   hooks.onMessage(offer, "out");
   let response;
   try {
@@ -170,9 +189,10 @@ export async function startWebRTC(mic, hooks) {
     if (pc.connectionState === "failed" || pc.connectionState === "closed") hooks.onEnd(1001, "connection lost");
   };
   const send = (message) => {
-    if (channel.readyState !== "open") return;
+    if (channel.readyState !== "open") return false;
     channel.send(JSON.stringify(message));
     hooks.onMessage(message, "out");
+    return true;
   };
   const clock = new SentPacketClock();
   return {

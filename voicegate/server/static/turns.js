@@ -11,6 +11,7 @@ export class Turns {
     this.onChange = onChange;
     this.lastLoudAt = null; // capture time of the microphone's last loud sample
     this.loudSinceLastTurn = false;
+    this.typedTurns = new Set(); // turn ids of the words typed into the text box
   }
 
   last() {
@@ -56,10 +57,16 @@ export class Turns {
     this.settle(turn);
   }
 
-  /** `turn_metrics`: the server's stages of the last turn. */
-  metrics(stages) {
+  /** A `room_event`: the caller's typed words (`say`) are a turn the microphone had no part in. */
+  roomEvent(message) {
+    const voice = message.event.metadata && message.event.metadata.voice;
+    if (voice && voice.typed) this.typedTurns.add(message.turn_id);
+  }
+
+  /** `turn_metrics`: the server's stages of the last spoken turn. */
+  metrics(metrics) {
     const turn = this.last();
-    if (turn) turn.stages = stages;
+    if (turn && !this.typedTurns.has(metrics.turn_id)) turn.stages = metrics.stages_ms;
     this.onChange();
   }
 

@@ -35,7 +35,7 @@ from voicegate.telephony.sip.transactions import (
 from voicegate.voice.admission import CapacityError, SessionSlot
 from voicegate.voice.auth import AuthCallback, authenticate
 from voicegate.voice.backend import SessionRequest, VoiceBackend
-from voicegate.voice.protocol import CloseCode
+from voicegate.voice.protocol import GOING_AWAY, CloseCode
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +130,7 @@ class SIPVoiceBackend(VoiceBackend):
     async def close(self) -> None:
         """Refuse new calls, hang up every call (BYE), stop listening."""
         self._closing = True
-        hang_ups = [
-            call.close(CloseCode.GOING_AWAY, "server shutting down") for call in self._calls
-        ]
+        hang_ups = [call.close(CloseCode.GOING_AWAY, GOING_AWAY) for call in self._calls]
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(SHUTDOWN_WAIT_S):
                 await asyncio.gather(*hang_ups, return_exceptions=True)
@@ -311,7 +309,8 @@ class SIPVoiceBackend(VoiceBackend):
                 self._invites.pop(key, None)
 
     def _session_request(self, call: SIPCall, metadata: dict[str, Any]) -> SessionRequest:
-        """The room and the caller of a call: the one place a call's room is decided."""
+        """The room and the caller of a call: the one place a call's room is decided.
+        Recorded wherever the server records calls (a phone caller cannot ask)."""
         invite = call.invite
         room = invite.headers.get(self._room_header)
         if not room and self._uri_rooms:
@@ -319,7 +318,7 @@ class SIPVoiceBackend(VoiceBackend):
                 room = SIPURI.parse(invite.uri).user
         caller = metadata.get("subject") or call.dialog.remote.uri.user or "caller"
         details = {**metadata, "sip_call_id": call.dialog.call_id}
-        return SessionRequest(details, room or None, str(caller))
+        return SessionRequest(details, room or None, str(caller), record=True)
 
     def _local_address(self, request: SIPRequest) -> str:
         if self._public_address:

@@ -105,7 +105,9 @@ class TwilioVoiceBackend(SocketVoiceBackend[TwilioTransport]):
 
 
 def _session_request(metadata: dict[str, Any], start: StreamStarted) -> SessionRequest:
-    """The session a stream asks for: its ``room_id`` parameter, the caller's identity."""
+    """The session a stream asks for: its ``room_id`` parameter, the caller's identity;
+    recorded wherever the server records calls (a phone caller cannot ask)."""
     room = start.custom_parameters.get(ROOM_PARAMETER) or None
     caller = metadata.get("subject") or start.call_sid or "twilio"
-    return SessionRequest({**metadata, "twilio_call_sid": start.call_sid}, room, str(caller))
+    details = {**metadata, "twilio_call_sid": start.call_sid}
+    return SessionRequest(details, room, str(caller), record=True)

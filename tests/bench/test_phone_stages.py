@@ -1,0 +1,62 @@
+"""``benchmarks/phone_stages.py`` reads the per-turn line a session logs at debug: the marks of a
+real turn (fast harness) come back in order and cut into the benchmark's stages."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from voicegate.testing import ScriptedSTT, voice_harness
+from voicegate.voice.notices import AnswerEnded, TurnMetrics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _phone_stages() -> ModuleType:
+    path = ROOT / "benchmarks" / "phone_stages.py"
+    spec = importlib.util.spec_from_file_location("phone_stages", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_a_turns_logged_marks_parse_into_ordered_stages(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    phone_stages = _phone_stages()
+    caplog.set_level(logging.DEBUG, logger="voicegate.voice.turn")
+    async with (
+        voice_harness(ScriptedSTT(["turn on the lights"])) as harness,
+        harness.call() as caller,
+    ):
+        await caller.say(speech_ms=700, silence_ms=400)
+        metrics = await caller.transport.wait_for(TurnMetrics)
+        await caller.transport.wait_for(AnswerEnded)
+
+    turns = phone_stages.server_turns(caplog.text)
+    assert len(turns) == 1
+    kind, marks = turns[0]
+    assert kind == caller.transport.kind
+    names = ["speech_ended", "endpointed", "transcribed", "answered", "first_audio"]
+    assert list(marks) == names
+    assert [marks[n] for n in names] == sorted(marks[n] for n in names)
+    total_s = metrics.timings.stages()["total"]
+    assert (marks["first_audio"] - marks["speech_ended"]) * 1000 == pytest.approx(
+        total_s * 1000, abs=0.2
+    )
+
+    speech_end = marks["speech_ended"]
+    heard = marks["first_audio"] + 0.015
+    stages = phone_stages.stages(speech_end, heard, marks)
+    assert list(stages) == list(phone_stages.STAGES)
+    assert stages["outbound"] == pytest.approx(15.0, abs=0.2)
+    # inbound + endpoint silence + stt + room + tts + outbound: the whole wait, end to end
+    assert sum(stages.values()) + phone_stages.ENDPOINT_S * 1000 == pytest.approx(
+        (heard - speech_end) * 1000, abs=0.5
+    )
