@@ -4,9 +4,11 @@ through the real gateway, listener, turns and speaker."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from voicegate.testing import Caller, ScriptedSTT, voice_harness
+from voicegate.testing import Caller, ScriptedSTT, speech, voice_harness
 from voicegate.testing.fakes import ScriptedEndOfTurn
 from voicegate.voice.notices import (
     AnswerEnded,
@@ -18,6 +20,7 @@ from voicegate.voice.notices import (
     SpeechIgnored,
 )
 from voicegate.voice.session import EndOfTurn, InterruptionStrategy, VoiceSettings
+from voicegate.voice.turn_end import WORDS_WAIT_S, SemanticTurnEnd
 
 SEMANTIC = VoiceSettings(end_of_turn=EndOfTurn.SEMANTIC, max_silence_ms=1500)
 
@@ -196,3 +199,26 @@ async def test_long_speech_whose_words_may_still_be_an_acknowledgement_interrupt
         caller.transport.finish_playout()
     assert (barge_in.strategy, barge_in.text) == ("semantic", "")
     assert (barge_in.speech_ms or 0) >= 1000
+
+
+async def test_a_complete_pause_ends_the_turn_when_the_recogniser_gives_no_words() -> None:
+    """A recogniser far behind (or stuck) gives no transcript of the pause: the model's
+    answer decides alone once WORDS_WAIT_S has passed, instead of max_silence_ms or never."""
+    ended = asyncio.Event()
+    turn_end = SemanticTurnEnd(ScriptedEndOfTurn(otherwise=0.9), SEMANTIC, ended.set)
+    turn_end.speech()
+    turn_end.quiet(0.2, lambda: speech(500))
+    await asyncio.wait_for(ended.wait(), 30)
+    turn_end.close()
+
+
+async def test_an_incomplete_pause_without_words_does_not_end_the_turn() -> None:
+    model = ScriptedEndOfTurn(otherwise=0.1)
+    ended = asyncio.Event()
+    turn_end = SemanticTurnEnd(model, SEMANTIC, ended.set)
+    turn_end.speech()
+    turn_end.quiet(0.2, lambda: speech(500))
+    await asyncio.sleep(WORDS_WAIT_S * 2)  # its answer came, and the words did not
+    assert model.asked == 1
+    assert not ended.is_set()
+    turn_end.close()

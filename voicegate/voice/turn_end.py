@@ -5,7 +5,9 @@ transcript of the speech so far (the pass a pause starts anyway) shows whether t
 sentence stops on a word no sentence ends with ("a table for", "my name is John and").
 The turn ends when both say it is complete; otherwise the session keeps listening and
 asks the model again after more silence, until ``max_silence_ms`` ends the turn anyway.
-If the model fails or is overloaded, the words alone decide.
+If the model fails or is overloaded, the words alone decide; if the words do not come
+within :data:`WORDS_WAIT_S` of the model's answer (a recogniser far behind, or stuck), the
+model alone decides: a turn never waits for a recogniser that gives nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from voicegate.stt.text import words
 from voicegate.voice.session import VoiceSettings
 
 logger = logging.getLogger(__name__)
+
+WORDS_WAIT_S = 0.4
+"""How long a complete answer of the model waits for the transcript of the speech so far."""
 
 UNFINISHED_ENDINGS = frozenset(
     [
@@ -103,6 +108,7 @@ class SemanticTurnEnd:
         self._next_check_s = settings.turn_check_ms / 1000
         self._probability: float | None = None
         self._text: str | None = None
+        self._words_late: asyncio.TimerHandle | None = None
 
     def speech(self) -> None:
         """The caller speaks: whatever was judged of the last pause no longer holds."""
@@ -140,11 +146,26 @@ class SemanticTurnEnd:
             self._probability = 1.0
         self._check = None
         self._decide()
+        if self._text is None and self._complete() and self._words_late is None:
+            loop = asyncio.get_running_loop()
+            self._words_late = loop.call_later(WORDS_WAIT_S, self._without_words)
+
+    def _complete(self) -> bool:
+        probability = self._probability
+        return probability is not None and probability >= self._settings.turn_threshold
 
     def _decide(self) -> None:
-        if self._probability is None or self._text is None:
-            return
-        if self._probability >= self._settings.turn_threshold and not sounds_unfinished(self._text):
+        if self._text is not None and self._complete() and not sounds_unfinished(self._text):
+            self._cancel()
+            self._end_turn()
+
+    def _without_words(self) -> None:
+        """The words did not come in time: the model's answer stands alone."""
+        self._words_late = None
+        if self._text is None and self._complete():
+            logger.info(
+                "no transcript %.1f s after the end-of-turn model: it decides", WORDS_WAIT_S
+            )
             self._cancel()
             self._end_turn()
 
@@ -152,3 +173,6 @@ class SemanticTurnEnd:
         if self._check is not None:
             self._check.cancel()
             self._check = None
+        if self._words_late is not None:
+            self._words_late.cancel()
+            self._words_late = None
