@@ -52,14 +52,17 @@ def test_the_echo_of_what_plays_is_cancelled(espeak_utterances: list[AudioFrame]
 
 def test_a_caller_on_a_headset_is_not_suppressed(espeak_utterances: list[AudioFrame]) -> None:
     answer = _speech(espeak_utterances)
-    caller = _speech(espeak_utterances[::-1])  # speaks over the answer; no echo comes back
+    # another voice (12% higher) speaks over the answer; no echo comes back
+    caller = _speech([AudioFrame(u.samples, u.sample_rate * 112 // 100) for u in espeak_utterances])
     canceller = EchoCanceller()
 
     cleaned = _run(canceller, answer, caller)
 
     assert not canceller.echo_path.heard
-    tail = slice(len(cleaned) // 2, len(cleaned))
-    assert np.array_equal(cleaned[tail], caller[: len(cleaned)][tail])
+    # untouched from the first judgement of its sound on (0.3 s), not once AEC3 has
+    # found there is no echo (seconds): early in an answer too
+    judged = slice(RATE * 3 // 10, len(cleaned))
+    assert np.array_equal(cleaned[judged], caller[: len(cleaned)][judged])
 
 
 def test_the_echo_path_detector_hears_an_echo_and_its_absence() -> None:
@@ -82,10 +85,14 @@ def test_an_echo_counted_early_by_a_backlog_of_microphone_blocks_is_still_heard(
     rng = np.random.default_rng(2)
     levels = list(rng.uniform(-40, -10, 600))
     detector = EchoPathDetector()
+    heard_at = None
     for index, db in enumerate(levels):
         detector.played(db)
         detector.picked_up(levels[index - 70] - 12 if index >= 70 else -100.0)
-        assert detector.heard, f"judged without echo at block {index}"
+        if heard_at is None and detector.heard:
+            heard_at = index
+        assert heard_at is None or detector.heard, f"judged without echo at block {index}"
+    assert heard_at is not None
 
 
 def test_without_livekit_the_canceller_says_what_to_install(

@@ -13,10 +13,14 @@ come, the two streams would jump apart by the burst and AEC3 would lose the echo
 and let the echo through while it looks for it again. The echo arrives later than it
 was played (the room, the uplink); AEC3 finds that delay itself, up to about 500 ms.
 Where the microphone hears no echo at all (a headset), AEC3 would still suppress the
-caller's voice while an answer plays: an
-:class:`~voicegate.audio.echo_path.EchoPathDetector`, fed in the same step, watches for
-that, and while it hears no echo the canceller's output is not used (the canceller
-keeps adapting).
+caller's voice while an answer plays, for seconds from each answer's start. So the
+canceller's output is used only where there is an echo to cancel: once an
+:class:`~voicegate.audio.echo_path.EchoPathDetector`, fed in the same step, has heard
+the echo path (it starts without, and needs about 1.5 s of an answer), or while the
+:class:`~voicegate.audio.echo_match.EchoMatcher` does not know yet or finds the echo in
+what the microphone picks up now (within 0.1 s). A sound it judges not to be the echo
+(a headset caller) passes raw, and so does everything while nothing played for 3 s; the
+canceller keeps adapting throughout.
 AEC3 fills what it suppresses with comfort noise, about -62 dBFS in its first seconds,
 which voice activity detectors take for speech: blocks it leaves under
 :data:`COMFORT_NOISE_DBFS` are silenced. Optional noise suppression runs after it, in a
@@ -120,7 +124,7 @@ class EchoCanceller:
                 cancelled = self._run(self._canceller, block)
                 self.echo_path.picked_up(level_db(block))
                 self.echo_match.picked_up(block)
-                if self.echo_path.heard:
+                if self.echo_path.heard or self.echo_match.verdict is not False:
                     block = cancelled if level_db(cancelled) >= COMFORT_NOISE_DBFS else _SILENT
             if self._suppressor is not None:
                 block = self._run(self._suppressor, block)

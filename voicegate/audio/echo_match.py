@@ -10,6 +10,11 @@ the match by its share of the sound, and other speech matches by chance at up to
 (espeak-ng's steady synthetic vowels against themselves reversed, 99th percentile). An
 echo smeared by a room may match below :data:`ECHO_MATCH`: it is then not told apart
 here, and the words decide as before.
+
+The verdict (:attr:`EchoMatcher.verdict`) is judged every 0.1 s of the microphone and
+holds through quiet windows: ``True`` the echo, ``False`` a sound that is not (or nothing
+played for 3 s, so no echo can come), ``None`` not known yet (audio started to play again
+after 3 s of none, and nothing loud was heard since).
 """
 
 from __future__ import annotations
@@ -42,33 +47,44 @@ class EchoMatcher:
         self._played_samples = 0
         self._heard: deque[npt.NDArray[np.int16]] = deque()
         self._heard_samples = 0
-        self._since_judged = JUDGE_EVERY
-        self._echo = False
+        self._since_judged = 0
+        self._since_played = SEARCHED  # microphone samples since audio last played
+        self.verdict: bool | None = False
+        """Whether the microphone's sound is the echo (see the module's docstring)."""
 
     def played(self, block: npt.NDArray[np.int16]) -> None:
         """The next audio played."""
+        if self._since_played >= SEARCHED:
+            self.verdict = None  # playing again: an echo may come, a sound must be judged
+        self._since_played = 0
         self._played_samples += _keep(self._played, block, self._played_samples, SEARCHED)
 
     def picked_up(self, block: npt.NDArray[np.int16]) -> None:
-        """The microphone's next audio."""
+        """The microphone's next audio; every 0.1 s of it, the verdict is judged again."""
         self._heard_samples += _keep(self._heard, block, self._heard_samples, WINDOW)
+        self._since_played += len(block)
         self._since_judged += len(block)
-
-    def is_echo(self) -> bool:
-        """Whether the microphone's last 0.25 s matches a stretch of the last 3 s played."""
         if self._since_judged >= JUDGE_EVERY:
             self._since_judged = 0
-            self._echo = self._judge()
-        return self._echo
+            if self._since_played >= SEARCHED:
+                self.verdict = False
+            elif (echo := self._judge()) is not None:
+                self.verdict = echo
 
-    def _judge(self) -> bool:
+    def is_echo(self) -> bool:
+        """Whether the microphone's sound, last judged loud, matched a stretch of the last
+        3 s played."""
+        return self.verdict is True
+
+    def _judge(self) -> bool | None:
+        """Whether the last 0.25 s matches; None if it is too quiet to tell."""
         if self._heard_samples < WINDOW or self._played_samples < WINDOW:
-            return False
+            return None
         heard = np.concatenate(self._heard)[-WINDOW:].astype(np.float64)
         played = np.concatenate(self._played).astype(np.float64)
         energy = float(heard @ heard)
         if energy < QUIET**2 * WINDOW:
-            return False
+            return None
         # correlation of ``heard`` with every stretch of ``played`` of its length
         spectrum = np.fft.rfft(played, _FFT) * np.conj(np.fft.rfft(heard, _FFT))
         lagged = np.fft.irfft(spectrum, _FFT)[: len(played) - WINDOW + 1]

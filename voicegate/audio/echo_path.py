@@ -11,7 +11,8 @@ after block. A server that falls behind counts played audio early by its backlog
 microphone blocks, so the lags looked at reach 1 s, past the echo delay itself. Every
 quarter second it correlates them over the last 3 s (if audio played for 0.5 s of it);
 an echo is heard where the best correlation reaches :data:`ECHO_CORRELATION`, and the
-judgement changes only when :data:`JUDGEMENTS_TO_CHANGE` in a row disagree with it: a
+judgement changes only when several in a row disagree with it (:data:`JUDGEMENTS_TO_HEAR`,
+:data:`JUDGEMENTS_TO_LOSE`): a
 window where the echo delay moved (a server catching up) does not let the whole echo
 through, and a chance correlation of a headset caller's voice does not suppress it.
 """
@@ -35,8 +36,11 @@ MIN_PLAYING_SLOTS = 50
 PLAYING_DB = -50.0
 """A played block at least this loud (dBFS) counts as playing."""
 ECHO_CORRELATION = 0.4
-JUDGEMENTS_TO_CHANGE = 2
-"""Judgements in a row that disagree with :attr:`EchoPathDetector.heard` before it changes."""
+JUDGEMENTS_TO_HEAR = 4
+"""Judgements in a row that find an echo before :attr:`EchoPathDetector.heard` turns true
+(1 s: a headset caller's voice correlates with the played levels by chance, for a while)."""
+JUDGEMENTS_TO_LOSE = 2
+"""Judgements in a row that find none before it turns false again."""
 FLOOR_DB = -100.0
 
 
@@ -50,13 +54,13 @@ class EchoPathDetector:
     """Judges from played and picked-up block levels whether the microphone hears the audio
     played.
 
-    It starts by assuming it does (:attr:`heard` is true) and changes its mind only on
-    evidence: :data:`JUDGEMENTS_TO_CHANGE` windows in a row, each with enough audio
-    playing, that disagree with it.
+    It starts by assuming it does not (:attr:`heard` is false: a caller without echo is
+    never suppressed for want of evidence) and changes its mind only on evidence: several
+    windows in a row, each with enough audio playing, that disagree with it.
     """
 
     def __init__(self) -> None:
-        self.heard = True
+        self.heard = False
         self._picked_up: deque[float] = deque([FLOOR_DB] * WINDOW_SLOTS, maxlen=WINDOW_SLOTS)
         self._played: deque[float] = deque([FLOOR_DB] * WINDOW_SLOTS, maxlen=WINDOW_SLOTS)
         self._ahead: dict[int, float] = {}  # played blocks for microphone blocks to come
@@ -90,7 +94,7 @@ class EchoPathDetector:
             self._disagreeing = 0
             return
         self._disagreeing += 1
-        if self._disagreeing == JUDGEMENTS_TO_CHANGE:
+        if self._disagreeing == (JUDGEMENTS_TO_LOSE if self.heard else JUDGEMENTS_TO_HEAR):
             self.heard = not self.heard
             self._disagreeing = 0
 
