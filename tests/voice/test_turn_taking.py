@@ -222,3 +222,17 @@ async def test_an_incomplete_pause_without_words_does_not_end_the_turn() -> None
     assert model.asked == 1
     assert not ended.is_set()
     turn_end.close()
+
+
+async def test_speech_without_words_ends_at_end_of_speech_ms_whatever_the_model_says() -> None:
+    """Noise the VAD passed: the recogniser finds no words in it, so the pause ends it as the
+    fixed timer would (its own utterance, no turn), not max_silence_ms later."""
+    ended = asyncio.Event()
+    turn_end = SemanticTurnEnd(ScriptedEndOfTurn(otherwise=0.1), SEMANTIC, ended.set)
+    turn_end.speech()
+    turn_end.transcript("")
+    turn_end.quiet(0.2, lambda: speech(500))  # under end_of_speech_ms (300)
+    assert not ended.is_set()
+    turn_end.quiet(0.3, lambda: speech(500))
+    assert ended.is_set()
+    turn_end.close()

@@ -7,7 +7,10 @@ The turn ends when both say it is complete; otherwise the session keeps listenin
 asks the model again after more silence, until ``max_silence_ms`` ends the turn anyway.
 If the model fails or is overloaded, the words alone decide; if the words do not come
 within :data:`WORDS_WAIT_S` of the model's answer (a recogniser far behind, or stuck), the
-model alone decides: a turn never waits for a recogniser that gives nothing.
+model alone decides: a turn never waits for a recogniser that gives nothing. Speech in
+which the recogniser found no words at all (noise that passed the VAD) has no sentence to
+finish: ``end_of_speech_ms`` of silence ends it, as in the ``fixed`` mode, so a noise burst
+is an utterance of its own, which makes no turn, and never swallows the speech after it.
 """
 
 from __future__ import annotations
@@ -109,6 +112,7 @@ class SemanticTurnEnd:
         self._probability: float | None = None
         self._text: str | None = None
         self._words_late: asyncio.TimerHandle | None = None
+        self._silence_s = 0.0
 
     def speech(self) -> None:
         """The caller speaks: whatever was judged of the last pause no longer holds."""
@@ -116,10 +120,14 @@ class SemanticTurnEnd:
         self._next_check_s = self._settings.turn_check_ms / 1000
         self._probability = None
         self._text = None
+        self._silence_s = 0.0
 
     def quiet(self, silence_s: float, audio: Callable[[], AudioFrame]) -> None:
         """``silence_s`` of silence since the last speech; ``audio()`` gives the utterance
         so far, pause included."""
+        self._silence_s = silence_s
+        if self._wordless():
+            return
         if silence_s + 1e-9 < self._next_check_s or self._check is not None:
             return
         if self._text is not None and sounds_unfinished(self._text):
@@ -130,7 +138,8 @@ class SemanticTurnEnd:
     def transcript(self, text: str) -> None:
         """The transcript of all the speech so far."""
         self._text = text
-        self._decide()
+        if not self._wordless():
+            self._decide()
 
     def close(self) -> None:
         """Stop judging (the utterance ended)."""
@@ -149,6 +158,16 @@ class SemanticTurnEnd:
         if self._text is None and self._complete() and self._words_late is None:
             loop = asyncio.get_running_loop()
             self._words_late = loop.call_later(WORDS_WAIT_S, self._without_words)
+
+    def _wordless(self) -> bool:
+        """End the turn if the speech so far has no words and the silence is long enough."""
+        if self._text is None or words(self._text):
+            return False
+        if self._silence_s + 1e-9 < self._settings.end_of_speech_ms / 1000:
+            return False
+        self._cancel()
+        self._end_turn()
+        return True
 
     def _complete(self) -> bool:
         probability = self._probability
