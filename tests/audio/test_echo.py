@@ -13,7 +13,7 @@ import pytest
 from voicegate.audio import AudioFrame, resample
 from voicegate.audio.echo import EchoCanceller, EchoCancellerUnavailableError
 from voicegate.audio.echo_path import EchoPathDetector, level_db
-from voicegate.voice.listener import ECHO_SHARE
+from voicegate.voice.overlap import ECHO_SHARE
 
 RATE = 16000
 FRAME = RATE // 50  # 20 ms, as sessions send them

@@ -8,7 +8,8 @@ import pytest
 
 from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
-from voicegate.server.config import SETTINGS, ServeConfig, add_arguments, load_config
+from voicegate.server.config import ServeConfig, add_arguments, load_config
+from voicegate.server.settings_table import SETTINGS
 from voicegate.voice.session import VoiceSettings
 
 

@@ -7,9 +7,10 @@ import asyncio
 from voicegate.audio.frame import FRAME_MS
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.testing import ScriptedSTT, silence, speech
-from voicegate.voice.listener import Listener, ListenerEvent, PartialHeard, UtteranceHeard
+from voicegate.voice.listener import Listener
 from voicegate.voice.notices import BargeIn, Floor, SpeechEnded, SpeechStarted
 from voicegate.voice.session import EndOfTurn, InterruptionStrategy, VoiceSettings
+from voicegate.voice.utterance_events import ListenerEvent, PartialHeard, UtteranceHeard
 
 FRAME_S = FRAME_MS / 1000
 

@@ -207,7 +207,8 @@ async def test_a_complete_pause_ends_the_turn_when_the_recogniser_gives_no_words
     ended = asyncio.Event()
     turn_end = SemanticTurnEnd(ScriptedEndOfTurn(otherwise=0.9), SEMANTIC, ended.set)
     turn_end.speech()
-    turn_end.quiet(0.2, lambda: speech(500))
+    turn_end.hear(speech(500))
+    turn_end.quiet(0.2)
     await asyncio.wait_for(ended.wait(), 30)
     turn_end.close()
 
@@ -217,7 +218,8 @@ async def test_an_incomplete_pause_without_words_does_not_end_the_turn() -> None
     ended = asyncio.Event()
     turn_end = SemanticTurnEnd(model, SEMANTIC, ended.set)
     turn_end.speech()
-    turn_end.quiet(0.2, lambda: speech(500))
+    turn_end.hear(speech(500))
+    turn_end.quiet(0.2)
     await asyncio.sleep(WORDS_WAIT_S * 2)  # its answer came, and the words did not
     assert model.asked == 1
     assert not ended.is_set()
@@ -230,9 +232,10 @@ async def test_speech_without_words_ends_at_end_of_speech_ms_whatever_the_model_
     ended = asyncio.Event()
     turn_end = SemanticTurnEnd(ScriptedEndOfTurn(otherwise=0.1), SEMANTIC, ended.set)
     turn_end.speech()
+    turn_end.hear(speech(500))
     turn_end.transcript("")
-    turn_end.quiet(0.2, lambda: speech(500))  # under end_of_speech_ms (300)
+    turn_end.quiet(0.2)  # under end_of_speech_ms (300)
     assert not ended.is_set()
-    turn_end.quiet(0.3, lambda: speech(500))
+    turn_end.quiet(0.3)
     assert ended.is_set()
     turn_end.close()

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from voicegate.errors import RoomKitError
-from voicegate.server.config import ENV_PREFIX, load_config
+from voicegate.server.config import load_config
 from voicegate.server.recordings import RECORDINGS_FOLDER, RecordingLibrary
+from voicegate.server.settings_table import ENV_PREFIX
 
 
 def add_parser(sub: Any) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from voicegate.errors import RoomKitError
-from voicegate.server.config import ENV_PREFIX, load_config
+from voicegate.server.config import load_config
+from voicegate.server.settings_table import ENV_PREFIX
 from voicegate.server.token_secret import TOKEN_SECRET_ENV, load_token_secret
 from voicegate.voice.tokens import TokenAuth
 

@@ -33,15 +33,7 @@ from voicegate.voice.client_messages import (
 )
 from voicegate.voice.dtmf import DTMFDigit
 from voicegate.voice.keypad import Keypad
-from voicegate.voice.listener import (
-    Listener,
-    ListenerEvent,
-    PartialHeard,
-    SessionIdle,
-    UtteranceHeard,
-    UtteranceIgnored,
-    UtteranceLost,
-)
+from voicegate.voice.listener import Listener
 from voicegate.voice.notices import (
     BargeIn,
     Floor,
@@ -61,6 +53,14 @@ from voicegate.voice.recording import CallRecorder
 from voicegate.voice.session import VoiceSession, VoiceSettings
 from voicegate.voice.speaker import Speaker
 from voicegate.voice.turn import STORE_UNAVAILABLE, TurnObserver, TurnRunner
+from voicegate.voice.utterance_events import (
+    ListenerEvent,
+    PartialHeard,
+    SessionIdle,
+    UtteranceHeard,
+    UtteranceIgnored,
+    UtteranceLost,
+)
 
 if TYPE_CHECKING:
     from voicegate.core.kit import RoomKit

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
-from voicegate.audio.echo import EchoCanceller
 from voicegate.core.channels import Channel
 from voicegate.core.framework import FrameworkEvent
 from voicegate.core.hooks import HookTrigger
@@ -24,14 +23,13 @@ from voicegate.voice.access import GATEWAY_ROOM, OWNER_KEY, RoomAccessDeniedErro
 from voicegate.voice.admission import SERVER_BUSY, Admission, CapacityError, SessionSlot
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
-from voicegate.voice.detectors import Detectors
+from voicegate.voice.detectors import Detectors, SessionDetectors
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.inbound import InboundMixer
 from voicegate.voice.notices import SessionError
 from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode
 from voicegate.voice.recording import CallRecorder, RecordingOptions, post_recording
 from voicegate.voice.session import (
-    EndOfTurn,
     VoiceSession,
     VoiceSettings,
     with_session_choices,
@@ -234,15 +232,7 @@ class VoiceGateway:
                         del self._joining[joining]
             participant = request.participant_id or str(request.metadata.get("subject", "caller"))
             session = VoiceSession(room_id, participant, transport, dict(request.metadata))
-            settings = with_session_choices(settings, request.settings)
-            refused: list[str] = []
-            turn_model = None
-            if settings.end_of_turn is EndOfTurn.SEMANTIC:
-                try:
-                    turn_model = self._detectors.turn_model()
-                except RoomKitError as error:
-                    refused.append(f"end_of_turn semantic: {error}")
-                    settings = replace(settings, end_of_turn=EndOfTurn.FIXED)
+            given = self._detectors.for_session(with_session_choices(settings, request.settings))
             recorder = await self._recorder_for(session) if request.record else None
             transport.recording = recorder is not None
             channel = VoiceChannel(
@@ -250,13 +240,13 @@ class VoiceGateway:
                 self._kit,
                 self._stt,
                 self._tts,
-                settings,
+                given.settings,
                 self._observer,
-                turn_model=turn_model,
+                turn_model=given.turn_model,
                 recorder=recorder,
             )
             try:
-                await self._join(session, channel, settings, refused)
+                await self._join(session, channel, given)
                 await self._stream_audio(session, channel)
                 self._mixer.finish(session.id)
                 await channel.finish_turns()
@@ -290,31 +280,14 @@ class VoiceGateway:
         self,
         session: VoiceSession,
         channel: VoiceChannel,
-        settings: VoiceSettings,
-        refused: list[str],
+        given: SessionDetectors,
     ) -> None:
         self._sessions[session.id] = session
         self._kit.register_channel(channel)
         await self._kit.attach_channel(session.room_id, channel.channel_id)
         transport = session.transport
         transport.message_handler = channel.on_message
-        vad = None
-        if settings.vad is not self._settings.vad:
-            try:
-                vad = self._detectors.vad(settings.vad)
-            except RoomKitError as error:
-                refused.append(f"vad {settings.vad}: {error}")
-                settings = replace(settings, vad=self._settings.vad)
-        canceller = None
-        if settings.echo_cancellation or settings.noise_suppression:
-            try:
-                canceller = EchoCanceller(
-                    echo_cancellation=settings.echo_cancellation,
-                    noise_suppression=settings.noise_suppression,
-                )
-            except RoomKitError as error:
-                refused.append(f"echo cancellation: {error}")
-                settings = replace(settings, echo_cancellation=False, noise_suppression=False)
+        canceller = given.canceller
         if canceller is not None:
             transport.played_handler = canceller.played
             channel.listener.is_echo = canceller.is_echo
@@ -324,17 +297,17 @@ class VoiceGateway:
             transport.input_rate,
             transport.input_channels,
             channel.on_frame,
-            vad=vad,
+            vad=given.vad,
             capture=None if canceller is None else canceller.process,
             on_refused=channel.audio_refused,
         )
         if self._observer is not None:
             self._observer.session_opened(transport.kind)
-        transport.session_settings = settings.session_choices()
+        transport.session_settings = given.settings.session_choices()
         if channel.recorder is not None:
             channel.recorder.start()
         await transport.opened(session.id, session.room_id)
-        for reason in refused:
+        for reason in given.refused:
             logger.warning("session %s runs without %s", session.id, reason)
             await transport.notify(SessionError("setting_unavailable", reason))
         await self._kit.hook_engine.framework.emit(

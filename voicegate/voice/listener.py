@@ -16,67 +16,25 @@ import numpy as np
 from voicegate.audio.endpoint import Endpointer, SpeechEnd, SpeechStart
 from voicegate.audio.frame import AudioFrame
 from voicegate.endofturn.base import EndOfTurnModel
-from voicegate.stt.base import STTProvider, STTStream, Transcript
-from voicegate.voice.interruption import SEMANTIC_FIRST_LOOK_MS, Contest, Verdict
+from voicegate.stt.base import STTProvider, STTStream
+from voicegate.voice.interruption import Contest
 from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.notices import BargeIn, Floor, SpeechEnded, SpeechStarted
+from voicegate.voice.overlap import Overlap
 from voicegate.voice.session import EndOfTurn, InterruptionStrategy, VoiceSettings
 from voicegate.voice.turn_end import SemanticTurnEnd
 from voicegate.voice.turns import TurnTimings
+from voicegate.voice.utterance_events import (
+    ListenerEvent,
+    PartialHeard,
+    SessionIdle,
+    UtteranceHeard,
+    UtteranceIgnored,
+    UtteranceLost,
+)
 
 logger = logging.getLogger(__name__)
 
-TURN_WINDOW_S = 8.0
-"""The end-of-turn model hears at most the last 8 s of an utterance."""
-ECHO_SHARE = 0.8
-"""An utterance over an answer whose speech was this much the answer's echo is its echo."""
-
-
-@dataclass(frozen=True, slots=True)
-class PartialHeard:
-    """A transcript of the utterance so far; it may still change."""
-
-    transcript: Transcript
-
-
-@dataclass(frozen=True, slots=True)
-class UtteranceHeard:
-    """An utterance ended and was transcribed (never empty): a turn; ``timings`` is
-    marked up to ``transcribed``."""
-
-    transcript: Transcript
-    timings: TurnTimings
-
-
-@dataclass(frozen=True, slots=True)
-class UtteranceIgnored:
-    """An utterance that is no turn: ``reason`` is ``acknowledgement`` or ``echo``."""
-
-    transcript: Transcript
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class UtteranceLost:
-    """An utterance ended but the recogniser failed on it (the error is logged)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SessionIdle:
-    """Neither the caller nor an answer has made a sound for ``seconds``."""
-
-    seconds: float
-
-
-ListenerEvent = (
-    SpeechStarted
-    | PartialHeard
-    | SpeechEnded
-    | UtteranceHeard
-    | UtteranceIgnored
-    | UtteranceLost
-    | SessionIdle
-)
 
 MAX_WAITING_UTTERANCES = 8
 """A caller's utterances that may wait for the recogniser as turns of their own; a later
@@ -90,21 +48,11 @@ JOIN_GAP_S = 0.5
 
 @dataclass(slots=True)
 class _Utterance:
-    """The open utterance: its stream, and the contest if it began over an answer."""
+    """The open utterance: its stream, and its :class:`Overlap` if it began over an answer."""
 
     stream: STTStream
     start: float
-    contest: Contest | None
-    interrupted: bool = False
-    settled: bool = False  # a verdict other than WAIT was reached
-    echo: bool = False  # its sound, when last judged while speech went on, was the echo
-    speech_frames: int = 0  # frames of speech judged, and of them the echo's
-    echo_frames: int = 0
-
-    @property
-    def mostly_echo(self) -> bool:
-        """Whether at least :data:`ECHO_SHARE` of its speech was the answer's echo."""
-        return self.echo_frames >= ECHO_SHARE * max(self.speech_frames, 1)
+    overlap: Overlap | None
 
 
 @dataclass(slots=True)
@@ -186,8 +134,6 @@ class Listener:
         self._utterance: _Utterance | None = None
         self._live = LiveSettings(settings.end_of_speech_ms, settings.barge_in_ms)
         self._held: list[AudioFrame] = []  # quiet frames inside the utterance
-        self._recent: deque[AudioFrame] = deque()  # the utterance's last 8 s, for the model
-        self._recent_s = 0.0
         self._last_frame: AudioFrame | None = None
         self._waiting: deque[_Transcribing] = deque()  # turns the recogniser has not taken
         self._joined: _Transcribing | None = None  # the waiting turn the utterance joined
@@ -212,7 +158,7 @@ class Listener:
             else:
                 self._close(event, behind=frame.timestamp + frame.duration - event.timestamp)
         if was_open and self._endpointer.in_speech:
-            self._remember(frame)
+            self._keep_for_model(frame)
             self._feed(frame, speech)
         if self._utterance is not None:
             self._judge_speech(speech)
@@ -298,23 +244,23 @@ class Listener:
                 len(self._waiting),
                 stream.duration,
             )
-            self._utterance = _Utterance(stream, start.timestamp, self._contest())
+            self._utterance = _Utterance(stream, start.timestamp, self._overlap())
         else:
             stream = self._stt.stream(
                 self._settings.partial_interval_ms / 1000.0, self._settings.stt_language
             )
-            self._utterance = _Utterance(stream, start.timestamp, self._contest())
+            self._utterance = _Utterance(stream, start.timestamp, self._overlap())
             relay = asyncio.create_task(self._relay_partials(self._utterance))
             self._relays.add(relay)
             relay.add_done_callback(self._relays.discard)
         for audio in (start.preroll, start.speech):
             if audio.num_samples:
                 stream.push(audio)
-                self._remember(audio)
+                self._keep_for_model(audio)
         if self._turn_end is not None:
             self._turn_end.speech()
 
-    def _contest(self) -> Contest | None:
+    def _overlap(self) -> Overlap | None:
         floor = self._floor()
         if floor is Floor.LISTENING:
             return None
@@ -327,7 +273,7 @@ class Listener:
         live = self._live
         if not live.interruptions:
             strategy = InterruptionStrategy.DISABLED
-        return Contest(strategy, floor.value, live.barge_in_ms)
+        return Overlap(Contest(strategy, floor.value, live.barge_in_ms))
 
     def _feed(self, frame: AudioFrame, speech: bool) -> None:
         """Give the stream speech only: quiet frames wait until speech follows them, and the
@@ -341,7 +287,7 @@ class Listener:
             self._held.append(frame)
             if self._turn_end is not None:
                 silence = frame.timestamp + frame.duration - self._endpointer.last_speech_end
-                self._turn_end.quiet(silence, self._window)
+                self._turn_end.quiet(silence)
             return
         for held in self._held:
             stream.push(held)
@@ -350,17 +296,9 @@ class Listener:
         if self._turn_end is not None:
             self._turn_end.speech()
 
-    def _remember(self, audio: AudioFrame) -> None:
-        self._recent.append(audio)
-        self._recent_s += audio.duration
-        while self._recent_s - self._recent[0].duration >= TURN_WINDOW_S:
-            self._recent_s -= self._recent.popleft().duration
-
-    def _window(self) -> AudioFrame:
-        """The utterance's last 8 s (or less), its pause included, for the end-of-turn model."""
-        rate = self._recent[0].sample_rate
-        samples = np.concatenate([f.samples[:, 0] for f in self._recent])
-        return AudioFrame(samples[-round(TURN_WINDOW_S * rate) :], rate)
+    def _keep_for_model(self, audio: AudioFrame) -> None:
+        if self._turn_end is not None:
+            self._turn_end.hear(audio)
 
     def _end_turn(self) -> None:
         """The semantic end of turn says the caller is done."""
@@ -375,8 +313,6 @@ class Listener:
         utterance, self._utterance = self._utterance, None
         joined, self._joined = self._joined, None
         self._held.clear()
-        self._recent.clear()
-        self._recent_s = 0.0
         if self._turn_end is not None:
             self._turn_end.close()
         self._events.put_nowait(SpeechEnded(end.timestamp, end.timestamp - end.start))
@@ -411,34 +347,18 @@ class Listener:
     def _judge_speech(self, speech: bool) -> None:
         utterance = self._utterance
         assert utterance is not None
-        contest = utterance.contest
-        if contest is None:
-            return
-        if speech:  # (the caller's silence while the answer plays is the answer's echo)
-            utterance.echo = self.is_echo()
-            utterance.speech_frames += 1
-            utterance.echo_frames += utterance.echo
-        if utterance.settled:
-            return
-        if self._floor() is Floor.LISTENING:
-            utterance.settled = True  # the answer ended first: nothing left to interrupt
+        overlap = utterance.overlap
+        if overlap is None:
             return
         spoken_ms = (self._endpointer.last_speech_end - utterance.start) * 1000.0
-        verdict = contest.on_speech(spoken_ms, echo=utterance.echo)
-        self._act(utterance, verdict, spoken_ms, "")
-        wants_words = contest.strategy is InterruptionStrategy.SEMANTIC
-        if wants_words and not utterance.settled and spoken_ms >= SEMANTIC_FIRST_LOOK_MS:
+        echo = speech and self.is_echo()
+        self._interrupt(overlap.on_frame(speech, echo, self._floor(), spoken_ms))
+        if overlap.first_look_due(spoken_ms):
             utterance.stream.settle()  # transcribe what was said so far, again and again
 
-    def _act(self, utterance: _Utterance, verdict: Verdict, spoken_ms: float, text: str) -> None:
-        if verdict is Verdict.WAIT:
-            return
-        utterance.settled = True
-        if verdict is Verdict.INTERRUPT and not utterance.interrupted:
-            utterance.interrupted = True
-            assert utterance.contest is not None
-            contest = utterance.contest
-            self._on_interrupt(BargeIn(contest.during, contest.strategy.value, spoken_ms, text))
+    def _interrupt(self, barge_in: BargeIn | None) -> None:
+        if barge_in is not None:
+            self._on_interrupt(barge_in)
 
     def _check_idle(self, frame: AudioFrame) -> None:
         now = frame.timestamp + frame.duration
@@ -459,17 +379,13 @@ class Listener:
                 self._events.put_nowait(PartialHeard(partial))
             if self._turn_end is not None and partial.audio_duration + 1e-6 >= stream.duration:
                 self._turn_end.transcript(partial.text)
-            contest = utterance.contest
-            if (
-                contest is not None
-                and not utterance.settled
-                and self._floor() is not Floor.LISTENING
-            ):
+            if utterance.overlap is not None:
                 spoken_ms = (self._endpointer.last_speech_end - utterance.start) * 1000.0
-                verdict = contest.on_words(
-                    partial.text, self._answer_text(), final=False, echo=utterance.echo
+                answer = self._answer_text()
+                floor = self._floor()
+                self._interrupt(
+                    utterance.overlap.on_partial(partial.text, answer, floor, spoken_ms)
                 )
-                self._act(utterance, verdict, spoken_ms, partial.text)
 
     async def _transcribe(
         self, item: _Transcribing
@@ -483,14 +399,13 @@ class Listener:
         item.timings.transcribed = time.monotonic()
         if not transcript.text.strip():
             return None
-        contest = utterance.contest
-        if contest is not None:
-            echo = utterance.mostly_echo and not utterance.interrupted
-            verdict = contest.on_words(transcript.text, self._answer_text(), final=True, echo=echo)
-            if verdict is Verdict.ECHO or (
-                verdict is Verdict.ACKNOWLEDGEMENT and not utterance.interrupted
-            ):
-                return UtteranceIgnored(transcript, verdict.value)
-            if not utterance.settled and self._floor() is not Floor.LISTENING:
-                self._act(utterance, verdict, transcript.audio_duration * 1000.0, transcript.text)
+        if utterance.overlap is not None:
+            spoken_ms = transcript.audio_duration * 1000.0
+            answer, floor = self._answer_text(), self._floor()
+            ignored, barge_in = utterance.overlap.on_final(
+                transcript.text, answer, floor, spoken_ms
+            )
+            if ignored is not None:
+                return UtteranceIgnored(transcript, ignored)
+            self._interrupt(barge_in)
         return UtteranceHeard(transcript, item.timings)

@@ -14,7 +14,6 @@ from voicegate.core.models import ChannelType, EventType, InboundMessage, RoomEv
 from voicegate.core.store import StoreUnavailableError
 from voicegate.stt.base import Transcript
 from voicegate.voice.heard import Heard
-from voicegate.voice.listener import UtteranceHeard
 from voicegate.voice.notices import (
     BargeIn,
     FinalTranscript,
@@ -25,6 +24,7 @@ from voicegate.voice.notices import (
 from voicegate.voice.session import VoiceSession
 from voicegate.voice.speaker import Answer, Speaker
 from voicegate.voice.turns import TurnTimings
+from voicegate.voice.utterance_events import UtteranceHeard
 
 if TYPE_CHECKING:
     from voicegate.core.kit import RoomKit

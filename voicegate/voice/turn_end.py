@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
+
+import numpy as np
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.endofturn.base import EndOfTurnModel
@@ -26,6 +29,8 @@ from voicegate.voice.session import VoiceSettings
 
 logger = logging.getLogger(__name__)
 
+TURN_WINDOW_S = 8.0
+"""The end-of-turn model hears at most the last 8 s of an utterance."""
 WORDS_WAIT_S = 0.4
 """How long a complete answer of the model waits for the transcript of the speech so far."""
 
@@ -98,8 +103,9 @@ def sounds_unfinished(text: str) -> bool:
 
 class SemanticTurnEnd:
     """One session's semantic end of turn. The listener tells it when speech goes on
-    (:meth:`speech`), how long the silence is (:meth:`quiet`) and the transcript of all
-    the speech so far (:meth:`transcript`); it calls ``end_turn`` once the turn is over."""
+    (:meth:`speech`), the utterance's audio, pauses included (:meth:`hear`), how long the
+    silence is (:meth:`quiet`) and the transcript of all the speech so far
+    (:meth:`transcript`); it calls ``end_turn`` once the turn is over."""
 
     def __init__(
         self, model: EndOfTurnModel, settings: VoiceSettings, end_turn: Callable[[], None]
@@ -113,6 +119,15 @@ class SemanticTurnEnd:
         self._text: str | None = None
         self._words_late: asyncio.TimerHandle | None = None
         self._silence_s = 0.0
+        self._recent: deque[AudioFrame] = deque()  # the utterance's last 8 s, for the model
+        self._recent_s = 0.0
+
+    def hear(self, audio: AudioFrame) -> None:
+        """The utterance's next audio (16 kHz mono), speech or pause."""
+        self._recent.append(audio)
+        self._recent_s += audio.duration
+        while self._recent_s - self._recent[0].duration >= TURN_WINDOW_S:
+            self._recent_s -= self._recent.popleft().duration
 
     def speech(self) -> None:
         """The caller speaks: whatever was judged of the last pause no longer holds."""
@@ -122,9 +137,8 @@ class SemanticTurnEnd:
         self._text = None
         self._silence_s = 0.0
 
-    def quiet(self, silence_s: float, audio: Callable[[], AudioFrame]) -> None:
-        """``silence_s`` of silence since the last speech; ``audio()`` gives the utterance
-        so far, pause included."""
+    def quiet(self, silence_s: float) -> None:
+        """``silence_s`` of silence since the last speech."""
         self._silence_s = silence_s
         if self._wordless():
             return
@@ -133,7 +147,7 @@ class SemanticTurnEnd:
         if self._text is not None and sounds_unfinished(self._text):
             return  # more silence will not finish the sentence: max_silence_ms decides
         self._next_check_s = silence_s + self._settings.turn_recheck_ms / 1000
-        self._check = asyncio.create_task(self._ask(audio()), name="voicegate-turn-end")
+        self._check = asyncio.create_task(self._ask(self._window()), name="voicegate-turn-end")
 
     def transcript(self, text: str) -> None:
         """The transcript of all the speech so far."""
@@ -144,6 +158,14 @@ class SemanticTurnEnd:
     def close(self) -> None:
         """Stop judging (the utterance ended)."""
         self._cancel()
+        self._recent.clear()
+        self._recent_s = 0.0
+
+    def _window(self) -> AudioFrame:
+        """The utterance's last 8 s (or less), its pause included."""
+        rate = self._recent[0].sample_rate
+        samples = np.concatenate([f.samples[:, 0] for f in self._recent])
+        return AudioFrame(samples[-round(TURN_WINDOW_S * rate) :], rate)
 
     async def _ask(self, audio: AudioFrame) -> None:
         try:
