@@ -29,6 +29,7 @@ from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.stt.worker import Utterance
 from voicegate.tts.piper import PiperTTS
 from voicegate.voice import listener
+from voicegate.voice.session import VoiceSettings
 
 pytestmark = pytest.mark.models
 
@@ -91,9 +92,12 @@ async def test_utterances_waiting_for_whisper_join_into_one_turn(
 ) -> None:
     monkeypatch.setattr(listener, "MAX_WAITING_UTTERANCES", 1)
     caplog.set_level(logging.INFO, logger=listener.__name__)
+    # pauses past max_silence_ms: each sentence is an utterance of its own whatever the
+    # end-of-turn model makes of it and however long it takes on a loaded machine
+    pause_s = VoiceSettings().max_silence_ms / 1000 + 0.5
     frames = pcm_frames(silence(16000, 0.3))
     for sentence in SENTENCES:
-        frames += pcm_frames(await speech(tts, sentence)) + pcm_frames(silence(16000, 1.0))
+        frames += pcm_frames(await speech(tts, sentence)) + pcm_frames(silence(16000, pause_s))
     joining = _Seen("joins the latest")
     logging.getLogger(listener.__name__).addHandler(joining)
     received = Received()

@@ -29,11 +29,14 @@ from websockets.exceptions import ConnectionClosed
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame, to_int16
 from voicegate.audio.resample import Resampler
+from voicegate.voice.admission import OVERLOADED, SERVER_BUSY
 from voicegate.voice.protocol import CloseCode
 
 SAMPLE_RATE = 16000
 BUSY_RETRY_S = 60.0
 """How long a caller refused with 1013 (the server busy) keeps trying again."""
+BUSY_CODES = frozenset({SERVER_BUSY, OVERLOADED})
+"""The errors before a 1013 close that say the server is busy, not the call wrong."""
 FRAME = SAMPLE_RATE * FRAME_MS // 1000
 LOUD_DB = -40.0
 """A sample within this of its utterance's peak is loud: speech, not its fade."""
@@ -93,13 +96,16 @@ class ConversationCaller:
             try:
                 async with asyncio.timeout(10):
                     self.ready = json.loads(await connection.recv())
-                break
+                # the server is busy: the error of its 1013 close comes first (docs/protocol.md)
+                busy = self.ready.get("code") in BUSY_CODES and time.monotonic() < deadline
             except ConnectionClosed as closed:
-                # the server is busy (1013, as docs/protocol.md says): try again later
                 busy = closed.rcvd is not None and closed.rcvd.code == CloseCode.TRY_AGAIN_LATER
                 if not busy or time.monotonic() >= deadline:
                     raise
-                await asyncio.sleep(1.0)
+            if not busy:
+                break
+            await connection.close()
+            await asyncio.sleep(1.0)  # try again later, as the 1013 asks
         if self.ready.get("type") != "ready":
             await connection.close()
             raise ConnectionError(f"{self.url}: expected 'ready' after hello, got {self.ready}")

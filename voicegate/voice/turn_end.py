@@ -176,6 +176,7 @@ class SemanticTurnEnd:
             logger.warning("end-of-turn model failed (%s): the words decide", error)
             self._probability = 1.0
         self._check = None
+        logger.debug("end-of-turn model: %.2f complete", self._probability)
         self._decide()
         if self._text is None and self._complete() and self._words_late is None:
             loop = asyncio.get_running_loop()
