@@ -168,11 +168,11 @@ def test_a_whole_turn_in_order() -> None:
 
 def test_barge_in_and_interrupted_end() -> None:
     protocol = _ready()
-    protocol.barge_in()
+    protocol.barge_in("speaking", "confirmed", 120.0, "")
     protocol.barge_in("thinking", "semantic", 312.34, "wait, stop")
     protocol.tts_end("e2", interrupted=True)
     assert _sent(protocol) == [
-        {"type": "barge_in", "during": "speaking", "strategy": "client", "speech_ms": None,
+        {"type": "barge_in", "during": "speaking", "strategy": "confirmed", "speech_ms": 120.0,
          "text": ""},
         {"type": "barge_in", "during": "thinking", "strategy": "semantic", "speech_ms": 312.3,
          "text": "wait, stop"},

@@ -104,15 +104,15 @@ class BargeIn:
     """The caller interrupted an answer being prepared (``during="thinking"``) or played
     (``"speaking"``): it was cut, and its queued audio dropped.
 
-    ``strategy`` is the interruption strategy that decided (``"client"`` when the
-    client's ``interrupt`` asked), ``speech_ms`` how long the caller had spoken by then
-    and ``text`` the words heard by then (possibly none).
+    ``strategy`` is the interruption strategy that decided, ``speech_ms`` how long the
+    caller had spoken by then and ``text`` the words heard by then (possibly none). (A
+    client's own ``interrupt`` is no barge-in.)
     """
 
-    during: str = Floor.SPEAKING.value
-    strategy: str = "client"
-    speech_ms: float | None = None
-    text: str = ""
+    during: str
+    strategy: str
+    speech_ms: float
+    text: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -296,20 +296,14 @@ class VoiceProtocol:
         """Whose turn it is now: ``listening``, ``thinking`` or ``speaking``."""
         self._send_session({"type": "turn_state", "state": state})
 
-    def barge_in(
-        self,
-        during: str = "speaking",
-        strategy: str = "client",
-        speech_ms: float | None = None,
-        text: str = "",
-    ) -> None:
+    def barge_in(self, during: str, strategy: str, speech_ms: float, text: str) -> None:
         """The caller interrupted the answer: drop the audio you have queued."""
         self._send_session(
             {
                 "type": "barge_in",
                 "during": during,
                 "strategy": strategy,
-                "speech_ms": None if speech_ms is None else round(speech_ms, 1),
+                "speech_ms": round(speech_ms, 1),
                 "text": text,
             }
         )
