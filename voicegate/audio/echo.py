@@ -19,8 +19,9 @@ canceller's output is used only where there is an echo to cancel: once an
 the echo path (it starts without, and needs about 1.5 s of an answer), or while the
 :class:`~voicegate.audio.echo_match.EchoMatcher` does not know yet or finds the echo in
 what the microphone picks up now (within 0.1 s). A sound it judges not to be the echo
-(a headset caller) passes raw, and so does everything while nothing played for 3 s; the
-canceller keeps adapting throughout.
+(a headset caller; a judgement it makes once 0.75 s of the answer has played) passes
+raw, and so does everything while nothing played for 3 s; the canceller keeps adapting
+throughout.
 AEC3 fills what it suppresses with comfort noise, about -62 dBFS in its first seconds,
 which voice activity detectors take for speech: blocks it leaves under
 :data:`COMFORT_NOISE_DBFS` are silenced. Optional noise suppression runs after it, in a

@@ -14,7 +14,7 @@ here, and the words decide as before.
 The verdict (:attr:`EchoMatcher.verdict`) is judged every 0.1 s of the microphone and
 holds through quiet windows: ``True`` the echo, ``False`` a sound that is not (or nothing
 played for 3 s, so no echo can come), ``None`` not known yet (audio started to play again
-after 3 s of none, and nothing loud was heard since).
+after 3 s of none, and no loud sound could be told since).
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ ECHO_MATCH = 0.8
 """The normalised correlation at which the sound is the echo."""
 QUIET = 30.0
 """A window whose RMS is under this (about -60 dBFS) is silence, no echo."""
+ECHO_DELAY = SAMPLE_RATE // 2
+"""The longest echo delay allowed for (0.5 s): a sound is judged not to be the echo only
+once this much more than the window has played, so that the start of an answer's echo,
+which the played audio does not cover yet, is never taken for another sound."""
 JUDGE_EVERY = SAMPLE_RATE // 10
 """A judgement holds for the next 0.1 s of the microphone."""
 _FFT = 1 << int(np.ceil(np.log2(WINDOW + SEARCHED)))
@@ -56,6 +60,8 @@ class EchoMatcher:
         """The next audio played."""
         if self._since_played >= SEARCHED:
             self.verdict = None  # playing again: an echo may come, a sound must be judged
+            self._played.clear()  # what played before cannot echo any more
+            self._played_samples = 0
         self._since_played = 0
         self._played_samples += _keep(self._played, block, self._played_samples, SEARCHED)
 
@@ -77,7 +83,8 @@ class EchoMatcher:
         return self.verdict is True
 
     def _judge(self) -> bool | None:
-        """Whether the last 0.25 s matches; None if it is too quiet to tell."""
+        """Whether the last 0.25 s matches; None if it is too quiet to tell, or matches
+        nothing while too little has played to tell (:data:`ECHO_DELAY`)."""
         if self._heard_samples < WINDOW or self._played_samples < WINDOW:
             return None
         heard = np.concatenate(self._heard)[-WINDOW:].astype(np.float64)
@@ -91,7 +98,9 @@ class EchoMatcher:
         cumulative = np.concatenate([[0.0], np.cumsum(played**2)])
         stretch_energy = cumulative[WINDOW:] - cumulative[:-WINDOW]
         scale = np.sqrt(np.maximum(stretch_energy, 1.0) * energy)
-        return bool(np.max(np.abs(lagged) / scale) >= ECHO_MATCH)
+        if np.max(np.abs(lagged) / scale) >= ECHO_MATCH:
+            return True
+        return False if self._played_samples >= WINDOW + ECHO_DELAY else None
 
 
 def _keep(
