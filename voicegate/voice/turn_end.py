@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 TURN_WINDOW_S = 8.0
 """The end-of-turn model hears at most the last 8 s of an utterance."""
-WORDS_WAIT_S = 0.4
+WORDS_WAIT_S = 1.0
 """How long a complete answer of the model waits for the transcript of the speech so far."""
 
 UNFINISHED_ENDINGS = frozenset(
