@@ -87,8 +87,8 @@ def test_the_language_and_the_recognisers_device(tmp_path: Path) -> None:
         "es",
     )
     assert config.stt_batch == 16  # env over file
-    with pytest.raises(ConfigError, match="--stt-batch: expected an integer from 1 to 64"):
-        load_config(_parse("--stt-batch", "0"), environ={})
+    with pytest.raises(ConfigError, match="--stt-batch: expected an integer from 0 to 64"):
+        load_config(_parse("--stt-batch", "-1"), environ={})
 
 
 def test_boolean_flag_overrides_file(tmp_path: Path) -> None:
