@@ -27,6 +27,7 @@ import platform
 import re
 import shlex
 import tempfile
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -212,18 +213,22 @@ def plot(document: dict[str, Any], path: Path) -> None:
     figure, axes = plt.subplots(1, len(counts), figsize=(4.5 * len(counts), 4.5), squeeze=False)
     for axis, count in zip(axes[0], counts, strict=True):
         rows = [level for level in levels if level["clients"] == count]
-        labels = [f"{row['setting']}\n(round {row['round'] + 1})" for row in rows]
+        labels = [
+            f"{textwrap.fill(row['setting'], 16)}\nround {row['round'] + 1}, load "
+            f"{row['load_average_1m']:.0f}\n{row['failed']} of {row['turns']} failed"
+            for row in rows
+        ]
         p50 = [row["first_audio_ms"]["p50"] or 0 for row in rows]
         p95 = [row["first_audio_ms"]["p95"] or 0 for row in rows]
         x = np.arange(len(rows))
         colours = [f"C{names.index(row['setting'])}" for row in rows]
-        axis.bar(x - 0.2, p50, 0.4, color=colours, alpha=0.55, label="p50")
-        axis.bar(x + 0.2, p95, 0.4, color=colours, label="p95")
-        axis.axhline(1000, color="grey", linestyle="--", linewidth=1)
+        axis.bar(x - 0.2, p50, 0.4, color=colours, alpha=0.5, label="p50 (light)")
+        axis.bar(x + 0.2, p95, 0.4, color=colours, label="p95 (dark)")
+        axis.axhline(1000, color="grey", linestyle="--", linewidth=1, label="1 s goal")
         axis.set_xticks(x, labels, fontsize=7)
         axis.set_title(f"N = {count} WebSocket callers")
         axis.set_ylabel("first answer audio after speech (ms)")
-    axes[0][0].legend(["1 s goal", "p50 (light)", "p95 (dark)"], fontsize=8)
+    axes[0][0].legend(fontsize=8)
     load = document["machine"]["load_average"]
     figure.suptitle(
         f"voicegate turn latency by setting ({document['machine']['cpus']} CPUs, "
