@@ -365,3 +365,20 @@ async def test_a_worker_within_its_limit_skips_nothing(worker: InferenceWorker) 
     clock.now += 4.0  # 40% busy
     gate.open()
     assert await asyncio.gather(first, partial) == ["first", "PARTIAL"]
+
+
+async def test_a_promoted_jobs_wait_counts_from_its_promotion(worker: InferenceWorker) -> None:
+    clock = FakeClock()
+    lanes = InferenceLanes(worker, window=10.0, clock=clock)
+    gate, first = await blocked(lanes)
+    paused = asyncio.create_task(lanes.offer("s", upper, lambda: "paused", urgent=True))
+    await asyncio.sleep(0)
+    clock.now += 3.0  # 3 s as a partial: no final waited meanwhile
+    assert lanes.pressure().waiting == 0
+    lanes.promote("s")  # the utterance ended: from now on a final waits
+    clock.now += 0.5
+    assert lanes.pressure().wait_s == pytest.approx(0.5)
+    gate.open()
+    assert await asyncio.gather(first, paused) == ["first", "PAUSED"]
+    # the mean of the first job's wait (0 s) and the promoted one's as a final (0.5 s, not 3.5 s)
+    assert lanes.pressure().wait_s == pytest.approx(0.25)

@@ -175,11 +175,13 @@ class InferenceLanes:
         return job
 
     def promote(self, key: Hashable) -> None:
-        """Move the optional job of ``key`` still waiting to the end of the required lane."""
+        """Move the optional job of ``key`` still waiting to the end of the required lane; its
+        wait as a required job (which :meth:`pressure` measures) starts now."""
         job = self._waiting_by_key.pop(key, None)
         if job is not None:
             self._optional.remove(job)
             job.required = True
+            job.submitted = self._clock()  # a required job's wait starts here
             self._required.append(job)
             self._dispatch()
 
