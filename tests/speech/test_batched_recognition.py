@@ -168,6 +168,19 @@ async def test_a_batch_gives_the_transcripts_of_one_by_one(
 
 
 @pytest.mark.models
+async def test_on_the_cpu_finals_that_wait_together_are_recognised_one_by_one(
+    stt: FasterWhisperSTT, tts: PiperTTS
+) -> None:
+    """The default on the CPU: no final waits for a batch's others (on CUDA, 8 a batch)."""
+    if stt.device != "cpu":
+        pytest.skip("a GPU machine: the default there batches")
+    speech = [await tts.synthesize(sentence) for sentence in SENTENCES[:4]]
+    heard, sizes = await recognised_together(stt, [(audio, None) for audio in speech])
+    assert sizes == [1, 1, 1, 1]
+    assert word_error_rate(list(zip(SENTENCES, [t.text for t in heard], strict=False))) < 0.2
+
+
+@pytest.mark.models
 async def test_a_batch_says_each_repeating_decode_once(
     batching_stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
 ) -> None:
