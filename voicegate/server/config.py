@@ -20,7 +20,7 @@ from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
 from voicegate.errors import ConfigError
 from voicegate.redis.lease import LEASE_TTL_S
 from voicegate.server.settings_table import ENV_PREFIX, SETTINGS, Setting
-from voicegate.stt.worker import DEFAULT_MAX_BATCH
+from voicegate.stt.worker import PARTIAL_BUSY_LIMIT
 from voicegate.voice.ai import DEFAULT_AI_URL
 from voicegate.voice.session import VoiceSettings
 
@@ -37,7 +37,8 @@ class ServeConfig:
     redis_url: str | None = None
     stt_model: str = DEFAULT_STT_MODEL
     stt_device: str = "auto"
-    stt_batch: int = DEFAULT_MAX_BATCH
+    stt_batch: int = 0
+    stt_partial_busy: float = PARTIAL_BUSY_LIMIT
     tts_voice: str = DEFAULT_TTS_VOICE
     responder: str = "echo"
     ai_url: str = DEFAULT_AI_URL

@@ -15,6 +15,7 @@ from voicegate.server.config_values import (
     any_text,
     boolean,
     channel_types,
+    fraction,
     int_in,
     language_code,
     non_empty,
@@ -80,8 +81,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "stt_batch",
-        "most utterances recognised in one batched call (1: one at a time)",
-        int_in(1, 64),
+        "most utterances recognised in one batched call (1: one at a time; 0: 1 on the CPU, "
+        "8 on CUDA)",
+        int_in(0, 64),
+    ),
+    Setting(
+        "stt_partial_busy",
+        "partial transcripts are skipped while the recogniser was busier than this share of "
+        "the last 10 s (1: never skipped; the pass as a caller pauses always runs)",
+        fraction,
     ),
     Setting("tts_voice", "Piper voice id or .onnx path", non_empty),
     Setting("responder", "who answers: echo, or ai (OpenAI-compatible)", one_of("echo", "ai")),
