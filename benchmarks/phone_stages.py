@@ -13,6 +13,13 @@ caller's last speech sample to its first answer audio:
 - ``outbound``: until that audio reached the caller (encoding, pacing, the line).
 
     python benchmarks/phone_stages.py [--rounds 8]
+    python benchmarks/phone_stages.py --callers 3 --rounds 4
+
+With ``--callers N`` (more than 1) the transports share a level instead: N callers of each
+transport call at once, each speaking ``--rounds`` turns and again ``--pause`` seconds after
+its answer ended (as ``voicegate bench`` does), so the three carry the same load at the same
+moments; a turn is matched to the server's by its first answer audio. The server's log also
+counts, per transport, the stalls it fed silence for (``stalls``: no audio for 200 ms).
 
 Writes ``benchmarks/results/phone_stages.json`` and ``.png``.
 """
@@ -36,7 +43,7 @@ import numpy as np
 from voicegate.bench.caller import Caller
 from voicegate.bench.callers import make_caller
 from voicegate.bench.runner import await_answer
-from voicegate.bench.server import GatewayProcess
+from voicegate.bench.server import GatewayAddress, GatewayProcess
 from voicegate.bench.speech import SpeechClip, piper_clips
 from voicegate.bench.turns import TurnResult
 from voicegate.cli.logs import LOG_LEVEL_ENV
@@ -50,6 +57,8 @@ STAGES = ("inbound", "stt", "room", "tts", "outbound")
 ENDPOINT_S = VoiceSettings().end_of_speech_ms / 1000.0  # the end-of-speech silence
 TURN_TIMEOUT_S = 30.0
 _TURN_LINE = re.compile(r"session \S+ \((\w+)\): turn \S+ at (.*)$")
+_JOINED_LINE = re.compile(r"session (\S+) \((\w+)\) joined room")
+_STALL_LINE = re.compile(r"session (\S+): no audio for \d+ ms: feeding silence")
 
 
 def server_turns(log: str) -> list[tuple[str, dict[str, float]]]:
@@ -60,6 +69,19 @@ def server_turns(log: str) -> list[tuple[str, dict[str, float]]]:
             marks = dict(part.split("=") for part in match.group(2).split())
             turns.append((match.group(1), {name: float(value) for name, value in marks.items()}))
     return turns
+
+
+def stalls(log: str) -> dict[str, int]:
+    """How many times the server fed silence for a stalled session, per transport."""
+    kinds: dict[str, str] = {}
+    counts = dict.fromkeys(TRANSPORTS, 0)
+    for line in log.splitlines():
+        if joined := _JOINED_LINE.search(line):
+            kinds[joined.group(1)] = joined.group(2)
+            counts.setdefault(joined.group(2), 0)
+        elif (stall := _STALL_LINE.search(line)) and stall.group(1) in kinds:
+            counts[kinds[stall.group(1)]] += 1
+    return counts
 
 
 def stages(speech_end: float, heard: float, marks: dict[str, float]) -> dict[str, float]:
@@ -90,54 +112,102 @@ async def _turn(caller: Caller, clip: SpeechClip, result: TurnResult) -> tuple[f
     return speech_end, None if first is None else speech_end + first / 1000.0
 
 
-async def measure(rounds: int, pause: float) -> dict[str, Any]:
-    """Run ``rounds`` rounds of one turn per transport; the per-turn stages and summary."""
+async def measure(rounds: int, pause: float, callers: int = 1) -> dict[str, Any]:
+    """Run ``rounds`` turns per caller; the per-turn stages and summary. One caller per
+    transport speaks in turn (rotating the order each round); ``callers`` > 1 call at once."""
     load_before = os.getloadavg()
     os.environ[LOG_LEVEL_ENV] = "debug"
     with tempfile.TemporaryDirectory(prefix="voicegate-phone-stages-") as scratch:
         clips = await piper_clips(Path(scratch) / "speech")
         log_path = Path(scratch) / "serve.log"
-        spoken: list[tuple[TurnResult, float, float | None]] = []
         async with GatewayProcess(log_path) as address:
-            callers = {name: make_caller(name, address) for name in TRANSPORTS}
-            for caller in callers.values():
-                await caller.__aenter__()
-            try:
-                for index in range(rounds):
-                    order = TRANSPORTS[index % 3 :] + TRANSPORTS[: index % 3]
-                    for name in order:
-                        clip = clips[index % len(clips)]
-                        result = TurnResult(name, 1, 0, index, clip.text)
-                        speech_end, heard = await _turn(callers[name], clip, result)
-                        spoken.append((result, speech_end, heard))
-                        print(f"round {index + 1}/{rounds} {name}: {result.client_ms}", flush=True)
-                        await asyncio.sleep(pause)
-            finally:
-                for caller in callers.values():
-                    await caller.__aexit__(None, None, None)
-        logged = server_turns(log_path.read_text(errors="replace"))
-    return _document(spoken, logged, load_before)
+            if callers == 1:
+                spoken = await _in_turn(address, clips, rounds, pause)
+            else:
+                calls = [
+                    _level_caller(address, name, index, clips, rounds, pause)
+                    for index in range(callers)
+                    for name in TRANSPORTS
+                ]
+                spoken = [turn for turns in await asyncio.gather(*calls) for turn in turns]
+        log = log_path.read_text(errors="replace")
+    document = _document(spoken, server_turns(log), load_before)
+    document["callers_per_transport"] = callers
+    document["stalls"] = stalls(log)
+    return document
+
+
+Spoken = tuple[TurnResult, float, float | None]
+
+
+async def _in_turn(
+    address: GatewayAddress, clips: Sequence[SpeechClip], rounds: int, pause: float
+) -> list[Spoken]:
+    """One caller per transport, speaking in turn, the order rotating each round."""
+    spoken: list[Spoken] = []
+    callers = {name: make_caller(name, address) for name in TRANSPORTS}
+    for caller in callers.values():
+        await caller.__aenter__()
+    try:
+        for index in range(rounds):
+            order = TRANSPORTS[index % 3 :] + TRANSPORTS[: index % 3]
+            for name in order:
+                clip = clips[index % len(clips)]
+                result = TurnResult(name, 1, 0, index, clip.text)
+                speech_end, heard = await _turn(callers[name], clip, result)
+                spoken.append((result, speech_end, heard))
+                print(f"round {index + 1}/{rounds} {name}: {result.client_ms}", flush=True)
+                await asyncio.sleep(pause)
+    finally:
+        for caller in callers.values():
+            await caller.__aexit__(None, None, None)
+    return spoken
+
+
+async def _level_caller(
+    address: GatewayAddress,
+    name: str,
+    index: int,
+    clips: Sequence[SpeechClip],
+    rounds: int,
+    pause: float,
+) -> list[Spoken]:
+    """One of the callers of a shared level: its turns, each ``pause`` after the answer ended."""
+    await asyncio.sleep(index * 0.25 + TRANSPORTS.index(name) * 0.08)
+    spoken: list[Spoken] = []
+    async with make_caller(name, address) as caller:
+        for turn in range(rounds):
+            clip = clips[(index * rounds + turn) % len(clips)]
+            result = TurnResult(name, 0, index, turn, clip.text)
+            speech_end, heard = await _turn(caller, clip, result)
+            spoken.append((result, speech_end, heard))
+            print(f"{name} caller {index + 1} turn {turn + 1}: {result.client_ms}", flush=True)
+            ended = caller.answer_ended(speech_end) or time.monotonic()
+            await asyncio.sleep(max(0.0, ended + pause - time.monotonic()))
+    return spoken
 
 
 def _document(
-    spoken: Sequence[tuple[TurnResult, float, float | None]],
+    spoken: Sequence[Spoken],
     logged: Sequence[tuple[str, dict[str, float]]],
     load_before: tuple[float, float, float],
 ) -> dict[str, Any]:
     turns = []
     for result, speech_end, heard in spoken:
-        row: dict[str, Any] = {"transport": result.transport, "round": result.turn}
+        row: dict[str, Any] = {
+            "transport": result.transport,
+            "caller": result.client,
+            "round": result.turn,
+        }
         row["first_audio_ms"] = result.client_ms.get("first_audio")
-        marks = next(
-            (
-                m
-                for kind, m in logged
-                if kind == result.transport
-                and heard is not None
-                and speech_end < m["endpointed"] < m["first_audio"] <= heard + 0.001
-            ),
-            None,
-        )
+        candidates = [
+            m
+            for kind, m in logged
+            if kind == result.transport
+            and heard is not None
+            and speech_end < m["endpointed"] < m["first_audio"] <= heard + 0.001
+        ]  # the one whose first audio this caller heard: the latest before it
+        marks = max(candidates, key=lambda m: m["first_audio"], default=None)
         if heard is not None and marks is not None:
             row["stages_ms"] = stages(speech_end, heard, marks)
         else:
@@ -154,6 +224,11 @@ def _document(
                 if mine
             },
             "first_audio": round(float(np.median([t["first_audio_ms"] for t in mine])), 1)
+            if mine
+            else None,
+            "first_audio_p95": round(
+                float(np.percentile([t["first_audio_ms"] for t in mine], 95)), 1
+            )
             if mine
             else None,
         }
@@ -199,12 +274,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--pause", type=float, default=1.0)
+    parser.add_argument("--callers", type=int, default=1, help="callers per transport at once")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    document = asyncio.run(measure(args.rounds, args.pause))
+    document = asyncio.run(measure(args.rounds, args.pause, args.callers))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{NAME}.json").write_text(json.dumps(document, indent=2))
     print(json.dumps(document["summary_p50_ms"], indent=2))
+    print("stalls fed with silence:", document["stalls"])
     plot(document, args.out / f"{NAME}.png")
 
 

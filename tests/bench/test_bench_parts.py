@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tqdm import tqdm
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.bench import runner
+from voicegate.bench.callers import WebSocketCaller
 from voicegate.bench.phone_callers import QUIET_S, SIPCaller, TwilioCaller
 from voicegate.bench.report import format_table, summarize
-from voicegate.bench.runner import await_answer
+from voicegate.bench.runner import BenchConfig, await_answer
 from voicegate.bench.server import GatewayAddress
 from voicegate.bench.sip_client import HeardPacket
 from voicegate.bench.speech import clip_from_audio
@@ -128,6 +133,8 @@ def test_a_sip_turn_starts_at_the_first_sound_and_ends_after_a_silent_stretch() 
     assert not caller.turn_finished(9.5)  # the answer still plays
     caller._phone.heard += quiet
     assert caller.turn_finished(9.5)
+    # it ended when its last loud packet had played, QUIET_S before the phone could tell
+    assert caller.answer_ended(9.5) == pytest.approx(11.38 + 0.02)
     result = TurnResult("sip", 1, 0, 0, "Hello.")
     caller.measure(result, 9.5, 10.0)
     assert result.client_ms == {"first_audio": 380.0}  # not the loud packet before the turn
@@ -141,8 +148,10 @@ def test_a_twilio_turn_starts_at_its_first_media_and_ends_with_the_mark_after_it
     assert caller.answered(9.5)
     assert not caller.answered(10.4)
     assert not caller.turn_finished(9.5)
+    assert caller.answer_ended(9.5) is None
     stream.record.marks_echoed.append((12.0, "e1"))
     assert caller.turn_finished(9.5)
+    assert caller.answer_ended(9.5) == 12.0  # the mark's echo: its audio had played
     result = TurnResult("twilio", 1, 0, 0, "Hello.")
     caller.measure(result, 9.5, 10.0)
     assert result.client_ms == {"first_audio": 300.0}
@@ -174,3 +183,69 @@ async def test_a_turn_waits_for_its_answer_to_start_then_to_end() -> None:
     )
     caller.ended = 9.0
     assert await await_answer(caller, 5.0, 0.05) is None  # type: ignore[arg-type]
+
+
+def test_a_websocket_answer_ends_with_its_tts_end() -> None:
+    caller = WebSocketCaller(GatewayAddress("127.0.0.1", 8765))
+    messages = caller._client.recording.messages
+    messages += [(8.0, {"type": "tts_end"}), (10.2, {"type": "tts_start"})]
+    assert caller.answer_ended(9.5) is None  # an earlier answer's end is not this turn's
+    messages.append((11.5, {"type": "tts_end"}))
+    assert caller.answer_ended(9.5) == 11.5
+
+
+class _GapCaller:
+    """A caller answered at once, whose answers ended ``ended_ago`` seconds before it knew."""
+
+    def __init__(self, ended_ago: float) -> None:
+        self.ended_ago = ended_ago
+        self.spoke: list[float] = []
+        self.ends: list[float] = []
+
+    async def __aenter__(self) -> _GapCaller:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    async def speak(self, clip: object) -> float:
+        self.spoke.append(time.monotonic())
+        return self.spoke[-1]
+
+    def answered(self, since: float) -> bool:
+        return True
+
+    def turn_finished(self, since: float) -> bool:
+        return True
+
+    def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
+        self.ends.append(time.monotonic() - self.ended_ago)
+
+    def answer_ended(self, since: float) -> float | None:
+        return self.ends[-1]
+
+
+async def test_every_caller_speaks_again_a_pause_after_its_answer_ended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    late = _GapCaller(ended_ago=0.3)  # knew of the end 0.3 s late (as a SIP phone does)
+    monkeypatch.setattr(runner, "make_caller", lambda transport, address: late)
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(runner.asyncio, "sleep", sleep)
+    config = BenchConfig(clients=(1,), turns=2, transports=("sip",), pause=1.3)
+    clip = clip_from_audio(
+        "Hello.", Path("hello.wav"), AudioFrame(np.full(800, 8000, np.int16), 16000)
+    )
+    with tqdm(disable=True) as progress:
+        address = GatewayAddress("127.0.0.1", 1)
+        results = await runner._call(config, address, "sip", 1, 0, [clip], progress)
+    assert [r.error for r in results] == [None, None]
+    gaps = slept[1:]  # after the stagger (0 s for the first caller): one gap per turn
+    assert len(gaps) == 2
+    assert all(0 < gap <= 1.0 for gap in gaps)  # the pause from the end, less the 0.3 s

@@ -3,6 +3,7 @@ real turn (fast harness) come back in order and cut into the benchmark's stages.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 from pathlib import Path
@@ -11,6 +12,7 @@ from types import ModuleType
 import pytest
 
 from voicegate.testing import ScriptedSTT, voice_harness
+from voicegate.testing.harness import silence
 from voicegate.voice.notices import AnswerEnded, TurnMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,3 +62,31 @@ async def test_a_turns_logged_marks_parse_into_ordered_stages(
     assert sum(stages.values()) + phone_stages.ENDPOINT_S * 1000 == pytest.approx(
         (heard - speech_end) * 1000, abs=0.5
     )
+
+
+async def test_the_stalls_the_server_fed_silence_for_are_counted_per_transport(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    phone_stages = _phone_stages()
+    caplog.set_level(logging.DEBUG, logger="voicegate.voice")
+
+    async def stalls_reach(count: int) -> None:
+        async with asyncio.timeout(10):
+            while phone_stages.stalls(caplog.text)[kind] < count:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+
+    async with (
+        voice_harness(ScriptedSTT(["hello"])) as harness,
+        harness.call() as caller,
+        harness.call() as other_caller,
+    ):
+        await caller.say(speech_ms=100)
+        await other_caller.say(speech_ms=100)
+        kind = caller.transport.kind
+        assert phone_stages.stalls(caplog.text)[kind] == 0
+        harness.clock.advance(1.0)  # neither sends for a second: the watchdog feeds silence
+        await stalls_reach(2)
+        await caller.send(silence(20))  # back: its next stall is a new episode
+        harness.clock.advance(1.0)
+        await stalls_reach(3)
+        assert phone_stages.stalls(caplog.text)[kind] == 3  # once per stall, not per frame

@@ -1,6 +1,7 @@
 """The inbound mixer: batched passes, no waiting between sessions, silence for stalled clients."""
 
 import asyncio
+import logging
 
 import numpy as np
 import pytest
@@ -77,6 +78,29 @@ async def test_a_stalled_session_gets_silence_so_time_goes_on() -> None:
     assert all(not speech for _, speech, _ in got[2:])
     timestamps = [frame.timestamp for frame, _, _ in got]
     assert timestamps == pytest.approx([0.02 * i for i in range(len(got))])
+    mixer.remove_session("a")
+    await mixer.close()
+
+
+async def test_a_stall_is_logged_with_the_silence_fed_in_its_place(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mixer = InboundMixer(EnergyVAD(), stall_ms=60)
+    mixer.add_session("a", 16000, 1, _collector([]))
+    loop = asyncio.get_running_loop()
+    with caplog.at_level(logging.DEBUG, logger="voicegate.voice.inbound"):
+        mixer.push("a", _tone(16000, 1, 20))
+        began = loop.time()
+        await asyncio.sleep(0.3)
+        mixer.push("a", _tone(16000, 1, 20))
+        stalled_ms = (loop.time() - began) * 1000
+    stalls = [r.getMessage() for r in caplog.records if "no audio for" in r.getMessage()]
+    again = [r.getMessage() for r in caplog.records if "audio again" in r.getMessage()]
+    assert len(stalls) == 1  # once per stall, not once per silent frame
+    assert len(again) == 1
+    fed_ms = int(again[0].split("after a stall: ")[1].split(" ms")[0])
+    assert 0 < fed_ms <= stalled_ms
+    assert fed_ms % 20 == 0  # whole frames of silence
     mixer.remove_session("a")
     await mixer.close()
 

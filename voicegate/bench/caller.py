@@ -32,6 +32,11 @@ class Caller(AbstractAsyncContextManager["Caller"], Protocol):
     def turn_finished(self, since: float) -> bool:
         """Whether the turn that began at ``since`` is over (its answer played)."""
 
+    def answer_ended(self, since: float) -> float | None:
+        """When the answer of the turn that began at ``since`` ended at the caller, once
+        :meth:`turn_finished` (None if it never began): each kind of caller learns of the
+        end differently, some later than others, and the next turn counts from this."""
+
     def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
         """Fill ``result`` with the figures of the turn that began at ``since``."""
 

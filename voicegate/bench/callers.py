@@ -34,6 +34,10 @@ class _ProtocolCaller(ClientCaller):
     def turn_finished(self, since: float) -> bool:
         return turn_finished(self._turn(since))
 
+    def answer_ended(self, since: float) -> float | None:
+        """When ``tts_end`` came: the server sends it once the answer has played."""
+        return next((at for at, m in self._turn(since) if m["type"] == "tts_end"), None)
+
     def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
         turn = self._turn(since)
         measure_turn(result, turn, speech_end, self.first_answer_audio(turn))

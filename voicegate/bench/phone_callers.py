@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
-from voicegate.audio.frame import SILENCE_DBFS
+from voicegate.audio.frame import FRAME_MS, SILENCE_DBFS
 from voicegate.audio.resample import resample
 from voicegate.bench.caller import ClientCaller, arrived_since
 from voicegate.bench.phone_line import RATE
@@ -23,6 +23,7 @@ from voicegate.bench.turns import TurnResult, measure_answer
 from voicegate.bench.twilio_client import TwilioMediaStreamClient, fetch_twiml, stream_of
 
 QUIET_S = 0.8
+PACKET_S = FRAME_MS / 1000
 
 
 class TwilioCaller(ClientCaller):
@@ -45,8 +46,14 @@ class TwilioCaller(ClientCaller):
         return self._first_media(since) is not None
 
     def turn_finished(self, since: float) -> bool:
+        return self.answer_ended(since) is not None
+
+    def answer_ended(self, since: float) -> float | None:
+        """When the mark after the answer was echoed: its audio had played."""
         first = self._first_media(since)
-        return first is not None and any(at > first for at, _ in self._stream.record.marks_echoed)
+        if first is None:
+            return None
+        return next((at for at, _ in self._stream.record.marks_echoed if at > first), None)
 
     def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
         measure_answer(result, speech_end, self._first_media(speech_end))
@@ -82,6 +89,11 @@ class SIPCaller(ClientCaller):
             return False
         heard = self._phone.heard
         return heard[-1].arrived - loud[-1].arrived > QUIET_S
+
+    def answer_ended(self, since: float) -> float | None:
+        """When the answer's last loud packet had played (known :data:`QUIET_S` later)."""
+        loud = self._loud(since)
+        return loud[-1].arrived + PACKET_S if loud else None
 
     def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
         loud = self._loud(speech_end)

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from voicegate.bench.caller import Caller
 from voicegate.bench.callers import TRANSPORTS, make_caller
+from voicegate.bench.phone_callers import QUIET_S
 from voicegate.bench.report import format_table, plot, write_json
 from voicegate.bench.server import SERVE_ARGS, GatewayAddress, GatewayProcess, wait_accepting
 from voicegate.bench.speech import SpeechClip, piper_clips
@@ -42,7 +43,12 @@ class BenchConfig:
 
     ``urls`` target running gateways (the page URLs they printed, their SIP on ``sip_port``;
     several processes of one gateway take the callers in turn) instead of starting
-    ``voicegate serve``; ``turn_timeout`` bounds the wait for a turn's answer.
+    ``voicegate serve``; ``turn_timeout`` bounds the wait for a turn's answer. Each
+    caller speaks again ``pause`` seconds after its answer ended (see
+    :meth:`~voicegate.bench.caller.Caller.answer_ended`), the same for every transport: a
+    SIP phone knows of the end :data:`~voicegate.bench.phone_callers.QUIET_S` later, so
+    the default pause is that long (a shorter one would give SIP callers longer pauses,
+    hence less load, than the others).
     """
 
     clients: tuple[int, ...] = (1, 2, 4, 8)
@@ -52,7 +58,7 @@ class BenchConfig:
     urls: tuple[str, ...] = ()
     sip_port: int = 5060
     turn_timeout: float = 30.0
-    pause: float = 0.5
+    pause: float = QUIET_S
     stagger: float = 0.25
 
     def __post_init__(self) -> None:
@@ -119,7 +125,8 @@ async def _call(
                 result.error = late or result.error
                 done += 1
                 progress.update(1)
-                await asyncio.sleep(config.pause)
+                ended = caller.answer_ended(speech_end) or time.monotonic()
+                await asyncio.sleep(max(0.0, ended + config.pause - time.monotonic()))
     except Exception as exc:  # a failed call is a result: record it, go on
         logger.warning("%s caller %d of %d failed: %s", transport, client + 1, clients, exc)
         for result in results[done:]:

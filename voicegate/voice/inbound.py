@@ -67,6 +67,7 @@ class _Session:
     carry: Samples | None = None  # a partial frame waiting for the rest
     stream_time: float = 0.0
     silence_until: float = 0.0
+    stalled_at: float | None = None  # when silence was first fed in the stall under way
     held_since: float | None = None  # the session's audio is held back (see InboundMixer.hold)
 
     def add(self, samples: Samples) -> None:
@@ -220,6 +221,13 @@ class InboundMixer:
             session.dropping = True
             return
         session.dropping = False
+        if session.stalled_at is not None:
+            logger.debug(
+                "session %s: audio again after a stall: %.0f ms of silence fed in its place",
+                session_id,
+                (session.silence_until - session.stalled_at) * 1000.0,
+            )
+            session.stalled_at = None
         session.covered_until += frame.duration
         session.received += frame.duration
         self._buffer(session_id, session, frame.samples)
@@ -285,6 +293,13 @@ class InboundMixer:
                     shape = (path.frame_samples * count, path.in_channels)
                     silence = np.zeros(shape, np.int16)
                     session.carry = None
+                    if session.stalled_at is None:
+                        session.stalled_at = since
+                        logger.debug(
+                            "session %s: no audio for %.0f ms: feeding silence",
+                            session_id,
+                            (now - session.covered_until) * 1000.0,
+                        )
                     session.silence_until = since + count * self._frame_s
                     session.received += count * self._frame_s  # the stream's time goes on
                     self._buffer(session_id, session, silence)

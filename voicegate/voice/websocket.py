@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 SUBPROTOCOL_PREFIX = "voicegate."
 """The first offered subprotocol starting with this is accepted and echoed (browsers need it)."""
+INBOX_MESSAGES = 32
+"""The client's messages read off the socket ahead of the session (0.64 s of 20 ms frames);
+beyond them, reading waits, and the server's TCP window slows the client down."""
 
 
 class WebSocketTransport(VoiceTransport):
@@ -60,6 +63,7 @@ class WebSocketTransport(VoiceTransport):
         self._playout = PlayoutBuffer(output_rate)
         self._writer = SocketWriter(socket, self._too_slow, send_timeout=send_timeout)
         self._ended = asyncio.Event()
+        self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue(INBOX_MESSAGES)
         self._pacer: asyncio.Task[None] | None = None
         self._played_until = 0.0
         self._to_play: deque[asyncio.TimerHandle] = deque()  # played_handler calls, in order
@@ -96,16 +100,17 @@ class WebSocketTransport(VoiceTransport):
         self._pacer = asyncio.create_task(self._pace(), name=f"ws-pacer-{session_id}")
 
     async def frames(self) -> AsyncIterator[AudioFrame]:
-        """The client's audio; the messages the session acts on go to its message handler."""
-        ended = asyncio.create_task(self._ended.wait())
+        """The client's audio; the messages the session acts on go to its message handler.
+
+        A reader task takes the client's messages off the socket as they come; what it has
+        read is handled here without waiting for the event loop between messages, so a busy
+        loop never leaves audio unread (audio that waits unread looks like a client that
+        stopped sending, and is replaced by silence: see :mod:`voicegate.voice.inbound`).
+        """
+        reader = asyncio.create_task(self._read(), name=f"ws-reader-{self._session_id}")
         try:
-            while True:
-                receiving = asyncio.ensure_future(self._socket.receive())
-                await asyncio.wait({receiving, ended}, return_when=asyncio.FIRST_COMPLETED)
-                if not receiving.done():
-                    receiving.cancel()
-                    return
-                for event in self._protocol.receive(receiving.result()):
+            while not self._ended.is_set() and (message := await self._inbox.get()) is not None:
+                for event in self._protocol.receive(message):
                     if isinstance(event, AudioIn):
                         yield self._frame(event.pcm)
                     elif isinstance(event, Bye):
@@ -117,11 +122,24 @@ class WebSocketTransport(VoiceTransport):
                 self._send()
                 if self._protocol.close_code is not None:
                     return
+        finally:
+            reader.cancel()
+
+    async def _read(self) -> None:
+        """Move the client's messages into the inbox (at most ``INBOX_MESSAGES`` ahead of
+        :meth:`frames`); None when the socket has closed."""
+        try:
+            while True:
+                await self._inbox.put(await self._socket.receive())
         except SocketClosedError as closed:
             logger.info("session %s: %s", self._session_id, closed)
-            return
-        finally:
-            ended.cancel()
+            await self._inbox.put(None)
+
+    def _end_input(self) -> None:
+        """Make :meth:`frames` return: the session is ending."""
+        self._ended.set()
+        with contextlib.suppress(asyncio.QueueFull):  # a full inbox: frames() sees _ended
+            self._inbox.put_nowait(None)
 
     async def play(self, frame: AudioFrame) -> None:
         """Queue answer audio for the pacer, once at most ``PLAY_AHEAD_S`` are queued."""
@@ -152,7 +170,7 @@ class WebSocketTransport(VoiceTransport):
         """Close the connection with ``code`` once what is queued is sent."""
         self._protocol.close(code, reason)
         self._send()
-        self._ended.set()
+        self._end_input()
         if self._pacer is not None:
             self._pacer.cancel()
             await asyncio.gather(self._pacer, return_exceptions=True)
@@ -168,7 +186,7 @@ class WebSocketTransport(VoiceTransport):
         """The client does not read: the session ends (the writer closes the socket)."""
         self._protocol.close(CloseCode.TOO_SLOW, TOO_SLOW)
         self._protocol.data_to_send()  # nothing more reaches a client that does not read
-        self._ended.set()
+        self._end_input()
 
     def _played(self, frame: AudioFrame) -> None:
         self._to_play.popleft()  # this call: they fire in the order they were scheduled
