@@ -18,7 +18,7 @@ STORY = "Once upon a time there was a lighthouse keeper who lived alone on a roc
 
 @pytest.mark.parametrize(
     "text", ["Uh-huh.", "Mm-hmm.", "mhm", "Hmmm.", "Yeah.", "Right.", "Okay.", "Yeah, okay.",
-             "Oh, I see.", "Sure thing"]
+             "Oh, I see.", "Sure thing", "Uh.", "Ow."]
 )  # fmt: skip
 def test_acknowledgements(text: str) -> None:
     assert is_acknowledgement(text)
@@ -26,7 +26,7 @@ def test_acknowledgements(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text", ["", "...", "Wait.", "No.", "Stop.", "Sorry?", "Yeah, but I wanted pasta.",
-             "okay okay okay okay okay", "Um, well."]
+             "okay okay okay okay okay", "Um, well.", "Uh, so."]
 )  # fmt: skip
 def test_not_acknowledgements(text: str) -> None:
     assert not is_acknowledgement(text)
@@ -91,14 +91,24 @@ def test_semantic_lets_acknowledgements_pass_and_words_interrupt() -> None:
     semantic = _contest(InterruptionStrategy.SEMANTIC)
     assert semantic.on_words("uh-huh", STORY, final=False) is Verdict.WAIT
     assert semantic.on_words("Uh-huh.", STORY, final=True) is Verdict.ACKNOWLEDGEMENT
-    assert semantic.on_words("yeah but", STORY, final=False) is Verdict.INTERRUPT
-    # the start of an acknowledgement waits for the words that tell
-    assert semantic.on_words("Thank", STORY, final=False) is Verdict.WAIT
-    assert semantic.on_words("Uh", STORY, final=False) is Verdict.WAIT
-    assert semantic.on_words("Thank you.", STORY, final=True) is Verdict.ACKNOWLEDGEMENT
-    assert semantic.on_words("Uh, wait", STORY, final=False) is Verdict.INTERRUPT
     assert semantic.on_words("Wait, stop.", STORY, final=True) is Verdict.INTERRUPT
     assert semantic.on_words("", STORY, final=True) is Verdict.KEEP  # no words: no turn either
+    # the start of an acknowledgement waits for the words that tell
+    growing = _contest(InterruptionStrategy.SEMANTIC)
+    assert growing.on_words("Thank", STORY, final=False) is Verdict.WAIT
+    assert growing.on_words("Thank you.", STORY, final=True) is Verdict.ACKNOWLEDGEMENT
+
+
+def test_semantic_interrupts_on_the_second_partial_in_a_row_unlike_an_acknowledgement() -> None:
+    stop = _contest(InterruptionStrategy.SEMANTIC)
+    assert stop.on_words("Uh", STORY, final=False) is Verdict.WAIT
+    assert stop.on_words("Uh, wait", STORY, final=False) is Verdict.WAIT
+    assert stop.on_words("Uh, wait, st", STORY, final=False) is Verdict.INTERRUPT
+    made_up = _contest(InterruptionStrategy.SEMANTIC)  # a first look that made words up
+    assert made_up.on_words("I'll...", STORY, final=False) is Verdict.WAIT
+    assert made_up.on_words("Ow.", STORY, final=False) is Verdict.WAIT
+    assert made_up.on_words("yeah but", STORY, final=False) is Verdict.WAIT
+    assert made_up.on_words("Ow.", STORY, final=True) is Verdict.ACKNOWLEDGEMENT
 
 
 @pytest.mark.parametrize("strategy", list(InterruptionStrategy))

@@ -30,10 +30,13 @@ ACKNOWLEDGEMENTS: tuple[str, ...] = (
     "cool", "nice", "great", "good", "perfect", "wow", "interesting",
     "that's right", "that's true", "makes sense", "sounds good",
     "thanks", "thank you",
+    "uh", "ow",
 )  # fmt: skip
-"""English acknowledgements, said to show attention, not to take the turn. Left out on
-purpose: what asks to stop or repeat ("wait", "huh", "sorry"), disagrees ("no", "but")
-or opens a turn ("um", "well", "so")."""
+"""English acknowledgements, said to show attention, not to take the turn. "uh" and "ow"
+are what Whisper writes, besides "oh" and "ah", for a short "uh-huh" (Piper's, 0.24 s:
+which of the four depends on where it starts in the window); "uh" followed by other words
+is no acknowledgement. Left out on purpose: what asks to stop or repeat ("wait", "huh",
+"sorry"), disagrees ("no", "but") or opens a turn ("um", "well", "so")."""
 MAX_ACKNOWLEDGEMENT_WORDS = 4
 """Longer speech is someone talking, whatever its words."""
 SEMANTIC_FIRST_LOOK_MS = 200
@@ -145,6 +148,11 @@ class Contest:
     barge_in_ms: int
     heard_words: bool = False
     """Whether its words so far included some that are not the answer's echo."""
+    unlike_acknowledgement: bool = False
+    """``semantic``: whether the last partial transcript's words could not be an
+    acknowledgement's. One such partial does not interrupt, the next one that agrees does:
+    Whisper's first looks at a short sound make words up ("I'll..." for 0.2 s of a
+    0.24 s "uh-huh", whose next partial and final were "Ow.")."""
 
     def on_speech(self, spoken_ms: float, *, echo: bool = False) -> Verdict:
         """The speech has lasted ``spoken_ms`` (no words yet, or none that decided);
@@ -172,9 +180,13 @@ class Contest:
             if final and is_acknowledgement(text):
                 return Verdict.ACKNOWLEDGEMENT
             if not final and may_be_acknowledgement(text):
+                self.unlike_acknowledgement = False
                 return Verdict.WAIT  # more words, the final or SEMANTIC_WAIT_MS decide
             if words(text):
-                return Verdict.INTERRUPT
+                if final or self.unlike_acknowledgement:
+                    return Verdict.INTERRUPT
+                self.unlike_acknowledgement = True
+                return Verdict.WAIT  # the next partial confirms these words, or not
         if not final:
             return Verdict.WAIT
         if self.strategy is InterruptionStrategy.DISABLED:
