@@ -16,12 +16,13 @@ Where the microphone hears no echo at all (a headset), AEC3 would still suppress
 caller's voice while an answer plays, for seconds from each answer's start. So the
 canceller's output is used only where there is an echo to cancel: once an
 :class:`~voicegate.audio.echo_path.EchoPathDetector`, fed in the same step, has heard
-the echo path (it starts without, and needs about 1.5 s of an answer), or while the
-:class:`~voicegate.audio.echo_match.EchoMatcher` does not know yet or finds the echo in
-what the microphone picks up now (within 0.1 s). A sound it judges not to be the echo
-(a headset caller; a judgement it makes once 0.75 s of the answer has played) passes
-raw, and so does everything while nothing played for 3 s; the canceller keeps adapting
-throughout.
+the echo path (it starts without, and needs about 1.5 s of an answer), once the
+:class:`~voicegate.audio.echo_match.EchoMatcher` has found the echo in what the
+microphone picked up (the line echoes: from then on in this call), or while the matcher
+does not know yet or finds the echo now (within 0.1 s). On a line never found to echo, a
+sound the matcher judges not to be the echo (a headset caller; a judgement it makes once
+0.75 s of the answer has played) passes raw, and so does everything while nothing played
+for 3 s; the canceller keeps adapting throughout.
 AEC3 fills what it suppresses with comfort noise, about -62 dBFS in its first seconds,
 which voice activity detectors take for speech: blocks it leaves under
 :data:`COMFORT_NOISE_DBFS` are silenced. Optional noise suppression runs after it, in a
@@ -125,12 +126,19 @@ class EchoCanceller:
                 cancelled = self._run(self._canceller, block)
                 self.echo_path.picked_up(level_db(block))
                 self.echo_match.picked_up(block)
-                if self.echo_path.heard or self.echo_match.verdict is not False:
+                if self._echo_line():
                     block = cancelled if level_db(cancelled) >= COMFORT_NOISE_DBFS else _SILENT
             if self._suppressor is not None:
                 block = self._run(self._suppressor, block)
             out[index * BLOCK : (index + 1) * BLOCK] = block
         return out
+
+    def _echo_line(self) -> bool:
+        """Whether the canceller's output is used: the microphone hears what plays (its
+        levels follow the played ones, or its sound matched the played audio once in this
+        call), or what it picks up now is the echo or cannot be told yet."""
+        match = self.echo_match
+        return self.echo_path.heard or match.found or match.verdict is not False
 
     def _render_until(self, canceller: Any, slot: int) -> None:
         """Hand AEC3 the played blocks due by the microphone block ``slot``."""

@@ -32,7 +32,10 @@ SEARCHED = SAMPLE_RATE * 3
 ECHO_MATCH = 0.8
 """The normalised correlation at which the sound is the echo."""
 QUIET = 30.0
-"""A window whose RMS is under this (about -60 dBFS) is silence, no echo."""
+"""A 10 ms block whose RMS is under this (about -60 dBFS) is silence, no echo."""
+LOUD_BLOCK = SAMPLE_RATE // 100
+MIN_LOUD = SAMPLE_RATE // 10
+"""The loud part of the window judged is at least 0.1 s, else the window is too quiet."""
 ECHO_DELAY = SAMPLE_RATE // 2
 """The longest echo delay allowed for (0.5 s): a sound is judged not to be the echo only
 once this much more than the window has played, so that the start of an answer's echo,
@@ -55,6 +58,9 @@ class EchoMatcher:
         self._since_played = SEARCHED  # microphone samples since audio last played
         self.verdict: bool | None = False
         """Whether the microphone's sound is the echo (see the module's docstring)."""
+        self.found = False
+        """Whether the echo was ever found in what the microphone picked up: the line echoes
+        (another voice matches by chance at 0.61 at most, under :data:`ECHO_MATCH`)."""
 
     def played(self, block: npt.NDArray[np.int16]) -> None:
         """The next audio played."""
@@ -66,8 +72,10 @@ class EchoMatcher:
         self._played_samples += _keep(self._played, block, self._played_samples, SEARCHED)
 
     def picked_up(self, block: npt.NDArray[np.int16]) -> None:
-        """The microphone's next audio; every 0.1 s of it, the verdict is judged again."""
-        self._heard_samples += _keep(self._heard, block, self._heard_samples, WINDOW)
+        """The microphone's next audio; every 0.1 s of it, the verdict is judged again.
+        ``block`` is copied: the caller may reuse its memory (an inbound batch writes the
+        cleaned audio over it)."""
+        self._heard_samples += _keep(self._heard, block.copy(), self._heard_samples, WINDOW)
         self._since_played += len(block)
         self._since_judged += len(block)
         if self._since_judged >= JUDGE_EVERY:
@@ -83,24 +91,37 @@ class EchoMatcher:
         return self.verdict is True
 
     def _judge(self) -> bool | None:
-        """Whether the last 0.25 s matches; None if it is too quiet to tell, or matches
-        nothing while too little has played to tell (:data:`ECHO_DELAY`)."""
+        """Whether the loud part of the last 0.25 s matches; None if it is too quiet to
+        tell, or matches nothing while too little has played to tell (:data:`ECHO_DELAY`)."""
         if self._heard_samples < WINDOW or self._played_samples < WINDOW:
             return None
-        heard = np.concatenate(self._heard)[-WINDOW:].astype(np.float64)
+        heard = _loud_part(np.concatenate(self._heard)[-WINDOW:].astype(np.float64))
+        if len(heard) < MIN_LOUD:
+            return None
         played = np.concatenate(self._played).astype(np.float64)
         energy = float(heard @ heard)
-        if energy < QUIET**2 * WINDOW:
-            return None
+        size = len(heard)
         # correlation of ``heard`` with every stretch of ``played`` of its length
         spectrum = np.fft.rfft(played, _FFT) * np.conj(np.fft.rfft(heard, _FFT))
-        lagged = np.fft.irfft(spectrum, _FFT)[: len(played) - WINDOW + 1]
+        lagged = np.fft.irfft(spectrum, _FFT)[: len(played) - size + 1]
         cumulative = np.concatenate([[0.0], np.cumsum(played**2)])
-        stretch_energy = cumulative[WINDOW:] - cumulative[:-WINDOW]
+        stretch_energy = cumulative[size:] - cumulative[:-size]
         scale = np.sqrt(np.maximum(stretch_energy, 1.0) * energy)
         if np.max(np.abs(lagged) / scale) >= ECHO_MATCH:
+            self.found = True
             return True
         return False if self._played_samples >= WINDOW + ECHO_DELAY else None
+
+
+def _loud_part(heard: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``heard`` from its first to its last 10 ms block louder than :data:`QUIET`: silence
+    at either end may be a pause in the client's playout that the played audio lacks (the
+    client ran out of audio), which would spoil the match of the echo on its other side."""
+    blocks = heard[: len(heard) - len(heard) % LOUD_BLOCK].reshape(-1, LOUD_BLOCK)
+    loud = np.flatnonzero(np.mean(blocks**2, axis=1) >= QUIET**2)
+    if not len(loud):
+        return heard[:0]
+    return heard[loud[0] * LOUD_BLOCK : (loud[-1] + 1) * LOUD_BLOCK]
 
 
 def _keep(

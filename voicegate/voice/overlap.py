@@ -27,13 +27,14 @@ class Overlap:
     contest: Contest
     interrupted: bool = False
     settled: bool = False  # a verdict other than WAIT was reached
-    echo: bool = False  # its sound, when last judged while speech went on, was the echo
     speech_frames: int = 0  # frames of speech judged, and of them the echo's
     echo_frames: int = 0
 
     @property
     def mostly_echo(self) -> bool:
-        """Whether at least :data:`ECHO_SHARE` of its speech was the answer's echo."""
+        """Whether at least :data:`ECHO_SHARE` of its speech was the answer's echo: such
+        speech neither interrupts on its length nor with its words (a moment the echo is not
+        told, a window across a gap in the client's playout, does not make it the caller)."""
         return self.echo_frames >= ECHO_SHARE * max(self.speech_frames, 1)
 
     @property
@@ -47,7 +48,6 @@ class Overlap:
         """A frame (``speech`` or not; ``echo``: the sound now is the answer's echo) with
         the floor as it is now and ``spoken_ms`` of speech so far."""
         if speech:  # (the caller's silence while the answer plays is the answer's echo)
-            self.echo = echo
             self.speech_frames += 1
             self.echo_frames += echo
         if self.settled:
@@ -55,7 +55,7 @@ class Overlap:
         if floor is Floor.LISTENING:
             self.settled = True  # the answer ended first: nothing left to interrupt
             return None
-        verdict = self.contest.on_speech(spoken_ms, echo=self.echo)
+        verdict = self.contest.on_speech(spoken_ms, echo=self.mostly_echo)
         return self._act(verdict, spoken_ms, "")
 
     def first_look_due(self, spoken_ms: float) -> bool:
@@ -68,7 +68,7 @@ class Overlap:
         """A partial transcript of the speech so far, against the answer's text."""
         if self.settled or floor is Floor.LISTENING:
             return None
-        verdict = self.contest.on_words(text, answer_text, final=False, echo=self.echo)
+        verdict = self.contest.on_words(text, answer_text, final=False, echo=self.mostly_echo)
         return self._act(verdict, spoken_ms, text)
 
     def on_final(
