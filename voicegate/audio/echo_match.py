@@ -35,7 +35,8 @@ QUIET = 30.0
 """A 10 ms block whose RMS is under this (about -60 dBFS) is silence, no echo."""
 LOUD_BLOCK = SAMPLE_RATE // 100
 MIN_LOUD = SAMPLE_RATE // 10
-"""The loud part of the window judged is at least 0.1 s, else the window is too quiet."""
+"""The loud part of the window is judged alone where it lasts at least 0.1 s (a shorter
+one, the start of a sound after silence, is judged with the silence before it)."""
 ECHO_DELAY = SAMPLE_RATE // 2
 """The longest echo delay allowed for (0.5 s): a sound is judged not to be the echo only
 once this much more than the window has played, so that the start of an answer's echo,
@@ -91,15 +92,18 @@ class EchoMatcher:
         return self.verdict is True
 
     def _judge(self) -> bool | None:
-        """Whether the loud part of the last 0.25 s matches; None if it is too quiet to
-        tell, or matches nothing while too little has played to tell (:data:`ECHO_DELAY`)."""
+        """Whether the last 0.25 s (its loud part, see :data:`MIN_LOUD`) matches; None if
+        it is too quiet to tell, or matches nothing while too little has played to tell
+        (:data:`ECHO_DELAY`)."""
         if self._heard_samples < WINDOW or self._played_samples < WINDOW:
             return None
-        heard = _loud_part(np.concatenate(self._heard)[-WINDOW:].astype(np.float64))
-        if len(heard) < MIN_LOUD:
-            return None
+        heard = np.concatenate(self._heard)[-WINDOW:].astype(np.float64)
+        if len(loud := _loud_part(heard)) >= MIN_LOUD:
+            heard = loud
         played = np.concatenate(self._played).astype(np.float64)
         energy = float(heard @ heard)
+        if energy < QUIET**2 * WINDOW:
+            return None
         size = len(heard)
         # correlation of ``heard`` with every stretch of ``played`` of its length
         spectrum = np.fft.rfft(played, _FFT) * np.conj(np.fft.rfft(heard, _FFT))
