@@ -88,6 +88,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.audio.noise import is_steady_noise
 from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
 from voicegate.stt.base import Transcript, TranscriptSegment, UnsupportedLanguageError
+from voicegate.stt.log_mel import LogMel
 from voicegate.stt.text import words
 from voicegate.stt.whisper_tokens import checked_segments, opening_copy, reaches_end
 from voicegate.stt.worker import DEFAULT_MAX_BATCH, Utterance, WorkerSTT
@@ -98,10 +99,6 @@ decode failed, the 30 s one gives them)."""
 
 FRAMES_PER_SECOND = 100
 """Log-Mel frames per second of audio (a 10 ms hop)."""
-HOP_LENGTH = 160
-"""Samples per log-Mel frame at 16 kHz."""
-SILENCE_TAIL_FRAMES = 4
-"""Frames of silence after the audio that cover the last 25 ms STFT window reaching into it."""
 FULL_WINDOW_SECONDS = 30.0
 MIN_WINDOW_SECONDS = 5.0
 FIRST_BUDGET = (4, 4.5)
@@ -156,6 +153,7 @@ class FasterWhisperSTT(WorkerSTT):
         self.language = language
         self.window_margin = window_margin
         self._model: Any = None
+        self._log_mel: LogMel | None = None
         self._tokenizers: dict[str, Any] = {}
 
     def supports_language(self, language: str) -> bool:
@@ -239,6 +237,7 @@ class FasterWhisperSTT(WorkerSTT):
             compute_type=self.compute_type,
             cpu_threads=self.cpu_threads,
         )
+        self._log_mel = LogMel(self._model.feature_extractor)
         return time.perf_counter() - started
 
     def _tokenizer(self, language: str) -> Any:
@@ -312,10 +311,11 @@ class FasterWhisperSTT(WorkerSTT):
         import ctranslate2
         from faster_whisper.transcribe import get_ctranslate2_storage
 
-        model = self._model.model
+        model, log_mel = self._model.model, self._log_mel
+        assert log_mel is not None  # set with the model
         durations = [len(audio) / self.sample_rate for audio in samples]
         encodings = [
-            model.encode(get_ctranslate2_storage(self._padded_features(audio, frames)), to_cpu=True)
+            model.encode(get_ctranslate2_storage(log_mel.window(audio, frames)), to_cpu=True)
             for audio in samples  # one by one: see the module docstring
         ]
         stacked = np.concatenate([np.asarray(encoding) for encoding in encodings])
@@ -364,20 +364,6 @@ class FasterWhisperSTT(WorkerSTT):
             )
             heard.append((heard_in[index], segments))
         return heard
-
-    def _padded_features(
-        self, samples: npt.NDArray[np.float32], frames: int
-    ) -> npt.NDArray[np.float32]:
-        """The log-Mel features of ``samples`` padded with silence to ``frames`` frames.
-
-        Equal to the features of the zero-padded audio, at the cost of the audio alone: past
-        the last window that reaches into the speech, every frame of silence is the same
-        column (the spectrum's floor), so it is computed once and repeated.
-        """
-        tail = np.zeros(SILENCE_TAIL_FRAMES * HOP_LENGTH, dtype=np.float32)
-        features = self._model.feature_extractor(np.concatenate([samples, tail]))[:, :frames]
-        padded = np.pad(features, ((0, 0), (0, frames - features.shape[1])), mode="edge")
-        return np.ascontiguousarray(padded[None], dtype=np.float32)
 
 
 def resolve_device(device: str) -> str:
