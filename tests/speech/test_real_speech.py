@@ -38,6 +38,17 @@ def prompts() -> dict[str, Prompt]:
     return {prompt.name: prompt for prompt in load_prompts()}
 
 
+@pytest.fixture
+def short_window_only(stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch) -> FasterWhisperSTT:
+    """The recogniser, failing the test if an utterance falls back to the 30 s decode."""
+
+    def no_full_window(*args: object) -> None:
+        raise AssertionError("the 30 s decode ran")
+
+    monkeypatch.setattr(stt, "_transcribe_full", no_full_window)
+    return stt
+
+
 def test_the_prompts_and_their_texts() -> None:
     prompts = {prompt.name: prompt for prompt in load_prompts()}
     assert len(prompts) == 551
@@ -87,12 +98,9 @@ def test_a_text_that_only_repeats_its_opening_is_found() -> None:
 
 @pytest.mark.models
 def test_a_decode_repeating_the_utterance_is_kept_once_without_the_30s_decode(
-    stt: FasterWhisperSTT, prompts: dict[str, Prompt], monkeypatch: pytest.MonkeyPatch
+    short_window_only: FasterWhisperSTT, prompts: dict[str, Prompt]
 ) -> None:
-    def no_full_window(*args: object) -> None:
-        raise AssertionError("the 30 s decode ran")
-
-    monkeypatch.setattr(stt, "_transcribe_full", no_full_window)
+    stt = short_window_only
     for name in REPEATING_PROMPTS:
         prompt = prompts[name]
         heard = asyncio.run(stt.transcribe(prompt.audio(16000)))
@@ -102,12 +110,9 @@ def test_a_decode_repeating_the_utterance_is_kept_once_without_the_30s_decode(
 
 @pytest.mark.models
 def test_a_long_text_ending_with_an_earlier_phrase_is_kept_without_the_30s_decode(
-    stt: FasterWhisperSTT, prompts: dict[str, Prompt], monkeypatch: pytest.MonkeyPatch
+    short_window_only: FasterWhisperSTT, prompts: dict[str, Prompt]
 ) -> None:
-    def no_full_window(*args: object) -> None:
-        raise AssertionError("the 30 s decode ran")
-
-    monkeypatch.setattr(stt, "_transcribe_full", no_full_window)
+    stt = short_window_only
     for name in LONG_PROMPTS:
         prompt = prompts[name]
         said = words(normalize(asyncio.run(stt.transcribe(prompt.audio(16000))).text))
