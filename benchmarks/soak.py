@@ -11,7 +11,7 @@ server's RSS at the start, after the warm-up and at the end, and the first-audio
 is over and again near the end: over capacity, each must be refused with close code 1013.
 Progress is printed every ``--every`` seconds.
 
-    python benchmarks/soak.py [--callers 8] [--minutes 30] [--warm-up 120] [--extra 2]
+    python benchmarks/soak.py [--callers 8] [--minutes 30] [--warm-up 300] [--extra 2]
 
 Writes ``benchmarks/results/soak.json`` and ``soak.png``.
 """
@@ -280,7 +280,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--callers", type=int, default=8)
     parser.add_argument("--minutes", type=float, default=30.0)
-    parser.add_argument("--warm-up", type=float, default=120.0, help="seconds")
+    parser.add_argument("--warm-up", type=float, default=300.0, help="seconds")
     parser.add_argument("--extra", type=int, default=2, help="over-capacity callers per probe")
     parser.add_argument("--every", type=float, default=30.0, help="seconds between samples")
     parser.add_argument("--out", type=Path, default=RESULTS)
