@@ -37,10 +37,9 @@ from voicegate.bench.caller import Caller
 from voicegate.bench.callers import make_caller
 from voicegate.bench.runner import await_answer
 from voicegate.bench.server import GatewayProcess
-from voicegate.bench.speech import SpeechClip, make_clips
+from voicegate.bench.speech import SpeechClip, piper_clips
 from voicegate.bench.turns import TurnResult
 from voicegate.cli.logs import LOG_LEVEL_ENV
-from voicegate.tts.piper import PiperTTS
 from voicegate.voice.session import VoiceSettings
 
 HERE = Path(__file__).resolve().parent
@@ -96,11 +95,7 @@ async def measure(rounds: int, pause: float) -> dict[str, Any]:
     load_before = os.getloadavg()
     os.environ[LOG_LEVEL_ENV] = "debug"
     with tempfile.TemporaryDirectory(prefix="voicegate-phone-stages-") as scratch:
-        tts = PiperTTS()
-        try:
-            clips = await make_clips(tts, Path(scratch) / "speech")
-        finally:
-            tts.close()
+        clips = await piper_clips(Path(scratch) / "speech")
         log_path = Path(scratch) / "serve.log"
         spoken: list[tuple[TurnResult, float, float | None]] = []
         async with GatewayProcess(log_path) as address:

@@ -35,10 +35,9 @@ from websockets.exceptions import ConnectionClosed
 
 from voicegate.bench.load import CallerLog, Turn, rss_mib, talk
 from voicegate.bench.server import GatewayAddress, GatewayProcess
-from voicegate.bench.speech import SAMPLE_RATE, make_clips
+from voicegate.bench.speech import SAMPLE_RATE, piper_clips
 from voicegate.bench.websocket_client import PING_TIMEOUT_S
 from voicegate.store.sqlite import SQLiteStore
-from voicegate.tts.piper import PiperTTS
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -144,11 +143,7 @@ class Soak:
 
     async def run(self) -> dict[str, Any]:
         args = self.args
-        tts = PiperTTS()
-        try:
-            clips = await make_clips(tts, self.scratch / "speech")
-        finally:
-            tts.close()
+        clips = await piper_clips(self.scratch / "speech")
         data = self.scratch / "data"
         serve_args = ["--store", "sqlite", "--data-dir", str(data)]
         serve_args += ["--max-sessions", str(args.callers)]

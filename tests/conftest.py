@@ -17,7 +17,10 @@ from voicegate.tts.piper import PiperTTS
 
 @pytest.fixture(scope="session")
 def stt() -> Iterator[FasterWhisperSTT]:
-    provider = FasterWhisperSTT()
+    """Whisper tiny.en, shared by the tests: partials are never skipped for being busy, so
+    what earlier tests made the model do does not decide whether a test gets its partials
+    (the skipping is tested on its own)."""
+    provider = FasterWhisperSTT(partial_busy_limit=None)
     asyncio.run(provider.warm_up())
     yield provider
     provider.close()
@@ -26,7 +29,7 @@ def stt() -> Iterator[FasterWhisperSTT]:
 @pytest.fixture(scope="session")
 def stt_base() -> Iterator[FasterWhisperSTT]:
     """Whisper base, the multilingual recogniser (joined into the model cache once)."""
-    provider = FasterWhisperSTT("whisper-base")
+    provider = FasterWhisperSTT("whisper-base", partial_busy_limit=None)
     asyncio.run(provider.warm_up())
     yield provider
     provider.close()

@@ -87,8 +87,20 @@ def test_the_language_and_the_recognisers_device(tmp_path: Path) -> None:
         "es",
     )
     assert config.stt_batch == 16  # env over file
-    with pytest.raises(ConfigError, match="--stt-batch: expected an integer from 1 to 64"):
-        load_config(_parse("--stt-batch", "0"), environ={})
+    with pytest.raises(ConfigError, match="--stt-batch: expected an integer from 0 to 64"):
+        load_config(_parse("--stt-batch", "-1"), environ={})
+
+
+def test_the_recognisers_batch_by_device_and_its_partials_under_load() -> None:
+    defaults = load_config(_parse(), environ={})
+    assert defaults.stt_batch == 0  # 1 on the CPU, 8 on CUDA
+    assert defaults.stt_partial_busy == 0.5
+    config = load_config(_parse("--stt-partial-busy", "1"), environ={})
+    assert config.stt_partial_busy == 1.0  # partials never skipped
+    with pytest.raises(ConfigError, match="--stt-partial-busy: expected a number from 0 to 1"):
+        load_config(_parse("--stt-partial-busy", "1.5"), environ={})
+    with pytest.raises(ConfigError, match="--stt-partial-busy: expected a number from 0 to 1"):
+        load_config(_parse("--stt-partial-busy", "half"), environ={})
 
 
 def test_boolean_flag_overrides_file(tmp_path: Path) -> None:

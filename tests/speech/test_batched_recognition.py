@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pytest
@@ -15,10 +15,11 @@ import pytest
 from voicegate.audio.frame import AudioFrame
 from voicegate.bench.espeak import espeak
 from voicegate.bench.prompts import load_prompts
+from voicegate.catalog import DEFAULT_STT_MODEL
 from voicegate.stt.base import Transcript
 from voicegate.stt.wer import normalize, word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
-from voicegate.stt.worker import Utterance, WorkerSTT
+from voicegate.stt.worker import GPU_MAX_BATCH, Utterance, WorkerSTT
 from voicegate.tts.piper import PiperTTS
 
 SENTENCES = [
@@ -29,6 +30,24 @@ SENTENCES = [
     "What is the weather like in Paris today?",
     "Call my sister and tell her I will be late for dinner tonight.",
 ]
+
+
+def _batching(model: str) -> Iterator[FasterWhisperSTT]:
+    """``model`` batching as on a GPU (on the CPU it recognises one utterance at a time)."""
+    provider = FasterWhisperSTT(model, max_batch=GPU_MAX_BATCH)
+    asyncio.run(provider.warm_up())
+    yield provider
+    provider.close()
+
+
+@pytest.fixture(scope="module")
+def batching_stt() -> Iterator[FasterWhisperSTT]:
+    yield from _batching(DEFAULT_STT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def batching_stt_base() -> Iterator[FasterWhisperSTT]:
+    yield from _batching("whisper-base")
 
 
 class GatedSTT(WorkerSTT):
@@ -134,8 +153,9 @@ async def recognised_together(
 
 @pytest.mark.models
 async def test_a_batch_gives_the_transcripts_of_one_by_one(
-    stt: FasterWhisperSTT, tts: PiperTTS
+    batching_stt: FasterWhisperSTT, tts: PiperTTS
 ) -> None:
+    stt = batching_stt
     speech = [await tts.synthesize(sentence) for sentence in SENTENCES]
     silence = AudioFrame(np.zeros((16000, 1), dtype=np.int16), 16000)
     utterances: list[Utterance] = [(audio, None) for audio in [*speech, silence]]
@@ -148,11 +168,25 @@ async def test_a_batch_gives_the_transcripts_of_one_by_one(
 
 
 @pytest.mark.models
+async def test_on_the_cpu_finals_that_wait_together_are_recognised_one_by_one(
+    stt: FasterWhisperSTT, tts: PiperTTS
+) -> None:
+    """The default on the CPU: no final waits for a batch's others (on CUDA, 8 a batch)."""
+    if stt.device != "cpu":
+        pytest.skip("a GPU machine: the default there batches")
+    speech = [await tts.synthesize(sentence) for sentence in SENTENCES[:4]]
+    heard, sizes = await recognised_together(stt, [(audio, None) for audio in speech])
+    assert sizes == [1, 1, 1, 1]
+    assert word_error_rate(list(zip(SENTENCES, [t.text for t in heard], strict=False))) < 0.2
+
+
+@pytest.mark.models
 async def test_a_batch_says_each_repeating_decode_once(
-    stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
+    batching_stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Recordings whose decode runs out repeating them (all but the last), in one batch,
     without the 30 s decode."""
+    stt = batching_stt
 
     def no_full_window(*args: object) -> None:
         raise AssertionError("the 30 s decode ran")
@@ -169,7 +203,10 @@ async def test_a_batch_says_each_repeating_decode_once(
 
 
 @pytest.mark.models
-async def test_a_batch_of_languages_gives_each_its_own(stt_base: FasterWhisperSTT) -> None:
+async def test_a_batch_of_languages_gives_each_its_own(
+    batching_stt_base: FasterWhisperSTT,
+) -> None:
+    stt_base = batching_stt_base
     utterances: list[Utterance] = [
         (espeak("The train leaves at eight in the morning.", "en"), None),
         (espeak("Wir fahren morgen mit dem Zug nach Berlin.", "de"), "de"),

@@ -8,7 +8,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 
-from voicegate.inference import InferenceLanes, InferenceWorker, WorkerOverloadedError
+from voicegate.inference import (
+    InferenceLanes,
+    InferenceWorker,
+    JobSkippedError,
+    WorkerOverloadedError,
+)
 from voicegate.inference.lanes import BatchFn
 
 
@@ -303,3 +308,77 @@ async def test_an_input_that_fails_in_a_batch_fails_its_own_caller_only(
         assert isinstance(outcome, RuntimeError)
         assert "2 inputs gave 1 results" in str(outcome)
     await second
+
+
+async def test_an_urgent_optional_job_waits_ahead_of_the_others(worker: InferenceWorker) -> None:
+    lanes = InferenceLanes(worker)
+    gate, first = await blocked(lanes)
+    order: list[str] = []
+    job = recorder(order)
+    partials = [
+        asyncio.create_task(lanes.offer("a", job, lambda: "partial-a")),
+        asyncio.create_task(lanes.offer("b", job, lambda: "paused-b", urgent=True)),
+        asyncio.create_task(lanes.offer("c", job, lambda: "partial-c")),
+        asyncio.create_task(lanes.offer("d", job, lambda: "paused-d", urgent=True)),
+    ]
+    final = asyncio.create_task(lanes.run_batched(job, "final-e"))
+    await asyncio.sleep(0)
+    gate.open()
+    await asyncio.gather(first, final, *partials)
+    # finals first; then the urgent ones in their order; then the others in theirs
+    assert order == ["final-e", "paused-b", "paused-d", "partial-a", "partial-c"]
+
+
+async def test_a_busy_worker_skips_the_optional_jobs_that_are_not_urgent(
+    worker: InferenceWorker,
+) -> None:
+    clock = FakeClock()
+    lanes = InferenceLanes(worker, skip_optional_above=0.5, window=10.0, clock=clock)
+    gate, first = await blocked(lanes)
+    order: list[str] = []
+    job = recorder(order)
+    skipped = asyncio.create_task(lanes.offer("a", job, lambda: "partial-a"))
+    urgent = asyncio.create_task(lanes.offer("b", job, lambda: "paused-b", urgent=True))
+    promoted = asyncio.create_task(lanes.offer("c", job, lambda: "ended-c"))
+    await asyncio.sleep(0)
+    lanes.promote("c")  # c's utterance ended: its pass is a final's now, never skipped
+    clock.now += 6.0  # the first job held the worker 6 s of the last 10: 60% busy
+    gate.open()
+    assert await first == "first"
+    assert await promoted == "ended-c"
+    assert await urgent == "paused-b"
+    with pytest.raises(JobSkippedError, match="60% busy"):
+        await skipped
+    assert order == ["ended-c", "paused-b"]
+    with pytest.raises(JobSkippedError):  # still busy; the key is free (not "already waiting")
+        await lanes.offer("a", job, lambda: "again")
+    clock.now += 20.0  # the window has forgotten the busy spell: partials run again
+    assert await lanes.offer("a", job, lambda: "quiet") == "quiet"
+
+
+async def test_a_worker_within_its_limit_skips_nothing(worker: InferenceWorker) -> None:
+    clock = FakeClock()
+    lanes = InferenceLanes(worker, skip_optional_above=0.5, window=10.0, clock=clock)
+    gate, first = await blocked(lanes)
+    partial = asyncio.create_task(lanes.offer("a", upper, lambda: "partial"))
+    await asyncio.sleep(0)
+    clock.now += 4.0  # 40% busy
+    gate.open()
+    assert await asyncio.gather(first, partial) == ["first", "PARTIAL"]
+
+
+async def test_a_promoted_jobs_wait_counts_from_its_promotion(worker: InferenceWorker) -> None:
+    clock = FakeClock()
+    lanes = InferenceLanes(worker, window=10.0, clock=clock)
+    gate, first = await blocked(lanes)
+    paused = asyncio.create_task(lanes.offer("s", upper, lambda: "paused", urgent=True))
+    await asyncio.sleep(0)
+    clock.now += 3.0  # 3 s as a partial: no final waited meanwhile
+    assert lanes.pressure().waiting == 0
+    lanes.promote("s")  # the utterance ended: from now on a final waits
+    clock.now += 0.5
+    assert lanes.pressure().wait_s == pytest.approx(0.5)
+    gate.open()
+    assert await asyncio.gather(first, paused) == ["first", "PAUSED"]
+    # the mean of the first job's wait (0 s) and the promoted one's as a final (0.5 s, not 3.5 s)
+    assert lanes.pressure().wait_s == pytest.approx(0.25)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import FrameType
+from typing import Any
 
 import faster_whisper.utils
 import onnxruntime
@@ -13,8 +14,11 @@ import pytest
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import Resampler
+from voicegate.inference import JobSkippedError
+from voicegate.stt.base import Transcript
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
+from voicegate.stt.worker import Utterance
 from voicegate.tts.base import MAX_PIECE_CHARS, MAX_PIECE_WORDS, split_for_speech
 from voicegate.tts.piper import PiperTTS
 
@@ -130,6 +134,57 @@ async def test_partials_arrive_while_speech_goes_on(stt: FasterWhisperSTT, tts: 
     assert len(partials) >= 2
     assert partials[0][0] < pushed
     assert any(text for _, text in partials)
+
+
+async def test_a_busy_whisper_skips_partials_and_reuses_the_pass_as_the_speaker_pauses(
+    tts: PiperTTS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whisper whose worker counts as too busy for partials once it has worked at all: the
+    first partial runs, the next is skipped; the pass as the speaker pauses runs anyway and
+    is the final transcript, with no pass after the end of the utterance."""
+    sentence = "Please turn on the kitchen lights and close the blinds."
+    speech = await tts.synthesize(sentence)
+    audio = Resampler(speech.sample_rate, 16000).process(speech)
+    assert audio.duration > 1.0 + 0.7  # the audio after the first second asks for a partial
+    stt = FasterWhisperSTT(partial_busy_limit=0.0)
+    try:
+        passes: list[float] = []  # the seconds of audio of each pass the model made
+        recognise_batch = stt.recognise_batch
+
+        def counting(batch: Sequence[Utterance], *, leave_slow: bool = False) -> Any:
+            passes.extend(utterance.duration for utterance, _ in batch)
+            return recognise_batch(batch, leave_slow=leave_slow)
+
+        skipped = asyncio.Event()
+        transcribe_partial = stt.transcribe_partial
+
+        async def watched(*args: Any, **options: Any) -> Transcript:
+            try:
+                return await transcribe_partial(*args, **options)
+            except JobSkippedError:
+                skipped.set()
+                raise
+
+        monkeypatch.setattr(stt, "recognise_batch", counting)
+        monkeypatch.setattr(stt, "transcribe_partial", watched)
+        stream = stt.stream(partial_interval=0.7)
+        partials = stream.partials()
+        stream.push(AudioFrame(audio.samples[:16000], 16000))  # 1 s
+        first = await anext(partials)  # the worker was idle: the first partial runs
+        stream.push(AudioFrame(audio.samples[16000:], 16000))
+        await skipped.wait()  # the worker has worked: the next partial is skipped
+        assert passes == [pytest.approx(1.0)]
+        stream.settle()  # the speaker pauses: this pass runs
+        paused = await anext(partials)
+        final = await stream.finish()
+        assert passes == [pytest.approx(1.0), pytest.approx(audio.duration)]
+        assert first.text
+        assert not first.is_final
+        assert final.is_final
+        assert final.text == paused.text
+        assert word_error_rate([(sentence, final.text)]) <= 0.1
+    finally:
+        stt.close()
 
 
 class LoopThreadProbe:

@@ -4,11 +4,15 @@ runs in test_streaming.py and in the voice session tests)."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable, Hashable
 
 import numpy as np
 
 from voicegate.audio.frame import AudioFrame
+from voicegate.inference import JobSkippedError
 from voicegate.stt.base import STTProvider, Transcript
+from voicegate.stt.worker import WorkerSTT
 
 
 class CountingSTT(STTProvider):
@@ -81,3 +85,58 @@ async def test_speech_after_settle_cancels_the_pending_pass() -> None:
     final = await stream.finish()
     assert provider.calls == [10 * 320, 12 * 320]
     assert final.text == str(12 * 320)
+
+
+class BusyWorkerSTT(WorkerSTT):
+    """A recogniser on a worker thread (the lanes of the real ones) that counts the samples of
+    each call; any time it has worked counts as too busy for a partial (limit 0).
+    :attr:`skipped` is set once a partial was skipped."""
+
+    def __init__(self) -> None:
+        super().__init__("busy-worker-stt", max_queue=8, partial_busy_limit=0.0)
+        self.calls: list[int] = []
+        self.skipped = asyncio.Event()
+
+    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+        self.calls.append(audio.num_samples)
+        time.sleep(0.01)
+        return Transcript(str(audio.num_samples), language or "en", audio.duration, 0.01)
+
+    async def transcribe_partial(
+        self,
+        stream: Hashable,
+        audio: Callable[[], AudioFrame],
+        language: str | None = None,
+        *,
+        speculative: bool = False,
+    ) -> Transcript:
+        try:
+            return await super().transcribe_partial(
+                stream, audio, language, speculative=speculative
+            )
+        except JobSkippedError:
+            self.skipped.set()
+            raise
+
+
+async def test_a_busy_recogniser_skips_partials_but_not_the_pass_as_the_speaker_pauses() -> None:
+    provider = BusyWorkerSTT()
+    try:
+        stream = provider.stream(partial_interval=0.2)
+        partials = stream.partials()
+        for frame in _frames(10):  # 0.2 s: a partial; the worker was idle, so it runs
+            stream.push(frame)
+        assert (await anext(partials)).text == str(10 * 320)
+        for frame in _frames(10):  # another partial: the worker has been busy, it is skipped
+            stream.push(frame)
+        await provider.skipped.wait()
+        assert provider.calls == [10 * 320]
+        stream.settle()  # the speaker pauses: this pass runs however busy the worker is
+        assert (await anext(partials)).text == str(20 * 320)
+        final = await stream.finish()
+        assert provider.calls == [10 * 320, 20 * 320]  # the final reuses the paused pass
+        assert final.text == str(20 * 320)
+        assert final.is_final
+        assert [partial.text async for partial in partials] == []
+    finally:
+        provider.close()

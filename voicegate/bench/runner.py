@@ -27,9 +27,8 @@ from voicegate.bench.caller import Caller
 from voicegate.bench.callers import TRANSPORTS, make_caller
 from voicegate.bench.report import format_table, plot, write_json
 from voicegate.bench.server import SERVE_ARGS, GatewayAddress, GatewayProcess, wait_accepting
-from voicegate.bench.speech import SpeechClip, make_clips
+from voicegate.bench.speech import SpeechClip, piper_clips
 from voicegate.bench.turns import TurnResult
-from voicegate.tts.piper import PiperTTS
 
 logger = logging.getLogger(__name__)
 
@@ -129,9 +128,11 @@ async def _call(
     return results
 
 
-async def _run_levels(
+async def run_levels(
     config: BenchConfig, addresses: Sequence[GatewayAddress], clips: Sequence[SpeechClip]
 ) -> list[TurnResult]:
+    """Every level of ``config`` against the gateways at ``addresses`` (callers take them in
+    turn), each level once they admit sessions; the turns' results."""
     total = len(config.transports) * sum(config.clients) * config.turns
     results: list[TurnResult] = []
     with tqdm(total=total, unit="turn", desc="voice turns") as progress:
@@ -161,17 +162,13 @@ async def run_benchmark(config: BenchConfig) -> dict[str, Any]:
     ``config.out``; returns the JSON document."""
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="voicegate-bench-") as scratch:
-        tts = PiperTTS()
-        try:
-            clips = await make_clips(tts, Path(scratch) / "speech")
-        finally:
-            tts.close()
+        clips = await piper_clips(Path(scratch) / "speech")
         if config.urls:
             addresses = [GatewayAddress.from_url(url, config.sip_port) for url in config.urls]
-            results = await _run_levels(config, addresses, clips)
+            results = await run_levels(config, addresses, clips)
         else:
             async with GatewayProcess(Path(scratch) / "serve.log") as address:
-                results = await _run_levels(config, [address], clips)
+                results = await run_levels(config, [address], clips)
     meta = {
         "machine": {
             "platform": platform.platform(),

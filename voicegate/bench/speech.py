@@ -83,3 +83,12 @@ async def make_clips(
         await asyncio.to_thread(write_wav, path, audio)
         clips.append(clip_from_audio(text, path, audio))
     return clips
+
+
+async def piper_clips(folder: Path) -> list[SpeechClip]:
+    """:func:`make_clips` of :data:`SENTENCES` with a Piper voice of its own, closed after."""
+    tts = PiperTTS()
+    try:
+        return await make_clips(tts, folder)
+    finally:
+        tts.close()

@@ -5,7 +5,13 @@ queue; :class:`InferenceLanes` orders the jobs a worker is given (required befor
 and measures its load.
 """
 
-from voicegate.inference.lanes import InferenceLanes, Pressure
+from voicegate.inference.lanes import InferenceLanes, JobSkippedError, Pressure
 from voicegate.inference.worker import InferenceWorker, WorkerOverloadedError
 
-__all__ = ["InferenceLanes", "InferenceWorker", "Pressure", "WorkerOverloadedError"]
+__all__ = [
+    "InferenceLanes",
+    "InferenceWorker",
+    "JobSkippedError",
+    "Pressure",
+    "WorkerOverloadedError",
+]

@@ -11,7 +11,11 @@ job at a time:
   works on the freshest audio: a busy worker gives fewer partials, never older ones.
   Each has a key (its stream, one job at a time); :meth:`InferenceLanes.promote` moves
   the job of a key still waiting to the end of the required lane (its result is needed
-  now).
+  now). An **urgent** optional job (a pass that is likely to be a final's: the speaker
+  paused) waits ahead of the other optional jobs. With ``skip_optional_above``, an optional
+  job that is not urgent is skipped (its caller gets :class:`JobSkippedError`) when its
+  turn comes while the worker was busy more than that share of the window: a loaded worker
+  spends its time on finals, not on partials.
 
 **Batches.** A job given by :meth:`InferenceLanes.run_batched` or
 :meth:`InferenceLanes.offer` is one input of a function of many inputs (a model's batched
@@ -29,6 +33,7 @@ how long they waited, and the worker's time per real-time second over the last
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -36,7 +41,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from voicegate.errors import RoomKitError
 from voicegate.inference.worker import InferenceWorker, WorkerOverloadedError
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -44,6 +52,11 @@ BatchFn = Callable[[list[A]], list[T | BaseException | None]]
 """A function of many inputs: one result per input, in order; an exception instance for an
 input that failed (it reaches that input's caller alone); None for an input it leaves to be
 run alone (see :meth:`InferenceLanes.run_batched`)."""
+
+
+class JobSkippedError(RoomKitError):
+    """An optional job was skipped: the worker was too busy for it (see
+    :class:`InferenceLanes`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,7 @@ class _Job:
     args: tuple[Any, ...] | Callable[[], tuple[Any, ...]]
     """The arguments, or (optional jobs) what makes them when the job's turn comes."""
     submitted: float
+    urgent: bool = False
     batched: bool = False
     """Whether ``fn`` is a :data:`BatchFn` and ``args`` holds one of its inputs."""
     alone: Callable[[Any], Any] | None = None
@@ -98,6 +112,7 @@ class InferenceLanes:
         *,
         max_waiting: int = 256,
         max_batch: int = 1,
+        skip_optional_above: float | None = None,
         window: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -108,6 +123,7 @@ class InferenceLanes:
         self._worker = worker
         self._max_waiting = max_waiting
         self._max_batch = max_batch
+        self._skip_optional_above = skip_optional_above
         self._window = window
         self._clock = clock
         self._required: deque[_Job] = deque()
@@ -131,14 +147,21 @@ class InferenceLanes:
         result: T = await self._wait(self._require(job))
         return result
 
-    async def offer(self, key: Hashable, fn: BatchFn[A, T], prepare: Callable[[], A]) -> T:
+    async def offer(
+        self, key: Hashable, fn: BatchFn[A, T], prepare: Callable[[], A], *, urgent: bool = False
+    ) -> T:
         """An optional job of ``key``: ``prepare()``'s result of ``fn`` (called on a batch of
         optional jobs), ``prepare`` called on the event loop when the job's turn comes. A
-        key has one job waiting at a time."""
+        key has one job waiting at a time. An ``urgent`` job waits ahead of the optional jobs
+        that are not, and is never skipped; another may be (:class:`JobSkippedError`)."""
         if key in self._waiting_by_key:
             raise ValueError(f"an optional job of {key!r} is already waiting")
-        job = _Job(False, key, fn, lambda: (prepare(),), self._clock(), batched=True)
-        self._optional.append(job)
+        job = _Job(False, key, fn, lambda: (prepare(),), self._clock(), urgent, batched=True)
+        if urgent:  # behind the urgent ones already waiting
+            place = next((i for i, other in enumerate(self._optional) if not other.urgent), None)
+            self._optional.insert(len(self._optional) if place is None else place, job)
+        else:
+            self._optional.append(job)
         self._waiting_by_key[key] = job
         result: T = await self._wait(job)
         return result
@@ -152,11 +175,13 @@ class InferenceLanes:
         return job
 
     def promote(self, key: Hashable) -> None:
-        """Move the optional job of ``key`` still waiting to the end of the required lane."""
+        """Move the optional job of ``key`` still waiting to the end of the required lane; its
+        wait as a required job (which :meth:`pressure` measures) starts now."""
         job = self._waiting_by_key.pop(key, None)
         if job is not None:
             self._optional.remove(job)
             job.required = True
+            job.submitted = self._clock()  # a required job's wait starts here
             self._required.append(job)
             self._dispatch()
 
@@ -224,6 +249,8 @@ class InferenceLanes:
 
     def _next(self) -> list[_Job]:
         """The next job, and those of its batch."""
+        if not self._required:
+            self._skip_optional()
         lane = self._required or self._optional
         if not lane:
             return []
@@ -241,11 +268,36 @@ class InferenceLanes:
                 del self._waiting_by_key[job.key]
         return jobs
 
+    def _skip_optional(self) -> None:
+        """Skip the optional jobs that are not urgent, if the worker is too busy for them."""
+        limit = self._skip_optional_above
+        if limit is None or all(job.urgent for job in self._optional):
+            return
+        busy = self.pressure().busy
+        if busy <= limit:
+            return
+        for job in [job for job in self._optional if not job.urgent]:
+            self._optional.remove(job)
+            del self._waiting_by_key[job.key]
+            if not job.future.done():
+                job.future.set_exception(
+                    JobSkippedError(f"skipped: the worker was {busy:.0%} busy (limit {limit:.0%})")
+                )
+
     def _finished(self, jobs: list[_Job], work: asyncio.Future[Any]) -> None:
         ended = self._clock()
         first = jobs[0]
         waits = tuple(job.started - job.submitted for job in jobs)
         self._done.append(_Done(first.started, ended, first.required, waits))
+        logger.debug(
+            "lanes of %s: %d %s job(s) waited %s ms, ran %.1f ms; %d required wait",
+            self._worker.name,
+            len(jobs),
+            "required" if first.required else "optional",
+            ",".join(f"{wait * 1000.0:.1f}" for wait in waits),
+            (ended - first.started) * 1000.0,
+            len(self._required),
+        )
         self._trim(ended - self._window)
         self._running = []
         left: list[_Job] = []

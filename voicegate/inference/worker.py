@@ -8,18 +8,23 @@ refused with :class:`WorkerOverloadedError` instead of piling up.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from voicegate.errors import RoomKitError
 
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T")
 CLOSE_TIMEOUT_S = 30.0
 """How long closing a worker waits for the call in progress (a long transcription)."""
-_Job = tuple[Callable[..., Any], tuple[Any, ...], "Future[Any]"]
+_Job = tuple[Callable[..., Any], tuple[Any, ...], "Future[Any]", float]
+"""A call, its arguments, its future and when it was submitted (``time.monotonic``)."""
 
 
 class WorkerOverloadedError(RoomKitError):
@@ -84,19 +89,26 @@ class InferenceWorker:
                 self._thread.start()
         future: Future[T] = Future()
         future.add_done_callback(lambda _: self._release())
-        self._jobs.put((fn, args, future))
+        self._jobs.put((fn, args, future, time.monotonic()))
         return future
 
     def _serve(self) -> None:
         while (job := self._jobs.get()) is not None:
-            fn, args, future = job
+            fn, args, future, submitted = job
             if self._closed:
                 future.cancel()
             elif future.set_running_or_notify_cancel():  # False: cancelled while it waited
+                started = time.monotonic()
                 try:
                     future.set_result(fn(*args))
                 except BaseException as error:
                     future.set_exception(error)
+                logger.debug(
+                    "worker %s: a job waited %.1f ms, ran %.1f ms",
+                    self.name,
+                    (started - submitted) * 1000.0,
+                    (time.monotonic() - started) * 1000.0,
+                )
         while True:  # closed: what still waits is dropped
             try:
                 job = self._jobs.get_nowait()

@@ -76,7 +76,10 @@ class GatewayServer:
         self.dependencies = Dependencies(config)
         self.kit = self.dependencies.kit
         self.stt = create_stt(
-            config.stt_model, device=config.stt_device, max_batch=config.stt_batch
+            config.stt_model,
+            device=config.stt_device,
+            max_batch=config.stt_batch or None,
+            partial_busy_limit=config.stt_partial_busy,
         )
         language = config.voice.stt_language
         if language is not None and not self.stt.supports_language(language):

@@ -20,7 +20,7 @@ from voicegate.catalog import DEFAULT_STT_MODEL, DEFAULT_TTS_VOICE
 from voicegate.core.models import ChannelType
 from voicegate.errors import ConfigError
 from voicegate.redis.lease import LEASE_TTL_S
-from voicegate.stt.worker import DEFAULT_MAX_BATCH
+from voicegate.stt.worker import PARTIAL_BUSY_LIMIT
 from voicegate.voice.ai import DEFAULT_AI_URL
 from voicegate.voice.hello import is_language_code
 from voicegate.voice.live_settings import BARGE_IN_MS_LIMITS, END_OF_SPEECH_MS_LIMITS
@@ -43,7 +43,8 @@ class ServeConfig:
     redis_url: str | None = None
     stt_model: str = DEFAULT_STT_MODEL
     stt_device: str = "auto"
-    stt_batch: int = DEFAULT_MAX_BATCH
+    stt_batch: int = 0
+    stt_partial_busy: float = PARTIAL_BUSY_LIMIT
     tts_voice: str = DEFAULT_TTS_VOICE
     responder: str = "echo"
     ai_url: str = DEFAULT_AI_URL
@@ -141,6 +142,16 @@ def _non_negative_float(text: str) -> float:
         raise ValueError("expected a number, 0 or more") from None
     if not value >= 0:
         raise ValueError("expected a number, 0 or more")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number from 0 to 1") from None
+    if not 0 <= value <= 1:
+        raise ValueError("expected a number from 0 to 1")
     return value
 
 
@@ -244,8 +255,15 @@ SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting(
         "stt_batch",
-        "most utterances recognised in one batched call (1: one at a time)",
-        _int_in(1, 64),
+        "most utterances recognised in one batched call (1: one at a time; 0: 1 on the CPU, "
+        "8 on CUDA)",
+        _int_in(0, 64),
+    ),
+    _Setting(
+        "stt_partial_busy",
+        "partial transcripts are skipped while the recogniser was busier than this share of "
+        "the last 10 s (1: never skipped; the pass as a caller pauses always runs)",
+        _fraction,
     ),
     _Setting("tts_voice", "Piper voice id or .onnx path", _text),
     _Setting("responder", "who answers: echo, or ai (OpenAI-compatible)", _one_of("echo", "ai")),

@@ -20,7 +20,7 @@ import numpy as np
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
 from voicegate.errors import RoomKitError
-from voicegate.inference import Pressure
+from voicegate.inference import JobSkippedError, Pressure
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +67,22 @@ class STTProvider(ABC):
         return True
 
     async def transcribe_partial(
-        self, stream: Hashable, audio: Callable[[], AudioFrame], language: str | None = None
+        self,
+        stream: Hashable,
+        audio: Callable[[], AudioFrame],
+        language: str | None = None,
+        *,
+        speculative: bool = False,
     ) -> Transcript:
         """Transcribe an utterance so far in ``language``, for a partial transcript of
         ``stream``.
 
         ``audio()`` gives the audio when the recogniser gets to the request: a busy one
         lets requests wait behind the final transcripts and then takes the freshest audio.
-        ``stream`` has one request at a time. By default: :meth:`transcribe` at once.
+        ``stream`` has one request at a time. A ``speculative`` request comes as the
+        speaker pauses (its result is likely the final's); a busy recogniser may skip the
+        others (:class:`~voicegate.inference.JobSkippedError`). By default:
+        :meth:`transcribe` at once.
         """
         return await self.transcribe(audio(), language)
 
@@ -218,26 +226,29 @@ class BatchSTTStream(STTStream):
         return AudioFrame(samples, self._provider.sample_rate)
 
     def _request(self) -> None:
-        self._settling = False
+        speculative, self._settling = self._settling, False
         self._requested_samples = self._samples
-        self._task = asyncio.create_task(self._partial())
+        self._task = asyncio.create_task(self._partial(speculative))
 
     def _take_audio(self) -> AudioFrame:
         """The audio so far, for the request whose turn came."""
         self._taken_samples = self._requested_samples = self._samples
         return self._audio()
 
-    async def _partial(self) -> None:
+    async def _partial(self, speculative: bool) -> None:
         try:
             transcript = await self._provider.transcribe_partial(
-                self, self._take_audio, self._language
+                self, self._take_audio, self._language, speculative=speculative
             )
+        except JobSkippedError:  # the recogniser is busy: this partial is not given
+            pass
         except Exception as error:  # a partial is optional; a failing model fails the final
             logger.warning("a partial transcript failed: %s", error)
             return
-        self._latest = transcript
-        self._transcribed_samples = self._taken_samples
-        if not self._finished:
-            self._partials.put_nowait(replace(transcript, is_final=False))
+        else:
+            self._latest = transcript
+            self._transcribed_samples = self._taken_samples
+            if not self._finished:
+                self._partials.put_nowait(replace(transcript, is_final=False))
         if self._settling and not self._finished and self._samples > self._taken_samples:
             self._request()

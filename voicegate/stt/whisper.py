@@ -110,7 +110,7 @@ from voicegate.stt.base import Transcript, TranscriptSegment, UnsupportedLanguag
 from voicegate.stt.log_mel import LogMel
 from voicegate.stt.text import words
 from voicegate.stt.whisper_tokens import checked_segments, opening_copy, reaches_end
-from voicegate.stt.worker import DEFAULT_MAX_BATCH, Utterance, WorkerSTT
+from voicegate.stt.worker import GPU_MAX_BATCH, PARTIAL_BUSY_LIMIT, Utterance, WorkerSTT
 
 Heard = tuple[str, list[TranscriptSegment] | None]
 """The language an utterance was recognised in, and its segments (None: the short-window
@@ -141,7 +141,9 @@ class FasterWhisperSTT(WorkerSTT):
     English; a multilingual one detects each utterance's language unless told one.
     Transcriptions take turns on that thread (:class:`WorkerSTT`): finals wait in order (at
     most ``max_queue`` of them), partials run only when no final waits; up to ``max_batch``
-    that wait together are recognised in one batched call.
+    that wait together are recognised in one batched call (None: 1 on the CPU,
+    :data:`~voicegate.stt.worker.GPU_MAX_BATCH` on CUDA); partials but speculative ones are
+    skipped while the worker was busier than ``partial_busy_limit`` (see :class:`WorkerSTT`).
     """
 
     def __init__(
@@ -155,13 +157,16 @@ class FasterWhisperSTT(WorkerSTT):
         language: str | None = None,
         window_margin: float | None = 2.0,
         max_queue: int = 256,
-        max_batch: int = DEFAULT_MAX_BATCH,
+        max_batch: int | None = None,
+        partial_busy_limit: float | None = PARTIAL_BUSY_LIMIT,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        super().__init__(f"stt-{model}", max_queue, max_batch)
+        self.device = resolve_device(device)
+        if max_batch is None:
+            max_batch = GPU_MAX_BATCH if self.device == "cuda" else 1
+        super().__init__(f"stt-{model}", max_queue, max_batch, partial_busy_limit)
         self.model_name = model
         self.model_path = resolve_model(model, "stt")
-        self.device = resolve_device(device)
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads or (os.cpu_count() or 1)
         self.beam_size = beam_size

@@ -6,7 +6,10 @@ among the finals and is never dropped; a partial runs only when no final waits, 
 freshest audio. Finals that wait together are recognised together, up to ``max_batch`` in
 one call of :meth:`WorkerSTT.recognise_batch` (partials likewise, among partials); a final
 that the batch leaves to be recognised alone (a slow decode) is the next job, so it holds up
-no other.
+no other. A speculative partial (the speaker paused: the pass that is likely the final's)
+waits ahead of the other partials and always runs; the others are skipped while the worker
+was more than ``partial_busy_limit`` busy over the last seconds, so a loaded recogniser
+spends its time (and the cores it shares with the synthesiser) on finals.
 :meth:`WorkerSTT.pressure` is the load admission measures.
 """
 
@@ -21,23 +24,41 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.inference import InferenceLanes, InferenceWorker, Pressure
 from voicegate.stt.base import STTProvider, Transcript
 
-DEFAULT_MAX_BATCH = 8
-"""Utterances a recogniser that batches (Whisper) takes in one call at most, by default."""
+GPU_MAX_BATCH = 8
+"""Utterances a recogniser that batches (Whisper) takes in one call at most on a GPU, by
+default. On the CPU the default is 1: a batch's utterances get their transcripts when the
+whole batch is done, which on a few cores costs the first in line more than the shared
+decoder calls save (see the README's Speed section)."""
+PARTIAL_BUSY_LIMIT = 0.5
+"""Partials (but speculative ones) are skipped while the recogniser's worker was busy more
+than this share of the last seconds (by default)."""
 Utterance = tuple[AudioFrame, str | None]
 """Audio to recognise and its language (None: the default, or the one detected)."""
 
 
 class WorkerSTT(STTProvider):
     """Recognition on a worker thread named ``name``, at most ``max_queue`` finals waiting,
-    at most ``max_batch`` utterances recognised in one call.
+    at most ``max_batch`` utterances recognised in one call, partials that are not
+    speculative skipped above ``partial_busy_limit`` (None: never).
 
     Subclasses implement :meth:`recognise`, and :meth:`recognise_batch` where the model
     recognises several utterances at once; both run on that thread.
     """
 
-    def __init__(self, name: str, max_queue: int, max_batch: int = 1) -> None:
+    def __init__(
+        self,
+        name: str,
+        max_queue: int,
+        max_batch: int = 1,
+        partial_busy_limit: float | None = PARTIAL_BUSY_LIMIT,
+    ) -> None:
         self._worker = InferenceWorker(name, max_queue=1)  # the lanes give it one job at a time
-        self._lanes = InferenceLanes(self._worker, max_waiting=max_queue, max_batch=max_batch)
+        self._lanes = InferenceLanes(
+            self._worker,
+            max_waiting=max_queue,
+            max_batch=max_batch,
+            skip_optional_above=partial_busy_limit,
+        )
 
     @abstractmethod
     def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
@@ -100,17 +121,25 @@ class WorkerSTT(STTProvider):
         return replace(transcript, processing_time=time.perf_counter() - started)
 
     async def transcribe_partial(
-        self, stream: Hashable, audio: Callable[[], AudioFrame], language: str | None = None
+        self,
+        stream: Hashable,
+        audio: Callable[[], AudioFrame],
+        language: str | None = None,
+        *,
+        speculative: bool = False,
     ) -> Transcript:
         """The utterance so far in ``language``, once no final waits (see
-        :class:`InferenceLanes`)."""
+        :class:`InferenceLanes`); raises :class:`~voicegate.inference.JobSkippedError` if
+        the worker is too busy for a partial that is not ``speculative``."""
         self.check_language(language)
         started = time.perf_counter()
 
         def utterance() -> Utterance:
             return audio(), language
 
-        transcript = await self._lanes.offer(stream, self._recognise_partials, utterance)
+        transcript = await self._lanes.offer(
+            stream, self._recognise_partials, utterance, urgent=speculative
+        )
         return replace(transcript, processing_time=time.perf_counter() - started)
 
     def promote_partial(self, stream: Hashable) -> None:

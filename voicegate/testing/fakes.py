@@ -114,10 +114,15 @@ class BusySTT(WorkerSTT):
         return await super().transcribe(audio, language)
 
     async def transcribe_partial(
-        self, stream: Hashable, audio: Callable[[], AudioFrame], language: str | None = None
+        self,
+        stream: Hashable,
+        audio: Callable[[], AudioFrame],
+        language: str | None = None,
+        *,
+        speculative: bool = False,
     ) -> Transcript:
         self.partials += 1
-        return await super().transcribe_partial(stream, audio, language)
+        return await super().transcribe_partial(stream, audio, language, speculative=speculative)
 
     def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
         time.sleep(self.seconds_per_call)

@@ -1,0 +1,88 @@
+"""``benchmarks/turn_stages.py`` reads what a server logs at debug: a real turn's marks (fast
+harness), and the lines of real model workers and lanes (a final that waited behind a running
+job, a partial, a synthesis), into the turn's stages."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from voicegate.inference import InferenceLanes, InferenceWorker
+from voicegate.testing import ScriptedSTT, voice_harness
+from voicegate.voice.notices import AnswerEnded, TurnMetrics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _turn_stages() -> ModuleType:
+    path = ROOT / "benchmarks" / "turn_stages.py"
+    spec = importlib.util.spec_from_file_location("turn_stages", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _upper(values: list[str]) -> list[str | BaseException | None]:
+    return [value.upper() for value in values]
+
+
+def _slow_upper(values: list[str]) -> list[str | BaseException | None]:
+    time.sleep(0.05)
+    return _upper(values)
+
+
+async def test_a_servers_debug_lines_parse_into_the_turns_stages(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    turn_stages = _turn_stages()
+    caplog.set_level(logging.DEBUG, logger="voicegate")
+    async with (
+        voice_harness(ScriptedSTT(["turn on the lights"])) as harness,
+        harness.call() as caller,
+    ):
+        await caller.say(speech_ms=700, silence_ms=400)
+        metrics = await caller.transport.wait_for(TurnMetrics)
+        await caller.transport.wait_for(AnswerEnded)
+    stt = InferenceWorker("stt-test", max_queue=1)
+    tts = InferenceWorker("tts-test", max_queue=4)
+    try:
+        lanes = InferenceLanes(stt)
+        held = threading.Event()
+
+        def hold(value: str) -> str:
+            held.wait(10)
+            return value
+
+        first = asyncio.create_task(lanes.run(hold, "first"))
+        final = asyncio.create_task(lanes.run_batched(_upper, "final"))
+        await asyncio.sleep(0.05)  # the final waits behind the first job
+        held.set()
+        assert await asyncio.gather(first, final) == ["first", "FINAL"]
+        assert await lanes.offer("s", _slow_upper, lambda: "partial") == "PARTIAL"
+        await tts.run(time.sleep, 0.02)
+    finally:
+        stt.close()
+        tts.close()
+
+    parsed = turn_stages.parse_log(caplog.text, 10.0)
+    stages = parsed["stages_ms"]
+    for name, seconds in metrics.timings.stages().items():
+        if name != "total":
+            assert stages[name]["n"] == 1
+            assert stages[name]["p50"] == pytest.approx(seconds * 1000, abs=0.2)
+    assert parsed["final_wait_ms"]["n"] == 2  # the first job (no wait) and the final
+    assert parsed["final_wait_ms"]["p95"] >= 40  # the final waited for the first
+    assert parsed["final_call_ms"]["n"] == 2
+    assert parsed["partial_calls"] == 1
+    assert 0.005 <= parsed["partial_share"] < 0.05  # 50 ms (or more: a busy machine) of 10 s
+    assert parsed["tts_call_ms"]["n"] == 1
+    assert parsed["tts_call_ms"]["p50"] >= 20
