@@ -129,12 +129,13 @@ class RTPMedia:
         self._inbox.put_nowait(None)
 
     async def close(self) -> None:
-        """Stop sending, say goodbye over RTCP, and release the ports."""
+        """Stop sending, say goodbye over RTCP, and release the ports (once: again is nothing)."""
         self.end()
         await self.output.stop()
         if self._reporter is not None:
             self._reporter.cancel()
             await asyncio.gather(self._reporter, return_exceptions=True)
+            self._reporter = None
             self._send_report(goodbye="")
         for transport in (self._socket, self._rtcp_socket):
             if transport is not None:
