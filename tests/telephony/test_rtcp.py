@@ -71,6 +71,16 @@ def test_sdes_chunks_and_bye_reasons_of_every_length_read_back() -> None:
         assert parse_compound(build_compound(packets)) == packets  # type: ignore[arg-type]
 
 
+def test_reduced_size_packets_a_bye_or_an_app_first_are_read() -> None:
+    # What baresip (libre) sends: an APP "PING" alone, and BYE then SDES when it hangs up.
+    assert parse_compound(bytes.fromhex("80cc0003f91c3b5850494e47504f4e47")) == []
+    goodbye, description = parse_compound(SR_SDES_BYE[44:] + SR_SDES_BYE[28:44])
+    assert (goodbye, description) == (
+        Goodbye((0x12345678,)),
+        SourceDescription(((0x12345678, "abcd"),)),
+    )
+
+
 def test_unknown_packet_types_are_skipped_and_padding_in_the_last_is_honoured() -> None:
     app = bytes.fromhex("80cc0002123456786e616d65")  # APP "name", no data
     padded_bye = bytes.fromhex("a1cb00021234567800000004")  # BYE with 4 bytes of padding
@@ -85,8 +95,8 @@ def test_unknown_packet_types_are_skipped_and_padding_in_the_last_is_honoured() 
         (b"", "whole number"),
         (SR_SDES_BYE[:-2], "whole number"),
         (bytes([0x40]) + SR_SDES_BYE[1:], "version"),  # version 1
-        (SR_SDES_BYE[28:], "start with an SR or an RR"),  # an SDES first
-        (bytes([0xA0]) + SR_SDES_BYE[1:], "start with an SR or an RR"),  # padding in the first
+        (bytes.fromhex("8048000100000000"), "type 72"),  # RTP, payload type 72 with marker
+        (bytes([0xA0]) + SR_SDES_BYE[1:], "or padded"),  # padding in the first
         (SR_SDES_BYE + b"\x81\xcb\x00\x05" + bytes(4), "longer than the datagram"),
         (SR_SDES_BYE[:28] + bytes([0xA1]) + SR_SDES_BYE[29:], "padding before the last"),
         (bytes.fromhex("81c80006") + SR_SDES_BYE[4:28], "truncated SR"),  # one block claimed

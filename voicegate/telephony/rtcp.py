@@ -13,6 +13,9 @@ SENDER_REPORT = 200
 RECEIVER_REPORT = 201
 SOURCE_DESCRIPTION = 202
 GOODBYE = 203
+APPLICATION = 204
+FIRST_TYPES = (SENDER_REPORT, RECEIVER_REPORT, SOURCE_DESCRIPTION, GOODBYE, APPLICATION)
+"""The packet types a datagram may start with (RFC 3550's own)."""
 CNAME = 1
 """The SDES item that names a source (the only one voicegate reads or writes)."""
 MUX_TYPES = range(192, 224)
@@ -143,14 +146,16 @@ def build_compound(packets: list[RTCPPacket]) -> bytes:
 
 def parse_compound(data: bytes) -> list[RTCPPacket]:
     """The packets of a compound packet, checked as RFC 3550 A.2 says: version 2 throughout,
-    an SR or RR first without padding, lengths adding up to the datagram, padding only in
-    the last one. Packet types voicegate does not read (APP, XR...) are skipped. Raises
-    :class:`RTCPError` for a datagram that fails any check."""
+    no padding in the first packet, lengths adding up to the datagram, padding only in the
+    last one. A.2 also wants an SR or RR first; voicegate takes any RTCP type of RFC 3550
+    first (SDES, BYE, APP), as RFC 5506's reduced-size packets do and as libre-based phones
+    (baresip) send their pings and BYEs. Packet types voicegate does not read (APP, XR...)
+    are skipped. Raises :class:`RTCPError` for a datagram that fails any check."""
     if len(data) < _HEADER.size or len(data) % 4:
         raise RTCPError(f"{len(data)} bytes is not a whole number of 32-bit words")
     first, kind, _ = _HEADER.unpack_from(data)
-    if first & 0x20 or kind not in (SENDER_REPORT, RECEIVER_REPORT):
-        raise RTCPError("a compound packet must start with an SR or an RR, without padding")
+    if first & 0x20 or kind not in FIRST_TYPES:
+        raise RTCPError(f"a first packet of type {kind}, or padded: not RTCP")
     packets: list[RTCPPacket] = []
     offset = 0
     while offset < len(data):
