@@ -199,7 +199,8 @@ def test_two_sessions_report_loss_and_measure_the_round_trip() -> None:
     assert quality.peer_fraction_lost == pytest.approx((3 << 8) // 49 / 256)
     assert quality.round_trip_ms == pytest.approx(100.0, abs=0.1)
     assert (quality.sent, quality.reports, quality.invalid) == (50, 1, 0)
-    assert theirs.quality().lost == 3
+    assert quality.peer_lost_ratio == 3 / 50
+    assert (theirs.quality().lost, theirs.quality().lost_ratio) == (3, 3 / 49)
 
 
 def test_a_session_reports_rr_when_it_sent_nothing_and_bye_when_asked() -> None:

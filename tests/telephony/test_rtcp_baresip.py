@@ -36,6 +36,12 @@ async def test_baresip_and_voicegate_exchange_rtcp_reports(
         phone_user.command("hangup")
         await phone_user.wait_event("CALL_CLOSED")
         await wait_for(lambda: not backend.calls)
+        metrics = phone.metrics.registry
+    for direction in ("to_caller", "from_caller"):
+        labels = {"transport": "sip", "direction": direction}
+        assert metrics.get_sample_value("voicegate_call_lost_ratio_count", labels) == 1
+        assert metrics.get_sample_value("voicegate_call_lost_ratio_sum", labels) == 0
+        assert metrics.get_sample_value("voicegate_call_jitter_seconds_count", labels) == 1
     quality = call.media.rtcp.quality()
     assert quality.reports >= 1
     assert quality.invalid == 0  # baresip's pings and BYEs (reduced-size) are RTCP too

@@ -54,6 +54,19 @@ class CallQuality:
     invalid: int
     peer_left: bool
 
+    @property
+    def lost_ratio(self) -> float:
+        """The share of the peer's packets that voicegate did not receive."""
+        expected = self.received + self.lost
+        return self.lost / expected if expected else 0.0
+
+    @property
+    def peer_lost_ratio(self) -> float | None:
+        """The share of voicegate's packets the peer last reported lost in all."""
+        if self.peer_lost is None:
+            return None
+        return min(max(self.peer_lost, 0) / self.sent, 1.0) if self.sent else 0.0
+
     def summary(self) -> str:
         """One line for a log."""
         peer = (
