@@ -13,7 +13,7 @@ import pytest
 from tests.telephony.conftest import wait_for
 from tests.telephony.peers import free_port
 from voicegate.audio.g711 import ULAW
-from voicegate.telephony.media import RTPMedia
+from voicegate.telephony.media import NoRTPPortError, RTPMedia
 from voicegate.telephony.rtcp import (
     MUX_TYPES,
     Goodbye,
@@ -59,8 +59,12 @@ class _Inbox(asyncio.DatagramProtocol):
 
 
 async def _socket() -> _Inbox:
+    return await _socket_at(0)
+
+
+async def _socket_at(port: int) -> _Inbox:
     transport, inbox = await asyncio.get_running_loop().create_datagram_endpoint(
-        _Inbox, local_addr=("127.0.0.1", 0)
+        _Inbox, local_addr=("127.0.0.1", port)
     )
     inbox.transport = transport
     return inbox
@@ -153,3 +157,18 @@ def test_the_answer_names_its_rtcp_port_and_echoes_rtcp_mux() -> None:
 def test_a_malformed_rtcp_attribute_is_refused(line: str) -> None:
     with pytest.raises(SDPError, match="rtcp attribute"):
         parse_sdp(f"v=0\r\nc=IN IP4 192.0.2.9\r\nm=audio 4000 RTP/AVP 0\r\n{line}\r\n")
+
+
+async def test_rtp_takes_an_even_port_whose_next_one_is_free_for_rtcp() -> None:
+    low = free_port() // 2 * 2
+    blocker = await _socket_at(low + 1)  # RTCP's port of the only even port: taken
+    with pytest.raises(NoRTPPortError):
+        await RTPMedia("127.0.0.1", (low, low + 1)).open()
+    assert blocker.transport is not None
+    blocker.transport.close()
+    await asyncio.sleep(0)  # a datagram transport closes its socket on the next loop turn
+    media = RTPMedia("127.0.0.1", (low, low + 1))
+    assert await media.open() == low
+    await media.close()
+    with pytest.raises(NoRTPPortError):  # no room for RTCP's port in the range
+        await RTPMedia("127.0.0.1", (low, low)).open()

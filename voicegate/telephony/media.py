@@ -75,7 +75,9 @@ class RTPMedia:
         """Bind a port of the range (even ones, from a random start) and the next one for RTCP;
         returns the RTP one."""
         low, high = self._ports
-        candidates = list(range(low + low % 2, high + 1, 2))
+        candidates = list(range(low + low % 2, high, 2))  # RTCP's port (+ 1) in the range too
+        if not candidates:
+            raise NoRTPPortError(f"no even port with a next one in {low}-{high}")
         start = random.randrange(len(candidates))
         loop = asyncio.get_running_loop()
         for port in candidates[start:] + candidates[:start]:
