@@ -17,8 +17,11 @@ more models of the manifest.
 
     python benchmarks/wer.py [--models whisper-tiny.en ...] [--rates 16000 8000] [--limit N]
                              [--name wer]
+    python benchmarks/wer.py --join wer_16000 wer_8000 --name wer
 
-Writes ``benchmarks/results/<name>.json`` and ``<name>.png`` (``wer`` by default).
+Writes ``benchmarks/results/<name>.json`` and ``<name>.png`` (``wer`` by default). ``--join``
+puts together the results of runs made at the same time, one per rate (each in its own
+process: twice the share of a loaded machine), without transcribing anything.
 """
 
 from __future__ import annotations
@@ -195,12 +198,18 @@ async def main() -> None:
     parser.add_argument("--rates", nargs="+", type=int, default=[16000, 8000])
     parser.add_argument("--limit", type=int, help="only the first N prompts (a quick look)")
     parser.add_argument("--name", default="wer", help="the results' file name, without suffix")
+    parser.add_argument("--join", nargs="+", metavar="NAME", help="join these runs' results")
     args = parser.parse_args()
+    if args.join:
+        runs = [json.loads((RESULTS / f"{name}.json").read_text()) for name in args.join]
+        results = [result for run in runs for result in run["results"]]
+        write(args.name, [run["machine"] for run in runs], runs[0]["prompts"], results)
+        return
     progress("fetching the prompts (cached after the first run) ...")
     prompts = load_prompts()[: args.limit]
     progress(f"{len(prompts)} prompts")
     load_before = os.getloadavg()
-    results: list[dict[str, object]] = []
+    results = []
     for rate in args.rates:
         rows = [Row(m, d, rate, DECODES[d](m)) for m in args.models for d in args.decodes]
         for row in rows:
@@ -209,18 +218,23 @@ async def main() -> None:
         results.extend(report(row) for row in rows)
         for row in rows:
             row.stt.close()
-    print_table(results)
-    RESULTS.mkdir(exist_ok=True)
     machine = {
         "platform": platform.platform(),
         "python": platform.python_version(),
         "load_average_before": [round(load, 1) for load in load_before],
         "load_average_after": [round(load, 1) for load in os.getloadavg()],
     }
-    data = {"machine": machine, "prompts": len(prompts), "results": results}
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(data, indent=2) + "\n")
-    plot(results, RESULTS / f"{args.name}.png")
-    progress(f"wrote {RESULTS / args.name}.json and .png")
+    write(args.name, machine, len(prompts), results)
+
+
+def write(name: str, machine: object, prompts: int, results: list[dict[str, object]]) -> None:
+    """Print the table; write ``results/<name>.json`` and ``.png``."""
+    print_table(results)
+    RESULTS.mkdir(exist_ok=True)
+    data = {"machine": machine, "prompts": prompts, "results": results}
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    plot(results, RESULTS / f"{name}.png")
+    progress(f"wrote {RESULTS / name}.json and .png")
 
 
 if __name__ == "__main__":

@@ -43,12 +43,8 @@ def repeated_opening(words: Sequence[str]) -> int | None:
 
 
 def restarted_tail(words: Sequence[str]) -> bool:
-    """Whether the words end by starting over: their last two or more words open the stretch
-    right before them (``"parking attempt failed parking attempt"``), a copy cut short."""
+    """Whether the words end by starting over: their last two or more words are the words
+    they open with (``"parking attempt failed parking attempt"``), a copy cut short. A phrase
+    said again inside the text (``"record your greeting or erase your greeting"``) is not."""
     count = len(words)
-    for start in range(2, count - 1):
-        tail = list(words[start:])
-        for length in range(len(tail), start + 1):
-            if list(words[start - length : start - length + len(tail)]) == tail:
-                return True
-    return False
+    return any(words[count - size :] == words[:size] for size in range(2, count // 2 + 1))

@@ -3,7 +3,8 @@
 Whisper encodes 30 s windows: a 1 s answer padded to 30 s pays about 300 ms of encoder time
 for silence. Here an utterance is decoded in a window of its own length plus
 ``window_margin`` (2 s), at least ``MIN_WINDOW_SECONDS`` (5 s); its encoder pass costs about
-a tenth of the 30 s one (28 ms against 298 ms for a 6 s window, on 2 cores). How, chosen on
+a tenth of the 30 s one (28 ms against 298 ms for a 6 s window, on 2 cores; a decoded token
+costs 5-10 ms, a single word about seven). How, chosen on
 the 551 real recordings of ``benchmarks/wer.py``:
 
 - **Pad the audio, not the features.** Whisper was trained on audio padded with zeros, whose
@@ -24,28 +25,46 @@ the 551 real recordings of ``benchmarks/wer.py``:
   with the words the 30 s decode gives. Only a run-out text qualifies: a real "no, no" ends
   within its budget.
 - **Check, then fall back.** Any other result is kept unless it looks like a failed decode:
-  a word or phrase twice in a row, an ending that starts the text over, a text the full
-  budget left short of the audio's end, an average log-probability under -1.2, or a
-  confident text where the model also thinks nobody spoke (its "you" on silence). Such an
-  utterance, about one in twenty-five of the prompts and mostly single words, is decoded
-  again by faster-whisper's own 30 s path, whose result it then is exactly. Cheaper
-  fallbacks on the same 5 s encoding were measured on those 39 and rejected: beam search
-  (5) and a decode without timestamps loop the same way, and on the 15 unsure ones beam
-  search cost 8 words the 30 s decode gets right. A looser threshold (-1.1 or -1.0, with
-  the loops said once) sends 36 or 71 back for 173 or 174 errors against 174.
-  ``repetition_penalty`` and ``no_repeat_ngram_size`` left loops and cost words elsewhere.
-- **Against the 30 s decode.** The texts kept differ from its texts on about 45 of the 551
-  prompts, in both directions: 2 errors more at 16 kHz, 7 fewer at 8 kHz (of 3,292 words).
-  Other windows did worse (16 kHz, loops said once): without the 5 s floor (the utterance
-  plus 2 s) 5 more errors and twice the fallbacks; an 8 s or 10 s floor, 10 or 3 more.
-- **One window, not a cascade.** The utterance's own window first (no 5 s floor), then the
-  5 s one, then 30 s, measured on 461 prompts (16 kHz, load average 15): 87 failed the first
-  window, its texts cost words (WER 8.21% against 7.88% here, 7.69% for the 30 s decode) and
-  the median rose from 214 to 242 ms: a failed attempt is paid on top of the next. Where a
-  short utterance's time goes (2 cores, load 7): a 2.5 s window encodes in about 27 ms, a 5 s
-  one in 40; a decoded token costs 5 to 10 ms, a single word about seven. Without timestamps
-  45 of 108 prompts up to 3 s fell back (against 11): slower. A run-out budget cannot be
-  carried on by passing its tokens back as the prompt: CTranslate2 restarts the timestamps.
+  a word or phrase twice in a row, an ending that says the text's opening again (a restart
+  cut short: ``"Parking attempt failed. Parking attempt"``), a text the full budget left
+  short of the audio's end, an average log-probability under -1.2, or a confident text
+  where the model also thinks nobody spoke (its "you" on silence). Such an utterance, about
+  one in twenty-five of the prompts and mostly single words, is decoded again by
+  faster-whisper's own 30 s path, whose result it then is exactly.
+- **Features without a thread pool.** The log-Mel features come from
+  :class:`~voicegate.stt.log_mel.LogMel`, equal to faster-whisper's extractor to float32
+  rounding, whose Mel projection (a matrix product) waited on OpenBLAS's threads: at load
+  average 10 on 2 cores, a median of 9, 19 and 59 ms for 1, 3 and 8 s of audio, against
+  0.6, 1.4 and 18 ms here (the fastest of 40 runs, the arithmetic: 0.4-11 ms against
+  0.5-6.5 ms).
+- **Against the 30 s decode.** In the README's run (all 551 prompts, load average 8-18) the
+  short window's errors equal the 30 s decode's at 16 kHz (172 and 172 of 3,292 words) and
+  are fewer at 8 kHz (201 against 204); the 30 s decode's own runs gave 172-173 and
+  203-204. Its texts still differ on about 40 prompts, both ways, and which way is chaotic
+  rather than a setting: this module's features, within 1.2e-7 of faster-whisper's, changed
+  33 of the short window's texts at 16 kHz, 174 errors becoming 172.
+
+Measured and rejected (16 kHz unless said; errors of 3,292 words):
+
+=========================================  ================================================
+alternative                                what it did
+=========================================  ================================================
+features padded with 0 (faster-whisper's)  loops: 40% WER, 1,149 of 1,330 errors insertions
+a 10 s margin instead of padded audio      the loops stayed
+``repetition_penalty``, n-gram blocking    loops stayed, words lost elsewhere
+fallback: beam search (5) or no            both looped the same; beam search lost 8 words
+timestamps, on the same encoding           of 15 unsure prompts that the 30 s decode has
+no timestamps at all                       45 of 108 prompts up to 3 s fell back (not 11)
+unsure below -1.1 or -1.0 (not -1.2)       36 or 71 fallbacks for 173 or 174 errors (174)
+no 5 s floor (the utterance plus 2 s)      5 more errors, twice the fallbacks
+an 8 s or 10 s floor                       10 or 3 more errors
+the utterance's window, then 5 s, then     87 of 461 failed the first: WER 8.21% against
+30 s (a cascade; load 15)                  7.88%, median 242 ms against 214
+carrying a run-out budget on (its tokens   CTranslate2 restarts the timestamps
+as the prompt)
+any ending phrase said before as a         3 long prompts (6-19 s, "... your temporary
+restart                                    greeting") fell back to 30 s for the same words
+=========================================  ================================================
 
 **Batches.** Utterances recognised together (:meth:`FasterWhisperSTT.recognise_batch`, the
 finals or partials that wait together) whose windows have the same length share one decoder
@@ -88,6 +107,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.audio.noise import is_steady_noise
 from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
 from voicegate.stt.base import Transcript, TranscriptSegment, UnsupportedLanguageError
+from voicegate.stt.log_mel import LogMel
 from voicegate.stt.text import words
 from voicegate.stt.whisper_tokens import checked_segments, opening_copy, reaches_end
 from voicegate.stt.worker import GPU_MAX_BATCH, PARTIAL_BUSY_LIMIT, Utterance, WorkerSTT
@@ -98,10 +118,6 @@ decode failed, the 30 s one gives them)."""
 
 FRAMES_PER_SECOND = 100
 """Log-Mel frames per second of audio (a 10 ms hop)."""
-HOP_LENGTH = 160
-"""Samples per log-Mel frame at 16 kHz."""
-SILENCE_TAIL_FRAMES = 4
-"""Frames of silence after the audio that cover the last 25 ms STFT window reaching into it."""
 FULL_WINDOW_SECONDS = 30.0
 MIN_WINDOW_SECONDS = 5.0
 FIRST_BUDGET = (4, 4.5)
@@ -161,6 +177,7 @@ class FasterWhisperSTT(WorkerSTT):
         self.language = language
         self.window_margin = window_margin
         self._model: Any = None
+        self._log_mel: LogMel | None = None
         self._tokenizers: dict[str, Any] = {}
 
     def supports_language(self, language: str) -> bool:
@@ -244,6 +261,7 @@ class FasterWhisperSTT(WorkerSTT):
             compute_type=self.compute_type,
             cpu_threads=self.cpu_threads,
         )
+        self._log_mel = LogMel(self._model.feature_extractor)
         return time.perf_counter() - started
 
     def _tokenizer(self, language: str) -> Any:
@@ -317,10 +335,11 @@ class FasterWhisperSTT(WorkerSTT):
         import ctranslate2
         from faster_whisper.transcribe import get_ctranslate2_storage
 
-        model = self._model.model
+        model, log_mel = self._model.model, self._log_mel
+        assert log_mel is not None  # set with the model
         durations = [len(audio) / self.sample_rate for audio in samples]
         encodings = [
-            model.encode(get_ctranslate2_storage(self._padded_features(audio, frames)), to_cpu=True)
+            model.encode(get_ctranslate2_storage(log_mel.window(audio, frames)), to_cpu=True)
             for audio in samples  # one by one: see the module docstring
         ]
         stacked = np.concatenate([np.asarray(encoding) for encoding in encodings])
@@ -369,20 +388,6 @@ class FasterWhisperSTT(WorkerSTT):
             )
             heard.append((heard_in[index], segments))
         return heard
-
-    def _padded_features(
-        self, samples: npt.NDArray[np.float32], frames: int
-    ) -> npt.NDArray[np.float32]:
-        """The log-Mel features of ``samples`` padded with silence to ``frames`` frames.
-
-        Equal to the features of the zero-padded audio, at the cost of the audio alone: past
-        the last window that reaches into the speech, every frame of silence is the same
-        column (the spectrum's floor), so it is computed once and repeated.
-        """
-        tail = np.zeros(SILENCE_TAIL_FRAMES * HOP_LENGTH, dtype=np.float32)
-        features = self._model.feature_extractor(np.concatenate([samples, tail]))[:, :frames]
-        padded = np.pad(features, ((0, 0), (0, frames - features.shape[1])), mode="edge")
-        return np.ascontiguousarray(padded[None], dtype=np.float32)
 
 
 def resolve_device(device: str) -> str:
