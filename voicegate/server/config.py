@@ -204,7 +204,7 @@ def _port_range(text: str) -> tuple[int, int]:
         ports = (port(low), port(high))
     except ValueError:
         raise ValueError("expected two ports from 1024 to 65535, such as 10000-20000") from None
-    if not dash or ports[0] > ports[1]:
+    if not dash or ports[0] >= ports[1]:  # an even port for RTP, the next one for RTCP
         raise ValueError("expected two ports from 1024 to 65535, such as 10000-20000")
     return ports
 
@@ -322,7 +322,7 @@ SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting("sip_realm", "digest realm of SIP authentication", _text),
     _Setting("sip_room_from_uri", "the Request-URI's user part names the room a call joins", _bool),
-    _Setting("rtp_ports", "UDP ports for the calls' RTP, such as 10000-20000", _port_range),
+    _Setting("rtp_ports", "UDP ports: RTP (even), RTCP (next), e.g. 10000-20000", _port_range),
     _Setting("rtp_timeout", "seconds without RTP before a call is hung up", _positive_float),
     _Setting(
         "record_calls",
