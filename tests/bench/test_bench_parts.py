@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -194,6 +194,10 @@ def test_a_websocket_answer_ends_with_its_tts_end() -> None:
     assert caller.answer_ended(9.5) == 11.5
 
 
+NOW = 100.0
+"""The bench runner's clock in the pause test: frozen, so no wall-clock time enters it."""
+
+
 class _GapCaller:
     """A caller answered at once, whose answers ended ``ended_ago`` seconds before it knew."""
 
@@ -209,8 +213,8 @@ class _GapCaller:
         return None
 
     async def speak(self, clip: object) -> float:
-        self.spoke.append(time.monotonic())
-        return self.spoke[-1]
+        self.spoke.append(NOW)
+        return NOW
 
     def answered(self, since: float) -> bool:
         return True
@@ -219,7 +223,7 @@ class _GapCaller:
         return True
 
     def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
-        self.ends.append(time.monotonic() - self.ended_ago)
+        self.ends.append(NOW - self.ended_ago)
 
     def answer_ended(self, since: float) -> float | None:
         return self.ends[-1]
@@ -238,6 +242,7 @@ async def test_every_caller_speaks_again_a_pause_after_its_answer_ended(
         await real_sleep(0)
 
     monkeypatch.setattr(runner.asyncio, "sleep", sleep)
+    monkeypatch.setattr(runner, "time", SimpleNamespace(monotonic=lambda: NOW))
     config = BenchConfig(clients=(1,), turns=2, transports=("sip",), pause=1.3)
     clip = clip_from_audio(
         "Hello.", Path("hello.wav"), AudioFrame(np.full(800, 8000, np.int16), 16000)
@@ -247,5 +252,4 @@ async def test_every_caller_speaks_again_a_pause_after_its_answer_ended(
         results = await runner._call(config, address, "sip", 1, 0, [clip], progress)
     assert [r.error for r in results] == [None, None]
     gaps = slept[1:]  # after the stagger (0 s for the first caller): one gap per turn
-    assert len(gaps) == 2
-    assert all(0 < gap <= 1.0 for gap in gaps)  # the pause from the end, less the 0.3 s
+    assert gaps == [pytest.approx(1.0)] * 2  # the pause from the end, less the 0.3 s

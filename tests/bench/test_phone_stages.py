@@ -4,34 +4,20 @@ real turn (fast harness) come back in order and cut into the benchmark's stages.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.bench.scripts import benchmark_script
 from voicegate.testing import ScriptedSTT, voice_harness
 from voicegate.testing.harness import silence
 from voicegate.voice.notices import AnswerEnded, TurnMetrics
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _phone_stages() -> ModuleType:
-    path = ROOT / "benchmarks" / "phone_stages.py"
-    spec = importlib.util.spec_from_file_location("phone_stages", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 async def test_a_turns_logged_marks_parse_into_ordered_stages(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    phone_stages = _phone_stages()
+    phone_stages = benchmark_script("phone_stages")
     caplog.set_level(logging.DEBUG, logger="voicegate.voice.turn")
     async with (
         voice_harness(ScriptedSTT(["turn on the lights"])) as harness,
@@ -67,7 +53,7 @@ async def test_a_turns_logged_marks_parse_into_ordered_stages(
 async def test_the_stalls_the_server_fed_silence_for_are_counted_per_transport(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    phone_stages = _phone_stages()
+    phone_stages = benchmark_script("phone_stages")
     caplog.set_level(logging.DEBUG, logger="voicegate.voice")
 
     async def stalls_reach(count: int) -> None:

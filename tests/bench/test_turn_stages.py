@@ -5,30 +5,16 @@ job, a partial, a synthesis), into the turn's stages."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import threading
 import time
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.bench.scripts import benchmark_script
 from voicegate.inference import InferenceLanes, InferenceWorker
 from voicegate.testing import ScriptedSTT, voice_harness
 from voicegate.voice.notices import AnswerEnded, TurnMetrics
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _turn_stages() -> ModuleType:
-    path = ROOT / "benchmarks" / "turn_stages.py"
-    spec = importlib.util.spec_from_file_location("turn_stages", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _upper(values: list[str]) -> list[str | BaseException | None]:
@@ -43,7 +29,7 @@ def _slow_upper(values: list[str]) -> list[str | BaseException | None]:
 async def test_a_servers_debug_lines_parse_into_the_turns_stages(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    turn_stages = _turn_stages()
+    turn_stages = benchmark_script("turn_stages")
     caplog.set_level(logging.DEBUG, logger="voicegate")
     async with (
         voice_harness(ScriptedSTT(["turn on the lights"])) as harness,

@@ -124,6 +124,7 @@ def test_boolean_flag_overrides_file(tmp_path: Path) -> None:
         (["--language", "French"], {}, "expected auto or a language code such as en, fr, de"),
         ([], {"VOICEGATE_STT_DEVICE": "gpu"}, "expected one of cpu, cuda, auto"),
         (["--rtp-ports", "20000-10000"], {}, "two ports from 1024 to 65535"),
+        (["--rtp-ports", "20000-20000"], {}, "two ports from 1024 to 65535"),
         (["--rtp-ports", "80-90"], {}, "two ports from 1024 to 65535"),
         (["--sip-transports", "udp,sctp"], {}, "expected udp, tcp or udp,tcp"),
         ([], {"VOICEGATE_SIP_USERS": "alice"}, "user:password pairs"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Unpack
@@ -82,3 +83,10 @@ def call_confirmed(backend: SIPVoiceBackend) -> bool:
     """Whether a call on ``backend`` is answered and its ACK arrived (BYE from voicegate
     is what its caller expects next, rather than a refusal)."""
     return any(call.state is CallState.CONFIRMED for call in backend.calls)
+
+
+async def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+    """Poll until ``condition()`` holds (state that nothing signals, such as a call's)."""
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)

@@ -133,6 +133,7 @@ module g711.so
 module aufile.so
 module aubridge.so
 module sndfile.so
+module rtcpsummary.so
 module_tmp account.so
 module_app menu.so
 module_app ctrl_tcp.so
@@ -144,7 +145,8 @@ class Baresip:
     """Debian's baresip as a phone on loopback, driven over its ``ctrl_tcp`` JSON interface.
 
     Its microphone plays ``speech`` (8 kHz, then silence for the rest of the call: baresip
-    hangs up when its WAV ends); ``sndfile`` records what it hears. ``async with``.
+    hangs up when its WAV ends); ``sndfile`` records what it hears, ``rtcpsummary`` logs the
+    RTCP statistics of each call. ``async with``.
     """
 
     def __init__(self, folder: Path, speech: AudioFrame, codec: str = "PCMU") -> None:
@@ -202,6 +204,10 @@ class Baresip:
                 self._changed.clear()
                 await self._changed.wait()
         return found[0]
+
+    def log(self) -> str:
+        """What baresip printed (its ``rtcpsummary`` line ends each call)."""
+        return (self.folder / "baresip.log").read_text(errors="replace")
 
     def heard(self) -> AudioFrame:
         """What baresip heard in its last call (decoded, 8 kHz)."""

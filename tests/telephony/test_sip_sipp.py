@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from tests.telephony.conftest import (
     phone_gateway,
     phone_speech,
     sip_backend,
+    wait_for,
 )
 from tests.telephony.peers import sipp, write_g711
 from voicegate.audio.g711 import ALAW, ULAW
@@ -45,13 +46,6 @@ async def sip_gateway(
         stt or ScriptedSTT([SAID]), ToneTTS(), [backend], max_sessions=max_sessions
     ) as phone:
         yield phone
-
-
-async def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
-    """Poll until ``condition()`` holds (state that nothing signals, such as a call's)."""
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
 
 
 async def texts(phone: PhoneGateway) -> list[tuple[EventType, str]]:

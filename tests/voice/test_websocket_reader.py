@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import numpy as np
+import pytest
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.voice.endpoint import SocketClosedError
@@ -98,3 +100,24 @@ async def _until_closed(
     async for frame in transport.frames():
         yield frame
     await closing
+
+
+class BrokenSocket(QueuedSocket):
+    """A socket whose reads fail with something other than a close."""
+
+    async def receive(self) -> str | bytes:
+        if self._messages:
+            return self._messages.pop(0)
+        raise RuntimeError("the ASGI server's socket is in a bad state")
+
+
+async def test_a_failing_read_ends_the_audio_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    frame = np.zeros(320, np.int16).tobytes()
+    transport = _transport(BrokenSocket([frame, frame]))
+    with caplog.at_level(logging.ERROR, logger="voicegate.voice.websocket"):
+        async with asyncio.timeout(30.0):  # a hang fails here, not the whole suite
+            frames = [frame async for frame in transport.frames()]
+    assert len(frames) <= 2  # the audio read before the failure, at most
+    assert "reading the WebSocket failed" in caplog.text

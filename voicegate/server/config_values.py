@@ -127,7 +127,7 @@ def port_range(text: str) -> tuple[int, int]:
         ports = (port(low), port(high))
     except ValueError:
         raise ValueError("expected two ports from 1024 to 65535, such as 10000-20000") from None
-    if not dash or ports[0] > ports[1]:
+    if not dash or ports[0] >= ports[1]:  # an even port for RTP, the next one for RTCP
         raise ValueError("expected two ports from 1024 to 65535, such as 10000-20000")
     return ports
 

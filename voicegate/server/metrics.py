@@ -9,6 +9,9 @@ from voicegate.voice.turns import TurnTimings
 
 # Buckets for voice latencies: 10 ms to 10 s.
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+# Buckets for a call's packet loss (a ratio) and interarrival jitter (seconds).
+_LOSS_BUCKETS = (0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+_JITTER_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5)
 
 
 class GatewayMetrics:
@@ -43,6 +46,20 @@ class GatewayMetrics:
         self.errors_total = Counter(
             "voicegate_errors", "Errors by kind.", ["kind"], registry=self.registry
         )
+        self.call_lost_ratio = Histogram(
+            "voicegate_call_lost_ratio",
+            "A phone call's RTP packets lost, by direction, at its end.",
+            ["transport", "direction"],
+            buckets=_LOSS_BUCKETS,
+            registry=self.registry,
+        )
+        self.call_jitter_seconds = Histogram(
+            "voicegate_call_jitter_seconds",
+            "A phone call's RTP interarrival jitter (RFC 3550), by direction, at its end.",
+            ["transport", "direction"],
+            buckets=_JITTER_BUCKETS,
+            registry=self.registry,
+        )
 
     def session_opened(self, transport: str) -> None:
         """Count a session that started on ``transport``."""
@@ -62,6 +79,13 @@ class GatewayMetrics:
     def error(self, kind: str) -> None:
         """Count an error of ``kind`` (e.g. ``auth``, ``protocol``, ``stt``)."""
         self.errors_total.labels(kind).inc()
+
+    def line_quality(
+        self, transport: str, direction: str, lost_ratio: float, jitter_s: float
+    ) -> None:
+        """Record a call's loss and jitter in one direction."""
+        self.call_lost_ratio.labels(transport, direction).observe(lost_ratio)
+        self.call_jitter_seconds.labels(transport, direction).observe(jitter_s)
 
     def render(self) -> bytes:
         """The text exposition format of every metric."""

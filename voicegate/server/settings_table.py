@@ -161,7 +161,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "sip_room_from_uri", "the Request-URI's user part names the room a call joins", boolean
     ),
-    Setting("rtp_ports", "UDP ports for the calls' RTP, such as 10000-20000", port_range),
+    Setting("rtp_ports", "UDP ports: RTP (even), RTCP (next), e.g. 10000-20000", port_range),
     Setting("rtp_timeout", "seconds without RTP before a call is hung up", positive_float),
     Setting("vad_aggressiveness", "WebRTC VAD aggressiveness, 0-3", int_in(0, 3), voice=True),
     Setting(

@@ -1,10 +1,12 @@
-"""A call's audio over RTP: one UDP port, G.711 both ways, RFC 4733 telephone events in."""
+"""A call's audio over RTP: G.711 both ways, RFC 4733 telephone events in, and RTCP reports
+both ways on the next port (or multiplexed on the RTP port)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Callable
 
 import numpy as np
@@ -13,6 +15,8 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.errors import RoomKitError
 from voicegate.telephony.dtmf import EventReceiver
 from voicegate.telephony.pacing import PacedOutput
+from voicegate.telephony.rtcp import MUX_TYPES
+from voicegate.telephony.rtcp_session import RTCPSession
 from voicegate.telephony.rtp import JitterBuffer, RTPError, RTPPacket, RTPSender
 from voicegate.telephony.sdp import CLOCK_RATE, AudioStream, MediaChoice
 from voicegate.voice.dtmf import DTMFDigit
@@ -41,6 +45,11 @@ class RTPMedia:
     and comes out of :meth:`frames` as 8 kHz frames; telephone events become keys for
     :attr:`on_key`. Answer audio is sent in real-time 20 ms packets, silence while there is
     none, and held back while the peer does not take audio (on hold).
+
+    RTCP (:attr:`rtcp`) is read on the port after the RTP one and, multiplexed, on the RTP
+    port itself, from the peer's address; voicegate's reports go every
+    :meth:`RTCPSession.interval` to the port the peer's SDP names, and a BYE when the call
+    closes.
     """
 
     def __init__(self, host: str, ports: tuple[int, int]) -> None:
@@ -53,6 +62,9 @@ class RTPMedia:
         self._jitter = JitterBuffer()
         self._events = EventReceiver()
         self._sender = RTPSender()
+        self.rtcp = RTCPSession(self._sender.ssrc, CLOCK_RATE)
+        self._rtcp_socket: asyncio.DatagramTransport | None = None
+        self._reporter: asyncio.Task[None] | None = None
         self.output = PacedOutput(CLOCK_RATE, self._send, idle_silence=True)
         self._inbox: asyncio.Queue[AudioFrame | None] = asyncio.Queue()
         self.port = 0
@@ -60,9 +72,12 @@ class RTPMedia:
         self.last_heard = 0.0
 
     async def open(self) -> int:
-        """Bind a port of the range (even ones, from a random start); returns it."""
+        """Bind a port of the range (even ones, from a random start) and the next one for RTCP;
+        returns the RTP one."""
         low, high = self._ports
-        candidates = list(range(low + low % 2, high + 1, 2))
+        candidates = list(range(low + low % 2, high, 2))  # RTCP's port (+ 1) in the range too
+        if not candidates:
+            raise NoRTPPortError(f"no even port with a next one in {low}-{high}")
         start = random.randrange(len(candidates))
         loop = asyncio.get_running_loop()
         for port in candidates[start:] + candidates[:start]:
@@ -72,7 +87,14 @@ class RTPMedia:
                 )
             except OSError:
                 continue
-            self._socket, self.port = transport, port
+            try:
+                control, _ = await loop.create_datagram_endpoint(
+                    lambda: _Socket(self._control_received), local_addr=(self._host, port + 1)
+                )
+            except OSError:
+                transport.close()
+                continue
+            self._socket, self._rtcp_socket, self.port = transport, control, port
             self.last_heard = loop.time()
             return port
         raise NoRTPPortError(f"no free RTP port in {low}-{high}")
@@ -85,6 +107,8 @@ class RTPMedia:
         else:
             self.output.pause()
         self.output.start("rtp-sender")
+        if self._reporter is None:
+            self._reporter = asyncio.create_task(self._report(), name="rtcp-reporter")
         self.last_heard = asyncio.get_running_loop().time()
 
     @property
@@ -107,13 +131,49 @@ class RTPMedia:
         self._inbox.put_nowait(None)
 
     async def close(self) -> None:
-        """Stop sending and release the port."""
+        """Stop sending, say goodbye over RTCP, and release the ports (once: again is nothing)."""
         self.end()
         await self.output.stop()
-        if self._socket is not None:
-            self._socket.close()
+        if self._reporter is not None:
+            self._reporter.cancel()
+            await asyncio.gather(self._reporter, return_exceptions=True)
+            self._reporter = None
+            self._send_report(goodbye="")
+        for transport in (self._socket, self._rtcp_socket):
+            if transport is not None:
+                transport.close()
+
+    async def _report(self) -> None:
+        """Send voicegate's RTCP reports at RFC 3550's interval while the call lasts."""
+        first = True
+        while True:
+            await asyncio.sleep(RTCPSession.interval(first=first))
+            first = False
+            self._send_report()
+
+    def _send_report(self, goodbye: str | None = None) -> None:
+        remote = self._remote
+        if self._rtcp_socket is None or remote is None or remote.address is None:
+            return
+        report = self.rtcp.report(time.time(), goodbye=goodbye)
+        transport = self._socket if remote.rtcp_mux else self._rtcp_socket
+        if transport is not None:
+            transport.sendto(report, (remote.address, remote.rtcp_destination))
+
+    def _control_received(self, data: bytes, source: tuple[str, int]) -> None:
+        remote = self._remote
+        if remote is None or source not in (
+            (remote.address, remote.port),
+            (remote.address, remote.rtcp_destination),
+        ):
+            self.ignored += 1
+            return
+        self.rtcp.receive(data, time.time())
 
     def _received(self, data: bytes, source: tuple[str, int]) -> None:
+        if len(data) > 1 and data[1] in MUX_TYPES:  # RTCP multiplexed on the RTP port
+            self._control_received(data, source)
+            return
         remote, choice = self._remote, self._choice
         if remote is None or choice is None or source != (remote.address, remote.port):
             if self.ignored == 0:
@@ -126,6 +186,7 @@ class RTPMedia:
             logger.debug("not RTP from %s:%d: %s", *source, error)
             return
         self.last_heard = asyncio.get_running_loop().time()
+        self.rtcp.received(packet, time.time())
         if packet.payload_type == choice.event_payload:
             for key in self._events.push(packet):
                 if self.on_key is not None:
@@ -145,3 +206,4 @@ class RTPMedia:
             return
         packet = self._sender.packet(choice.payload, choice.codec.encode(samples), len(samples))
         self._socket.sendto(packet.to_bytes(), (remote.address, remote.port))
+        self.rtcp.sent(packet, time.time())

@@ -37,7 +37,9 @@ class AudioStream:
     """A peer's audio: where it receives RTP, what it sends and takes, and its direction.
 
     ``address`` is ``None`` for the ``0.0.0.0`` of an old-style hold; ``formats`` are the
-    payload types in the peer's order, ``rtpmap`` their ``(name, clock rate)``.
+    payload types in the peer's order, ``rtpmap`` their ``(name, clock rate)``. RTCP goes to
+    ``rtcp_port`` (``a=rtcp``, RFC 3605; else the RTP port + 1), or to the RTP port when the
+    peer multiplexes it (``a=rtcp-mux``, RFC 5761).
     """
 
     address: str | None
@@ -45,6 +47,15 @@ class AudioStream:
     formats: tuple[int, ...]
     rtpmap: dict[int, tuple[str, int]] = field(default_factory=dict)
     direction: str = "sendrecv"
+    rtcp_port: int | None = None
+    rtcp_mux: bool = False
+
+    @property
+    def rtcp_destination(self) -> int:
+        """The port the peer takes RTCP on."""
+        if self.rtcp_mux:
+            return self.port
+        return self.rtcp_port if self.rtcp_port is not None else self.port + 1
 
     @property
     def sends(self) -> bool:
@@ -107,6 +118,8 @@ def parse_sdp(text: str) -> AudioStream:
         formats=audio.formats,
         rtpmap=audio.rtpmap,
         direction=audio.direction or session.direction or "sendrecv",
+        rtcp_port=audio.rtcp_port,
+        rtcp_mux=audio.rtcp_mux,
     )
 
 
@@ -136,9 +149,11 @@ def write_sdp(
     session_id: int,
     version: int,
     direction: str = "sendrecv",
+    rtcp_mux: bool = False,
 ) -> str:
     """voicegate's description: one audio stream at ``address:port`` with ``choices``' formats
-    (an answer names one; an offer lists every one voicegate takes)."""
+    (an answer names one; an offer lists every one voicegate takes), its RTCP port
+    (``port`` + 1) and, with ``rtcp_mux``, ``a=rtcp-mux`` (RTCP on the RTP port as well)."""
     family = "IP6" if ipaddress.ip_address(address).version == 6 else "IP4"
     formats: list[int] = []
     attributes: list[str] = []
@@ -159,6 +174,8 @@ def write_sdp(
         *attributes,
         "a=ptime:20",
         f"a={direction}",
+        f"a=rtcp:{port + 1}",
+        *(["a=rtcp-mux"] if rtcp_mux else []),
     ]
     return "\r\n".join(lines) + "\r\n"
 
@@ -181,6 +198,8 @@ class _Section:
     address: str | None = None
     has_address: bool = False
     direction: str | None = None
+    rtcp_port: int | None = None
+    rtcp_mux: bool = False
 
 
 def _media_line(value: str) -> _Section:
@@ -215,7 +234,16 @@ def _attribute(value: str, section: _Section) -> None:
     if value in DIRECTIONS:
         section.direction = value
         return
+    if value == "rtcp-mux":
+        section.rtcp_mux = True
+        return
     name, _, rest = value.partition(":")
+    if name == "rtcp":
+        port = rest.split(" ")[0]
+        if not port.isdigit() or not 0 < int(port) <= 65535:
+            raise SDPError(f"a malformed rtcp attribute: {value[:60]!r}")
+        section.rtcp_port = int(port)
+        return
     if name != "rtpmap":
         return
     payload, _, encoding = rest.partition(" ")

@@ -51,6 +51,13 @@ class SessionHandler(Protocol):
         """Count a refused connection or bad input: ``auth``, ``protocol``, ``offer``..."""
         ...
 
+    def record_line_quality(
+        self, transport: str, direction: str, lost_ratio: float, jitter_s: float
+    ) -> None:
+        """Record how a call's audio travelled one ``direction`` (``to_caller``, as the
+        caller's RTCP reports say; ``from_caller``, as voicegate received it)."""
+        ...
+
 
 class VoiceBackend(ABC):
     """Accepts voice connections and hands each one, as a transport, to the session handler.

@@ -52,6 +52,10 @@ class GatewayObserver(TurnObserver, Protocol):
 
     def error(self, kind: str) -> None: ...
 
+    def line_quality(
+        self, transport: str, direction: str, lost_ratio: float, jitter_s: float
+    ) -> None: ...
+
 
 class VoiceGateway:
     """Joins voice backends to a room engine: one session, one voice channel, per connection.
@@ -164,6 +168,13 @@ class VoiceGateway:
         """Count an error of ``kind`` in the observer (the metrics)."""
         if self._observer is not None:
             self._observer.error(kind)
+
+    def record_line_quality(
+        self, transport: str, direction: str, lost_ratio: float, jitter_s: float
+    ) -> None:
+        """Record a call's loss and jitter one way in the observer (the metrics)."""
+        if self._observer is not None:
+            self._observer.line_quality(transport, direction, lost_ratio, jitter_s)
 
     async def start(self) -> None:
         """Warm the models up, register the responder and start every backend.

@@ -134,6 +134,9 @@ class WebSocketTransport(VoiceTransport):
         except SocketClosedError as closed:
             logger.info("session %s: %s", self._session_id, closed)
             await self._inbox.put(None)
+        except Exception:  # not a close: the session ends rather than wait for audio forever
+            logger.exception("session %s: reading the WebSocket failed", self._session_id)
+            self._end_input()
 
     def _end_input(self) -> None:
         """Make :meth:`frames` return: the session is ending."""

@@ -303,10 +303,21 @@ class SIPVoiceBackend(VoiceBackend):
         except Exception:
             logger.exception("SIP call %s: the session failed", call.dialog.call_id)
         finally:
+            self._record_quality(call)
             self._calls.pop(call, None)
             key = transaction_key(call.invite)
             if key is not None:
                 self._invites.pop(key, None)
+
+    def _record_quality(self, call: SIPCall) -> None:
+        """A call that carried audio: its loss and jitter both ways, into the metrics."""
+        quality = call.media.rtcp.quality()
+        if not (quality.sent or quality.received):
+            return
+        record = self.session_handler.record_line_quality
+        record(call.kind, "from_caller", quality.lost_ratio, quality.jitter_ms / 1000)
+        if quality.peer_lost_ratio is not None and quality.peer_jitter_ms is not None:
+            record(call.kind, "to_caller", quality.peer_lost_ratio, quality.peer_jitter_ms / 1000)
 
     def _session_request(self, call: SIPCall, metadata: dict[str, Any]) -> SessionRequest:
         """The room and the caller of a call: the one place a call's room is decided.

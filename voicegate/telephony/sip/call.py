@@ -258,6 +258,7 @@ class SIPCall(VoiceTransport):
             session_id=id(self) & 0xFFFFFFFF,
             version=self._sdp_version,
             direction=direction,
+            rtcp_mux=self._offer.rtcp_mux if self._offer else True,
         )
         ok = make_response(
             request,
@@ -328,3 +329,4 @@ class SIPCall(VoiceTransport):
             self._watchdog.cancel()
             await asyncio.gather(self._watchdog, return_exceptions=True)
         await self.media.close()
+        self._log(logging.INFO, "ended: %s", self.media.rtcp.quality().summary())
