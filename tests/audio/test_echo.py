@@ -76,6 +76,22 @@ def test_a_caller_on_a_headset_is_not_suppressed(espeak_utterances: list[AudioFr
     assert np.array_equal(cleaned[judged], caller[: len(cleaned)][judged])
 
 
+def test_a_silent_caller_who_speaks_over_the_answer_passes_from_the_first_sample(
+    espeak_utterances: list[AudioFrame],
+) -> None:
+    """A headset caller silent for the answer's first 1.5 s, then speaking over it: no echo
+    came while the answer played, so their voice passes untouched from its start (under the
+    canceller's output until the first judgement, its first 0.1 s was cut to silence)."""
+    answer = _speech(espeak_utterances)
+    caller = _speech([AudioFrame(u.samples, u.sample_rate * 112 // 100) for u in espeak_utterances])
+    start = RATE * 3 // 2
+    microphone = np.concatenate([np.zeros(start, np.int16), caller])[: len(answer)]
+
+    cleaned = _run(EchoCanceller(), answer, microphone)
+
+    assert np.array_equal(cleaned[start:], microphone[start : len(cleaned)])
+
+
 def test_the_echo_path_detector_hears_an_echo_and_its_absence() -> None:
     rng = np.random.default_rng(1)
     levels = list(rng.uniform(-40, -10, 400))  # a played level envelope

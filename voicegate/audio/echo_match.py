@@ -13,8 +13,10 @@ here, and the words decide as before.
 
 The verdict (:attr:`EchoMatcher.verdict`) is judged every 0.1 s of the microphone and
 holds through quiet windows: ``True`` the echo, ``False`` a sound that is not (or nothing
-played for 3 s, so no echo can come), ``None`` not known yet (audio started to play again
-after 3 s of none, and no loud sound could be told since).
+played for 3 s, so no echo can come; or the microphone stayed quiet while audio played
+loud enough to echo above :data:`QUIET` at every echo delay, so this line does not echo
+now), ``None`` not known yet (audio started to play again after 3 s of none, and nothing
+could be told since).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ ECHO_DELAY = SAMPLE_RATE // 2
 """The longest echo delay allowed for (0.5 s): a sound is judged not to be the echo only
 once this much more than the window has played, so that the start of an answer's echo,
 which the played audio does not cover yet, is never taken for another sound."""
+ECHO_LOSS = 30.0
+"""The weakest echo allowed for is this many times quieter than what played (30 dB): a
+quiet microphone is evidence of no echo only where what played was this much louder
+than :data:`QUIET` (about -31 dBFS) at every echo delay."""
 JUDGE_EVERY = SAMPLE_RATE // 10
 """A judgement holds for the next 0.1 s of the microphone."""
 _FFT = 1 << int(np.ceil(np.log2(WINDOW + SEARCHED)))
@@ -92,9 +98,9 @@ class EchoMatcher:
         return self.verdict is True
 
     def _judge(self) -> bool | None:
-        """Whether the last 0.25 s (its loud part, see :data:`MIN_LOUD`) matches; None if
-        it is too quiet to tell, or matches nothing while too little has played to tell
-        (:data:`ECHO_DELAY`)."""
+        """Whether the last 0.25 s (its loud part, see :data:`MIN_LOUD`) matches; a quiet
+        one is not the echo where an echo was due (:func:`_echo_due`); None if it cannot be
+        told (too quiet, or matching nothing while too little has played: :data:`ECHO_DELAY`)."""
         if self._heard_samples < WINDOW or self._played_samples < WINDOW:
             return None
         heard = np.concatenate(self._heard)[-WINDOW:].astype(np.float64)
@@ -103,7 +109,9 @@ class EchoMatcher:
         played = np.concatenate(self._played).astype(np.float64)
         energy = float(heard @ heard)
         if energy < QUIET**2 * WINDOW:
-            return None
+            # quiet: the echo of what played would be heard here by now, unless it is too weak
+            # to matter (then a caller who speaks next passes raw from their first word)
+            return None if self.verdict or not _echo_due(played) else False
         size = len(heard)
         # correlation of ``heard`` with every stretch of ``played`` of its length
         spectrum = np.fft.rfft(played, _FFT) * np.conj(np.fft.rfft(heard, _FFT))
@@ -115,6 +123,17 @@ class EchoMatcher:
             self.found = True
             return True
         return False if self._played_samples >= WINDOW + ECHO_DELAY else None
+
+
+def _echo_due(played: npt.NDArray[np.float64]) -> bool:
+    """Whether the last :data:`WINDOW` + :data:`ECHO_DELAY` played was loud enough, in every
+    stretch of :data:`WINDOW` (one per echo delay), to echo above :data:`QUIET` into the
+    microphone's window."""
+    if len(played) < WINDOW + ECHO_DELAY:
+        return False
+    cumulative = np.concatenate([[0.0], np.cumsum(played[-(WINDOW + ECHO_DELAY) :] ** 2)])
+    weakest = float(np.min(cumulative[WINDOW:] - cumulative[:-WINDOW]))
+    return weakest >= (QUIET * ECHO_LOSS) ** 2 * WINDOW
 
 
 def _loud_part(heard: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
