@@ -5,26 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from voicegate.core.channels import Channel
-from voicegate.core.framework import FrameworkEvent
 from voicegate.core.hooks import HookTrigger
-from voicegate.core.models import ChannelType, RoomStatus, utcnow
+from voicegate.core.models import utcnow
 from voicegate.core.store import StoreUnavailableError
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.errors import ModelLoadError, RoomKitError, RoomNotFoundError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
-from voicegate.voice.access import GATEWAY_ROOM, OWNER_KEY, RoomAccessDeniedError, RoomGrant
+from voicegate.voice.access import OWNER_KEY, RoomAccessDeniedError
 from voicegate.voice.admission import SERVER_BUSY, Admission, CapacityError, SessionSlot
 from voicegate.voice.backend import SessionRequest, VoiceBackend
 from voicegate.voice.channel import VoiceChannel
 from voicegate.voice.detectors import Detectors, SessionDetectors
 from voicegate.voice.echo import EchoResponder
+from voicegate.voice.gateway_rooms import SessionRooms
 from voicegate.voice.inbound import InboundMixer
 from voicegate.voice.notices import SessionError
 from voicegate.voice.protocol import UNSUPPORTED_LANGUAGE, CloseCode
@@ -117,8 +116,7 @@ class VoiceGateway:
         self._sessions: dict[str, VoiceSession] = {}
         self._draining = False
         self._emptied = asyncio.Event()
-        self._joining: Counter[str] = Counter()  # sessions on their way into a room, by room
-        kit.on("channel_detached")(self._channel_left)
+        self._rooms = SessionRooms(kit, self._responder.channel_id, self._sessions)
 
     @property
     def sessions(self) -> dict[str, VoiceSession]:
@@ -220,11 +218,8 @@ class VoiceGateway:
                 logger.info("session refused: the recogniser does not know language %r", language)
                 await transport.close(CloseCode.PROTOCOL_VIOLATION, UNSUPPORTED_LANGUAGE)
                 return
-            joining = request.room_id
-            if joining is not None:
-                self._joining[joining] += 1
             try:
-                room_id = await self._room_for(request)
+                room_id = await self._rooms.enter(request)
             except RoomNotFoundError:
                 await transport.close(CloseCode.ROOM_NOT_FOUND, "room_not_found")
                 return
@@ -236,11 +231,6 @@ class VoiceGateway:
                 self.record_error("store")
                 await transport.close(CloseCode.TRY_AGAIN_LATER, STORE_UNAVAILABLE)
                 return
-            finally:
-                if joining is not None:
-                    self._joining[joining] -= 1
-                    if not self._joining[joining]:
-                        del self._joining[joining]
             participant = request.participant_id or str(request.metadata.get("subject", "caller"))
             session = VoiceSession(room_id, participant, transport, dict(request.metadata))
             given = self._detectors.for_session(with_session_choices(settings, request.settings))
@@ -274,18 +264,6 @@ class VoiceGateway:
         room = await self._kit.get_room(session.room_id)
         owner = room.metadata.get(OWNER_KEY)
         return CallRecorder(self._recording, session, owner if isinstance(owner, str) else None)
-
-    async def _room_for(self, request: SessionRequest) -> str:
-        """The room the session joins, as its auth metadata grants (``voice/access.py``)."""
-        grant = RoomGrant.from_metadata(request.metadata)
-        if request.room_id is None:
-            room = await self._kit.create_room(metadata=grant.new_room_metadata())
-        else:
-            room = await grant.enter(self._kit, request.room_id)
-        bindings = await self._kit.store.list_bindings(room.id)
-        if all(b.channel_id != self._responder.channel_id for b in bindings):
-            await self._kit.attach_channel(room.id, self._responder.channel_id)
-        return room.id
 
     async def _join(
         self,
@@ -363,7 +341,7 @@ class VoiceGateway:
             posting = post_recording(self._kit, channel.recorder)
             await _logged(posting, "posting the recording of", session)
         room_id, channel_id = session.room_id, channel.channel_id
-        if channel_id in await self._bound_channels(room_id):
+        if channel_id in await self._rooms.bound_channels(room_id):
             await _logged(self._kit.detach_channel(room_id, channel_id), "detaching", session)
         self._kit.unregister_channel(channel_id)
         if self._sessions.pop(session.id, None) is None:
@@ -390,42 +368,7 @@ class VoiceGateway:
             room_id,
             lasted,
         )
-        await _logged(self._close_if_emptied(room_id), "closing the room of", session)
-
-    async def _channel_left(self, event: FrameworkEvent) -> None:
-        """A channel that is none of this gateway's sessions left a room (the caller of a
-        dead process, removed by a survivor): close the room if no caller is left."""
-        room_id, channel_id = event.room_id, event.channel_id
-        if room_id is None or any(s.channel_id == channel_id for s in self._sessions.values()):
-            return
-        await self._close_if_emptied(room_id)
-
-    async def _bound_channels(self, room_id: str) -> set[str]:
-        try:
-            return {binding.channel_id for binding in await self._kit.store.list_bindings(room_id)}
-        except Exception:
-            logger.exception("listing the channels of room %s failed", room_id)
-            return set()
-
-    async def _close_if_emptied(self, room_id: str) -> None:
-        """Close ``room_id`` if the gateway made it and no session uses it any more.
-
-        The check and the close's first step (marking the cached room closed) run with no
-        ``await`` between them, so a session on its way in either keeps the room open or
-        finds it closed. Callers of the room on other processes sharing the store keep it
-        open: their voice channels are still bound to it."""
-        bindings = await self._kit.store.list_bindings(room_id)
-        if any(binding.channel_type is ChannelType.VOICE for binding in bindings):
-            return
-        room = await self._kit.get_room(room_id)
-        if (
-            room.status is RoomStatus.ACTIVE
-            and room.metadata.get(GATEWAY_ROOM) is True
-            and room_id not in self._joining
-            and all(s.room_id != room_id for s in self._sessions.values())
-        ):
-            await self._kit.close_room(room_id)
-            logger.debug("room %s closed: its last session left", room_id)
+        await _logged(self._rooms.close_if_emptied(room_id), "closing the room of", session)
 
 
 async def _logged(step: Awaitable[object], what: str, session: VoiceSession) -> None:
