@@ -17,11 +17,10 @@ from voicegate.audio.endpoint import Endpointer, SpeechEnd, SpeechStart
 from voicegate.audio.frame import AudioFrame
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.stt.base import STTProvider, STTStream
-from voicegate.voice.interruption import Contest
 from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.notices import BargeIn, Floor, SpeechEnded, SpeechStarted
 from voicegate.voice.overlap import Overlap
-from voicegate.voice.session import EndOfTurn, InterruptionStrategy, VoiceSettings
+from voicegate.voice.session import EndOfTurn, VoiceSettings
 from voicegate.voice.turn_end import SemanticTurnEnd
 from voicegate.voice.turns import TurnTimings
 from voicegate.voice.utterance_events import (
@@ -233,6 +232,7 @@ class Listener:
         started = SpeechStarted(start.timestamp)
         self._on_speech_start(started)
         self._events.put_nowait(started)
+        overlap = Overlap.begin(self._floor(), self._settings, self._live)
         if len(self._waiting) >= MAX_WAITING_UTTERANCES:
             self._joined = joined = self._waiting[-1]
             joined.ended.clear()
@@ -244,12 +244,12 @@ class Listener:
                 len(self._waiting),
                 stream.duration,
             )
-            self._utterance = _Utterance(stream, start.timestamp, self._overlap())
+            self._utterance = _Utterance(stream, start.timestamp, overlap)
         else:
             stream = self._stt.stream(
                 self._settings.partial_interval_ms / 1000.0, self._settings.stt_language
             )
-            self._utterance = _Utterance(stream, start.timestamp, self._overlap())
+            self._utterance = _Utterance(stream, start.timestamp, overlap)
             relay = asyncio.create_task(self._relay_partials(self._utterance))
             self._relays.add(relay)
             relay.add_done_callback(self._relays.discard)
@@ -259,21 +259,6 @@ class Listener:
                 self._keep_for_model(audio)
         if self._turn_end is not None:
             self._turn_end.speech()
-
-    def _overlap(self) -> Overlap | None:
-        floor = self._floor()
-        if floor is Floor.LISTENING:
-            return None
-        settings = self._settings
-        strategy = (
-            settings.interruption_speaking
-            if floor is Floor.SPEAKING
-            else settings.interruption_thinking
-        )
-        live = self._live
-        if not live.interruptions:
-            strategy = InterruptionStrategy.DISABLED
-        return Overlap(Contest(strategy, floor.value, live.barge_in_ms))
 
     def _feed(self, frame: AudioFrame, speech: bool) -> None:
         """Give the stream speech only: quiet frames wait until speech follows them, and the

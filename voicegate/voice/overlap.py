@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from voicegate.voice.interruption import SEMANTIC_FIRST_LOOK_MS, Contest, Verdict
+from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.notices import BargeIn, Floor
-from voicegate.voice.session import InterruptionStrategy
+from voicegate.voice.session import InterruptionStrategy, VoiceSettings
 
 ECHO_SHARE = 0.8
 """An utterance over an answer whose speech was this much the answer's echo is its echo."""
@@ -29,6 +30,22 @@ class Overlap:
     settled: bool = False  # a verdict other than WAIT was reached
     speech_frames: int = 0  # frames of speech judged, and of them the echo's
     echo_frames: int = 0
+
+    @classmethod
+    def begin(cls, floor: Floor, settings: VoiceSettings, live: LiveSettings) -> Overlap | None:
+        """The judgement of an utterance that starts while the floor is ``floor``, by the
+        strategy set for it (``disabled`` while the client turned interruptions off); None
+        while the caller has the floor."""
+        if floor is Floor.LISTENING:
+            return None
+        strategy = (
+            settings.interruption_speaking
+            if floor is Floor.SPEAKING
+            else settings.interruption_thinking
+        )
+        if not live.interruptions:
+            strategy = InterruptionStrategy.DISABLED
+        return cls(Contest(strategy, floor.value, live.barge_in_ms))
 
     @property
     def mostly_echo(self) -> bool:
