@@ -21,10 +21,10 @@ the echo path (it starts without, and needs about 1.5 s of an answer), once the
 microphone picked up (the line echoes: from then on in this call), or while the matcher
 does not know yet or finds the echo now (within 0.1 s). On a line never found to echo, a
 sound the matcher judges not to be the echo (a headset caller; a judgement it makes once
-0.75 s of the answer has played, before the caller's first word where the microphone
-stayed quiet while the answer played, or 40 ms into that word where they speak sooner:
-AEC3 would cut its first 0.1 s or more) passes raw, and so does everything while nothing
-played for 3 s; the canceller keeps adapting throughout.
+0.75 s of the answer has played, or before the caller's first word where the microphone
+stayed quiet while the answer played: AEC3 would cut that word's first 0.1 s) passes raw,
+and so does everything while nothing played for 3 s; the canceller keeps adapting
+throughout.
 AEC3 fills what it suppresses with comfort noise, about -62 dBFS in its first seconds,
 which voice activity detectors take for speech: blocks it leaves under
 :data:`COMFORT_NOISE_DBFS` are silenced. Optional noise suppression runs after it, in a

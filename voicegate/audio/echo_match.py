@@ -16,8 +16,7 @@ holds through quiet windows: ``True`` the echo, ``False`` a sound that is not (o
 played for 3 s, so no echo can come; or the microphone stayed quiet while audio played
 loud enough to echo above :data:`QUIET` at every echo delay, so this line does not echo
 now), ``None`` not known yet (audio started to play again after 3 s of none, and nothing
-could be told since). The first sound after such a quiet start is judged sooner, 40 ms
-into it, against the start of what played (:data:`ONSET`).
+could be told since).
 """
 
 from __future__ import annotations
