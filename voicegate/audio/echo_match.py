@@ -47,15 +47,9 @@ ECHO_LOSS = 30.0
 """The weakest echo allowed for is this many times quieter than what played (30 dB): a
 quiet microphone is evidence of no echo only where what played was this much louder
 than :data:`QUIET` (about -31 dBFS) at every echo delay."""
-ONSET = SAMPLE_RATE // 25
-"""The first sound after a quiet start of the answer is judged once it has lasted 40 ms."""
-ONSET_SEARCH = SAMPLE_RATE // 5
-"""It is the echo if it matches the start of what played: within 0.2 s of its first sound
-(that sound may be too soft to echo above :data:`QUIET`). Another voice matches a 40 ms
-start there by chance now and then (Piper's voice against itself: 0.8 of 16 starts of 8
-answers at 30 ms, under 1% at 50 ms), where it matched a stretch of the 3 s in a quarter."""
 JUDGE_EVERY = SAMPLE_RATE // 10
 """A judgement holds for the next 0.1 s of the microphone."""
+_FFT = 1 << int(np.ceil(np.log2(WINDOW + SEARCHED)))
 
 
 class EchoMatcher:
@@ -69,7 +63,6 @@ class EchoMatcher:
         self._heard_samples = 0
         self._since_judged = 0
         self._since_played = SEARCHED  # microphone samples since audio last played
-        self._sound_heard = True  # a loud window since audio started to play again
         self.verdict: bool | None = False
         """Whether the microphone's sound is the echo (see the module's docstring)."""
         self.found = False
@@ -80,7 +73,6 @@ class EchoMatcher:
         """The next audio played."""
         if self._since_played >= SEARCHED:
             self.verdict = None  # playing again: an echo may come, a sound must be judged
-            self._sound_heard = False
             self._played.clear()  # what played before cannot echo any more
             self._played_samples = 0
         self._since_played = 0
@@ -93,11 +85,6 @@ class EchoMatcher:
         self._heard_samples += _keep(self._heard, block.copy(), self._heard_samples, WINDOW)
         self._since_played += len(block)
         self._since_judged += len(block)
-        onset = self.verdict is None and not self._sound_heard
-        if onset and (echo := self._judge_onset()) is not None:
-            self.verdict = echo
-            self._since_judged = 0
-            return
         if self._since_judged >= JUDGE_EVERY:
             self._since_judged = 0
             if self._since_played >= SEARCHED:
@@ -125,47 +112,17 @@ class EchoMatcher:
             # quiet: the echo of what played would be heard here by now, unless it is too weak
             # to matter (then a caller who speaks next passes raw from their first word)
             return None if self.verdict or not _echo_due(played) else False
-        self._sound_heard = True
-        if _match(heard, played) >= ECHO_MATCH:
+        size = len(heard)
+        # correlation of ``heard`` with every stretch of ``played`` of its length
+        spectrum = np.fft.rfft(played, _FFT) * np.conj(np.fft.rfft(heard, _FFT))
+        lagged = np.fft.irfft(spectrum, _FFT)[: len(played) - size + 1]
+        cumulative = np.concatenate([[0.0], np.cumsum(played**2)])
+        stretch_energy = cumulative[size:] - cumulative[:-size]
+        scale = np.sqrt(np.maximum(stretch_energy, 1.0) * energy)
+        if np.max(np.abs(lagged) / scale) >= ECHO_MATCH:
             self.found = True
             return True
         return False if self._played_samples >= WINDOW + ECHO_DELAY else None
-
-    def _judge_onset(self) -> bool | None:
-        """The first sound since the answer started, once :data:`ONSET` long: the echo if
-        it matches the start of what played (:data:`ONSET_SEARCH`); None until then. On a
-        quiet line an echo can only begin with the answer's own start, so a caller who
-        speaks before the longest echo delay has played is told from it at once, not under
-        the canceller's output (which cuts a voice it has found no echo path for)."""
-        if self._heard_samples < WINDOW:
-            return None
-        loud = _loud_part(np.concatenate(self._heard)[-WINDOW:].astype(np.float64))
-        if len(loud) < ONSET:
-            return None
-        self._sound_heard = True
-        played = np.concatenate(self._played).astype(np.float64)
-        if not len(sounding := _loud_blocks(played)):
-            return False  # the answer made no sound yet: this one is not its echo
-        start = int(sounding[0]) * LOUD_BLOCK
-        searched = played[start : start + ONSET_SEARCH + ONSET]
-        if len(searched) < ONSET:
-            return None
-        if _match(loud[:ONSET], searched) >= ECHO_MATCH:
-            self.found = True
-            return True
-        return False
-
-
-def _match(heard: npt.NDArray[np.float64], played: npt.NDArray[np.float64]) -> float:
-    """The best normalised correlation of ``heard`` with a stretch of ``played`` as long."""
-    size = len(heard)
-    fft = 1 << int(np.ceil(np.log2(size + len(played))))
-    spectrum = np.fft.rfft(played, fft) * np.conj(np.fft.rfft(heard, fft))
-    lagged = np.fft.irfft(spectrum, fft)[: len(played) - size + 1]
-    cumulative = np.concatenate([[0.0], np.cumsum(played**2)])
-    stretch_energy = cumulative[size:] - cumulative[:-size]
-    scale = np.sqrt(np.maximum(stretch_energy, 1.0) * float(heard @ heard))
-    return float(np.max(np.abs(lagged) / scale))
 
 
 def _echo_due(played: npt.NDArray[np.float64]) -> bool:
@@ -183,16 +140,11 @@ def _loud_part(heard: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """``heard`` from its first to its last 10 ms block louder than :data:`QUIET`: silence
     at either end may be a pause in the client's playout that the played audio lacks (the
     client ran out of audio), which would spoil the match of the echo on its other side."""
-    loud = _loud_blocks(heard)
+    blocks = heard[: len(heard) - len(heard) % LOUD_BLOCK].reshape(-1, LOUD_BLOCK)
+    loud = np.flatnonzero(np.mean(blocks**2, axis=1) >= QUIET**2)
     if not len(loud):
         return heard[:0]
     return heard[loud[0] * LOUD_BLOCK : (loud[-1] + 1) * LOUD_BLOCK]
-
-
-def _loud_blocks(samples: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
-    """The indices of the 10 ms blocks of ``samples`` louder than :data:`QUIET`."""
-    blocks = samples[: len(samples) - len(samples) % LOUD_BLOCK].reshape(-1, LOUD_BLOCK)
-    return np.flatnonzero(np.mean(blocks**2, axis=1) >= QUIET**2)
 
 
 def _keep(
