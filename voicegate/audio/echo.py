@@ -25,6 +25,9 @@ sound the matcher judges not to be the echo (a headset caller; a judgement it ma
 stayed quiet while the answer played: AEC3 would cut that word's first 0.1 s) passes raw,
 and so does everything while nothing played for 3 s; the canceller keeps adapting
 throughout.
+Where it cut the start of a caller's word that way, the recogniser can be given the
+microphone's raw audio of the utterance (:meth:`EchoCanceller.raw_since`: without noise
+suppression), kept in a :class:`~voicegate.audio.raw_capture.RawCapture`.
 AEC3 fills what it suppresses with comfort noise, about -62 dBFS in its first seconds,
 which voice activity detectors take for speech: blocks it leaves under
 :data:`COMFORT_NOISE_DBFS` are silenced. Optional noise suppression runs after it, in a
@@ -42,6 +45,7 @@ import numpy.typing as npt
 from voicegate.audio.echo_match import EchoMatcher
 from voicegate.audio.echo_path import EchoPathDetector, level_db
 from voicegate.audio.frame import AudioFrame
+from voicegate.audio.raw_capture import RawCapture
 from voicegate.audio.resample import Resampler
 from voicegate.errors import RoomKitError
 
@@ -84,6 +88,7 @@ class EchoCanceller:
         )
         self.echo_path = EchoPathDetector()
         self.echo_match = EchoMatcher()
+        self._raw = RawCapture(SAMPLE_RATE)
         self._carry = np.zeros(0, np.int16)
         self._render: deque[tuple[int, npt.NDArray[np.int16]]] = deque()  # (slot, block)
         self._captured = 0  # microphone blocks processed
@@ -116,6 +121,15 @@ class EchoCanceller:
         through while it finds a new echo path."""
         return self._canceller is not None and self.echo_match.is_echo()
 
+    def raw_since(self, start: float) -> AudioFrame | None:
+        """The microphone's raw audio from ``start`` (seconds of the microphone's audio) to
+        now, where the canceller passes the raw sound now and its output was used since
+        ``start`` (and all of it is kept); None otherwise."""
+        if self._canceller is None or self._echo_line():
+            return None
+        raw = self._raw.since(round(start * SAMPLE_RATE))
+        return None if raw is None else AudioFrame(raw, SAMPLE_RATE, start)
+
     def process(self, samples: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """One microphone frame (a whole number of 10 ms blocks) that arrived now, cleaned."""
         out = np.empty_like(samples)
@@ -128,7 +142,9 @@ class EchoCanceller:
                 cancelled = self._run(self._canceller, block)
                 self.echo_path.picked_up(level_db(block))
                 self.echo_match.picked_up(block)
-                if self._echo_line():
+                cancelling = self._echo_line()
+                self._raw.add(block, cancelling)
+                if cancelling:
                     block = cancelled if level_db(cancelled) >= COMFORT_NOISE_DBFS else _SILENT
             if self._suppressor is not None:
                 block = self._run(self._suppressor, block)

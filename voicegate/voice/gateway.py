@@ -280,6 +280,7 @@ class VoiceGateway:
         if canceller is not None:
             transport.played_handler = canceller.played
             channel.listener.is_echo = canceller.is_echo
+            channel.listener.raw_audio = canceller.raw_since
         transport.dtmf_handler = channel.press
         self._mixer.add_session(
             session.id,

@@ -9,7 +9,6 @@ import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from voicegate.voice.overlap import Overlap
 from voicegate.voice.session import EndOfTurn, VoiceSettings
 from voicegate.voice.turn_end import SemanticTurnEnd
 from voicegate.voice.turns import TurnTimings
+from voicegate.voice.utterance import Transcribing, Utterance
 from voicegate.voice.utterance_events import (
     ListenerEvent,
     PartialHeard,
@@ -43,26 +43,6 @@ MAX_JOINED_AUDIO_S = 60.0
 (:attr:`Listener.has_room`) until the recogniser takes the oldest waiting turn."""
 JOIN_GAP_S = 0.5
 """The silence put between utterances joined into one turn."""
-
-
-@dataclass(slots=True)
-class _Utterance:
-    """The open utterance: its stream, and its :class:`Overlap` if it began over an answer."""
-
-    stream: STTStream
-    start: float
-    overlap: Overlap | None
-
-
-@dataclass(slots=True)
-class _Transcribing:
-    """A turn whose final transcript :meth:`Listener.events` awaits in turn: one utterance,
-    or several joined into its stream (judged as the first); ``ended`` is clear while an
-    utterance is still being added."""
-
-    utterance: _Utterance
-    timings: TurnTimings
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class _EndOfAudio:
@@ -130,25 +110,34 @@ class Listener:
             if semantic and turn_model is not None
             else None
         )
-        self._utterance: _Utterance | None = None
+        self._utterance: Utterance | None = None
         self._live = LiveSettings(settings.end_of_speech_ms, settings.barge_in_ms)
         self._held: list[AudioFrame] = []  # quiet frames inside the utterance
         self._last_frame: AudioFrame | None = None
-        self._waiting: deque[_Transcribing] = deque()  # turns the recogniser has not taken
-        self._joined: _Transcribing | None = None  # the waiting turn the utterance joined
+        self._waiting: deque[Transcribing] = deque()  # turns the recogniser has not taken
+        self._joined: Transcribing | None = None  # the waiting turn the utterance joined
         self._room = asyncio.Event()  # set while the caller's audio is taken
         self._room.set()
         self._active_at = 0.0  # stream time of the latest speech or answer
         self._idle = False
-        self._events: asyncio.Queue[ListenerEvent | _Transcribing | _EndOfAudio]
+        self._events: asyncio.Queue[ListenerEvent | Transcribing | _EndOfAudio]
         self._events = asyncio.Queue()
         self._relays: set[asyncio.Task[None]] = set()
         self.is_echo: Callable[[], bool] = lambda: False
         """Whether the caller's last 1.5 s of sound is the answer's echo (the session's echo
         canceller sets it: :meth:`~voicegate.audio.echo.EchoCanceller.is_echo`)."""
+        self.raw_audio: Callable[[float], AudioFrame | None] = lambda start: None
+        """The caller's raw audio from a time to now, where the echo canceller cut some of
+        it and passes the raw sound now (the session's echo canceller sets it:
+        :meth:`~voicegate.audio.echo.EchoCanceller.raw_since`)."""
 
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
-        """Take the next frame of the caller's audio with its speech decision and level."""
+        """Take the next frame of the caller's audio with its speech decision and level.
+
+        Every decision is made on this audio; but where the echo canceller cut the start of
+        the open utterance and passes the raw sound now (:attr:`raw_audio`), the recogniser
+        is given the raw audio of the utterance from its start instead, in a new stream.
+        """
         self._last_frame = frame
         was_open = self._endpointer.in_speech
         for event in self._endpointer.push(frame, speech, dbfs):
@@ -161,6 +150,7 @@ class Listener:
             self._feed(frame, speech)
         if self._utterance is not None:
             self._judge_speech(speech)
+            self._take_raw(self._utterance)
         self._check_idle(frame)
 
     async def events(self) -> AsyncIterator[ListenerEvent]:
@@ -170,7 +160,7 @@ class Listener:
             item = await self._events.get()
             if isinstance(item, _EndOfAudio):
                 return
-            if not isinstance(item, _Transcribing):
+            if not isinstance(item, Transcribing):
                 yield item
                 continue
             while not item.ended.is_set():  # an utterance joining it is under way
@@ -244,21 +234,38 @@ class Listener:
                 len(self._waiting),
                 stream.duration,
             )
-            self._utterance = _Utterance(stream, start.timestamp, overlap)
+            # the raw audio is not given to a joined stream (``raw``): it holds other audio
+            self._utterance = Utterance(stream, start.timestamp, start.timestamp, overlap, True)
         else:
-            stream = self._stt.stream(
-                self._settings.partial_interval_ms / 1000.0, self._settings.stt_language
-            )
-            self._utterance = _Utterance(stream, start.timestamp, overlap)
-            relay = asyncio.create_task(self._relay_partials(self._utterance))
-            self._relays.add(relay)
-            relay.add_done_callback(self._relays.discard)
+            audio_start = start.preroll.timestamp if start.preroll.num_samples else start.timestamp
+            stream = self._new_stream()
+            self._utterance = Utterance(stream, start.timestamp, audio_start, overlap)
+            self._relay(self._utterance)
         for audio in (start.preroll, start.speech):
             if audio.num_samples:
                 stream.push(audio)
                 self._keep_for_model(audio)
         if self._turn_end is not None:
             self._turn_end.speech()
+
+    def _new_stream(self) -> STTStream:
+        return self._stt.stream(
+            self._settings.partial_interval_ms / 1000.0, self._settings.stt_language
+        )
+
+    def _relay(self, utterance: Utterance) -> None:
+        """Relay the partials of the utterance's stream while it is open."""
+        relay = asyncio.create_task(self._relay_partials(utterance, utterance.stream))
+        self._relays.add(relay)
+        relay.add_done_callback(self._relays.discard)
+
+    def _take_raw(self, utterance: Utterance) -> None:
+        """Give the recogniser the utterance's raw audio where :attr:`raw_audio` has it."""
+        if utterance.raw or (raw := self.raw_audio(utterance.audio_start)) is None:
+            return
+        self._held = utterance.take_raw(raw, self._new_stream(), self._held)
+        self._relay(utterance)
+        logger.debug("the recogniser gets the raw audio from %.2f s on", utterance.audio_start)
 
     def _feed(self, frame: AudioFrame, speech: bool) -> None:
         """Give the stream speech only: quiet frames wait until speech follows them, and the
@@ -308,7 +315,7 @@ class Listener:
             joined.timings = timings  # the turn's latency counts from its last words
             joined.ended.set()
         else:
-            turn = _Transcribing(utterance, timings)
+            turn = Transcribing(utterance, timings)
             turn.ended.set()
             self._waiting.append(turn)
             self._events.put_nowait(turn)
@@ -355,11 +362,10 @@ class Listener:
             self._idle = True
             self._events.put_nowait(SessionIdle(limit))
 
-    async def _relay_partials(self, utterance: _Utterance) -> None:
-        stream = utterance.stream
+    async def _relay_partials(self, utterance: Utterance, stream: STTStream) -> None:
         async for partial in stream.partials():
-            if utterance is not self._utterance:
-                break  # the utterance ended: its final transcript follows instead
+            if utterance is not self._utterance or utterance.stream is not stream:
+                break  # the utterance ended (its final transcript follows) or has a new stream
             if partial.text.strip():  # nothing heard (noise, silence) is no partial
                 self._events.put_nowait(PartialHeard(partial))
             if self._turn_end is not None and partial.audio_duration + 1e-6 >= stream.duration:
@@ -373,7 +379,7 @@ class Listener:
                 )
 
     async def _transcribe(
-        self, item: _Transcribing
+        self, item: Transcribing
     ) -> UtteranceHeard | UtteranceIgnored | UtteranceLost | None:
         utterance = item.utterance
         try:
