@@ -14,15 +14,30 @@ def test_the_raw_audio_is_given_from_a_start_it_keeps_where_the_canceller_cut_it
     raw = RawCapture(RATE)
     blocks = [np.full(BLOCK, index, np.int16) for index in range(round(KEPT_S * 100) + 50)]
     for index, block in enumerate(blocks[:100]):
-        raw.add(block, cancelled=index < 10)
-    assert raw.since(10 * BLOCK) is None  # nothing since was cut: the output was the raw sound
-    since = raw.since(5 * BLOCK)
+        raw.add(block, cancelled=index < 10, cut=False)
+    assert raw.since(10 / 100) is None  # nothing since was cut: the output was the raw sound
+    since = raw.since(5 / 100)
     assert since is not None
-    assert np.array_equal(since, np.concatenate(blocks[5:100]))
+    assert since.timestamp == 5 / 100
+    assert np.array_equal(since.samples[:, 0], np.concatenate(blocks[5:100]))
 
     for block in blocks[100:]:
-        raw.add(block, cancelled=True)
-    assert raw.since(5 * BLOCK) is None  # no longer kept
-    kept = raw.since(len(blocks) * BLOCK - round(KEPT_S * RATE))
+        raw.add(block, cancelled=True, cut=False)
+    assert raw.since(5 / 100) is None  # no longer kept
+    kept = raw.since(len(blocks) / 100 - KEPT_S)
     assert kept is not None
-    assert np.array_equal(kept, np.concatenate(blocks)[-round(KEPT_S * RATE) :])
+    assert np.array_equal(kept.samples[:, 0], np.concatenate(blocks)[-round(KEPT_S * RATE) :])
+
+
+def test_the_raw_audio_reaches_back_to_the_start_of_a_sound_the_canceller_cut() -> None:
+    raw = RawCapture(RATE)
+    blocks = [np.full(BLOCK, index, np.int16) for index in range(100)]
+    for index, block in enumerate(blocks):
+        raw.add(block, cancelled=index < 50, cut=20 <= index < 40)
+    since = raw.since(45 / 100)
+    assert since is not None
+    assert since.timestamp == 45 / 100  # the blocks just before were not cut
+    since = raw.since(30 / 100)
+    assert since is not None
+    assert since.timestamp == 20 / 100
+    assert np.array_equal(since.samples[:, 0], np.concatenate(blocks[20:]))

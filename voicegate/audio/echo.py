@@ -26,8 +26,9 @@ stayed quiet while the answer played: AEC3 would cut that word's first 0.1 s) pa
 and so does everything while nothing played for 3 s; the canceller keeps adapting
 throughout.
 Where it cut the start of a caller's word that way, the recogniser can be given the
-microphone's raw audio of the utterance (:meth:`EchoCanceller.raw_since`: without noise
-suppression), kept in a :class:`~voicegate.audio.raw_capture.RawCapture`.
+microphone's raw audio of the utterance, from the start of the sound cut
+(:meth:`EchoCanceller.raw_since`, without noise suppression), kept in a
+:class:`~voicegate.audio.raw_capture.RawCapture`.
 AEC3 fills what it suppresses with comfort noise, about -62 dBFS in its first seconds,
 which voice activity detectors take for speech: blocks it leaves under
 :data:`COMFORT_NOISE_DBFS` are silenced. Optional noise suppression runs after it, in a
@@ -54,6 +55,9 @@ BLOCK = SAMPLE_RATE // 100
 """AEC3 works on 10 ms blocks."""
 COMFORT_NOISE_DBFS = -55.0
 """A cancelled block quieter than this is the canceller's comfort noise, not speech."""
+CUT_DB = 10.0
+"""A sound (louder than the comfort noise) that the canceller's output left this much
+quieter was cut."""
 _SILENT = np.zeros(BLOCK, np.int16)
 
 
@@ -123,12 +127,12 @@ class EchoCanceller:
 
     def raw_since(self, start: float) -> AudioFrame | None:
         """The microphone's raw audio from ``start`` (seconds of the microphone's audio) to
-        now, where the canceller passes the raw sound now and its output was used since
-        ``start`` (and all of it is kept); None otherwise."""
+        now (or from the start of the sound it cut before, see
+        :meth:`~voicegate.audio.raw_capture.RawCapture.since`), where the canceller passes
+        the raw sound now and its output was used since ``start``; None otherwise."""
         if self._canceller is None or self._echo_line():
             return None
-        raw = self._raw.since(round(start * SAMPLE_RATE))
-        return None if raw is None else AudioFrame(raw, SAMPLE_RATE, start)
+        return self._raw.since(start)
 
     def process(self, samples: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """One microphone frame (a whole number of 10 ms blocks) that arrived now, cleaned."""
@@ -140,12 +144,14 @@ class EchoCanceller:
                 self._render_until(self._canceller, self._captured)
                 self._captured += 1
                 cancelled = self._run(self._canceller, block)
-                self.echo_path.picked_up(level_db(block))
+                loud = level_db(block)
+                self.echo_path.picked_up(loud)
                 self.echo_match.picked_up(block)
-                cancelling = self._echo_line()
-                self._raw.add(block, cancelling)
+                raw, cancelling = block, self._echo_line()
                 if cancelling:
                     block = cancelled if level_db(cancelled) >= COMFORT_NOISE_DBFS else _SILENT
+                cut = loud >= COMFORT_NOISE_DBFS and level_db(block) <= loud - CUT_DB
+                self._raw.add(raw, cancelled=cancelling, cut=cut)
             if self._suppressor is not None:
                 block = self._run(self._suppressor, block)
             out[index * BLOCK : (index + 1) * BLOCK] = block

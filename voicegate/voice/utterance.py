@@ -27,9 +27,10 @@ class Utterance:
     def take_raw(
         self, raw: AudioFrame, stream: STTStream, held: list[AudioFrame]
     ) -> list[AudioFrame]:
-        """Replace the stream by ``stream``, given ``raw`` (from :attr:`audio_start` to now)
-        in place of what was pushed; the quiet frames ``held`` back from the stream come
-        back in their raw form (and their pass is asked for again)."""
+        """Replace the stream by ``stream``, given ``raw`` (from :attr:`audio_start`, or the
+        start of the sound the canceller cut before it, to now) in place of what was pushed;
+        the quiet frames ``held`` back from the stream come back in their raw form (and
+        their pass is asked for again)."""
         self.raw = True
         pushed = raw.num_samples - sum(frame.num_samples for frame in held)
         self.stream.cancel()
