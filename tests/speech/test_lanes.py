@@ -155,12 +155,12 @@ async def test_required_jobs_run_in_the_order_they_are_needed(worker: InferenceW
         for name, needed in (("later", 102.0), ("soon", 101.0), ("now", None), ("now 2", None))
     ]
     await asyncio.sleep(0)
-    clock.now = 101.5  # "soon" is late: it goes ahead of what is given from now on
+    clock.now = 101.5  # "soon"'s time has come: it goes ahead of the jobs needed now
     jobs.append(asyncio.create_task(lanes.run(order.append, "given late")))
     await asyncio.sleep(0)
     gate.open()
     await asyncio.gather(first, *jobs)
-    assert order == ["now", "now 2", "soon", "given late", "later"]
+    assert order == ["soon", "now", "now 2", "given late", "later"]
 
 
 async def test_past_max_waiting_a_required_job_is_refused(worker: InferenceWorker) -> None:

@@ -13,20 +13,13 @@ import pytest
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.inference import WorkerOverloadedError
+from voicegate.testing import FakeClock
 from voicegate.tts.piper import PLAYOUT_MARGIN_S, PiperTTS
 
 RATE = 16000
 PIECE_S = 2.0
 ANSWER = "One two three four. Five six seven eight."  # two pieces
 OTHER = "Nine ten eleven twelve."
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Voice:
@@ -93,7 +86,7 @@ async def started_answer(tts: PiperTTS) -> AsyncGenerator[AudioFrame, None]:
 async def test_a_first_piece_goes_ahead_of_a_later_piece_not_needed_yet(
     tts: PiperTTS, voice: Voice
 ) -> None:
-    answer = await started_answer(tts)  # played out at 102.0: its next piece is needed then
+    answer = await started_answer(tts)  # played out at 2.0: its next piece is needed at 0.5
     hold = await held(tts, voice)
     later = asyncio.create_task(anext(answer))
     await asyncio.sleep(0)
@@ -110,10 +103,9 @@ async def test_a_later_piece_whose_time_has_come_is_not_overtaken(
     answer = await started_answer(tts)
     hold = await held(tts, voice)
     later = asyncio.create_task(anext(answer))
-    await asyncio.sleep(0)
-    clock.now += PIECE_S - PLAYOUT_MARGIN_S  # the answer's next piece is needed now
     first = asyncio.create_task(anext(tts.synthesize_stream(OTHER)))
     await asyncio.sleep(0)
+    clock.advance(PIECE_S - PLAYOUT_MARGIN_S)  # the answer's next piece is needed now
     voice.release()
     await asyncio.gather(hold, later, first)
     assert voice.spoken == ["One two three four.", "Hold.", "Five six seven eight.", OTHER]

@@ -4,10 +4,12 @@ Two lanes in front of an :class:`~voicegate.inference.InferenceWorker`, which is
 job at a time:
 
 - **required** jobs (a final transcript, a piece of an answer's speech) wait their turn in
-  the order their results are needed, however long it takes: a job is needed when it is
-  given unless it says later (``needed_at``: a later piece of an answer is needed when the
-  audio before it will have played out), and jobs needed at the same time keep their
-  arrival order: a job whose time has come is overtaken only by one needed before it. Only
+  the order their results are needed, however long it takes. A job is needed when it is
+  given, unless it says later (``needed_at``: a later piece of an answer is needed shortly
+  before the audio before it will have played out); jobs needed at the same time keep
+  their arrival order. A job given a later time lets the jobs needed now go first until
+  its time comes, and from then on goes ahead of them (the earliest such first): an answer
+  that runs dry is worse than one that starts later. Only
   beyond ``max_waiting`` of them is one refused, with
   :class:`~voicegate.inference.WorkerOverloadedError` (admission keeps a server far from it).
 - **optional** jobs (a partial transcript) run only when no required job waits. Such a
@@ -285,6 +287,11 @@ class InferenceLanes:
         lane = self._required or self._optional
         if not lane:
             return []
+        now = self._clock()
+        late = next((job for job in lane if job.needed is not None and job.needed <= now), None)
+        if late is not None:  # its time has come: ahead of the jobs needed now
+            lane.remove(late)
+            return [late]
         jobs = [lane.popleft()]
         while (
             jobs[0].batched

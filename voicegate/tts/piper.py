@@ -65,7 +65,7 @@ class PiperTTS(TTSProvider):
         no one. The first piece is needed now; a later one :data:`PLAYOUT_MARGIN_S` before
         the audio yielded before it, played from the first piece on, will have run out. So
         another answer's first piece goes ahead of this answer's later pieces while they
-        are not needed yet, and never ahead of one whose time has come."""
+        are not needed yet; once one is, it goes ahead of the first pieces that wait."""
         played_out: float | None = None  # when the audio yielded so far will have played
         for piece in split_for_speech(text, self.min_clause_words):
             needed_at = None if played_out is None else played_out - PLAYOUT_MARGIN_S
