@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from voicegate.bench.runner import BenchConfig, run_levels
-from voicegate.bench.server import GatewayAddress, GatewayProcess, named_python
+from voicegate.bench.server import GatewayAddress, GatewayProcess
 from voicegate.bench.speech import SpeechClip, piper_clips
 from voicegate.bench.turns import TurnResult
 from voicegate.cli.logs import LOG_LEVEL_ENV
@@ -264,6 +264,13 @@ def _setting(text: str) -> tuple[str, list[str]]:
     return name, shlex.split(args)
 
 
+def _named_python(text: str) -> tuple[str, str]:
+    name, _, python = text.partition("=")
+    if not name or not python:
+        raise argparse.ArgumentTypeError(f"expected NAME=PYTHON, got {text!r}")
+    return name, python
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="1,8,16", help="caller counts (default 1,8,16)")
@@ -278,7 +285,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--python",
-        type=named_python,
+        type=_named_python,
         action="append",
         default=[],
         help="NAME=PYTHON: run setting NAME's server with this Python (another checkout's)",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -193,11 +192,3 @@ def _free_port() -> int:
                 except OSError:
                     continue
             return port
-
-
-def named_python(text: str) -> tuple[str, str]:
-    """``NAME=PYTHON`` of a benchmark's command line: which Python runs NAME's code."""
-    name, _, python = text.partition("=")
-    if not name or not python:
-        raise argparse.ArgumentTypeError(f"expected NAME=PYTHON, got {text!r}")
-    return name, python
