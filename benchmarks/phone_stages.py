@@ -23,7 +23,8 @@ moments; a turn is matched to the server's by its first answer audio. With ``--a
 transport of ``--transports`` has a level of its own, one after another in that order, as
 ``voicegate bench`` runs them (``--callers 8 --rounds 6 --pause 0.8 --apart`` is the bench's
 8-caller level, with the stages). The server's log also counts, per transport, the stalls it
-fed silence for (``stalls``: no audio for 200 ms).
+fed silence for (``stalls``: no audio for 200 ms); ``cpu_s`` holds the CPU seconds the server
+and the callers used in each level (Linux).
 
 Writes ``benchmarks/results/phone_stages.json`` and ``.png``.
 """
@@ -131,7 +132,9 @@ async def measure(
     with tempfile.TemporaryDirectory(prefix="voicegate-phone-stages-") as scratch:
         clips = await piper_clips(Path(scratch) / "speech")
         log_path = Path(scratch) / "serve.log"
-        async with GatewayProcess(log_path) as address:
+        server = GatewayProcess(log_path)
+        cpu_s: dict[str, dict[str, float]] = {}  # per level: the server's and the callers' CPU
+        async with server as address:
             if callers == 1:
                 spoken = await _in_turn(address, clips, rounds, pause, transports)
             else:
@@ -139,6 +142,7 @@ async def measure(
                 spoken = []
                 for level in levels:
                     await wait_accepting(address)
+                    before = _cpu_s(server.pid), time.process_time()
                     # the transports' callers of one index speak the same clips: each is the
                     # first of them for as many indexes, not always the same one
                     calls = [
@@ -148,12 +152,23 @@ async def measure(
                         for place in [(level.index(name) + index) % len(level)]
                     ]
                     spoken += [turn for turns in await asyncio.gather(*calls) for turn in turns]
+                    cpu_s[",".join(level)] = {
+                        "server": round(_cpu_s(server.pid) - before[0], 2),
+                        "callers": round(time.process_time() - before[1], 2),
+                    }
         log = log_path.read_text(errors="replace")
     document = _document(spoken, server_turns(log), load_before)
     document["callers_per_transport"] = callers
     document["levels"] = "apart" if apart else "shared"
     document["stalls"] = stalls(log)
+    document["cpu_s"] = cpu_s
     return document
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user and system, all threads) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 Spoken = tuple[TurnResult, float, float | None]
