@@ -14,12 +14,17 @@ caller's last speech sample to its first answer audio:
 
     python benchmarks/phone_stages.py [--rounds 8]
     python benchmarks/phone_stages.py --callers 3 --rounds 4
+    python benchmarks/phone_stages.py --callers 8 --rounds 6 --pause 0.8 --apart
 
 With ``--callers N`` (more than 1) the transports share a level instead: N callers of each
 transport call at once, each speaking ``--rounds`` turns and again ``--pause`` seconds after
 its answer ended (as ``voicegate bench`` does), so the three carry the same load at the same
-moments; a turn is matched to the server's by its first answer audio. The server's log also
-counts, per transport, the stalls it fed silence for (``stalls``: no audio for 200 ms).
+moments; a turn is matched to the server's by its first answer audio. With ``--apart`` each
+transport of ``--transports`` has a level of its own, one after another in that order, as
+``voicegate bench`` runs them (``--callers 8 --rounds 6 --pause 0.8 --apart`` is the bench's
+8-caller level, with the stages). The server's log also counts, per transport, the stalls it
+fed silence for (``stalls``: no audio for 200 ms); ``cpu_s`` holds the CPU seconds the server
+and the callers used in each level (Linux).
 
 Writes ``benchmarks/results/phone_stages.json`` and ``.png``.
 """
@@ -43,7 +48,7 @@ import numpy as np
 from voicegate.bench.caller import Caller
 from voicegate.bench.callers import make_caller
 from voicegate.bench.runner import await_answer
-from voicegate.bench.server import GatewayAddress, GatewayProcess
+from voicegate.bench.server import GatewayAddress, GatewayProcess, wait_accepting
 from voicegate.bench.speech import SpeechClip, piper_clips
 from voicegate.bench.turns import TurnResult
 from voicegate.cli.logs import LOG_LEVEL_ENV
@@ -112,45 +117,79 @@ async def _turn(caller: Caller, clip: SpeechClip, result: TurnResult) -> tuple[f
     return speech_end, None if first is None else speech_end + first / 1000.0
 
 
-async def measure(rounds: int, pause: float, callers: int = 1) -> dict[str, Any]:
+async def measure(
+    rounds: int,
+    pause: float,
+    callers: int = 1,
+    transports: Sequence[str] = TRANSPORTS,
+    apart: bool = False,
+) -> dict[str, Any]:
     """Run ``rounds`` turns per caller; the per-turn stages and summary. One caller per
-    transport speaks in turn (rotating the order each round); ``callers`` > 1 call at once."""
+    transport speaks in turn (rotating the order each round); ``callers`` > 1 call at once,
+    those of all ``transports`` together, or ``apart``: a level per transport, in order."""
     load_before = os.getloadavg()
     os.environ[LOG_LEVEL_ENV] = "debug"
     with tempfile.TemporaryDirectory(prefix="voicegate-phone-stages-") as scratch:
         clips = await piper_clips(Path(scratch) / "speech")
         log_path = Path(scratch) / "serve.log"
-        async with GatewayProcess(log_path) as address:
+        server = GatewayProcess(log_path)
+        cpu_s: dict[str, dict[str, float]] = {}  # per level: the server's and the callers' CPU
+        async with server as address:
             if callers == 1:
-                spoken = await _in_turn(address, clips, rounds, pause)
+                spoken = await _in_turn(address, clips, rounds, pause, transports)
             else:
-                calls = [
-                    _level_caller(address, name, index, clips, rounds, pause)
-                    for index in range(callers)
-                    for name in TRANSPORTS
-                ]
-                spoken = [turn for turns in await asyncio.gather(*calls) for turn in turns]
+                levels = [[name] for name in transports] if apart else [list(transports)]
+                spoken = []
+                for level in levels:
+                    await wait_accepting(address)
+                    before = _cpu_s(server.pid), time.process_time()
+                    # the transports' callers of one index speak the same clips: each is the
+                    # first of them for as many indexes, not always the same one
+                    calls = [
+                        _level_caller(address, name, index, place, clips, rounds, pause)
+                        for index in range(callers)
+                        for name in level
+                        for place in [(level.index(name) + index) % len(level)]
+                    ]
+                    spoken += [turn for turns in await asyncio.gather(*calls) for turn in turns]
+                    cpu_s[",".join(level)] = {
+                        "server": round(_cpu_s(server.pid) - before[0], 2),
+                        "callers": round(time.process_time() - before[1], 2),
+                    }
         log = log_path.read_text(errors="replace")
     document = _document(spoken, server_turns(log), load_before)
     document["callers_per_transport"] = callers
+    document["levels"] = "apart" if apart else "shared"
     document["stalls"] = stalls(log)
+    document["cpu_s"] = cpu_s
     return document
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user and system, all threads) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 Spoken = tuple[TurnResult, float, float | None]
 
 
 async def _in_turn(
-    address: GatewayAddress, clips: Sequence[SpeechClip], rounds: int, pause: float
+    address: GatewayAddress,
+    clips: Sequence[SpeechClip],
+    rounds: int,
+    pause: float,
+    transports: Sequence[str],
 ) -> list[Spoken]:
     """One caller per transport, speaking in turn, the order rotating each round."""
     spoken: list[Spoken] = []
-    callers = {name: make_caller(name, address) for name in TRANSPORTS}
+    callers = {name: make_caller(name, address) for name in transports}
     for caller in callers.values():
         await caller.__aenter__()
     try:
         for index in range(rounds):
-            order = TRANSPORTS[index % 3 :] + TRANSPORTS[: index % 3]
+            shift = index % len(transports)
+            order = [*transports[shift:], *transports[:shift]]
             for name in order:
                 clip = clips[index % len(clips)]
                 result = TurnResult(name, 1, 0, index, clip.text)
@@ -168,12 +207,14 @@ async def _level_caller(
     address: GatewayAddress,
     name: str,
     index: int,
+    place: int,
     clips: Sequence[SpeechClip],
     rounds: int,
     pause: float,
 ) -> list[Spoken]:
-    """One of the callers of a shared level: its turns, each ``pause`` after the answer ended."""
-    await asyncio.sleep(index * 0.25 + TRANSPORTS.index(name) * 0.08)
+    """One of the callers of a level (the ``place``-th transport in it): its turns, each
+    ``pause`` after the answer ended."""
+    await asyncio.sleep(index * 0.25 + place * 0.08)
     spoken: list[Spoken] = []
     async with make_caller(name, address) as caller:
         for turn in range(rounds):
@@ -198,6 +239,7 @@ def _document(
             "transport": result.transport,
             "caller": result.client,
             "round": result.turn,
+            "speech_end": round(speech_end, 3),  # the monotonic clock: turns line up in time
         }
         row["first_audio_ms"] = result.client_ms.get("first_audio")
         candidates = [
@@ -275,9 +317,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--pause", type=float, default=1.0)
     parser.add_argument("--callers", type=int, default=1, help="callers per transport at once")
+    parser.add_argument(
+        "--transports",
+        type=lambda text: tuple(text.split(",")),
+        default=TRANSPORTS,
+        help=f"comma-separated, among {','.join(TRANSPORTS)}",
+    )
+    parser.add_argument("--apart", action="store_true", help="a level per transport")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    document = asyncio.run(measure(args.rounds, args.pause, args.callers))
+    if set(args.transports) - set(TRANSPORTS):
+        parser.error(f"--transports: expected some of {','.join(TRANSPORTS)}")
+    document = asyncio.run(
+        measure(args.rounds, args.pause, args.callers, args.transports, args.apart)
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{NAME}.json").write_text(json.dumps(document, indent=2))
     print(json.dumps(document["summary_p50_ms"], indent=2))

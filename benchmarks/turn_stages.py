@@ -13,6 +13,11 @@ recogniser's time went to partials, how long each synthesis waited for Piper and
     python benchmarks/turn_stages.py --clients 1,8,16 --rounds 1 \\
         --setting "batch 8=--stt-batch 8" --setting "batch 1=--stt-batch 1"
 
+``--python NAME=PATH`` runs setting NAME's server with another checkout's Python (its
+``.venv/bin/python``): the same workload against two versions of the code. Piper's wait is
+read from its lanes' lines where the server has them (from this branch on), else from its
+worker's.
+
 Writes ``benchmarks/results/turn_stages.json`` and ``.png`` (``--name`` changes the name).
 """
 
@@ -26,6 +31,7 @@ import os
 import platform
 import re
 import shlex
+import sys
 import tempfile
 import textwrap
 from collections.abc import Sequence
@@ -47,6 +53,9 @@ _LANES_LINE = re.compile(
     r"lanes of stt-\S+: (\d+) (required|optional) job\(s\) waited ([\d.,]+) ms, ran ([\d.]+) ms"
 )
 _TTS_LINE = re.compile(r"worker tts-\S+: a job waited ([\d.]+) ms, ran ([\d.]+) ms")
+_TTS_LANES_LINE = re.compile(
+    r"lanes of tts-\S+: 1 required job\(s\) waited ([\d.]+) ms, ran ([\d.]+)"
+)
 MARK_STAGES = (
     ("endpoint", "speech_ended", "endpointed"),
     ("stt", "endpointed", "transcribed"),
@@ -74,8 +83,7 @@ def parse_log(log: str, seconds: float) -> dict[str, Any]:
     final_batches: list[int] = []
     partial_ms = 0.0
     partial_calls = 0
-    tts_waits: list[float] = []
-    tts_runs: list[float] = []
+    tts_jobs: dict[str, tuple[list[float], list[float]]] = {"lanes": ([], []), "worker": ([], [])}
     for line in log.splitlines():
         if match := _TURN_LINE.search(line):
             marks = {k: float(v) for k, v in (part.split("=") for part in match.group(1).split())}
@@ -91,9 +99,11 @@ def parse_log(log: str, seconds: float) -> dict[str, Any]:
             else:
                 partial_calls += 1
                 partial_ms += float(ran)
-        elif match := _TTS_LINE.search(line):
-            tts_waits.append(float(match.group(1)))
-            tts_runs.append(float(match.group(2)))
+        elif (match := _TTS_LANES_LINE.search(line)) or (match := _TTS_LINE.search(line)):
+            waits, runs = tts_jobs["lanes" if "lanes" in match.group(0) else "worker"]
+            waits.append(float(match.group(1)))
+            runs.append(float(match.group(2)))
+    tts_waits, tts_runs = tts_jobs["lanes"] if tts_jobs["lanes"][0] else tts_jobs["worker"]
     return {
         "stages_ms": {name: _percentiles(values) for name, values in stages.items()},
         "final_wait_ms": _percentiles(final_waits),
@@ -141,9 +151,15 @@ async def _level(
 
 
 async def measure(
-    settings: dict[str, list[str]], clients: Sequence[int], rounds: int, turns: int
+    settings: dict[str, list[str]],
+    clients: Sequence[int],
+    rounds: int,
+    turns: int,
+    pythons: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Every level: each setting's N callers, alternating, ``rounds`` times."""
+    """Every level: each setting's N callers, alternating, ``rounds`` times; a setting
+    named in ``pythons`` runs its server with that Python."""
+    pythons = pythons or {}
     load_before = os.getloadavg()
     os.environ[LOG_LEVEL_ENV] = "debug"
     levels: list[dict[str, Any]] = []
@@ -153,7 +169,8 @@ async def measure(
             servers = {}
             for index, (name, args) in enumerate(settings.items()):
                 log_path = Path(scratch) / f"serve-{index}.log"
-                process = GatewayProcess(log_path, args=args)
+                python = pythons.get(name, sys.executable)
+                process = GatewayProcess(log_path, args=args, python=python)
                 servers[name] = (log_path, await stack.enter_async_context(process))
             names = list(settings)
             flip = False
@@ -173,6 +190,7 @@ async def measure(
             "load_average": {"start": list(load_before), "end": list(os.getloadavg())},
         },
         "settings": {name: shlex.join(args) for name, args in settings.items()},
+        "pythons": pythons,
         "turns_per_caller": turns,
         "levels": levels,
     }
@@ -246,6 +264,13 @@ def _setting(text: str) -> tuple[str, list[str]]:
     return name, shlex.split(args)
 
 
+def _named_python(text: str) -> tuple[str, str]:
+    name, _, python = text.partition("=")
+    if not name or not python:
+        raise argparse.ArgumentTypeError(f"expected NAME=PYTHON, got {text!r}")
+    return name, python
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="1,8,16", help="caller counts (default 1,8,16)")
@@ -258,10 +283,18 @@ def main() -> None:
         required=True,
         help="NAME=ARGS of 'voicegate serve' (give two or more)",
     )
+    parser.add_argument(
+        "--python",
+        type=_named_python,
+        action="append",
+        default=[],
+        help="NAME=PYTHON: run setting NAME's server with this Python (another checkout's)",
+    )
     parser.add_argument("--name", default="turn_stages", help="result file name")
     args = parser.parse_args()
     clients = [int(count) for count in args.clients.split(",")]
-    document = asyncio.run(measure(dict(args.setting), clients, args.rounds, args.turns))
+    pythons = dict(args.python)
+    document = asyncio.run(measure(dict(args.setting), clients, args.rounds, args.turns, pythons))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(document, indent=2) + "\n")
     print(HEADER)

@@ -1,6 +1,6 @@
 """``benchmarks/turn_stages.py`` reads what a server logs at debug: a real turn's marks (fast
 harness), and the lines of real model workers and lanes (a final that waited behind a running
-job, a partial, a synthesis), into the turn's stages."""
+job, a partial, a synthesis on a worker alone and through lanes), into the turn's stages."""
 
 from __future__ import annotations
 
@@ -55,10 +55,22 @@ async def test_a_servers_debug_lines_parse_into_the_turns_stages(
         assert await asyncio.gather(first, final) == ["first", "FINAL"]
         assert await lanes.offer("s", _slow_upper, lambda: "partial") == "PARTIAL"
         await tts.run(time.sleep, 0.02)
+        tts_lanes = InferenceLanes(tts)
+        held.clear()
+        first = asyncio.create_task(tts_lanes.run(hold, "first piece"))
+        piece = asyncio.create_task(tts_lanes.run(str.upper, "next piece"))
+        await asyncio.sleep(0.05)  # the piece waits behind the first
+        held.set()
+        assert await asyncio.gather(first, piece) == ["first piece", "NEXT PIECE"]
     finally:
         stt.close()
         tts.close()
 
+    # a server whose Piper has no lanes (main before them) logs its worker's lines alone
+    worker_lines = [line for line in caplog.text.splitlines() if "lanes of tts" not in line]
+    worker_call = turn_stages.parse_log("\n".join(worker_lines), 10.0)["tts_call_ms"]
+    assert worker_call["n"] == 3
+    assert worker_call["p50"] >= 20
     parsed = turn_stages.parse_log(caplog.text, 10.0)
     stages = parsed["stages_ms"]
     for name, seconds in metrics.timings.stages().items():
@@ -70,5 +82,5 @@ async def test_a_servers_debug_lines_parse_into_the_turns_stages(
     assert parsed["final_call_ms"]["n"] == 2
     assert parsed["partial_calls"] == 1
     assert 0.005 <= parsed["partial_share"] < 0.05  # 50 ms (or more: a busy machine) of 10 s
-    assert parsed["tts_call_ms"]["n"] == 1
-    assert parsed["tts_call_ms"]["p50"] >= 20
+    assert parsed["tts_call_ms"]["n"] == 2  # the lanes' lines, not their worker's
+    assert parsed["tts_wait_ms"]["p95"] >= 40  # the piece waited for the first

@@ -145,6 +145,24 @@ async def test_promote_moves_a_waiting_partial_among_the_finals(worker: Inferenc
     assert order == ["final-c", "utterance-a", "partial-b"]
 
 
+async def test_required_jobs_run_in_the_order_they_are_needed(worker: InferenceWorker) -> None:
+    clock = FakeClock()
+    lanes = InferenceLanes(worker, clock=clock)
+    gate, first = await blocked(lanes)
+    order: list[str] = []
+    jobs = [
+        asyncio.create_task(lanes.run(order.append, name, needed_at=needed))
+        for name, needed in (("later", 102.0), ("soon", 101.0), ("now", None), ("now 2", None))
+    ]
+    await asyncio.sleep(0)
+    clock.now = 101.5  # "soon"'s time has come: it goes ahead of the jobs needed now
+    jobs.append(asyncio.create_task(lanes.run(order.append, "given late")))
+    await asyncio.sleep(0)
+    gate.open()
+    await asyncio.gather(first, *jobs)
+    assert order == ["soon", "now", "now 2", "given late", "later"]
+
+
 async def test_past_max_waiting_a_required_job_is_refused(worker: InferenceWorker) -> None:
     lanes = InferenceLanes(worker, max_waiting=2)
     gate, first = await blocked(lanes)

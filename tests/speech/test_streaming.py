@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import Any
@@ -20,7 +21,7 @@ from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.stt.worker import Utterance
 from voicegate.tts.base import MAX_PIECE_CHARS, MAX_PIECE_WORDS, split_for_speech
-from voicegate.tts.piper import PiperTTS
+from voicegate.tts.piper import PLAYOUT_MARGIN_S, PiperTTS
 
 pytestmark = pytest.mark.models
 
@@ -106,6 +107,42 @@ async def test_cancelling_the_consumer_stops_synthesis_early(
         await task
     await tts.worker.run(lambda: None)
     assert len(piper_calls) <= 4 < 30
+
+
+async def test_another_answer_s_first_clause_goes_ahead_of_later_clauses_not_needed_yet() -> None:
+    tts = PiperTTS(clock=lambda: 0.0)  # time stands still: no later clause is due
+    calls: list[str] = []
+    holding, release = threading.Event(), threading.Event()
+    synthesize = tts._synthesize_text
+
+    def holding_on(piece: str) -> AudioFrame:  # "Hold on." keeps the worker until released
+        calls.append(piece)
+        if piece == "Hold on.":
+            holding.set()
+            release.wait(30)
+        return synthesize(piece)
+
+    tts._synthesize_text = holding_on  # type: ignore[method-assign]
+    pieces = split_for_speech(LONG_TEXT)
+    other = "Yes, the car is already waiting outside."
+    try:
+        answer = tts.synthesize_stream(LONG_TEXT)
+        assert (await anext(answer)).duration > PLAYOUT_MARGIN_S
+        hold = asyncio.create_task(tts.synthesize("Hold on."))
+        await asyncio.to_thread(holding.wait, 30)
+        later = asyncio.create_task(anext(answer))
+        await asyncio.sleep(0)
+        first = asyncio.create_task(anext(tts.synthesize_stream(other)))
+        await asyncio.sleep(0)
+        release.set()
+        _, second_clause, other_first = await asyncio.gather(hold, later, first)
+        await answer.aclose()
+    finally:
+        release.set()
+        tts.close()
+    assert calls == [pieces[0], "Hold on.", other, pieces[1]]
+    assert other_first.duration > 1.0
+    assert second_clause.duration > 1.0
 
 
 async def test_partials_arrive_while_speech_goes_on(stt: FasterWhisperSTT, tts: PiperTTS) -> None:

@@ -34,9 +34,11 @@ from tests.voice.conftest import (
 from tests.voice.hostile import CASES, HELLO, Answer, Case, Target, mutated_offer_cases
 from tests.voice.rtc.mutations import mutated_offers
 from tests.voice.rtc.peers import client_offer
+from voicegate.bench.prompts import Prompt, load_prompts
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
+from voicegate.voice.inbound import BURST_MS
 from voicegate.voice.tokens import TokenAuth
 from voicegate.voice.websocket import WebSocketVoiceBackend
 
@@ -129,13 +131,22 @@ async def test_hostile_inputs_get_their_documented_answers_while_a_caller_talks(
         assert line in logged
 
 
-async def _burst_then_talk(gw: Gateway, tts: PiperTTS) -> tuple[str, list[dict[str, Any]]]:
-    """Send 5 s of audio at once, then speak in real time; returns the final transcript
-    and the errors the client was sent."""
+FOLLOW_UP = "check-number-dial-again"
+"""The recording spoken after the burst: a real one, the same audio in every run (Piper's
+renderings vary from run to run, and tiny.en misheard one of a 4-word sentence now and then)."""
+
+
+async def _burst_then_talk(gw: Gateway, spoken: Prompt) -> tuple[str, list[dict[str, Any]]]:
+    """Send 5 s of audio at once, then, once told, speak in real time as the protocol
+    document advises (after the audio already sent has played out: a client that went on at
+    once would stay on the allowance's edge, where catching up after any lag is dropped
+    again); returns the final transcript and the errors the client was sent."""
     async with voice_client(f"{gw.ws_url}?token={gw.auth.issue('speedy')}") as client:
         for frame in pcm_frames(silence(16000, 5.0)):
             await client.connection.send(frame)
-        await client.say(spoken_turn(await speech(tts, SENTENCES[1])))
+        await client.wait_for("error")
+        await asyncio.sleep(BURST_MS / 1000)
+        await client.say(spoken_turn(spoken.audio(16000)))
         final = await client.wait_for("final_transcript")
         text: str = final["text"]
         return text, client.received.of_type("error")
@@ -145,8 +156,9 @@ async def test_a_burst_beyond_the_allowance_is_told_and_the_session_goes_on(
     stt: FasterWhisperSTT, tts: PiperTTS
 ) -> None:
     async with running_gateway(stt, tts) as gw:
-        text, errors = await _burst_then_talk(gw, tts)
-    assert word_error_rate([(SENTENCES[1], text)]) <= 0.2
+        spoken = {prompt.name: prompt for prompt in load_prompts()}[FOLLOW_UP]
+        text, errors = await _burst_then_talk(gw, spoken)
+    assert word_error_rate([(spoken.text, text)]) <= 0.2
     # told at least once; a loaded server that reads the burst over more than 0.2 s takes
     # some of it again and tells again (a new episode, as documented)
     assert errors

@@ -3,9 +3,11 @@
 A phone hears no transcripts, so a phone turn is measured by its first answer audio: for
 Twilio the first ``media`` message after the caller stopped speaking (Twilio streams
 nothing else), for SIP the first RTP packet that is not digital silence (the line carries
-zeros between answers; a Piper answer is not zero from its first packet, as the WebSocket's
-first frame counts whatever it holds). A Twilio turn ends with the mark after its answer; a SIP
-turn once the answer has been quiet for :data:`QUIET_S` seconds.
+zeros between answers). A Piper answer may begin quieter than µ-law's smallest step: the
+first 20 ms of 4 of the benchmark's 8 answers decode to zeros at 8 kHz, so the SIP phone
+hears those answers one packet (20 ms) later than a Twilio caller or the WebSocket's first
+frame would count them. A Twilio turn ends with the mark after its answer; a SIP turn once
+the answer has been quiet for :data:`QUIET_S` seconds.
 """
 
 from __future__ import annotations

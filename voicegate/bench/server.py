@@ -65,7 +65,9 @@ class GatewayProcess:
     Entering waits for the ``voicegate listening on URL`` line (at most ``start_timeout``
     seconds) and yields its :class:`GatewayAddress`; leaving stops the server with SIGINT
     (SIGKILL if it is still running after ``stop_timeout`` seconds).
-    The server's stderr goes to ``log_path``.
+    The server's stderr goes to ``log_path``. ``python`` runs it (another checkout's
+    environment, to compare its code): its ``voicegate`` is imported, never the one in the
+    working directory.
     """
 
     def __init__(
@@ -76,9 +78,11 @@ class GatewayProcess:
         args: Sequence[str] = (),
         start_timeout: float = 120.0,
         stop_timeout: float = 20.0,
+        python: str = sys.executable,
     ) -> None:
         self.log_path = log_path
         self.program = tuple(program)
+        self.python = python
         self.args = tuple(args)
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
@@ -90,7 +94,8 @@ class GatewayProcess:
         sip_port = _free_port()
         with self.log_path.open("wb") as log:
             self._process = await asyncio.create_subprocess_exec(
-                sys.executable,
+                self.python,
+                "-P",  # not the working directory's voicegate
                 "-m",
                 *self.program,
                 *SERVE_FLAGS,

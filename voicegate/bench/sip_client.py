@@ -2,8 +2,9 @@
 
 It places the call (INVITE with a PCMU offer, ACK), then runs a phone line: one 20 ms RTP
 packet every 20 ms, the speech it is given or silence. Every RTP packet it receives is
-kept with its arrival time (``time.monotonic()``) and level. Leaving the context
-hangs up (BYE). The SIP tests use real phones (SIPp, baresip); this one measures.
+kept with its arrival time (``time.monotonic()`` when read: its socket is read in one go
+when woken, see :mod:`voicegate.telephony.udp`) and level. Leaving the context hangs up
+(BYE). The SIP tests use real phones (SIPp, baresip); this one measures.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from voicegate.bench.phone_line import CHUNK_SAMPLES, RATE, PhoneLine
 from voicegate.telephony.rtp import RTPError, RTPPacket, RTPSender
 from voicegate.telephony.sdp import parse_sdp
 from voicegate.telephony.sip.message import SIPParseError, SIPResponse, parse_message
+from voicegate.telephony.udp import Address, DatagramSocket
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,36 +53,44 @@ class SIPPhone(Connection):
         self._cseq = 1
         self._sip: asyncio.DatagramTransport | None = None
         self._sip_inbox = _Inbox()
-        self._rtp: asyncio.DatagramTransport | None = None
-        self._rtp_inbox = _Inbox()
+        self._rtp: DatagramSocket | None = None
         self._remote_rtp: tuple[str, int] | None = None
         self._line = PhoneLine()
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def open(self) -> None:
-        """Place the call (INVITE, ACK) and start the phone line."""
+    async def listen(self) -> None:
+        """Open the phone's SIP and RTP ports (:meth:`open` does it first)."""
         loop = asyncio.get_running_loop()
         self._sip, _ = await loop.create_datagram_endpoint(
             lambda: self._sip_inbox, local_addr=("127.0.0.1", 0)
         )
-        self._rtp, _ = await loop.create_datagram_endpoint(
-            lambda: self._rtp_inbox, local_addr=("127.0.0.1", 0)
-        )
+        self._rtp = await DatagramSocket.bind("127.0.0.1", 0, self._heard)
+
+    @property
+    def rtp_port(self) -> int:
+        """The port the phone takes RTP on."""
+        assert self._rtp is not None, "listen() first"
+        return self._rtp.port
+
+    async def open(self) -> None:
+        """Place the call (INVITE, ACK) and start the phone line."""
+        await self.listen()
         try:
             await self._call()
         except BaseException:
             await self._close_sockets()
             raise
-        self._tasks = [asyncio.create_task(self._send_rtp()), asyncio.create_task(self._listen())]
+        self._tasks = [asyncio.create_task(self._send_rtp())]
 
     async def close(self) -> None:
-        """Stop the line and hang up (BYE)."""
+        """Stop the line and hang up (BYE) if a call was placed."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(TimeoutError, ConnectionError):
-            self._cseq += 1
-            await self._transaction(self._request("BYE", self._to), final_within=2.0)
+        if self._to:
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                self._cseq += 1
+                await self._transaction(self._request("BYE", self._to), final_within=2.0)
         await self._close_sockets()
 
     async def speak(self, audio: AudioFrame) -> float:
@@ -88,11 +98,9 @@ class SIPPhone(Connection):
         return await self._line.speak(audio)
 
     async def _call(self) -> None:
-        assert self._rtp is not None
-        rtp_port = self._rtp.get_extra_info("sockname")[1]
         sdp = (
             f"v=0\r\no=bench 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-            f"m=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+            f"m=audio {self.rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
         ).encode()
         to = f"<sip:{self.user}@{self.host}:{self.port}>"
         answer = await self._transaction(self._request("INVITE", to, sdp), self.timeout)
@@ -148,18 +156,18 @@ class SIPPhone(Connection):
 
         await self._line.run(send)
 
-    async def _listen(self) -> None:
-        while True:
-            data, arrived = await self._rtp_inbox.queue.get()
-            try:
-                packet = RTPPacket.parse(data)
-            except RTPError:
-                continue
-            if packet.payload_type == 0:
-                level = AudioFrame(ULAW.decode(packet.payload), RATE).dbfs()
-                self.heard.append(HeardPacket(arrived, level))
+    def _heard(self, data: bytes, source: Address) -> None:
+        arrived = time.monotonic()
+        try:
+            packet = RTPPacket.parse(data)
+        except RTPError:
+            return
+        if packet.payload_type == 0:
+            level = AudioFrame(ULAW.decode(packet.payload), RATE).dbfs()
+            self.heard.append(HeardPacket(arrived, level))
 
     async def _close_sockets(self) -> None:
-        for transport in (self._sip, self._rtp):
-            if transport is not None:
-                transport.close()
+        if self._sip is not None:
+            self._sip.close()
+        if self._rtp is not None:
+            self._rtp.close()

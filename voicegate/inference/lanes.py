@@ -3,19 +3,25 @@
 Two lanes in front of an :class:`~voicegate.inference.InferenceWorker`, which is given one
 job at a time:
 
-- **required** jobs (a final transcript) wait their turn in arrival order however long it
-  takes; only beyond ``max_waiting`` of them is one refused, with
+- **required** jobs (a final transcript, a piece of an answer's speech) wait their turn in
+  the order their results are needed, however long it takes. A job is needed when it is
+  given, unless it says later (``needed_at``: a later piece of an answer is needed shortly
+  before the audio before it will have played out); jobs needed at the same time keep
+  their arrival order. A job given a later time lets the jobs needed now go first until
+  its time comes, and from then on goes ahead of them (the earliest such first): an answer
+  that runs dry is worse than one that starts later. Only
+  beyond ``max_waiting`` of them is one refused, with
   :class:`~voicegate.inference.WorkerOverloadedError` (admission keeps a server far from it).
 - **optional** jobs (a partial transcript) run only when no required job waits. Such a
   job takes its input when its turn comes, not when it was offered, so one that waited
   works on the freshest audio: a busy worker gives fewer partials, never older ones.
   Each has a key (its stream, one job at a time); :meth:`InferenceLanes.promote` moves
-  the job of a key still waiting to the end of the required lane (its result is needed
-  now). An **urgent** optional job (a pass that is likely to be a final's: the speaker
-  paused) waits ahead of the other optional jobs. With ``skip_optional_above``, an optional
-  job that is not urgent is skipped (its caller gets :class:`JobSkippedError`) when its
-  turn comes while the worker was busy more than that share of the window: a loaded worker
-  spends its time on finals, not on partials.
+  the job of a key still waiting to the required lane (its result is needed now). An
+  **urgent** optional job (a pass that is likely to be a final's: the speaker paused) waits
+  ahead of the other optional jobs. With ``skip_optional_above``, an optional job that is
+  not urgent is skipped (its caller gets :class:`JobSkippedError`) when its turn comes
+  while the worker was busy more than that share of the window: a loaded worker spends its
+  time on finals, not on partials.
 
 **Batches.** A job given by :meth:`InferenceLanes.run_batched` or
 :meth:`InferenceLanes.offer` is one input of a function of many inputs (a model's batched
@@ -26,8 +32,9 @@ final wait longer. A batch may leave a required input to be run alone (a slow on
 job is the next to run, before those that waited behind it.
 
 :meth:`InferenceLanes.pressure` measures the load as it goes: the required jobs waiting,
-how long they waited, and the worker's time per real-time second over the last
-``window`` seconds, in all and on required jobs.
+how long they waited (from when they were needed, if that was after they were given), and
+the worker's time per real-time second over the last ``window`` seconds, in all and on
+required jobs.
 """
 
 from __future__ import annotations
@@ -82,6 +89,8 @@ class _Job:
     args: tuple[Any, ...] | Callable[[], tuple[Any, ...]]
     """The arguments, or (optional jobs) what makes them when the job's turn comes."""
     submitted: float
+    needed: float | None = None
+    """When its result is needed (None: when given); the order of the required lane."""
     urgent: bool = False
     batched: bool = False
     """Whether ``fn`` is a :data:`BatchFn` and ``args`` holds one of its inputs."""
@@ -91,6 +100,16 @@ class _Job:
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+    @property
+    def due(self) -> float:
+        """When it was both given and needed: its wait counts from here."""
+        return self.submitted if self.needed is None else max(self.submitted, self.needed)
+
+    @property
+    def rank(self) -> float:
+        """Its place in the required lane: when it is needed."""
+        return self.submitted if self.needed is None else self.needed
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +151,17 @@ class InferenceLanes:
         self._running: list[_Job] = []
         self._done: deque[_Done] = deque()
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """A required job: ``fn(*args)`` on the worker once the required jobs before it ran."""
-        result: T = await self._wait(self._require(_Job(True, None, fn, args, self._clock())))
+    async def run(self, fn: Callable[..., T], *args: Any, needed_at: float | None = None) -> T:
+        """A required job: ``fn(*args)`` on the worker once the required jobs needed before
+        it ran; it is needed now, or at ``needed_at`` (on :attr:`clock`) if given."""
+        job = _Job(True, None, fn, args, self._clock(), needed_at)
+        result: T = await self._wait(self._require(job))
         return result
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock of ``needed_at`` and of the load."""
+        return self._clock
 
     async def run_batched(
         self, fn: BatchFn[A, T], item: A, alone: Callable[[A], T] | None = None
@@ -156,7 +182,7 @@ class InferenceLanes:
         that are not, and is never skipped; another may be (:class:`JobSkippedError`)."""
         if key in self._waiting_by_key:
             raise ValueError(f"an optional job of {key!r} is already waiting")
-        job = _Job(False, key, fn, lambda: (prepare(),), self._clock(), urgent, batched=True)
+        job = _Job(False, key, fn, lambda: (prepare(),), self._clock(), urgent=urgent, batched=True)
         if urgent:  # behind the urgent ones already waiting
             place = next((i for i, other in enumerate(self._optional) if not other.urgent), None)
             self._optional.insert(len(self._optional) if place is None else place, job)
@@ -171,18 +197,25 @@ class InferenceLanes:
             raise WorkerOverloadedError(
                 f"{len(self._required)} jobs wait for the worker (max_waiting={self._max_waiting})"
             )
-        self._required.append(job)
+        self._enqueue(job)
         return job
 
+    def _enqueue(self, job: _Job) -> None:
+        """Into the required lane, behind every job needed at the same time or earlier."""
+        place = len(self._required)
+        while place and self._required[place - 1].rank > job.rank:
+            place -= 1
+        self._required.insert(place, job)
+
     def promote(self, key: Hashable) -> None:
-        """Move the optional job of ``key`` still waiting to the end of the required lane; its
-        wait as a required job (which :meth:`pressure` measures) starts now."""
+        """Move the optional job of ``key`` still waiting to the required lane, needed now;
+        its wait as a required job (which :meth:`pressure` measures) starts now."""
         job = self._waiting_by_key.pop(key, None)
         if job is not None:
             self._optional.remove(job)
             job.required = True
             job.submitted = self._clock()  # a required job's wait starts here
-            self._required.append(job)
+            self._enqueue(job)
             self._dispatch()
 
     def pressure(self) -> Pressure:
@@ -198,7 +231,7 @@ class InferenceLanes:
         required_busy = sum(end - start for start, end, required in spans if required)
         waits = [w for d in self._done if d.required and d.started >= since for w in d.waits]
         mean_wait = sum(waits) / len(waits) if waits else 0.0
-        oldest = now - self._required[0].submitted if self._required else 0.0
+        oldest = max([0.0, *(now - job.due for job in self._required)])
         return Pressure(
             waiting=len(self._required),
             wait_s=max(mean_wait, oldest),
@@ -254,6 +287,11 @@ class InferenceLanes:
         lane = self._required or self._optional
         if not lane:
             return []
+        now = self._clock()
+        late = next((job for job in lane if job.needed is not None and job.needed <= now), None)
+        if late is not None:  # its time has come: ahead of the jobs needed now
+            lane.remove(late)
+            return [late]
         jobs = [lane.popleft()]
         while (
             jobs[0].batched
@@ -287,7 +325,7 @@ class InferenceLanes:
     def _finished(self, jobs: list[_Job], work: asyncio.Future[Any]) -> None:
         ended = self._clock()
         first = jobs[0]
-        waits = tuple(job.started - job.submitted for job in jobs)
+        waits = tuple(max(0.0, job.started - job.due) for job in jobs)
         self._done.append(_Done(first.started, ended, first.required, waits))
         logger.debug(
             "lanes of %s: %d %s job(s) waited %s ms, ran %.1f ms; %d required wait",

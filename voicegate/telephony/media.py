@@ -19,6 +19,7 @@ from voicegate.telephony.rtcp import MUX_TYPES
 from voicegate.telephony.rtcp_session import RTCPSession
 from voicegate.telephony.rtp import JitterBuffer, RTPError, RTPPacket, RTPSender
 from voicegate.telephony.sdp import CLOCK_RATE, AudioStream, MediaChoice
+from voicegate.telephony.udp import DatagramSocket
 from voicegate.voice.dtmf import DTMFDigit
 from voicegate.voice.playout import Samples
 
@@ -27,14 +28,6 @@ logger = logging.getLogger(__name__)
 
 class NoRTPPortError(RoomKitError):
     """Every port of the RTP range is taken."""
-
-
-class _Socket(asyncio.DatagramProtocol):
-    def __init__(self, receive: Callable[[bytes, tuple[str, int]], None]) -> None:
-        self._receive = receive
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self._receive(data, (addr[0], addr[1]))
 
 
 class RTPMedia:
@@ -56,14 +49,14 @@ class RTPMedia:
         self._host = host
         self._ports = ports
         self.on_key: Callable[[DTMFDigit], None] | None = None
-        self._socket: asyncio.DatagramTransport | None = None
+        self._socket: DatagramSocket | None = None
         self._remote: AudioStream | None = None
         self._choice: MediaChoice | None = None
         self._jitter = JitterBuffer()
         self._events = EventReceiver()
         self._sender = RTPSender()
         self.rtcp = RTCPSession(self._sender.ssrc, CLOCK_RATE)
-        self._rtcp_socket: asyncio.DatagramTransport | None = None
+        self._rtcp_socket: DatagramSocket | None = None
         self._reporter: asyncio.Task[None] | None = None
         self.output = PacedOutput(CLOCK_RATE, self._send, idle_silence=True)
         self._inbox: asyncio.Queue[AudioFrame | None] = asyncio.Queue()
@@ -82,15 +75,11 @@ class RTPMedia:
         loop = asyncio.get_running_loop()
         for port in candidates[start:] + candidates[:start]:
             try:
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Socket(self._received), local_addr=(self._host, port)
-                )
+                transport = await DatagramSocket.bind(self._host, port, self._received)
             except OSError:
                 continue
             try:
-                control, _ = await loop.create_datagram_endpoint(
-                    lambda: _Socket(self._control_received), local_addr=(self._host, port + 1)
-                )
+                control = await DatagramSocket.bind(self._host, port + 1, self._control_received)
             except OSError:
                 transport.close()
                 continue
@@ -204,6 +193,7 @@ class RTPMedia:
         remote, choice = self._remote, self._choice
         if self._socket is None or remote is None or choice is None or not remote.receives:
             return
+        assert remote.address is not None  # a peer that receives has one
         packet = self._sender.packet(choice.payload, choice.codec.encode(samples), len(samples))
         self._socket.sendto(packet.to_bytes(), (remote.address, remote.port))
         self.rtcp.sent(packet, time.time())

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import numpy as np
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.catalog import DEFAULT_TTS_VOICE, resolve_model
-from voicegate.inference import InferenceWorker
+from voicegate.inference import InferenceLanes, InferenceWorker
 from voicegate.tts.base import MIN_CLAUSE_WORDS, TTSProvider, split_for_speech
+
+PLAYOUT_MARGIN_S = 1.5
+"""A later piece of an answer is needed this long before the audio synthesised before it
+will have played out: time for the synthesis in progress to end and for its own."""
 
 
 class PiperTTS(TTSProvider):
@@ -22,8 +26,10 @@ class PiperTTS(TTSProvider):
     ``voice`` is a manifest id or the path of a Piper ``.onnx`` file (with its ``.onnx.json``
     beside it). The voice loads on the worker thread at the first call; call
     :meth:`warm_up` at start-up. ``min_clause_words`` tunes :func:`split_for_speech`. Pieces
-    wait their turn on the worker in order, at most ``max_queue`` of them (each session
-    has one at a time), beyond which :class:`WorkerOverloadedError` refuses one.
+    wait their turn on the worker in the order their audio is needed (see
+    :meth:`synthesize_stream`), at most ``max_queue`` of them (each session has one at a
+    time), beyond which :class:`WorkerOverloadedError` refuses one. ``clock`` is the time
+    that order is kept in.
     """
 
     def __init__(
@@ -32,12 +38,14 @@ class PiperTTS(TTSProvider):
         *,
         min_clause_words: int = MIN_CLAUSE_WORDS,
         max_queue: int = 256,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.voice_name = voice
         self.model_path = resolve_model(voice, "tts")
         self.min_clause_words = min_clause_words
-        self._worker = InferenceWorker(f"tts-{voice}", max_queue)
+        self._worker = InferenceWorker(f"tts-{voice}")
+        self._lanes = InferenceLanes(self._worker, max_waiting=max_queue, clock=clock)
         self._voice: Any = None
         self.sample_rate = self._read_sample_rate()
 
@@ -48,15 +56,23 @@ class PiperTTS(TTSProvider):
 
     async def synthesize(self, text: str) -> AudioFrame:
         """All of ``text`` as one frame at :attr:`sample_rate`."""
-        return await self._worker.run(self._synthesize_text, text)
+        return await self._lanes.run(self._synthesize_text, text)
 
     async def synthesize_stream(self, text: str) -> AsyncGenerator[AudioFrame, None]:
         """One frame per sentence or clause, each yielded as soon as it is synthesised.
 
-        Each piece is a job of its own on the worker: other sessions' pieces take turns
-        with this answer's, and a consumer that pauses holds up no one."""
+        Each piece is a job of its own on the worker, and a consumer that pauses holds up
+        no one. The first piece is needed now; a later one :data:`PLAYOUT_MARGIN_S` before
+        the audio yielded before it, played from the first piece on, will have run out. So
+        another answer's first piece goes ahead of this answer's later pieces while they
+        are not needed yet; once one is, it goes ahead of the first pieces that wait."""
+        played_out: float | None = None  # when the audio yielded so far will have played
         for piece in split_for_speech(text, self.min_clause_words):
-            yield await self._worker.run(self._synthesize_text, piece)
+            needed_at = None if played_out is None else played_out - PLAYOUT_MARGIN_S
+            frame = await self._lanes.run(self._synthesize_text, piece, needed_at=needed_at)
+            started = self._lanes.clock() if played_out is None else played_out
+            played_out = started + frame.duration
+            yield frame
 
     def close(self) -> None:
         """Stop the worker; the voice is freed with this object."""
