@@ -17,7 +17,7 @@ from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.notices import BargeIn, Floor
 from voicegate.voice.session import InterruptionStrategy, VoiceSettings
 
-ECHO_SHARE = 0.8
+ECHO_SHARE = 0.5
 """An utterance over an answer whose speech was this much the answer's echo is its echo."""
 
 
