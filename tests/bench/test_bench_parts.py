@@ -233,7 +233,7 @@ async def test_every_caller_speaks_again_a_pause_after_its_answer_ended(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     late = _GapCaller(ended_ago=0.3)  # knew of the end 0.3 s late (as a SIP phone does)
-    monkeypatch.setattr(runner, "make_caller", lambda transport, address: late)
+    monkeypatch.setattr(runner, "make_caller", lambda transport, address, clips: late)
     slept: list[float] = []
     real_sleep = asyncio.sleep
 
