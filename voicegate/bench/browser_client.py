@@ -26,14 +26,19 @@ from playwright.async_api import Browser, Page, Playwright, async_playwright
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
 from voicegate.audio.wav import write_wav
+from voicegate.bench.caller import ClientCaller
 from voicegate.bench.connection import Connection
+from voicegate.bench.server import GatewayAddress
 from voicegate.bench.speech import SpeechClip
+from voicegate.bench.turns import TurnResult, heard, server_stages
 
 CHROMIUM = Path("/usr/bin/chromium")
 FAKE_MIC_RATE = 48_000
 LEAD_S = 3.0
 """Silence before the first sentence: capture starts at ``getUserMedia``, before the call is up."""
 CONNECT_TIMEOUT_S = 30.0
+SPEECH_END_WAIT_S = 30.0
+"""How long after its sentence has played a browser caller waits for the page to count the turn."""
 _POLL_S = 0.05
 
 # Each turn's figures in ms from the microphone's last loud sample, as the page measured them.
@@ -209,3 +214,59 @@ class BrowserVoiceClient(Connection):
             if state["status"] != "live":
                 self._failure = f"the call ended: {state['status']} {state['errors']}"
             await asyncio.sleep(_POLL_S)
+
+
+class BrowserCaller(ClientCaller):
+    """A caller in headless Chromium on the call page, over WebRTC (see :mod:`.browser_client`).
+
+    Its sentences are known in advance (the fake microphone plays them at set times): the
+    k-th :meth:`speak` returns once the page counted its k-th turn, and the page's audio
+    clock times it, from the microphone's last loud sample.
+    """
+
+    def __init__(self, address: GatewayAddress, clips: Sequence[SpeechClip]) -> None:
+        self._client = BrowserVoiceClient(address.page_url, clips)
+        self._turns: dict[float, int] = {}  # what speak returned -> the page's turn index
+
+    async def _dial(self) -> BrowserVoiceClient:
+        return self._client
+
+    async def speak(self, clip: SpeechClip) -> float:
+        index = len(self._turns)
+        if index >= len(self._client.clips) or self._client.clips[index] != clip:
+            raise ValueError(f"a browser caller speaks its sentences in order, not {clip.text!r}")
+        planned = self._client.planned_ends[index]
+        await self._client.wait_turn(index, planned + SPEECH_END_WAIT_S - time.monotonic())
+        spoken = time.monotonic()
+        self._turns[spoken] = index
+        return spoken
+
+    def _page_turn(self, since: float) -> PageTurn | None:
+        index = self._turns.get(since)
+        return None if index is None else self._client.turns[index]
+
+    def answered(self, since: float) -> bool:
+        turn = self._page_turn(since)
+        return turn is not None and (turn.first_audio_ms is not None or turn.ended)
+
+    def turn_finished(self, since: float) -> bool:
+        turn = self._page_turn(since)
+        return turn is not None and turn.ended
+
+    def answer_ended(self, since: float) -> float | None:
+        """When the poll of the page first saw the answer's ``tts_end``."""
+        index = self._turns.get(since)
+        return None if index is None else self._client.ended_at.get(index)
+
+    def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
+        turn = self._page_turn(speech_end)
+        if turn is None or turn.transcript is None:
+            result.error = "no final transcript"
+            return
+        heard(result, turn.transcript)
+        for stage, ms in (("transcript", turn.transcript_ms), ("first_audio", turn.first_audio_ms)):
+            if ms is not None:
+                result.client_ms[stage] = round(ms, 1)
+        result.server_ms = server_stages(turn.stages_ms)
+        if turn.first_audio_ms is None:
+            result.error = "no answer audio"

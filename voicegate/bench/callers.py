@@ -7,25 +7,15 @@ import time
 from abc import abstractmethod
 from collections.abc import Sequence
 
-from voicegate.bench.browser_client import BrowserVoiceClient, PageTurn
 from voicegate.bench.caller import Caller, ClientCaller, arrived_since
 from voicegate.bench.phone_callers import SIPCaller, TwilioCaller
 from voicegate.bench.server import GatewayAddress
 from voicegate.bench.speech import SpeechClip
-from voicegate.bench.turns import (
-    Message,
-    TurnResult,
-    heard,
-    measure_turn,
-    server_stages,
-    turn_finished,
-)
+from voicegate.bench.turns import Message, TurnResult, measure_turn, turn_finished
 from voicegate.bench.webrtc_client import WebRTCVoiceClient
 from voicegate.bench.websocket_client import WebSocketVoiceClient
 
 TRANSPORTS = ("websocket", "webrtc", "browser", "twilio", "sip")
-SPEECH_END_WAIT_S = 30.0
-"""How long after its sentence has played a browser caller waits for the page to count the turn."""
 
 
 class _ProtocolCaller(ClientCaller):
@@ -103,62 +93,6 @@ class WebRTCCaller(_ProtocolCaller):
         return None if final is None else self._client.answer_onset(after=final)
 
 
-class BrowserCaller(ClientCaller):
-    """A caller in headless Chromium on the call page, over WebRTC (see :mod:`.browser_client`).
-
-    Its sentences are known in advance (the fake microphone plays them at set times): the
-    k-th :meth:`speak` returns once the page counted its k-th turn, and the page's audio
-    clock times it, from the microphone's last loud sample.
-    """
-
-    def __init__(self, address: GatewayAddress, clips: Sequence[SpeechClip]) -> None:
-        self._client = BrowserVoiceClient(address.page_url, clips)
-        self._turns: dict[float, int] = {}  # what speak returned -> the page's turn index
-
-    async def _dial(self) -> BrowserVoiceClient:
-        return self._client
-
-    async def speak(self, clip: SpeechClip) -> float:
-        index = len(self._turns)
-        if index >= len(self._client.clips) or self._client.clips[index] != clip:
-            raise ValueError(f"a browser caller speaks its sentences in order, not {clip.text!r}")
-        planned = self._client.planned_ends[index]
-        await self._client.wait_turn(index, planned + SPEECH_END_WAIT_S - time.monotonic())
-        spoken = time.monotonic()
-        self._turns[spoken] = index
-        return spoken
-
-    def _page_turn(self, since: float) -> PageTurn | None:
-        index = self._turns.get(since)
-        return None if index is None else self._client.turns[index]
-
-    def answered(self, since: float) -> bool:
-        turn = self._page_turn(since)
-        return turn is not None and (turn.first_audio_ms is not None or turn.ended)
-
-    def turn_finished(self, since: float) -> bool:
-        turn = self._page_turn(since)
-        return turn is not None and turn.ended
-
-    def answer_ended(self, since: float) -> float | None:
-        """When the poll of the page first saw the answer's ``tts_end``."""
-        index = self._turns.get(since)
-        return None if index is None else self._client.ended_at.get(index)
-
-    def measure(self, result: TurnResult, since: float, speech_end: float) -> None:
-        turn = self._page_turn(speech_end)
-        if turn is None or turn.transcript is None:
-            result.error = "no final transcript"
-            return
-        heard(result, turn.transcript)
-        for stage, ms in (("transcript", turn.transcript_ms), ("first_audio", turn.first_audio_ms)):
-            if ms is not None:
-                result.client_ms[stage] = round(ms, 1)
-        result.server_ms = server_stages(turn.stages_ms)
-        if turn.first_audio_ms is None:
-            result.error = "no answer audio"
-
-
 def make_caller(
     transport: str, address: GatewayAddress, clips: Sequence[SpeechClip] = ()
 ) -> Caller:
@@ -168,7 +102,9 @@ def make_caller(
         return WebSocketCaller(address)
     if transport == "webrtc":
         return WebRTCCaller(address)
-    if transport == "browser":
+    if transport == "browser":  # Playwright is imported only for it
+        from voicegate.bench.browser_client import BrowserCaller
+
         return BrowserCaller(address, clips)
     if transport == "twilio":
         return TwilioCaller(address)
