@@ -12,13 +12,14 @@ from tqdm import tqdm
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.bench import runner
+from voicegate.bench.browser_client import FAKE_MIC_RATE, LEAD_S, script_audio
 from voicegate.bench.callers import WebSocketCaller
 from voicegate.bench.phone_callers import QUIET_S, SIPCaller, TwilioCaller
 from voicegate.bench.report import format_table, summarize
 from voicegate.bench.runner import BenchConfig, await_answer
 from voicegate.bench.server import GatewayAddress
 from voicegate.bench.sip_client import HeardPacket
-from voicegate.bench.speech import clip_from_audio
+from voicegate.bench.speech import SpeechClip, clip_from_audio
 from voicegate.bench.turns import TurnResult, measure_answer, measure_turn, turn_finished
 from voicegate.bench.twilio_client import TwilioMediaStreamClient
 from voicegate.cli import main
@@ -233,7 +234,7 @@ async def test_every_caller_speaks_again_a_pause_after_its_answer_ended(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     late = _GapCaller(ended_ago=0.3)  # knew of the end 0.3 s late (as a SIP phone does)
-    monkeypatch.setattr(runner, "make_caller", lambda transport, address: late)
+    monkeypatch.setattr(runner, "make_caller", lambda transport, address, clips: late)
     slept: list[float] = []
     real_sleep = asyncio.sleep
 
@@ -253,3 +254,14 @@ async def test_every_caller_speaks_again_a_pause_after_its_answer_ended(
     assert [r.error for r in results] == [None, None]
     gaps = slept[1:]  # after the stagger (0 s for the first caller): one gap per turn
     assert gaps == [pytest.approx(1.0)] * 2  # the pause from the end, less the 0.3 s
+
+
+def test_the_browser_script_lays_the_sentences_out_after_the_lead_each_with_its_gap() -> None:
+    clips = [
+        SpeechClip(text, Path(f"{text}.wav"), (bytes(640),) * frames)
+        for text, frames in (("one", 50), ("two", 25))
+    ]
+    audio, ends = script_audio(clips, gap=2.0)
+    assert audio.sample_rate == FAKE_MIC_RATE
+    assert ends == pytest.approx([LEAD_S + 1.0, LEAD_S + 1.0 + 2.0 + 0.5])
+    assert audio.duration == pytest.approx(ends[-1] + 2.0)

@@ -1,4 +1,5 @@
-"""``voicegate bench`` end to end: ``voicegate serve``; WebSocket, WebRTC and phone callers."""
+"""``voicegate bench`` end to end: ``voicegate serve``; WebSocket, WebRTC, browser and phone
+callers."""
 
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ def test_one_turn_per_transport_gives_sane_figures_a_table_and_a_plot(
     assert [(t["transport"], t["error"]) for t in document["turns"]] == [
         ("websocket", None),
         ("webrtc", None),
+        ("browser", None),
         ("twilio", None),
         ("sip", None),
     ]
     protocol_turns = [t for t in document["turns"] if t["transport"] in ("websocket", "webrtc")]
-    for turn in document["turns"][2:]:  # a phone hears the answer, no transcript
+    for turn in document["turns"][3:]:  # a phone hears the answer, no transcript
         assert set(turn["client_ms"]) == {"first_audio"}
         assert turn["client_ms"]["first_audio"] > 0
         assert (turn["server_ms"], turn["wer"]) == ({}, None)
@@ -40,6 +42,10 @@ def test_one_turn_per_transport_gives_sane_figures_a_table_and_a_plot(
         assert client["transcript"] <= client["room_event"] <= client["first_audio"]
         assert server["total"] >= server["stt"]
         assert turn["wer"] <= 0.2
+    browser = document["turns"][2]  # the page's figures: no room event
+    assert set(browser["client_ms"]) == {"transcript", "first_audio"}
+    assert 0 < browser["client_ms"]["transcript"] < browser["client_ms"]["first_audio"]
+    assert browser["wer"] <= 0.2
     assert set(document["machine"]["load_average"]) == {"start", "end"}
     for row in document["summary"]:
         assert row["clients"] == 1
@@ -50,5 +56,6 @@ def test_one_turn_per_transport_gives_sane_figures_a_table_and_a_plot(
     table = capsys.readouterr().out
     assert "websocket" in table
     assert "webrtc" in table
+    assert "browser" in table
     assert "sip" in table
     assert "client_first_audio" in table

@@ -19,11 +19,10 @@ from playwright.async_api import Browser, Page, async_playwright
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
 from voicegate.audio.wav import write_wav
+from voicegate.bench.browser_client import CHROMIUM, FAKE_MIC_RATE, chromium_flags
 from voicegate.tts.piper import PiperTTS
 
-CHROMIUM = Path("/usr/bin/chromium")
 SENTENCE = "The quick brown fox jumps over the lazy dog."
-FAKE_MIC_RATE = 48000
 LEADING_SILENCE_S = 1.0  # capture starts at getUserMedia, before the call is connected
 TRAILING_SILENCE_S = 2.0  # long enough for the endpointer to close the utterance
 
@@ -68,20 +67,7 @@ def fake_mic_flags(wav: Path) -> list[str]:
         pytest.fail(
             f"{CHROMIUM} is missing: install the Debian package (scripts/install-system-deps.sh)"
         )
-    return [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--allow-loopback-in-peer-connection",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav.resolve()}%noloop",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
+    return chromium_flags(wav)
 
 
 @asynccontextmanager

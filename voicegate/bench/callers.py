@@ -1,4 +1,5 @@
-"""The benchmark's callers: one interface over the WebSocket, WebRTC, Twilio and SIP clients."""
+"""The benchmark's callers: one interface over the WebSocket, WebRTC, browser, Twilio and SIP
+clients."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from voicegate.bench.turns import Message, TurnResult, measure_turn, turn_finish
 from voicegate.bench.webrtc_client import WebRTCVoiceClient
 from voicegate.bench.websocket_client import WebSocketVoiceClient
 
-TRANSPORTS = ("websocket", "webrtc", "twilio", "sip")
+TRANSPORTS = ("websocket", "webrtc", "browser", "twilio", "sip")
 
 
 class _ProtocolCaller(ClientCaller):
@@ -92,12 +93,19 @@ class WebRTCCaller(_ProtocolCaller):
         return None if final is None else self._client.answer_onset(after=final)
 
 
-def make_caller(transport: str, address: GatewayAddress) -> Caller:
-    """A caller of ``transport`` (one of :data:`TRANSPORTS`) on the gateway at ``address``."""
+def make_caller(
+    transport: str, address: GatewayAddress, clips: Sequence[SpeechClip] = ()
+) -> Caller:
+    """A caller of ``transport`` (one of :data:`TRANSPORTS`) on the gateway at ``address``;
+    a browser caller speaks ``clips``, in order."""
     if transport == "websocket":
         return WebSocketCaller(address)
     if transport == "webrtc":
         return WebRTCCaller(address)
+    if transport == "browser":  # Playwright is imported only for it
+        from voicegate.bench.browser_client import BrowserCaller
+
+        return BrowserCaller(address, clips)
     if transport == "twilio":
         return TwilioCaller(address)
     if transport == "sip":

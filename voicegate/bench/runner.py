@@ -116,7 +116,7 @@ async def _call(
     ]
     done = 0
     try:
-        async with make_caller(transport, address) as caller:
+        async with make_caller(transport, address, spoken) as caller:
             for clip, result in zip(spoken, results, strict=True):
                 since = time.monotonic()
                 speech_end = await caller.speak(clip)

@@ -46,6 +46,11 @@ class GatewayAddress:
         return f"?{urlencode({'token': self.token})}" if self.token else ""
 
     @property
+    def page_url(self) -> str:
+        """The call page."""
+        return f"http://{self.host}:{self.port}/{self._query()}"
+
+    @property
     def websocket_url(self) -> str:
         """The voice WebSocket endpoint."""
         return f"ws://{self.host}:{self.port}/ws{self._query()}"

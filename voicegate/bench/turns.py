@@ -66,8 +66,7 @@ def measure_turn(
         result.error = "no final transcript"
         return result
     final_at, final = finals[0]
-    result.transcript = final["text"]
-    result.wer = word_error_rate([(result.sentence, final["text"])])
+    heard(result, final["text"])
     result.client_ms["transcript"] = since_speech_end(final_at)
     for at, message in messages:
         if message["type"] == "room_event" and message["event"]["id"] == final["event_id"]:
@@ -77,14 +76,22 @@ def measure_turn(
         result.client_ms["first_audio"] = since_speech_end(first_audio)
     for _, message in messages:
         if message["type"] == "turn_metrics":
-            stages = message["metrics"]["stages_ms"]
-            result.server_ms = {
-                name: float(stages[name]) for name in SERVER_STAGES if name in stages
-            }
+            result.server_ms = server_stages(message["metrics"]["stages_ms"])
             break
     if "first_audio" not in result.client_ms:
         result.error = "no answer audio"
     return result
+
+
+def heard(result: TurnResult, transcript: str) -> None:
+    """Record the turn's final transcript and its word error rate against the sentence."""
+    result.transcript = transcript
+    result.wer = word_error_rate([(result.sentence, transcript)])
+
+
+def server_stages(stages_ms: dict[str, Any]) -> dict[str, float]:
+    """The :data:`SERVER_STAGES` of a ``turn_metrics`` message's ``stages_ms``."""
+    return {name: float(stages_ms[name]) for name in SERVER_STAGES if name in stages_ms}
 
 
 def measure_answer(result: TurnResult, speech_end: float, first_audio: float | None) -> TurnResult:

@@ -26,10 +26,12 @@ def add_parser(subparsers: Any) -> None:
     """Register ``bench``."""
     parser = subparsers.add_parser(
         "bench",
-        help="measure voice latency end to end with concurrent WebSocket, WebRTC and phone callers",
+        help="measure voice latency end to end with concurrent WebSocket, WebRTC, browser and "
+        "phone callers",
         description=(
             "Start 'voicegate serve' (or use --url), connect N callers per transport (WebSocket, "
-            "WebRTC, a Twilio Media Stream, a SIP call), speak "
+            "WebRTC with aiortc, the call page in headless Chromium over WebRTC, a Twilio Media "
+            "Stream, a SIP call), speak "
             "TURNS Piper sentences each in real time, and report p50/p95 per stage: end of "
             "speech -> final transcript -> room event -> first answer audio, and the server's "
             "own stages. Writes voice_latency.json and voice_latency.png."
@@ -43,7 +45,7 @@ def add_parser(subparsers: Any) -> None:
         "--transports",
         type=_names,
         default=None,
-        help="among websocket, webrtc, twilio, sip, separated by commas (default: all)",
+        help="among websocket, webrtc, browser, twilio, sip, separated by commas (default: all)",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("benchmarks/results"), help="where to write the results"

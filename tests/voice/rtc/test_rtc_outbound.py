@@ -14,6 +14,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.voice.playout import PlayoutOverflowError
 from voicegate.voice.rtc import PacedAudioTrack
 from voicegate.voice.rtc.frames import from_av_frame
+from voicegate.voice.rtc.outbound import MAX_BEHIND_S
 
 
 def noise(seconds: float, sample_rate: int, channels: int = 1) -> AudioFrame:
@@ -121,3 +122,22 @@ async def test_a_stopped_track_ends_and_ignores_pushes() -> None:
     await track.drained()
     with pytest.raises(MediaStreamError):
         await track.recv()
+
+
+async def test_a_track_stalled_past_the_limit_skips_its_missed_frames_and_keeps_its_audio(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After its loop stalled 300 ms (a fake clock), the next frame's timestamp jumps to where
+    real time is, and carries the audio queued next: the receiver conceals a gap, no audio is
+    dropped."""
+    now = [100.0]
+    monkeypatch.setattr(asyncio.get_running_loop(), "time", lambda: now[0])
+    track = PacedAudioTrack()
+    await track.recv()
+    track.push(noise(0.02, 48_000))
+    now[0] += 0.3
+    frame = await track.recv()
+    assert frame.pts == round(0.3 * 48_000)
+    assert from_av_frame(frame).samples.any()
+    now[0] += 0.02 + MAX_BEHIND_S / 2  # late within the limit: the frame goes out as it is
+    assert (await track.recv()).pts == round(0.32 * 48_000)

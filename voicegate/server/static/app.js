@@ -256,6 +256,7 @@ function onMessage(message, direction = "in") {
     case "final_transcript":
       state.transcripts.push(message.text);
       conversation.final(message.text);
+      if (call) turns.transcribed(message.text, call.mic.context.currentTime);
       break;
     case "room_event":
       state.events.push(message.event);
@@ -267,6 +268,7 @@ function onMessage(message, direction = "in") {
       speakingEntry = conversation.add("answer", message.text);
       break;
     case "tts_end":
+      if (call) turns.answerEnded(call.mic.context.currentTime);
       if (message.interrupted) conversation.answerCut(speakingEntry);
       if (message.heard) state.heard.push(message.heard);
       speakingEntry = null;

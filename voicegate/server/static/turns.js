@@ -3,6 +3,9 @@
 // the sample the server called the end of speech (`speech_end.at` on the page's capture clock)
 // to the first sample of the turn's answer played. The server's total starts when that sample
 // reached it and ends when the answer's first audio left it, so heard is never less.
+// Each turn also keeps its final transcript and the context times its transcript came and its
+// answer ended (`transcriptAt`, `answerEndedAt`): `voicegate bench --transports browser` reads
+// them, with `lastLoudAt` and `firstPlayedAt`, from `window.voicegate.turns`.
 
 export class Turns {
   /** `list`: the page state's turns; `onChange()` after any figure changed. */
@@ -43,10 +46,22 @@ export class Turns {
     return turn;
   }
 
+  /** A `final_transcript` of `text` came at context time `at`. */
+  transcribed(text, at) {
+    const turn = this.last();
+    if (turn && turn.transcript === undefined) Object.assign(turn, { transcript: text, transcriptAt: at });
+  }
+
   /** `tts_start`: the audio played from now on is the last turn's answer. */
   answerStarted() {
     const turn = this.last();
     if (turn) turn.answering = true;
+  }
+
+  /** `tts_end` came at context time `at`: the last turn's answer has played. */
+  answerEnded(at) {
+    const turn = this.last();
+    if (turn && turn.answering && turn.answerEndedAt === undefined) turn.answerEndedAt = at;
   }
 
   /** Answer audio whose first sample plays at context time `playedAt`. */

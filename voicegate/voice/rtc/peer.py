@@ -11,6 +11,7 @@ from aiortc.exceptions import OperationError
 
 from voicegate.errors import RoomKitError
 from voicegate.voice.rtc.ice import create_peer_connection
+from voicegate.voice.rtc.inbound import decode_on_arrival
 from voicegate.voice.rtc.offer import InvalidOfferError, parse_offer
 
 logger = logging.getLogger(__name__)
@@ -75,9 +76,9 @@ async def _answer(
 ) -> AnsweredPeer:
     try:
         await connection.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        inbound_audio = next(
-            t for t in connection.getTransceivers() if t.kind == "audio"
-        ).receiver.track
+        receiver = next(t for t in connection.getTransceivers() if t.kind == "audio").receiver
+        decode_on_arrival(receiver)
+        inbound_audio = receiver.track
         connection.addTrack(outbound_audio)
         answer = await connection.createAnswer()
     except OperationError as exc:
