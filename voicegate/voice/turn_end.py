@@ -198,6 +198,7 @@ class SemanticTurnEnd:
 
     def _decide(self) -> None:
         if self._text is not None and self._complete() and not sounds_unfinished(self._text):
+            logger.debug("end of turn: %.2f complete, words %r", self._probability, self._text)
             self._cancel()
             self._end_turn()
 
