@@ -3,10 +3,13 @@ speaking Piper, espeak-ng and real recorded speech over the WebSocket protocol; 
 300 ms timer against the semantic end of turn, each interruption strategy, echo
 cancellation off and on, the VADs in noise, side by side in one run.
 
-    python benchmarks/turn_taking.py [--quick] [--out benchmarks/results]
+    python benchmarks/turn_taking.py [--quick] [--scenarios hesitation,acknowledgement]
+                                     [--out benchmarks/results]
 
 Writes ``turn_taking.json`` and ``turn_taking.png`` and prints the README's table.
 ``--quick`` says one item per voice (a few minutes instead of about half an hour).
+``--scenarios`` runs only those (of complete, hesitation, acknowledgement, interruption,
+echo, vad), written as ``turn_taking_<scenarios>.json`` and ``.png``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ import json
 import sys
 from pathlib import Path
 
-from voicegate.bench.turn_taking import Plan, document, evaluate, format_table, plot
+from voicegate.bench.turn_taking import (
+    SCENARIOS,
+    Plan,
+    document,
+    evaluate,
+    format_table,
+    plot,
+)
 
 QUICK = Plan(
     complete_per_voice=1,
@@ -31,14 +41,23 @@ QUICK = Plan(
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one item per voice")
+    parser.add_argument(
+        "--scenarios",
+        type=lambda text: tuple(text.split(",")),
+        default=SCENARIOS,
+        help=f"comma-separated, of {','.join(SCENARIOS)} (default: all)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     plan = QUICK if args.quick else Plan()
-    outcomes = asyncio.run(evaluate(plan, args.out / "turn_taking_server.log"))
+    stem = "turn_taking"
+    if set(args.scenarios) != set(SCENARIOS):
+        stem += "_" + "_".join(args.scenarios)
+    outcomes = asyncio.run(evaluate(plan, args.out / f"{stem}_server.log", args.scenarios))
     result = document(outcomes)
-    (args.out / "turn_taking.json").write_text(json.dumps(result, indent=1) + "\n")
-    plot(result["summary"], args.out / "turn_taking.png")
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+    plot(result["summary"], args.out / f"{stem}.png")
     print(format_table(result["summary"]))
     print(f"machine: {result['machine']}")
     return 0

@@ -18,7 +18,7 @@ STORY = "Once upon a time there was a lighthouse keeper who lived alone on a roc
 
 @pytest.mark.parametrize(
     "text", ["Uh-huh.", "Mm-hmm.", "mhm", "Hmmm.", "Yeah.", "Right.", "Okay.", "Yeah, okay.",
-             "Oh, I see.", "Sure thing", "Uh.", "Ow."]
+             "Oh, I see.", "Sure thing", "Uh.", "Ow.", "and mm", "M-H-M."]
 )  # fmt: skip
 def test_acknowledgements(text: str) -> None:
     assert is_acknowledgement(text)
@@ -26,7 +26,8 @@ def test_acknowledgements(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text", ["", "...", "Wait.", "No.", "Stop.", "Sorry?", "Yeah, but I wanted pasta.",
-             "okay okay okay okay okay", "Um, well.", "Uh, so."]
+             "okay okay okay okay okay", "Um, well.", "Uh, so.", "And wait.", "and no", "Mm, stop.",
+             "And then..."]
 )  # fmt: skip
 def test_not_acknowledgements(text: str) -> None:
     assert not is_acknowledgement(text)
@@ -109,6 +110,19 @@ def test_semantic_interrupts_on_the_second_partial_in_a_row_unlike_an_acknowledg
     assert made_up.on_words("Ow.", STORY, final=False) is Verdict.WAIT
     assert made_up.on_words("yeah but", STORY, final=False) is Verdict.WAIT
     assert made_up.on_words("Ow.", STORY, final=True) is Verdict.ACKNOWLEDGEMENT
+
+
+def test_semantic_lets_a_hum_whisper_hears_as_and_mm_pass() -> None:
+    """espeak-ng's "mm-hmm" over an answer, as the server's log showed it heard; the same
+    opening followed by a real word interrupts."""
+    hum = _contest(InterruptionStrategy.SEMANTIC)
+    partials = ["", "Mm", "Mmmmm", "And then..."]
+    assert [hum.on_words(text, STORY, final=False) for text in partials] == [Verdict.WAIT] * 4
+    assert hum.on_words("and mm", STORY, final=True) is Verdict.ACKNOWLEDGEMENT
+    stop = _contest(InterruptionStrategy.SEMANTIC)
+    assert stop.on_words("Mm", STORY, final=False) is Verdict.WAIT
+    assert stop.on_words("And wait", STORY, final=False) is Verdict.WAIT
+    assert stop.on_words("And wait, stop", STORY, final=False) is Verdict.INTERRUPT
 
 
 @pytest.mark.parametrize("strategy", list(InterruptionStrategy))

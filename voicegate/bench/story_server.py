@@ -1,11 +1,13 @@
-"""``python -m voicegate.bench.story_server [serve's flags]``: ``voicegate serve`` whose
-responder answers a request for a story with the same long story (and echoes anything
-else), so that an evaluation can talk over an answer (acknowledge it, interrupt it, echo it)."""
+"""``python -m voicegate.bench.story_server [serve's flags] [--log-level debug]``:
+``voicegate serve`` whose responder answers a request for a story with the same long story
+(and echoes anything else), so that an evaluation can talk over an answer (acknowledge it,
+interrupt it, echo it). Its log shows voicegate's records at ``--log-level`` (info)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 
 from voicegate.core.channels import Channel, ChannelOutput
@@ -50,7 +52,11 @@ def main(argv: list[str]) -> int:
     """Serve with the storyteller until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m voicegate.bench.story_server")
     add_arguments(parser)
-    asyncio.run(serve(load_config(parser.parse_args(argv)), Storyteller()))
+    parser.add_argument("--log-level", choices=("debug", "info", "warning"), default="info")
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("voicegate").setLevel(args.log_level.upper())
+    asyncio.run(serve(load_config(args), Storyteller()))
     return 0
 
 

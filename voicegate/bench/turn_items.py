@@ -5,11 +5,14 @@
 - unfinished sentences with a hesitation in the middle ("I'd like to book a table for
   ... four people"): each sentence is spoken whole and the pause inserted at the word
   boundary, so the words before it keep the voice's mid-sentence melody (the half
-  sentence spoken on its own would end like a statement); and Asterisk prompts whose
-  own pause falls inside a sentence, that pause lengthened. The boundary is where the
+  sentence spoken on its own would end like a statement). The boundary is where the
   words before it, said alone, end in the whole sentence (dynamic time warping of their
-  log-Mel frames); the cut is the quietest 10 ms near it; an item whose first half
-  Whisper does not hear ending on the expected word is left out;
+  log-Mel frames); the cut is the quietest 10 ms near it. And Asterisk prompts paused
+  where the words before the pause cannot be a whole sentence: after a word that needs
+  what follows (:data:`OPEN_WORDS`: an article, a preposition, a copula...), at a short
+  gap between words, never at the reader's phrase break (:data:`GAP_MS`), that gap
+  lengthened. An item whose first half Whisper does not hear ending on the expected word
+  is left out;
 - acknowledgements and real interruptions, said over an answer.
 """
 
@@ -56,6 +59,18 @@ _FRAME = SAMPLE_RATE // 100  # 10 ms: the resolution of the cut
 _HOP = SAMPLE_RATE // 100  # a log-Mel frame
 _NEAR = 6 * _FRAME  # the cut is the quietest 10 ms this close to the word boundary
 _SENTENCE_END = re.compile(r"[.?!]$")
+OPEN_WORDS = frozenset([
+    "a", "an", "the", "my", "your", "our", "their", "his", "its",
+    "to", "for", "of", "at", "in", "on", "with", "from", "by", "into", "about",
+    "and", "or", "is", "are", "was", "were", "be", "press", "enter", "dial", "record",
+])  # fmt: skip
+"""Where a real prompt may hesitate: words that need what follows them (articles,
+possessives, prepositions, conjunctions, copulas, and the prompts' verbs whose object
+follows), said with no punctuation after them."""
+GAP_MS = (60, 150)
+"""A real prompt's hesitation lengthens a gap between words this long: a longer pause
+is the reader's phrase break ("the person you are looking for [220 ms] press 1"), which
+may end a clause on a stranded preposition."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,24 +136,27 @@ async def synthetic_hesitations(
 
 
 async def real_hesitations(stt: STTProvider, count: int) -> list[Hesitation]:
-    """Asterisk prompts with a pause inside a sentence, the audio cut at that pause."""
+    """Asterisk prompts cut at a gap of :data:`GAP_MS` after one of :data:`OPEN_WORDS`
+    (where Whisper hears the words before the gap end)."""
     items: list[Hesitation] = []
     for prompt in load_prompts():
         if prompt.name.startswith(("digits/", "letters/", "phonetic/")):
             continue
         samples = trim(prompt.audio(SAMPLE_RATE).samples[:, 0])
-        if len(samples) > 8 * SAMPLE_RATE:
+        tokens = prompt.text.split()
+        reference = [normalize(token) for token in tokens]
+        if len(samples) > 8 * SAMPLE_RATE or not OPEN_WORDS.intersection(reference[:-1]):
             continue
-        for start, end in _pauses(samples):
+        for start, end in _pauses(samples, GAP_MS[0]):
+            if end - start > GAP_MS[1] * SAMPLE_RATE // 1000:
+                continue
             first = await stt.transcribe(AudioFrame(samples[:start], SAMPLE_RATE))
             heard = normalize(first.text).split()
-            tokens = prompt.text.split()
-            reference = [normalize(token) for token in tokens]
             k = len(heard)
             if k < 2 or k >= len(tokens) or heard[-1] != reference[k - 1]:
                 continue
-            if _SENTENCE_END.search(tokens[k - 1]):
-                continue  # a pause between sentences: the turn may well end there
+            if reference[k - 1] not in OPEN_WORDS or not tokens[k - 1].isalpha():
+                continue  # a whole sentence before the gap, or punctuation: it may end there
             text = f"{' '.join(tokens[:k])} ... {' '.join(tokens[k:])}"
             items.append(Hesitation("real", text, samples[:start], samples[end:]))
             break

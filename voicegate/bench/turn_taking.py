@@ -95,15 +95,21 @@ class Plan:
     concurrency: int = 2
 
 
-async def _gather(jobs: Sequence[Callable[[], Awaitable[Outcome]]], at_once: int) -> list[Outcome]:
+Job = Callable[[str], Awaitable[Outcome]]
+"""One conversation, given the server's WebSocket URL."""
+SCENARIOS = ("complete", "hesitation", "acknowledgement", "interruption", "echo", "vad")
+"""The scenarios a run may choose, in the order they run (``vad``: the VADs in noise)."""
+
+
+async def _gather(jobs: Sequence[Job], at_once: int, url: str) -> list[Outcome]:
     gate = asyncio.Semaphore(at_once)
     done = 0
 
-    async def run(job: Callable[[], Awaitable[Outcome]]) -> Outcome:
+    async def run(job: Job) -> Outcome:
         nonlocal done
         async with gate:
             try:
-                outcome = await job()
+                outcome = await job(url)
             except Exception as error:  # one failed conversation is a figure, not a crash
                 outcome = Outcome("?", "?", "?", "?", error=f"{type(error).__name__}: {error}")
         done += 1
@@ -115,70 +121,79 @@ async def _gather(jobs: Sequence[Callable[[], Awaitable[Outcome]]], at_once: int
     return list(outcomes)
 
 
-async def evaluate(plan: Plan, log_path: Path) -> list[Outcome]:
-    """Prepare the callers' speech, start the story server and run every scenario."""
-    print("preparing speech...", file=sys.stderr)
-    stt = create_stt(DEFAULT_STT_MODEL)
+async def _jobs(plan: Plan, scenarios: Sequence[str]) -> dict[str, tuple[list[Job], int]]:
+    """Each chosen scenario's conversations, and how many of them run at once; the
+    callers' speech is prepared here."""
     complete = [
         item for voice in VOICES for item in said((voice,), COMPLETE[: plan.complete_per_voice])
     ] + real_complete(plan.real_complete)
-    hesitations = await synthetic_hesitations(stt, VOICES, plan.hesitations_per_voice)
-    hesitations += await real_hesitations(stt, plan.real_hesitations)
+    hesitations = []
+    if "hesitation" in scenarios:
+        stt = create_stt(DEFAULT_STT_MODEL)
+        hesitations = await synthetic_hesitations(stt, VOICES, plan.hesitations_per_voice)
+        hesitations += await real_hesitations(stt, plan.real_hesitations)
     acknowledgements = said(VOICES[:1], ACKNOWLEDGEMENTS) + said(VOICES[3:4], ACKNOWLEDGEMENTS)
     interruptions = said(VOICES[:1], INTERRUPTIONS) + said(VOICES[3:4], INTERRUPTIONS)
     request = speak(VOICES[0], REQUEST)
-
-    outcomes: list[Outcome] = []
-    async with GatewayProcess(log_path, program=STORY_SERVER) as address:
-        url = address.websocket_url
-
-        def run(title: str, jobs: list[Callable[[], Awaitable[Outcome]]], at_once: int) -> Any:
-            print(f"{title}: {len(jobs)} conversations", file=sys.stderr)
-            return _gather(jobs, at_once)
-
-        outcomes += await run(
-            "complete turns",
-            [partial(complete_turn, url, m, i) for m in END_OF_TURN_MODES for i in complete],
+    every: dict[str, tuple[list[Job], int]] = {
+        "complete": (
+            [partial(complete_turn, mode=m, item=i) for m in END_OF_TURN_MODES for i in complete],
             1,
-        )
-        outcomes += await run(
-            "hesitations",
+        ),
+        "hesitation": (
             [
-                partial(hesitation, url, m, i, p)
+                partial(hesitation, mode=m, item=i, pause_ms=p)
                 for m in END_OF_TURN_MODES
                 for p in PAUSES_MS
                 for i in hesitations
             ],
             plan.concurrency,
-        )
-        outcomes += await run(
-            "acknowledgements",
+        ),
+        "acknowledgement": (
             [
-                partial(acknowledgement, url, m, i, request)
+                partial(acknowledgement, mode=m, item=i, request=request)
                 for m in STRATEGY_MODES
                 for i in acknowledgements
             ],
             plan.concurrency,
-        )
-        outcomes += await run(
-            "interruptions",
+        ),
+        "interruption": (
             [
-                partial(interruption, url, m, i, request)
+                partial(interruption, mode=m, item=i, request=request)
                 for m in STRATEGY_MODES
                 for i in interruptions
             ],
             1,
-        )
-        outcomes += await run(
-            "echo",
-            [partial(echo, url, m, request) for m in ECHO_MODES for _ in range(plan.echo_runs)],
+        ),
+        "echo": (
+            [
+                partial(echo, mode=m, request=request)
+                for m in ECHO_MODES
+                for _ in range(plan.echo_runs)
+            ],
             plan.concurrency,
-        )
-        outcomes += await run(
-            "VAD in noise",
-            [partial(complete_turn, url, m, i) for m in VAD_MODES for i in complete],
-            1,
-        )
+        ),
+        "vad": ([partial(complete_turn, mode=m, item=i) for m in VAD_MODES for i in complete], 1),
+    }
+    return {name: every[name] for name in SCENARIOS if name in scenarios}
+
+
+async def evaluate(
+    plan: Plan, log_path: Path, scenarios: Sequence[str] = SCENARIOS
+) -> list[Outcome]:
+    """Prepare the callers' speech, start the story server and run ``scenarios`` (some of
+    :data:`SCENARIOS`), each in every mode."""
+    unknown = sorted(set(scenarios) - set(SCENARIOS))
+    if unknown:
+        raise ValueError(f"unknown scenarios {unknown}: choose from {', '.join(SCENARIOS)}")
+    print("preparing speech...", file=sys.stderr)
+    chosen = await _jobs(plan, scenarios)
+    outcomes: list[Outcome] = []
+    debug = ("--log-level", "debug")  # the log holds what was heard over answers
+    async with GatewayProcess(log_path, program=STORY_SERVER, args=debug) as address:
+        for name, (jobs, at_once) in chosen.items():
+            print(f"{name}: {len(jobs)} conversations", file=sys.stderr)
+            outcomes += await _gather(jobs, at_once, address.websocket_url)
     return outcomes
 
 

@@ -30,13 +30,15 @@ ACKNOWLEDGEMENTS: tuple[str, ...] = (
     "cool", "nice", "great", "good", "perfect", "wow", "interesting",
     "that's right", "that's true", "makes sense", "sounds good",
     "thanks", "thank you",
-    "uh", "ow",
+    "uh", "ow", "and mm", "and hmm", "m-h-m",
 )  # fmt: skip
 """English acknowledgements, said to show attention, not to take the turn. "uh" and "ow"
 are what Whisper writes, besides "oh" and "ah", for a short "uh-huh" (Piper's, 0.24 s:
 which of the four depends on where it starts in the window); "uh" followed by other words
-is no acknowledgement. Left out on purpose: what asks to stop or repeat ("wait", "huh",
-"sorry"), disagrees ("no", "but") or opens a turn ("um", "well", "so")."""
+is no acknowledgement. "and mm" is what Whisper tiny.en wrote for espeak-ng's "mm-hmm"
+(its partials "Mm", "Mmmmm", "And then..."), and "M-H-M" for its "mhm". Left out on
+purpose: what asks to stop or repeat ("wait", "huh", "sorry"), disagrees ("no", "but") or
+opens a turn ("um", "well", "so")."""
 MAX_ACKNOWLEDGEMENT_WORDS = 4
 """Longer speech is someone talking, whatever its words."""
 SEMANTIC_FIRST_LOOK_MS = 200

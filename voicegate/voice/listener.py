@@ -374,6 +374,7 @@ class Listener:
                 spoken_ms = (self._endpointer.last_speech_end - utterance.start) * 1000.0
                 answer = self._answer_text()
                 floor = self._floor()
+                logger.debug("over the answer, %.0f ms heard as %r", spoken_ms, partial.text)
                 self._interrupt(
                     utterance.overlap.on_partial(partial.text, answer, floor, spoken_ms)
                 )
@@ -396,6 +397,7 @@ class Listener:
             ignored, barge_in = utterance.overlap.on_final(
                 transcript.text, answer, floor, spoken_ms
             )
+            logger.debug("over the answer, final %r: %s", transcript.text, ignored or "a turn")
             if ignored is not None:
                 return UtteranceIgnored(transcript, ignored)
             self._interrupt(barge_in)

@@ -2,7 +2,8 @@
 
 Smart Turn hears how the caller stopped (prosody, and what the words sound like); the
 transcript of the speech so far (the pass a pause starts anyway) shows whether the
-sentence stops on a word no sentence ends with ("a table for", "my name is John and").
+sentence stops on a word no sentence ends with ("a table for", "my name is John and":
+:mod:`voicegate.voice.phrase_end`).
 The turn ends when both say it is complete; otherwise the session keeps listening and
 asks the model again after more silence, until ``max_silence_ms`` ends the turn anyway.
 If the model fails or is overloaded, the words alone decide; if the words do not come
@@ -25,6 +26,7 @@ import numpy as np
 from voicegate.audio.frame import AudioFrame
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.stt.text import words
+from voicegate.voice.phrase_end import sounds_unfinished
 from voicegate.voice.session import VoiceSettings
 
 logger = logging.getLogger(__name__)
@@ -33,72 +35,6 @@ TURN_WINDOW_S = 8.0
 """The end-of-turn model hears at most the last 8 s of an utterance."""
 WORDS_WAIT_S = 1.0
 """How long a complete answer of the model waits for the transcript of the speech so far."""
-
-UNFINISHED_ENDINGS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "my",
-        "your",
-        "our",
-        "their",
-        "and",
-        "or",
-        "but",
-        "nor",
-        "because",
-        "if",
-        "although",
-        "unless",
-        "whether",
-        "than",
-        "as",
-        "of",
-        "to",
-        "for",
-        "at",
-        "with",
-        "from",
-        "into",
-        "onto",
-        "between",
-        "during",
-        "without",
-        "within",
-        "i",
-        "we",
-        "he",
-        "she",
-        "they",
-        "i'm",
-        "we're",
-        "you're",
-        "they're",
-        "it's",
-        "let's",
-        "there's",
-        "um",
-        "uh",
-        "er",
-        "erm",
-    ]
-)
-"""Words a statement does not end on: articles, possessives, conjunctions, prepositions
-that no phrasal verb ends with, subject pronouns and hesitations. Words that may end a
-sentence ("turn it on", "yes I do", "I think so") are not here."""
-
-
-def sounds_unfinished(text: str) -> bool:
-    """Whether the words stop mid-phrase: on a comma or a dash, or, unless they end as a
-    question ("what is it for?"), on one of :data:`UNFINISHED_ENDINGS`."""
-    stripped = text.rstrip()
-    if stripped.endswith((",", "-", "—")):
-        return True
-    if stripped.endswith("?"):
-        return False
-    spoken = words(stripped)
-    return bool(spoken) and spoken[-1] in UNFINISHED_ENDINGS
 
 
 class SemanticTurnEnd:
@@ -198,6 +134,7 @@ class SemanticTurnEnd:
 
     def _decide(self) -> None:
         if self._text is not None and self._complete() and not sounds_unfinished(self._text):
+            logger.debug("end of turn: %.2f complete, words %r", self._probability, self._text)
             self._cancel()
             self._end_turn()
 
