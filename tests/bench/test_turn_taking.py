@@ -60,18 +60,28 @@ def test_an_acknowledgement_interrupts_only_without_the_semantic_strategy(
     story_url: str, request_speech: Samples
 ) -> None:
     """A caller with no echo on the line (a headset): without echo cancellation, which
-    suppresses a caller's voice while it cannot yet tell that no echo comes back."""
-    uh_huh: Utterance = said(PIPER, ("Uh-huh.",))[0]
+    suppresses a caller's voice while it cannot yet tell that no echo comes back. Three
+    renderings of "uh-huh" (Piper samples each anew), of which two at least are ignored:
+    the evaluation measures how often one is not (8% over its acknowledgements; here
+    the CI once heard one as a turn at a load of 6-10)."""
     strategies = ("interruption_speaking", "interruption_thinking")
     headset = {"echo_cancellation": False}
     semantic = Mode("semantic", {**headset, **{name: "semantic" for name in strategies}})
     immediate = Mode("immediate", {**headset, **{name: "immediate" for name in strategies}})
+    renderings: list[Utterance] = [said(PIPER, ("Uh-huh.",))[0] for _ in range(3)]
 
-    ignored = asyncio.run(acknowledgement(story_url, semantic, uh_huh, request_speech))
-    heard = asyncio.run(acknowledgement(story_url, immediate, uh_huh, request_speech))
+    outcomes = [
+        asyncio.run(acknowledgement(story_url, semantic, uh_huh, request_speech))
+        for uh_huh in renderings
+    ]
+    heard = asyncio.run(acknowledgement(story_url, immediate, renderings[0], request_speech))
 
-    assert (ignored.error, heard.error) == (None, None)
-    assert ignored.figures == {"barge_in": False, "turn": False, "heard": True}
+    assert [o.error for o in (*outcomes, heard)] == [None] * 4
+    assert all(o.figures["heard"] for o in outcomes), [o.figures for o in outcomes]
+    ignored = [
+        o for o in outcomes if o.figures == {"barge_in": False, "turn": False, "heard": True}
+    ]
+    assert len(ignored) >= 2, [o.figures for o in outcomes]
     assert heard.figures["barge_in"] is True
 
 
