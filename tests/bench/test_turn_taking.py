@@ -62,7 +62,7 @@ def test_an_acknowledgement_interrupts_only_without_the_semantic_strategy(
     """A caller with no echo on the line (a headset): without echo cancellation, which
     suppresses a caller's voice while it cannot yet tell that no echo comes back. Three
     renderings of "uh-huh" (Piper samples each anew), of which two at least are ignored:
-    the evaluation measures how often one is not (8% over its acknowledgements; here
+    the evaluation measures how often one is not (8-25% of its acknowledgements; here
     a CI run once heard one as a turn)."""
     strategies = ("interruption_speaking", "interruption_thinking")
     headset = {"echo_cancellation": False}
