@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.recordings import channels, check_recording, heard, recording_of
+from tests.recordings import (
+    channels,
+    check_recording,
+    heard,
+    recording_of,
+    speech_end_s,
+    until_finished,
+)
 from tests.servers import serving
 from tests.voice.conftest import (
     Received,
@@ -48,22 +55,24 @@ async def test_a_recorded_call_is_a_stereo_file_a_room_event_and_served_to_its_r
     tmp_path: Path, tts: PiperTTS, stt: FasterWhisperSTT
 ) -> None:
     data = tmp_path / "data"
-    frames = pcm_frames(await speech(tts, SENTENCE)) + pcm_frames(silence(16000, 1.0))
+    spoken = await speech(tts, SENTENCE)
+    frames = pcm_frames(spoken) + pcm_frames(silence(16000, 1.0))
     async with serving("--data-dir", str(data), "--record-calls") as server:
         token = server.url.split("token=")[1]
         loop = asyncio.get_running_loop()
+        began = loop.time()
         async with connect(f"{server.ws_url}?token={token}") as ws:
             await ws.send(json.dumps({"type": "hello", "sample_rate": 16000, "record": True}))
             ready = json.loads(await ws.recv())
-            began = loop.time()
             assert ready["recording"] is True
             received = Received()
             sender = asyncio.create_task(stream_realtime(ws, frames))
             await asyncio.wait_for(receive_into(ws, received, "tts_end"), 60)
             await sender
             await ws.send(json.dumps({"type": "bye"}))
-            call_seconds = loop.time() - began
             await ws.wait_closed()
+        await until_finished(data / "recordings")
+        stay_s = loop.time() - began
         other = await _other_token(data)
         assert await server.stop() == 0
 
@@ -85,7 +94,8 @@ async def test_a_recorded_call_is_a_stereo_file_a_room_event_and_served_to_its_r
         content,
         caller_said=SENTENCE,
         answered=SENTENCE,
-        call_seconds=call_seconds,
+        call_at_least_s=speech_end_s(spoken),
+        call_at_most_s=stay_s,
     )
     recording_id = content.url.removeprefix("/recordings/")
     path = recordings / f"{recording_id}.wav"

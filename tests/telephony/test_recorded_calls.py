@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.recordings import check_recording, recording_of, session_end
+from tests.recordings import check_recording, recording_of, session_end, speech_end_s
 from tests.telephony.conftest import phone_gateway, phone_speech, sip_backend
 from tests.telephony.peers import Baresip
 from tests.telephony.test_sip_calls import wait_until_no_calls
@@ -39,16 +39,13 @@ async def test_a_twilio_call_is_recorded_both_sides_time_aligned(
         url = phone.url("/twilio/stream", "ws")
         parameters = {"token": TOKENS.issue("+15551234567")}
         async with session_end(phone.kit) as session_ended:
+            began = time.monotonic()
             async with TwilioMediaStreamClient(url, custom_parameters=parameters) as call:
                 room_id = await _room_of_the_call(phone.gateway.sessions)
-                # the call as the server holds it: a Twilio stream is told no "ready", so
-                # the session's opening is the nearest moment a client can see (timing from
-                # "start" sent counted the server's setup under load: 0.19 s in one CI run)
-                began = time.monotonic()
                 await call.speak(phone_speech(prompt))
                 await call.wait_until(lambda: call.record.marks_echoed, 60)
-                ended = time.monotonic()  # leaving sends stop
-            await session_ended()
+            await session_ended()  # leaving sent stop
+            ended = time.monotonic()
         events = await phone.kit.store.list_events(room_id, limit=100)
 
     await _check_call(stt, tmp_path, events, prompt, ended - began)
@@ -71,16 +68,16 @@ async def test_a_sip_call_is_recorded_both_sides_time_aligned(
         async with session_end(phone.kit) as session_ended:
             async with Baresip(tmp_path, phone_speech(prompt)) as phone_user:
                 target = f"sip:voicegate@127.0.0.1:{sip_backend(phone).port}"
+                began = time.monotonic()
                 phone_user.command("dial", target)
                 await phone_user.wait_event("CALL_ESTABLISHED")
-                began = time.monotonic()
                 room_id = await _room_of_the_call(phone.gateway.sessions)
                 await asyncio.wait_for(spoken.wait(), 60)  # the echo, played to the end
-                ended = time.monotonic()
                 phone_user.command("hangup")
                 await phone_user.wait_event("CALL_CLOSED")
                 await wait_until_no_calls(phone)
             await session_ended()
+            ended = time.monotonic()
         events = await phone.kit.store.list_events(room_id, limit=100)
 
     await _check_call(stt, recordings, events, prompt, ended - began)
@@ -91,13 +88,20 @@ async def _check_call(
     folder: Path,
     events: list[RoomEvent],
     prompt: Prompt,
-    call_seconds: float,
+    stay_s: float,
 ) -> None:
-    """The call's recording holds both sides (see ``check_recording``) and its transcript."""
+    """The call's recording holds both sides (see ``check_recording``) and its transcript;
+    ``stay_s`` is the client's whole stay, from before dialling until the call had ended."""
     transcript, answer = _turn(events)
     _, content = recording_of(events)
     await check_recording(
-        stt, folder, content, caller_said=prompt.text, answered=answer, call_seconds=call_seconds
+        stt,
+        folder,
+        content,
+        caller_said=prompt.text,
+        answered=answer,
+        call_at_least_s=speech_end_s(phone_speech(prompt)),
+        call_at_most_s=stay_s,
     )
     assert content.transcript == f"caller: {transcript}\nanswer: {answer}"
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.gateways import served_gateway
-from tests.recordings import check_recording, recording_of, session_end
+from tests.recordings import check_recording, recording_of, session_end, speech_end_s
 from tests.voice.conftest import silence, speech
 from voicegate import InMemoryStore, RoomKit
 from voicegate.audio.frame import AudioFrame
@@ -127,21 +127,27 @@ async def test_a_recorded_webrtc_call_is_a_stereo_file_of_both_sides_and_a_room_
     async with served_gateway(stt, tts, [backend], recording=recording) as (kit, _, server):
         url = f"http://127.0.0.1:{server.port}"
         async with session_end(kit) as session_ended:
+            began = time.monotonic()
             async with WebRTCVoiceClient(url, token_auth.issue("alice"), record=True) as client:
-                began = client.first_time("ready")
                 await client.play(sentence)
                 await client.play(silence(48000, 1.0))
                 async with asyncio.timeout(60):
                     await client.wait_for("tts_end")
-                ended = time.monotonic()  # leaving sends bye
-            await session_ended()
+            await session_ended()  # leaving sent bye
+            ended = time.monotonic()
         events = await kit.store.list_events(client.ready["room_id"], limit=100)
 
     assert client.ready["recording"] is True
     answer = client.of_type("tts_start")[0]["text"]
     _, content = recording_of(events)
     await check_recording(
-        stt, tmp_path, content, caller_said=SENTENCE, answered=answer, call_seconds=ended - began
+        stt,
+        tmp_path,
+        content,
+        caller_said=SENTENCE,
+        answered=answer,
+        call_at_least_s=speech_end_s(sentence),
+        call_at_most_s=ended - began,
     )
 
 
