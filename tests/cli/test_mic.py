@@ -14,7 +14,8 @@ import pytest
 
 from voicegate.cli import main
 from voicegate.cli.mic import TerminalRenderer
-from voicegate.voice.local import InputLevel, SessionClosed, SessionOpened, import_sounddevice
+from voicegate.voice.local import InputLevel, SessionClosed, SessionOpened
+from voicegate.voice.local_devices import import_sounddevice
 from voicegate.voice.notices import (
     AnswerStarted,
     BargeIn,

@@ -29,12 +29,14 @@ from voicegate.voice.auth import auth_context
 from voicegate.voice.backend import SessionRequest
 from voicegate.voice.gateway import VoiceGateway
 from voicegate.voice.local import (
-    AudioDeviceError,
     InputLevel,
     LocalNotice,
     LocalVoiceBackend,
     SessionClosed,
     SessionOpened,
+)
+from voicegate.voice.local_devices import (
+    AudioDeviceError,
     SoundDeviceStreams,
     StreamConfig,
     import_sounddevice,

@@ -13,14 +13,13 @@ from voicegate.errors import ModelLoadError, ModelNotAvailableError
 from voicegate.stt.base import STTProvider
 from voicegate.tts.base import TTSProvider
 from voicegate.voice.local import (
-    AudioDeviceError,
     InputLevel,
     LocalNotice,
     LocalVoiceBackend,
     SessionClosed,
     SessionOpened,
-    list_devices,
 )
+from voicegate.voice.local_devices import AudioDeviceError, list_devices
 from voicegate.voice.notices import (
     AnswerStarted,
     BargeIn,

@@ -4,7 +4,8 @@ One duplex audio stream carries one session. PortAudio calls back on its own thr
 once per block: the callback only copies bytes. It takes the next block of answer
 audio from a deque the event loop keeps topped up, and hands the microphone block to
 the loop with ``call_soon_threadsafe``; everything else (the playout buffer, the
-bounded inbound queue, half-duplex muting) runs on the loop.
+bounded inbound queue, half-duplex muting) runs on the loop. The devices are found,
+checked and opened in :mod:`voicegate.voice.local_devices`.
 
 The microphone stays open while an answer plays (full duplex): the session's echo
 canceller gets every block the speaker plays, from the same callback that captured the
@@ -20,15 +21,20 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame
-from voicegate.errors import RoomKitError
 from voicegate.voice.access import ROOMS_KEY
 from voicegate.voice.auth import run_with_auth_context
 from voicegate.voice.backend import SessionRequest, VoiceBackend
+from voicegate.voice.local_devices import (
+    AudioStream,
+    SoundDeviceStreams,
+    StreamConfig,
+    StreamFactory,
+)
 from voicegate.voice.notices import Notice
 from voicegate.voice.playout import PlayoutBuffer
 from voicegate.voice.protocol import CloseCode
@@ -36,15 +42,8 @@ from voicegate.voice.transport import VoiceTransport
 
 logger = logging.getLogger(__name__)
 
-_FIX_DEVICES = (
-    "choose others with --input-device/--output-device (see voicegate mic --list-devices)"
-)
 _LEAD_BLOCKS = 3
 """Answer blocks kept ready for PortAudio's callback; the rest waits in the playout buffer."""
-
-
-class AudioDeviceError(RoomKitError):
-    """PortAudio, ``sounddevice`` or an audio device is missing; the message says how to fix it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,103 +71,6 @@ class SessionClosed:
 
 LocalNotice = Notice | InputLevel | SessionOpened | SessionClosed
 NoticeCallback = Callable[[LocalNotice], None]
-AudioCallback = Callable[[Any, Any, int, Any, Any], None]
-"""PortAudio's raw duplex callback: ``(indata, outdata, frames, time, status)``."""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamConfig:
-    """What to open: mono int16 in and out at one rate, in fixed blocks."""
-
-    sample_rate: int
-    block_samples: int
-    input_device: int | str | None
-    output_device: int | str | None
-
-
-class AudioStream(Protocol):
-    """An open duplex stream (``sounddevice.RawStream`` or a test's stand-in)."""
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class StreamFactory(Protocol):
-    """Checks devices and opens duplex streams on them."""
-
-    def check(self, config: StreamConfig) -> None:
-        """Raise :class:`AudioDeviceError` if ``config`` cannot be opened."""
-        ...
-
-    def open(self, config: StreamConfig, callback: AudioCallback) -> AudioStream:
-        """A stream on ``config``'s devices that calls ``callback`` once per block."""
-        ...
-
-
-def import_sounddevice() -> Any:
-    """The ``sounddevice`` module, or an :class:`AudioDeviceError` saying what to install."""
-    try:
-        import sounddevice
-    except ImportError:
-        raise AudioDeviceError(
-            "sounddevice is not installed: pip install 'voicegate[local]'"
-        ) from None
-    except OSError:
-        raise AudioDeviceError(
-            "the PortAudio library is missing: install it "
-            "(Debian/Ubuntu: apt install libportaudio2; macOS: brew install portaudio)"
-        ) from None
-    return sounddevice
-
-
-def list_devices() -> str:
-    """PortAudio's devices, one a line (empty when there are none)."""
-    return str(import_sounddevice().query_devices())
-
-
-class SoundDeviceStreams:
-    """The real :class:`StreamFactory`: ``sounddevice.RawStream``."""
-
-    def check(self, config: StreamConfig) -> None:
-        """Raise :class:`AudioDeviceError` unless both devices accept the settings."""
-        sd = import_sounddevice()
-        if len(sd.query_devices()) == 0:
-            raise AudioDeviceError(
-                "no audio device found: PortAudio sees no sound card "
-                "(connect a microphone and a speaker, or check your audio system)"
-            )
-        for kind, device, checker in (
-            ("microphone", config.input_device, sd.check_input_settings),
-            ("speaker", config.output_device, sd.check_output_settings),
-        ):
-            try:
-                checker(device=device, channels=1, dtype="int16", samplerate=config.sample_rate)
-            except (sd.PortAudioError, ValueError) as error:
-                which = "the default" if device is None else f"device {device!r} as"
-                raise AudioDeviceError(
-                    f"{which} {kind} cannot be used ({error}): {_FIX_DEVICES}"
-                ) from None
-
-    def open(self, config: StreamConfig, callback: AudioCallback) -> AudioStream:
-        """Open a mono int16 duplex stream of ``config.block_samples`` blocks."""
-        sd = import_sounddevice()
-        try:
-            stream: AudioStream = sd.RawStream(
-                samplerate=config.sample_rate,
-                blocksize=config.block_samples,
-                device=(config.input_device, config.output_device),
-                channels=1,
-                dtype="int16",
-                callback=callback,
-            )
-        except (sd.PortAudioError, ValueError) as error:
-            raise AudioDeviceError(
-                f"cannot open the audio devices ({error}): {_FIX_DEVICES}"
-            ) from None
-        return stream
 
 
 class LocalTransport(VoiceTransport):
@@ -314,10 +216,10 @@ class LocalVoiceBackend(VoiceBackend):
     """One voice session on this machine's microphone and speaker.
 
     :meth:`start` (called by the gateway) checks and opens the devices, raising
-    :class:`AudioDeviceError` with the fix when PortAudio or a device is missing, and
-    runs the session in the background until :meth:`close`. ``on_notice`` receives
-    the session's notices and an :class:`InputLevel` per block (on the event loop).
-    ``streams`` replaces ``sounddevice`` (tests).
+    :class:`~voicegate.voice.local_devices.AudioDeviceError` with the fix when PortAudio or
+    a device is missing, and runs the session in the background until :meth:`close`.
+    ``on_notice`` receives the session's notices and an :class:`InputLevel` per block (on
+    the event loop). ``streams`` replaces ``sounddevice`` (tests).
     """
 
     name = "local"
@@ -356,7 +258,8 @@ class LocalVoiceBackend(VoiceBackend):
         return 0 if self._task is None or self._task.done() else 1
 
     def check(self) -> None:
-        """Raise :class:`AudioDeviceError` if the devices cannot be opened."""
+        """Raise :class:`~voicegate.voice.local_devices.AudioDeviceError` if the devices
+        cannot be opened."""
         self._streams.check(self._config)
 
     async def start(self) -> None:
