@@ -189,10 +189,4 @@ class Contest:
                     return Verdict.INTERRUPT
                 self.unlike_acknowledgement = True
                 return Verdict.WAIT  # the next partial confirms these words, or not
-        if not final:
-            return Verdict.WAIT
-        if self.strategy is InterruptionStrategy.DISABLED:
-            return Verdict.KEEP
-        if self.strategy is InterruptionStrategy.SEMANTIC:
-            return Verdict.INTERRUPT if words(text) else Verdict.KEEP
-        return Verdict.KEEP
+        return Verdict.KEEP if final else Verdict.WAIT  # (under semantic: speech without words)
