@@ -43,14 +43,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from voicegate.audio.echo_match import EchoMatcher
+from voicegate.audio.echo_match import SAMPLE_RATE, EchoMatcher
 from voicegate.audio.echo_path import EchoPathDetector, level_db
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.raw_capture import RawCapture
 from voicegate.audio.resample import Resampler
 from voicegate.errors import RoomKitError
 
-SAMPLE_RATE = 16000
 BLOCK = SAMPLE_RATE // 100
 """AEC3 works on 10 ms blocks."""
 COMFORT_NOISE_DBFS = -55.0

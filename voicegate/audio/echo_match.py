@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 SAMPLE_RATE = 16000
+"""The rate of the echo canceller's audio (both streams)."""
 WINDOW = SAMPLE_RATE // 4
 """The microphone's last 0.25 s is judged."""
 SEARCHED = SAMPLE_RATE * 3

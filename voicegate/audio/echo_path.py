@@ -25,6 +25,8 @@ from collections import deque
 import numpy as np
 import numpy.typing as npt
 
+from voicegate.audio.frame import INT16_FULL_SCALE
+
 WINDOW_SLOTS = 300
 """The 3 s judged."""
 MAX_LAG_SLOTS = 100
@@ -46,7 +48,7 @@ FLOOR_DB = -100.0
 
 def level_db(block: npt.NDArray[np.int16]) -> float:
     """A block's level in dBFS (at least -100)."""
-    power = float(np.mean(block.astype(np.float64) ** 2)) / 32768.0**2
+    power = float(np.mean(block.astype(np.float64) ** 2)) / INT16_FULL_SCALE**2
     return max(FLOOR_DB, 10.0 * math.log10(power + 1e-12))
 
 
