@@ -1,4 +1,5 @@
-"""Resampler quality against soxr VHQ, aliasing, images, latency and stream continuity."""
+"""Resampler quality against soxr VHQ, aliasing, images, latency and stream continuity; the
+mono converter."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import soxr
 
 from voicegate.audio import AudioFrame, Resampler, resample
-from voicegate.audio.resample import design
+from voicegate.audio.resample import MonoConverter, design
 
 from .conftest import spectrum_dbc, tone
 
@@ -179,3 +180,14 @@ def test_bad_input_is_a_clear_error() -> None:
         Resampler(0, 16000)
     with pytest.raises(ValueError, match="channels"):
         Resampler(48000, 16000, channels=0)
+
+
+def test_mono_converter_downmixes_then_resamples_across_rate_changes() -> None:
+    converter = MonoConverter(16_000)
+    stereo = np.full((960, 2), [1000, 3000], dtype=np.int16)
+    out = converter.convert(AudioFrame(stereo, 48_000))
+    assert (out.channels, out.sample_rate) == (1, 16_000)
+    assert out.num_samples == 320
+    assert np.all(np.abs(out.samples[-100:, 0] - 2000) <= 2)
+    assert converter.convert(AudioFrame(np.zeros(160, np.int16), 8_000)).num_samples == 320
+    assert converter.convert(AudioFrame(np.zeros(320, np.int16), 16_000)).num_samples == 320

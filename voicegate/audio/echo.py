@@ -47,7 +47,7 @@ from voicegate.audio.echo_match import SAMPLE_RATE, EchoMatcher
 from voicegate.audio.echo_path import EchoPathDetector, level_db
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.raw_capture import RawCapture
-from voicegate.audio.resample import Resampler
+from voicegate.audio.resample import MonoConverter
 from voicegate.errors import RoomKitError
 
 BLOCK = SAMPLE_RATE // 100
@@ -96,19 +96,13 @@ class EchoCanceller:
         self._render: deque[tuple[int, npt.NDArray[np.int16]]] = deque()  # (slot, block)
         self._captured = 0  # microphone blocks processed
         self._next_slot = 0  # where the next played block goes
-        self._resamplers: dict[int, Resampler] = {}
+        self._to_rate = MonoConverter(SAMPLE_RATE)
 
     def played(self, frame: AudioFrame) -> None:
         """The client starts playing ``frame`` (mono, any rate) now."""
         if self._canceller is None:
             return
-        if frame.sample_rate != SAMPLE_RATE:
-            resampler = self._resamplers.get(frame.sample_rate)
-            if resampler is None:
-                resampler = self._resamplers[frame.sample_rate] = Resampler(
-                    frame.sample_rate, SAMPLE_RATE
-                )
-            frame = resampler.process(frame)
+        frame = self._to_rate.convert(frame)
         samples = np.concatenate([self._carry, frame.samples.reshape(-1)])
         whole = len(samples) - len(samples) % BLOCK
         self.echo_match.played(samples[:whole])

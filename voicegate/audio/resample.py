@@ -255,3 +255,29 @@ def resample(frame: AudioFrame, out_rate: int) -> AudioFrame:
     out = np.concatenate([stream.process(rows), stream.flush()], axis=1)[:, stream.design.delay :]
     pcm = to_int16(out.T)
     return AudioFrame(pcm, out_rate, frame.timestamp)
+
+
+class MonoConverter:
+    """Turns a stream of frames into mono frames at ``sample_rate``: downmix first, then resample.
+
+    Keeps one streaming resampler per input rate, so a stream may change rate between frames.
+    """
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self._resamplers: dict[int, Resampler] = {}
+
+    def convert(self, frame: AudioFrame) -> AudioFrame:
+        """The next piece of the stream as mono at :attr:`sample_rate`."""
+        mono = frame.downmix()
+        if mono.sample_rate == self.sample_rate:
+            return mono
+        resampler = self._resamplers.get(mono.sample_rate)
+        if resampler is None:
+            resampler = Resampler(mono.sample_rate, self.sample_rate)
+            self._resamplers[mono.sample_rate] = resampler
+        return resampler.process(mono)
+
+    def reset(self) -> None:
+        """Forget the resamplers' history: the next frame starts a new stream."""
+        self._resamplers.clear()

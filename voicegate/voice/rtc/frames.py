@@ -1,5 +1,5 @@
-"""Conversions between PyAV audio frames (what aiortc carries) and voicegate's :class:`AudioFrame`,
-and the downmix-then-resample step both directions share."""
+"""Conversions between PyAV audio frames (what aiortc carries) and voicegate's
+:class:`AudioFrame`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from av.frame import Frame
 from av.packet import Packet
 
 from voicegate.audio.frame import AudioFrame
-from voicegate.audio.resample import Resampler
 
 
 def from_av_frame(frame: Frame | Packet[Any]) -> AudioFrame:
@@ -38,29 +37,3 @@ def to_av_frame(frame: AudioFrame, pts: int) -> av.AudioFrame:
     out.pts = pts
     out.time_base = Fraction(1, frame.sample_rate)
     return out
-
-
-class MonoConverter:
-    """Turns a stream of frames into mono frames at ``sample_rate``: downmix first, then resample.
-
-    Keeps one streaming resampler per input rate, so a stream may change rate between frames.
-    """
-
-    def __init__(self, sample_rate: int) -> None:
-        self.sample_rate = sample_rate
-        self._resamplers: dict[int, Resampler] = {}
-
-    def convert(self, frame: AudioFrame) -> AudioFrame:
-        """The next piece of the stream as mono at :attr:`sample_rate`."""
-        mono = frame.downmix()
-        if mono.sample_rate == self.sample_rate:
-            return mono
-        resampler = self._resamplers.get(mono.sample_rate)
-        if resampler is None:
-            resampler = Resampler(mono.sample_rate, self.sample_rate)
-            self._resamplers[mono.sample_rate] = resampler
-        return resampler.process(mono)
-
-    def reset(self) -> None:
-        """Forget the resamplers' history: the next frame starts a new stream."""
-        self._resamplers.clear()

@@ -12,7 +12,8 @@ from aiortc.rtp import RtpPacket
 from aiortc.utils import uint16_add
 
 from voicegate.audio.frame import AudioFrame
-from voicegate.voice.rtc.frames import MonoConverter, from_av_frame
+from voicegate.audio.resample import MonoConverter
+from voicegate.voice.rtc.frames import from_av_frame
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,9 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame
+from voicegate.audio.resample import MonoConverter
 from voicegate.voice.playout import PlayoutBuffer
-from voicegate.voice.rtc.frames import MonoConverter, to_av_frame
+from voicegate.voice.rtc.frames import to_av_frame
 
 OUTPUT_SAMPLE_RATE = 48_000
 FRAME_SAMPLES = OUTPUT_SAMPLE_RATE * FRAME_MS // 1000
