@@ -120,8 +120,8 @@ SESSION_SETTINGS: tuple[str, ...] = (
     "echo_cancellation",
     "noise_suppression",
 )
-"""The settings a client may choose for its own session (``hello`` fields, WebRTC offer
-fields); the server's settings are their defaults."""
+"""The settings a client may choose for its own session (``hello`` fields; a WebRTC offer
+takes none); the server's settings are their defaults."""
 
 
 def session_setting(name: str, value: object) -> object:
