@@ -5,6 +5,8 @@ through the real gateway, listener, turns and speaker."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -23,10 +25,6 @@ from voicegate.voice.session import EndOfTurn, InterruptionStrategy, VoiceSettin
 from voicegate.voice.turn_end import WORDS_WAIT_S, SemanticTurnEnd
 
 SEMANTIC = VoiceSettings(end_of_turn=EndOfTurn.SEMANTIC, max_silence_ms=1500)
-
-
-def _strategy(strategy: InterruptionStrategy) -> VoiceSettings:
-    return VoiceSettings(interruption_speaking=strategy, interruption_thinking=strategy)
 
 
 async def test_a_pause_the_model_finds_complete_ends_the_turn_before_the_fixed_timer() -> None:
@@ -74,21 +72,26 @@ async def test_words_that_stop_mid_phrase_keep_the_turn_open_whatever_the_model_
     assert len(caller.transport.of_type(SpeechEnded)) == 1
 
 
-async def _over_an_answer(caller: Caller, speech_ms: int) -> None:
-    """Ask, wait for the answer to start playing, then speak ``speech_ms`` over it."""
-    await caller.say(speech_ms=600, silence_ms=400)
-    await caller.transport.wait_for(AnswerStarted)
-    await caller.say(speech_ms=speech_ms, silence_ms=400)
-
-
-async def test_an_acknowledgement_is_neither_an_interruption_nor_a_turn_with_semantic() -> None:
-    stt = ScriptedSTT(["tell me a long story please", "uh-huh"])
-    settings = _strategy(InterruptionStrategy.SEMANTIC)
+@asynccontextmanager
+async def _over_an_answer(
+    stt: ScriptedSTT, strategy: InterruptionStrategy, speech_ms: int
+) -> AsyncIterator[Caller]:
+    """A call with ``strategy`` whose caller asks, waits for the answer to start playing (the
+    client holds its playout), then speaks ``speech_ms`` over it."""
+    settings = VoiceSettings(interruption_speaking=strategy, interruption_thinking=strategy)
     async with (
         voice_harness(stt, settings=settings) as harness,
         harness.call(hold_playout=True) as caller,
     ):
-        await _over_an_answer(caller, speech_ms=400)
+        await caller.say(speech_ms=600, silence_ms=400)
+        await caller.transport.wait_for(AnswerStarted)
+        await caller.say(speech_ms=speech_ms, silence_ms=400)
+        yield caller
+
+
+async def test_an_acknowledgement_is_neither_an_interruption_nor_a_turn_with_semantic() -> None:
+    stt = ScriptedSTT(["tell me a long story please", "uh-huh"])
+    async with _over_an_answer(stt, InterruptionStrategy.SEMANTIC, speech_ms=400) as caller:
         ignored = await caller.transport.wait_for(SpeechIgnored)
         notices = list(caller.transport.notices)
         caller.transport.finish_playout()
@@ -103,12 +106,7 @@ async def test_an_acknowledgement_is_neither_an_interruption_nor_a_turn_with_sem
 async def test_the_first_word_of_an_acknowledgement_does_not_interrupt_with_semantic() -> None:
     # the recogniser first hears "thank" alone, which may still become "thank you"
     stt = ScriptedSTT(["tell me a long story please", "thank | you"])
-    settings = _strategy(InterruptionStrategy.SEMANTIC)
-    async with (
-        voice_harness(stt, settings=settings) as harness,
-        harness.call(hold_playout=True) as caller,
-    ):
-        await _over_an_answer(caller, speech_ms=600)
+    async with _over_an_answer(stt, InterruptionStrategy.SEMANTIC, speech_ms=600) as caller:
         ignored = await caller.transport.wait_for(SpeechIgnored)
         notices = list(caller.transport.notices)
         caller.transport.finish_playout()
@@ -119,11 +117,7 @@ async def test_the_first_word_of_an_acknowledgement_does_not_interrupt_with_sema
 
 async def test_real_words_interrupt_with_semantic() -> None:
     stt = ScriptedSTT(["tell me a long story please", "wait stop that is not it"])
-    async with (
-        voice_harness(stt, settings=_strategy(InterruptionStrategy.SEMANTIC)) as harness,
-        harness.call(hold_playout=True) as caller,
-    ):
-        await _over_an_answer(caller, speech_ms=600)
+    async with _over_an_answer(stt, InterruptionStrategy.SEMANTIC, speech_ms=600) as caller:
         barge_in = await caller.transport.wait_for(BargeIn)
         caller.transport.finish_playout()
     assert (barge_in.during, barge_in.strategy) == ("speaking", "semantic")
@@ -136,11 +130,7 @@ async def test_immediate_interrupts_on_any_speech_and_disabled_never() -> None:
         (InterruptionStrategy.DISABLED, False),
     ):
         stt = ScriptedSTT(["tell me a long story please", "uh-huh"])
-        async with (
-            voice_harness(stt, settings=_strategy(strategy)) as harness,
-            harness.call(hold_playout=True) as caller,
-        ):
-            await _over_an_answer(caller, speech_ms=400)
+        async with _over_an_answer(stt, strategy, speech_ms=400) as caller:
             await caller.transport.wait_for(FinalTranscript, count=2)  # a turn either way
             barge_ins = caller.transport.of_type(BargeIn)
             caller.transport.finish_playout()
@@ -150,12 +140,7 @@ async def test_immediate_interrupts_on_any_speech_and_disabled_never() -> None:
 async def test_the_answers_own_words_coming_back_are_its_echo() -> None:
     # the echo responder says the caller's words back: hearing them again is the echo
     stt = ScriptedSTT(["tell me a long story please", "a long story"])
-    settings = _strategy(InterruptionStrategy.SEMANTIC)
-    async with (
-        voice_harness(stt, settings=settings) as harness,
-        harness.call(hold_playout=True) as caller,
-    ):
-        await _over_an_answer(caller, speech_ms=600)
+    async with _over_an_answer(stt, InterruptionStrategy.SEMANTIC, speech_ms=600) as caller:
         ignored = await caller.transport.wait_for(SpeechIgnored)
         caller.transport.finish_playout()
     assert ignored == SpeechIgnored("echo", "a long story")
@@ -172,12 +157,7 @@ async def test_long_speech_without_words_of_its_own_does_not_interrupt_with_sema
     # what an echo canceller lets through while it finds a new echo path: 1.5 s of the
     # answer's sound, in which the recogniser hears no words, or only the answer's
     stt = ScriptedSTT(["tell me a long story please", heard])
-    settings = _strategy(InterruptionStrategy.SEMANTIC)
-    async with (
-        voice_harness(stt, settings=settings) as harness,
-        harness.call(hold_playout=True) as caller,
-    ):
-        await _over_an_answer(caller, speech_ms=1500)
+    async with _over_an_answer(stt, InterruptionStrategy.SEMANTIC, speech_ms=1500) as caller:
         await caller.transport.wait_until(lambda: len(stt.audio_seconds) == 2)  # its final
         notices = list(caller.transport.notices)
         caller.transport.finish_playout()
@@ -190,11 +170,7 @@ async def test_long_speech_without_words_of_its_own_does_not_interrupt_with_sema
 async def test_long_speech_whose_words_may_still_be_an_acknowledgement_interrupts() -> None:
     # "thank" may grow into "thank you": after 1 s of speech it interrupts on its length
     stt = ScriptedSTT(["tell me a long story please", "thank"])
-    async with (
-        voice_harness(stt, settings=_strategy(InterruptionStrategy.SEMANTIC)) as harness,
-        harness.call(hold_playout=True) as caller,
-    ):
-        await _over_an_answer(caller, speech_ms=1500)
+    async with _over_an_answer(stt, InterruptionStrategy.SEMANTIC, speech_ms=1500) as caller:
         barge_in = await caller.transport.wait_for(BargeIn)
         caller.transport.finish_playout()
     assert (barge_in.strategy, barge_in.text) == ("semantic", "")
