@@ -8,6 +8,7 @@ import numpy as np
 
 from voicegate.audio.batch import BatchInboundPath
 from voicegate.audio.echo import EchoCanceller
+from voicegate.audio.echo_path import level_db
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.stt.base import STTProvider, Transcript
@@ -38,8 +39,7 @@ class RecordingSTT(STTProvider):
 def _loud_ms(audio: AudioFrame) -> int:
     """How many milliseconds of ``audio`` are louder than :data:`LOUD_DBFS`, in 10 ms blocks."""
     samples = audio.samples[: audio.num_samples - audio.num_samples % BLOCK, 0]
-    power = np.mean(samples.reshape(-1, BLOCK).astype(np.float64) ** 2, axis=1)
-    return 10 * int(np.sum(10 * np.log10(power + 1e-9) - 90.3 >= LOUD_DBFS))
+    return 10 * sum(level_db(block) >= LOUD_DBFS for block in samples.reshape(-1, BLOCK))
 
 
 async def test_the_recogniser_gets_the_first_word_the_canceller_cut() -> None:
