@@ -127,11 +127,6 @@ class InboundMixer:
         """The detector of sessions that are given none of their own."""
         return self._vad
 
-    @property
-    def clock(self) -> Callable[[], float]:
-        """The clock the mixer times arrival on."""
-        return self._clock
-
     def add_session(
         self,
         session_id: str,
