@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from voicegate.testing import BurstSTT, Caller, ScriptedSTT, VoiceHarness, speech, voice_harness
-from voicegate.voice import listener
+from voicegate.voice import waiting_turns
 from voicegate.voice.notices import FinalTranscript, SessionError
 from voicegate.voice.session import EndOfTurn, VoiceSettings
 
@@ -51,7 +51,7 @@ async def test_waiting_utterances_join_into_one_turn_and_none_is_dropped(
         assert words(caller) == expected
         finals = caller.transport.of_type(FinalTranscript)
         # one turn in progress, MAX_WAITING_UTTERANCES waiting, the rest joined the latest
-        assert len(finals) == 1 + listener.MAX_WAITING_UTTERANCES
+        assert len(finals) == 1 + waiting_turns.MAX_WAITING_UTTERANCES
         assert all(f.event_id is not None for f in finals)
         assert caller.transport.of_type(SessionError) == []
         timeline = await harness.kit.get_timeline(caller.room_id)
@@ -65,8 +65,8 @@ async def test_the_joined_audio_is_bounded_by_holding_the_caller_back(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     cap_s = 2.0
-    monkeypatch.setattr(listener, "MAX_JOINED_AUDIO_S", cap_s)
-    caplog.set_level(logging.WARNING, logger=listener.__name__)
+    monkeypatch.setattr(waiting_turns, "MAX_JOINED_AUDIO_S", cap_s)
+    caplog.set_level(logging.WARNING, logger=waiting_turns.__name__)
     harness, stt = behind
     async with harness.call() as caller:
 
@@ -87,7 +87,8 @@ async def test_the_joined_audio_is_bounded_by_holding_the_caller_back(
         assert caller.transport.of_type(SessionError) == []
     # the turn holds at most the cap, plus the utterance that crossed it (with its gap and
     # pre-roll); without the hold it would have taken every later utterance
-    one_more_s = listener.JOIN_GAP_S + VoiceSettings().preroll_ms / 1000 + max(LENGTHS_MS) / 1000
+    preroll_s = VoiceSettings().preroll_ms / 1000
+    one_more_s = waiting_turns.JOIN_GAP_S + preroll_s + max(LENGTHS_MS) / 1000
     assert max(stt.heard_seconds) <= cap_s + one_more_s
 
 

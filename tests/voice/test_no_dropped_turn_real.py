@@ -28,7 +28,7 @@ from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.stt.worker import Utterance
 from voicegate.tts.piper import PiperTTS
-from voicegate.voice import listener
+from voicegate.voice import waiting_turns
 from voicegate.voice.session import VoiceSettings
 
 pytestmark = pytest.mark.models
@@ -90,8 +90,8 @@ async def test_utterances_waiting_for_whisper_join_into_one_turn(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(listener, "MAX_WAITING_UTTERANCES", 1)
-    caplog.set_level(logging.INFO, logger=listener.__name__)
+    monkeypatch.setattr(waiting_turns, "MAX_WAITING_UTTERANCES", 1)
+    caplog.set_level(logging.INFO, logger=waiting_turns.__name__)
     # pauses past max_silence_ms: each sentence is an utterance of its own whatever the
     # end-of-turn model makes of it and however long it takes on a loaded machine
     pause_s = VoiceSettings().max_silence_ms / 1000 + 0.5
@@ -99,7 +99,7 @@ async def test_utterances_waiting_for_whisper_join_into_one_turn(
     for sentence in SENTENCES:
         frames += pcm_frames(await speech(tts, sentence)) + pcm_frames(silence(16000, pause_s))
     joining = _Seen("joins the latest")
-    logging.getLogger(listener.__name__).addHandler(joining)
+    logging.getLogger(waiting_turns.__name__).addHandler(joining)
     received = Received()
     token = gateway.auth.issue("alice")
     try:
@@ -113,7 +113,7 @@ async def test_utterances_waiting_for_whisper_join_into_one_turn(
             held_whisper.set()
             await asyncio.wait_for(receive_into(ws, received, "final_transcript", 2), 60)
     finally:
-        logging.getLogger(listener.__name__).removeHandler(joining)
+        logging.getLogger(waiting_turns.__name__).removeHandler(joining)
     finals = received.of_type("final_transcript")
     assert all(f["event_id"] is not None for f in finals)
     joined = " ".join(SENTENCES[1:])

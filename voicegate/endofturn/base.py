@@ -14,6 +14,8 @@ class EndOfTurnModel(ABC):
     """
 
     sample_rate: int = 16000
+    window_s: float
+    """How many seconds of the utterance's end the model hears at most."""
 
     @abstractmethod
     async def completion(self, audio: AudioFrame) -> float:

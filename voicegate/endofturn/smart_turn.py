@@ -34,6 +34,8 @@ class SmartTurn(EndOfTurnModel):
     start-up.
     """
 
+    window_s = float(WINDOW_SECONDS)
+
     def __init__(self, model: str = DEFAULT_TURN_MODEL, *, max_pending: int = 32) -> None:
         self.model_path = resolve_model(model, "turn")
         self.max_pending = max_pending

@@ -217,6 +217,8 @@ class ScriptedEndOfTurn(EndOfTurnModel):
     """Puts the completion of each pause it is asked about at the next of
     ``probabilities``, then at ``otherwise``; ``asked`` counts the questions."""
 
+    window_s = 8.0  # it hears nothing: any window will do
+
     def __init__(self, probabilities: Iterable[float] = (), otherwise: float = 1.0) -> None:
         self._script = deque(probabilities)
         self.otherwise = otherwise

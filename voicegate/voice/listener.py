@@ -7,10 +7,7 @@ import asyncio
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
-
-import numpy as np
 
 from voicegate.audio.endpoint import Endpointer, SpeechEnd, SpeechStart
 from voicegate.audio.frame import AudioFrame
@@ -31,18 +28,9 @@ from voicegate.voice.utterance_events import (
     UtteranceIgnored,
     UtteranceLost,
 )
+from voicegate.voice.waiting_turns import WaitingTurns
 
 logger = logging.getLogger(__name__)
-
-
-MAX_WAITING_UTTERANCES = 8
-"""A caller's utterances that may wait for the recogniser as turns of their own; a later
-one joins the latest of them (see :class:`Listener`)."""
-MAX_JOINED_AUDIO_S = 60.0
-"""Once the latest waiting turn holds this much audio, the caller's audio is held back
-(:attr:`Listener.has_room`) until the recogniser takes the oldest waiting turn."""
-JOIN_GAP_S = 0.5
-"""The silence put between utterances joined into one turn."""
 
 
 class _EndOfAudio:
@@ -70,13 +58,10 @@ class Listener:
     and the floor stays ``listening`` for ``idle_timeout_ms`` of the caller's audio
     (silence fed in for a stalled client counts), :class:`SessionIdle` follows, once.
 
-    No utterance is ever dropped. At most ``MAX_WAITING_UTTERANCES`` ended utterances wait
-    for the recogniser as turns of their own; the next one joins the latest of them (after
-    ``JOIN_GAP_S`` of silence: one transcript, one turn). Once that turn holds
-    ``MAX_JOINED_AUDIO_S`` of audio, :attr:`has_room` holds the caller's audio back
-    until the recogniser takes the oldest waiting turn, so a session's memory stays bounded
-    whatever the recogniser's delay. :meth:`end_of_audio` ends the utterance in progress
-    and lets :meth:`events` finish the waiting turns, then stop.
+    No utterance is ever dropped: ended utterances wait for the recogniser as
+    :class:`WaitingTurns`, which bounds them by joining, then by holding the caller's audio
+    back (:attr:`has_room`). :meth:`end_of_audio` ends the utterance in progress and lets
+    :meth:`events` finish the waiting turns, then stop.
     """
 
     def __init__(
@@ -114,17 +99,15 @@ class Listener:
         self._live = LiveSettings(settings.end_of_speech_ms, settings.barge_in_ms)
         self._held: list[AudioFrame] = []  # quiet frames inside the utterance
         self._last_frame: AudioFrame | None = None
-        self._waiting: deque[Transcribing] = deque()  # turns the recogniser has not taken
+        self._waiting = WaitingTurns()
         self._joined: Transcribing | None = None  # the waiting turn the utterance joined
-        self._room = asyncio.Event()  # set while the caller's audio is taken
-        self._room.set()
         self._active_at = 0.0  # stream time of the latest speech or answer
         self._idle = False
         self._events: asyncio.Queue[ListenerEvent | Transcribing | _EndOfAudio]
         self._events = asyncio.Queue()
         self._relays: set[asyncio.Task[None]] = set()
         self.is_echo: Callable[[], bool] = lambda: False
-        """Whether the caller's last 1.5 s of sound is the answer's echo (the session's echo
+        """Whether the caller's last sound is the answer's echo (the session's echo
         canceller sets it: :meth:`~voicegate.audio.echo.EchoCanceller.is_echo`)."""
         self.raw_audio: Callable[[float], AudioFrame | None] = lambda start: None
         """The caller's raw audio from a time to now, where the echo canceller cut some of
@@ -165,8 +148,7 @@ class Listener:
                 continue
             while not item.ended.is_set():  # an utterance joining it is under way
                 await item.ended.wait()  # (and another may join before this wakes up)
-            self._waiting.popleft()  # no await since the check: nothing joins it now
-            self._update_room()
+            self._waiting.take_oldest()  # no await since the check: nothing joins it now
             heard = await self._transcribe(item)
             if heard is not None:
                 yield heard
@@ -187,26 +169,22 @@ class Listener:
     def commit(self) -> None:
         """The client ends the caller's turn (push-to-talk): the utterance in progress ends
         here; without one, nothing happens."""
-        for event in self._endpointer.flush():
-            if isinstance(event, SpeechEnd):
-                self._close(event, behind=0.0)
+        self._flush()
 
     @property
     def has_room(self) -> bool:
         """Whether the caller's audio may be taken now: False while the recogniser is so far
         behind that the waiting turns are full."""
-        return self._room.is_set()
+        return self._waiting.has_room
 
     async def room_for_audio(self) -> None:
         """Return once :attr:`has_room`."""
-        await self._room.wait()
+        await self._waiting.room_for_audio()
 
     def end_of_audio(self) -> None:
         """The caller's audio ended: the utterance in progress ends here, and
         :meth:`events` ends once every waiting turn is transcribed."""
-        for event in self._endpointer.flush():
-            if isinstance(event, SpeechEnd):
-                self._close(event, behind=0.0)
+        self._flush()
         self._events.put_nowait(_EndOfAudio())
 
     def close(self) -> None:
@@ -223,17 +201,9 @@ class Listener:
         self._on_speech_start(started)
         self._events.put_nowait(started)
         overlap = Overlap.begin(self._floor(), self._settings, self._live)
-        if len(self._waiting) >= MAX_WAITING_UTTERANCES:
-            self._joined = joined = self._waiting[-1]
-            joined.ended.clear()
+        self._joined = joined = self._waiting.join_latest(start.speech.sample_rate)
+        if joined is not None:
             stream = joined.utterance.stream
-            gap = round(JOIN_GAP_S * start.speech.sample_rate)
-            stream.push(AudioFrame(np.zeros(gap, np.int16), start.speech.sample_rate))
-            logger.info(
-                "%d turns wait for the recogniser: this utterance joins the latest (%.1f s)",
-                len(self._waiting),
-                stream.duration,
-            )
             # the raw audio is not given to a joined stream (``raw``): it holds other audio
             self._utterance = Utterance(stream, start.timestamp, start.timestamp, overlap, True)
         else:
@@ -292,6 +262,12 @@ class Listener:
         if self._turn_end is not None:
             self._turn_end.hear(audio)
 
+    def _flush(self) -> None:
+        """End the utterance in progress, if any, at the audio so far."""
+        for event in self._endpointer.flush():
+            if isinstance(event, SpeechEnd):
+                self._close(event, behind=0.0)
+
     def _end_turn(self) -> None:
         """The semantic end of turn says the caller is done."""
         frame = self._last_frame
@@ -314,27 +290,12 @@ class Listener:
         if joined is not None:
             joined.timings = timings  # the turn's latency counts from its last words
             joined.ended.set()
+            self._waiting.joined_grew()
         else:
             turn = Transcribing(utterance, timings)
             turn.ended.set()
             self._waiting.append(turn)
             self._events.put_nowait(turn)
-        self._update_room()
-
-    def _update_room(self) -> None:
-        """Hold the caller's audio back while the waiting turns are full."""
-        full = (
-            len(self._waiting) >= MAX_WAITING_UTTERANCES
-            and self._waiting[-1].utterance.stream.duration >= MAX_JOINED_AUDIO_S
-        )
-        if full and self._room.is_set():
-            logger.warning(
-                "the recogniser is %d turns behind: holding the caller's audio back",
-                len(self._waiting),
-            )
-            self._room.clear()
-        elif not full:
-            self._room.set()
 
     def _judge_speech(self, speech: bool) -> None:
         utterance = self._utterance
@@ -342,11 +303,15 @@ class Listener:
         overlap = utterance.overlap
         if overlap is None:
             return
-        spoken_ms = (self._endpointer.last_speech_end - utterance.start) * 1000.0
+        spoken_ms = self._spoken_ms(utterance)
         echo = speech and self.is_echo()
         self._interrupt(overlap.on_frame(speech, echo, self._floor(), spoken_ms))
         if overlap.first_look_due(spoken_ms):
             utterance.stream.settle()  # transcribe what was said so far, again and again
+
+    def _spoken_ms(self, utterance: Utterance) -> float:
+        """How long the caller has spoken in ``utterance`` so far."""
+        return (self._endpointer.last_speech_end - utterance.start) * 1000.0
 
     def _interrupt(self, barge_in: BargeIn | None) -> None:
         if barge_in is not None:
@@ -371,7 +336,7 @@ class Listener:
             if self._turn_end is not None and partial.audio_duration + 1e-6 >= stream.duration:
                 self._turn_end.transcript(partial.text)
             if utterance.overlap is not None:
-                spoken_ms = (self._endpointer.last_speech_end - utterance.start) * 1000.0
+                spoken_ms = self._spoken_ms(utterance)
                 answer = self._answer_text()
                 floor = self._floor()
                 logger.debug("over the answer, %.0f ms heard as %r", spoken_ms, partial.text)

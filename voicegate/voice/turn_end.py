@@ -31,8 +31,6 @@ from voicegate.voice.session import VoiceSettings
 
 logger = logging.getLogger(__name__)
 
-TURN_WINDOW_S = 8.0
-"""The end-of-turn model hears at most the last 8 s of an utterance."""
 WORDS_WAIT_S = 1.0
 """How long a complete answer of the model waits for the transcript of the speech so far."""
 
@@ -55,14 +53,14 @@ class SemanticTurnEnd:
         self._text: str | None = None
         self._words_late: asyncio.TimerHandle | None = None
         self._silence_s = 0.0
-        self._recent: deque[AudioFrame] = deque()  # the utterance's last 8 s, for the model
+        self._recent: deque[AudioFrame] = deque()  # the utterance's end the model hears
         self._recent_s = 0.0
 
     def hear(self, audio: AudioFrame) -> None:
         """The utterance's next audio (16 kHz mono), speech or pause."""
         self._recent.append(audio)
         self._recent_s += audio.duration
-        while self._recent_s - self._recent[0].duration >= TURN_WINDOW_S:
+        while self._recent_s - self._recent[0].duration >= self._model.window_s:
             self._recent_s -= self._recent.popleft().duration
 
     def speech(self) -> None:
@@ -98,10 +96,10 @@ class SemanticTurnEnd:
         self._recent_s = 0.0
 
     def _window(self) -> AudioFrame:
-        """The utterance's last 8 s (or less), its pause included."""
+        """The utterance's end the model hears (or less), its pause included."""
         rate = self._recent[0].sample_rate
         samples = np.concatenate([f.samples[:, 0] for f in self._recent])
-        return AudioFrame(samples[-round(TURN_WINDOW_S * rate) :], rate)
+        return AudioFrame(samples[-round(self._model.window_s * rate) :], rate)
 
     async def _ask(self, audio: AudioFrame) -> None:
         try:
@@ -124,8 +122,7 @@ class SemanticTurnEnd:
             return False
         if self._silence_s + 1e-9 < self._settings.end_of_speech_ms / 1000:
             return False
-        self._cancel()
-        self._end_turn()
+        self._end()
         return True
 
     def _complete(self) -> bool:
@@ -135,8 +132,7 @@ class SemanticTurnEnd:
     def _decide(self) -> None:
         if self._text is not None and self._complete() and not sounds_unfinished(self._text):
             logger.debug("end of turn: %.2f complete, words %r", self._probability, self._text)
-            self._cancel()
-            self._end_turn()
+            self._end()
 
     def _without_words(self) -> None:
         """The words did not come in time: the model's answer stands alone."""
@@ -145,8 +141,11 @@ class SemanticTurnEnd:
             logger.info(
                 "no transcript %.1f s after the end-of-turn model: it decides", WORDS_WAIT_S
             )
-            self._cancel()
-            self._end_turn()
+            self._end()
+
+    def _end(self) -> None:
+        self._cancel()
+        self._end_turn()
 
     def _cancel(self) -> None:
         if self._check is not None:
