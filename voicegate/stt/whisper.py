@@ -44,27 +44,7 @@ the 551 real recordings of ``benchmarks/wer.py``:
   rather than a setting: this module's features, within 1.2e-7 of faster-whisper's, changed
   33 of the short window's texts at 16 kHz, 174 errors becoming 172.
 
-Measured and rejected (16 kHz unless said; errors of 3,292 words):
-
-=========================================  ================================================
-alternative                                what it did
-=========================================  ================================================
-features padded with 0 (faster-whisper's)  loops: 40% WER, 1,149 of 1,330 errors insertions
-a 10 s margin instead of padded audio      the loops stayed
-``repetition_penalty``, n-gram blocking    loops stayed, words lost elsewhere
-fallback: beam search (5) or no            both looped the same; beam search lost 8 words
-timestamps, on the same encoding           of 15 unsure prompts that the 30 s decode has
-no timestamps at all                       45 of 108 prompts up to 3 s fell back (not 11)
-unsure below -1.1 or -1.0 (not -1.2)       36 or 71 fallbacks for 173 or 174 errors (174)
-no 5 s floor (the utterance plus 2 s)      5 more errors, twice the fallbacks
-an 8 s or 10 s floor                       10 or 3 more errors
-the utterance's window, then 5 s, then     87 of 461 failed the first: WER 8.21% against
-30 s (a cascade; load 15)                  7.88%, median 242 ms against 214
-carrying a run-out budget on (its tokens   CTranslate2 restarts the timestamps
-as the prompt)
-any ending phrase said before as a         3 long prompts (6-19 s, "... your temporary
-restart                                    greeting") fell back to 30 s for the same words
-=========================================  ================================================
+What was measured and rejected is in the README ("Recognition on real speech").
 
 **Batches.** Utterances recognised together (:meth:`FasterWhisperSTT.recognise_batch`, the
 finals or partials that wait together) whose windows have the same length share one decoder
