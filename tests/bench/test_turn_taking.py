@@ -20,6 +20,7 @@ from voicegate.bench.turn_items import (
     synthetic_hesitations,
     voices_of,
 )
+from voicegate.bench.turn_taking import STORY_SERVER
 from voicegate.bench.voices import Samples, speak
 from voicegate.stt.whisper import FasterWhisperSTT
 
@@ -31,8 +32,7 @@ PIPER = voices_of(("piper",))
 @pytest.fixture(scope="module")
 def story_url() -> Iterator[str]:
     """A storyteller server's WebSocket URL."""
-    story = ("voicegate.bench.story_server",)
-    with running_server("--anonymous", "--store", "memory", module=story) as (_, port):
+    with running_server("--anonymous", "--store", "memory", module=STORY_SERVER) as (_, port):
         yield f"ws://127.0.0.1:{port}/ws"
 
 

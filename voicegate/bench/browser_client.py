@@ -136,11 +136,7 @@ class BrowserVoiceClient(Connection):
 
     async def open(self) -> None:
         """Launch Chromium, open the page and press Call; return once the call is live."""
-        try:
-            await self._connect()
-        except BaseException:
-            await self.close()
-            raise
+        await self._closing_on_failure(self._connect)
 
     async def _connect(self) -> None:
         if not await asyncio.to_thread(CHROMIUM.exists):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
@@ -17,6 +18,15 @@ class Connection(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Hang up and release what :meth:`open` took."""
+
+    async def _closing_on_failure(self, connect: Callable[[], Awaitable[None]]) -> None:
+        """Await ``connect()``; if it fails, :meth:`close` before raising (an :meth:`open`
+        whose :meth:`close` releases whatever part of it was done)."""
+        try:
+            await connect()
+        except BaseException:
+            await self.close()
+            raise
 
     async def __aenter__(self) -> Self:
         await self.open()

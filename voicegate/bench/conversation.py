@@ -19,7 +19,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -29,10 +28,11 @@ from websockets.exceptions import ConnectionClosed
 
 from voicegate.audio.frame import FRAME_MS, AudioFrame, to_int16
 from voicegate.audio.resample import Resampler
+from voicegate.bench.connection import Connection
+from voicegate.bench.speech import SAMPLE_RATE
 from voicegate.voice.admission import OVERLOADED, SERVER_BUSY
 from voicegate.voice.protocol import CloseCode
 
-SAMPLE_RATE = 16000
 BUSY_RETRY_S = 60.0
 """How long a caller refused with 1013 (the server busy) keeps trying again."""
 BUSY_CODES = frozenset({SERVER_BUSY, OVERLOADED})
@@ -54,7 +54,7 @@ class Spoken:
     last_loud_at: float
 
 
-class ConversationCaller:
+class ConversationCaller(Connection):
     """One session on ``url`` with the session ``settings`` in its hello; ``async with``."""
 
     def __init__(
@@ -87,7 +87,9 @@ class ConversationCaller:
         self._uplink: deque[bytes] = deque()  # frames not sent yet
         self._stalled_until = 0.0
 
-    async def __aenter__(self) -> ConversationCaller:
+    async def open(self) -> None:
+        """Say ``hello`` (again while the server is busy, up to :data:`BUSY_RETRY_S`), await
+        ``ready``; start the microphone and the reader."""
         deadline = time.monotonic() + BUSY_RETRY_S
         while True:
             self._connection = connection = await connect(self.url, open_timeout=10)
@@ -116,14 +118,9 @@ class ConversationCaller:
             asyncio.create_task(self._read(connection)),
             asyncio.create_task(self._microphone(connection)),
         ]
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
+        """Stop the microphone, say ``bye`` and close."""
         if self._connection is None:
             return
         self._tasks[1].cancel()

@@ -23,14 +23,15 @@ class EspeakUnavailableError(RoomKitError):
     """espeak-ng is not installed (``scripts/install-system-deps.sh`` installs it)."""
 
 
-def espeak(text: str, language: str) -> AudioFrame:
-    """``text`` spoken by espeak-ng's voice for ``language`` (22.05 kHz mono)."""
+def espeak(text: str, language: str, words_per_minute: int = WORDS_PER_MINUTE) -> AudioFrame:
+    """``text`` spoken by espeak-ng's voice for ``language`` (or the espeak-ng voice of that
+    name, such as ``en-gb+f3``), 22.05 kHz mono."""
     binary = shutil.which("espeak-ng")
     if binary is None:
         raise EspeakUnavailableError("espeak-ng is not installed: apt-get install espeak-ng")
     with tempfile.TemporaryDirectory() as folder:
         wav = Path(folder) / "speech.wav"
         voice = VOICES.get(language, language)
-        command = [binary, "-v", voice, "-s", str(WORDS_PER_MINUTE), "-w", str(wav), text]
+        command = [binary, "-v", voice, "-s", str(words_per_minute), "-w", str(wav), text]
         subprocess.run(command, check=True)
         return read_wav(wav)

@@ -85,18 +85,13 @@ async def complete_turn(url: str, mode: Mode, item: Utterance) -> Outcome:
     async with mode.caller(url) as caller:
         await caller.pause(0.5)
         spoken = await caller.say(leveled(item.samples))
-        answered = await caller.wait_for(
-            lambda ms: bool(_of(ms, "audio", _first(ms, "tts_start", spoken.first_loud))),
-            ANSWER_WAIT_S,
-        )
+        audio_at = await _answer_audio(caller, spoken)
         messages = caller.since(spoken.first_loud)
     finals = _of(messages, "final_transcript")
-    if not finals or not answered:
+    if not finals or audio_at is None:
         outcome.error = "no final transcript" if not finals else "no answer audio"
         return outcome
     final_at = finals[0][0]
-    start = _first(messages, "tts_start", spoken.first_loud)
-    audio_at = _of(messages, "audio", start)[0][0]
     outcome.figures = {
         "end_of_turn_ms": round((final_at - spoken.last_loud) * 1000, 1),
         "first_audio_ms": round((audio_at - spoken.last_loud) * 1000, 1),
@@ -132,9 +127,9 @@ async def hesitation(url: str, mode: Mode, item: Hesitation, pause_ms: int) -> O
     return outcome
 
 
-async def _answer_playing(caller: ConversationCaller, request: Samples) -> float | None:
-    """Ask for the story; when its first audio arrived (``None``: it did not)."""
-    spoken = await caller.say(request)
+async def _answer_audio(caller: ConversationCaller, spoken: Spoken) -> float | None:
+    """When the first audio of the answer to ``spoken`` arrived (``None``: not within
+    :data:`ANSWER_WAIT_S`)."""
     if not await caller.wait_for(
         lambda ms: bool(_of(ms, "audio", _first(ms, "tts_start", spoken.first_loud))),
         ANSWER_WAIT_S,
@@ -144,15 +139,29 @@ async def _answer_playing(caller: ConversationCaller, request: Samples) -> float
     return _of(caller.messages, "audio", start)[0][0]
 
 
+async def _answer_playing(caller: ConversationCaller, request: Samples) -> float | None:
+    """Ask for the story; when its first audio arrived (``None``: it did not)."""
+    return await _answer_audio(caller, await caller.say(leveled(request)))
+
+
+async def _over_answer(
+    caller: ConversationCaller, request: Samples, item: Utterance, into_s: float
+) -> Spoken | None:
+    """Ask for the story and say ``item`` ``into_s`` into its audio (``None``: no answer)."""
+    if await _answer_playing(caller, request) is None:
+        return None
+    await caller.pause(into_s)
+    return await caller.say(leveled(item.samples))
+
+
 async def acknowledgement(url: str, mode: Mode, item: Utterance, request: Samples) -> Outcome:
     """Acknowledge the answer 1 s into it; did that interrupt it, or make a turn?"""
     outcome = Outcome("acknowledgement", mode.label, item.voice, item.text)
     async with mode.caller(url) as caller:
-        if await _answer_playing(caller, leveled(request)) is None:
+        spoken = await _over_answer(caller, request, item, 1.0)
+        if spoken is None:
             outcome.error = "no answer"
             return outcome
-        await caller.pause(1.0)
-        spoken = await caller.say(leveled(item.samples))
         # heard at all? (a loaded server tells it late: wait for it, not a fixed time)
         heard = await caller.wait_for(
             lambda ms: bool(_of(ms, "speech_start", spoken.first_loud)), HEARD_WAIT_S
@@ -178,7 +187,7 @@ async def echo(url: str, mode: Mode, request: Samples, listen_s: float = 6.0) ->
     """Stay quiet while the answer (and, in ``mode``, its echo) plays for ``listen_s``."""
     outcome = Outcome("echo", mode.label, "piper", "(the answer's own echo)")
     async with mode.caller(url) as caller:
-        started = await _answer_playing(caller, leveled(request))
+        started = await _answer_playing(caller, request)
         if started is None:
             outcome.error = "no answer"
             return outcome
@@ -203,11 +212,10 @@ async def interruption(
     """Interrupt the answer 1.5 s into it; did it stop within ``within_s``, and how soon?"""
     outcome = Outcome("interruption", mode.label, item.voice, item.text)
     async with mode.caller(url) as caller:
-        if await _answer_playing(caller, leveled(request)) is None:
+        spoken = await _over_answer(caller, request, item, 1.5)
+        if spoken is None:
             outcome.error = "no answer"
             return outcome
-        await caller.pause(1.5)
-        spoken: Spoken = await caller.say(leveled(item.samples))
         await caller.wait_for(lambda ms: bool(_of(ms, "barge_in", spoken.first_loud)), within_s)
         messages = caller.since(spoken.first_loud - 0.5)
     barge_ins = _of(messages, "barge_in", spoken.first_loud)

@@ -25,7 +25,8 @@ import numpy as np
 
 from voicegate.audio.frame import INT16_FULL_SCALE, AudioFrame
 from voicegate.bench.prompts import load_prompts
-from voicegate.bench.voices import SAMPLE_RATE, VOICES, Samples, Voice, speak, trim
+from voicegate.bench.speech import SAMPLE_RATE
+from voicegate.bench.voices import VOICES, Samples, Voice, speak, trim
 from voicegate.stt.base import STTProvider
 from voicegate.stt.wer import normalize
 

@@ -8,9 +8,6 @@ babble (other people talking: four prompts at once).
 
 from __future__ import annotations
 
-import io
-import subprocess
-import wave
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -20,10 +17,11 @@ import numpy.typing as npt
 
 from voicegate.audio.frame import AudioFrame, to_int16
 from voicegate.audio.resample import resample
+from voicegate.bench.espeak import espeak
 from voicegate.bench.prompts import load_prompts
+from voicegate.bench.speech import SAMPLE_RATE
 from voicegate.catalog import DEFAULT_TTS_VOICE, resolve_model
 
-SAMPLE_RATE = 16000
 Samples = npt.NDArray[np.int16]
 
 
@@ -64,14 +62,7 @@ def speak(voice: Voice, text: str) -> Samples:
         chunks = [c.audio_int16_array for c in piper.synthesize(text, syn_config=config)]
         audio = AudioFrame(np.concatenate(chunks), piper.config.sample_rate)
     else:
-        wav = subprocess.run(
-            ["espeak-ng", "-v", voice.name, "-s", str(int(voice.speed)), "--stdout", text],
-            capture_output=True,
-            check=True,
-        ).stdout
-        with wave.open(io.BytesIO(wav)) as reader:
-            pcm = reader.readframes(reader.getnframes())
-            audio = AudioFrame(np.frombuffer(pcm, np.int16), reader.getframerate())
+        audio = espeak(text, voice.name, int(voice.speed))
     return trim(resample(audio, SAMPLE_RATE).samples[:, 0])
 
 

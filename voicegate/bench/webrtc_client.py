@@ -117,11 +117,7 @@ class WebRTCVoiceClient(Connection):
     async def open(self) -> None:
         """Offer, answer, connect, and wait for ``ready`` on the data channel; closes
         again if that fails."""
-        try:
-            await self._connect()
-        except BaseException:
-            await self.close()
-            raise
+        await self._closing_on_failure(self._connect)
 
     async def _connect(self) -> None:
         self._peer.addTrack(self._microphone)

@@ -7,9 +7,10 @@ import { nextState } from "./assistant.js";
 import { explain, isRestart } from "./failures.js";
 import { applySpeaker, listDevices } from "./devices.js";
 import { checkMicrophone } from "./mic-check.js";
+import { RecentLevels } from "./quiet.js";
 import { callRecord, turnsCsv } from "./stats.js";
 import { PageToken } from "./token.js";
-import { CallError, endpoint, startWebRTC, startWebSocket } from "./transports.js";
+import { CallError, reachable, startWebRTC, startWebSocket } from "./transports.js";
 import { Turns } from "./turns.js";
 import { textBox } from "./typing.js";
 import { Conversation, drawVisualizer, logEvent, renderTurns, showAssistant } from "./views.js";
@@ -18,8 +19,6 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 // Echo cancellation, noise suppression and gain control stay on for people; `?aec=0` turns them off.
 const voiceProcessing = params.get("aec") !== "0";
-// an utterance whose loudest 20 ms stays under this is too quiet (Piper's voice peaks at -8.5 dBFS)
-const QUIET_SPEECH_DBFS = -20;
 const RECONNECT_FOR_MS = 60000;
 
 const state = {
@@ -55,8 +54,7 @@ window.voicegate = state;
 const conversation = new Conversation(state.conversation);
 let call = null; // { link, mic, analyser }
 const turns = new Turns(state.turns, () => renderTurns(state.turns));
-const UTTERANCE_LEVELS_MS = 30000;
-let recentLevels = []; // [performance.now(), rms] of the last 30 s of 20 ms chunks
+const recentLevels = new RecentLevels();
 let speakingEntry = null;
 
 const token = new PageToken(params.get("token") || "", {
@@ -126,14 +124,6 @@ function onEnd(key, reason) {
   showFailure(describe(key, reason, reason));
 }
 
-async function reachable() {
-  try {
-    return (await fetch(endpoint("healthz"), { cache: "no-store" })).ok;
-  } catch {
-    return false;
-  }
-}
-
 async function reconnect(key) {
   setStatus("reconnecting");
   showFailure(explain(key));
@@ -155,9 +145,7 @@ function onMicChunk(chunk) {
   state.micLevelDb = dbfs(chunk.rms);
   if (chunk.clipped) state.clipped = true;
   if (chunk.lastLoudAt !== null && !state.muted) turns.loud(chunk.lastLoudAt);
-  const now = performance.now();
-  recentLevels.push([now, chunk.rms]);
-  if (recentLevels[0][0] < now - UTTERANCE_LEVELS_MS) recentLevels = recentLevels.slice(50);
+  recentLevels.add(chunk.rms);
   $("level").style.width = `${Math.max(0, Math.min(100, (state.micLevelDb + 60) * (100 / 60)))}%`;
   $("meter").classList.toggle("clipping", chunk.clipped);
   // muted, the track gives silence: the WebSocket keeps sending it, as WebRTC does
@@ -222,16 +210,6 @@ async function startCall() {
   showFailure(describe(key, last.message, last.reason));
 }
 
-/** A notice when the utterance that just ended (`seconds` long) was too quiet. */
-function warnIfQuiet(seconds) {
-  const spoken = Number.isFinite(seconds) ? seconds : 5;
-  const since = performance.now() - (spoken + 1) * 1000; // its speech, and its end-of-speech wait
-  const loudest = Math.max(0, ...recentLevels.filter(([at]) => at >= since).map(([, rms]) => rms));
-  if (loudest === 0 || dbfs(loudest) >= QUIET_SPEECH_DBFS) return;
-  const level = Math.round(dbfs(loudest));
-  notice(`Your voice reaches the page quietly (${level} dBFS): move closer to the microphone or raise its level.`);
-}
-
 // ---- protocol messages (the same JSON over the WebSocket and the WebRTC data channel) -----
 
 function onMessage(message, direction = "in") {
@@ -251,7 +229,10 @@ function onMessage(message, direction = "in") {
       conversation.partialText(message.text);
       break;
     case "speech_end":
-      if (call && turns.speechEnded(message, call.link.captureTime)) warnIfQuiet(message.duration);
+      if (call && turns.speechEnded(message, call.link.captureTime)) {
+        const quiet = recentLevels.quietNotice(message.duration);
+        if (quiet) notice(quiet);
+      }
       break;
     case "final_transcript":
       state.transcripts.push(message.text);

@@ -14,6 +14,15 @@ const PLAYED_MARK_MS = 200;
 // Every URL is relative to the page, so the page works wherever voicegate is mounted (e.g. /voice/).
 export const endpoint = (path) => new URL(path, document.baseURI);
 
+/** Whether the server answers its health check. */
+export async function reachable() {
+  try {
+    return (await fetch(endpoint("healthz"), { cache: "no-store" })).ok;
+  } catch {
+    return false;
+  }
+}
+
 export class CallError extends Error {
   constructor(key, message, reason = "") {
     super(message);
