@@ -119,6 +119,8 @@ def test_boolean_flag_overrides_file(tmp_path: Path) -> None:
         ([], {"VOICEGATE_STORE": "mysql"}, "expected one of sqlite, postgres, memory"),
         ([], {"VOICEGATE_ANONYMOUS": "maybe"}, "for VOICEGATE_ANONYMOUS: expected true or false"),
         (["--token-ttl", "-1"], {}, "expected a positive number"),
+        (["--token-ttl", "nan"], {}, "expected a positive number"),
+        ([], {"VOICEGATE_RTP_TIMEOUT": "inf"}, "expected a positive number"),
         (["--barge-in-ms", "-5"], {}, "bad value '-5' for --barge-in-ms"),
         ([], {"VOICEGATE_SPEAK_CHANNEL_TYPES": "ai,robot"}, "channel types separated by commas"),
         (["--language", "French"], {}, "expected auto or a language code such as en, fr, de"),

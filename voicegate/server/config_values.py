@@ -6,6 +6,7 @@ value, or raises ``ValueError`` saying what was expected.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +36,7 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise ValueError("expected a positive number") from None
-    if value <= 0:
+    if not 0 < value < math.inf:  # nan too
         raise ValueError("expected a positive number")
     return value
 
