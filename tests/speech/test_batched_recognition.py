@@ -16,6 +16,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.bench.espeak import espeak
 from voicegate.bench.prompts import load_prompts
 from voicegate.catalog import DEFAULT_STT_MODEL
+from voicegate.inference import JobSkippedError
 from voicegate.stt.base import Transcript
 from voicegate.stt.wer import normalize, word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
@@ -128,6 +129,22 @@ async def test_a_final_its_batch_leaves_for_a_slow_decode_is_recognised_alone_ne
         ("alone", [0.7]),  # before the final that waited behind its batch
         ("batch", [4.0]),
     ]
+
+
+async def test_a_partial_that_needs_a_slow_decode_is_skipped_unless_speculative() -> None:
+    """A partial is optional: its slow decode would hold up every final that arrives while
+    it runs. A speculative pass is likely the final's work, so it takes it."""
+    stt = GatedSTT()
+    stt.gate.set()
+    try:
+        with pytest.raises(JobSkippedError):
+            await stt.transcribe_partial("caller", lambda: seconds(0.7))
+        heard = await stt.transcribe_partial("caller", lambda: seconds(0.7), speculative=True)
+        partial = await stt.transcribe_partial("caller", lambda: seconds(1.0))
+    finally:
+        await asyncio.to_thread(stt.close)
+    assert (heard.text, partial.text) == ("0.7 s", "1.0 s")
+    assert stt.calls == [("batch", [0.7]), ("batch", [0.7]), ("batch", [1.0])]  # none alone
 
 
 async def recognised_together(
