@@ -24,7 +24,10 @@ from voicegate.tts.piper import PiperTTS
 
 pytestmark = pytest.mark.models
 
-SPANISH = "Buenos días, quisiera reservar una mesa para dos personas esta noche."
+SPANISH = "Buenos días quisiera reservar una mesa para dos personas esta noche."
+"""One sentence without a pause: after espeak's 220 ms pause at a comma after "Buenos días",
+the end-of-turn model put "Buenos días." at 0.98 complete, a turn of its own whenever the
+recogniser's pass on it came back within the pause."""
 ENGLISH = "Please turn on the kitchen lights."
 
 
