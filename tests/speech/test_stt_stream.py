@@ -140,3 +140,49 @@ async def test_a_busy_recogniser_skips_partials_but_not_the_pass_as_the_speaker_
         assert [partial.text async for partial in partials] == []
     finally:
         provider.close()
+
+
+class SlowDecodeSTT(CountingSTT):
+    """Leaves every partial, as a recogniser leaves one that needs a slow decode."""
+
+    async def transcribe_partial(
+        self,
+        stream: Hashable,
+        audio: Callable[[], AudioFrame],
+        language: str | None = None,
+        *,
+        speculative: bool = False,
+    ) -> Transcript:
+        self.calls.append(audio().num_samples)
+        raise JobSkippedError("a partial that needs a slow decode")
+
+
+async def test_a_left_pause_pass_tells_the_streams_user_how_much_audio_it_was_over() -> None:
+    provider = SlowDecodeSTT()
+    stream = provider.stream(partial_interval=0.2)
+    unheard: list[float] = []
+    stream.unheard = unheard.append
+    for frame in _frames(10):  # 0.2 s: a partial, left: no news (it was no pause's pass)
+        stream.push(frame)
+    await asyncio.sleep(0)
+    assert (provider.calls, unheard) == ([10 * 320], [])
+    for frame in _frames(5):
+        stream.push(frame)
+    stream.settle()  # the speaker pauses: the pass over the 0.3 s is left, and told
+    await asyncio.sleep(0)
+    assert (provider.calls, unheard) == ([10 * 320, 15 * 320], [0.3])
+    final = await stream.finish()  # the final's own call recognises the whole utterance
+    assert final.text == str(15 * 320)
+
+
+async def test_a_left_partial_over_all_the_audio_of_a_pause_is_the_pauses_pass() -> None:
+    provider = SlowDecodeSTT()
+    stream = provider.stream(partial_interval=0.2)
+    unheard: list[float] = []
+    stream.unheard = unheard.append
+    for frame in _frames(15):  # a partial is asked for at 0.2 s; its turn has not come
+        stream.push(frame)
+    stream.settle()  # the speaker pauses while it waits: it takes all 0.3 s, and is left
+    await asyncio.sleep(0)
+    assert (provider.calls, unheard) == ([15 * 320], [0.3])  # no second pass over the same
+    await stream.finish()

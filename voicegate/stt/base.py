@@ -116,6 +116,11 @@ class STTProvider(ABC):
 class STTStream(ABC):
     """One utterance fed as it arrives: partial transcripts while it goes on, then a final."""
 
+    unheard: Callable[[float], None] | None = None
+    """Set by the stream's user: called with the seconds of audio it would have covered when
+    the pass a :meth:`settle` asked for is not given (the recogniser left it), so that no
+    partial of that pause comes before :meth:`finish`."""
+
     @property
     @abstractmethod
     def duration(self) -> float:
@@ -240,8 +245,11 @@ class BatchSTTStream(STTStream):
             transcript = await self._provider.transcribe_partial(
                 self, self._take_audio, self._language, speculative=speculative
             )
-        except JobSkippedError:  # the recogniser is busy: this partial is not given
-            pass
+        except JobSkippedError:  # the recogniser left this partial (busy, or a slow decode)
+            if (speculative or self._settling) and self._samples == self._taken_samples:
+                self._settling = False  # it was over all the audio: the pause's pass
+                if self.unheard is not None and not self._finished:
+                    self.unheard(self._taken_samples / self._provider.sample_rate)
         except Exception as error:  # a partial is optional; a failing model fails the final
             logger.warning("a partial transcript failed: %s", error)
             return
