@@ -147,6 +147,20 @@ async def test_the_speech_start_and_end_times_are_on_the_audio_clock() -> None:
     assert ended.duration == pytest.approx(0.8, abs=0.05)
 
 
+async def test_speech_from_the_calls_first_sample_is_heard_after_the_usual_pre_roll() -> None:
+    """A caller who speaks from the first sample of the call's audio has no pre-roll: the
+    recogniser is given preroll_ms of silence before it all the same, as for any later
+    utterance (Whisper's short window misheard speech that started its audio)."""
+    stt = ScriptedSTT(["first", "second"])
+    fixed = VoiceSettings(end_of_turn=EndOfTurn.FIXED)
+    async with voice_harness(stt, settings=fixed) as harness, harness.call() as caller:
+        await caller.say(speech_ms=600, silence_ms=600)  # from the first sample
+        await caller.say(speech_ms=600, silence_ms=600)  # after 600 ms of silence
+        await caller.transport.wait_until(lambda: len(stt.audio_seconds) == 2)
+    first, later = stt.audio_seconds
+    assert first == pytest.approx(later, abs=0.001)  # without the lead-in: 0.2 s short
+
+
 async def test_a_pause_shorter_than_the_end_of_speech_silence_keeps_one_utterance() -> None:
     stt = ScriptedSTT(["one long sentence", "never heard"])
     fixed = VoiceSettings(end_of_turn=EndOfTurn.FIXED)
@@ -155,7 +169,8 @@ async def test_a_pause_shorter_than_the_end_of_speech_silence_keeps_one_utteranc
         await caller.say(speech_ms=400, silence_ms=400)
         await caller.transport.wait_for(AnswerEnded)
     assert stt.heard == ["one long sentence"]
-    assert 1.0 <= stt.audio_seconds[0] < 1.3  # both stretches of speech and the pause
+    heard_s = stt.audio_seconds[0] - fixed.preroll_ms / 1000  # speech from the first sample
+    assert 1.0 <= heard_s < 1.3  # both stretches of speech and the pause
 
 
 async def test_speaking_over_an_answer_stops_it_and_the_caller_is_answered() -> None:

@@ -9,6 +9,8 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable
 
+import numpy as np
+
 from voicegate.audio.endpoint import Endpointer, SpeechEnd, SpeechStart
 from voicegate.audio.frame import AudioFrame
 from voicegate.endofturn.base import EndOfTurnModel
@@ -211,12 +213,22 @@ class Listener:
             stream = self._new_stream()
             self._utterance = Utterance(stream, start.timestamp, audio_start, overlap)
             self._relay(self._utterance)
+            self._push_lead_in(stream, start)
         for audio in (start.preroll, start.speech):
             if audio.num_samples:
                 stream.push(audio)
                 self._keep_for_model(audio)
         if self._turn_end is not None:
             self._turn_end.speech()
+
+    def _push_lead_in(self, stream: STTStream, start: SpeechStart) -> None:
+        """Make up for a pre-roll shorter than ``preroll_ms`` (speech that began with the
+        call's audio) with silence: Whisper's short window, given speech from its first
+        sample, heard "Please" as "police" and said the sentence twice (a failed decode)."""
+        rate = start.speech.sample_rate
+        missing = round(self._settings.preroll_ms * rate / 1000) - start.preroll.num_samples
+        if missing > 0:
+            stream.push(AudioFrame(np.zeros(missing, np.int16), rate))
 
     def _new_stream(self) -> STTStream:
         stream = self._stt.stream(
