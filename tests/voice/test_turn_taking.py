@@ -5,18 +5,13 @@ through the real gateway, listener, turns and speaker."""
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 
-from voicegate.audio.frame import AudioFrame
-from voicegate.inference import JobSkippedError
-from voicegate.stt.base import STTProvider, Transcript
 from voicegate.testing import Caller, ScriptedSTT, speech, voice_harness
 from voicegate.testing.fakes import ScriptedEndOfTurn
-from voicegate.voice import turn_end as turn_end_module
 from voicegate.voice.notices import (
     AnswerEnded,
     AnswerStarted,
@@ -192,63 +187,6 @@ async def test_a_complete_pause_ends_the_turn_when_the_recogniser_gives_no_words
     turn_end.quiet(0.2)
     await asyncio.wait_for(ended.wait(), 30)
     turn_end.close()
-
-
-async def test_a_complete_pause_whose_pass_the_recogniser_left_ends_the_turn_at_once() -> None:
-    """The recogniser left the pause's pass (it needed Whisper's slow decode, which the final
-    runs anyway): no words will come, so the model's answer decides as it comes, whether
-    the news comes before it or after it, not WORDS_WAIT_S later."""
-    for news_first in (True, False):
-        model = ScriptedEndOfTurn(otherwise=0.9)
-        ended = asyncio.Event()
-        turn_end = SemanticTurnEnd(model, SEMANTIC, ended.set)
-        turn_end.speech()
-        turn_end.hear(speech(500))
-        if news_first:
-            turn_end.no_words()
-        turn_end.quiet(0.2)
-        await asyncio.sleep(0)  # the model's check runs (the scripted model never waits)
-        assert model.asked == 1
-        assert ended.is_set() is news_first
-        turn_end.no_words()
-        assert ended.is_set()
-        turn_end.close()
-
-
-class LeavesPausePassesSTT(STTProvider):
-    """Hears "turn on the lights" in a final, but leaves every partial, as Whisper leaves
-    one that needs its slow decode."""
-
-    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
-        return Transcript("turn on the lights", language or "en", audio.duration, 0.0)
-
-    async def transcribe_partial(
-        self,
-        stream: Hashable,
-        audio: Callable[[], AudioFrame],
-        language: str | None = None,
-        *,
-        speculative: bool = False,
-    ) -> Transcript:
-        audio()
-        raise JobSkippedError("a partial that needs a slow decode")
-
-
-async def test_the_listener_tells_the_end_of_turn_that_a_pauses_words_will_not_come(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.DEBUG, logger=turn_end_module.__name__)
-    model = ScriptedEndOfTurn(otherwise=0.9)
-    async with (
-        voice_harness(LeavesPausePassesSTT(), settings=SEMANTIC, turn_model=model) as harness,
-        harness.call() as caller,
-    ):
-        await caller.say(speech_ms=600, silence_ms=200)
-        final = await caller.transport.wait_for(FinalTranscript)
-    assert final.text == "turn on the lights"
-    said = [record.getMessage() for record in caplog.records]
-    assert "the recogniser left the pause's pass: the model decides" in said
-    assert not [line for line in said if line.startswith("no transcript")]  # no 1 s wait
 
 
 async def test_an_incomplete_pause_without_words_does_not_end_the_turn() -> None:

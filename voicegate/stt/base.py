@@ -116,11 +116,6 @@ class STTProvider(ABC):
 class STTStream(ABC):
     """One utterance fed as it arrives: partial transcripts while it goes on, then a final."""
 
-    unheard: Callable[[float], None] | None = None
-    """Set by the stream's user: called with the seconds of audio it would have covered when
-    the pass a :meth:`settle` asked for is not given (the recogniser left it), so that no
-    partial of that pause comes before :meth:`finish`."""
-
     @property
     @abstractmethod
     def duration(self) -> float:
@@ -245,11 +240,8 @@ class BatchSTTStream(STTStream):
             transcript = await self._provider.transcribe_partial(
                 self, self._take_audio, self._language, speculative=speculative
             )
-        except JobSkippedError:  # the recogniser left this partial (busy, or a slow decode)
-            if (speculative or self._settling) and self._samples == self._taken_samples:
-                self._settling = False  # it was over all the audio: the pause's pass
-                if self.unheard is not None and not self._finished:
-                    self.unheard(self._taken_samples / self._provider.sample_rate)
+        except JobSkippedError:  # the recogniser is busy: this partial is not given
+            pass
         except Exception as error:  # a partial is optional; a failing model fails the final
             logger.warning("a partial transcript failed: %s", error)
             return
@@ -258,5 +250,5 @@ class BatchSTTStream(STTStream):
             self._transcribed_samples = self._taken_samples
             if not self._finished:
                 self._partials.put_nowait(replace(transcript, is_final=False))
-        if self._settling and not self._finished and self._samples > self._taken_samples:
-            self._request()
+        if self._settling and not self._finished and self._samples > self._transcribed_samples:
+            self._request()  # the pause's pass: over more audio, or in place of one not given

@@ -9,9 +9,9 @@ that the batch leaves to be recognised alone (a slow decode) is the next job, so
 no other. A speculative partial (the speaker paused: the pass that is likely the final's)
 waits ahead of the other partials and always runs; the others are skipped while the worker
 was more than ``partial_busy_limit`` busy over the last seconds, so a loaded recogniser
-spends its time (and the cores it shares with the synthesiser) on finals. Nor is a partial,
-speculative or not, given when it needs a slow decode (Whisper's 30 s window, 0.4-0.8 s of
-the worker): the first 0.3 s of a sentence often looks failed to the short window.
+spends its time (and the cores it shares with the synthesiser) on finals. Nor is a partial
+that is not speculative given when it needs a slow decode (Whisper's 30 s window, 0.4-0.8 s
+of the worker): the first 0.3 s of a sentence often looks failed to the short window.
 :meth:`WorkerSTT.pressure` is the load admission measures.
 """
 
@@ -89,12 +89,18 @@ class WorkerSTT(STTProvider):
         self, utterances: list[Utterance]
     ) -> list[Transcript | BaseException | None]:
         """:meth:`_recognise_each`, skipping each that needs a slow decode: a partial is
-        optional, and a running call holds up every final that arrives meanwhile (a
-        speculative pass skipped so leaves its utterance's final to the final's own job)."""
+        optional, and a running call holds up every final that arrives meanwhile."""
         return [
             JobSkippedError("a partial that needs a slow decode") if result is None else result
             for result in self._recognise_each(utterances, leave_slow=True)
         ]
+
+    def _recognise_speculative(
+        self, utterances: list[Utterance]
+    ) -> list[Transcript | BaseException | None]:
+        """:meth:`_recognise_each`, every one in the batch: a speculative pass is likely
+        the final's work."""
+        return self._recognise_each(utterances, leave_slow=False)
 
     def _recognise_each(
         self, utterances: list[Utterance], leave_slow: bool
@@ -144,9 +150,8 @@ class WorkerSTT(STTProvider):
         def utterance() -> Utterance:
             return audio(), language
 
-        transcript = await self._lanes.offer(
-            stream, self._recognise_partials, utterance, urgent=speculative
-        )
+        recognise = self._recognise_speculative if speculative else self._recognise_partials
+        transcript = await self._lanes.offer(stream, recognise, utterance, urgent=speculative)
         return replace(transcript, processing_time=time.perf_counter() - started)
 
     def promote_partial(self, stream: Hashable) -> None:

@@ -231,20 +231,9 @@ class Listener:
             stream.push(AudioFrame(np.zeros(missing, np.int16), rate))
 
     def _new_stream(self) -> STTStream:
-        stream = self._stt.stream(
+        return self._stt.stream(
             self._settings.partial_interval_ms / 1000.0, self._settings.stt_language
         )
-        stream.unheard = lambda seconds: self._unheard(stream, seconds)
-        return stream
-
-    def _unheard(self, stream: STTStream, seconds: float) -> None:
-        """The recogniser left the pass over the first ``seconds`` of ``stream`` that a pause
-        asked for: if that is all the open utterance's speech, its words will not come."""
-        utterance = self._utterance
-        if self._turn_end is None or utterance is None or utterance.stream is not stream:
-            return
-        if seconds + 1e-6 >= stream.duration:
-            self._turn_end.no_words()
 
     def _relay(self, utterance: Utterance) -> None:
         """Relay the partials of the utterance's stream while it is open."""

@@ -7,10 +7,8 @@ sentence stops on a word no sentence ends with ("a table for", "my name is John 
 The turn ends when both say it is complete; otherwise the session keeps listening and
 asks the model again after more silence, until ``max_silence_ms`` ends the turn anyway.
 If the model fails or is overloaded, the words alone decide; if the words do not come
-within :data:`WORDS_WAIT_S` of the model's answer (a recogniser far behind, or stuck), or
-the recogniser left the pass over them (:meth:`SemanticTurnEnd.no_words`: it needed
-Whisper's slow decode, which the final will run), the model alone decides: a turn never
-waits for a recogniser that gives nothing. Speech in
+within :data:`WORDS_WAIT_S` of the model's answer (a recogniser far behind, or stuck), the
+model alone decides: a turn never waits for a recogniser that gives nothing. Speech in
 which the recogniser found no words at all (noise that passed the VAD) has no sentence to
 finish: ``end_of_speech_ms`` of silence ends it, as in the ``fixed`` mode, so a noise burst
 is an utterance of its own, which makes no turn, and never swallows the speech after it.
@@ -54,7 +52,6 @@ class SemanticTurnEnd:
         self._probability: float | None = None
         self._text: str | None = None
         self._words_late: asyncio.TimerHandle | None = None
-        self._unheard = False  # no transcript of the speech so far will come
         self._silence_s = 0.0
         self._recent: deque[AudioFrame] = deque()  # the utterance's end the model hears
         self._recent_s = 0.0
@@ -72,7 +69,6 @@ class SemanticTurnEnd:
         self._next_check_s = self._settings.turn_check_ms / 1000
         self._probability = None
         self._text = None
-        self._unheard = False
         self._silence_s = 0.0
 
     def quiet(self, silence_s: float) -> None:
@@ -92,12 +88,6 @@ class SemanticTurnEnd:
         self._text = text
         if not self._wordless():
             self._decide()
-
-    def no_words(self) -> None:
-        """No transcript of the speech so far will come before the final transcript."""
-        self._unheard = True
-        if self._text is None and self._complete():
-            self._without_words()
 
     def close(self) -> None:
         """Stop judging (the utterance ended)."""
@@ -122,12 +112,9 @@ class SemanticTurnEnd:
         self._check = None
         logger.debug("end-of-turn model: %.2f complete", self._probability)
         self._decide()
-        if self._text is None and self._complete():
-            if self._unheard:
-                self._without_words()
-            elif self._words_late is None:
-                loop = asyncio.get_running_loop()
-                self._words_late = loop.call_later(WORDS_WAIT_S, self._without_words)
+        if self._text is None and self._complete() and self._words_late is None:
+            loop = asyncio.get_running_loop()
+            self._words_late = loop.call_later(WORDS_WAIT_S, self._without_words)
 
     def _wordless(self) -> bool:
         """End the turn if the speech so far has no words and the silence is long enough."""
@@ -148,15 +135,12 @@ class SemanticTurnEnd:
             self._end()
 
     def _without_words(self) -> None:
-        """The words did not come in time, or will not: the model's answer stands alone."""
+        """The words did not come in time: the model's answer stands alone."""
         self._words_late = None
         if self._text is None and self._complete():
-            if self._unheard:
-                logger.debug("the recogniser left the pause's pass: the model decides")
-            else:
-                logger.info(
-                    "no transcript %.1f s after the end-of-turn model: it decides", WORDS_WAIT_S
-                )
+            logger.info(
+                "no transcript %.1f s after the end-of-turn model: it decides", WORDS_WAIT_S
+            )
             self._end()
 
     def _end(self) -> None:
