@@ -29,6 +29,7 @@ from voicegate.bench.speech import SAMPLE_RATE
 from voicegate.bench.voices import VOICES, Samples, Voice, speak, trim
 from voicegate.stt.base import STTProvider
 from voicegate.stt.wer import normalize
+from voicegate.voice.session import VoiceSettings
 
 COMPLETE = (
     "Please turn on the kitchen lights.",
@@ -172,8 +173,11 @@ def voices_of(labels: tuple[str, ...]) -> tuple[Voice, ...]:
 
 
 async def _ends_on(stt: STTProvider, samples: Samples, text: str) -> bool:
-    """Whether Whisper hears ``samples`` end on the last word of ``text``."""
-    heard = normalize((await stt.transcribe(AudioFrame(samples, SAMPLE_RATE))).text).split()
+    """Whether Whisper hears ``samples`` end on the last word of ``text``, after the pre-roll
+    of silence a session's recogniser hears before them."""
+    lead_in = np.zeros(round(VoiceSettings().preroll_ms * SAMPLE_RATE / 1000), np.int16)
+    audio = AudioFrame(np.concatenate([lead_in, samples]), SAMPLE_RATE)
+    heard = normalize((await stt.transcribe(audio)).text).split()
     return bool(heard) and heard[-1] == normalize(text).split()[-1]
 
 
