@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.inference import JobSkippedError
 from voicegate.stt.base import STTProvider, Transcript
-from voicegate.stt.worker import WorkerSTT
+from voicegate.stt.worker import Utterance, WorkerSTT
 
 
 class CountingSTT(STTProvider):
@@ -142,37 +142,43 @@ async def test_a_busy_recogniser_skips_partials_but_not_the_pass_as_the_speaker_
         provider.close()
 
 
-class SlowDecodeSTT(CountingSTT):
-    """Leaves every partial that is not speculative, as Whisper leaves one that needs its
-    slow decode; gives the speculative ones."""
+class SlowDecodeSTT(WorkerSTT):
+    """A recogniser on the real worker whose every short decode looks failed: a batch that
+    may leave the slow ones leaves them all; ``calls`` counts the samples of each."""
 
-    async def transcribe_partial(
-        self,
-        stream: Hashable,
-        audio: Callable[[], AudioFrame],
-        language: str | None = None,
-        *,
-        speculative: bool = False,
-    ) -> Transcript:
-        if speculative:
-            return await super().transcribe_partial(stream, audio, language)
-        self.calls.append(audio().num_samples)
-        raise JobSkippedError("a partial that needs a slow decode")
+    def __init__(self) -> None:
+        super().__init__("slow-decode-stt", max_queue=8, partial_busy_limit=None)
+        self.calls: list[int] = []
+
+    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+        self.calls.append(audio.num_samples)
+        return Transcript(str(audio.num_samples), language or "en", audio.duration, 0.0)
+
+    def recognise_batch(
+        self, utterances: Sequence[Utterance], *, leave_slow: bool = False
+    ) -> list[Transcript | None]:
+        if not leave_slow:
+            return super().recognise_batch(utterances)
+        self.calls.extend(audio.num_samples for audio, _ in utterances)
+        return [None for _ in utterances]
 
 
 async def test_a_partial_left_while_the_speaker_paused_is_asked_again_as_the_pauses_pass() -> None:
     """The pause's words keep a half sentence open (voice/phrase_end.py): a partial over all
     the audio that was left must not leave the pause without them."""
     provider = SlowDecodeSTT()
-    stream = provider.stream(partial_interval=0.2)
-    partials = stream.partials()
-    for frame in _frames(15):  # a partial is asked for at 0.2 s; its turn has not come
-        stream.push(frame)
-    stream.settle()  # the speaker pauses while it waits: it takes all 0.3 s, and is left
-    async with asyncio.timeout(10):  # without the pause's pass, none would ever come
-        partial = await anext(partials)
-    assert partial.text == str(15 * 320)  # the pause's own pass gives it
-    assert provider.calls == [15 * 320, 15 * 320]
-    final = await stream.finish()
-    assert final.text == str(15 * 320)
-    assert provider.calls == [15 * 320, 15 * 320]  # the final reuses the pause's pass
+    try:
+        stream = provider.stream(partial_interval=0.2)
+        partials = stream.partials()
+        for frame in _frames(15):  # a partial is asked for at 0.2 s; its turn has not come
+            stream.push(frame)
+        stream.settle()  # the speaker pauses while it waits: it takes all 0.3 s, and is left
+        async with asyncio.timeout(10):  # without the pause's pass, none would ever come
+            partial = await anext(partials)
+        assert partial.text == str(15 * 320)  # the pause's own pass gives it
+        assert provider.calls == [15 * 320, 15 * 320]
+        final = await stream.finish()
+        assert final.text == str(15 * 320)
+        assert provider.calls == [15 * 320, 15 * 320]  # the final reuses the pause's pass
+    finally:
+        provider.close()
