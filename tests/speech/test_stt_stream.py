@@ -10,8 +10,8 @@ from collections.abc import Callable, Hashable, Sequence
 import numpy as np
 
 from voicegate.audio.frame import AudioFrame
-from voicegate.inference import JobSkippedError
-from voicegate.stt.base import STTProvider, Transcript
+from voicegate.inference import JobSkippedError, Pressure
+from voicegate.stt.base import TENTATIVE_BUSY_LIMIT, STTProvider, Transcript
 from voicegate.stt.worker import Utterance, WorkerSTT
 
 
@@ -140,6 +140,36 @@ async def test_a_busy_recogniser_skips_partials_but_not_the_pass_as_the_speaker_
         assert [partial.text async for partial in partials] == []
     finally:
         provider.close()
+
+
+async def test_a_tentative_pause_gets_its_pass_only_from_a_recogniser_with_time_to_spare() -> None:
+    idle = CountingSTT()  # no load measured: time to spare
+    stream = idle.stream(partial_interval=10.0)
+    for frame in _frames(25):
+        stream.push(frame)
+    stream.settle(tentative=True)
+    assert (await stream.finish()).text == str(25 * 320)
+    assert idle.calls == [25 * 320]  # the final reused the tentative pause's pass
+
+    loaded = LoadedSTT()
+    stream = loaded.stream(partial_interval=10.0)
+    partials = stream.partials()
+    for frame in _frames(25):
+        stream.push(frame)
+    stream.settle(tentative=True)  # perhaps a consonant's closure: a busy recogniser waits
+    await asyncio.sleep(0.05)
+    assert loaded.calls == []
+    stream.settle()  # the pause lasted: its pass runs however busy the recogniser is
+    assert (await anext(partials)).text == str(25 * 320)
+    assert (await stream.finish()).text == str(25 * 320)
+    assert loaded.calls == [25 * 320]
+
+
+class LoadedSTT(CountingSTT):
+    """A :class:`CountingSTT` whose load is over :data:`TENTATIVE_BUSY_LIMIT`."""
+
+    def pressure(self) -> Pressure:
+        return Pressure(waiting=0, wait_s=0.0, busy=TENTATIVE_BUSY_LIMIT + 0.5, required_busy=0.0)
 
 
 class SlowDecodeSTT(WorkerSTT):

@@ -7,6 +7,7 @@ import asyncio
 from voicegate.audio.frame import FRAME_MS
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.testing import ScriptedSTT, silence, speech
+from voicegate.testing.fakes import ScriptedEndOfTurn
 from voicegate.voice.listener import Listener
 from voicegate.voice.notices import BargeIn, Floor, SpeechEnded, SpeechStarted
 from voicegate.voice.session import EndOfTurn, InterruptionStrategy, VoiceSettings
@@ -43,14 +44,16 @@ class Ears:
     def barge_ins(self) -> int:
         return len(self.interruptions)
 
-    def hear(self, ms: int, is_speech: bool) -> None:
-        """``ms`` of frames with the given speech decision."""
-        audio = speech(ms) if is_speech else silence(ms)
+    def hear(self, ms: int, is_speech: bool, dbfs: float | None = None) -> None:
+        """``ms`` of frames with the given speech decision (and level, if not the
+        speech's or the silence's own)."""
+        level = (-20.0 if is_speech else -90.0) if dbfs is None else dbfs
+        audio = speech(ms) if is_speech and level > -60 else silence(ms)
         size = round(FRAME_S * audio.sample_rate)
         for start in range(0, audio.num_samples, size):
             frame = audio.samples[start : start + size, 0]
             chunk = type(audio)(frame, audio.sample_rate, self.clock)
-            self.listener.on_frame(chunk, is_speech, -20.0 if is_speech else -90.0)
+            self.listener.on_frame(chunk, is_speech, level)
             self.clock += FRAME_S
 
     async def events(self, count: int) -> list[ListenerEvent]:
@@ -110,4 +113,19 @@ async def test_barge_in_only_while_an_answer_plays_and_once_per_utterance() -> N
     ears.hear(400, is_speech=False)
     ears.hear(300, is_speech=True)
     assert ears.barge_ins == 2  # a new utterance may interrupt again
+    ears.listener.close()
+
+
+async def test_the_vads_tail_after_the_last_loud_frame_counts_as_the_pause() -> None:
+    model = ScriptedEndOfTurn(otherwise=0.9)
+    settings = VoiceSettings(end_of_turn=EndOfTurn.SEMANTIC, turn_check_ms=100)
+    ears = Ears(["book a table"], settings, turn_model=model)
+    ears.hear(600, is_speech=True)
+    ears.hear(120, is_speech=True, dbfs=-70.0)  # WebRTC VAD still says speech: 50 dB down
+    await asyncio.sleep(0)
+    assert model.asked == 1  # asked 100 ms after the last loud frame, inside the tail
+    events = await asyncio.wait_for(ears.events(4), 5)
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    assert len(ended) == 1
+    assert abs(ended[0].at - 0.6) < 1e-6  # the turn ended at the last loud frame
     ears.listener.close()

@@ -24,6 +24,11 @@ from voicegate.inference import JobSkippedError, Pressure
 
 logger = logging.getLogger(__name__)
 
+TENTATIVE_BUSY_LIMIT = 0.25
+"""A recogniser busier than this share of its time skips the passes of tentative pauses
+(:meth:`STTStream.settle`): most are the closures of stop consonants, and their passes
+would add half again to a sentence's."""
+
 
 class UnsupportedLanguageError(RoomKitError):
     """A transcript was asked for in a language the recogniser does not know."""
@@ -125,9 +130,11 @@ class STTStream(ABC):
     def push(self, audio: AudioFrame) -> None:
         """Add audio (mono at the provider's rate)."""
 
-    def settle(self) -> None:  # noqa: B027 - a hint that recognisers may ignore
+    def settle(self, *, tentative: bool = False) -> None:  # noqa: B027 - a hint
         """The speaker paused: a good moment to transcribe what was pushed so far, so that
-        :meth:`finish` is quick if the pause ends the utterance."""
+        :meth:`finish` is quick if the pause ends the utterance. A ``tentative`` pause is
+        short enough to be a consonant's closure; a busy recogniser may wait for the
+        pause to be sure (a later :meth:`settle`)."""
 
     @abstractmethod
     def partials(self) -> AsyncIterator[Transcript]:
@@ -187,9 +194,13 @@ class BatchSTTStream(STTStream):
         if new_audio >= self._interval and not self._pending():
             self._request()
 
-    def settle(self) -> None:
-        """Transcribe all audio pushed so far, now or right after the pass in progress."""
+    def settle(self, *, tentative: bool = False) -> None:
+        """Transcribe all audio pushed so far, now or right after the pass in progress; for a
+        ``tentative`` pause, only if the recogniser is at most :data:`TENTATIVE_BUSY_LIMIT`
+        busy."""
         if self._finished or self._samples == self._transcribed_samples:
+            return
+        if tentative and not self._has_time():
             return
         self._settling = True
         if not self._pending():
@@ -216,6 +227,10 @@ class BatchSTTStream(STTStream):
         if self._task is not None:
             self._task.cancel()
         self._partials.put_nowait(None)
+
+    def _has_time(self) -> bool:
+        pressure = self._provider.pressure()
+        return pressure is None or pressure.busy <= TENTATIVE_BUSY_LIMIT
 
     def _pending(self) -> bool:
         return self._task is not None and not self._task.done()

@@ -86,7 +86,7 @@ class _ScriptedStream(STTStream):
             partial = Transcript(text, self._language, self._seconds, 0.0, is_final=False)
             self._partials.put_nowait(partial)
 
-    def settle(self) -> None:
+    def settle(self, *, tentative: bool = False) -> None:
         if self._ended or self._seconds <= self._settled_at:
             return
         self._settled_at = self._seconds

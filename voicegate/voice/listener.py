@@ -32,6 +32,12 @@ from voicegate.voice.utterance_events import (
 )
 from voicegate.voice.waiting_turns import WaitingTurns
 
+TENTATIVE_PAUSE_MS = 40
+"""Quiet this long asks for a pass over the speech so far, which a busy recogniser skips:
+it may be the closure of a stop consonant (50-80 ms)."""
+PAUSE_MS = 80
+"""Quiet this long is a pause: it asks for the pass however busy the recogniser is."""
+
 logger = logging.getLogger(__name__)
 
 
@@ -43,8 +49,9 @@ class Listener:
     """Turns one session's 16 kHz frames into utterance events.
 
     :meth:`on_frame` runs the endpointer and streams the speech (not the silence that may
-    end it) to the recogniser; the first quiet frame starts a pass, so the final
-    transcript is often ready when the turn ends. The turn ends after
+    end it) to the recogniser; a pause (:data:`PAUSE_MS`, or :data:`TENTATIVE_PAUSE_MS`
+    for a recogniser with time to spare) starts a pass, so the final transcript is often
+    ready when the turn ends. The turn ends after
     ``end_of_speech_ms`` of silence (``fixed``) or when :class:`SemanticTurnEnd` says so
     (``semantic``, with ``turn_model``), or at the client's :meth:`commit` alone
     (push-to-talk, :attr:`live`). :meth:`events` yields every event in order: an
@@ -132,7 +139,7 @@ class Listener:
                 self._close(event, behind=frame.timestamp + frame.duration - event.timestamp)
         if was_open and self._endpointer.in_speech:
             self._keep_for_model(frame)
-            self._feed(frame, speech)
+            self._feed(frame, self._endpointer.speaking)
         if self._utterance is not None:
             self._judge_speech(speech)
             self._take_raw(self._utterance)
@@ -250,17 +257,23 @@ class Listener:
         logger.debug("the recogniser gets the raw audio from %.2f s on", utterance.audio_start)
 
     def _feed(self, frame: AudioFrame, speech: bool) -> None:
-        """Give the stream speech only: quiet frames wait until speech follows them, and the
-        first one asks for a pass over the speech so far."""
+        """Give the stream speech only: quiet frames wait until speech follows them, and
+        ask for a pass over the speech so far at :data:`TENTATIVE_PAUSE_MS` and
+        :data:`PAUSE_MS`.
+
+        ``speech`` is the endpointer's word, not the VAD's: WebRTC VAD flags 100-150 ms of
+        the silence after speech as speech, and the pause's pass and the end-of-turn model
+        start that much later when they wait for it."""
         if self._utterance is None:
             return
         stream = self._utterance.stream
         if not speech:
-            if not self._held:
-                stream.settle()
             self._held.append(frame)
+            silence = frame.timestamp + frame.duration - self._endpointer.last_speech_end
+            for pause_ms in (TENTATIVE_PAUSE_MS, PAUSE_MS):
+                if silence - frame.duration < pause_ms / 1000 <= silence + 1e-9:
+                    stream.settle(tentative=pause_ms < PAUSE_MS)
             if self._turn_end is not None:
-                silence = frame.timestamp + frame.duration - self._endpointer.last_speech_end
                 self._turn_end.quiet(silence)
             return
         for held in self._held:
