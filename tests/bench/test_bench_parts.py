@@ -112,6 +112,15 @@ def test_bad_options_exit_2_with_one_line(
     assert message in capsys.readouterr().err
 
 
+def test_an_out_that_is_a_file_exits_2_before_any_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "results"
+    taken.write_text("not a folder")
+    assert main(["bench", "--out", str(taken)]) == 2
+    assert f"the results go in a folder, and {taken} is a file" in capsys.readouterr().err
+
+
 def test_clients_that_are_not_numbers_are_refused_by_the_parser() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["bench", "--clients", "one,two"])

@@ -70,6 +70,8 @@ class BenchConfig:
         if not self.transports or unknown:
             wanted = ", ".join(self.transports)
             raise ValueError(f"transports must be among {', '.join(TRANSPORTS)}, got {wanted}")
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"the results go in a folder, and {self.out} is a file")
         for url in self.urls:
             GatewayAddress.from_url(url)
 
