@@ -24,10 +24,11 @@ from voicegate.inference import JobSkippedError, Pressure
 
 logger = logging.getLogger(__name__)
 
-TENTATIVE_BUSY_LIMIT = 0.25
+TENTATIVE_BUSY_LIMIT = 0.1
 """A recogniser busier than this share of its time skips the passes of tentative pauses
 (:meth:`STTStream.settle`): most are the closures of stop consonants, and their passes
-would add half again to a sentence's."""
+would add half again to a sentence's. With a quarter, 8 WebSocket callers on 2 cores had a
+first answer audio p95 130 ms over the code without them; with a tenth, none."""
 
 
 class UnsupportedLanguageError(RoomKitError):
