@@ -120,14 +120,12 @@ def test_pauses_shorter_than_the_hangover_stay_in_one_utterance() -> None:
     assert end.utterance.num_samples == round((0.36 - 0.0) * 16000)
 
 
-def test_speaking_is_speech_that_extends_the_utterance_not_the_vads_quiet_tail() -> None:
+def test_the_peak_is_the_loudest_speech_frame_of_the_open_utterance() -> None:
     endpointer = Endpointer(start_ms=40, hangover_ms=1000)
-    said: list[bool] = []
-    for index, (level, vad) in enumerate([(8000, True)] * 3 + [(50, True)] * 2 + [(0, False)]):
+    for index, (level, vad) in enumerate([(800, True), (8000, True), (16000, False), (50, True)]):
         endpointer.push(AudioFrame(np.full(320, level, np.int16), 16000, index * 0.02), vad)
-        said.append(endpointer.speaking)
-    assert said == [False, True, True, False, False, False]  # opened at the 2nd frame
-    assert endpointer.last_speech_end == pytest.approx(0.06)
+    assert endpointer.peak_dbfs == pytest.approx(20 * np.log10(8000 / 32768), abs=0.1)
+    assert endpointer.last_speech_end == pytest.approx(0.04)  # the quiet frame is 44 dB down
 
 
 def test_maximum_length_forces_an_end() -> None:

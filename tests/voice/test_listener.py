@@ -56,6 +56,12 @@ class Ears:
             self.listener.on_frame(chunk, is_speech, level)
             self.clock += FRAME_S
 
+    async def heard(self) -> UtteranceHeard:
+        async for event in self.listener.events():
+            if isinstance(event, UtteranceHeard):
+                return event
+        raise AssertionError("the events ended")
+
     async def events(self, count: int) -> list[ListenerEvent]:
         got: list[ListenerEvent] = []
         async for event in self.listener.events():
@@ -124,8 +130,28 @@ async def test_the_vads_tail_after_the_last_loud_frame_counts_as_the_pause() -> 
     ears.hear(120, is_speech=True, dbfs=-70.0)  # WebRTC VAD still says speech: 50 dB down
     await asyncio.sleep(0)
     assert model.asked == 1  # asked 100 ms after the last loud frame, inside the tail
+    ears.hear(20, is_speech=False)  # the VAD agrees: the turn may end
     events = await asyncio.wait_for(ears.events(4), 5)
     ended = [e for e in events if isinstance(e, SpeechEnded)]
     assert len(ended) == 1
     assert abs(ended[0].at - 0.6) < 1e-6  # the turn ended at the last loud frame
+    ears.listener.close()
+
+
+async def test_a_quiet_sound_the_vad_calls_speech_is_heard_and_is_no_pause() -> None:
+    """The murmur of a final "d" ("dialed"), 35 dB under the loudest frame: the recogniser
+    hears it, and the pause (the model's question) starts after it."""
+    model = ScriptedEndOfTurn(otherwise=0.9)
+    settings = VoiceSettings(end_of_turn=EndOfTurn.SEMANTIC, turn_check_ms=100)
+    ears = Ears(["your call cannot be completed as dialed"], settings, turn_model=model)
+    ears.hear(600, is_speech=True)
+    ears.hear(120, is_speech=True, dbfs=-55.0)  # 35 dB down, within SOUND_DB
+    await asyncio.sleep(0)
+    assert model.asked == 0
+    ears.hear(100, is_speech=True, dbfs=-90.0)  # the VAD's tail: the pause began after the "d"
+    await asyncio.sleep(0)
+    assert model.asked == 1
+    ears.hear(20, is_speech=False)
+    heard = await asyncio.wait_for(ears.heard(), 5)
+    assert heard.transcript.audio_duration >= 0.72  # the "d" reached the recogniser
     ears.listener.close()

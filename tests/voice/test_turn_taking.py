@@ -215,3 +215,29 @@ async def test_speech_without_words_ends_at_end_of_speech_ms_whatever_the_model_
     turn_end.quiet(0.3)
     assert ended.is_set()
     turn_end.close()
+
+
+async def test_a_pause_the_vad_still_calls_speech_does_not_end_the_turn_until_it_agrees() -> None:
+    """A stop consonant's closure inside the last word ("dial|ed") is quiet, and the VAD
+    calls it speech: the model and the words are asked, but the turn ends only at a pause
+    the VAD calls silence too."""
+    model = ScriptedEndOfTurn(otherwise=0.95)
+    ended = asyncio.Event()
+    turn_end = SemanticTurnEnd(model, SEMANTIC, ended.set)
+    turn_end.speech()
+    turn_end.hear(speech(1500))
+    turn_end.transcript("Your call cannot be completed as dial.")
+    turn_end.quiet(0.1, voiced=True)
+    turn_end.quiet(0.14, voiced=True)
+    await asyncio.sleep(0.01)  # the model answered: complete
+    assert model.asked == 1
+    assert not ended.is_set()
+    turn_end.speech()  # "-ed": the word goes on
+    turn_end.transcript("Your call cannot be completed as dialed.")
+    turn_end.quiet(0.1, voiced=True)
+    await asyncio.sleep(0.01)
+    assert model.asked == 2
+    assert not ended.is_set()
+    turn_end.quiet(0.12)  # the VAD's tail is over: the answers given in it end the turn
+    assert ended.is_set()
+    turn_end.close()

@@ -75,7 +75,6 @@ class Endpointer:
         self._utterance: list[AudioFrame] = []
         self._start = 0.0
         self._last_speech_end = 0.0
-        self._speaking = False
         self._peak_dbfs = SILENCE_DBFS
 
     @property
@@ -89,10 +88,9 @@ class Endpointer:
         return self._last_speech_end
 
     @property
-    def speaking(self) -> bool:
-        """Whether the last frame pushed extended the open utterance's speech (a frame the
-        VAD calls speech ``end_trim_db`` below the loudest does not)."""
-        return self._speaking
+    def peak_dbfs(self) -> float:
+        """The level of the open utterance's loudest speech frame (dBFS)."""
+        return self._peak_dbfs
 
     def end_now(self) -> SpeechEnd:
         """Close the open utterance at its last speech, without waiting for ``hangover_ms``
@@ -108,7 +106,6 @@ class Endpointer:
         caller already measured it)."""
         if self._utterance:
             return self._continue(frame, is_speech, frame.dbfs() if dbfs is None else dbfs)
-        self._speaking = False
         if not is_speech:
             self._remember([*self._run, frame])
             self._run = []
@@ -143,7 +140,6 @@ class Endpointer:
         self._utterance = ([preroll] if preroll.num_samples else []) + self._run
         self._peak_dbfs = max(frame.dbfs() for frame in self._run)
         self._last_speech_end = self._end_of(self._run[-1])
-        self._speaking = True
         self._history.clear()
         speech = _join(self._run)
         self._run = []
@@ -162,11 +158,10 @@ class Endpointer:
 
     def _continue(self, frame: AudioFrame, is_speech: bool, level: float) -> list[EndpointEvent]:
         self._utterance.append(frame)
-        self._speaking = is_speech and level >= max(self._peak_dbfs, level) - self.end_trim_db
         if is_speech:
             self._peak_dbfs = max(self._peak_dbfs, level)
-        if self._speaking:
-            self._last_speech_end = self._end_of(frame)
+            if level >= self._peak_dbfs - self.end_trim_db:
+                self._last_speech_end = self._end_of(frame)
         if self._end_of(frame) - self._start + 1e-9 >= self.max_utterance_s:
             self._last_speech_end = self._end_of(frame)
             return [self._close(forced=True)]

@@ -53,6 +53,7 @@ class SemanticTurnEnd:
         self._text: str | None = None
         self._words_late: asyncio.TimerHandle | None = None
         self._silence_s = 0.0
+        self._voiced = False  # the VAD still calls the quiet speech
         self._recent: deque[AudioFrame] = deque()  # the utterance's end the model hears
         self._recent_s = 0.0
 
@@ -70,12 +71,16 @@ class SemanticTurnEnd:
         self._probability = None
         self._text = None
         self._silence_s = 0.0
+        self._voiced = False
 
-    def quiet(self, silence_s: float) -> None:
-        """``silence_s`` of silence since the last speech."""
+    def quiet(self, silence_s: float, *, voiced: bool = False) -> None:
+        """``silence_s`` of silence since the last speech. While it is ``voiced`` (the VAD
+        still calls it speech: its 100-150 ms tail after speech, or the closure of a stop
+        consonant inside a word, "dial|ed") the model is asked, but the turn does not end."""
         self._silence_s = silence_s
-        if self._wordless():
-            return
+        was_voiced, self._voiced = self._voiced, voiced
+        if not voiced and (self._wordless() or (was_voiced and self._decide())):
+            return  # the model and the words may have answered during the VAD's tail
         if silence_s + 1e-9 < self._next_check_s or self._check is not None:
             return
         if self._text is not None and sounds_unfinished(self._text):
@@ -118,7 +123,7 @@ class SemanticTurnEnd:
 
     def _wordless(self) -> bool:
         """End the turn if the speech so far has no words and the silence is long enough."""
-        if self._text is None or words(self._text):
+        if self._voiced or self._text is None or words(self._text):
             return False
         if self._silence_s + 1e-9 < self._settings.end_of_speech_ms / 1000:
             return False
@@ -129,10 +134,14 @@ class SemanticTurnEnd:
         probability = self._probability
         return probability is not None and probability >= self._settings.turn_threshold
 
-    def _decide(self) -> None:
-        if self._text is not None and self._complete() and not sounds_unfinished(self._text):
-            logger.debug("end of turn: %.2f complete, words %r", self._probability, self._text)
-            self._end()
+    def _decide(self) -> bool:
+        """End the turn if the model and the words say it is complete; whether it ended."""
+        text = self._text
+        if self._voiced or text is None or not self._complete() or sounds_unfinished(text):
+            return False
+        logger.debug("end of turn: %.2f complete, words %r", self._probability, text)
+        self._end()
+        return True
 
     def _without_words(self) -> None:
         """The words did not come in time: the model's answer stands alone."""
