@@ -79,7 +79,7 @@ class SemanticTurnEnd:
         consonant inside a word, "dial|ed") the model is asked, but the turn does not end."""
         self._silence_s = silence_s
         was_voiced, self._voiced = self._voiced, voiced
-        if not voiced and (self._wordless() or (was_voiced and self._decide())):
+        if self._wordless() or (was_voiced and self._decide()):
             return  # the model and the words may have answered during the VAD's tail
         if silence_s + 1e-9 < self._next_check_s or self._check is not None:
             return
