@@ -128,6 +128,16 @@ def test_the_peak_is_the_loudest_speech_frame_of_the_open_utterance() -> None:
     assert endpointer.last_speech_end == pytest.approx(0.04)  # the quiet frame is 44 dB down
 
 
+def test_a_sound_is_a_speech_frame_within_sound_db_of_the_loudest() -> None:
+    endpointer = Endpointer(start_ms=20, hangover_ms=1000, sound_db=45.0)
+    levels = [(8000, True, True), (300, True, True), (30, True, False), (8000, False, False)]
+    for index, (level, vad, sound) in enumerate(levels):  # 300: 29 dB down; 30: 49 dB down
+        endpointer.push(AudioFrame(np.full(320, level, np.int16), 16000, index * 0.02), vad)
+        assert endpointer.sounding is sound
+    assert endpointer.last_sound_end == pytest.approx(0.04)
+    assert endpointer.last_speech_end == pytest.approx(0.04)  # 300 is within end_trim_db too
+
+
 def test_maximum_length_forces_an_end() -> None:
     events = run(Endpointer(start_ms=20, max_utterance_ms=200), "#" * 25)
     ends = [e for e in events if isinstance(e, SpeechEnd)]

@@ -145,7 +145,7 @@ async def test_a_quiet_sound_the_vad_calls_speech_is_heard_and_is_no_pause() -> 
     settings = VoiceSettings(end_of_turn=EndOfTurn.SEMANTIC, turn_check_ms=100)
     ears = Ears(["your call cannot be completed as dialed"], settings, turn_model=model)
     ears.hear(600, is_speech=True)
-    ears.hear(120, is_speech=True, dbfs=-55.0)  # 35 dB down, within SOUND_DB
+    ears.hear(120, is_speech=True, dbfs=-55.0)  # 35 dB down, within Endpointer.sound_db
     await asyncio.sleep(0)
     assert model.asked == 0
     ears.hear(100, is_speech=True, dbfs=-90.0)  # the VAD's tail: the pause began after the "d"

@@ -52,7 +52,10 @@ class Endpointer:
     first of them) and ends after ``hangover_ms`` of non-speech (timed at the end of the last
     speech frame), or is cut once it lasts ``max_utterance_ms``. Speech frames more than
     ``end_trim_db`` below the loudest frame so far do not extend the utterance: WebRTC VAD
-    keeps flagging about 100 ms of silence after speech ends.
+    keeps flagging about 100 ms of silence after speech ends. Within the utterance, a speech
+    frame within ``sound_db`` of the loudest is a *sound* (:attr:`sounding`,
+    :attr:`last_sound_end`): the murmur of a final "d", 30-42 dB down, is one; further down
+    it is the VAD's tail, and a pause has begun.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class Endpointer:
         preroll_ms: float = 200.0,
         max_utterance_ms: float = 20_000.0,
         end_trim_db: float = 30.0,
+        sound_db: float = 45.0,
     ) -> None:
         if min(start_ms, hangover_ms, preroll_ms) < 0 or max_utterance_ms <= 0:
             raise ValueError("endpointer durations must be non-negative (max_utterance_ms > 0)")
@@ -70,11 +74,14 @@ class Endpointer:
         self.preroll_s = preroll_ms / 1000.0
         self.max_utterance_s = max_utterance_ms / 1000.0
         self.end_trim_db = end_trim_db
+        self.sound_db = sound_db
         self._history: deque[AudioFrame] = deque()
         self._run: list[AudioFrame] = []
         self._utterance: list[AudioFrame] = []
         self._start = 0.0
         self._last_speech_end = 0.0
+        self._last_sound_end = 0.0
+        self._sounding = False
         self._peak_dbfs = SILENCE_DBFS
 
     @property
@@ -86,6 +93,16 @@ class Endpointer:
     def last_speech_end(self) -> float:
         """Where the open utterance's speech last ended (stream seconds)."""
         return self._last_speech_end
+
+    @property
+    def last_sound_end(self) -> float:
+        """Where the open utterance's last sound ended (stream seconds)."""
+        return self._last_sound_end
+
+    @property
+    def sounding(self) -> bool:
+        """Whether the last frame pushed into the open utterance was a sound."""
+        return self._sounding
 
     @property
     def peak_dbfs(self) -> float:
@@ -139,7 +156,8 @@ class Endpointer:
         preroll = self._preroll()
         self._utterance = ([preroll] if preroll.num_samples else []) + self._run
         self._peak_dbfs = max(frame.dbfs() for frame in self._run)
-        self._last_speech_end = self._end_of(self._run[-1])
+        self._last_speech_end = self._last_sound_end = self._end_of(self._run[-1])
+        self._sounding = True
         self._history.clear()
         speech = _join(self._run)
         self._run = []
@@ -158,10 +176,14 @@ class Endpointer:
 
     def _continue(self, frame: AudioFrame, is_speech: bool, level: float) -> list[EndpointEvent]:
         self._utterance.append(frame)
+        self._sounding = False
         if is_speech:
             self._peak_dbfs = max(self._peak_dbfs, level)
             if level >= self._peak_dbfs - self.end_trim_db:
                 self._last_speech_end = self._end_of(frame)
+            if level >= self._peak_dbfs - self.sound_db:
+                self._last_sound_end = self._end_of(frame)
+                self._sounding = True
         if self._end_of(frame) - self._start + 1e-9 >= self.max_utterance_s:
             self._last_speech_end = self._end_of(frame)
             return [self._close(forced=True)]

@@ -32,10 +32,6 @@ from voicegate.voice.utterance_events import (
 )
 from voicegate.voice.waiting_turns import WaitingTurns
 
-SOUND_DB = 45.0
-"""A frame the VAD calls speech is a sound of the utterance within this many dB of its
-loudest frame (the murmur of a final "d", 30-42 dB down, is); further down it is the
-VAD's tail, and the pause has begun."""
 TENTATIVE_PAUSE_MS = 40
 """Quiet this long asks for a pass over the speech so far, which a busy recogniser skips:
 it may be the closure of a stop consonant (50-80 ms)."""
@@ -115,7 +111,6 @@ class Listener:
         self._waiting = WaitingTurns()
         self._joined: Transcribing | None = None  # the waiting turn the utterance joined
         self._active_at = 0.0  # stream time of the latest speech or answer
-        self._sound_end = 0.0  # stream time where the utterance's last sound ended
         self._idle = False
         self._events: asyncio.Queue[ListenerEvent | Transcribing | _EndOfAudio]
         self._events = asyncio.Queue()
@@ -144,8 +139,7 @@ class Listener:
                 self._close(event, behind=frame.timestamp + frame.duration - event.timestamp)
         if was_open and self._endpointer.in_speech:
             self._keep_for_model(frame)
-            sound = speech and dbfs >= self._endpointer.peak_dbfs - SOUND_DB
-            self._feed(frame, sound, voiced=speech)
+            self._feed(frame, self._endpointer.sounding, voiced=speech)
         if self._utterance is not None:
             self._judge_speech(speech)
             self._take_raw(self._utterance)
@@ -216,7 +210,6 @@ class Listener:
         self._on_speech_start(started)
         self._events.put_nowait(started)
         overlap = Overlap.begin(self._floor(), self._settings, self._live)
-        self._sound_end = start.timestamp + start.speech.duration
         self._joined = joined = self._waiting.join_latest(start.speech.sample_rate)
         if joined is not None:
             stream = joined.utterance.stream
@@ -264,7 +257,7 @@ class Listener:
         logger.debug("the recogniser gets the raw audio from %.2f s on", utterance.audio_start)
 
     def _feed(self, frame: AudioFrame, speech: bool, *, voiced: bool) -> None:
-        """Give the stream the utterance's sounds (``speech``, :data:`SOUND_DB`) only: the
+        """Give the stream the utterance's sounds (:attr:`Endpointer.sounding`) only: the
         frames of a pause wait until speech follows them, and ask for a pass over the
         speech so far at :data:`TENTATIVE_PAUSE_MS` and :data:`PAUSE_MS`. The VAD
         (``voiced``) flags the first 100-150 ms of a pause as speech; the turn ends only
@@ -274,7 +267,7 @@ class Listener:
         stream = self._utterance.stream
         if not speech:
             self._held.append(frame)
-            silence = frame.timestamp + frame.duration - self._sound_end
+            silence = frame.timestamp + frame.duration - self._endpointer.last_sound_end
             for pause_ms in (TENTATIVE_PAUSE_MS, PAUSE_MS):
                 if silence - frame.duration < pause_ms / 1000 <= silence + 1e-9:
                     stream.settle(tentative=pause_ms < PAUSE_MS)
@@ -285,7 +278,6 @@ class Listener:
             stream.push(held)
         self._held.clear()
         stream.push(frame)
-        self._sound_end = frame.timestamp + frame.duration
         if self._turn_end is not None:
             self._turn_end.speech()
 
