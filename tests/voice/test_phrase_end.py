@@ -19,6 +19,8 @@ from voicegate.voice.phrase_end import sounds_unfinished
         "Could you remind me to?",  # a question mark on a half question
         "Please send the report to",
         "So I was thinking, ",
+        "The time will be...",  # Whisper's ellipsis: the speaker trailed off
+        "At the sound of the tone…",
     ],
 )
 def test_words_that_stop_mid_phrase(text: str) -> None:

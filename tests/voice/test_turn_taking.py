@@ -217,6 +217,40 @@ async def test_speech_without_words_ends_at_end_of_speech_ms_whatever_the_model_
     turn_end.close()
 
 
+async def test_a_pause_the_model_is_unsure_of_ends_the_turn_after_end_of_speech_ms() -> None:
+    """Completion between turn_threshold and turn_sure_threshold (a reader's phrase break,
+    "At the sound of the tone," at 0.70) ends the turn only where the fixed timer would."""
+    model = ScriptedEndOfTurn([0.7, 0.95])
+    ended = asyncio.Event()
+    turn_end = SemanticTurnEnd(model, SEMANTIC, ended.set)
+    turn_end.speech()
+    turn_end.hear(speech(1000))
+    turn_end.transcript("at the sound of the tone.")
+    turn_end.quiet(0.1)
+    await asyncio.sleep(0.01)  # the model answered: complete, but not sure
+    turn_end.quiet(0.24)
+    assert model.asked == 1
+    assert not ended.is_set()
+    turn_end.speech()  # "the time will be exactly"
+    turn_end.transcript("At the sound of the tone, the time will be exactly.")
+    turn_end.quiet(0.1)
+    await asyncio.sleep(0.01)  # sure: the turn ends without waiting for 300 ms
+    assert ended.is_set()
+    turn_end.close()
+    unsure = asyncio.Event()
+    turn_end = SemanticTurnEnd(ScriptedEndOfTurn(otherwise=0.7), SEMANTIC, unsure.set)
+    turn_end.speech()
+    turn_end.hear(speech(1000))
+    turn_end.transcript("Call forward unconditional.")
+    turn_end.quiet(0.1)
+    await asyncio.sleep(0.01)
+    turn_end.quiet(0.28)
+    assert not unsure.is_set()
+    turn_end.quiet(0.3)  # end_of_speech_ms
+    assert unsure.is_set()
+    turn_end.close()
+
+
 async def test_a_pause_the_vad_still_calls_speech_does_not_end_the_turn_until_it_agrees() -> None:
     """A stop consonant's closure inside the last word ("dial|ed") is quiet, and the VAD
     calls it speech: the model and the words are asked, but the turn ends only at a pause

@@ -193,8 +193,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "turn_threshold",
-        "semantic: completion probability that ends the turn, 0-1",
+        "semantic: completion probability that ends the turn after end_of_speech_ms, 0-1",
         session_value("turn_threshold"),
+        voice=True,
+    ),
+    Setting(
+        "turn_sure_threshold",
+        "semantic: completion probability that ends the turn at once, 0-1",
+        session_value("turn_sure_threshold"),
         voice=True,
     ),
     Setting(

@@ -62,11 +62,12 @@ verbs that take them ("log in", "signed in", "moving on"). A form of "be" is not
 
 
 def sounds_unfinished(text: str) -> bool:
-    """Whether the words stop mid-phrase: on a comma or a dash, or on one of
+    """Whether the words stop mid-phrase: on a comma, a dash or an ellipsis (Whisper's mark
+    for speech that trails off: "The time will be..."), or on one of
     :data:`UNFINISHED_ENDINGS` that is not a particle after its verb or object ("log in"),
     nor a question's preposition after a question word ("what is it for?")."""
     stripped = text.rstrip()
-    if stripped.endswith((",", "-", "—")):
+    if stripped.endswith((",", "-", "—", "...", "…")):
         return True
     spoken = words(stripped)
     if not spoken or spoken[-1] not in UNFINISHED_ENDINGS:

@@ -52,14 +52,15 @@ class VoiceSettings:
     ``end_of_speech_ms`` is the silence that ends a turn in the ``fixed`` mode. In the
     ``semantic`` mode the end-of-turn model is asked after ``turn_check_ms`` of silence,
     and again every ``turn_recheck_ms`` more; the turn ends when it puts completion at
-    ``turn_threshold`` or above and the words so far do not end mid-phrase ("for",
-    "and", "the"...), or after ``max_silence_ms`` of silence. ``interruption_speaking``
-    applies while an answer plays, ``interruption_thinking`` while it is prepared (from
-    the end of the caller's turn to its first audio); ``barge_in_ms`` is the speech
-    ``confirmed`` needs. ``echo_cancellation`` cancels the echo of the answers in the
-    caller's audio (for clients without a canceller of their own) and
-    ``noise_suppression`` suppresses steady noise; with either, WebRTC's audio processing
-    module runs on the session's microphone. ``speak_channel_types`` lists the sources
+    ``turn_sure_threshold`` or above and the words so far do not end mid-phrase ("for",
+    "and", "the"...); at ``turn_threshold`` or above, once the silence has lasted
+    ``end_of_speech_ms`` too; and after ``max_silence_ms`` of silence in any case.
+    ``interruption_speaking`` applies while an answer plays, ``interruption_thinking``
+    while it is prepared (from the end of the caller's turn to its first audio);
+    ``barge_in_ms`` is the speech ``confirmed`` needs. ``echo_cancellation`` cancels the
+    echo of the answers in the caller's audio (for clients without a canceller of their
+    own) and ``noise_suppression`` suppresses steady noise; with either, WebRTC's audio
+    processing module runs on the session's microphone. ``speak_channel_types`` lists the sources
     whose text messages a session speaks: by default the room's intelligence channels.
     ``language`` is what callers speak (a language code such as ``fr``), or ``auto``:
     the recogniser's own choice (a multilingual model detects it per utterance); a
@@ -76,6 +77,7 @@ class VoiceSettings:
     turn_check_ms: int = 100
     turn_recheck_ms: int = 300
     turn_threshold: float = 0.5
+    turn_sure_threshold: float = 0.9
     max_silence_ms: int = 1500
     preroll_ms: int = 200
     max_utterance_ms: int = 20_000
@@ -110,6 +112,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "turn_check_ms": (20, 2000),
     "turn_recheck_ms": (50, 5000),
     "turn_threshold": (0.0, 1.0),
+    "turn_sure_threshold": (0.0, 1.0),
     "max_silence_ms": (200, 10_000),
     "barge_in_ms": BARGE_IN_MS_LIMITS,
 }

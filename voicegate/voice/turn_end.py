@@ -4,8 +4,11 @@ Smart Turn hears how the caller stopped (prosody, and what the words sound like)
 transcript of the speech so far (the pass a pause starts anyway) shows whether the
 sentence stops on a word no sentence ends with ("a table for", "my name is John and":
 :mod:`voicegate.voice.phrase_end`).
-The turn ends when both say it is complete; otherwise the session keeps listening and
-asks the model again after more silence, until ``max_silence_ms`` ends the turn anyway.
+The turn ends when both say it is complete: at once where the model is sure
+(``turn_sure_threshold``), after ``end_of_speech_ms`` of silence, as the fixed timer would,
+where it is less so (a phrase break after "At the sound of the tone," came back as 0.70
+complete); otherwise the session keeps listening and asks the model again after more
+silence, until ``max_silence_ms`` ends the turn anyway.
 If the model fails or is overloaded, the words alone decide; if the words do not come
 within :data:`WORDS_WAIT_S` of the model's answer (a recogniser far behind, or stuck), the
 model alone decides: a turn never waits for a recogniser that gives nothing. Speech in
@@ -78,9 +81,9 @@ class SemanticTurnEnd:
         still calls it speech: its 100-150 ms tail after speech, or the closure of a stop
         consonant inside a word, "dial|ed") the model is asked, but the turn does not end."""
         self._silence_s = silence_s
-        was_voiced, self._voiced = self._voiced, voiced
-        if self._wordless() or (was_voiced and self._decide()):
-            return  # the model and the words may have answered during the VAD's tail
+        self._voiced = voiced
+        if self._wordless() or self._decide():
+            return  # the answers may have come during the VAD's tail or a shorter silence
         if silence_s + 1e-9 < self._next_check_s or self._check is not None:
             return
         if self._text is not None and sounds_unfinished(self._text):
@@ -135,9 +138,14 @@ class SemanticTurnEnd:
         return probability is not None and probability >= self._settings.turn_threshold
 
     def _decide(self) -> bool:
-        """End the turn if the model and the words say it is complete; whether it ended."""
+        """End the turn if the model and the words say it is complete (and the model is
+        sure, or the silence is ``end_of_speech_ms`` long); whether it ended."""
         text = self._text
         if self._voiced or text is None or not self._complete() or sounds_unfinished(text):
+            return False
+        assert self._probability is not None
+        sure = self._probability >= self._settings.turn_sure_threshold
+        if not sure and self._silence_s + 1e-9 < self._settings.end_of_speech_ms / 1000:
             return False
         logger.debug("end of turn: %.2f complete, words %r", self._probability, text)
         self._end()
