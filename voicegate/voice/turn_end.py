@@ -69,6 +69,8 @@ class SemanticTurnEnd:
 
     def speech(self) -> None:
         """The caller speaks: whatever was judged of the last pause no longer holds."""
+        if self._silence_s:
+            logger.debug("speech again after %.0f ms of quiet", self._silence_s * 1000)
         self._cancel()
         self._next_check_s = self._settings.turn_check_ms / 1000
         self._probability = None
@@ -93,6 +95,7 @@ class SemanticTurnEnd:
 
     def transcript(self, text: str) -> None:
         """The transcript of all the speech so far."""
+        logger.debug("words so far: %r", text)
         self._text = text
         if not self._wordless():
             self._decide()
