@@ -219,7 +219,8 @@ async def test_speech_without_words_ends_at_end_of_speech_ms_whatever_the_model_
 
 async def test_a_pause_the_model_is_unsure_of_ends_the_turn_after_end_of_speech_ms() -> None:
     """Completion between turn_threshold and turn_sure_threshold (a reader's phrase break,
-    "At the sound of the tone," at 0.70) ends the turn only where the fixed timer would."""
+    "At the sound of the tone," at 0.70) ends the turn only where the fixed timer would,
+    unless the speech began over an answer."""
     model = ScriptedEndOfTurn([0.7, 0.95])
     ended = asyncio.Event()
     turn_end = SemanticTurnEnd(model, SEMANTIC, ended.set)
@@ -248,6 +249,15 @@ async def test_a_pause_the_model_is_unsure_of_ends_the_turn_after_end_of_speech_
     assert not unsure.is_set()
     turn_end.quiet(0.3)  # end_of_speech_ms
     assert unsure.is_set()
+    turn_end.close()
+    over_answer = asyncio.Event()  # "Stop, I asked for something else" over an answer
+    turn_end = SemanticTurnEnd(ScriptedEndOfTurn(otherwise=0.7), SEMANTIC, over_answer.set)
+    turn_end.begin(over_answer=True)
+    turn_end.hear(speech(400))
+    turn_end.transcript("Stop.")
+    turn_end.quiet(0.1)
+    await asyncio.sleep(0.01)  # unsure, but the turn ends at once: it stops the answer
+    assert over_answer.is_set()
     turn_end.close()
 
 

@@ -226,7 +226,7 @@ class Listener:
                 stream.push(audio)
                 self._keep_for_model(audio)
         if self._turn_end is not None:
-            self._turn_end.speech()
+            self._turn_end.begin(over_answer=overlap is not None)
 
     def _push_lead_in(self, stream: STTStream, start: SpeechStart) -> None:
         """Make up for a pre-roll shorter than ``preroll_ms`` (speech that began with the

@@ -54,7 +54,8 @@ class VoiceSettings:
     and again every ``turn_recheck_ms`` more; the turn ends when it puts completion at
     ``turn_sure_threshold`` or above and the words so far do not end mid-phrase ("for",
     "and", "the"...); at ``turn_threshold`` or above, once the silence has lasted
-    ``end_of_speech_ms`` too; and after ``max_silence_ms`` of silence in any case.
+    ``end_of_speech_ms`` too (at once for speech begun over an answer); and after
+    ``max_silence_ms`` of silence in any case.
     ``interruption_speaking`` applies while an answer plays, ``interruption_thinking``
     while it is prepared (from the end of the caller's turn to its first audio);
     ``barge_in_ms`` is the speech ``confirmed`` needs. ``echo_cancellation`` cancels the

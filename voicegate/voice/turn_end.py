@@ -5,9 +5,10 @@ transcript of the speech so far (the pass a pause starts anyway) shows whether t
 sentence stops on a word no sentence ends with ("a table for", "my name is John and":
 :mod:`voicegate.voice.phrase_end`).
 The turn ends when both say it is complete: at once where the model is sure
-(``turn_sure_threshold``), after ``end_of_speech_ms`` of silence, as the fixed timer would,
-where it is less so (a phrase break after "At the sound of the tone," came back as 0.70
-complete); otherwise the session keeps listening and asks the model again after more
+(``turn_sure_threshold``) or the speech began over an answer (which it may interrupt: the
+sooner the better); otherwise after ``end_of_speech_ms`` of silence, as the fixed timer
+would (a phrase break after "At the sound of the tone," came back as 0.70 complete). Where
+they do not agree, the session keeps listening and asks the model again after more
 silence, until ``max_silence_ms`` ends the turn anyway.
 If the model fails or is overloaded, the words alone decide; if the words do not come
 within :data:`WORDS_WAIT_S` of the model's answer (a recogniser far behind, or stuck), the
@@ -57,6 +58,7 @@ class SemanticTurnEnd:
         self._words_late: asyncio.TimerHandle | None = None
         self._silence_s = 0.0
         self._voiced = False  # the VAD still calls the quiet speech
+        self._over_answer = False  # the utterance began over an answer
         self._recent: deque[AudioFrame] = deque()  # the utterance's end the model hears
         self._recent_s = 0.0
 
@@ -66,6 +68,12 @@ class SemanticTurnEnd:
         self._recent_s += audio.duration
         while self._recent_s - self._recent[0].duration >= self._model.window_s:
             self._recent_s -= self._recent.popleft().duration
+
+    def begin(self, *, over_answer: bool) -> None:
+        """A new utterance begins with speech; ``over_answer``: while an answer is prepared
+        or played, where an unsure complete ends the turn at once."""
+        self._over_answer = over_answer
+        self.speech()
 
     def speech(self) -> None:
         """The caller speaks: whatever was judged of the last pause no longer holds."""
@@ -142,12 +150,13 @@ class SemanticTurnEnd:
 
     def _decide(self) -> bool:
         """End the turn if the model and the words say it is complete (and the model is
-        sure, or the silence is ``end_of_speech_ms`` long); whether it ended."""
+        sure, the speech is over an answer or the silence is ``end_of_speech_ms`` long);
+        whether it ended."""
         text = self._text
         if self._voiced or text is None or not self._complete() or sounds_unfinished(text):
             return False
         assert self._probability is not None
-        sure = self._probability >= self._settings.turn_sure_threshold
+        sure = self._probability >= self._settings.turn_sure_threshold or self._over_answer
         if not sure and self._silence_s + 1e-9 < self._settings.end_of_speech_ms / 1000:
             return False
         logger.debug("end of turn: %.2f complete, words %r", self._probability, text)
