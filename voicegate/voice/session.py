@@ -61,8 +61,9 @@ class VoiceSettings:
     ``barge_in_ms`` is the speech ``confirmed`` needs. ``echo_cancellation`` cancels the
     echo of the answers in the caller's audio (for clients without a canceller of their
     own) and ``noise_suppression`` suppresses steady noise; with either, WebRTC's audio
-    processing module runs on the session's microphone. ``speak_channel_types`` lists the sources
-    whose text messages a session speaks: by default the room's intelligence channels.
+    processing module runs on the session's microphone. ``speak_channel_types`` lists the
+    sources whose text messages a session speaks: by default the room's intelligence
+    channels.
     ``language`` is what callers speak (a language code such as ``fr``), or ``auto``:
     the recogniser's own choice (a multilingual model detects it per utterance); a
     client may choose its own in ``hello``. A session in which neither the caller nor an
