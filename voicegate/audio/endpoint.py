@@ -81,7 +81,6 @@ class Endpointer:
         self._start = 0.0
         self._last_speech_end = 0.0
         self._last_sound_end = 0.0
-        self._sounding = False
         self._peak_dbfs = SILENCE_DBFS
 
     @property
@@ -102,7 +101,9 @@ class Endpointer:
     @property
     def sounding(self) -> bool:
         """Whether the last frame pushed into the open utterance was a sound."""
-        return self._sounding
+        return bool(self._utterance) and (
+            self._last_sound_end >= self._end_of(self._utterance[-1]) - 1e-9
+        )
 
     @property
     def peak_dbfs(self) -> float:
@@ -157,7 +158,6 @@ class Endpointer:
         self._utterance = ([preroll] if preroll.num_samples else []) + self._run
         self._peak_dbfs = max(frame.dbfs() for frame in self._run)
         self._last_speech_end = self._last_sound_end = self._end_of(self._run[-1])
-        self._sounding = True
         self._history.clear()
         speech = _join(self._run)
         self._run = []
@@ -176,14 +176,12 @@ class Endpointer:
 
     def _continue(self, frame: AudioFrame, is_speech: bool, level: float) -> list[EndpointEvent]:
         self._utterance.append(frame)
-        self._sounding = False
         if is_speech:
             self._peak_dbfs = max(self._peak_dbfs, level)
             if level >= self._peak_dbfs - self.end_trim_db:
                 self._last_speech_end = self._end_of(frame)
             if level >= self._peak_dbfs - self.sound_db:
                 self._last_sound_end = self._end_of(frame)
-                self._sounding = True
         if self._end_of(frame) - self._start + 1e-9 >= self.max_utterance_s:
             self._last_speech_end = self._end_of(frame)
             return [self._close(forced=True)]

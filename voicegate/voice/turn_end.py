@@ -55,6 +55,8 @@ class SemanticTurnEnd:
         self._next_check_s = settings.turn_check_ms / 1000
         self._probability: float | None = None
         self._text: str | None = None
+        self._has_words = False  # what the text says, read once per transcript, not per frame
+        self._unfinished = False
         self._words_late: asyncio.TimerHandle | None = None
         self._silence_s = 0.0
         self._voiced = False  # the VAD still calls the quiet speech
@@ -96,7 +98,7 @@ class SemanticTurnEnd:
             return  # the answers may have come during the VAD's tail or a shorter silence
         if silence_s + 1e-9 < self._next_check_s or self._check is not None:
             return
-        if self._text is not None and sounds_unfinished(self._text):
+        if self._text is not None and self._unfinished:
             return  # more silence will not finish the sentence: max_silence_ms decides
         self._next_check_s = silence_s + self._settings.turn_recheck_ms / 1000
         self._check = asyncio.create_task(self._ask(self._window()), name="voicegate-turn-end")
@@ -105,6 +107,8 @@ class SemanticTurnEnd:
         """The transcript of all the speech so far."""
         logger.debug("words so far: %r", text)
         self._text = text
+        self._has_words = bool(words(text))
+        self._unfinished = sounds_unfinished(text)
         if not self._wordless():
             self._decide()
 
@@ -137,7 +141,7 @@ class SemanticTurnEnd:
 
     def _wordless(self) -> bool:
         """End the turn if the speech so far has no words and the silence is long enough."""
-        if self._voiced or self._text is None or words(self._text):
+        if self._voiced or self._text is None or self._has_words:
             return False
         if self._silence_s + 1e-9 < self._settings.end_of_speech_ms / 1000:
             return False
@@ -152,14 +156,14 @@ class SemanticTurnEnd:
         """End the turn if the model and the words say it is complete (and the model is
         sure, the speech is over an answer or the silence is ``end_of_speech_ms`` long);
         whether it ended."""
-        text = self._text
-        if self._voiced or text is None or not self._complete() or sounds_unfinished(text):
+        probability = self._probability
+        if self._voiced or self._text is None or self._unfinished or not self._complete():
             return False
-        assert self._probability is not None
-        sure = self._probability >= self._settings.turn_sure_threshold or self._over_answer
+        assert probability is not None  # _complete() says so
+        sure = probability >= self._settings.turn_sure_threshold or self._over_answer
         if not sure and self._silence_s + 1e-9 < self._settings.end_of_speech_ms / 1000:
             return False
-        logger.debug("end of turn: %.2f complete, words %r", self._probability, text)
+        logger.debug("end of turn: %.2f complete, words %r", probability, self._text)
         self._end()
         return True
 
