@@ -17,17 +17,23 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
+from voicegate.cli.logs import LOG_LEVEL_ENV
 from voicegate.server.app import READY_LINE
 
+LOG_TAIL_CHARS = 20_000
+"""How much of a failed test's server log it shows."""
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ([\w.]+): ")
+"""A record's first line, with its logger's name."""
 URL_LINE = re.compile(re.escape(READY_LINE) + r"(http://127\.0\.0\.1:(\d+)/\S*)")
 
 
 @contextmanager
 def running_server(
-    *args: str, module: tuple[str, ...] = ("voicegate", "serve")
+    *args: str, module: tuple[str, ...] = ("voicegate", "serve"), debug: bool = False
 ) -> Iterator[tuple[str, int]]:
     """Start `voicegate serve` (or ``python -m`` another ``module`` that takes serve's
-    flags) and yield its printed URL and port; stop it with SIGINT.
+    flags) and yield its printed URL and port; stop it with SIGINT. If the test fails, it
+    shows the end of the server's log (with ``debug``, voicegate's debug lines).
 
     Its data folder (store and token secret) is a temporary one unless ``args`` name one.
     """
@@ -35,6 +41,8 @@ def running_server(
     # the server's log goes to a file: a pipe that nobody reads would fill and stall it
     with tempfile.TemporaryFile(mode="w+") as log, tempfile.TemporaryDirectory() as data:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "VOICEGATE_DATA_DIR": data}
+        if debug:
+            env[LOG_LEVEL_ENV] = "debug"
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
         try:
             assert process.stdout is not None
@@ -42,13 +50,30 @@ def running_server(
             if match is None:
                 log.seek(0)
                 raise AssertionError(f"voicegate serve printed no URL; its log:\n{log.read()}")
-            yield match.group(1), int(match.group(2))
+            try:
+                yield match.group(1), int(match.group(2))
+            except BaseException:
+                log.seek(0)  # pytest shows it with the failure: the server's side of it
+                print(f"voicegate serve's log:\n{_tail(log, debug)}", file=sys.stderr)
+                raise
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=30) == 0
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def _tail(log: IO[str], debug: bool) -> str:
+    """The end of a server's log; at debug, only voicegate's own lines and what follows
+    them (a traceback), not the libraries' (a line per WebSocket frame)."""
+    lines, ours = [], True
+    for line in log:
+        if record := LOG_LINE.match(line):
+            ours = not debug or record.group(1).startswith("voicegate")
+        if ours:
+            lines.append(line)
+    return "".join(lines)[-LOG_TAIL_CHARS:]
 
 
 START_TIMEOUT_S = 180.0

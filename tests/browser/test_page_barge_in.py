@@ -48,24 +48,26 @@ async def interrupting_browser(
 async def test_talking_over_the_answer_interrupts_it_from_the_page(
     interrupting_browser: Browser, tts: PiperTTS
 ) -> None:
-    with running_server("--store", "memory") as (url, _):
+    with running_server("--store", "memory", debug=True) as (url, _):
         async with new_page(interrupting_browser) as page:
             await call(page, url, "websocket")
             await wait(page, "() => window.voicegate.transcripts.length >= 2")
             state = await page_state(page)
-    assert state["bargeIns"] == 1
-    # the page shows which interruption happened (the default strategy, over the answer)
-    assert state["interruptions"] == [{"during": "speaking", "strategy": "semantic"}]
-    assert state["errors"] == []
-    first, second = state["transcripts"][:2]
-    assert word_error_rate([(REQUEST, first)]) <= 0.2, first
-    assert word_error_rate([(INTERRUPTION, second)]) <= 0.25, second
-    # the echo of the long request was cut: far less of it arrived than it lasts
-    echo_ms = 1000 * (await tts.synthesize(first)).duration
-    heard = {key: state[key] for key in ("turns", "answers", "answerAudioMs")}
-    assert 0 < state["answerAudioMs"] < echo_ms - 2000, heard
-    # the page's played marks told the server how much it played: the cut answer's heard part
-    [cut] = state["heard"]
-    assert 0 < cut["interrupted_at_ms"] <= state["answerAudioMs"], (cut, heard)
-    said, spoken = cut["text"].split(), state["answers"][0].split()
-    assert said == spoken[: len(said)], (cut, heard)
+        # (inside the server's block: a failure shows its log)
+        turns = {key: state[key] for key in ("transcripts", "turns", "interruptions", "ignored")}
+        assert state["bargeIns"] == 1, turns
+        # the page shows which interruption happened (the default strategy, over the answer)
+        assert state["interruptions"] == [{"during": "speaking", "strategy": "semantic"}]
+        assert state["errors"] == []
+        first, second = state["transcripts"][:2]
+        assert word_error_rate([(REQUEST, first)]) <= 0.2, first
+        assert word_error_rate([(INTERRUPTION, second)]) <= 0.25, second
+        # the echo of the long request was cut: far less of it arrived than it lasts
+        echo_ms = 1000 * (await tts.synthesize(first)).duration
+        heard = {key: state[key] for key in ("turns", "answers", "answerAudioMs")}
+        assert 0 < state["answerAudioMs"] < echo_ms - 2000, heard
+        # the page's played marks told the server how much it played: the cut answer's heard part
+        [cut] = state["heard"]
+        assert 0 < cut["interrupted_at_ms"] <= state["answerAudioMs"], (cut, heard)
+        said, spoken = cut["text"].split(), state["answers"][0].split()
+        assert said == spoken[: len(said)], (cut, heard)
