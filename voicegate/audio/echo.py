@@ -37,6 +37,7 @@ module of its own.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from typing import Any
 
@@ -58,6 +59,8 @@ CUT_DB = 10.0
 """A sound (louder than the comfort noise) that the canceller's output left this much
 quieter was cut."""
 _SILENT = np.zeros(BLOCK, np.int16)
+
+logger = logging.getLogger(__name__)
 
 
 class EchoCancellerUnavailableError(RoomKitError):
@@ -95,6 +98,7 @@ class EchoCanceller:
         self._carry = np.zeros(0, np.int16)
         self._render: deque[tuple[int, npt.NDArray[np.int16]]] = deque()  # (slot, block)
         self._captured = 0  # microphone blocks processed
+        self._cancelling = False  # whether the canceller's output was used last block
         self._next_slot = 0  # where the next played block goes
         self._to_rate = MonoConverter(SAMPLE_RATE)
 
@@ -141,6 +145,8 @@ class EchoCanceller:
                 self.echo_path.picked_up(loud)
                 self.echo_match.picked_up(block)
                 raw, cancelling = block, self._echo_line()
+                if cancelling is not self._cancelling:
+                    self._log_change(cancelling)
                 if cancelling:
                     block = cancelled if level_db(cancelled) >= COMFORT_NOISE_DBFS else _SILENT
                 cut = loud >= COMFORT_NOISE_DBFS and level_db(block) <= loud - CUT_DB
@@ -156,6 +162,19 @@ class EchoCanceller:
         call), or what it picks up now is the echo or cannot be told yet."""
         match = self.echo_match
         return self.echo_path.heard or match.found or match.verdict is not False
+
+    def _log_change(self, cancelling: bool) -> None:
+        self._cancelling = cancelling
+        match = self.echo_match
+        logger.debug(
+            "at %.2f s the canceller's output is %s (echo path heard %s, echo found %s, "
+            "echo now %s)",
+            self._captured * BLOCK / SAMPLE_RATE,
+            "used" if cancelling else "no longer used",
+            self.echo_path.heard,
+            match.found,
+            match.verdict,
+        )
 
     def _render_until(self, canceller: Any, slot: int) -> None:
         """Hand AEC3 the played blocks due by the microphone block ``slot``."""

@@ -378,6 +378,7 @@ class Listener:
             return UtteranceLost()
         item.timings.transcribed = time.monotonic()
         if not transcript.text.strip():
+            logger.debug("the utterance of %.2f s had no words", transcript.audio_duration)
             return None
         if utterance.overlap is not None:
             spoken_ms = transcript.audio_duration * 1000.0
