@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from voicegate.bench.load import CallerLog, flood, rss_mib, talk
-from voicegate.bench.server import GatewayProcess
-from voicegate.bench.speech import SENTENCES, make_clips
+from voicegate.bench.server import GatewayAddress, GatewayProcess
+from voicegate.bench.speech import SENTENCES, SpeechClip, make_clips
 from voicegate.tts.piper import PiperTTS
 
 pytestmark = pytest.mark.models
@@ -25,14 +25,15 @@ LONG_WITH_PUNCTUATION = LONG_WITHOUT_PUNCTUATION.replace(" and then", ". And the
 )
 """The same speech in short sentences, as a long turn of a normal caller."""
 FLOOD_S = 45.0
-WARM_UP_FLOOD_S = 15.0
-"""A shorter flood first, so that what the models' allocators keep for such input (which on
-this machine varied by 100 MiB with the order the sessions' windows came in) is in ``before``."""
+"""The flood measured, after a warm-up flood as long: what glibc's malloc arenas keep (one
+per inference thread that found the heap busy, each grown to the longest windows it has
+seen) grew the server by 140-210 MiB in the first 45 s after a 15 s warm-up flood, and by
+-86 to +131 MiB (11 floods, 3 runs, with a CPU-bound process beside it) in each 45 s after
+that; it levelled off at about 950 MiB after 200 s of floods."""
 BYSTANDER_WAIT_S = 180.0
 ALLOWED_GROWTH_MIB = 200.0
-"""What a model may still allocate on top of what the warm-up took: healthy runs added 99 and
-120 MiB (allocator caches sized by the longest windows) after a warm-up without a flood.
-Before long text was cut, the same flood added 470-670 MiB that was never returned."""
+"""What the measured flood may still add. Before long text was cut, one such flood added
+470-670 MiB that was never returned."""
 KEPT_SAMPLES = 10
 """RSS readings, a second apart, whose lowest is the memory the server kept: a reading
 taken while a model works holds its passing buffers (tens of MiB in a soak)."""
@@ -44,6 +45,12 @@ async def _kept_mib(pid: int) -> float:
         readings.append(rss_mib(pid))
         await asyncio.sleep(1.0)
     return min(readings)
+
+
+async def _flood(address: GatewayAddress, clip: SpeechClip) -> None:
+    """Three clients send ``clip`` 10x faster than real time for :data:`FLOOD_S`."""
+    until = time.monotonic() + FLOOD_S
+    await asyncio.gather(*(flood(address, clip, until, 10.0) for _ in range(3)))
 
 
 async def test_a_flood_of_long_speech_does_not_grow_the_server(
@@ -62,12 +69,9 @@ async def test_a_flood_of_long_speech_does_not_grow_the_server(
             talk(address, clips[2:], until, warm_up[1]),
         )
         assert all(turn.event_ids for log in warm_up for turn in log.turns)
-        until = time.monotonic() + WARM_UP_FLOOD_S
-        await asyncio.gather(*(flood(address, unpunctuated, until, 10.0) for _ in range(3)))
+        await _flood(address, unpunctuated)  # a warm-up flood
         before = await _kept_mib(server.pid)
-
-        until = time.monotonic() + FLOOD_S
-        await asyncio.gather(*(flood(address, unpunctuated, until, 10.0) for _ in range(3)))
+        await _flood(address, unpunctuated)
         after = await _kept_mib(server.pid)
 
         bystander = CallerLog()  # the server still serves a normal caller, once it has
