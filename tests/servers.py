@@ -23,7 +23,8 @@ from voicegate.server.app import READY_LINE
 LOG_TAIL_CHARS = 20_000
 """How much of a failed test's server log it shows."""
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ([\w.]+): ")
-"""A record's first line, with its logger's name."""
+"""A record's first line as :data:`~voicegate.cli.logs.LOG_FORMAT` writes it, with its
+logger's name."""
 URL_LINE = re.compile(re.escape(READY_LINE) + r"(http://127\.0\.0\.1:(\d+)/\S*)")
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 
 import pytest
 
+from tests.servers import LOG_LINE
 from voicegate.cli import build_parser
+from voicegate.cli.logs import LOG_FORMAT
 
 # what a call logs: aioice's ICE checks, uvicorn's connection lines, and voicegate's call line
 _LOG_SOME = """
@@ -70,3 +73,11 @@ def test_an_unknown_level_is_refused_with_the_choices(
         "voicegate: error: argument --log-level: 'loud' (from the flag or VOICEGATE_LOG_LEVEL) "
         "is not one of debug, info, warning, error"
     )
+
+
+def test_the_tests_read_the_logger_name_from_a_log_line() -> None:
+    record = logging.LogRecord("voicegate.voice.listener", logging.DEBUG, "", 0, "a: b", (), None)
+    line = logging.Formatter(LOG_FORMAT).format(record)
+    match = LOG_LINE.match(line)
+    assert match is not None, line
+    assert match.group(1) == "voicegate.voice.listener"

@@ -146,7 +146,8 @@ class EchoCanceller:
                 self.echo_match.picked_up(block)
                 raw, cancelling = block, self._echo_line()
                 if cancelling is not self._cancelling:
-                    self._log_change(cancelling)
+                    self._cancelling = cancelling
+                    self._log_use()
                 if cancelling:
                     block = cancelled if level_db(cancelled) >= COMFORT_NOISE_DBFS else _SILENT
                 cut = loud >= COMFORT_NOISE_DBFS and level_db(block) <= loud - CUT_DB
@@ -163,14 +164,14 @@ class EchoCanceller:
         match = self.echo_match
         return self.echo_path.heard or match.found or match.verdict is not False
 
-    def _log_change(self, cancelling: bool) -> None:
-        self._cancelling = cancelling
+    def _log_use(self) -> None:
+        """Log that the canceller's output is now used, or no longer, and why."""
         match = self.echo_match
         logger.debug(
             "at %.2f s the canceller's output is %s (echo path heard %s, echo found %s, "
             "echo now %s)",
             self._captured * BLOCK / SAMPLE_RATE,
-            "used" if cancelling else "no longer used",
+            "used" if self._cancelling else "no longer used",
             self.echo_path.heard,
             match.found,
             match.verdict,

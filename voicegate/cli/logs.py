@@ -13,6 +13,8 @@ import os
 LOG_LEVEL_ENV = "VOICEGATE_LOG_LEVEL"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_LOG_LEVEL = "info"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+"""One line per record: when, how grave, which logger, what."""
 _CHATTY_LIBRARIES = (
     "aioice",
     "aiortc",
@@ -44,7 +46,7 @@ def configure_logging(level: str) -> None:
     """One line per record on stderr; libraries at warning unless ``level`` is debug."""
     logging.basicConfig(
         level=logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
         force=True,
     )
     chosen = getattr(logging, level.upper())

@@ -24,6 +24,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,6 +38,20 @@ logger = logging.getLogger(__name__)
 
 WORDS_WAIT_S = 1.0
 """How long a complete answer of the model waits for the transcript of the speech so far."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """A transcript of the speech so far, read once when it comes (not on every quiet
+    frame): whether it has words, and whether it stops mid-phrase."""
+
+    text: str
+    has_words: bool
+    unfinished: bool
+
+    @classmethod
+    def of(cls, text: str) -> _Words:
+        return cls(text, bool(words(text)), sounds_unfinished(text))
 
 
 class SemanticTurnEnd:
@@ -54,9 +69,7 @@ class SemanticTurnEnd:
         self._check: asyncio.Task[None] | None = None
         self._next_check_s = settings.turn_check_ms / 1000
         self._probability: float | None = None
-        self._text: str | None = None
-        self._has_words = False  # what the text says, read once per transcript, not per frame
-        self._unfinished = False
+        self._words: _Words | None = None
         self._words_late: asyncio.TimerHandle | None = None
         self._silence_s = 0.0
         self._voiced = False  # the VAD still calls the quiet speech
@@ -84,7 +97,7 @@ class SemanticTurnEnd:
         self._cancel()
         self._next_check_s = self._settings.turn_check_ms / 1000
         self._probability = None
-        self._text = None
+        self._words = None
         self._silence_s = 0.0
         self._voiced = False
 
@@ -98,7 +111,7 @@ class SemanticTurnEnd:
             return  # the answers may have come during the VAD's tail or a shorter silence
         if silence_s + 1e-9 < self._next_check_s or self._check is not None:
             return
-        if self._text is not None and self._unfinished:
+        if self._words is not None and self._words.unfinished:
             return  # more silence will not finish the sentence: max_silence_ms decides
         self._next_check_s = silence_s + self._settings.turn_recheck_ms / 1000
         self._check = asyncio.create_task(self._ask(self._window()), name="voicegate-turn-end")
@@ -106,9 +119,7 @@ class SemanticTurnEnd:
     def transcript(self, text: str) -> None:
         """The transcript of all the speech so far."""
         logger.debug("words so far: %r", text)
-        self._text = text
-        self._has_words = bool(words(text))
-        self._unfinished = sounds_unfinished(text)
+        self._words = _Words.of(text)
         if not self._wordless():
             self._decide()
 
@@ -135,13 +146,13 @@ class SemanticTurnEnd:
         self._check = None
         logger.debug("end-of-turn model: %.2f complete", self._probability)
         self._decide()
-        if self._text is None and self._complete() and self._words_late is None:
+        if self._words is None and self._complete() and self._words_late is None:
             loop = asyncio.get_running_loop()
             self._words_late = loop.call_later(WORDS_WAIT_S, self._without_words)
 
     def _wordless(self) -> bool:
         """End the turn if the speech so far has no words and the silence is long enough."""
-        if self._voiced or self._text is None or self._has_words:
+        if self._voiced or self._words is None or self._words.has_words:
             return False
         if self._silence_s + 1e-9 < self._settings.end_of_speech_ms / 1000:
             return False
@@ -156,21 +167,21 @@ class SemanticTurnEnd:
         """End the turn if the model and the words say it is complete (and the model is
         sure, the speech is over an answer or the silence is ``end_of_speech_ms`` long);
         whether it ended."""
-        probability = self._probability
-        if self._voiced or self._text is None or self._unfinished or not self._complete():
+        probability, heard = self._probability, self._words
+        if self._voiced or heard is None or heard.unfinished or not self._complete():
             return False
         assert probability is not None  # _complete() says so
         sure = probability >= self._settings.turn_sure_threshold or self._over_answer
         if not sure and self._silence_s + 1e-9 < self._settings.end_of_speech_ms / 1000:
             return False
-        logger.debug("end of turn: %.2f complete, words %r", probability, self._text)
+        logger.debug("end of turn: %.2f complete, words %r", probability, heard.text)
         self._end()
         return True
 
     def _without_words(self) -> None:
         """The words did not come in time: the model's answer stands alone."""
         self._words_late = None
-        if self._text is None and self._complete():
+        if self._words is None and self._complete():
             logger.info(
                 "no transcript %.1f s after the end-of-turn model: it decides", WORDS_WAIT_S
             )
