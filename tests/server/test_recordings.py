@@ -38,6 +38,8 @@ from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
+LEAD_MS = 500
+"""How far ahead of real time the caller's audio is sent (see :func:`stream_realtime`)."""
 
 
 def _fetch(url: str, token: str | None) -> tuple[int, bytes]:
@@ -66,7 +68,9 @@ async def test_a_recorded_call_is_a_stereo_file_a_room_event_and_served_to_its_r
             ready = json.loads(await ws.recv())
             assert ready["recording"] is True
             received = Received()
-            sender = asyncio.create_task(stream_realtime(ws, frames))
+            # ahead of real time, so that this process held up by a loaded machine does not
+            # make the server feed silence into the sentence (a muted microphone's gap)
+            sender = asyncio.create_task(stream_realtime(ws, frames, lead_ms=LEAD_MS))
             await asyncio.wait_for(receive_into(ws, received, "tts_end"), 60)
             await sender
             await ws.send(json.dumps({"type": "bye"}))
@@ -151,7 +155,7 @@ async def test_a_killed_server_leaves_a_playable_recording_posted_at_the_next_st
             await ws.send(json.dumps({"type": "hello", "sample_rate": 16000, "record": True}))
             ready = json.loads(await ws.recv())
             assert ready["recording"] is True
-            sender = asyncio.create_task(stream_realtime(ws, frames))
+            sender = asyncio.create_task(stream_realtime(ws, frames, lead_ms=LEAD_MS))
             await asyncio.wait_for(receive_into(ws, Received(), "final_transcript"), 60)
             await sender  # the sentence and 2 s of silence, in real time
             await _until_transcript_saved(recordings)

@@ -23,6 +23,7 @@ from voicegate.voice.recording import (
 from voicegate.voice.session import VoiceSession
 
 RATE = 16000
+WAV_HEADER = 44  # bytes before the samples of a WAV file
 
 
 def _tone(seconds: float, rate: int = RATE, level: int = 8000) -> AudioFrame:
@@ -51,6 +52,17 @@ def _loud(channel: np.ndarray) -> tuple[float, float]:
     """First and last loud sample, in seconds."""
     loud = np.flatnonzero(np.abs(channel.astype(np.int32)) > 1000)
     return loud[0] / RATE, (loud[-1] + 1) / RATE
+
+
+async def _until_written(path: Path, samples: int) -> None:
+    """Wait until the writer thread has put ``samples`` per channel into the WAV file."""
+    async with asyncio.timeout(10):
+        while await asyncio.to_thread(_size, path) < WAV_HEADER + samples * 4:  # noqa: ASYNC110 - a file, nothing signals it
+            await asyncio.sleep(0.01)
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
 
 
 async def test_each_side_lands_where_it_was_heard_and_a_cut_drops_the_unheard_rest(
@@ -109,6 +121,25 @@ async def test_late_caller_audio_after_fed_silence_is_kept_and_the_channel_retur
     assert _loud(left[: round(0.4 * RATE)])[1] == pytest.approx(0.4, abs=0.001)
     assert not np.any(left[round(0.4 * RATE) : round(0.7 * RATE)])  # after the fed silence
     assert _loud(left[round(0.7 * RATE) :])[0] == pytest.approx(0.0, abs=0.001)
+
+
+async def test_an_answer_to_late_caller_audio_lands_whole_after_it(tmp_path: Path) -> None:
+    clock = FakeClock()
+    recorder = CallRecorder(RecordingOptions(tmp_path), _session(), None, clock)
+    _caller(recorder, clock, _tone(0.4))
+    _caller(recorder, clock, _tone(0.3, level=0))  # the inbound path fed silence: audio late
+    late = _tone(0.3)
+    for start in range(0, late.num_samples, 320):  # the late audio: 0.3 s ahead of the clock
+        recorder.caller(AudioFrame(late.samples[start : start + 320], RATE))
+    await _until_written(tmp_path / recorder.info.file, RATE)  # the caller's channel, so far
+    recorder.answer(_tone(1.0))  # answered at once, on the clock at 0.7 s
+    _caller(recorder, clock, _tone(1.5, level=0))
+    info = await recorder.finish()
+
+    stereo = _read(tmp_path / info.file)
+    start, end = _loud(stereo[:, 1])
+    assert start == pytest.approx(1.0, abs=0.001)  # after the caller's words, not beside them
+    assert end - start == pytest.approx(1.0, abs=0.001)  # none of it lost
 
 
 async def test_retention_deletes_old_recordings_only(tmp_path: Path) -> None:

@@ -1,15 +1,18 @@
 """Call recording: both directions of a session in one time-aligned stereo file.
 
 The caller is the left channel, the answers the right one, silence where nobody spoke.
-:class:`CallRecorder` runs on the event loop and only queues: the caller's 16 kHz frames
-as the inbound path hands them over (the session's clock), the answer audio at the moment
-it is queued for the client (after the previous answer's end, if that is later), and the
-cut of a barge-in, which drops the answer audio not yet heard. A writer thread lays the
-two channels side by side and appends them to the file while the call runs, flushing
-every ``WRITE_INTERVAL_S`` (see ``voicegate.audio.recording_file``), so a server killed mid-call
-leaves a playable file. Next to the file, ``<id>.json`` describes the recording, its transcript
-so far included; the writer holds a lock on the file while the call runs
-(:func:`recording_in_progress`), so a description whose file is unlocked and whose
+:class:`CallRecorder` runs on the event loop and only queues: the caller's 16 kHz frames as
+the inbound path hands them over (the session's clock), the answer audio at the moment it is
+queued for the client (after the previous answer's end, if that is later), and the cut of a
+barge-in, which drops the answer audio not yet heard. A moment is a place on the call's
+clock, or on the caller's channel where that runs ahead of the clock (late audio came after
+the inbound path had fed silence in its place): an answer always lands after the caller's
+words that it answers, and none of it is lost beside audio already written. A writer thread
+lays the two channels side by side and appends them to the file while the call runs,
+flushing every ``WRITE_INTERVAL_S`` (see ``voicegate.audio.recording_file``), so a server
+killed mid-call leaves a playable file. Next to the file, ``<id>.json`` describes the
+recording, its transcript so far included; the writer holds a lock on the file while the
+call runs (:func:`recording_in_progress`), so a description whose file is unlocked and whose
 ``event_id`` is unset belongs to a call cut off by a crash
 (``voicegate.server.recording_recovery`` posts it at the next start).
 
@@ -148,16 +151,14 @@ class _Timeline:
         self.left_pending += len(samples)
 
     def answer(self, at: int, samples: np.ndarray) -> None:
-        start = at - self.committed
-        if start < 0:  # already written beside the caller: too late for those samples
-            samples, start = samples[-start:], 0
+        start = at - self.committed  # never negative: ``at`` is past the caller's channel
         end = start + len(samples)
         if end > len(self.right):
             self.right = np.concatenate([self.right, np.zeros(end - len(self.right), np.int16)])
         self.right[start:end] = samples
 
     def cut(self, at: int) -> None:
-        self.right = self.right[: max(at - self.committed, 0)]
+        self.right = self.right[: at - self.committed]  # ``at`` is past the caller's channel
 
     def commit(self, until: int | None = None) -> None:
         """Write the left channel so far (padded with silence up to ``until``) beside the right."""
@@ -241,13 +242,13 @@ class CallRecorder:
         if self._ended:
             return
         samples = resample(frame, RECORDING_RATE).samples.reshape(-1)
-        at = max(self._now(), self._answer_end)
+        at = max(self._position(), self._answer_end)
         self._answer_end = at + len(samples)
         self._queue.put(("answer", at, samples))
 
     def cut(self) -> None:
         """The answer stopped now (barge-in): what was queued beyond is never heard."""
-        now = self._now()
+        now = self._position()
         self._answer_end = now
         self._queue.put(("cut", now, None))
 
@@ -263,7 +264,7 @@ class CallRecorder:
         """The call ended now: the recording is this long (at least); nothing more is taken."""
         if not self._ended:
             self._ended = True
-            self._queue.put(("end", self._now(), None))
+            self._queue.put(("end", self._position(), None))
 
     async def finish(self) -> RecordingInfo:
         """End the recording (if :meth:`end` has not) and describe it (``<id>.json`` updated)."""
@@ -281,6 +282,11 @@ class CallRecorder:
 
     def _now(self) -> int:
         return round((self._clock() - self._started) * RECORDING_RATE)
+
+    def _position(self) -> int:
+        """Where the call is now in the recording: the clock, or the caller's channel if it
+        runs ahead."""
+        return max(self._now(), self._caller_end)
 
     def _write(self) -> None:
         """The writer thread: opens and locks the file, then writes what is queued until the
