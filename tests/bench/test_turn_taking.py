@@ -56,6 +56,32 @@ def test_a_one_second_pause_mid_sentence_ends_the_turn_only_on_the_fixed_timer(
     assert kept.figures == {"cut": False, "turns": 1}, item.text
 
 
+def test_a_whole_sentence_the_model_finds_unfinished_ends_after_words_end_ms(
+    story_url: str,
+) -> None:
+    """espeak-ng's "Book a table for four people at seven.", on which Smart Turn says
+    0.02-0.06, then 1.5 s of silence and more words: with ``words_end_ms`` the words end the
+    turn in the pause (two turns); without, only ``max_silence_ms`` would (here 10 s: one
+    turn)."""
+    [voice] = voices_of(("espeak-us",))
+    item = Hesitation(
+        voice.label,
+        "Book a table for four people at seven. ... And then dessert.",
+        speak(voice, "Book a table for four people at seven."),
+        speak(voice, "And then dessert."),
+    )
+    patient = {"end_of_turn": "semantic", "max_silence_ms": 10_000}
+    words = Mode("words end", {**patient, "words_end_ms": 700})
+    model_only = Mode("model only", {**patient, "words_end_ms": 0})
+
+    ended = asyncio.run(hesitation(story_url, words, item, 1500))
+    kept = asyncio.run(hesitation(story_url, model_only, item, 1500))
+
+    assert (ended.error, kept.error) == (None, None)
+    assert ended.figures["cut"] is True
+    assert kept.figures == {"cut": False, "turns": 1}
+
+
 def test_an_acknowledgement_interrupts_only_without_the_semantic_strategy(
     story_url: str, request_speech: Samples
 ) -> None:

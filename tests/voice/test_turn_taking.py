@@ -177,6 +177,21 @@ async def test_long_speech_whose_words_may_still_be_an_acknowledgement_interrupt
     assert (barge_in.speech_ms or 0) >= 1000
 
 
+async def _judged(
+    settings: VoiceSettings, completion: float, heard: str
+) -> tuple[SemanticTurnEnd, asyncio.Event]:
+    """A semantic end of turn 100 ms into the pause after 1.5 s of speech transcribed as
+    ``heard``, once the model has answered ``completion``; and the event its end sets."""
+    ended = asyncio.Event()
+    turn_end = SemanticTurnEnd(ScriptedEndOfTurn(otherwise=completion), settings, ended.set)
+    turn_end.speech()
+    turn_end.hear(speech(1500))
+    turn_end.transcript(heard)
+    turn_end.quiet(0.1)
+    await asyncio.sleep(0.01)  # the model answered
+    return turn_end, ended
+
+
 async def test_a_complete_pause_ends_the_turn_when_the_recogniser_gives_no_words() -> None:
     """A recogniser far behind (or stuck) gives no transcript of the pause: the model's
     answer decides alone once WORDS_WAIT_S has passed, instead of max_silence_ms or never."""
@@ -238,13 +253,7 @@ async def test_a_pause_the_model_is_unsure_of_ends_the_turn_after_end_of_speech_
     await asyncio.sleep(0.01)  # sure: the turn ends without waiting for 300 ms
     assert ended.is_set()
     turn_end.close()
-    unsure = asyncio.Event()
-    turn_end = SemanticTurnEnd(ScriptedEndOfTurn(otherwise=0.7), SEMANTIC, unsure.set)
-    turn_end.speech()
-    turn_end.hear(speech(1000))
-    turn_end.transcript("Call forward unconditional.")
-    turn_end.quiet(0.1)
-    await asyncio.sleep(0.01)
+    turn_end, unsure = await _judged(SEMANTIC, 0.7, "Call forward unconditional.")
     turn_end.quiet(0.28)
     assert not unsure.is_set()
     turn_end.quiet(0.3)  # end_of_speech_ms
@@ -284,4 +293,36 @@ async def test_a_pause_the_vad_still_calls_speech_does_not_end_the_turn_until_it
     assert not ended.is_set()
     turn_end.quiet(0.12)  # the VAD's tail is over: the answers given in it end the turn
     assert ended.is_set()
+    turn_end.close()
+
+
+@pytest.mark.parametrize(
+    ("heard", "ends"),
+    [
+        ("Book a table for four people at seven.", True),
+        ("Is it open on Sundays?", True),
+        ("Book a table for.", False),  # stops mid-phrase, whatever its mark
+        ("I would like to...", False),
+        ("book a table for four people", False),  # no sentence's mark
+    ],
+)
+async def test_words_that_end_a_sentence_end_a_turn_the_model_finds_unfinished_after_words_end_ms(
+    heard: str, ends: bool
+) -> None:
+    """Smart Turn put espeak-ng's "Book a table for four people at seven." at 0.02-0.06: the
+    words end the turn after ``words_end_ms``, not ``max_silence_ms``."""
+    after_s = SEMANTIC.words_end_ms / 1000
+    turn_end, ended = await _judged(SEMANTIC, 0.05, heard)
+    turn_end.quiet(after_s - 0.02)
+    assert not ended.is_set()
+    turn_end.quiet(after_s)
+    assert ended.is_set() is ends
+    turn_end.close()
+
+
+async def test_words_end_ms_0_leaves_a_turn_the_model_finds_unfinished_to_max_silence() -> None:
+    settings = VoiceSettings(end_of_turn=EndOfTurn.SEMANTIC, words_end_ms=0)
+    turn_end, ended = await _judged(settings, 0.05, "Book a table for four people at seven.")
+    turn_end.quiet(settings.max_silence_ms / 1000 - 0.02)  # the listener ends it at max
+    assert not ended.is_set()
     turn_end.close()

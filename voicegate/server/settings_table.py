@@ -204,6 +204,12 @@ SETTINGS: tuple[Setting, ...] = (
         voice=True,
     ),
     Setting(
+        "words_end_ms",
+        "semantic: silence that ends a turn whose words end a sentence, in ms (0: never)",
+        session_value("words_end_ms"),
+        voice=True,
+    ),
+    Setting(
         "max_silence_ms",
         "semantic: silence that always ends a turn, in ms",
         session_value("max_silence_ms"),
