@@ -16,7 +16,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.stt.base import STTProvider, STTStream, Transcript
 from voicegate.stt.worker import WorkerSTT
-from voicegate.tts.base import TTSProvider, split_for_speech
+from voicegate.tts.base import TTSProvider, speech_pieces
 
 
 class ScriptedSTT(STTProvider):
@@ -182,7 +182,7 @@ class BurstSTT(WorkerSTT):
 class ToneTTS(TTSProvider):
     """Speaks ``ms_per_word`` of a sine tone per word, at once: answers of a known length.
 
-    It streams piece by piece like a real voice (:func:`split_for_speech`) and records
+    It streams piece by piece like a real voice (:func:`speech_pieces`) and records
     every piece it speaks in ``spoken``.
     """
 
@@ -199,9 +199,9 @@ class ToneTTS(TTSProvider):
         return self._tone(text)
 
     async def synthesize_stream(self, text: str) -> AsyncGenerator[AudioFrame, None]:
-        for piece in split_for_speech(text):
-            self.spoken.append(piece)
-            yield self._tone(piece)
+        for piece in speech_pieces(text):
+            self.spoken.append(piece.text)
+            yield self._tone(piece.text)
             await asyncio.sleep(0)  # as a real voice does, let the loop run between pieces
 
     async def warm_up(self) -> None:

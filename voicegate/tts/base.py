@@ -1,10 +1,19 @@
-"""Text-to-speech contract: ``TTSProvider`` and the sentence/clause splitter it streams by."""
+"""Text-to-speech contract: ``TTSProvider`` and the pieces it streams by.
+
+:func:`split_for_speech` cuts text at sentences and clauses (the pieces of a streamed
+answer's room events too); :func:`speech_pieces` also makes an answer's first piece its
+first phrase, so that the caller, who waits in silence, hears it after the synthesis of a
+few words instead of a whole sentence.
+"""
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+import numpy as np
 
 from voicegate.audio.frame import AudioFrame
 
@@ -14,6 +23,21 @@ MAX_PIECE_WORDS = 16
 MAX_PIECE_CHARS = 160
 """A piece longer than this (in words or characters) is cut between words: a voice's memory
 grows with the longest piece it ever spoke (Piper kept 650 MiB after one 120-word piece)."""
+
+PHRASE_OPENERS = frozenset([
+    "a", "an", "the", "my", "your", "our", "their", "his", "her", "its", "this", "these",
+    "those", "to", "for", "of", "at", "in", "on", "with", "from", "by", "into", "about",
+    "after", "before", "and", "or", "but", "because", "if", "when", "where", "which", "who",
+])  # fmt: skip
+"""Words that begin a phrase: an answer's first piece ends before one of them."""
+FIRST_PHRASE_WORDS = 3
+"""The fewest words on each side of the first phrase's end: a shorter first sentence is
+spoken whole."""
+PHRASE_GAP_S = 0.04
+"""The silence kept after a first phrase's last sound: its voice's own trailing silence
+(90-200 ms for Piper) and the next piece's leading one would make a pause mid-sentence."""
+PHRASE_END_FLOOR_DB = 40.0
+"""A first phrase's last sound is its last sample within this many dB of its loudest."""
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
@@ -42,6 +66,41 @@ def split_for_speech(text: str, min_clause_words: int = MIN_CLAUSE_WORDS) -> lis
             sentence_pieces.append(current)
         pieces.extend(cut for piece in sentence_pieces for cut in _bounded(piece))
     return pieces
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechPiece:
+    """A piece of an answer, synthesised on its own; ``phrase``: it ends mid-sentence, at
+    the end of the answer's first phrase, and its audio's trailing silence is trimmed
+    (:func:`trim_phrase_end`)."""
+
+    text: str
+    phrase: bool = False
+
+
+def speech_pieces(text: str, min_clause_words: int = MIN_CLAUSE_WORDS) -> list[SpeechPiece]:
+    """The pieces of :func:`split_for_speech`, the first cut before its first word of
+    :data:`PHRASE_OPENERS` that has :data:`FIRST_PHRASE_WORDS` words or more on each side
+    ("Book a table | for two people this evening.")."""
+    pieces = [SpeechPiece(piece) for piece in split_for_speech(text, min_clause_words)]
+    if not pieces:
+        return pieces
+    words = pieces[0].text.split()
+    for cut in range(FIRST_PHRASE_WORDS, len(words) - FIRST_PHRASE_WORDS + 1):
+        if words[cut].lower() in PHRASE_OPENERS:
+            head = SpeechPiece(" ".join(words[:cut]), phrase=True)
+            return [head, SpeechPiece(" ".join(words[cut:])), *pieces[1:]]
+    return pieces
+
+
+def trim_phrase_end(audio: AudioFrame) -> AudioFrame:
+    """``audio`` of a first phrase up to :data:`PHRASE_GAP_S` after its last sound."""
+    level = np.abs(audio.samples.astype(np.int32)).max(axis=1)
+    if not level.any():
+        return audio
+    floor = level.max() * 10 ** (-PHRASE_END_FLOOR_DB / 20)
+    end = int(np.flatnonzero(level > floor)[-1]) + 1 + round(PHRASE_GAP_S * audio.sample_rate)
+    return AudioFrame(audio.samples[:end], audio.sample_rate)
 
 
 def _bounded(piece: str) -> list[str]:
@@ -75,8 +134,9 @@ class TTSProvider(ABC):
 
     @abstractmethod
     def synthesize_stream(self, text: str) -> AsyncGenerator[AudioFrame, None]:
-        """One frame per sentence or clause (see :func:`split_for_speech`), each as soon
-        as it is ready; leaving the iteration stops synthesis at the next piece."""
+        """One frame per piece of :func:`speech_pieces` (a phrase's trimmed by
+        :func:`trim_phrase_end`), each as soon as it is ready; leaving the iteration stops
+        synthesis at the next piece."""
 
     async def warm_up(self) -> None:
         """Pay first-call costs now so the first real caller does not."""

@@ -13,7 +13,7 @@ import numpy as np
 from voicegate.audio.frame import AudioFrame
 from voicegate.catalog import DEFAULT_TTS_VOICE, resolve_model
 from voicegate.inference import InferenceLanes, InferenceWorker
-from voicegate.tts.base import MIN_CLAUSE_WORDS, TTSProvider, split_for_speech
+from voicegate.tts.base import MIN_CLAUSE_WORDS, TTSProvider, speech_pieces, trim_phrase_end
 
 PLAYOUT_MARGIN_S = 1.5
 """A later piece of an answer is needed this long before the audio synthesised before it
@@ -25,7 +25,7 @@ class PiperTTS(TTSProvider):
 
     ``voice`` is a manifest id or the path of a Piper ``.onnx`` file (with its ``.onnx.json``
     beside it). The voice loads on the worker thread at the first call; call
-    :meth:`warm_up` at start-up. ``min_clause_words`` tunes :func:`split_for_speech`. Pieces
+    :meth:`warm_up` at start-up. ``min_clause_words`` tunes :func:`speech_pieces`. Pieces
     wait their turn on the worker in the order their audio is needed (see
     :meth:`synthesize_stream`), at most ``max_queue`` of them (each session has one at a
     time), beyond which :class:`WorkerOverloadedError` refuses one. ``clock`` is the time
@@ -59,7 +59,8 @@ class PiperTTS(TTSProvider):
         return await self._lanes.run(self._synthesize_text, text)
 
     async def synthesize_stream(self, text: str) -> AsyncGenerator[AudioFrame, None]:
-        """One frame per sentence or clause, each yielded as soon as it is synthesised.
+        """One frame per piece of :func:`speech_pieces`, each yielded as soon as it is
+        synthesised.
 
         Each piece is a job of its own on the worker, and a consumer that pauses holds up
         no one. The first piece is needed now; a later one :data:`PLAYOUT_MARGIN_S` before
@@ -67,9 +68,11 @@ class PiperTTS(TTSProvider):
         another answer's first piece goes ahead of this answer's later pieces while they
         are not needed yet; once one is, it goes ahead of the first pieces that wait."""
         played_out: float | None = None  # when the audio yielded so far will have played
-        for piece in split_for_speech(text, self.min_clause_words):
+        for piece in speech_pieces(text, self.min_clause_words):
             needed_at = None if played_out is None else played_out - PLAYOUT_MARGIN_S
-            frame = await self._lanes.run(self._synthesize_text, piece, needed_at=needed_at)
+            frame = await self._lanes.run(self._synthesize_text, piece.text, needed_at=needed_at)
+            if piece.phrase:
+                frame = trim_phrase_end(frame)
             started = self._lanes.clock() if played_out is None else played_out
             played_out = started + frame.duration
             yield frame

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import Resampler
-from voicegate.tts.base import TTSProvider, split_for_speech
+from voicegate.tts.base import TTSProvider, speech_pieces
 from voicegate.voice.heard import Heard, words_heard
 from voicegate.voice.notices import AnswerEnded, AnswerStarted
 from voicegate.voice.recording import CallRecorder
@@ -185,7 +185,7 @@ class Speaker:
     async def _play(self, answer: Answer, pieces: AsyncGenerator[AudioFrame, None]) -> None:
         resampler: Resampler | None = None
         first = True
-        clauses = iter(split_for_speech(answer.text))  # one piece of audio each
+        clauses = iter(piece.text for piece in speech_pieces(answer.text))  # audio each
         async for chunk in pieces:
             self._spoken.append((next(clauses, ""), chunk.duration * 1000.0))
             if resampler is None and chunk.sample_rate != self._transport.output_rate:
