@@ -13,7 +13,13 @@ import numpy as np
 from voicegate.audio.frame import AudioFrame
 from voicegate.catalog import DEFAULT_TTS_VOICE, resolve_model
 from voicegate.inference import InferenceLanes, InferenceWorker
-from voicegate.tts.base import MIN_CLAUSE_WORDS, TTSProvider, speech_pieces, trim_phrase_end
+from voicegate.tts.base import (
+    MIN_CLAUSE_WORDS,
+    SpeechPiece,
+    TTSProvider,
+    speech_pieces,
+    trim_phrase_end,
+)
 
 PLAYOUT_MARGIN_S = 1.5
 """A later piece of an answer is needed this long before the audio synthesised before it
@@ -70,9 +76,7 @@ class PiperTTS(TTSProvider):
         played_out: float | None = None  # when the audio yielded so far will have played
         for piece in speech_pieces(text, self.min_clause_words):
             needed_at = None if played_out is None else played_out - PLAYOUT_MARGIN_S
-            frame = await self._lanes.run(self._synthesize_text, piece.text, needed_at=needed_at)
-            if piece.phrase:
-                frame = trim_phrase_end(frame)
+            frame = await self._lanes.run(self._synthesize_piece, piece, needed_at=needed_at)
             started = self._lanes.clock() if played_out is None else played_out
             played_out = started + frame.duration
             yield frame
@@ -106,6 +110,11 @@ class PiperTTS(TTSProvider):
         )
         self._voice = voice
         return time.perf_counter() - started
+
+    def _synthesize_piece(self, piece: SpeechPiece) -> AudioFrame:
+        """``piece``'s audio, a first phrase's trimmed (on the worker, off the event loop)."""
+        audio = self._synthesize_text(piece.text)
+        return trim_phrase_end(audio) if piece.phrase else audio
 
     def _synthesize_text(self, text: str) -> AudioFrame:
         self._load()

@@ -55,9 +55,9 @@ class _Words:
 
     @classmethod
     def of(cls, text: str) -> _Words:
-        unfinished = sounds_unfinished(text)
-        ends = text.rstrip().endswith((".", "?", "!")) and not unfinished
-        return cls(text, bool(words(text)), unfinished, ends and bool(words(text)))
+        has_words, unfinished = bool(words(text)), sounds_unfinished(text)
+        marked = text.rstrip().endswith((".", "?", "!"))
+        return cls(text, has_words, unfinished, has_words and marked and not unfinished)
 
 
 class SemanticTurnEnd:
