@@ -193,14 +193,17 @@ async def _scaled(speech_wav: Path, target: Path, gain_db: float) -> Path:
     return target
 
 
+QUIET = "Your voice reaches the page quietly"
+
+
 async def test_quiet_speech_is_reported_with_its_level(speech_wav: Path, tmp_path: Path) -> None:
     wav = await _scaled(speech_wav, tmp_path / "quiet.wav", -22)
     async with launched_chromium(wav) as browser, new_page(browser) as page:
         with running_server("--store", "memory") as (url, _):
             await call(page, url, "websocket")
-            await wait(page, "() => window.voicegate.turns.length > 0")
+            await wait(page, f"() => window.voicegate.errors.some((e) => e.startsWith('{QUIET}'))")
             state = await page_state(page)
-    warning = [e for e in state["errors"] if e.startswith("Your voice reaches the page quietly")]
+    warning = [e for e in state["errors"] if e.startswith(QUIET)]
     assert len(warning) == 1, state["errors"]
     # the sentence's loudest 20 ms are at -8.5 dBFS: 22 dB down, about -30.5
     level = int(warning[0].split("(")[1].split(" dBFS")[0])

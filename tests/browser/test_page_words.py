@@ -105,3 +105,23 @@ async def test_the_capture_clocks_map_the_servers_seconds_to_capture_times(page:
     # WebRTC: the first packet went 10 s before the count; unknown until counted
     assert mapped[4] is None
     assert mapped[5] == pytest.approx(22.5)
+
+
+async def test_an_utterance_is_too_quiet_by_its_own_chunks_only(page: Page) -> None:
+    with running_server("--store", "memory") as (url, _):
+        await page.goto(url)
+        said = await page.evaluate(
+            """async () => {
+              const { RecentLevels } = await import("./static/quiet.js");
+              const levels = new RecentLevels();
+              levels.add(9.98, 0.5);  // loud, the 20 ms before the utterance
+              for (let at = 10.0; at < 12.0; at += 0.02) levels.add(at, 0.01);  // -40 dBFS
+              levels.add(11.0, 0.03);  // its loudest 20 ms: -30.5 dBFS
+              levels.add(12.0, 0.5);  // loud, just after it
+              return [levels.quietNotice(10.0, 12.0), levels.quietNotice(9.9, 12.0),
+                      levels.quietNotice(50.0, 52.0)];
+            }"""
+        )
+    assert said[0].startswith("Your voice reaches the page quietly (-30 dBFS)")
+    assert said[1] is None  # a loud chunk within it
+    assert said[2] is None  # chunks nobody kept: nothing to say

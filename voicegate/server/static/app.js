@@ -145,7 +145,7 @@ function onMicChunk(chunk) {
   state.micLevelDb = dbfs(chunk.rms);
   if (chunk.clipped) state.clipped = true;
   if (chunk.lastLoudAt !== null && !state.muted) turns.loud(chunk.lastLoudAt);
-  recentLevels.add(chunk.rms);
+  recentLevels.add(chunk.startAt, chunk.rms);
   $("level").style.width = `${Math.max(0, Math.min(100, (state.micLevelDb + 60) * (100 / 60)))}%`;
   $("meter").classList.toggle("clipping", chunk.clipped);
   // muted, the track gives silence: the WebSocket keeps sending it, as WebRTC does
@@ -212,6 +212,15 @@ async function startCall() {
 
 // ---- protocol messages (the same JSON over the WebSocket and the WebRTC data channel) -----
 
+/** Tells the caller if the utterance a `speech_end` closed reached the page too quietly. */
+async function noticeIfQuiet(message, link) {
+  const start = message.at - message.duration;
+  const [from, to] = await Promise.all([link.captureTime(start), link.captureTime(message.at)]);
+  if (from === null || to === null) return;
+  const quiet = recentLevels.quietNotice(from, to);
+  if (quiet) notice(quiet);
+}
+
 function onMessage(message, direction = "in") {
   logEvent(direction, message);
   if (direction === "out") return;
@@ -229,10 +238,7 @@ function onMessage(message, direction = "in") {
       conversation.partialText(message.text);
       break;
     case "speech_end":
-      if (call && turns.speechEnded(message, call.link.captureTime)) {
-        const quiet = recentLevels.quietNotice(message.duration);
-        if (quiet) notice(quiet);
-      }
+      if (call && turns.speechEnded(message, call.link.captureTime)) noticeIfQuiet(message, call.link);
       break;
     case "final_transcript":
       state.transcripts.push(message.text);
