@@ -3,10 +3,13 @@ failed (see :mod:`voicegate.stt.whisper` for how these checks were chosen)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from voicegate.stt.base import TranscriptSegment
 from voicegate.stt.text import repeated_opening, repeated_run, restarted_tail, words
+
+logger = logging.getLogger(__name__)
 
 SECONDS_PER_TIMESTAMP = 0.02
 END_TOLERANCE = 0.05
@@ -35,11 +38,23 @@ def checked_segments(
     if silent and average_log_prob < LOG_PROB_THRESHOLD:
         return []
     if silent or average_log_prob < UNSURE_LOG_PROB:  # silent yet confident: Whisper's "you"
+        logger.debug(
+            "short decode unsure (log-probability %.2f, no speech %.2f) of %r: the 30 s decode",
+            average_log_prob,
+            result.no_speech_prob,
+            tokenizer.decode([token for token in tokens if token < tokenizer.timestamp_begin]),
+        )
         return None
     if ran_out:
-        return opening_copy(tokenizer, tokens, duration)
+        copy = opening_copy(tokenizer, tokens, duration)
+        if copy is None:
+            logger.debug("short decode ran out of its budget: the 30 s decode")
+        return copy
     segments, _, _ = _segments(tokenizer, tokens, duration)
-    return None if _looped(segments) else segments
+    if _looped(segments):
+        logger.debug("short decode repeats itself: the 30 s decode")
+        return None
+    return segments
 
 
 def opening_copy(
