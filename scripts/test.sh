@@ -14,4 +14,5 @@ echo "== ruff";  .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy";  .venv/bin/mypy
 echo "== pytest"
 # pytest exits 5 when it collects nothing; set -e makes that (and any failure) fatal.
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# --durations lists the 25 slowest tests, which is where the suite's time goes.
+.venv/bin/python -m pytest -q -p no:cacheprovider --durations=25 "$@"
