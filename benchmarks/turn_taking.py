@@ -1,15 +1,16 @@
 """Turn-taking evaluation: a real ``voicegate serve`` (a storyteller responder) and callers
 speaking Piper, espeak-ng and real recorded speech over the WebSocket protocol; the fixed
 300 ms timer against the semantic end of turn, each interruption strategy, echo
-cancellation off and on, the VADs in noise, side by side in one run.
+cancellation off and on, the VADs in noise, and how long words that end a sentence wait,
+side by side in one run.
 
     python benchmarks/turn_taking.py [--quick] [--scenarios hesitation,acknowledgement]
                                      [--out benchmarks/results]
 
 Writes ``turn_taking.json`` and ``turn_taking.png`` and prints the README's table.
-``--quick`` says one item per voice (a few minutes instead of about half an hour).
+``--quick`` says one item per voice (a few minutes instead of about 35 minutes).
 ``--scenarios`` runs only those (of complete, hesitation, acknowledgement, interruption,
-echo, vad), written as ``turn_taking_<scenarios>.json`` and ``.png``.
+echo, vad, words_complete, words_pauses), written as ``turn_taking_<scenarios>.json`` and ``.png``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ QUICK = Plan(
     hesitations_per_voice=1,
     real_hesitations=1,
     echo_runs=1,
+    clauses_per_voice=1,
 )
 
 

@@ -15,6 +15,7 @@ OUTCOMES = [
     Outcome("complete", "semantic", "real", "c", error="no final transcript"),
     Outcome("hesitation 400 ms", "fixed", "piper", "d", {"cut": True, "turns": 2}),
     Outcome("hesitation 1000 ms", "fixed", "piper", "d", {"cut": False, "turns": 1}),
+    Outcome("clause 600 ms", "fixed", "piper", "e", {"cut": True, "turns": 2}),
     Outcome("acknowledgement", "semantic", "piper", "uh-huh", {"barge_in": False, "turn": False}),
     Outcome("echo", "AEC on", "piper", "", {"barge_in": True, "echo_turns": 2}),
     Outcome("interruption", "immediate", "piper", "stop", {"stopped": True, "reaction_ms": 300.0}),
@@ -32,6 +33,8 @@ def test_each_scenario_group_gets_its_figures_per_mode(tmp_path: Path) -> None:
     hesitation = rows[("hesitation", "fixed")]
     assert (hesitation["cut_rate"], hesitation["cut_rate_400ms"]) == (0.5, 1.0)
     assert (hesitation["cut_rate_600ms"], hesitation["cut_rate_1000ms"]) == (None, 0.0)
+    clause = rows[("clause", "fixed")]  # its own row, beside the hesitations of the same mode
+    assert (clause["runs"], clause["cut_rate"], clause["cut_rate_600ms"]) == (1, 1.0, 1.0)
     assert rows[("acknowledgement", "semantic")]["false_barge_in_rate"] == 0.0
     assert rows[("echo", "AEC on")]["echo_turns"] == 2
     interruption = rows[("interruption", "immediate")]
@@ -41,5 +44,6 @@ def test_each_scenario_group_gets_its_figures_per_mode(tmp_path: Path) -> None:
     table = format_table(summarize(OUTCOMES)).splitlines()
     assert len(table) == 2 + len(rows)
     assert "| hesitation | fixed | 2 (0) | cut-offs 50% (400: 100%, 600: -," in table[3]
+    assert "| clause | fixed | 1 (0) | cut-offs 100% (400: -, 600: 100%," in table[4]
     plot(summarize(OUTCOMES), tmp_path / "plot.png")
     assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")

@@ -6,7 +6,8 @@ noise). Each scenario returns an :class:`Outcome` with its figures:
 
 - :func:`complete_turn`: ``end_of_turn_ms`` from the caller's last loud sample to the
   final transcript, ``first_audio_ms`` to the first answer audio, ``wer``;
-- :func:`hesitation`: ``cut`` when the pause ended the turn (two turns, not one);
+- :func:`hesitation`: ``cut`` when the pause ended the turn (two turns, not one), for an
+  unfinished sentence and for a whole one followed by more (``kind`` ``clause``);
 - :func:`acknowledgement`: ``barge_in`` when the acknowledgement interrupted the answer,
   ``turn`` when it became a turn, ``heard`` when the server heard it at all;
 - :func:`echo`: ``barge_in`` and ``echo_turns`` while only the answer's echo came back
@@ -101,9 +102,11 @@ async def complete_turn(url: str, mode: Mode, item: Utterance) -> Outcome:
     return outcome
 
 
-async def hesitation(url: str, mode: Mode, item: Hesitation, pause_ms: int) -> Outcome:
+async def hesitation(
+    url: str, mode: Mode, item: Hesitation, pause_ms: int, kind: str = "hesitation"
+) -> Outcome:
     """Say ``item`` with a ``pause_ms`` pause inside; ``cut`` if that made two turns."""
-    outcome = Outcome(f"hesitation {pause_ms} ms", mode.label, item.voice, item.text)
+    outcome = Outcome(f"{kind} {pause_ms} ms", mode.label, item.voice, item.text)
     async with mode.caller(url) as caller:
         await caller.pause(0.5)
         first = await caller.say(leveled(item.before))

@@ -13,6 +13,9 @@
   gap between words, never at the reader's phrase break (:data:`GAP_MS`), that gap
   lengthened. An item whose first half Whisper does not hear ending on the expected word
   is left out;
+- whole sentences followed by a pause and more of the same turn ("I want to cancel my
+  order. ... And the one before it."): each part spoken on its own, so the first ends as a
+  sentence does;
 - acknowledgements and real interruptions, said over an answer.
 """
 
@@ -48,6 +51,12 @@ UNFINISHED = (
     ("The meeting is at", "three o'clock."),
     ("Could you remind me to", "call my sister?"),
     ("I'm looking for a restaurant with", "a quiet terrace."),
+)
+CLAUSES = (
+    ("I want to cancel my order.", "And the one before it."),
+    ("Please call my sister.", "Tell her I will be late."),
+    ("The meeting is at three.", "In the big room upstairs."),
+    ("I need a taxi.", "To the airport, please."),
 )
 ACKNOWLEDGEMENTS = ("Uh-huh.", "Mm-hmm.", "Yeah.", "Right.", "Okay.", "Yeah, right.")
 INTERRUPTIONS = (
@@ -97,6 +106,15 @@ class Hesitation:
 def said(voices: tuple[Voice, ...], texts: tuple[str, ...]) -> list[Utterance]:
     """Every text in every voice."""
     return [Utterance(v.label, t, speak(v, t)) for v in voices for t in texts]
+
+
+def clause_pauses(voices: tuple[Voice, ...], per_voice: int = len(CLAUSES)) -> list[Hesitation]:
+    """The first ``per_voice`` of :data:`CLAUSES` in each voice: a whole sentence, then more."""
+    return [
+        Hesitation(voice.label, f"{first} ... {more}", speak(voice, first), speak(voice, more))
+        for voice in voices
+        for first, more in CLAUSES[:per_voice]
+    ]
 
 
 def real_complete(count: int, max_seconds: float = 4.0) -> list[Utterance]:

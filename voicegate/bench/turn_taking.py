@@ -10,7 +10,10 @@ Against one real ``voicegate serve`` whose responder tells a long story
   (success, reaction time);
 - echo cancellation off and on: the answer's echo at -12 dB after 80 ms (false
   barge-ins, turns made of echoed words);
-- the voice activity detectors (``webrtc``, ``silero``) on complete turns in pink noise.
+- the voice activity detectors (``webrtc``, ``silero``) on complete turns in pink noise;
+- how long words that end a sentence wait (``words_end_ms`` 700, 500, 400 and off): complete
+  turns, unfinished sentences, and whole sentences followed by a pause and more of the
+  turn (what a shorter wait costs).
 
 :func:`summarize` turns the outcomes into one row per (scenario group, mode);
 :func:`format_table` prints them as the README's Markdown table and :func:`plot` draws them.
@@ -45,6 +48,7 @@ from voicegate.bench.turn_items import (
     COMPLETE,
     INTERRUPTIONS,
     REQUEST,
+    clause_pauses,
     real_complete,
     real_hesitations,
     said,
@@ -76,6 +80,10 @@ ECHO_MODES = tuple(
         }
     ]
 )
+WORDS_END_MODES = tuple(
+    Mode(f"semantic, words end {label}", {"end_of_turn": "semantic", "words_end_ms": ms})
+    for label, ms in (("700 ms", 700), ("500 ms", 500), ("400 ms", 400), ("off", 0))
+)
 VAD_MODES = tuple(
     Mode(f"{vad}, pink noise 10 dB", {"vad": vad}, noise="pink", snr_db=10.0)
     for vad in ("webrtc", "silero")
@@ -92,13 +100,24 @@ class Plan:
     hesitations_per_voice: int = 2
     real_hesitations: int = 4
     echo_runs: int = 4
+    clauses_per_voice: int = 2
     concurrency: int = 2
 
 
 Job = Callable[[str], Awaitable[Outcome]]
 """One conversation, given the server's WebSocket URL."""
-SCENARIOS = ("complete", "hesitation", "acknowledgement", "interruption", "echo", "vad")
-"""The scenarios a run may choose, in the order they run (``vad``: the VADs in noise)."""
+SCENARIOS = (
+    "complete",
+    "hesitation",
+    "acknowledgement",
+    "interruption",
+    "echo",
+    "vad",
+    "words_complete",
+    "words_pauses",
+)
+"""The scenarios a run may choose, in the order they run (``vad``: the VADs in noise;
+``words_*``: complete turns, and hesitations and clauses, under each ``words_end_ms``)."""
 
 
 async def _gather(jobs: Sequence[Job], at_once: int, url: str) -> list[Outcome]:
@@ -128,12 +147,13 @@ async def _jobs(plan: Plan, scenarios: Sequence[str]) -> dict[str, tuple[list[Jo
         item for voice in VOICES for item in said((voice,), COMPLETE[: plan.complete_per_voice])
     ] + real_complete(plan.real_complete)
     hesitations = []
-    if "hesitation" in scenarios:
+    if {"hesitation", "words_pauses"} & set(scenarios):
         stt = create_stt(DEFAULT_STT_MODEL)
         hesitations = await synthetic_hesitations(stt, VOICES, plan.hesitations_per_voice)
         hesitations += await real_hesitations(stt, plan.real_hesitations)
     acknowledgements = said(VOICES[:1], ACKNOWLEDGEMENTS) + said(VOICES[3:4], ACKNOWLEDGEMENTS)
     interruptions = said(VOICES[:1], INTERRUPTIONS) + said(VOICES[3:4], INTERRUPTIONS)
+    clauses = clause_pauses(VOICES, plan.clauses_per_voice) if "words_pauses" in scenarios else []
     request = speak(VOICES[0], REQUEST)
     every: dict[str, tuple[list[Job], int]] = {
         "complete": (
@@ -174,6 +194,20 @@ async def _jobs(plan: Plan, scenarios: Sequence[str]) -> dict[str, tuple[list[Jo
             plan.concurrency,
         ),
         "vad": ([partial(complete_turn, mode=m, item=i) for m in VAD_MODES for i in complete], 1),
+        "words_complete": (
+            [partial(complete_turn, mode=m, item=i) for m in WORDS_END_MODES for i in complete],
+            1,
+        ),
+        "words_pauses": (
+            [
+                partial(hesitation, mode=m, item=i, pause_ms=p, kind=kind)
+                for kind, items in (("hesitation", hesitations), ("clause", clauses))
+                for m in WORDS_END_MODES
+                for p in PAUSES_MS
+                for i in items
+            ],
+            plan.concurrency,
+        ),
     }
     return {name: every[name] for name in SCENARIOS if name in scenarios}
 
@@ -198,7 +232,8 @@ async def evaluate(
 
 
 def _group(scenario: str) -> str:
-    return "hesitation" if scenario.startswith("hesitation") else scenario
+    """``hesitation 400 ms`` and ``clause 400 ms`` are rows of ``hesitation`` and ``clause``."""
+    return scenario.split(" ")[0]
 
 
 def _percentiles(values: list[float]) -> dict[str, float] | None:
@@ -229,7 +264,7 @@ def summarize(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
             row["first_audio_ms"] = _percentiles(values("first_audio_ms"))
             row["extra_turns"] = sum(t - 1 for t in values("turns"))
             row["wer"] = round(float(np.mean(values("wer"))), 3) if done else None
-        elif group == "hesitation":
+        elif group in ("hesitation", "clause"):
             row["cut_rate"] = _rate(values("cut"))
             for pause in PAUSES_MS:
                 at = [o.figures for o in mine if o.error is None and f" {pause} " in o.scenario]
@@ -261,7 +296,7 @@ def _cell(row: dict[str, Any]) -> str:
                 f"{ms(row['first_audio_ms'])} ms, WER {row['wer']}, "
                 f"extra turns {row['extra_turns']}"
             )
-        case "hesitation":
+        case "hesitation" | "clause":
             by_pause = ", ".join(f"{p}: {pct(row[f'cut_rate_{p}ms'])}" for p in PAUSES_MS)
             return f"cut-offs {pct(row['cut_rate'])} ({by_pause} ms)"
         case "acknowledgement":
@@ -298,6 +333,7 @@ def plot(summary: Sequence[dict[str, Any]], path: Path) -> None:
 
     rate_keys = {
         "hesitation": "cut_rate",
+        "clause": "cut_rate",
         "acknowledgement": "false_barge_in_rate",
         "echo": "false_barge_in_rate",
         "interruption": "stop_rate",
