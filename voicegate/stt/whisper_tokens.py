@@ -39,7 +39,7 @@ def checked_segments(
         return []
     if silent or average_log_prob < UNSURE_LOG_PROB:  # silent yet confident: Whisper's "you"
         logger.debug(
-            "short decode unsure (log-probability %.2f, no speech %.2f) of %r: the 30 s decode",
+            "short decode looks failed: unsure (log-probability %.2f, no speech %.2f) of %r",
             average_log_prob,
             result.no_speech_prob,
             tokenizer.decode([token for token in tokens if token < tokenizer.timestamp_begin]),
@@ -48,11 +48,11 @@ def checked_segments(
     if ran_out:
         copy = opening_copy(tokenizer, tokens, duration)
         if copy is None:
-            logger.debug("short decode ran out of its budget: the 30 s decode")
+            logger.debug("short decode looks failed: out of its budget")
         return copy
     segments, _, _ = _segments(tokenizer, tokens, duration)
     if _looped(segments):
-        logger.debug("short decode repeats itself: the 30 s decode")
+        logger.debug("short decode looks failed: it repeats itself")
         return None
     return segments
 
