@@ -97,7 +97,10 @@ async def check_recording(
     call_at_most_s: float,
 ) -> None:
     """The recording ``content`` points to, in ``folder``: a 16 kHz stereo WAV as long as the
-    call, the caller's words on the left, the answer on the right after them.
+    call, the caller's words on the left, the answer on the right after them, as ``stt`` hears
+    them. Pass Whisper base (``stt_base``), a judge stronger than the server's tiny.en: Piper
+    renders each answer anew, and tiny.en heard one intact recorded answer at 8 kHz as "You're
+    caulk and not be completed as dialed." (CI), which base heard right.
 
     A client knows its call's length only within bounds that a loaded machine cannot break:
     at least until the end of the caller's speech (sent in real time once the call was

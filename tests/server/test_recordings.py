@@ -54,7 +54,7 @@ def _fetch(url: str, token: str | None) -> tuple[int, bytes]:
 
 
 async def test_a_recorded_call_is_a_stereo_file_a_room_event_and_served_to_its_room_only(
-    tmp_path: Path, tts: PiperTTS, stt: FasterWhisperSTT
+    tmp_path: Path, tts: PiperTTS, stt_base: FasterWhisperSTT
 ) -> None:
     data = tmp_path / "data"
     spoken = await speech(tts, SENTENCE)
@@ -93,7 +93,7 @@ async def test_a_recorded_call_is_a_stereo_file_a_room_event_and_served_to_its_r
     assert word_error_rate([(SENTENCE, caller_line.removeprefix("caller: "))]) <= 0.2
     recordings = data / "recordings"
     await check_recording(
-        stt,
+        stt_base,
         recordings,
         content,
         caller_said=SENTENCE,
@@ -143,7 +143,7 @@ async def _cli(*args: str) -> str:
 
 @pytest.mark.parametrize("fmt", ["wav", "ogg"])
 async def test_a_killed_server_leaves_a_playable_recording_posted_at_the_next_start(
-    tmp_path: Path, tts: PiperTTS, stt: FasterWhisperSTT, fmt: str
+    tmp_path: Path, tts: PiperTTS, stt_base: FasterWhisperSTT, fmt: str
 ) -> None:
     data = tmp_path / "data"
     recordings = data / "recordings"
@@ -164,7 +164,7 @@ async def test_a_killed_server_leaves_a_playable_recording_posted_at_the_next_st
     [path] = recordings.glob(f"*.{fmt}")
     left, _, rate = channels(path)
     assert len(left) / rate >= audio.duration  # everything up to the crash, give or take a page
-    assert word_error_rate([(SENTENCE, await heard(stt, left, rate))]) <= 0.2
+    assert word_error_rate([(SENTENCE, await heard(stt_base, left, rate))]) <= 0.2
     [description] = recordings.glob("*.json")
     assert json.loads(description.read_text())["complete"] is False
 

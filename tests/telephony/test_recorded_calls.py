@@ -30,7 +30,11 @@ pytestmark = pytest.mark.models
 
 
 async def test_a_twilio_call_is_recorded_both_sides_time_aligned(
-    stt: FasterWhisperSTT, tts: PiperTTS, tmp_path: Path, prompts: dict[str, Prompt]
+    stt: FasterWhisperSTT,
+    stt_base: FasterWhisperSTT,
+    tts: PiperTTS,
+    tmp_path: Path,
+    prompts: dict[str, Prompt],
 ) -> None:
     prompt = prompts["cannot-complete-as-dialed"]
     backend = TwilioVoiceBackend(TwilioTokenAuth(TOKENS))
@@ -48,11 +52,15 @@ async def test_a_twilio_call_is_recorded_both_sides_time_aligned(
             ended = time.monotonic()
         events = await phone.kit.store.list_events(room_id, limit=100)
 
-    await _check_call(stt, tmp_path, events, prompt, ended - began)
+    await _check_call(stt_base, tmp_path, events, prompt, ended - began)
 
 
 async def test_a_sip_call_is_recorded_both_sides_time_aligned(
-    stt: FasterWhisperSTT, tts: PiperTTS, tmp_path: Path, prompts: dict[str, Prompt]
+    stt: FasterWhisperSTT,
+    stt_base: FasterWhisperSTT,
+    tts: PiperTTS,
+    tmp_path: Path,
+    prompts: dict[str, Prompt],
 ) -> None:
     prompt = prompts["conf-placeintoconf"]
     recordings = tmp_path / "recordings"
@@ -80,22 +88,23 @@ async def test_a_sip_call_is_recorded_both_sides_time_aligned(
             ended = time.monotonic()
         events = await phone.kit.store.list_events(room_id, limit=100)
 
-    await _check_call(stt, recordings, events, prompt, ended - began)
+    await _check_call(stt_base, recordings, events, prompt, ended - began)
 
 
 async def _check_call(
-    stt: FasterWhisperSTT,
+    judge: FasterWhisperSTT,
     folder: Path,
     events: list[RoomEvent],
     prompt: Prompt,
     stay_s: float,
 ) -> None:
-    """The call's recording holds both sides (see ``check_recording``) and its transcript;
+    """The call's recording holds both sides (see ``check_recording``, heard by ``judge``)
+    and its transcript;
     ``stay_s`` is the client's whole stay, from before dialling until the call had ended."""
     transcript, answer = _turn(events)
     _, content = recording_of(events)
     await check_recording(
-        stt,
+        judge,
         folder,
         content,
         caller_said=prompt.text,

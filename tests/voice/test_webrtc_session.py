@@ -119,7 +119,7 @@ async def test_a_spoken_turn_over_webrtc_is_transcribed_and_echoed_back(
 
 
 async def test_a_recorded_webrtc_call_is_a_stereo_file_of_both_sides_and_a_room_event(
-    stt: FasterWhisperSTT, tts: PiperTTS, tmp_path: Path
+    stt: FasterWhisperSTT, stt_base: FasterWhisperSTT, tts: PiperTTS, tmp_path: Path
 ) -> None:
     sentence = await speech(tts, SENTENCE, 48000)
     backend = WebRTCVoiceBackend(token_auth)
@@ -141,7 +141,7 @@ async def test_a_recorded_webrtc_call_is_a_stereo_file_of_both_sides_and_a_room_
     answer = client.of_type("tts_start")[0]["text"]
     _, content = recording_of(events)
     await check_recording(
-        stt,
+        stt_base,
         tmp_path,
         content,
         caller_said=SENTENCE,
