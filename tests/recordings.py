@@ -87,7 +87,7 @@ async def until_finished(folder: Path) -> None:
 
 
 async def check_recording(
-    stt: FasterWhisperSTT,
+    judge: FasterWhisperSTT,
     folder: Path,
     content: AudioContent,
     *,
@@ -97,7 +97,7 @@ async def check_recording(
     call_at_most_s: float,
 ) -> None:
     """The recording ``content`` points to, in ``folder``: a 16 kHz stereo WAV as long as the
-    call, the caller's words on the left, the answer on the right after them, as ``stt`` hears
+    call, the caller's words on the left, the answer on the right after them, as ``judge`` hears
     them. Pass Whisper base (``stt_base``), a judge stronger than the server's tiny.en: Piper
     renders each answer anew, and tiny.en heard one intact recorded answer at 8 kHz as "You're
     caulk and not be completed as dialed." (CI), which base heard right.
@@ -116,8 +116,8 @@ async def check_recording(
     length = len(left) / rate
     assert call_at_least_s - LENGTH_TOLERANCE_S <= length <= call_at_most_s + LENGTH_TOLERANCE_S
     assert content.duration_seconds == pytest.approx(length, abs=0.001)
-    assert word_error_rate([(caller_said, await heard(stt, left, rate))]) <= 0.2
-    assert word_error_rate([(answered, await heard(stt, right, rate))]) <= 0.2
+    assert word_error_rate([(caller_said, await heard(judge, left, rate))]) <= 0.2
+    assert word_error_rate([(answered, await heard(judge, right, rate))]) <= 0.2
     caller_loud = np.flatnonzero(np.abs(left.astype(np.int32)) > LOUD)
     answer_loud = np.flatnonzero(np.abs(right.astype(np.int32)) > LOUD)
     assert caller_loud[-1] < answer_loud[0]  # time-aligned: the answer follows the question

@@ -38,12 +38,13 @@ def checked_segments(
     if silent and average_log_prob < LOG_PROB_THRESHOLD:
         return []
     if silent or average_log_prob < UNSURE_LOG_PROB:  # silent yet confident: Whisper's "you"
-        logger.debug(
-            "short decode looks failed: unsure (log-probability %.2f, no speech %.2f) of %r",
-            average_log_prob,
-            result.no_speech_prob,
-            tokenizer.decode([token for token in tokens if token < tokenizer.timestamp_begin]),
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # its text is decoded for the log only
+            logger.debug(
+                "short decode looks failed: unsure (log-probability %.2f, no speech %.2f) of %r",
+                average_log_prob,
+                result.no_speech_prob,
+                tokenizer.decode([token for token in tokens if token < tokenizer.timestamp_begin]),
+            )
         return None
     if ran_out:
         copy = opening_copy(tokenizer, tokens, duration)

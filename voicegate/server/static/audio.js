@@ -13,6 +13,9 @@ function pull(context, node) {
   node.connect(sink).connect(context.destination);
 }
 
+/** The length of each microphone chunk the capture worklet posts. */
+export const CHUNK_S = 0.02;
+
 async function captureNode(context, pcm) {
   if (!context.workletReady) {
     context.workletReady = context.audioWorklet.addModule(
@@ -20,7 +23,8 @@ async function captureNode(context, pcm) {
     );
   }
   await context.workletReady;
-  return new AudioWorkletNode(context, "voicegate-capture", { processorOptions: { pcm } });
+  const processorOptions = { pcm, chunkSeconds: CHUNK_S };
+  return new AudioWorkletNode(context, "voicegate-capture", { processorOptions });
 }
 
 /**

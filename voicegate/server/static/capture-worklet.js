@@ -12,8 +12,9 @@ const CLIP_RUN = 8;
 class CaptureProcessor extends AudioWorkletProcessor {
   constructor(options) {
     super();
-    this.pcm = Boolean(options.processorOptions && options.processorOptions.pcm);
-    this.size = Math.round(sampleRate * 0.02);
+    const { pcm, chunkSeconds } = options.processorOptions;
+    this.pcm = Boolean(pcm);
+    this.size = Math.round(sampleRate * chunkSeconds);
     this.fullScaleRun = 0;
     this.reset();
   }

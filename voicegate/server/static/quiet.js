@@ -1,12 +1,11 @@
 // Whether the caller's voice reaches the page too quietly: the levels of the last 30 s of 20 ms
 // microphone chunks by their capture time, and the loudest of those an utterance held.
 
-import { dbfs } from "./audio.js";
+import { CHUNK_S, dbfs } from "./audio.js";
 
 // an utterance whose loudest 20 ms stays under this is too quiet (Piper's voice peaks at -8.5 dBFS)
 const QUIET_SPEECH_DBFS = -20;
 const KEPT_S = 30;
-const CHUNK_S = 0.02;
 
 export class RecentLevels {
   #levels = []; // [capture time of the chunk's first sample, rms]
