@@ -192,9 +192,13 @@ async def test_on_the_cpu_finals_that_wait_together_are_recognised_one_by_one(
     if stt.device != "cpu":
         pytest.skip("a GPU machine: the default there batches")
     speech = [await tts.synthesize(sentence) for sentence in SENTENCES[:4]]
+    alone = [await stt.transcribe(audio) for audio in speech]
     heard, sizes = await recognised_together(stt, [(audio, None) for audio in speech])
     assert sizes == [1, 1, 1, 1]
-    assert word_error_rate(list(zip(SENTENCES, [t.text for t in heard], strict=False))) < 0.2
+    # each what it is alone: Piper renders each sentence anew, and tiny.en heard one
+    # rendering of "Set an alarm for tomorrow morning." as "and a long time for ..." (CI)
+    assert [t.text for t in heard] == [t.text for t in alone]
+    assert all(t.text for t in heard)
 
 
 @pytest.mark.models
