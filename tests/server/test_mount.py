@@ -147,7 +147,7 @@ def _heard(finals: list[dict[str, Any]]) -> str:
 
 
 async def test_a_voice_turn_over_the_websocket_through_the_mount(
-    user_app: UserApp, stt: FasterWhisperSTT, tts: PiperTTS
+    user_app: UserApp, stt_base: FasterWhisperSTT, tts: PiperTTS
 ) -> None:
     url = f"ws://127.0.0.1:{user_app.port}/voice/ws?token={user_app.auth.issue('alice')}"
     async with voice_client(url) as client:
@@ -165,14 +165,14 @@ async def test_a_voice_turn_over_the_websocket_through_the_mount(
         (at, m) for at, m in reversed(client.received.messages) if m["type"] == "tts_start"
     )
     last_answer = b"".join(pcm for at, pcm in client.received.audio if at >= started)
-    heard_back = await stt.transcribe(AudioFrame.from_bytes(last_answer, client.output_rate))
+    heard_back = await stt_base.transcribe(AudioFrame.from_bytes(last_answer, client.output_rate))
     assert word_error_rate([(spoken["text"], heard_back.text)]) <= 0.2
     _, _, metrics = await asyncio.to_thread(_get, f"{user_app.voice_url}/metrics")
     assert f"voicegate_turns_total {utterances}.0" in metrics
 
 
 async def test_a_voice_turn_over_webrtc_through_the_mount(
-    user_app: UserApp, stt: FasterWhisperSTT, tts: PiperTTS
+    user_app: UserApp, stt_base: FasterWhisperSTT, tts: PiperTTS
 ) -> None:
     sentence = await speech(tts, SENTENCE, 48000)
     async with WebRTCVoiceClient(user_app.voice_url, user_app.auth.issue("bob")) as client:
@@ -188,7 +188,7 @@ async def test_a_voice_turn_over_webrtc_through_the_mount(
     finals = client.of_type("final_transcript")
     assert word_error_rate([(SENTENCE, _heard(finals))]) <= 0.2
     assert ended["interrupted"] is False
-    heard_back = await stt.transcribe(last_answer)
+    heard_back = await stt_base.transcribe(last_answer)
     assert word_error_rate([(spoken.message["text"], heard_back.text)]) <= 0.2
 
 

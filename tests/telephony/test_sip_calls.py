@@ -61,6 +61,7 @@ async def test_sipp_speech_over_rtp_is_transcribed_into_the_room(
 async def test_baresip_is_heard_hears_the_echo_and_its_keys_are_answered(
     transport: str,
     stt: FasterWhisperSTT,
+    stt_base: FasterWhisperSTT,
     tts: PiperTTS,
     tmp_path: Path,
     prompts: dict[str, Prompt],
@@ -91,7 +92,7 @@ async def test_baresip_is_heard_hears_the_echo_and_its_keys_are_answered(
     assert echoed == transcript
     assert (EventType.DTMF, "5") in events
     assert pressed == "You pressed 5."
-    heard_back = (await stt.transcribe(heard)).text  # the echo, then the key said back
+    heard_back = (await stt_base.transcribe(heard)).text  # the echo, then the key said back
     assert word_error_rate([(f"{prompt.text} {pressed}", heard_back)]) <= 0.2
     assert normalize(heard_back).split()[-1] == "5"
 

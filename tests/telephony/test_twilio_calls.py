@@ -44,7 +44,7 @@ def heard_between(call: TwilioMediaStreamClient, since: float, until: float) -> 
 
 
 async def test_phone_speech_is_transcribed_and_the_answer_is_heard_up_to_its_mark(
-    stt: FasterWhisperSTT, tts: PiperTTS, prompts: dict[str, Prompt]
+    stt: FasterWhisperSTT, stt_base: FasterWhisperSTT, tts: PiperTTS, prompts: dict[str, Prompt]
 ) -> None:
     prompt = prompts["cannot-complete-as-dialed"]
     async with twilio_call(stt, tts) as (phone, call):
@@ -62,12 +62,12 @@ async def test_phone_speech_is_transcribed_and_the_answer_is_heard_up_to_its_mar
     heard = call.record.heard_audio()
     assert heard.duration > 1.0
     assert call.record.heard[-1][0] <= marked_at  # echoed once all its audio was played
-    heard_back = await stt.transcribe(heard)
+    heard_back = await stt_base.transcribe(heard)
     assert word_error_rate([(prompt.text, heard_back.text)]) <= 0.2
 
 
 async def test_speaking_over_the_answer_clears_twilios_buffer_and_starts_a_new_turn(
-    stt: FasterWhisperSTT, tts: PiperTTS, prompts: dict[str, Prompt]
+    stt: FasterWhisperSTT, stt_base: FasterWhisperSTT, tts: PiperTTS, prompts: dict[str, Prompt]
 ) -> None:
     first, second = prompts["conf-onlyone"], prompts["conf-leaderhasleft"]
     barged = asyncio.Event()
@@ -94,13 +94,13 @@ async def test_speaking_over_the_answer_clears_twilios_buffer_and_starts_a_new_t
     second_answer = timeline[-1]
     assert call.record.marks_echoed[-1][1] == second_answer.id
     cut = heard_between(call, first_media, cleared_at)
-    full = await stt.transcribe(heard_between(call, cleared_at, float("inf")))
+    full = await stt_base.transcribe(heard_between(call, cleared_at, float("inf")))
     assert cut.duration < phone_speech(first).duration  # the first answer was cut short
     assert word_error_rate([(second.text, full.text)]) <= 0.2
 
 
 async def test_a_key_press_reaches_the_room_and_its_answer_is_heard(
-    stt: FasterWhisperSTT, tts: PiperTTS
+    stt: FasterWhisperSTT, stt_base: FasterWhisperSTT, tts: PiperTTS
 ) -> None:
     async with twilio_call(stt, tts) as (phone, call):
         await call.press("5")
@@ -110,7 +110,7 @@ async def test_a_key_press_reaches_the_room_and_its_answer_is_heard(
 
     press, answer = timeline
     assert (press.type, press.content.body) == (EventType.DTMF, "5")  # type: ignore[union-attr]
-    heard = await stt.transcribe(call.record.heard_audio())
+    heard = await stt_base.transcribe(call.record.heard_audio())
     assert answer.content.body == "You pressed 5."  # type: ignore[union-attr]
     assert normalize(heard.text).split()[-1] == "5"  # the key, said back over the phone line
     assert word_error_rate([(answer.content.body, heard.text)]) <= 0.34  # type: ignore[union-attr]

@@ -308,7 +308,7 @@ def test_sentence_stream_cuts_like_split_for_speech(text: str) -> None:
 
 @pytest.mark.models
 async def test_a_voice_caller_hears_the_ai_answer_sentence_by_sentence(
-    chat: ChatServer, stt: FasterWhisperSTT, tts: PiperTTS
+    chat: ChatServer, stt: FasterWhisperSTT, stt_base: FasterWhisperSTT, tts: PiperTTS
 ) -> None:
     answer = "The kitchen lights are on. Anything else?"
     chat.script = ["The kitchen", " lights are on.", " Anything else?"]
@@ -342,7 +342,7 @@ async def test_a_voice_caller_hears_the_ai_answer_sentence_by_sentence(
         )
         <= 0.2
     )
-    heard = await stt.transcribe(received.audio_frame(ready["output_sample_rate"]))
+    heard = await stt_base.transcribe(received.audio_frame(ready["output_sample_rate"]))
     assert word_error_rate([(answer, heard.text)]) <= 0.2
 
 

@@ -54,7 +54,7 @@ PARALLEL = 6
 
 
 async def _good_caller(
-    gw: Gateway, tts: PiperTTS, stt: FasterWhisperSTT, talking: asyncio.Event
+    gw: Gateway, tts: PiperTTS, stt_base: FasterWhisperSTT, talking: asyncio.Event
 ) -> list[tuple[str, str]]:
     """Speak every sentence in real time; the (said, heard) pairs, once every turn was
     transcribed and answered with its own words."""
@@ -67,7 +67,7 @@ async def _good_caller(
             await caller.wait_for("tts_end", count=turn)
             pairs.append((sentence, final["text"]))
         answers = [m["text"] for m in caller.received.of_type("tts_start")]
-        heard_back = await stt.transcribe(caller.received.audio_frame(caller.output_rate))
+        heard_back = await stt_base.transcribe(caller.received.audio_frame(caller.output_rate))
     assert len(caller.received.of_type("final_transcript")) == len(SENTENCES)
     assert answers == [heard for _, heard in pairs]  # the echo answers each transcript
     assert word_error_rate([(" ".join(SENTENCES), heard_back.text)]) <= 0.2
@@ -89,7 +89,10 @@ async def _attack(target: Target, cases: list[Case]) -> dict[str, Answer]:
 
 
 async def test_hostile_inputs_get_their_documented_answers_while_a_caller_talks(
-    stt: FasterWhisperSTT, tts: PiperTTS, caplog: pytest.LogCaptureFixture
+    stt: FasterWhisperSTT,
+    stt_base: FasterWhisperSTT,
+    tts: PiperTTS,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     backend = WebSocketVoiceBackend(TokenAuth(SECRET), hello_timeout=1.0)
     wrong: dict[str, Answer] = {}
@@ -102,7 +105,7 @@ async def test_hostile_inputs_get_their_documented_answers_while_a_caller_talks(
         mutations = mutated_offer_cases(mutated_offers(target.offer, 12, seed=3))
         with caplog.at_level(logging.INFO):
             talking = asyncio.Event()
-            caller = asyncio.create_task(_good_caller(gw, tts, stt, talking))
+            caller = asyncio.create_task(_good_caller(gw, tts, stt_base, talking))
             await talking.wait()
             while rounds == 0 or not caller.done():
                 cases = CASES + (mutations if rounds == 0 else [])

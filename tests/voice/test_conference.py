@@ -29,7 +29,7 @@ SENTENCE = "Please turn on the kitchen lights."
 
 @pytest.mark.parametrize("private", [False, True], ids=["visible-to-all", "answer-to-a-only"])
 async def test_a_second_caller_hears_the_room_as_visibility_allows(
-    gateway: Gateway, stt: FasterWhisperSTT, tts: PiperTTS, private: bool
+    gateway: Gateway, stt_base: FasterWhisperSTT, tts: PiperTTS, private: bool
 ) -> None:
     url = f"{gateway.ws_url}?token="
     async with voice_client(url + gateway.auth.issue("alice")) as a:
@@ -53,7 +53,7 @@ async def test_a_second_caller_hears_the_room_as_visibility_allows(
                 await b.wait_for("tts_end")
             await asyncio.sleep(0.3)
 
-    heard_by_a = await stt.transcribe(a.received.audio_frame(a.output_rate))
+    heard_by_a = await stt_base.transcribe(a.received.audio_frame(a.output_rate))
     assert word_error_rate([(SENTENCE, heard_by_a.text)]) <= 0.2
     assert transcript["source"]["channel_id"] == a_channel
     assert word_error_rate([(SENTENCE, transcript["content"]["body"])]) <= 0.2
@@ -65,7 +65,7 @@ async def test_a_second_caller_hears_the_room_as_visibility_allows(
         assert not b.received.audio
     else:
         assert [e["source"]["channel_id"] for e in b_events] == [a_channel, "echo"]
-        heard_by_b = await stt.transcribe(b.received.audio_frame(b.output_rate))
+        heard_by_b = await stt_base.transcribe(b.received.audio_frame(b.output_rate))
         assert word_error_rate([(SENTENCE, heard_by_b.text)]) <= 0.2
 
 

@@ -75,7 +75,7 @@ async def test_a_version_1_and_a_version_2_client_share_a_room(
 
 
 async def test_words_typed_with_say_are_answered_aloud_and_text_is_only_posted(
-    gateway: Gateway, stt: FasterWhisperSTT
+    gateway: Gateway, stt_base: FasterWhisperSTT
 ) -> None:
     url = f"{gateway.ws_url}?token="
     async with voice_client(url + gateway.auth.issue("alice"), {"protocol": 2}) as v2:
@@ -95,7 +95,7 @@ async def test_words_typed_with_say_are_answered_aloud_and_text_is_only_posted(
     assert (final["text"], final["event_id"]) == (TYPED, typed.id)
     assert answer.metadata["responds_to"] == typed.id
     for client in (v1, v2):  # both heard Piper say it, as Whisper tells
-        heard = await stt.transcribe(client.received.audio_frame(client.output_rate))
+        heard = await stt_base.transcribe(client.received.audio_frame(client.output_rate))
         assert word_error_rate([(TYPED, heard.text)]) <= 0.2
     v1_events = [m["event"]["id"] for m in v1.received.of_type("room_event")]
     assert v1_events[:3] == [posted.id, typed.id, answer.id]
@@ -124,7 +124,7 @@ async def test_push_to_talk_turns_end_at_commit_with_whisper_and_piper(
 
 
 async def test_answers_come_as_the_hello_asked_8_khz_mu_law_heard_right(
-    gateway: Gateway, tts: PiperTTS, stt: FasterWhisperSTT
+    gateway: Gateway, tts: PiperTTS, stt_base: FasterWhisperSTT
 ) -> None:
     url = f"{gateway.ws_url}?token={gateway.auth.issue('alice')}"
     asked = {"protocol": 2, "output_sample_rate": 8000, "output_format": "mulaw"}
@@ -135,5 +135,5 @@ async def test_answers_come_as_the_hello_asked_8_khz_mu_law_heard_right(
     codes = b"".join(chunk for _, chunk in client.received.audio)
     assert all(len(chunk) == 160 for _, chunk in client.received.audio[:-1])  # 20 ms a frame
     answer = AudioFrame(ULAW.decode(codes), 8000)
-    heard = await stt.transcribe(answer)
+    heard = await stt_base.transcribe(answer)
     assert word_error_rate([(TYPED, heard.text)]) <= 0.2

@@ -26,7 +26,7 @@ REWRITTEN = "The hallway door is locked."
 
 
 async def test_hooks_see_modify_and_the_session_lifecycle_is_announced(
-    gateway: Gateway, stt: FasterWhisperSTT, tts: PiperTTS
+    gateway: Gateway, stt_base: FasterWhisperSTT, tts: PiperTTS
 ) -> None:
     kit = gateway.kit
     seen: dict[str, list[Any]] = {}
@@ -80,7 +80,7 @@ async def test_hooks_see_modify_and_the_session_lifecycle_is_announced(
     assert timeline[0].content.body == final["text"]  # type: ignore[union-attr]
     assert seen["before_tts"] == [final["text"]]
     assert received.of_type("tts_start")[0]["text"] == REWRITTEN
-    heard_back = await stt.transcribe(received.audio_frame(client.output_rate))
+    heard_back = await stt_base.transcribe(received.audio_frame(client.output_rate))
     assert word_error_rate([(REWRITTEN, heard_back.text)]) <= 0.2
 
     assert len(seen[HookTrigger.ON_SPEECH_START]) == 1

@@ -83,7 +83,7 @@ async def server(
 
 
 async def test_a_spoken_turn_over_webrtc_is_transcribed_and_echoed_back(
-    server: Server, stt: FasterWhisperSTT, tts: PiperTTS
+    server: Server, stt_base: FasterWhisperSTT, tts: PiperTTS
 ) -> None:
     sentence = await speech(tts, SENTENCE, 48000)
     session_ended = asyncio.Event()
@@ -114,7 +114,7 @@ async def test_a_spoken_turn_over_webrtc_is_transcribed_and_echoed_back(
     timeline = await server.kit.get_timeline(client.ready["room_id"])
     assert timeline[0].metadata["voice"]["session_id"] == client.session_id
     assert answer.duration > 1.0
-    heard_back = await stt.transcribe(answer)
+    heard_back = await stt_base.transcribe(answer)
     assert word_error_rate([(final["text"], heard_back.text)]) <= 0.2
 
 
@@ -261,7 +261,7 @@ NO_AUDIO_SDP = "\r\n".join(
 
 
 async def test_an_offer_for_version_2_types_words_over_the_data_channel(
-    server: Server, stt: FasterWhisperSTT
+    server: Server, stt_base: FasterWhisperSTT
 ) -> None:
     with pytest.raises(OfferRejectedError) as refused:
         async with WebRTCVoiceClient(server.url, token_auth.issue("dora"), protocol=3):
@@ -276,5 +276,5 @@ async def test_an_offer_for_version_2_types_words_over_the_data_channel(
         await client.wait_for("tts_end")
     assert final["text"] == SENTENCE
     assert started["turn_id"] == final["turn_id"]
-    heard = await stt.transcribe(client.answer_audio(since=client.first_time("tts_start")))
+    heard = await stt_base.transcribe(client.answer_audio(since=client.first_time("tts_start")))
     assert word_error_rate([(SENTENCE, heard.text)]) <= 0.2

@@ -30,7 +30,7 @@ SENTENCE = "Please turn on the kitchen lights."
 
 
 async def test_a_spoken_turn_is_transcribed_committed_and_echoed_back(
-    gateway: Gateway, stt: FasterWhisperSTT, tts: PiperTTS
+    gateway: Gateway, stt: FasterWhisperSTT, stt_base: FasterWhisperSTT, tts: PiperTTS
 ) -> None:
     token = gateway.auth.issue("alice")
     audio = await speech(tts, SENTENCE)
@@ -62,7 +62,7 @@ async def test_a_spoken_turn_is_transcribed_committed_and_echoed_back(
 
     answer_audio = received.audio_frame(output_rate)
     assert answer_audio.duration > 1.0
-    heard_back = await stt.transcribe(answer_audio)
+    heard_back = await stt_base.transcribe(answer_audio)
     assert word_error_rate([(SENTENCE, heard_back.text)]) <= 0.2
     metrics = received.of_type("turn_metrics")[0]["metrics"]["stages_ms"]
     assert set(metrics) == {"endpoint", "stt", "room", "tts", "total"}
