@@ -80,8 +80,14 @@ async def test_hooks_see_modify_and_the_session_lifecycle_is_announced(
     assert timeline[0].content.body == final["text"]  # type: ignore[union-attr]
     assert seen["before_tts"] == [final["text"]]
     assert received.of_type("tts_start")[0]["text"] == REWRITTEN
-    heard_back = await stt_base.transcribe(received.audio_frame(client.output_rate))
-    assert word_error_rate([(REWRITTEN, heard_back.text)]) <= 0.2
+    heard_back = (await stt_base.transcribe(received.audio_frame(client.output_rate))).text
+    # The rewrite was spoken, not the words the hook saw. Not a WER bound of one word in
+    # five: twice in full CI runs Whisper (tiny.en once, base once) missed two of its five
+    # words ("hall we door", "door to slot"), though 0 of 30 renderings did offline.
+    assert word_error_rate([(REWRITTEN, heard_back)]) <= 0.4
+    assert word_error_rate([(REWRITTEN, heard_back)]) < word_error_rate(
+        [(final["text"], heard_back)]
+    )
 
     assert len(seen[HookTrigger.ON_SPEECH_START]) == 1
     assert len(seen[HookTrigger.ON_SPEECH_END]) == 1
