@@ -1,31 +1,26 @@
-"""Load on a running gateway: callers that talk turn after turn, floods, the server's memory.
+"""Load on a running gateway: callers that talk turn after turn, and the server's memory.
 
 Each :func:`talk` caller joins over the WebSocket (again and again: a session refused with
 1013 waits and tries again), plays a spoken clip in real time, waits for its turn to come
 back (final transcript, answer audio, ``tts_end``), pauses, and goes on until a deadline.
-Every turn it spoke is recorded as a :class:`Turn`. :func:`flood` sends a clip over and
-over ``speed`` times faster than real time, reading and dropping what comes back;
-:func:`rss_mib` reads a process's resident memory from ``/proc``.
+Every turn it spoke is recorded as a :class:`Turn`; :func:`rss_mib` reads a process's
+resident memory from ``/proc``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from voicegate.audio.frame import FRAME_MS
 from voicegate.bench.server import GatewayAddress
-from voicegate.bench.speech import SAMPLE_RATE, SpeechClip
-from voicegate.bench.websocket_client import PING_TIMEOUT_S, WebSocketVoiceClient
+from voicegate.bench.speech import SpeechClip
+from voicegate.bench.websocket_client import WebSocketVoiceClient
 
 TRY_AGAIN_LATER = 1013
 
@@ -113,32 +108,3 @@ async def _turn(
     audio = [at for at, _ in client.recording.audio if at > turn.spoken_at]
     turn.first_audio_s = audio[0] - turn.spoken_at if audio else None
     return turn
-
-
-async def flood(address: GatewayAddress, clip: SpeechClip, until: float, speed: float) -> int:
-    """Send ``clip`` over and over, ``speed`` times faster than real time, until monotonic
-    time ``until`` (joining again whenever the server ends the session); returns the frames
-    sent."""
-    sent = 0
-    while time.monotonic() < until:
-        with contextlib.suppress(ConnectionClosed):
-            async with connect(address.websocket_url, ping_timeout=PING_TIMEOUT_S) as connection:
-                hello = {"type": "hello", "sample_rate": SAMPLE_RATE}
-                await connection.send(json.dumps(hello))
-                await connection.recv()
-                drain = asyncio.create_task(_drop_everything(connection))
-                try:
-                    while time.monotonic() < until:
-                        for frame in clip.frames:
-                            await connection.send(frame)
-                            sent += 1
-                            await asyncio.sleep(FRAME_MS / 1000 / speed)
-                finally:
-                    drain.cancel()
-    return sent
-
-
-async def _drop_everything(connection: ClientConnection) -> None:
-    with contextlib.suppress(ConnectionClosed):
-        async for _ in connection:
-            pass
