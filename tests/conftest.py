@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -13,6 +14,26 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.audio.wav import read_wav
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """A command run in-process (``main([...])``) points logging at the stderr pytest
+    captures for that one test, and sets levels: take that handler away and put every
+    logger's level back, so no later test logs to a closed stream."""
+    root = logging.getLogger()
+    before = set(root.handlers)
+    loggers = [
+        root,
+        *(v for v in root.manager.loggerDict.values() if isinstance(v, logging.Logger)),
+    ]
+    levels = [(logger, logger.level) for logger in loggers]
+    yield
+    for handler in root.handlers[:]:
+        if type(handler) is logging.StreamHandler and handler not in before:
+            root.removeHandler(handler)
+    for logger, level in levels:
+        logger.setLevel(level)
 
 
 @pytest.fixture(scope="session")
