@@ -62,9 +62,15 @@ async def _say(address: GatewayAddress, text: str) -> None:
         async with asyncio.timeout(ANSWER_TIMEOUT_S):
             assert json.loads(await connection.recv())["type"] == "ready"
             await connection.send(json.dumps({"type": "say", "text": text}))
+            spoken = ""
             async for message in connection:
-                if isinstance(message, str) and json.loads(message)["type"] == "tts_end":
+                kind = json.loads(message)["type"] if isinstance(message, str) else "audio"
+                if kind == "tts_start":
+                    spoken += json.loads(message)["text"]
+                if kind == "tts_end":
+                    assert text in spoken, spoken  # the whole text was spoken as its answer
                     return
+    raise AssertionError("the session ended before its answer was played")
 
 
 @pytest.mark.timeout(600)  # a server, two rounds of 16 s answers, readings, a spoken turn
