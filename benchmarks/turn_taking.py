@@ -37,6 +37,7 @@ QUICK = Plan(
     real_hesitations=1,
     echo_runs=1,
     clauses_per_voice=1,
+    acknowledgement_voices=1,
 )
 
 

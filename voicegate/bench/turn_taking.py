@@ -92,7 +92,8 @@ VAD_MODES = tuple(
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """How much of each scenario a run says: items per voice, echo runs per mode, how many
+    """How much of each scenario a run says: items per voice, echo runs per mode, the voices
+    that say the acknowledgements (a rate of a few percent needs many), how many
     conversations run at once where only counts are measured (not latency)."""
 
     complete_per_voice: int = 3
@@ -101,6 +102,7 @@ class Plan:
     real_hesitations: int = 4
     echo_runs: int = 4
     clauses_per_voice: int = 2
+    acknowledgement_voices: int = len(VOICES)
     concurrency: int = 2
 
 
@@ -151,7 +153,7 @@ async def _jobs(plan: Plan, scenarios: Sequence[str]) -> dict[str, tuple[list[Jo
         stt = create_stt(DEFAULT_STT_MODEL)
         hesitations = await synthetic_hesitations(stt, VOICES, plan.hesitations_per_voice)
         hesitations += await real_hesitations(stt, plan.real_hesitations)
-    acknowledgements = said(VOICES[:1], ACKNOWLEDGEMENTS) + said(VOICES[3:4], ACKNOWLEDGEMENTS)
+    acknowledgements = said(VOICES[: plan.acknowledgement_voices], ACKNOWLEDGEMENTS)
     interruptions = said(VOICES[:1], INTERRUPTIONS) + said(VOICES[3:4], INTERRUPTIONS)
     clauses = clause_pauses(VOICES, plan.clauses_per_voice) if "words_pauses" in scenarios else []
     request = speak(VOICES[0], REQUEST)
