@@ -18,7 +18,7 @@ STORY = "Once upon a time there was a lighthouse keeper who lived alone on a roc
 
 @pytest.mark.parametrize(
     "text", ["Uh-huh.", "Mm-hmm.", "mhm", "Hmmm.", "Yeah.", "Right.", "Okay.", "Yeah, okay.",
-             "Oh, I see.", "Sure thing", "Uh.", "Ow.", "and mm", "M-H-M."]
+             "Oh, I see.", "Sure thing", "Uh.", "Ow.", "and mm", "M-H-M.", "mmmo", "NMM.", "NMO"]
 )  # fmt: skip
 def test_acknowledgements(text: str) -> None:
     assert is_acknowledgement(text)
@@ -27,7 +27,7 @@ def test_acknowledgements(text: str) -> None:
 @pytest.mark.parametrize(
     "text", ["", "...", "Wait.", "No.", "Stop.", "Sorry?", "Yeah, but I wanted pasta.",
              "okay okay okay okay okay", "Um, well.", "Uh, so.", "And wait.", "and no", "Mm, stop.",
-             "And then..."]
+             "And then...", "Mm, no.", "Mo.", "Nnno.", "Mom.", "Hm, now."]
 )  # fmt: skip
 def test_not_acknowledgements(text: str) -> None:
     assert not is_acknowledgement(text)

@@ -51,11 +51,18 @@ new echo path (after the server or the client fell behind) is 0.5-1 s of the ans
 sound in which the recogniser hears no words, or only the answer's."""
 
 _REPEATED = re.compile(r"(\w)\1+")
+_HUM = re.compile(r"(?=[nh]*m)[mnh]{2,}o?")
+"""A hum as Whisper spells it: two or more of m, n and h, one an m, perhaps an o after them.
+Whisper tiny.en wrote the voices' "mm-hmm" as "mmmo", "NMM.", "NMO" and "MMM." (besides
+words such as "in the month."); no English word is spelt so ("no" has one such letter)."""
 
 
 def _folded(text: str) -> tuple[str, ...]:
-    """Words with each repeated letter once: "hmmm", "hmm" and "hm" are one word."""
-    return tuple(_REPEATED.sub(r"\1", word) for word in words(text))
+    """Words with each repeated letter once: "hmmm", "hmm" and "hm" are one word; a hum
+    (:data:`_HUM`) is "mm"."""
+    return tuple(
+        "m" if _HUM.fullmatch(word) else _REPEATED.sub(r"\1", word) for word in words(text)
+    )
 
 
 _PHRASES = frozenset(_folded(phrase) for phrase in ACKNOWLEDGEMENTS)
