@@ -31,7 +31,8 @@ LONG_WITHOUT_PUNCTUATION = " ".join(
     ["please turn on the kitchen lights and then play some quiet music in the living room"] * 4
 )
 """About 16 s of Piper's speech, no punctuation: one 64-word piece unless cut by length.
-Spoken whole, Piper alone kept 435 MiB more (measured in one process, against 40 MiB cut)."""
+Spoken whole two or three times, Piper alone kept 418-435 MiB more (in one process; 40 MiB
+cut)."""
 LONG_WITH_PUNCTUATION = LONG_WITHOUT_PUNCTUATION.replace(" and then", ". And then").replace(
     " room", " room."
 )
