@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import connect
 
+from tests.voice.conftest import voice_client
 from voicegate.bench.load import CallerLog, rss_mib, talk
 from voicegate.bench.server import GatewayAddress, GatewayProcess
 from voicegate.bench.speech import SENTENCES, make_clips
@@ -57,21 +57,14 @@ async def _kept_mib(pid: int) -> float:
 
 async def _say(address: GatewayAddress, text: str) -> None:
     """Type ``text`` with protocol 2's ``say`` and wait until its answer has been played."""
-    async with connect(address.websocket_url) as connection:
-        hello = {"type": "hello", "sample_rate": 16000, "protocol": 2}
-        await connection.send(json.dumps(hello))
-        async with asyncio.timeout(ANSWER_TIMEOUT_S):
-            assert json.loads(await connection.recv())["type"] == "ready"
-            await connection.send(json.dumps({"type": "say", "text": text}))
-            spoken = ""
-            async for message in connection:
-                kind = json.loads(message)["type"] if isinstance(message, str) else "audio"
-                if kind == "tts_start":
-                    spoken += json.loads(message)["text"]
-                if kind == "tts_end":
-                    assert text in spoken, spoken  # the whole text was spoken as its answer
-                    return
-    raise AssertionError("the session ended before its answer was played")
+    async with (
+        asyncio.timeout(ANSWER_TIMEOUT_S),
+        voice_client(address.websocket_url, {"protocol": 2}) as client,
+    ):
+        await client.connection.send(json.dumps({"type": "say", "text": text}))
+        await client.wait_for("tts_end")
+        spoken = "".join(m["text"] for m in client.received.of_type("tts_start"))
+    assert text in spoken, spoken  # the whole text was spoken as its answer
 
 
 @pytest.mark.timeout(600)  # a server, two rounds of 16 s answers, readings, a spoken turn
