@@ -5,6 +5,7 @@ error."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -12,9 +13,11 @@ import pytest
 
 from voicegate.audio import AudioFrame, resample
 from voicegate.audio.echo import EchoCanceller, EchoCancellerUnavailableError
+from voicegate.audio.echo_match import EchoMatcher
 from voicegate.audio.echo_path import EchoPathDetector, level_db
 from voicegate.voice.overlap import ECHO_SHARE
 
+DATA = Path(__file__).parent / "data"
 RATE = 16000
 FRAME = RATE // 50  # 20 ms, as sessions send them
 Samples = npt.NDArray[np.int16]
@@ -165,3 +168,22 @@ def test_the_answers_echo_is_told_from_a_caller_talking_over_it(
     # over the echo, only the caller's pauses, where the echo is all there is, are echo
     judged = _judged(EchoCanceller(), answer, over)
     assert sum(judged) < len(judged) * ECHO_SHARE
+
+
+def test_the_answers_own_voice_starting_a_word_is_not_its_echo() -> None:
+    """The onset of the same Piper voice's "Wait" after silence, 3.1 s into its answer,
+    matched a stretch of that answer at 0.8 (as in a browser test's interrupted call, whose
+    caller's words the canceller then suppressed): one match is not the echo, a second one
+    0.1 s later at the same echo delay is."""
+    recorded = np.load(DATA / "same_voice_onset.npz")
+    played, microphone = recorded["played"], recorded["microphone"]
+    matcher = EchoMatcher()
+    verdicts = []
+    for start in range(0, len(played) - FRAME + 1, FRAME):
+        matcher.played(played[start : start + FRAME])
+        matcher.picked_up(microphone[start : start + FRAME])
+        verdicts.append(matcher.verdict)
+    assert True not in verdicts
+    assert not matcher.found
+    # the caller's word, once judged, is not the echo
+    assert verdicts[-1] is False
