@@ -22,6 +22,10 @@ from voicegate.server.app import READY_LINE
 
 LOG_TAIL_CHARS = 20_000
 """How much of a failed test's server log it shows."""
+CHATTY_LOGGERS = ("voicegate.inference.worker", "voicegate.inference.lanes")
+"""Loggers left out of a failed test's server log at debug: a line per inference job (the
+recogniser's partials make several a second), which would push the session's own lines out
+of what CI shows."""
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ([\w.]+): ")
 """A record's first line as :data:`~voicegate.cli.logs.LOG_FORMAT` writes it, with its
 logger's name."""
@@ -67,11 +71,15 @@ def running_server(
 
 def _tail(log: IO[str], debug: bool) -> str:
     """The end of a server's log; at debug, only voicegate's own lines and what follows
-    them (a traceback), not the libraries' (a line per WebSocket frame)."""
+    them (a traceback), not the libraries' (a line per WebSocket frame) nor the
+    :data:`CHATTY_LOGGERS`'."""
     lines, ours = [], True
     for line in log:
         if record := LOG_LINE.match(line):
-            ours = not debug or record.group(1).startswith("voicegate")
+            name = record.group(1)
+            ours = not debug or (
+                name.startswith("voicegate") and not name.startswith(CHATTY_LOGGERS)
+            )
         if ours:
             lines.append(line)
     return "".join(lines)[-LOG_TAIL_CHARS:]
