@@ -16,6 +16,7 @@ import numpy as np
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.g711 import G711Codec
 from voicegate.audio.wav import read_wav, write_wav
+from voicegate.telephony.sdp import CLOCK_RATE
 
 SCENARIOS = Path(__file__).parent / "sipp"
 
@@ -123,8 +124,8 @@ audio_buffer 20
 audio_player aubridge,nil
 audio_source aufile,{speech}
 audio_alert aubridge,nil
-ausrc_srate 8000
-auplay_srate 8000
+ausrc_srate {rate}
+auplay_srate {rate}
 rtp_ports {rtp_low}-{rtp_high}
 jitter_buffer_delay 1-3
 snd_path {recordings}
@@ -139,6 +140,10 @@ module_app menu.so
 module_app ctrl_tcp.so
 ctrl_tcp_listen 127.0.0.1:{control_port}
 """
+
+
+WAV_HEADER_BYTES = 44
+"""Where the samples (16-bit, mono) of baresip's recordings start."""
 
 
 class Baresip:
@@ -211,9 +216,24 @@ class Baresip:
 
     def heard(self) -> AudioFrame:
         """What baresip heard in its last call (decoded, 8 kHz)."""
-        recordings = sorted((self.folder / "recordings").glob("*-dec.wav"))
+        recordings = self._recordings()
         assert recordings, f"baresip recorded nothing; see {self.folder / 'baresip.log'}"
         return read_wav(recordings[-1])
+
+    async def wait_heard(self, duration: float, seconds: float = 30.0) -> None:
+        """Wait until its last call's recording holds ``duration`` s of audio. baresip plays,
+        and records, in real time from the call's start, behind what was sent to it by as
+        much as a loaded machine holds it up (all of a 1.3 s answer, once)."""
+        async with asyncio.timeout(seconds):
+            while True:
+                recordings = self._recordings()
+                size = recordings[-1].stat().st_size if recordings else 0
+                if (size - WAV_HEADER_BYTES) / 2 >= duration * CLOCK_RATE:
+                    return
+                await asyncio.sleep(0.05)
+
+    def _recordings(self) -> list[Path]:
+        return sorted((self.folder / "recordings").glob("*-dec.wav"))
 
     def _write_config(self, control_port: int) -> None:
         (self.folder / "recordings").mkdir(parents=True, exist_ok=True)
@@ -224,6 +244,7 @@ class Baresip:
         rtp_low = free_port()
         config = BARESIP_CONFIG.format(
             sip_port=free_port(),
+            rate=CLOCK_RATE,
             speech=self.folder / "speech.wav",
             rtp_low=rtp_low,
             rtp_high=rtp_low + 20,

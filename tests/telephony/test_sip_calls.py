@@ -78,9 +78,12 @@ async def test_baresip_is_heard_hears_the_echo_and_its_keys_are_answered(
             target = f"sip:voicegate@127.0.0.1:{sip_backend(phone).port};transport={transport}"
             phone_user.command("dial", target)
             await phone_user.wait_event("CALL_ESTABLISHED")
+            established = asyncio.get_running_loop().time()
             echoed = await asyncio.wait_for(spoken.get(), 60)  # the echo, played to the end
             phone_user.command("sndcode", "5")
             pressed = await asyncio.wait_for(spoken.get(), 60)
+            # sent to the end; the phone hangs up once it has played (and recorded) as much
+            await phone_user.wait_heard(asyncio.get_running_loop().time() - established)
             phone_user.command("hangup")
             await phone_user.wait_event("CALL_CLOSED")
             await wait_until_no_calls(phone)
