@@ -108,7 +108,8 @@ async def three_turns_stored(
     """The room's stored timeline after :func:`late_joiner`, checked: six gap-free events,
     each transcript answered once, ``callers`` got every event and ``late`` the last two."""
     timeline = await stored_timeline(dsn, room_id)
-    assert [e.index for e in timeline] == list(range(6)), "gap-free indices"
+    shown = [(e.index, e.source.channel_id, e.content.body) for e in timeline]
+    assert [e.index for e in timeline] == list(range(6)), f"six gap-free events: {shown}"
     answered_once(timeline)
     stored = [e.id for e in timeline]
     for client in callers:
