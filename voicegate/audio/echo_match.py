@@ -9,11 +9,11 @@ timeline the canceller needs: the microphone's last 0.25 s is searched for in th
 the match by its share of the sound, and other speech matches by chance at up to 0.61
 (espeak-ng's steady synthetic vowels against themselves reversed, 99th percentile). The
 same voice as the answer's (a caller played by the same Piper voice) matched it at 0.8 by
-chance, at the onset of a word, in 6 of 730 and 3 of 876 placements (two runs, none after
-this rule): so a match is the echo only once the next judgement, 0.1 s later, finds it at
-the same echo delay (:data:`SAME_DELAY`), as an echo's does and a chance match's does not.
-An echo smeared by a room may match below :data:`ECHO_MATCH`: it is then not told apart
-here, and the words decide as before.
+chance, at the onset of a word, in 6 of 730, 0 of 876 and 3 of 876 placements (three runs of
+fresh renderings; 0 of 730 after this rule): so a match is the echo only once the next
+judgement, 0.1 s later, finds it at the same echo delay (:data:`SAME_DELAY`), as an echo's
+does and a chance match's does not. An echo smeared by a room may match below
+:data:`ECHO_MATCH`: it is then not told apart here, and the words decide as before.
 
 The verdict (:attr:`EchoMatcher.verdict`) is judged every 0.1 s of the microphone and
 holds through quiet windows: ``True`` the echo, ``False`` a sound that is not (or nothing
