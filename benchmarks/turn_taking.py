@@ -1,16 +1,20 @@
 """Turn-taking evaluation: a real ``voicegate serve`` (a storyteller responder) and callers
 speaking Piper, espeak-ng and real recorded speech over the WebSocket protocol; the fixed
 300 ms timer against the semantic end of turn, each interruption strategy, echo
-cancellation off and on, the VADs in noise, and how long words that end a sentence wait,
-side by side in one run.
+cancellation off and on, the VADs in noise, and a sweep of one setting of the semantic end
+of turn, side by side in one run.
 
     python benchmarks/turn_taking.py [--quick] [--scenarios hesitation,acknowledgement]
+                                     [--sweep turn_check_ms=100,40] [--pauses 200,400]
                                      [--out benchmarks/results]
 
 Writes ``turn_taking.json`` and ``turn_taking.png`` and prints the README's table.
 ``--quick`` says one item per voice (a few minutes instead of about 35 minutes).
 ``--scenarios`` runs only those (of complete, hesitation, acknowledgement, interruption,
-echo, vad, words_complete, words_pauses), written as ``turn_taking_<scenarios>.json`` and ``.png``.
+echo, vad, sweep_complete, sweep_pauses), written as ``turn_taking_<scenarios>.json`` and
+``.png``. ``--sweep`` names the setting the ``sweep_*`` scenarios try and its values
+(default ``words_end_ms=700,500,400,0``), ``--pauses`` the pauses of their hesitations and
+clauses in ms (default 400,600,800,1000).
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ import sys
 from pathlib import Path
 
 from voicegate.bench.turn_taking import (
+    PAUSES_MS,
     SCENARIOS,
     Plan,
+    Sweep,
     document,
     evaluate,
     format_table,
@@ -50,14 +56,23 @@ def main(argv: list[str]) -> int:
         default=SCENARIOS,
         help=f"comma-separated, of {','.join(SCENARIOS)} (default: all)",
     )
+    parser.add_argument("--sweep", default="words_end_ms=700,500,400,0", help="SETTING=V1,V2,...")
+    parser.add_argument(
+        "--pauses",
+        type=lambda text: tuple(int(ms) for ms in text.split(",")),
+        default=PAUSES_MS,
+        help="the sweep's pauses in ms (default 400,600,800,1000)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
+    sweep = Sweep.parse(args.sweep, args.pauses)
     args.out.mkdir(parents=True, exist_ok=True)
     plan = QUICK if args.quick else Plan()
     stem = "turn_taking"
     if set(args.scenarios) != set(SCENARIOS):
         stem += "_" + "_".join(args.scenarios)
-    outcomes = asyncio.run(evaluate(plan, args.out / f"{stem}_server.log", args.scenarios))
+    log_path = args.out / f"{stem}_server.log"
+    outcomes = asyncio.run(evaluate(plan, log_path, args.scenarios, sweep))
     result = document(outcomes)
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
     plot(result["summary"], args.out / f"{stem}.png")

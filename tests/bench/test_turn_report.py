@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from voicegate.bench.turn_eval import Outcome
-from voicegate.bench.turn_taking import format_table, plot, summarize
+from voicegate.bench.turn_taking import Sweep, format_table, plot, summarize
 
 OUTCOMES = [
     Outcome("complete", "semantic", "piper", "a", {"end_of_turn_ms": 200.0,
@@ -32,7 +34,8 @@ def test_each_scenario_group_gets_its_figures_per_mode(tmp_path: Path) -> None:
     assert complete["wer"] == 0.25
     hesitation = rows[("hesitation", "fixed")]
     assert (hesitation["cut_rate"], hesitation["cut_rate_400ms"]) == (0.5, 1.0)
-    assert (hesitation["cut_rate_600ms"], hesitation["cut_rate_1000ms"]) == (None, 0.0)
+    assert hesitation["cut_rate_1000ms"] == 0.0
+    assert "cut_rate_600ms" not in hesitation  # only the pauses this mode was tried with
     clause = rows[("clause", "fixed")]  # its own row, beside the hesitations of the same mode
     assert (clause["runs"], clause["cut_rate"], clause["cut_rate_600ms"]) == (1, 1.0, 1.0)
     assert rows[("acknowledgement", "semantic")]["false_barge_in_rate"] == 0.0
@@ -43,7 +46,21 @@ def test_each_scenario_group_gets_its_figures_per_mode(tmp_path: Path) -> None:
 
     table = format_table(summarize(OUTCOMES)).splitlines()
     assert len(table) == 2 + len(rows)
-    assert "| hesitation | fixed | 2 (0) | cut-offs 50% (400: 100%, 600: -," in table[3]
-    assert "| clause | fixed | 1 (0) | cut-offs 100% (400: -, 600: 100%," in table[4]
+    assert "| hesitation | fixed | 2 (0) | cut-offs 50% (400: 100%, 1000: 0% ms) |" in table[3]
+    assert "| clause | fixed | 1 (0) | cut-offs 100% (600: 100% ms) |" in table[4]
     plot(summarize(OUTCOMES), tmp_path / "plot.png")
     assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_sweep_is_a_semantic_mode_per_value_of_its_setting() -> None:
+    sweep = Sweep.parse("turn_check_ms=100,40", pauses_ms=(200, 400))
+
+    assert [m.label for m in sweep.modes] == [
+        "semantic, turn_check_ms 100",
+        "semantic, turn_check_ms 40",
+    ]
+    assert sweep.modes[1].settings == {"end_of_turn": "semantic", "turn_check_ms": 40}
+    assert Sweep.parse("turn_sure_threshold=0.7").modes[0].settings["turn_sure_threshold"] == 0.7
+    assert sweep.pauses_ms == (200, 400)
+    with pytest.raises(ValueError, match="SETTING=VALUE"):
+        Sweep.parse("turn_check_ms")

@@ -11,9 +11,9 @@ Against one real ``voicegate serve`` whose responder tells a long story
 - echo cancellation off and on: the answer's echo at -12 dB after 80 ms (false
   barge-ins, turns made of echoed words);
 - the voice activity detectors (``webrtc``, ``silero``) on complete turns in pink noise;
-- how long words that end a sentence wait (``words_end_ms`` 700, 500, 400 and off): complete
-  turns, unfinished sentences, and whole sentences followed by a pause and more of the
-  turn (what a shorter wait costs).
+- a sweep of one setting of the semantic end of turn (:class:`Sweep`; by default
+  ``words_end_ms`` 700, 500, 400 and off): complete turns, and unfinished sentences and
+  whole sentences followed by a pause and more of the turn (what each value costs).
 
 :func:`summarize` turns the outcomes into one row per (scenario group, mode);
 :func:`format_table` prints them as the README's Markdown table and :func:`plot` draws them.
@@ -80,10 +80,6 @@ ECHO_MODES = tuple(
         }
     ]
 )
-WORDS_END_MODES = tuple(
-    Mode(f"semantic, words end {label}", {"end_of_turn": "semantic", "words_end_ms": ms})
-    for label, ms in (("700 ms", 700), ("500 ms", 500), ("400 ms", 400), ("off", 0))
-)
 VAD_MODES = tuple(
     Mode(f"{vad}, pink noise 10 dB", {"vad": vad}, noise="pink", snr_db=10.0)
     for vad in ("webrtc", "silero")
@@ -106,6 +102,36 @@ class Plan:
     concurrency: int = 2
 
 
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """One setting of the semantic end of turn at several values (``hello``'s name, as
+    ``words_end_ms``), and the pauses its hesitations and clauses are tried with."""
+
+    setting: str = "words_end_ms"
+    values: tuple[float, ...] = (700, 500, 400, 0)
+    pauses_ms: tuple[int, ...] = PAUSES_MS
+
+    @classmethod
+    def parse(cls, text: str, pauses_ms: tuple[int, ...] = PAUSES_MS) -> Sweep:
+        """``turn_check_ms=100,40``."""
+        setting, _, values = text.partition("=")
+        if not setting or not values:
+            raise ValueError(f"a sweep is SETTING=VALUE,VALUE...: got {text!r}")
+        return cls(setting, tuple(float(v) for v in values.split(",")), pauses_ms)
+
+    @property
+    def modes(self) -> tuple[Mode, ...]:
+        """A semantic mode per value (whole numbers sent as integers)."""
+        return tuple(
+            Mode(
+                f"semantic, {self.setting} {value:g}",
+                {"end_of_turn": "semantic", self.setting: number},
+            )
+            for value in self.values
+            for number in [int(value) if value.is_integer() else value]
+        )
+
+
 Job = Callable[[str], Awaitable[Outcome]]
 """One conversation, given the server's WebSocket URL."""
 SCENARIOS = (
@@ -115,11 +141,12 @@ SCENARIOS = (
     "interruption",
     "echo",
     "vad",
-    "words_complete",
-    "words_pauses",
+    "sweep_complete",
+    "sweep_pauses",
 )
 """The scenarios a run may choose, in the order they run (``vad``: the VADs in noise;
-``words_*``: complete turns, and hesitations and clauses, under each ``words_end_ms``)."""
+``sweep_*``: complete turns, and hesitations and clauses, under each value of a
+:class:`Sweep`)."""
 
 
 async def _gather(jobs: Sequence[Job], at_once: int, url: str) -> list[Outcome]:
@@ -142,20 +169,22 @@ async def _gather(jobs: Sequence[Job], at_once: int, url: str) -> list[Outcome]:
     return list(outcomes)
 
 
-async def _jobs(plan: Plan, scenarios: Sequence[str]) -> dict[str, tuple[list[Job], int]]:
+async def _jobs(
+    plan: Plan, scenarios: Sequence[str], sweep: Sweep
+) -> dict[str, tuple[list[Job], int]]:
     """Each chosen scenario's conversations, and how many of them run at once; the
     callers' speech is prepared here."""
     complete = [
         item for voice in VOICES for item in said((voice,), COMPLETE[: plan.complete_per_voice])
     ] + real_complete(plan.real_complete)
     hesitations = []
-    if {"hesitation", "words_pauses"} & set(scenarios):
+    if {"hesitation", "sweep_pauses"} & set(scenarios):
         stt = create_stt(DEFAULT_STT_MODEL)
         hesitations = await synthetic_hesitations(stt, VOICES, plan.hesitations_per_voice)
         hesitations += await real_hesitations(stt, plan.real_hesitations)
     acknowledgements = said(VOICES[: plan.acknowledgement_voices], ACKNOWLEDGEMENTS)
     interruptions = said(VOICES[:1], INTERRUPTIONS) + said(VOICES[3:4], INTERRUPTIONS)
-    clauses = clause_pauses(VOICES, plan.clauses_per_voice) if "words_pauses" in scenarios else []
+    clauses = clause_pauses(VOICES, plan.clauses_per_voice) if "sweep_pauses" in scenarios else []
     request = speak(VOICES[0], REQUEST)
     every: dict[str, tuple[list[Job], int]] = {
         "complete": (
@@ -196,16 +225,16 @@ async def _jobs(plan: Plan, scenarios: Sequence[str]) -> dict[str, tuple[list[Jo
             plan.concurrency,
         ),
         "vad": ([partial(complete_turn, mode=m, item=i) for m in VAD_MODES for i in complete], 1),
-        "words_complete": (
-            [partial(complete_turn, mode=m, item=i) for m in WORDS_END_MODES for i in complete],
+        "sweep_complete": (
+            [partial(complete_turn, mode=m, item=i) for m in sweep.modes for i in complete],
             1,
         ),
-        "words_pauses": (
+        "sweep_pauses": (
             [
                 partial(hesitation, mode=m, item=i, pause_ms=p, kind=kind)
                 for kind, items in (("hesitation", hesitations), ("clause", clauses))
-                for m in WORDS_END_MODES
-                for p in PAUSES_MS
+                for m in sweep.modes
+                for p in sweep.pauses_ms
                 for i in items
             ],
             plan.concurrency,
@@ -215,15 +244,15 @@ async def _jobs(plan: Plan, scenarios: Sequence[str]) -> dict[str, tuple[list[Jo
 
 
 async def evaluate(
-    plan: Plan, log_path: Path, scenarios: Sequence[str] = SCENARIOS
+    plan: Plan, log_path: Path, scenarios: Sequence[str] = SCENARIOS, sweep: Sweep = Sweep()
 ) -> list[Outcome]:
     """Prepare the callers' speech, start the story server and run ``scenarios`` (some of
-    :data:`SCENARIOS`), each in every mode."""
+    :data:`SCENARIOS`), each in every mode (the ``sweep_*`` ones in ``sweep``'s)."""
     unknown = sorted(set(scenarios) - set(SCENARIOS))
     if unknown:
         raise ValueError(f"unknown scenarios {unknown}: choose from {', '.join(SCENARIOS)}")
     print("preparing speech...", file=sys.stderr)
-    chosen = await _jobs(plan, scenarios)
+    chosen = await _jobs(plan, scenarios, sweep)
     outcomes: list[Outcome] = []
     debug = ("--log-level", "debug")  # the log holds what was heard over answers
     async with GatewayProcess(log_path, program=STORY_SERVER, args=debug) as address:
@@ -236,6 +265,11 @@ async def evaluate(
 def _group(scenario: str) -> str:
     """``hesitation 400 ms`` and ``clause 400 ms`` are rows of ``hesitation`` and ``clause``."""
     return scenario.split(" ")[0]
+
+
+def _pause_ms(scenario: str) -> int:
+    """The pause of ``hesitation 400 ms``: 400."""
+    return int(scenario.split(" ")[1])
 
 
 def _percentiles(values: list[float]) -> dict[str, float] | None:
@@ -268,8 +302,8 @@ def summarize(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
             row["wer"] = round(float(np.mean(values("wer"))), 3) if done else None
         elif group in ("hesitation", "clause"):
             row["cut_rate"] = _rate(values("cut"))
-            for pause in PAUSES_MS:
-                at = [o.figures for o in mine if o.error is None and f" {pause} " in o.scenario]
+            for pause in sorted({_pause_ms(o.scenario) for o in mine}):
+                at = [o.figures for o in mine if o.error is None and _pause_ms(o.scenario) == pause]
                 row[f"cut_rate_{pause}ms"] = _rate(values("cut", at))
         elif group in ("acknowledgement", "echo"):
             row["false_barge_in_rate"] = _rate(values("barge_in"))
@@ -299,7 +333,8 @@ def _cell(row: dict[str, Any]) -> str:
                 f"extra turns {row['extra_turns']}"
             )
         case "hesitation" | "clause":
-            by_pause = ", ".join(f"{p}: {pct(row[f'cut_rate_{p}ms'])}" for p in PAUSES_MS)
+            pauses = [k for k in row if k.startswith("cut_rate_")]
+            by_pause = ", ".join(f"{k[9:-2]}: {pct(row[k])}" for k in pauses)
             return f"cut-offs {pct(row['cut_rate'])} ({by_pause} ms)"
         case "acknowledgement":
             return (
