@@ -77,7 +77,7 @@ class VoiceSettings:
     speech_start_ms: int = 60
     end_of_turn: EndOfTurn = EndOfTurn.SEMANTIC
     end_of_speech_ms: int = 300
-    turn_check_ms: int = 100
+    turn_check_ms: int = 40
     turn_recheck_ms: int = 300
     turn_threshold: float = 0.5
     turn_sure_threshold: float = 0.9
