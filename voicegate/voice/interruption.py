@@ -30,13 +30,13 @@ ACKNOWLEDGEMENTS: tuple[str, ...] = (
     "cool", "nice", "great", "good", "perfect", "wow", "interesting",
     "that's right", "that's true", "makes sense", "sounds good",
     "thanks", "thank you",
-    "uh", "ow", "and mm", "and hmm", "m-h-m",
+    "uh", "ow", "and mm", "and hmm",
 )  # fmt: skip
 """English acknowledgements, said to show attention, not to take the turn. "uh" and "ow"
 are what Whisper writes, besides "oh" and "ah", for a short "uh-huh" (Piper's, 0.24 s:
 which of the four depends on where it starts in the window); "uh" followed by other words
 is no acknowledgement. "and mm" is what Whisper tiny.en wrote for espeak-ng's "mm-hmm"
-(its partials "Mm", "Mmmmm", "And then..."), and "M-H-M" for its "mhm". Left out on
+(its partials "Mm", "Mmmmm", "And then..."). Left out on
 purpose: what asks to stop or repeat ("wait", "huh", "sorry"), disagrees ("no", "but") or
 opens a turn ("um", "well", "so")."""
 MAX_ACKNOWLEDGEMENT_WORDS = 4
@@ -55,11 +55,17 @@ _HUM = re.compile(r"(?=[nh]*m)[mnh]{2,}o?")
 """A hum as Whisper spells it: two or more of m, n and h, one an m, perhaps an o after them.
 Whisper tiny.en wrote the voices' "mm-hmm" as "mmmo", "NMM.", "NMO" and "MMM." (besides
 words such as "in the month."); no English word is spelt so ("no" has one such letter)."""
+_SPELLED = re.compile(r"(?<![\w-])[a-z](?:-[a-z])+(?![\w-])", re.IGNORECASE)
+_SPELLED_HUM = re.compile(r"(?=.*m)(?:[aho-]*[mnh]){2}[mnhao-]*", re.IGNORECASE)
+"""A hum Whisper spells letter by letter (:data:`_SPELLED`, single letters joined by
+hyphens): m, n, h, a and o, two or more of them m, n or h, one an m ("M-H-M", and
+"N-M-A-M" for Piper's "mm-hmm"); not "N-O" or "A-M"."""
 
 
 def _folded(text: str) -> tuple[str, ...]:
     """Words with each repeated letter once: "hmmm", "hmm" and "hm" are one word; a hum
-    (:data:`_HUM`) is "mm"."""
+    (:data:`_HUM`, :data:`_SPELLED_HUM`) is "mm"."""
+    text = _SPELLED.sub(lambda m: "mm" if _SPELLED_HUM.fullmatch(m[0]) else m[0], text)
     return tuple(
         "m" if _HUM.fullmatch(word) else _REPEATED.sub(r"\1", word) for word in words(text)
     )
