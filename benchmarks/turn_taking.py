@@ -25,16 +25,8 @@ import json
 import sys
 from pathlib import Path
 
-from voicegate.bench.turn_taking import (
-    PAUSES_MS,
-    SCENARIOS,
-    Plan,
-    Sweep,
-    document,
-    evaluate,
-    format_table,
-    plot,
-)
+from voicegate.bench.turn_report import document, format_table, plot
+from voicegate.bench.turn_taking import PAUSES_MS, SCENARIOS, Plan, Sweep, evaluate
 
 QUICK = Plan(
     complete_per_voice=1,

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from voicegate.bench.turn_eval import Outcome
-from voicegate.bench.turn_taking import Sweep, format_table, plot, summarize
+from voicegate.bench.turn_report import format_table, plot, summarize
+from voicegate.bench.turn_taking import Sweep
 
 OUTCOMES = [
     Outcome("complete", "semantic", "piper", "a", {"end_of_turn_ms": 200.0,
