@@ -14,6 +14,9 @@ import numpy as np
 
 from voicegate.bench.turn_eval import Outcome
 
+_CUT_AT = "cut_rate_"
+"""A row's cut-off rate at one pause is ``cut_rate_400ms``."""
+
 
 def _group(scenario: str) -> str:
     """``hesitation 400 ms`` and ``clause 400 ms`` are rows of ``hesitation`` and ``clause``."""
@@ -57,7 +60,7 @@ def summarize(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
             row["cut_rate"] = _rate(values("cut"))
             for pause in sorted({_pause_ms(o.scenario) for o in mine}):
                 at = [o.figures for o in mine if o.error is None and _pause_ms(o.scenario) == pause]
-                row[f"cut_rate_{pause}ms"] = _rate(values("cut", at))
+                row[f"{_CUT_AT}{pause}ms"] = _rate(values("cut", at))
         elif group in ("acknowledgement", "echo"):
             row["false_barge_in_rate"] = _rate(values("barge_in"))
             if group == "acknowledgement":
@@ -86,8 +89,11 @@ def _cell(row: dict[str, Any]) -> str:
                 f"extra turns {row['extra_turns']}"
             )
         case "hesitation" | "clause":
-            pauses = [k for k in row if k.startswith("cut_rate_")]
-            by_pause = ", ".join(f"{k[9:-2]}: {pct(row[k])}" for k in pauses)
+            by_pause = ", ".join(
+                f"{key.removeprefix(_CUT_AT).removesuffix('ms')}: {pct(row[key])}"
+                for key in row
+                if key.startswith(_CUT_AT)
+            )
             return f"cut-offs {pct(row['cut_rate'])} ({by_pause} ms)"
         case "acknowledgement":
             return (
