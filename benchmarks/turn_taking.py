@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from voicegate.bench.turn_report import document, format_table, plot
@@ -48,16 +49,22 @@ def main(argv: list[str]) -> int:
         default=SCENARIOS,
         help=f"comma-separated, of {','.join(SCENARIOS)} (default: all)",
     )
-    parser.add_argument("--sweep", default="words_end_ms=700,500,400,0", help="SETTING=V1,V2,...")
+    default = Sweep()
+    parser.add_argument(
+        "--sweep",
+        type=Sweep.parse,
+        default=default,
+        help=f"SETTING=V1,V2,... (default {default.text})",
+    )
     parser.add_argument(
         "--pauses",
         type=lambda text: tuple(int(ms) for ms in text.split(",")),
         default=PAUSES_MS,
-        help="the sweep's pauses in ms (default 400,600,800,1000)",
+        help=f"the sweep's pauses in ms (default {','.join(map(str, PAUSES_MS))})",
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
-    sweep = Sweep.parse(args.sweep, args.pauses)
+    sweep = replace(args.sweep, pauses_ms=args.pauses)
     args.out.mkdir(parents=True, exist_ok=True)
     plan = QUICK if args.quick else Plan()
     stem = "turn_taking"

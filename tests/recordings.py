@@ -20,6 +20,8 @@ from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.voice.recording import RecordingInfo
 
+WAV_HEADER_BYTES = 44
+"""Where the samples of a plain PCM WAV file start."""
 LOUD = 500  # int16: speech, not the resampler's ripple or digital silence
 LENGTH_TOLERANCE_S = 0.1
 """How far a recording's length may stray outside the bounds a client knows of its call."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.recordings import WAV_HEADER_BYTES
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.g711 import G711Codec
 from voicegate.audio.wav import read_wav, write_wav
@@ -140,10 +141,6 @@ module_app menu.so
 module_app ctrl_tcp.so
 ctrl_tcp_listen 127.0.0.1:{control_port}
 """
-
-
-WAV_HEADER_BYTES = 44
-"""Where the samples (16-bit, mono) of baresip's recordings start."""
 
 
 class Baresip:

@@ -23,6 +23,9 @@ from voicegate.voice.tokens import TokenAuth
 
 pytestmark = pytest.mark.models
 
+PHONE_LINE_WER = 0.34
+"""Piper's answer heard back over the 8 kHz line by Whisper: two words in six may be
+misheard ("the leader has less to conference." for "... left the conference.")."""
 TOKENS = TokenAuth(b"telephony-tests-secret-0123456789", ttl=60)
 
 
@@ -96,10 +99,9 @@ async def test_speaking_over_the_answer_clears_twilios_buffer_and_starts_a_new_t
     cut = heard_between(call, first_media, cleared_at)
     full = await stt_base.transcribe(heard_between(call, cleared_at, float("inf")))
     assert cut.duration < phone_speech(first).duration  # the first answer was cut short
-    # the second answer was heard to its end; Whisper may mishear Piper on a phone line (CI98:
-    # "the leader has less to conference." for "... left the conference.")
+    # the second answer was heard to its end (:data:`PHONE_LINE_WER` for the rest)
     assert normalize(full.text).split()[-1] == normalize(second.text).split()[-1], full.text
-    assert word_error_rate([(second.text, full.text)]) <= 0.34, full.text
+    assert word_error_rate([(second.text, full.text)]) <= PHONE_LINE_WER, full.text
 
 
 async def test_a_key_press_reaches_the_room_and_its_answer_is_heard(
@@ -116,4 +118,4 @@ async def test_a_key_press_reaches_the_room_and_its_answer_is_heard(
     heard = await stt_base.transcribe(call.record.heard_audio())
     assert answer.content.body == "You pressed 5."  # type: ignore[union-attr]
     assert normalize(heard.text).split()[-1] == "5"  # the key, said back over the phone line
-    assert word_error_rate([(answer.content.body, heard.text)]) <= 0.34  # type: ignore[union-attr]
+    assert word_error_rate([(answer.content.body, heard.text)]) <= PHONE_LINE_WER  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.recordings import until_described
+from tests.recordings import WAV_HEADER_BYTES, until_described
 from voicegate.audio.frame import AudioFrame
 from voicegate.server.recordings import RecordingLibrary
 from voicegate.testing import FakeClock, MemoryTransport
@@ -23,7 +23,6 @@ from voicegate.voice.recording import (
 from voicegate.voice.session import VoiceSession
 
 RATE = 16000
-WAV_HEADER = 44  # bytes before the samples of a WAV file
 
 
 def _tone(seconds: float, rate: int = RATE, level: int = 8000) -> AudioFrame:
@@ -57,7 +56,7 @@ def _loud(channel: np.ndarray) -> tuple[float, float]:
 async def _until_written(path: Path, samples: int) -> None:
     """Wait until the writer thread has put ``samples`` per channel into the WAV file."""
     async with asyncio.timeout(10):
-        while await asyncio.to_thread(_size, path) < WAV_HEADER + samples * 4:  # noqa: ASYNC110 - a file, nothing signals it
+        while await asyncio.to_thread(_size, path) < WAV_HEADER_BYTES + samples * 4:  # noqa: ASYNC110 - a file, nothing signals it
             await asyncio.sleep(0.01)
 
 

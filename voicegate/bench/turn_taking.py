@@ -114,6 +114,11 @@ class Sweep:
         return cls(setting, tuple(float(v) for v in values.split(",")), pauses_ms)
 
     @property
+    def text(self) -> str:
+        """As :meth:`parse` reads it: ``words_end_ms=700,500,400,0``."""
+        return f"{self.setting}={','.join(f'{value:g}' for value in self.values)}"
+
+    @property
     def modes(self) -> tuple[Mode, ...]:
         """A semantic mode per value (whole numbers sent as integers)."""
         return tuple(
