@@ -97,6 +97,9 @@ async def test_speaking_over_the_answer_clears_twilios_buffer_and_starts_a_new_t
     second_answer = timeline[-1]
     assert call.record.marks_echoed[-1][1] == second_answer.id
     cut = heard_between(call, first_media, cleared_at)
+    heard_after = b"".join(chunk for at, chunk in call.record.heard if at >= cleared_at)
+    sent_after = b"".join(payload for at, payload in call.record.media if at > cleared_at)
+    assert heard_after == sent_after  # all of the second answer and nothing of the first
     full = await stt_base.transcribe(heard_between(call, cleared_at, float("inf")))
     assert cut.duration < phone_speech(first).duration  # the first answer was cut short
     # the second answer was heard to its end (:data:`PHONE_LINE_WER` for the rest)

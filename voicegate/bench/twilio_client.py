@@ -267,9 +267,11 @@ class TwilioMediaStreamClient(Connection):
                 if isinstance(item, str):
                     await self._echo_mark(item)
                     continue
+                clears = len(self.record.clears)
                 played_until = max(played_until, time.monotonic()) + len(item) / RATE
                 await asyncio.sleep(max(0.0, played_until - time.monotonic()))
-                self.record.heard.append((time.monotonic(), item))
+                if len(self.record.clears) == clears:  # a clear cuts the chunk it plays
+                    self.record.heard.append((time.monotonic(), item))
 
     async def _echo_mark(self, name: str) -> None:
         self.record.marks_echoed.append((time.monotonic(), name))
