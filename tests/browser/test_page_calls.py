@@ -23,6 +23,10 @@ from voicegate.stt.wer import word_error_rate
 
 pytestmark = [pytest.mark.browser, pytest.mark.models, pytest.mark.asyncio(loop_scope="session")]
 
+CLOCKS_AGREE_S = 0.5
+"""How far the page's capture clock, mapped onto the call, and the server's may disagree: a
+wrong mapping is off by seconds; a loaded machine gave 881 ms heard on the page against the
+server's total of 1,016 ms (CI on 9b7b5e0)."""
 TURN_DONE = """() => {
   const s = window.voicegate;
   return s.transcripts.length > 0 && s.answerAudioMs > 300
@@ -48,11 +52,12 @@ async def _spoken_turn(page: Page, *, processing: bool = False) -> dict[str, Any
     total_p50 = page.locator('#turn-summary tr[data-stage="total"] td').first
     assert int(await total_p50.inner_text()) == math.floor(total + 0.5)  # JS Math.round
     # what the caller heard: from the capture of the sample the server called the end of
-    # speech (speech_end.at on the page's capture clock) to the first answer sample played
-    assert turn["heardMs"] >= total
+    # speech (speech_end.at on the page's capture clock) to the first answer sample played;
+    # it holds the server's stages, to within how far the two clocks may disagree
+    assert turn["heardMs"] >= total - CLOCKS_AGREE_S * 1000, turn
     # that sample is where the sentence ends on the page too (a wrong mapping is off by the
     # seconds between the microphone opening and the call starting)
-    assert abs(turn["heardFrom"] - turn["lastLoudAt"]) < 0.5, turn
+    assert abs(turn["heardFrom"] - turn["lastLoudAt"]) < CLOCKS_AGREE_S, turn
     heard_text = await page.locator("#turn-bars li .turn-heard").first.inner_text()
     assert heard_text == f"heard {math.floor(turn['heardMs'] + 0.5)} ms"
     timeline = [
