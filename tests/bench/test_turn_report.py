@@ -63,5 +63,7 @@ def test_a_sweep_is_a_semantic_mode_per_value_of_its_setting() -> None:
     assert sweep.modes[1].settings == {"end_of_turn": "semantic", "turn_check_ms": 40}
     assert Sweep.parse("turn_sure_threshold=0.7").modes[0].settings["turn_sure_threshold"] == 0.7
     assert sweep.pauses_ms == (200, 400)
+    assert Sweep().modes[0].settings == {"end_of_turn": "semantic", "words_end_ms": 700}
+    assert Sweep().text == "words_end_ms=700,500,400,0"
     with pytest.raises(ValueError, match="SETTING=VALUE"):
         Sweep.parse("turn_check_ms")

@@ -102,7 +102,7 @@ class Sweep:
     ``words_end_ms``), and the pauses its hesitations and clauses are tried with."""
 
     setting: str = "words_end_ms"
-    values: tuple[float, ...] = (700, 500, 400, 0)
+    values: tuple[float, ...] = (700.0, 500.0, 400.0, 0.0)
     pauses_ms: tuple[int, ...] = PAUSES_MS
 
     @classmethod
