@@ -154,3 +154,20 @@ def test_flush_closes_an_open_utterance_and_bad_settings_fail() -> None:
     assert not endpointer.in_speech
     with pytest.raises(ValueError, match="non-negative"):
         Endpointer(hangover_ms=-1)
+
+
+def test_rewound_frames_are_pushed_again_as_they_were() -> None:
+    """A sound the echo canceller cut comes back: the quiet frames heard in its place are
+    forgotten, what was heard before it stays the pre-roll, and the sound opens the
+    utterance."""
+    endpointer = Endpointer(start_ms=40, hangover_ms=200, preroll_ms=60)
+    for index in range(10):  # 0.2 s heard as quiet: the last 0.04 s of it was a cut sound
+        assert endpointer.push(frame_at(index, False), False) == []
+    endpointer.rewind(0.16)
+    events = endpointer.push(frame_at(8, True), True) + endpointer.push(frame_at(9, True), True)
+    (start,) = events
+    assert isinstance(start, SpeechStart)
+    assert start.timestamp == pytest.approx(0.16)
+    assert (start.preroll.timestamp, start.preroll.duration) == pytest.approx((0.12, 0.04))
+    with pytest.raises(RuntimeError, match="inside an utterance"):
+        endpointer.rewind(0.1)

@@ -28,7 +28,10 @@ throughout.
 Where it cut the start of a caller's word that way, the recogniser can be given the
 microphone's raw audio of the utterance, from the start of the sound cut
 (:meth:`EchoCanceller.raw_since`, without noise suppression), kept in a
-:class:`~voicegate.audio.raw_capture.RawCapture`.
+:class:`~voicegate.audio.raw_capture.RawCapture`. A sound cut whole before it could be
+told (a "wait" in an answer's first 0.75 s: no utterance opened) is given back once the
+matcher judges what the microphone picks up not to be the echo
+(:meth:`EchoCanceller.cut_sound`).
 AEC3 fills what it suppresses with comfort noise, about -62 dBFS in its first seconds,
 which voice activity detectors take for speech: blocks it leaves under
 :data:`COMFORT_NOISE_DBFS` are silenced. Optional noise suppression runs after it, in a
@@ -98,6 +101,7 @@ class EchoCanceller:
         self._carry = np.zeros(0, np.int16)
         self._render: deque[tuple[int, npt.NDArray[np.int16]]] = deque()  # (slot, block)
         self._captured = 0  # microphone blocks processed
+        self._unjudged_cut: float | None = None  # where a sound cut while untold began (s)
         self._cancelling = False  # whether the canceller's output was used last block
         self._next_slot = 0  # where the next played block goes
         self._to_rate = MonoConverter(SAMPLE_RATE)
@@ -124,12 +128,25 @@ class EchoCanceller:
 
     def raw_since(self, start: float) -> AudioFrame | None:
         """The microphone's raw audio from ``start`` (seconds of the microphone's audio) to
-        now (or from the start of the sound it cut before, see
+        now (or from further back: the start of a sound it cut while the matcher could not
+        tell it from the echo, or of the sound it cut just before, see
         :meth:`~voicegate.audio.raw_capture.RawCapture.since`), where the canceller passes
         the raw sound now and its output was used since ``start``; None otherwise."""
         if self._canceller is None or self._echo_line():
             return None
+        cut, self._unjudged_cut = self._unjudged_cut, None
+        if cut is not None and cut < start and (raw := self._raw.since(cut)) is not None:
+            return raw
         return self._raw.since(start)
+
+    def cut_sound(self) -> AudioFrame | None:
+        """The microphone's raw audio from the start of a sound the canceller cut while the
+        matcher could not tell it from the echo, to now, once it has judged the microphone's
+        sound not to be the echo and the canceller's output is no longer used (once per
+        sound, and not after :meth:`raw_since` gave it); None otherwise."""
+        if self._unjudged_cut is None or self._echo_line():
+            return None
+        return self.raw_since(self._unjudged_cut)
 
     def process(self, samples: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """One microphone frame (a whole number of 10 ms blocks) that arrived now, cleaned."""
@@ -152,6 +169,7 @@ class EchoCanceller:
                     block = cancelled if level_db(cancelled) >= COMFORT_NOISE_DBFS else _SILENT
                 cut = loud >= COMFORT_NOISE_DBFS and level_db(block) <= loud - CUT_DB
                 self._raw.add(raw, cancelled=cancelling, cut=cut)
+                self._note_cut(cut)
             if self._suppressor is not None:
                 block = self._run(self._suppressor, block)
             out[index * BLOCK : (index + 1) * BLOCK] = block
@@ -163,6 +181,15 @@ class EchoCanceller:
         call), or what it picks up now is the echo or cannot be told yet."""
         match = self.echo_match
         return self.echo_path.heard or match.found or match.verdict is not False
+
+    def _note_cut(self, cut: bool) -> None:
+        """Remember where a sound cut while the matcher cannot tell it began; forget it
+        once the echo is known (it was the echo, or the canceller is right to cut it)."""
+        match = self.echo_match
+        if self.echo_path.heard or match.found or match.verdict:
+            self._unjudged_cut = None
+        elif cut and match.verdict is None and self._unjudged_cut is None:
+            self._unjudged_cut = (self._captured - 1) * BLOCK / SAMPLE_RATE
 
     def _log_use(self) -> None:
         """Log that the canceller's output is now used, or no longer, and why."""

@@ -133,6 +133,14 @@ class Endpointer:
             return []
         return [self._open()]
 
+    def rewind(self, since: float) -> None:
+        """Forget the frames from ``since`` (stream seconds) on, to be pushed again as they
+        really were (a sound the echo canceller cut, given back); only between utterances."""
+        if self._utterance:
+            raise RuntimeError("rewind() inside an utterance")
+        self._history = deque(f for f in self._history if f.timestamp < since - 1e-9)
+        self._run = [f for f in self._run if f.timestamp < since - 1e-9]
+
     def flush(self) -> list[EndpointEvent]:
         """End of stream: close an open utterance."""
         events: list[EndpointEvent] = [self._close(forced=False)] if self._utterance else []

@@ -111,6 +111,8 @@ class Listener:
         self._waiting = WaitingTurns()
         self._joined: Transcribing | None = None  # the waiting turn the utterance joined
         self._active_at = 0.0  # stream time of the latest speech or answer
+        self._words_from = -1.0  # stream time where the last utterance with words began
+        self._hearing_raw = False  # the frames taken are a cut sound's, given back raw
         self._idle = False
         self._events: asyncio.Queue[ListenerEvent | Transcribing | _EndOfAudio]
         self._events = asyncio.Queue()
@@ -122,14 +124,41 @@ class Listener:
         """The caller's raw audio from a time to now, where the echo canceller cut some of
         it and passes the raw sound now (the session's echo canceller sets it:
         :meth:`~voicegate.audio.echo.EchoCanceller.raw_since`)."""
+        self.cut_speech: Callable[[int], list[tuple[AudioFrame, bool]]] = lambda size: []
+        """The frames (of a size) of a sound the echo canceller cut and gives back now, to
+        the frame that came now, each with whether it is speech (the session's echo
+        canceller sets it: :class:`~voicegate.voice.cut_speech.CutSpeech`)."""
 
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
         """Take the next frame of the caller's audio with its speech decision and level.
 
         Every decision is made on this audio; but where the echo canceller cut the start of
         the open utterance and passes the raw sound now (:attr:`raw_audio`), the recogniser
-        is given the raw audio of the utterance from its start instead, in a new stream.
+        is given the raw audio of the utterance from its start instead, in a new stream; and
+        a sound it cut whole, once it passes the raw sound (:attr:`cut_speech`), is heard
+        again as it was, from its start, in place of what was heard then.
         """
+        cut = [] if self._endpointer.in_speech else self.cut_speech(frame.num_samples)
+        if not self._hear_again(cut):
+            self._take(frame, speech, dbfs)
+
+    def _hear_again(self, cut: list[tuple[AudioFrame, bool]]) -> bool:
+        """Hear the frames of a sound the echo canceller cut (the last one is the frame that
+        came now), in their raw form, in place of what was heard then (nothing, or a fragment
+        the recogniser found no words in); not where an utterance begun since had words.
+        Whether it did."""
+        if not cut or cut[0][0].timestamp <= self._words_from + 1e-9:
+            return False
+        since = cut[0][0].timestamp
+        logger.debug("a sound the echo canceller cut from %.2f s is heard again", since)
+        self._endpointer.rewind(since)
+        self._hearing_raw = True  # an utterance opened now has the raw audio
+        for frame, speech in cut:
+            self._take(frame, speech, frame.dbfs())
+        self._hearing_raw = False
+        return True
+
+    def _take(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
         self._last_frame = frame
         was_open = self._endpointer.in_speech
         for event in self._endpointer.push(frame, speech, dbfs):
@@ -218,7 +247,9 @@ class Listener:
         else:
             audio_start = start.preroll.timestamp if start.preroll.num_samples else start.timestamp
             stream = self._new_stream()
-            self._utterance = Utterance(stream, start.timestamp, audio_start, overlap)
+            self._utterance = Utterance(
+                stream, start.timestamp, audio_start, overlap, raw=self._hearing_raw
+            )
             self._relay(self._utterance)
             self._push_lead_in(stream, start)
         for audio in (start.preroll, start.speech):
@@ -380,6 +411,7 @@ class Listener:
         if not transcript.text.strip():
             logger.debug("the utterance of %.2f s had no words", transcript.audio_duration)
             return None
+        self._words_from = max(self._words_from, utterance.start)
         if utterance.overlap is not None:
             spoken_ms = transcript.audio_duration * 1000.0
             answer, floor = self._answer_text(), self._floor()

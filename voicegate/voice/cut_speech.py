@@ -1,0 +1,43 @@
+"""A caller's sound the echo canceller cut at an answer's start, judged again once it can be.
+
+On a line not known to echo, the canceller's output is used at an answer's start until
+the :class:`~voicegate.audio.echo_match.EchoMatcher` can tell a sound from the echo (0.75 s
+into the answer). AEC3 cuts a caller's word meanwhile, often to silence: a "wait" said
+as the answer starts opened no utterance. Once the matcher judges the microphone's sound
+not to be the echo, :meth:`~voicegate.audio.echo.EchoCanceller.cut_sound` gives back the
+raw audio from the start of the sound it cut; :class:`CutSpeech` splits it into the
+listener's frames and judges each again with a fresh stream of the session's VAD, and the
+listener hears them in place of what it heard then.
+"""
+
+from __future__ import annotations
+
+from voicegate.audio.echo import EchoCanceller
+from voicegate.audio.frame import AudioFrame
+from voicegate.audio.vad import VADProvider
+
+
+class CutSpeech:
+    """The frames of a sound ``canceller`` cut and gave back, with ``vad``'s decisions."""
+
+    def __init__(self, canceller: EchoCanceller, vad: VADProvider) -> None:
+        self._canceller = canceller
+        self._vad = vad
+
+    def __call__(self, frame_samples: int) -> list[tuple[AudioFrame, bool]]:
+        """The frames (``frame_samples`` each, the last ending now) of the sound the
+        canceller gives back now, each with whether it is speech; none if it gives none."""
+        raw = self._canceller.cut_sound()
+        if raw is None or raw.num_samples < frame_samples:
+            return []
+        skip = raw.num_samples % frame_samples  # the frames end where the last one heard did
+        stream = self._vad.new_stream()
+        frames = []
+        for offset in range(skip, raw.num_samples, frame_samples):
+            frame = AudioFrame(
+                raw.samples[offset : offset + frame_samples],
+                raw.sample_rate,
+                raw.timestamp + offset / raw.sample_rate,
+            )
+            frames.append((frame, stream.is_speech(frame)))
+        return frames
