@@ -11,10 +11,10 @@ of turn, side by side in one run.
 Writes ``turn_taking.json`` and ``turn_taking.png`` and prints the README's table.
 ``--quick`` says one item per voice (a few minutes instead of about 35 minutes).
 ``--scenarios`` runs only those (of complete, hesitation, acknowledgement, interruption,
-echo, vad, sweep_complete, sweep_pauses), written as ``turn_taking_<scenarios>.json`` and
-``.png``. ``--sweep`` names the setting the ``sweep_*`` scenarios try and its values
-(default ``words_end_ms=700,500,400,0``), ``--pauses`` the pauses of their hesitations and
-clauses in ms (default 400,600,800,1000).
+interruption_start, echo, vad, sweep_complete, sweep_pauses), written as
+``turn_taking_<scenarios>.json`` and ``.png``. ``--sweep`` names the setting the ``sweep_*``
+scenarios try and its values (default ``words_end_ms=700,500,400,0``), ``--pauses`` the pauses
+of their hesitations and clauses in ms (default 400,600,800,1000).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.servers import running_server
+from voicegate.bench.speech import SAMPLE_RATE
 from voicegate.bench.turn_eval import Mode, acknowledgement, echo, hesitation, interruption
 from voicegate.bench.turn_items import (
     REQUEST,
@@ -20,7 +21,7 @@ from voicegate.bench.turn_items import (
     synthetic_hesitations,
     voices_of,
 )
-from voicegate.bench.turn_taking import STORY_SERVER
+from voicegate.bench.turn_taking import START_S, STORY_SERVER
 from voicegate.bench.voices import Samples, speak
 from voicegate.stt.whisper import FasterWhisperSTT
 
@@ -150,3 +151,26 @@ def test_the_echo_after_the_server_fell_behind_does_not_interrupt_with_semantic(
     assert (echoed.error, stopped.error) == (None, None)
     assert echoed.figures == {"barge_in": False, "echo_turns": 0}
     assert stopped.figures["stopped"] is True
+
+
+def test_a_stop_said_as_the_answer_starts_stops_it_with_the_echo_canceller_on(
+    story_url: str, request_speech: Samples
+) -> None:
+    """ "Stop." said 0.1 s into the answer is over before the echo canceller can tell it from
+    the echo (0.75 s in): it cut the word whole, and gives it back once it can. With
+    interruptions disabled, the same word does not stop the answer."""
+    [item] = said(PIPER, ("Stop.",))
+    assert item.samples.size / SAMPLE_RATE < 0.6  # said and over by 0.7 s in
+    heard = {"echo_cancellation": True, "interruption_speaking": "semantic"}
+    deaf = {"echo_cancellation": True, "interruption_speaking": "disabled"}
+
+    stopped = asyncio.run(
+        interruption(story_url, Mode("semantic", heard), item, request_speech, into_s=START_S)
+    )
+    kept = asyncio.run(
+        interruption(story_url, Mode("disabled", deaf), item, request_speech, into_s=START_S)
+    )
+
+    assert (stopped.error, kept.error) == (None, None)
+    assert stopped.figures["stopped"] is True
+    assert kept.figures["stopped"] is False

@@ -210,12 +210,18 @@ async def echo(url: str, mode: Mode, request: Samples, listen_s: float = 6.0) ->
 
 
 async def interruption(
-    url: str, mode: Mode, item: Utterance, request: Samples, within_s: float = 3.0
+    url: str,
+    mode: Mode,
+    item: Utterance,
+    request: Samples,
+    into_s: float = 1.5,
+    within_s: float = 3.0,
 ) -> Outcome:
-    """Interrupt the answer 1.5 s into it; did it stop within ``within_s``, and how soon?"""
+    """Interrupt the answer ``into_s`` into it; did it stop within ``within_s``, and how
+    soon?"""
     outcome = Outcome("interruption", mode.label, item.voice, item.text)
     async with mode.caller(url) as caller:
-        spoken = await _over_answer(caller, request, item, 1.5)
+        spoken = await _over_answer(caller, request, item, into_s)
         if spoken is None:
             outcome.error = "no answer"
             return outcome

@@ -65,6 +65,8 @@ INTERRUPTIONS = (
     "Stop, I asked for something else.",
     "Actually, cancel that.",
 )
+SHORT_INTERRUPTIONS = ("Stop.", "Wait.", "Hold on.", "Stop, stop.")
+"""Said as the answer starts, over before a sound can be told from its echo (0.75 s)."""
 REQUEST = "Tell me a story."
 _FRAME = SAMPLE_RATE // 100  # 10 ms: the resolution of the cut
 _HOP = SAMPLE_RATE // 100  # a log-Mel frame

@@ -7,7 +7,8 @@ Against one real ``voicegate serve`` whose responder tells a long story
   WER) and unfinished sentences with a 400-1000 ms pause (cut-off rate);
 - interruption strategies (``immediate``, ``confirmed``, ``semantic``, ``disabled``):
   acknowledgements over an answer (false barge-ins, turns) and real interruptions
-  (success, reaction time);
+  (success, reaction time); short interruptions said as the answer starts, with the
+  server's echo canceller on and off;
 - echo cancellation off and on: the answer's echo at -12 dB after 80 ms (false
   barge-ins, turns made of echoed words);
 - the voice activity detectors (``webrtc``, ``silero``) on complete turns in pink noise;
@@ -42,6 +43,7 @@ from voicegate.bench.turn_items import (
     COMPLETE,
     INTERRUPTIONS,
     REQUEST,
+    SHORT_INTERRUPTIONS,
     clause_pauses,
     real_complete,
     real_hesitations,
@@ -73,6 +75,12 @@ ECHO_MODES = tuple(
             "interruption_thinking": strategy,
         }
     ]
+)
+START_S = 0.1
+"""How far into the answer the ``interruption_start`` items are said."""
+START_MODES = tuple(
+    Mode(f"semantic, {START_S:g} s in, AEC {'on' if aec else 'off'}", {"echo_cancellation": aec})
+    for aec in (True, False)
 )
 VAD_MODES = tuple(
     Mode(f"{vad}, pink noise 10 dB", {"vad": vad}, noise="pink", snr_db=10.0)
@@ -138,12 +146,15 @@ SCENARIOS = (
     "hesitation",
     "acknowledgement",
     "interruption",
+    "interruption_start",
     "echo",
     "vad",
     "sweep_complete",
     "sweep_pauses",
 )
-"""The scenarios a run may choose, in the order they run (``vad``: the VADs in noise;
+"""The scenarios a run may choose, in the order they run (``interruption_start``: short
+ones said :data:`START_S` into the answer, with the server's echo canceller on and off;
+``vad``: the VADs in noise;
 ``sweep_*``: complete turns, and hesitations and clauses, under each value of a
 :class:`Sweep`)."""
 
@@ -183,6 +194,9 @@ async def _jobs(
         hesitations += await real_hesitations(stt, plan.real_hesitations)
     acknowledgements = said(VOICES[: plan.acknowledgement_voices], ACKNOWLEDGEMENTS)
     interruptions = said(VOICES[:1], INTERRUPTIONS) + said(VOICES[3:4], INTERRUPTIONS)
+    short_interruptions = said(VOICES[:1], SHORT_INTERRUPTIONS) + said(
+        VOICES[3:4], SHORT_INTERRUPTIONS
+    )
     clauses = clause_pauses(VOICES, plan.clauses_per_voice) if "sweep_pauses" in scenarios else []
     request = speak(VOICES[0], REQUEST)
     every: dict[str, tuple[list[Job], int]] = {
@@ -212,6 +226,14 @@ async def _jobs(
                 partial(interruption, mode=m, item=i, request=request)
                 for m in STRATEGY_MODES
                 for i in interruptions
+            ],
+            1,
+        ),
+        "interruption_start": (
+            [
+                partial(interruption, mode=m, item=i, request=request, into_s=START_S)
+                for m in START_MODES
+                for i in short_interruptions
             ],
             1,
         ),
