@@ -28,8 +28,8 @@ throughout.
 Where it cut the start of a caller's word that way, the recogniser can be given the
 microphone's raw audio of the utterance, from the start of the sound cut
 (:meth:`EchoCanceller.raw_since`, without noise suppression), kept in a
-:class:`~voicegate.audio.raw_capture.RawCapture`. A sound cut whole before it could be
-told (a "wait" in an answer's first 0.75 s: no utterance opened) is given back once the
+:class:`~voicegate.audio.raw_capture.RawCapture`. A sound cut before it could be told,
+whole or to a fragment (a "wait" in an answer's first 0.75 s), is given back once the
 matcher judges what the microphone picks up not to be the echo
 (:meth:`EchoCanceller.cut_sound`).
 AEC3 fills what it suppresses with comfort noise, about -62 dBFS in its first seconds,

@@ -135,8 +135,8 @@ class Listener:
         Every decision is made on this audio; but where the echo canceller cut the start of
         the open utterance and passes the raw sound now (:attr:`raw_audio`), the recogniser
         is given the raw audio of the utterance from its start instead, in a new stream; and
-        a sound it cut whole, once it passes the raw sound (:attr:`cut_speech`), is heard
-        again as it was, from its start, in place of what was heard then.
+        a sound it cut before any utterance heard it, once it passes the raw sound
+        (:attr:`cut_speech`), is heard again as it was, in place of what was heard then.
         """
         cut = [] if self._endpointer.in_speech else self.cut_speech(frame.num_samples)
         if not self._hear_again(cut):
