@@ -19,7 +19,7 @@ from voicegate.audio.frame import AudioFrame
 from voicegate.audio.vad import WebRTCVAD
 from voicegate.stt.base import STTProvider, Transcript
 from voicegate.testing import ToneTTS, silence, speech
-from voicegate.voice.cut_speech import CutSpeech
+from voicegate.voice.canceller_view import CancellerView
 from voicegate.voice.listener import Listener
 from voicegate.voice.notices import BargeIn, Floor
 from voicegate.voice.session import EndOfTurn, VoiceSettings
@@ -82,8 +82,7 @@ async def _listen(answer: Samples, microphone: Samples, stt: RecordingSTT | None
         on_speech_start=lambda started: None,
         on_interrupt=barge_ins.append,
     )
-    listener.raw_audio = canceller.raw_since
-    listener.cut_speech = CutSpeech(canceller, WebRTCVAD())
+    listener.canceller = CancellerView(canceller, WebRTCVAD())
     played = np.concatenate([answer, np.zeros(len(microphone), np.int16)])
     events = asyncio.create_task(_heard(listener))
     cancelled = []
@@ -172,3 +171,10 @@ async def test_the_answers_echo_at_its_start_is_never_heard_again() -> None:
     assert call.echo_found
     assert call.heard == []
     assert call.barge_ins == []
+
+
+def test_without_a_canceller_the_view_says_no_echo_no_raw_audio_no_cut_sound() -> None:
+    view = CancellerView()
+    assert (view.is_echo(), view.raw_since(0.0), view.cut_speech(FRAME)) == (False, None, [])
+    with pytest.raises(ValueError, match="both the canceller and the session's VAD"):
+        CancellerView(EchoCanceller())

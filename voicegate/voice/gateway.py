@@ -20,8 +20,8 @@ from voicegate.tts.base import TTSProvider
 from voicegate.voice.access import OWNER_KEY, RoomAccessDeniedError
 from voicegate.voice.admission import SERVER_BUSY, Admission, CapacityError, SessionSlot
 from voicegate.voice.backend import SessionRequest, VoiceBackend
+from voicegate.voice.canceller_view import CancellerView
 from voicegate.voice.channel import VoiceChannel
-from voicegate.voice.cut_speech import CutSpeech
 from voicegate.voice.detectors import Detectors, SessionDetectors
 from voicegate.voice.echo import EchoResponder
 from voicegate.voice.gateway_rooms import SessionRooms
@@ -280,9 +280,7 @@ class VoiceGateway:
         canceller = given.canceller
         if canceller is not None:
             transport.played_handler = canceller.played
-            channel.listener.is_echo = canceller.is_echo
-            channel.listener.raw_audio = canceller.raw_since
-            channel.listener.cut_speech = CutSpeech(canceller, given.vad or self._mixer.vad)
+            channel.listener.canceller = CancellerView(canceller, given.vad or self._mixer.vad)
         transport.dtmf_handler = channel.press
         self._mixer.add_session(
             session.id,

@@ -9,19 +9,19 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable
 
-import numpy as np
-
 from voicegate.audio.endpoint import Endpointer, SpeechEnd, SpeechStart
 from voicegate.audio.frame import AudioFrame
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.stt.base import STTProvider, STTStream
+from voicegate.voice.canceller_view import CancellerView
+from voicegate.voice.idle import IdleWatch
 from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.notices import BargeIn, Floor, SpeechEnded, SpeechStarted
 from voicegate.voice.overlap import Overlap
 from voicegate.voice.session import EndOfTurn, VoiceSettings
 from voicegate.voice.turn_end import SemanticTurnEnd
 from voicegate.voice.turns import TurnTimings
-from voicegate.voice.utterance import Transcribing, Utterance
+from voicegate.voice.utterance import Transcribing, Utterance, lead_in
 from voicegate.voice.utterance_events import (
     ListenerEvent,
     PartialHeard,
@@ -48,28 +48,27 @@ class _EndOfAudio:
 class Listener:
     """Turns one session's 16 kHz frames into utterance events.
 
-    :meth:`on_frame` runs the endpointer and streams the speech (not the silence that may
-    end it) to the recogniser; a pause (:data:`PAUSE_MS`, or :data:`TENTATIVE_PAUSE_MS`
-    for a recogniser with time to spare) starts a pass, so the final transcript is often
-    ready when the turn ends. The turn ends after
-    ``end_of_speech_ms`` of silence (``fixed``) or when :class:`SemanticTurnEnd` says so
-    (``semantic``, with ``turn_model``), or at the client's :meth:`commit` alone
-    (push-to-talk, :attr:`live`). :meth:`events` yields every event in order: an
-    utterance's :class:`UtteranceHeard` (or :class:`UtteranceIgnored`,
+    :meth:`on_frame` runs the endpointer and streams the speech (not the silence that may end
+    it) to the recogniser; a pause (:data:`PAUSE_MS`, or :data:`TENTATIVE_PAUSE_MS` for a
+    recogniser with time to spare) starts a pass, so the final transcript is often ready when
+    the turn ends. The turn ends after ``end_of_speech_ms`` of silence (``fixed``) or when
+    :class:`SemanticTurnEnd` says so (``semantic``, with ``turn_model``), or at the client's
+    :meth:`commit` alone (push-to-talk, :attr:`live`). :meth:`events` yields every event in
+    order: an utterance's :class:`UtteranceHeard` (or :class:`UtteranceIgnored`,
     :class:`UtteranceLost`) comes before anything of the next one.
 
-    The barge-in decision does not wait for that order: ``on_speech_start`` is called at
-    once with each :class:`SpeechStarted` (which :meth:`events` also yields, in order).
-    Speech that begins while ``floor()`` is ``thinking`` or ``speaking`` is judged by a
-    :class:`Contest` as it goes (its length, its partial transcripts, then its final one,
-    against ``answer_text()``); ``on_interrupt`` is called at once when it interrupts
-    (never while the client turned ``interruptions`` off). When the caller does not speak
-    and the floor stays ``listening`` for ``idle_timeout_ms`` of the caller's audio
-    (silence fed in for a stalled client counts), :class:`SessionIdle` follows, once.
+    The barge-in decision does not wait for that order: ``on_speech_start`` is called at once
+    with each :class:`SpeechStarted` (which :meth:`events` also yields, in order). Speech that
+    begins while ``floor()`` is ``thinking`` or ``speaking`` is judged by a :class:`Contest` as
+    it goes (its length, its partial transcripts, then its final one, against
+    ``answer_text()``); ``on_interrupt`` is called at once when it interrupts (never while the
+    client turned ``interruptions`` off). When the caller does not speak and the floor stays
+    ``listening`` for ``idle_timeout_ms`` of the caller's audio (silence fed in for a stalled
+    client counts), :class:`SessionIdle` follows, once.
 
     No utterance is ever dropped: ended utterances wait for the recogniser as
-    :class:`WaitingTurns`, which bounds them by joining, then by holding the caller's audio
-    back (:attr:`has_room`). :meth:`end_of_audio` ends the utterance in progress and lets
+    :class:`WaitingTurns`, which bounds them by joining, then by holding the caller's audio back
+    (:attr:`has_room`). :meth:`end_of_audio` ends the utterance in progress and lets
     :meth:`events` finish the waiting turns, then stop.
     """
 
@@ -110,46 +109,33 @@ class Listener:
         self._last_frame: AudioFrame | None = None
         self._waiting = WaitingTurns()
         self._joined: Transcribing | None = None  # the waiting turn the utterance joined
-        self._active_at = 0.0  # stream time of the latest speech or answer
         self._words_from = -1.0  # stream time where the last utterance with words began
         self._hearing_raw = False  # the frames taken are a cut sound's, given back raw
-        self._idle = False
-        self._events: asyncio.Queue[ListenerEvent | Transcribing | _EndOfAudio]
-        self._events = asyncio.Queue()
+        self._idle = IdleWatch(settings.idle_timeout_ms / 1000.0)
+        self._events: asyncio.Queue[ListenerEvent | Transcribing | _EndOfAudio] = asyncio.Queue()
         self._relays: set[asyncio.Task[None]] = set()
-        self.is_echo: Callable[[], bool] = lambda: False
-        """Whether the caller's last sound is the answer's echo (the session's echo
-        canceller sets it: :meth:`~voicegate.audio.echo.EchoCanceller.is_echo`)."""
-        self.raw_audio: Callable[[float], AudioFrame | None] = lambda start: None
-        """The caller's raw audio from a time to now, where the echo canceller cut some of
-        it and passes the raw sound now (the session's echo canceller sets it:
-        :meth:`~voicegate.audio.echo.EchoCanceller.raw_since`)."""
-        self.cut_speech: Callable[[int], list[tuple[AudioFrame, bool]]] = lambda size: []
-        """The frames (of a size) of a sound the echo canceller cut and gives back now, to
-        the frame that came now, each with whether it is speech (the session's echo
-        canceller sets it: :class:`~voicegate.voice.cut_speech.CutSpeech`)."""
+        self.canceller = CancellerView()
+        """The session's echo canceller, if it has one (the gateway sets it)."""
 
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
         """Take the next frame of the caller's audio with its speech decision and level.
 
-        Every decision is made on this audio; but where the echo canceller cut the start of
-        the open utterance and passes the raw sound now (:attr:`raw_audio`), the recogniser
-        is given the raw audio of the utterance from its start instead, in a new stream; and
-        a sound it cut before any utterance heard it, once it passes the raw sound
-        (:attr:`cut_speech`), is heard again as it was, in place of what was heard then.
+        Every decision is made on this audio; but where the echo canceller cut the start of the
+        open utterance and passes the raw sound now (:attr:`canceller`), the recogniser is
+        given the raw audio of the utterance from its start instead, in a new stream; and a
+        sound it cut before any utterance heard it is heard again as it was, in place of what
+        was heard then (:meth:`CancellerView.cut_speech`), once it passes the raw sound.
         """
-        cut = [] if self._endpointer.in_speech else self.cut_speech(frame.num_samples)
+        cut = [] if self._endpointer.in_speech else self.canceller.cut_speech(frame.num_samples)
         if not self._hear_again(cut):
             self._take(frame, speech, dbfs)
 
     def _hear_again(self, cut: list[tuple[AudioFrame, bool]]) -> bool:
         """Hear the frames of a sound the echo canceller cut (the last one is the frame that
-        came now), in their raw form, in place of what was heard then (nothing, or a fragment
-        the recogniser found no words in); not where an utterance begun since had words.
-        Whether it did."""
-        if not cut or cut[0][0].timestamp <= self._words_from + 1e-9:
+        came now), raw, in place of what was heard then (nothing, or a fragment with no words
+        in it); not where an utterance begun since had words. Whether it did."""
+        if not cut or (since := cut[0][0].timestamp) <= self._words_from + 1e-9:
             return False
-        since = cut[0][0].timestamp
         logger.debug("a sound the echo canceller cut from %.2f s is heard again", since)
         self._endpointer.rewind(since)
         self._hearing_raw = True  # an utterance opened now has the raw audio
@@ -251,22 +237,14 @@ class Listener:
                 stream, start.timestamp, audio_start, overlap, raw=self._hearing_raw
             )
             self._relay(self._utterance)
-            self._push_lead_in(stream, start)
+            if (silence := lead_in(start, self._settings.preroll_ms)) is not None:
+                stream.push(silence)
         for audio in (start.preroll, start.speech):
             if audio.num_samples:
                 stream.push(audio)
                 self._keep_for_model(audio)
         if self._turn_end is not None:
             self._turn_end.begin(over_answer=overlap is not None)
-
-    def _push_lead_in(self, stream: STTStream, start: SpeechStart) -> None:
-        """Make up for a pre-roll shorter than ``preroll_ms`` (speech that began with the
-        call's audio) with silence: Whisper's short window, given speech from its first
-        sample, heard "Please" as "police" and said the sentence twice (a failed decode)."""
-        rate = start.speech.sample_rate
-        missing = round(self._settings.preroll_ms * rate / 1000) - start.preroll.num_samples
-        if missing > 0:
-            stream.push(AudioFrame(np.zeros(missing, np.int16), rate))
 
     def _new_stream(self) -> STTStream:
         return self._stt.stream(
@@ -280,8 +258,8 @@ class Listener:
         relay.add_done_callback(self._relays.discard)
 
     def _take_raw(self, utterance: Utterance) -> None:
-        """Give the recogniser the utterance's raw audio where :attr:`raw_audio` has it."""
-        if utterance.raw or (raw := self.raw_audio(utterance.audio_start)) is None:
+        """Give the recogniser the utterance's raw audio where the canceller has it."""
+        if utterance.raw or (raw := self.canceller.raw_since(utterance.audio_start)) is None:
             return
         self._held = utterance.take_raw(raw, self._new_stream(), self._held)
         self._relay(utterance)
@@ -358,7 +336,7 @@ class Listener:
         if overlap is None:
             return
         spoken_ms = self._spoken_ms(utterance)
-        echo = speech and self.is_echo()
+        echo = speech and self.canceller.is_echo()
         self._interrupt(overlap.on_frame(speech, echo, self._floor(), spoken_ms))
         if overlap.first_look_due(spoken_ms):
             utterance.stream.settle()  # transcribe what was said so far, again and again
@@ -372,14 +350,9 @@ class Listener:
             self._on_interrupt(barge_in)
 
     def _check_idle(self, frame: AudioFrame) -> None:
-        now = frame.timestamp + frame.duration
-        if self._endpointer.in_speech or self._floor() is not Floor.LISTENING:
-            self._active_at = now
-            return
-        limit = self._settings.idle_timeout_ms / 1000.0
-        if limit and not self._idle and now - self._active_at >= limit:
-            self._idle = True
-            self._events.put_nowait(SessionIdle(limit))
+        active = self._endpointer.in_speech or self._floor() is not Floor.LISTENING
+        if self._idle.idle_now(frame.timestamp + frame.duration, active=active):
+            self._events.put_nowait(SessionIdle(self._idle.limit_s))
 
     async def _relay_partials(self, utterance: Utterance, stream: STTStream) -> None:
         async for partial in stream.partials():

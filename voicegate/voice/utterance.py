@@ -1,11 +1,15 @@
 """The caller's open utterance as the listener keeps it: the recogniser's stream of it, its
-judgement if it began over an answer, and the swap of its audio for the raw microphone's."""
+judgement if it began over an answer, and the swap of its audio for the raw microphone's;
+and the silence that makes up for a short pre-roll."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from voicegate.audio.endpoint import SpeechStart
 from voicegate.audio.frame import AudioFrame
 from voicegate.stt.base import STTStream
 from voicegate.voice.overlap import Overlap
@@ -51,3 +55,13 @@ class Transcribing:
     utterance: Utterance
     timings: TurnTimings
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def lead_in(start: SpeechStart, preroll_ms: float) -> AudioFrame | None:
+    """The silence that makes up for a pre-roll shorter than ``preroll_ms`` (speech that
+    began with the call's audio), to go before it: Whisper's short window, given speech from
+    its first sample, heard "Please" as "police" and said the sentence twice (a failed
+    decode). None where the pre-roll is whole."""
+    rate = start.speech.sample_rate
+    missing = round(preroll_ms * rate / 1000) - start.preroll.num_samples
+    return AudioFrame(np.zeros(missing, np.int16), rate) if missing > 0 else None
