@@ -144,9 +144,7 @@ class EchoCanceller:
         matcher could not tell it from the echo, to now, once it has judged the microphone's
         sound not to be the echo and the canceller's output is no longer used (once per
         sound, and not after :meth:`raw_since` gave it); None otherwise."""
-        if self._unjudged_cut is None or self._echo_line():
-            return None
-        return self.raw_since(self._unjudged_cut)
+        return None if self._unjudged_cut is None else self.raw_since(self._unjudged_cut)
 
     def process(self, samples: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """One microphone frame (a whole number of 10 ms blocks) that arrived now, cleaned."""
