@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from voicegate.cli.logs import LOG_LEVEL_ENV, configure_logging, default_log_level, log_level
+from voicegate.cli.threads import limit_blas_threads
 
 # Each module named here defines ``add_parser(subparsers)``, which registers its
 # sub-command and sets ``func(args) -> int`` as the parser default.
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``voicegate`` script; returns the process exit code."""
+    limit_blas_threads()  # before the sub-commands' modules import numpy
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
     code: int = args.func(args)
