@@ -187,3 +187,20 @@ def test_the_answers_own_voice_starting_a_word_is_not_its_echo() -> None:
     assert not matcher.found
     # the caller's word, once judged, is not the echo
     assert verdicts[-1] is False
+
+
+def test_an_echo_is_found_anywhere_in_the_last_3_s_played_and_no_further() -> None:
+    """The matcher correlates over exactly the 3 s searched: an echo delayed near its
+    oldest end is found, one delayed past it is not, however the played audio comes in."""
+    rng = np.random.default_rng(7)
+    played = (rng.standard_normal(RATE * 8) * 3000).astype(np.int16)
+    chunk = RATE // 5  # 200 ms pieces: what the matcher keeps runs past 3 s by up to one
+    for delay_s, found in ((0.05, True), (2.6, True), (3.4, False)):
+        delay = round(delay_s * RATE)
+        microphone = np.concatenate([np.zeros(delay, np.int16), played[:-delay] // 4])
+        matcher = EchoMatcher()
+        for start in range(0, len(played), chunk):
+            matcher.played(played[start : start + chunk])
+            for block in range(start, start + chunk, FRAME):
+                matcher.picked_up(microphone[block : block + FRAME])
+        assert matcher.found is found, delay_s

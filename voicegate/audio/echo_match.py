@@ -57,7 +57,6 @@ JUDGE_EVERY = SAMPLE_RATE // 10
 SAME_DELAY = SAMPLE_RATE // 250
 """Two matches 0.1 s apart are the same echo where their echo delays (the microphone's
 sample against the played one it matched) differ by at most this (4 ms)."""
-_FFT = 1 << int(np.ceil(np.log2(WINDOW + SEARCHED)))
 
 
 class EchoMatcher:
@@ -123,16 +122,17 @@ class EchoMatcher:
         if end - start < MIN_LOUD:
             start, end = 0, WINDOW
         heard = heard[start:end]
-        played = np.concatenate(self._played).astype(np.float64)
+        played = np.concatenate(self._played)[-SEARCHED:].astype(np.float64)
         energy = float(heard @ heard)
         if energy < QUIET**2 * WINDOW:
             # quiet: the echo of what played would be heard here by now, unless it is too weak
             # to matter (then a caller who speaks next passes raw from their first word)
             return None if self.verdict or not _echo_due(played) else False
         size = len(heard)
-        # correlation of ``heard`` with every stretch of ``played`` of its length
-        spectrum = np.fft.rfft(played, _FFT) * np.conj(np.fft.rfft(heard, _FFT))
-        lagged = np.fft.irfft(spectrum, _FFT)[: len(played) - size + 1]
+        # correlation of ``heard`` with every stretch of ``played`` of its length: circular
+        # over SEARCHED samples, which no stretch wraps around (5-smooth: a fast FFT size)
+        spectrum = np.fft.rfft(played, SEARCHED) * np.conj(np.fft.rfft(heard, SEARCHED))
+        lagged = np.fft.irfft(spectrum, SEARCHED)[: len(played) - size + 1]
         cumulative = np.concatenate([[0.0], np.cumsum(played**2)])
         stretch_energy = cumulative[size:] - cumulative[:-size]
         match = np.abs(lagged) / np.sqrt(np.maximum(stretch_energy, 1.0) * energy)
