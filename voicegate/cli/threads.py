@@ -4,7 +4,7 @@ numpy's OpenBLAS starts a thread per core at import and hands it part of each ma
 product over a small size; after each one that thread spins, waiting for the next. The
 products voicegate makes are small ones, made often: the audio path's (every session's
 20 ms frame, :class:`~voicegate.audio.batch.BatchInboundPath`) and Smart Turn's feature
-projection. With `voicegate serve` at 16 WebSocket callers on 2 cores, OpenBLAS's thread
+projection. With ``voicegate serve`` at 16 WebSocket callers on 2 cores, OpenBLAS's thread
 took 0.15-0.16 s of CPU per turn (a sixth of the server's), spinning beside Whisper, Piper
 and Smart Turn, whose own thread pools do the heavy work. On one thread it takes none.
 """
