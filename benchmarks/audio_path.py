@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+from voicegate.cli.threads import limit_blas_threads
+
+limit_blas_threads()
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 import array  # noqa: E402

@@ -1,6 +1,12 @@
 """Fixtures shared by every test folder: the real speech models, loaded once per session."""
 
+# ruff: noqa: E402  (numpy's BLAS is limited before any import loads numpy)
 from __future__ import annotations
+
+from voicegate.cli.threads import limit_blas_threads
+
+# the gateways served in-process run as `voicegate serve` runs them: before numpy loads
+limit_blas_threads()
 
 import asyncio
 import logging
