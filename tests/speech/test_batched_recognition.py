@@ -62,19 +62,21 @@ class GatedSTT(WorkerSTT):
         self.gate = threading.Event()
         self.calls: list[tuple[str, list[float]]] = []
 
-    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+    def recognise(
+        self, audio: AudioFrame, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
         self.calls.append(("alone", [audio.duration]))
         return self._heard(audio, language)
 
     def recognise_batch(
         self, utterances: Sequence[Utterance], *, leave_slow: bool = False
     ) -> list[Transcript | None]:
-        self.calls.append(("batch", [audio.duration for audio, _ in utterances]))
-        if any(audio.duration == 0.5 for audio, _ in utterances):
+        self.calls.append(("batch", [u.audio.duration for u in utterances]))
+        if any(u.audio.duration == 0.5 for u in utterances):
             raise ValueError("the model failed on this batch")
         return [
-            None if leave_slow and audio.duration == 0.7 else self._heard(audio, language)
-            for audio, language in utterances
+            None if leave_slow and u.audio.duration == 0.7 else self._heard(u.audio, u.language)
+            for u in utterances
         ]
 
     def _heard(self, audio: AudioFrame, language: str | None) -> Transcript:
@@ -162,7 +164,7 @@ async def recognised_together(
 
     stt.recognise_batch = recording  # type: ignore[method-assign,assignment]
     try:
-        heard = await asyncio.gather(*(stt.transcribe(a, lang) for a, lang in utterances))
+        heard = await asyncio.gather(*(stt.transcribe(u.audio, u.language) for u in utterances))
     finally:
         del stt.recognise_batch
     return heard, sizes
@@ -175,8 +177,8 @@ async def test_a_batch_gives_the_transcripts_of_one_by_one(
     stt = batching_stt
     speech = [await tts.synthesize(sentence) for sentence in SENTENCES]
     silence = AudioFrame(np.zeros((16000, 1), dtype=np.int16), 16000)
-    utterances: list[Utterance] = [(audio, None) for audio in [*speech, silence]]
-    alone = [await stt.transcribe(audio, language) for audio, language in utterances]
+    utterances = [Utterance(audio) for audio in [*speech, silence]]
+    alone = [await stt.transcribe(u.audio, u.language) for u in utterances]
     together, sizes = await recognised_together(stt, utterances)
     assert max(sizes) > 1  # the utterances that waited behind the first ran as one batch
     assert [t.text for t in together] == [t.text for t in alone]
@@ -193,7 +195,7 @@ async def test_on_the_cpu_finals_that_wait_together_are_recognised_one_by_one(
         pytest.skip("a GPU machine: the default there batches")
     speech = [await tts.synthesize(sentence) for sentence in SENTENCES[:4]]
     alone = [await stt.transcribe(audio) for audio in speech]
-    heard, sizes = await recognised_together(stt, [(audio, None) for audio in speech])
+    heard, sizes = await recognised_together(stt, [Utterance(audio) for audio in speech])
     assert sizes == [1, 1, 1, 1]
     # each what it is alone: Piper renders each sentence anew, and tiny.en heard one
     # rendering of "Set an alarm for tomorrow morning." as "and a long time for ..." (CI)
@@ -215,8 +217,8 @@ async def test_a_batch_says_each_repeating_decode_once(
     monkeypatch.setattr(stt, "_transcribe_full", no_full_window)
     names = ("digits/11", "vm-nomore", "cannot-complete-as-dialed", "vm-goodbye")
     prompts = {prompt.name: prompt for prompt in load_prompts() if prompt.name in names}
-    utterances: list[Utterance] = [(prompts[name].audio(16000), None) for name in names]
-    alone = [await stt.transcribe(audio, language) for audio, language in utterances]
+    utterances = [Utterance(prompts[name].audio(16000)) for name in names]
+    alone = [await stt.transcribe(u.audio, u.language) for u in utterances]
     together, sizes = await recognised_together(stt, utterances)
     assert max(sizes) > 1
     assert [t.text for t in together] == [t.text for t in alone]
@@ -228,16 +230,15 @@ async def test_a_batch_of_languages_gives_each_its_own(
     batching_stt_base: FasterWhisperSTT,
 ) -> None:
     stt_base = batching_stt_base
-    utterances: list[Utterance] = [
-        (espeak("The train leaves at eight in the morning.", "en"), None),
-        (espeak("Wir fahren morgen mit dem Zug nach Berlin.", "de"), "de"),
-        (
-            espeak("Buenos días, quisiera reservar una mesa para dos personas esta noche.", "es"),
-            None,
+    utterances = [
+        Utterance(espeak("The train leaves at eight in the morning.", "en")),
+        Utterance(espeak("Wir fahren morgen mit dem Zug nach Berlin.", "de"), "de"),
+        Utterance(
+            espeak("Buenos días, quisiera reservar una mesa para dos personas esta noche.", "es")
         ),
-        (espeak("El tren sale a las ocho de la mañana.", "es"), "es"),
+        Utterance(espeak("El tren sale a las ocho de la mañana.", "es"), "es"),
     ]
-    alone = [await stt_base.transcribe(audio, language) for audio, language in utterances]
+    alone = [await stt_base.transcribe(u.audio, u.language) for u in utterances]
     together, sizes = await recognised_together(stt_base, utterances)
     assert max(sizes) > 1
     assert [(t.language, t.text) for t in together] == [(t.language, t.text) for t in alone]

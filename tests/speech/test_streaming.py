@@ -202,7 +202,7 @@ async def test_a_busy_whisper_skips_partials_and_reuses_the_pass_as_the_speaker_
         recognise_batch = stt.recognise_batch
 
         def counting(batch: Sequence[Utterance], *, leave_slow: bool = False) -> Any:
-            passes.extend(utterance.duration for utterance, _ in batch)
+            passes.extend(utterance.audio.duration for utterance in batch)
             return recognise_batch(batch, leave_slow=leave_slow)
 
         skipped = asyncio.Event()

@@ -21,7 +21,9 @@ class CountingSTT(STTProvider):
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+    async def transcribe(
+        self, audio: AudioFrame, language: str | None = None, *, prompt: str | None = None
+    ) -> Transcript:
         self.calls.append(audio.num_samples)
         await asyncio.sleep(0.02)
         return Transcript(str(audio.num_samples), language or "en", audio.duration, 0.02)
@@ -97,7 +99,9 @@ class BusyWorkerSTT(WorkerSTT):
         self.calls: list[int] = []
         self.skipped = asyncio.Event()
 
-    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+    def recognise(
+        self, audio: AudioFrame, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
         self.calls.append(audio.num_samples)
         time.sleep(0.01)
         return Transcript(str(audio.num_samples), language or "en", audio.duration, 0.01)
@@ -108,11 +112,12 @@ class BusyWorkerSTT(WorkerSTT):
         audio: Callable[[], AudioFrame],
         language: str | None = None,
         *,
+        prompt: str | None = None,
         speculative: bool = False,
     ) -> Transcript:
         try:
             return await super().transcribe_partial(
-                stream, audio, language, speculative=speculative
+                stream, audio, language, prompt=prompt, speculative=speculative
             )
         except JobSkippedError:
             self.skipped.set()
@@ -180,7 +185,9 @@ class SlowDecodeSTT(WorkerSTT):
         super().__init__("slow-decode-stt", max_queue=8, partial_busy_limit=None)
         self.calls: list[int] = []
 
-    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+    def recognise(
+        self, audio: AudioFrame, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
         self.calls.append(audio.num_samples)
         return Transcript(str(audio.num_samples), language or "en", audio.duration, 0.0)
 
@@ -189,7 +196,7 @@ class SlowDecodeSTT(WorkerSTT):
     ) -> list[Transcript | None]:
         if not leave_slow:
             return super().recognise_batch(utterances)
-        self.calls.extend(audio.num_samples for audio, _ in utterances)
+        self.calls.extend(utterance.audio.num_samples for utterance in utterances)
         return [None for _ in utterances]
 
 

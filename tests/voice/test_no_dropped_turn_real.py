@@ -65,9 +65,11 @@ def held_whisper(
     gate = threading.Event()
     recognise, recognise_batch = stt.recognise, stt.recognise_batch
 
-    def held(audio: AudioFrame, language: str | None = None) -> Transcript:
+    def held(
+        audio: AudioFrame, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
         gate.wait()
-        return recognise(audio, language)
+        return recognise(audio, language, prompt)
 
     def held_batch(
         utterances: Sequence[Utterance], *, leave_slow: bool = False

@@ -40,7 +40,9 @@ class RecordingSTT(STTProvider):
         self.words_ms = words_ms
         self.audio: list[AudioFrame] = []
 
-    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+    async def transcribe(
+        self, audio: AudioFrame, language: str | None = None, *, prompt: str | None = None
+    ) -> Transcript:
         self.audio.append(audio)
         text = "wait" if _loud_ms(audio) >= self.words_ms else ""
         return Transcript(text, language or "en", audio.duration, 0.0)

@@ -425,7 +425,13 @@ def recorder(seen: dict[str, list[Any]], name: str) -> Any:
 
 async def test_a_failing_recogniser_is_reported_and_the_session_goes_on() -> None:
     class Failing(ScriptedSTT):
-        def stream(self, partial_interval: float = 0.7, language: str | None = None) -> STTStream:
+        def stream(
+            self,
+            partial_interval: float = 0.7,
+            language: str | None = None,
+            *,
+            prompt: str | None = None,
+        ) -> STTStream:
             stream = super().stream(partial_interval, language)
             if self.heard[-1] == "crash":
 

@@ -63,10 +63,16 @@ class STTProvider(ABC):
     sample_rate: int = 16000
 
     @abstractmethod
-    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+    async def transcribe(
+        self, audio: AudioFrame, language: str | None = None, *, prompt: str | None = None
+    ) -> Transcript:
         """Transcribe one finished utterance (any rate or channel count) in ``language``
         (None: the provider's default or the language it detects); raises
-        :class:`UnsupportedLanguageError` for a language it does not know."""
+        :class:`UnsupportedLanguageError` for a language it does not know.
+
+        ``prompt`` is text the speech is likely to resemble: a recogniser that takes one
+        (Whisper reads it as the text before the audio) leans towards its words and their
+        spelling where the sound is unclear; others ignore it."""
 
     def supports_language(self, language: str) -> bool:
         """Whether :meth:`transcribe` knows ``language``; by default every one."""
@@ -78,10 +84,11 @@ class STTProvider(ABC):
         audio: Callable[[], AudioFrame],
         language: str | None = None,
         *,
+        prompt: str | None = None,
         speculative: bool = False,
     ) -> Transcript:
-        """Transcribe an utterance so far in ``language``, for a partial transcript of
-        ``stream``.
+        """Transcribe an utterance so far in ``language`` with ``prompt``, for a partial
+        transcript of ``stream``.
 
         ``audio()`` gives the audio when the recogniser gets to the request: a busy one
         lets requests wait behind the final transcripts and then takes the freshest audio.
@@ -90,7 +97,7 @@ class STTProvider(ABC):
         others (:class:`~voicegate.inference.JobSkippedError`). By default:
         :meth:`transcribe` at once.
         """
-        return await self.transcribe(audio(), language)
+        return await self.transcribe(audio(), language, prompt=prompt)
 
     def promote_partial(self, stream: Hashable) -> None:  # noqa: B027 - a hint
         """The utterance of ``stream`` ended: its partial request, if it still waits, is the
@@ -100,11 +107,18 @@ class STTProvider(ABC):
         """The recogniser's load, which admission measures; None if it is not measured."""
         return None
 
-    def stream(self, partial_interval: float = 0.7, language: str | None = None) -> STTStream:
+    def stream(
+        self,
+        partial_interval: float = 0.7,
+        language: str | None = None,
+        *,
+        prompt: str | None = None,
+    ) -> STTStream:
         """Start a streamed utterance in ``language`` with a partial about every
-        ``partial_interval`` seconds of audio; by default a :class:`BatchSTTStream` over
-        :meth:`transcribe`."""
-        return BatchSTTStream(self, partial_interval, language)
+        ``partial_interval`` seconds of audio, recognised with ``prompt`` (until the
+        stream's :attr:`~STTStream.prompt` changes); by default a :class:`BatchSTTStream`
+        over :meth:`transcribe`."""
+        return BatchSTTStream(self, partial_interval, language, prompt=prompt)
 
     async def warm_up(self) -> None:
         """Pay first-call costs now so the first real caller does not."""
@@ -121,6 +135,10 @@ class STTProvider(ABC):
 
 class STTStream(ABC):
     """One utterance fed as it arrives: partial transcripts while it goes on, then a final."""
+
+    prompt: str | None = None
+    """The prompt the passes from now on are recognised with (see
+    :meth:`STTProvider.transcribe`); a stream that takes none ignores it."""
 
     @property
     @abstractmethod
@@ -162,11 +180,17 @@ class BatchSTTStream(STTStream):
     """
 
     def __init__(
-        self, provider: STTProvider, partial_interval: float, language: str | None = None
+        self,
+        provider: STTProvider,
+        partial_interval: float,
+        language: str | None = None,
+        *,
+        prompt: str | None = None,
     ) -> None:
         self._provider = provider
         self._interval = partial_interval
         self._language = language
+        self.prompt = prompt
         self._chunks: list[np.typing.NDArray[np.int16]] = []
         self._samples = 0
         self._requested_samples = 0  # the audio the latest partial request asked about
@@ -221,7 +245,7 @@ class BatchSTTStream(STTStream):
         latest = self._latest
         if latest is not None and self._transcribed_samples == self._samples:
             return replace(latest, is_final=True)
-        return await self._provider.transcribe(self._audio(), self._language)
+        return await self._provider.transcribe(self._audio(), self._language, prompt=self.prompt)
 
     def cancel(self) -> None:
         self._finished = True
@@ -254,7 +278,7 @@ class BatchSTTStream(STTStream):
     async def _partial(self, speculative: bool) -> None:
         try:
             transcript = await self._provider.transcribe_partial(
-                self, self._take_audio, self._language, speculative=speculative
+                self, self._take_audio, self._language, prompt=self.prompt, speculative=speculative
             )
         except JobSkippedError:  # the recogniser is busy: this partial is not given
             pass

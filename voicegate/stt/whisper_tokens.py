@@ -1,5 +1,6 @@
-"""Reading a short-window Whisper decode's tokens: its segments, and whether it looks
-failed (see :mod:`voicegate.stt.whisper` for how these checks were chosen)."""
+"""A short-window Whisper decode's tokens: how it starts (a prompt), its segments, and
+whether it looks failed (see :mod:`voicegate.stt.whisper` for how these checks were
+chosen)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ LOG_PROB_THRESHOLD = -1.0
 """With a high no-speech probability, a text this unsure is silence (faster-whisper's rule)."""
 UNSURE_LOG_PROB = -1.2
 """A short-window text this unsure is decoded again over the full window."""
+
+
+def decoder_start(tokenizer: Any, prompt: str | None) -> list[int]:
+    """The decoder's first tokens: ``prompt`` as the text before the audio (as faster-whisper
+    writes an initial prompt), then the task's."""
+    start = list(tokenizer.sot_sequence)
+    if not prompt:
+        return start
+    return [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip()), *start]
 
 
 def reaches_end(tokenizer: Any, tokens: list[int], duration: float) -> bool:

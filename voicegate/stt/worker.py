@@ -21,6 +21,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
+from typing import NamedTuple
 
 from voicegate.audio.frame import AudioFrame
 from voicegate.inference import InferenceLanes, InferenceWorker, JobSkippedError, Pressure
@@ -34,8 +35,15 @@ decoder calls save (see the README's Speed section)."""
 PARTIAL_BUSY_LIMIT = 0.5
 """Partials (but speculative ones) are skipped while the recogniser's worker was busy more
 than this share of the last seconds (by default)."""
-Utterance = tuple[AudioFrame, str | None]
-"""Audio to recognise and its language (None: the default, or the one detected)."""
+
+
+class Utterance(NamedTuple):
+    """Audio to recognise, its language (None: the default, or the one detected) and the
+    prompt it is recognised with (see :meth:`~voicegate.stt.base.STTProvider.transcribe`)."""
+
+    audio: AudioFrame
+    language: str | None = None
+    prompt: str | None = None
 
 
 class WorkerSTT(STTProvider):
@@ -63,9 +71,12 @@ class WorkerSTT(STTProvider):
         )
 
     @abstractmethod
-    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+    def recognise(
+        self, audio: AudioFrame, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
         """On the worker thread: the transcript of ``audio`` (any rate or channel count) in
-        ``language`` (None: the recogniser's default or the language it detects)."""
+        ``language`` (None: the recogniser's default or the language it detects), with
+        ``prompt`` (a recogniser without prompts ignores it)."""
 
     def recognise_batch(
         self, utterances: Sequence[Utterance], *, leave_slow: bool = False
@@ -73,7 +84,7 @@ class WorkerSTT(STTProvider):
         """On the worker thread: the transcripts of several utterances, in order; with
         ``leave_slow``, None for one that needs a slow decode, which :meth:`recognise` then
         gives alone. By default one :meth:`recognise` after another."""
-        return [self.recognise(audio, language) for audio, language in utterances]
+        return [self.recognise(*utterance) for utterance in utterances]
 
     def _recognise_finals(
         self, utterances: list[Utterance]
@@ -113,9 +124,9 @@ class WorkerSTT(STTProvider):
             if len(utterances) == 1:
                 raise
         results: list[Transcript | BaseException | None] = []
-        for audio, language in utterances:
+        for utterance in utterances:
             try:
-                results.append(self.recognise(audio, language))
+                results.append(self.recognise(*utterance))
             except Exception as error:
                 results.append(error)
         return results
@@ -124,12 +135,15 @@ class WorkerSTT(STTProvider):
         """Raise :class:`~voicegate.stt.base.UnsupportedLanguageError` on the event loop,
         before any work is queued, for a language :meth:`recognise` does not know."""
 
-    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
-        """Transcribe one finished utterance in ``language``, in its turn among the finals."""
+    async def transcribe(
+        self, audio: AudioFrame, language: str | None = None, *, prompt: str | None = None
+    ) -> Transcript:
+        """Transcribe one finished utterance in ``language`` with ``prompt``, in its turn
+        among the finals."""
         self.check_language(language)
         started = time.perf_counter()
         transcript = await self._lanes.run_batched(
-            self._recognise_finals, (audio, language), alone=self._recognise_alone
+            self._recognise_finals, Utterance(audio, language, prompt), alone=self._recognise_alone
         )
         return replace(transcript, processing_time=time.perf_counter() - started)
 
@@ -139,16 +153,17 @@ class WorkerSTT(STTProvider):
         audio: Callable[[], AudioFrame],
         language: str | None = None,
         *,
+        prompt: str | None = None,
         speculative: bool = False,
     ) -> Transcript:
-        """The utterance so far in ``language``, once no final waits (see
+        """The utterance so far in ``language`` with ``prompt``, once no final waits (see
         :class:`InferenceLanes`); raises :class:`~voicegate.inference.JobSkippedError` if
         the worker is too busy for a partial that is not ``speculative``."""
         self.check_language(language)
         started = time.perf_counter()
 
         def utterance() -> Utterance:
-            return audio(), language
+            return Utterance(audio(), language, prompt)
 
         recognise = self._recognise_speculative if speculative else self._recognise_partials
         transcript = await self._lanes.offer(stream, recognise, utterance, urgent=speculative)

@@ -29,7 +29,8 @@ class ScriptedSTT(STTProvider):
     utterance, or, for one written with bars (``"a table for | four people"``), the words
     up to the next bar, one bar per pause. Once the script is used up it hears nothing
     (an empty transcript, which is no turn). ``heard`` lists what it returned (without
-    bars), ``audio_seconds`` how much audio each utterance was given.
+    bars), ``audio_seconds`` how much audio each utterance was given, ``prompts`` the
+    prompt each final transcript was asked with (a stream's as it finished).
     """
 
     def __init__(self, utterances: Iterable[str], language: str = "en") -> None:
@@ -37,14 +38,26 @@ class ScriptedSTT(STTProvider):
         self.language = language
         self.heard: list[str] = []
         self.audio_seconds: list[float] = []
+        self.prompts: list[str | None] = []
 
-    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+    async def transcribe(
+        self, audio: AudioFrame, language: str | None = None, *, prompt: str | None = None
+    ) -> Transcript:
         text = self._next()
         self.audio_seconds.append(audio.duration)
+        self.prompts.append(prompt)
         return Transcript(text, language or self.language, audio.duration, 0.0)
 
-    def stream(self, partial_interval: float = 0.7, language: str | None = None) -> STTStream:
-        return _ScriptedStream(self, self._next(), partial_interval, language or self.language)
+    def stream(
+        self,
+        partial_interval: float = 0.7,
+        language: str | None = None,
+        *,
+        prompt: str | None = None,
+    ) -> STTStream:
+        stream = _ScriptedStream(self, self._next(), partial_interval, language or self.language)
+        stream.prompt = prompt
+        return stream
 
     async def warm_up(self) -> None:
         """Nothing to load."""
@@ -104,6 +117,7 @@ class _ScriptedStream(STTStream):
     async def finish(self) -> Transcript:
         self._end()
         self._stt.audio_seconds.append(self._seconds)
+        self._stt.prompts.append(self.prompt)
         return Transcript(self._text, self._language, self._seconds, 0.0)
 
     def cancel(self) -> None:
@@ -128,9 +142,11 @@ class BusySTT(WorkerSTT):
         self.finals = 0
         self.partials = 0
 
-    async def transcribe(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+    async def transcribe(
+        self, audio: AudioFrame, language: str | None = None, *, prompt: str | None = None
+    ) -> Transcript:
         self.finals += 1
-        return await super().transcribe(audio, language)
+        return await super().transcribe(audio, language, prompt=prompt)
 
     async def transcribe_partial(
         self,
@@ -138,12 +154,17 @@ class BusySTT(WorkerSTT):
         audio: Callable[[], AudioFrame],
         language: str | None = None,
         *,
+        prompt: str | None = None,
         speculative: bool = False,
     ) -> Transcript:
         self.partials += 1
-        return await super().transcribe_partial(stream, audio, language, speculative=speculative)
+        return await super().transcribe_partial(
+            stream, audio, language, prompt=prompt, speculative=speculative
+        )
 
-    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+    def recognise(
+        self, audio: AudioFrame, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
         time.sleep(self.seconds_per_call)
         return Transcript(self.text, language or "en", audio.duration, self.seconds_per_call)
 
@@ -161,7 +182,9 @@ class BurstSTT(WorkerSTT):
         self.gate.set()
         self.heard_seconds: list[float] = []
 
-    def recognise(self, audio: AudioFrame, language: str | None = None) -> Transcript:
+    def recognise(
+        self, audio: AudioFrame, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
         self.gate.wait()
         samples = self.as_input(audio).samples[:, 0]
         block = self.sample_rate // 100  # 10 ms
