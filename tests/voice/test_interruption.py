@@ -19,7 +19,7 @@ STORY = "Once upon a time there was a lighthouse keeper who lived alone on a roc
 @pytest.mark.parametrize(
     "text", ["Uh-huh.", "Mm-hmm.", "mhm", "Hmmm.", "Yeah.", "Right.", "Okay.", "Yeah, okay.",
              "Oh, I see.", "Sure thing", "Uh.", "Ow.", "and mm", "M-H-M.", "mmmo", "NMM.", "NMO",
-             "N-M-A-M.", "Yeah, m-h-m."]
+             "N-M-A-M.", "Yeah, m-h-m.", "N-m-hmm.", "Mm-m-hmm."]
 )  # fmt: skip
 def test_acknowledgements(text: str) -> None:
     assert is_acknowledgement(text)
@@ -29,7 +29,7 @@ def test_acknowledgements(text: str) -> None:
     "text", ["", "...", "Wait.", "No.", "Stop.", "Sorry?", "Yeah, but I wanted pasta.",
              "okay okay okay okay okay", "Um, well.", "Uh, so.", "And wait.", "and no", "Mm, stop.",
              "And then...", "Mm, no.", "Mo.", "Nnno.", "Mom.", "Hm, now.", "N-O.", "A-M.",
-             "M-A-N-Y"]
+             "M-A-N-Y", "N-N.", "Mm-hmm, wait."]
 )  # fmt: skip
 def test_not_acknowledgements(text: str) -> None:
     assert not is_acknowledgement(text)

@@ -8,10 +8,16 @@ from voicegate.audio.frame import FRAME_MS
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.testing import ScriptedSTT, silence, speech
 from voicegate.testing.fakes import ScriptedEndOfTurn
+from voicegate.voice.interruption import ACKNOWLEDGEMENT_PROMPT
 from voicegate.voice.listener import Listener
 from voicegate.voice.notices import BargeIn, Floor, SpeechEnded, SpeechStarted
 from voicegate.voice.session import EndOfTurn, InterruptionStrategy, VoiceSettings
-from voicegate.voice.utterance_events import ListenerEvent, PartialHeard, UtteranceHeard
+from voicegate.voice.utterance_events import (
+    ListenerEvent,
+    PartialHeard,
+    UtteranceHeard,
+    UtteranceIgnored,
+)
 
 FRAME_S = FRAME_MS / 1000
 
@@ -29,8 +35,9 @@ class Ears:
         self.floor = Floor.LISTENING
         self.interruptions: list[BargeIn] = []
         self.told: list[SpeechStarted] = []
+        self.stt = ScriptedSTT(script)
         self.listener = Listener(
-            ScriptedSTT(script),
+            self.stt,
             settings,
             floor=lambda: self.floor,
             answer_text=lambda: answer,
@@ -59,6 +66,13 @@ class Ears:
     async def heard(self) -> UtteranceHeard:
         async for event in self.listener.events():
             if isinstance(event, UtteranceHeard):
+                return event
+        raise AssertionError("the events ended")
+
+    async def outcome(self) -> UtteranceHeard | UtteranceIgnored:
+        """The next utterance's outcome: a turn, or no turn."""
+        async for event in self.listener.events():
+            if isinstance(event, UtteranceHeard | UtteranceIgnored):
                 return event
         raise AssertionError("the events ended")
 
@@ -154,4 +168,50 @@ async def test_a_quiet_sound_the_vad_calls_speech_is_heard_and_is_no_pause() -> 
     ears.hear(20, is_speech=False)
     heard = await asyncio.wait_for(ears.heard(), 5)
     assert heard.transcript.audio_duration >= 0.72  # the "d" reached the recogniser
+    ears.listener.close()
+
+
+async def test_speech_over_an_answer_is_prompted_as_an_acknowledgement_until_it_interrupts() -> (
+    None
+):
+    """Under ``semantic``, the recogniser hears speech over an answer with the
+    acknowledgement prompt (Whisper spells a hum then); once the speech interrupts, it is
+    a turn and is recognised without it. Speech with the floor, or under another
+    strategy, never has it."""
+    settings = VoiceSettings(
+        end_of_turn=EndOfTurn.FIXED,
+        partial_interval_ms=100,
+        interruption_speaking=InterruptionStrategy.SEMANTIC,
+        interruption_thinking=InterruptionStrategy.CONFIRMED,
+    )
+    story = "Once upon a time there was a lighthouse keeper."
+    ears = Ears(
+        ["mm-hmm", "wait stop that is not what I meant", "open the door", "go"], settings, story
+    )
+    ears.floor = Floor.SPEAKING
+    ears.hear(300, is_speech=True)
+    ears.hear(400, is_speech=False)
+    acknowledged = await asyncio.wait_for(ears.outcome(), 5)
+    assert isinstance(acknowledged, UtteranceIgnored)
+    assert acknowledged.reason == "acknowledgement"
+    assert ears.stt.prompts == [ACKNOWLEDGEMENT_PROMPT]
+
+    for _ in range(8):  # the partials reach the listener as the speech goes on
+        ears.hear(100, is_speech=True)
+        await asyncio.sleep(0.01)
+    assert ears.barge_ins == 1
+    ears.hear(400, is_speech=False)
+    interrupted = await asyncio.wait_for(ears.outcome(), 5)
+    assert isinstance(interrupted, UtteranceHeard)
+    assert ears.stt.prompts[-1] is None  # a turn now: the caller's words, unprompted
+
+    ears.floor = Floor.LISTENING
+    ears.hear(300, is_speech=True)
+    ears.hear(400, is_speech=False)
+    assert isinstance(await asyncio.wait_for(ears.outcome(), 5), UtteranceHeard)
+    ears.floor = Floor.THINKING  # an answer is being prepared, under ``confirmed``
+    ears.hear(300, is_speech=True)
+    ears.hear(400, is_speech=False)
+    assert isinstance(await asyncio.wait_for(ears.outcome(), 5), UtteranceHeard)
+    assert ears.stt.prompts[2:] == [None, None]
     ears.listener.close()

@@ -232,7 +232,7 @@ class Listener:
             self._utterance = Utterance(stream, start.timestamp, start.timestamp, overlap, True)
         else:
             audio_start = start.preroll.timestamp if start.preroll.num_samples else start.timestamp
-            stream = self._new_stream()
+            stream = self._new_stream(overlap)
             self._utterance = Utterance(
                 stream, start.timestamp, audio_start, overlap, raw=self._hearing_raw
             )
@@ -246,9 +246,12 @@ class Listener:
         if self._turn_end is not None:
             self._turn_end.begin(over_answer=overlap is not None)
 
-    def _new_stream(self) -> STTStream:
+    def _new_stream(self, overlap: Overlap | None) -> STTStream:
+        """A stream for an utterance, prompted as its :class:`Overlap` says, if any."""
         return self._stt.stream(
-            self._settings.partial_interval_ms / 1000.0, self._settings.stt_language
+            self._settings.partial_interval_ms / 1000.0,
+            self._settings.stt_language,
+            prompt=None if overlap is None else overlap.prompt,
         )
 
     def _relay(self, utterance: Utterance) -> None:
@@ -261,7 +264,7 @@ class Listener:
         """Give the recogniser the utterance's raw audio where the canceller has it."""
         if utterance.raw or (raw := self.canceller.raw_since(utterance.audio_start)) is None:
             return
-        self._held = utterance.take_raw(raw, self._new_stream(), self._held)
+        self._held = utterance.take_raw(raw, self._new_stream(utterance.overlap), self._held)
         self._relay(utterance)
         logger.debug("the recogniser gets the raw audio from %.2f s on", utterance.audio_start)
 
@@ -337,7 +340,7 @@ class Listener:
             return
         spoken_ms = self._spoken_ms(utterance)
         echo = speech and self.canceller.is_echo()
-        self._interrupt(overlap.on_frame(speech, echo, self._floor(), spoken_ms))
+        self._interrupt(utterance, overlap.on_frame(speech, echo, self._floor(), spoken_ms))
         if overlap.first_look_due(spoken_ms):
             utterance.stream.settle()  # transcribe what was said so far, again and again
 
@@ -345,8 +348,11 @@ class Listener:
         """How long the caller has spoken in ``utterance`` so far."""
         return (self._endpointer.last_speech_end - utterance.start) * 1000.0
 
-    def _interrupt(self, barge_in: BargeIn | None) -> None:
+    def _interrupt(self, utterance: Utterance, barge_in: BargeIn | None) -> None:
+        """Act on ``utterance``'s barge-in, if any: it is a turn now, recognised without a
+        prompt."""
         if barge_in is not None:
+            utterance.stream.prompt = None
             self._on_interrupt(barge_in)
 
     def _check_idle(self, frame: AudioFrame) -> None:
@@ -367,9 +373,8 @@ class Listener:
                 answer = self._answer_text()
                 floor = self._floor()
                 logger.debug("over the answer, %.0f ms heard as %r", spoken_ms, partial.text)
-                self._interrupt(
-                    utterance.overlap.on_partial(partial.text, answer, floor, spoken_ms)
-                )
+                barge_in = utterance.overlap.on_partial(partial.text, answer, floor, spoken_ms)
+                self._interrupt(utterance, barge_in)
 
     async def _transcribe(
         self, item: Transcribing
@@ -394,5 +399,5 @@ class Listener:
             logger.debug("over the answer, final %r: %s", transcript.text, ignored or "a turn")
             if ignored is not None:
                 return UtteranceIgnored(transcript, ignored)
-            self._interrupt(barge_in)
+            self._interrupt(utterance, barge_in)
         return UtteranceHeard(transcript, item.timings)

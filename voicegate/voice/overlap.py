@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voicegate.voice.interruption import SEMANTIC_FIRST_LOOK_MS, Contest, Verdict
+from voicegate.voice.interruption import (
+    ACKNOWLEDGEMENT_PROMPT,
+    SEMANTIC_FIRST_LOOK_MS,
+    Contest,
+    Verdict,
+)
 from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.notices import BargeIn, Floor
 from voicegate.voice.session import InterruptionStrategy, VoiceSettings
@@ -60,6 +65,14 @@ class Overlap:
         the recogniser for a pass again and again once :data:`SEMANTIC_FIRST_LOOK_MS` of
         speech has passed."""
         return self.contest.strategy is InterruptionStrategy.SEMANTIC and not self.settled
+
+    @property
+    def prompt(self) -> str | None:
+        """What the recogniser is prompted with for the utterance: under ``semantic``,
+        :data:`ACKNOWLEDGEMENT_PROMPT` until it interrupts (it may be an acknowledgement
+        until then), then nothing (it is a turn, and its words are the caller's)."""
+        semantic = self.contest.strategy is InterruptionStrategy.SEMANTIC
+        return ACKNOWLEDGEMENT_PROMPT if semantic and not self.interrupted else None
 
     def on_frame(self, speech: bool, echo: bool, floor: Floor, spoken_ms: float) -> BargeIn | None:
         """A frame (``speech`` or not; ``echo``: the sound now is the answer's echo) with
