@@ -60,6 +60,7 @@ def test_the_echo_of_what_plays_is_cancelled(espeak_utterances: list[AudioFrame]
     reduction = _rms_db(echo[tail]) - _rms_db(cleaned[tail])
     assert reduction >= 15, f"echo reduced by only {reduction:.1f} dB"
     assert canceller.echo_match.found
+    assert canceller.line_echoes()
 
 
 def test_a_caller_on_a_headset_is_not_suppressed(espeak_utterances: list[AudioFrame]) -> None:
@@ -72,6 +73,7 @@ def test_a_caller_on_a_headset_is_not_suppressed(espeak_utterances: list[AudioFr
 
     assert not canceller.echo_path.heard
     assert not canceller.echo_match.found
+    assert not canceller.line_echoes()
     # untouched from the first judgement that its sound is no echo on (0.8 s: 0.25 s heard
     # and the longest echo delay played), not once AEC3 has found there is no echo
     # (seconds): early in an answer too

@@ -8,6 +8,7 @@ from voicegate.audio.frame import FRAME_MS
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.testing import ScriptedSTT, silence, speech
 from voicegate.testing.fakes import ScriptedEndOfTurn
+from voicegate.voice.canceller_view import CancellerView
 from voicegate.voice.interruption import ACKNOWLEDGEMENT_PROMPT
 from voicegate.voice.listener import Listener
 from voicegate.voice.notices import BargeIn, Floor, SpeechEnded, SpeechStarted
@@ -214,4 +215,26 @@ async def test_speech_over_an_answer_is_prompted_as_an_acknowledgement_until_it_
     ears.hear(400, is_speech=False)
     assert isinstance(await asyncio.wait_for(ears.outcome(), 5), UtteranceHeard)
     assert ears.stt.prompts[2:] == [None, None]
+    ears.listener.close()
+
+
+class _EchoingLine(CancellerView):
+    """A line the canceller knows to echo (a speakerphone)."""
+
+    def line_echoes(self) -> bool:
+        return True
+
+
+async def test_on_a_line_that_echoes_speech_over_an_answer_is_not_prompted() -> None:
+    """There it is likely the answer's echo, which the echo guard knows by its words."""
+    settings = VoiceSettings(
+        end_of_turn=EndOfTurn.FIXED, interruption_speaking=InterruptionStrategy.SEMANTIC
+    )
+    ears = Ears(["mm-hmm"], settings, "Once upon a time there was a lighthouse keeper.")
+    ears.listener.canceller = _EchoingLine()
+    ears.floor = Floor.SPEAKING
+    ears.hear(300, is_speech=True)
+    ears.hear(400, is_speech=False)
+    await asyncio.wait_for(ears.outcome(), 5)
+    assert ears.stt.prompts == [None]
     ears.listener.close()

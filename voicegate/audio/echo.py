@@ -126,6 +126,11 @@ class EchoCanceller:
         through while it finds a new echo path."""
         return self._canceller is not None and self.echo_match.is_echo()
 
+    def line_echoes(self) -> bool:
+        """Whether the line is known to echo: the microphone's levels followed the played
+        ones, or its sound matched the played audio, once in this call."""
+        return self._canceller is not None and (self.echo_path.heard or self.echo_match.found)
+
     def raw_since(self, start: float) -> AudioFrame | None:
         """The microphone's raw audio from ``start`` (seconds of the microphone's audio) to
         now (or from further back: the start of a sound it cut while the matcher could not
@@ -177,8 +182,7 @@ class EchoCanceller:
         """Whether the canceller's output is used: the microphone hears what plays (its
         levels follow the played ones, or its sound matched the played audio once in this
         call), or what it picks up now is the echo or cannot be told yet."""
-        match = self.echo_match
-        return self.echo_path.heard or match.found or match.verdict is not False
+        return self.line_echoes() or self.echo_match.verdict is not False
 
     def _note_cut(self, cut: bool) -> None:
         """Remember where a sound cut while the matcher cannot tell it began; forget it

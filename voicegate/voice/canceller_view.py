@@ -35,6 +35,11 @@ class CancellerView:
         (:meth:`~voicegate.audio.echo.EchoCanceller.is_echo`)."""
         return self._canceller is not None and self._canceller.is_echo()
 
+    def line_echoes(self) -> bool:
+        """Whether the caller's line is known to echo
+        (:meth:`~voicegate.audio.echo.EchoCanceller.line_echoes`)."""
+        return self._canceller is not None and self._canceller.line_echoes()
+
     def raw_since(self, start: float) -> AudioFrame | None:
         """The caller's raw audio from ``start`` to now, where the canceller cut some of it
         and passes the raw sound now (:meth:`~voicegate.audio.echo.EchoCanceller.raw_since`)."""

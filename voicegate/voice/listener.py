@@ -251,8 +251,17 @@ class Listener:
         return self._stt.stream(
             self._settings.partial_interval_ms / 1000.0,
             self._settings.stt_language,
-            prompt=None if overlap is None else overlap.prompt,
+            prompt=self._prompt(overlap),
         )
+
+    def _prompt(self, overlap: Overlap | None) -> str | None:
+        """The prompt an utterance is recognised with now: its :class:`Overlap`'s, but none
+        on a line known to echo, where speech over the answer is likely its echo, which the
+        echo guard knows by its words (prompted, Whisper wrote quiet echo's "once upon" as
+        "once a-" and "once upon a month")."""
+        if overlap is None or self.canceller.line_echoes():
+            return None
+        return overlap.prompt
 
     def _relay(self, utterance: Utterance) -> None:
         """Relay the partials of the utterance's stream while it is open."""
@@ -341,6 +350,7 @@ class Listener:
         spoken_ms = self._spoken_ms(utterance)
         echo = speech and self.canceller.is_echo()
         self._interrupt(utterance, overlap.on_frame(speech, echo, self._floor(), spoken_ms))
+        utterance.stream.prompt = self._prompt(overlap)  # the line may be found to echo
         if overlap.first_look_due(spoken_ms):
             utterance.stream.settle()  # transcribe what was said so far, again and again
 
@@ -352,7 +362,7 @@ class Listener:
         """Act on ``utterance``'s barge-in, if any: it is a turn now, recognised without a
         prompt."""
         if barge_in is not None:
-            utterance.stream.prompt = None
+            utterance.stream.prompt = self._prompt(utterance.overlap)
             self._on_interrupt(barge_in)
 
     def _check_idle(self, frame: AudioFrame) -> None:
