@@ -247,7 +247,7 @@ class Listener:
             self._turn_end.begin(over_answer=overlap is not None)
 
     def _new_stream(self, overlap: Overlap | None) -> STTStream:
-        """A stream for an utterance, prompted as its :class:`Overlap` says, if any."""
+        """A stream for an utterance, with the prompt :meth:`_prompt` gives it."""
         return self._stt.stream(
             self._settings.partial_interval_ms / 1000.0,
             self._settings.stt_language,
@@ -350,7 +350,7 @@ class Listener:
         spoken_ms = self._spoken_ms(utterance)
         echo = speech and self.canceller.is_echo()
         self._interrupt(utterance, overlap.on_frame(speech, echo, self._floor(), spoken_ms))
-        utterance.stream.prompt = self._prompt(overlap)  # the line may be found to echo
+        self._reprompt(utterance)  # the line may have been found to echo
         if overlap.first_look_due(spoken_ms):
             utterance.stream.settle()  # transcribe what was said so far, again and again
 
@@ -362,8 +362,12 @@ class Listener:
         """Act on ``utterance``'s barge-in, if any: it is a turn now, recognised without a
         prompt."""
         if barge_in is not None:
-            utterance.stream.prompt = self._prompt(utterance.overlap)
+            self._reprompt(utterance)
             self._on_interrupt(barge_in)
+
+    def _reprompt(self, utterance: Utterance) -> None:
+        """Give ``utterance``'s stream the prompt it has now (:meth:`_prompt`)."""
+        utterance.stream.prompt = self._prompt(utterance.overlap)
 
     def _check_idle(self, frame: AudioFrame) -> None:
         active = self._endpointer.in_speech or self._floor() is not Floor.LISTENING
