@@ -16,8 +16,9 @@ import numpy.typing as npt
 
 from voicegate.stt.base import TranscriptSegment
 from voicegate.stt.text import words
-from voicegate.stt.whisper import FRAMES_PER_SECOND, FasterWhisperSTT, Heard
+from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.stt.whisper_tokens import END_TOLERANCE, NO_SPEECH_THRESHOLD, SECONDS_PER_TIMESTAMP
+from voicegate.stt.whisper_window import FRAMES_PER_SECOND, Heard
 
 MARGIN_SECONDS = 2.0
 TOKENS_PER_SECOND = 10
@@ -27,10 +28,14 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 class BeforeWhisperSTT(FasterWhisperSTT):
-    """:class:`FasterWhisperSTT` with the decode it had before issue 18 (English only)."""
+    """:class:`FasterWhisperSTT` with the decode it had before issue 18 (English only, no
+    prompt)."""
 
     def _decode_all(
-        self, samples: list[npt.NDArray[np.float32]], languages: list[str | None]
+        self,
+        samples: list[npt.NDArray[np.float32]],
+        languages: list[str | None],
+        prompts: list[str | None],
     ) -> list[Heard]:
         return [("en", self._decode_before(audio)) for audio in samples]
 
@@ -39,7 +44,7 @@ class BeforeWhisperSTT(FasterWhisperSTT):
 
         duration = len(samples) / self.sample_rate
         if duration + MARGIN_SECONDS > 30.0:
-            return self._transcribe_full(samples, "en")[1]
+            return self._transcribe_full(samples, "en", None)[1]
         frames = math.ceil((duration + MARGIN_SECONDS) * FRAMES_PER_SECOND)
         features = self._model.feature_extractor(samples)[:, :-1]
         features = np.pad(features, ((0, 0), (0, max(0, frames - features.shape[1]))))

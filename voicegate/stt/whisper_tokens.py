@@ -1,5 +1,5 @@
 """A short-window Whisper decode's tokens: how it starts (a prompt), its segments, and
-whether it looks failed (see :mod:`voicegate.stt.whisper` for how these checks were
+whether it looks failed (see :mod:`voicegate.stt.whisper_window` for how these checks were
 chosen)."""
 
 from __future__ import annotations
