@@ -17,6 +17,7 @@ from voicegate.voice.canceller_view import CancellerView
 from voicegate.voice.idle import IdleWatch
 from voicegate.voice.live_settings import LiveSettings
 from voicegate.voice.notices import BargeIn, Floor, SpeechEnded, SpeechStarted
+from voicegate.voice.over_answer import OverAnswer
 from voicegate.voice.overlap import Overlap
 from voicegate.voice.session import EndOfTurn, VoiceSettings
 from voicegate.voice.turn_end import SemanticTurnEnd
@@ -59,8 +60,8 @@ class Listener:
 
     The barge-in decision does not wait for that order: ``on_speech_start`` is called at once
     with each :class:`SpeechStarted` (which :meth:`events` also yields, in order). Speech that
-    begins while ``floor()`` is ``thinking`` or ``speaking`` is judged by a :class:`Contest` as
-    it goes (its length, its partial transcripts, then its final one, against
+    begins while ``floor()`` is ``thinking`` or ``speaking`` is judged by :class:`OverAnswer`
+    as it goes (its length, its partial transcripts, then its final one, against
     ``answer_text()``); ``on_interrupt`` is called at once when it interrupts (never while the
     client turned ``interruptions`` off). When the caller does not speak and the floor stays
     ``listening`` for ``idle_timeout_ms`` of the caller's audio (silence fed in for a stalled
@@ -86,9 +87,8 @@ class Listener:
         self._stt = stt
         self._settings = settings
         self._floor = floor
-        self._answer_text = answer_text
         self._on_speech_start = on_speech_start
-        self._on_interrupt = on_interrupt
+        self._over_answer = OverAnswer(floor, answer_text, on_interrupt)
         semantic = settings.end_of_turn is EndOfTurn.SEMANTIC
         if semantic and turn_model is None:
             raise ValueError("the semantic end of turn needs an end-of-turn model")
@@ -114,8 +114,15 @@ class Listener:
         self._idle = IdleWatch(settings.idle_timeout_ms / 1000.0)
         self._events: asyncio.Queue[ListenerEvent | Transcribing | _EndOfAudio] = asyncio.Queue()
         self._relays: set[asyncio.Task[None]] = set()
-        self.canceller = CancellerView()
+
+    @property
+    def canceller(self) -> CancellerView:
         """The session's echo canceller, if it has one (the gateway sets it)."""
+        return self._over_answer.canceller
+
+    @canceller.setter
+    def canceller(self, canceller: CancellerView) -> None:
+        self._over_answer.canceller = canceller
 
     def on_frame(self, frame: AudioFrame, speech: bool, dbfs: float) -> None:
         """Take the next frame of the caller's audio with its speech decision and level.
@@ -155,9 +162,9 @@ class Listener:
         if was_open and self._endpointer.in_speech:
             self._keep_for_model(frame)
             self._feed(frame, self._endpointer.sounding, voiced=speech)
-        if self._utterance is not None:
-            self._judge_speech(speech)
-            self._take_raw(self._utterance)
+        if (utterance := self._utterance) is not None:
+            self._over_answer.on_frame(utterance, speech, self._spoken_ms(utterance))
+            self._take_raw(utterance)
         self._check_idle(frame)
 
     async def events(self) -> AsyncIterator[ListenerEvent]:
@@ -247,21 +254,12 @@ class Listener:
             self._turn_end.begin(over_answer=overlap is not None)
 
     def _new_stream(self, overlap: Overlap | None) -> STTStream:
-        """A stream for an utterance, with the prompt :meth:`_prompt` gives it."""
+        """A stream for an utterance, with the prompt :meth:`OverAnswer.prompt` gives it."""
         return self._stt.stream(
             self._settings.partial_interval_ms / 1000.0,
             self._settings.stt_language,
-            prompt=self._prompt(overlap),
+            prompt=self._over_answer.prompt(overlap),
         )
-
-    def _prompt(self, overlap: Overlap | None) -> str | None:
-        """The prompt an utterance is recognised with now: its :class:`Overlap`'s, but none
-        on a line known to echo, where speech over the answer is likely its echo, which the
-        echo guard knows by its words (prompted, Whisper wrote quiet echo's "once upon" as
-        "once a-" and "once upon a month")."""
-        if overlap is None or self.canceller.line_echoes():
-            return None
-        return overlap.prompt
 
     def _relay(self, utterance: Utterance) -> None:
         """Relay the partials of the utterance's stream while it is open."""
@@ -341,33 +339,9 @@ class Listener:
             self._waiting.append(turn)
             self._events.put_nowait(turn)
 
-    def _judge_speech(self, speech: bool) -> None:
-        utterance = self._utterance
-        assert utterance is not None
-        overlap = utterance.overlap
-        if overlap is None:
-            return
-        spoken_ms = self._spoken_ms(utterance)
-        echo = speech and self.canceller.is_echo()
-        self._interrupt(utterance, overlap.on_frame(speech, echo, self._floor(), spoken_ms))
-        self._reprompt(utterance)  # the line may have been found to echo
-        if overlap.first_look_due(spoken_ms):
-            utterance.stream.settle()  # transcribe what was said so far, again and again
-
     def _spoken_ms(self, utterance: Utterance) -> float:
         """How long the caller has spoken in ``utterance`` so far."""
         return (self._endpointer.last_speech_end - utterance.start) * 1000.0
-
-    def _interrupt(self, utterance: Utterance, barge_in: BargeIn | None) -> None:
-        """Act on ``utterance``'s barge-in, if any: it is a turn now, recognised without a
-        prompt."""
-        if barge_in is not None:
-            self._reprompt(utterance)
-            self._on_interrupt(barge_in)
-
-    def _reprompt(self, utterance: Utterance) -> None:
-        """Give ``utterance``'s stream the prompt it has now (:meth:`_prompt`)."""
-        utterance.stream.prompt = self._prompt(utterance.overlap)
 
     def _check_idle(self, frame: AudioFrame) -> None:
         active = self._endpointer.in_speech or self._floor() is not Floor.LISTENING
@@ -382,13 +356,7 @@ class Listener:
                 self._events.put_nowait(PartialHeard(partial))
             if self._turn_end is not None and partial.audio_duration + 1e-6 >= stream.duration:
                 self._turn_end.transcript(partial.text)
-            if utterance.overlap is not None:
-                spoken_ms = self._spoken_ms(utterance)
-                answer = self._answer_text()
-                floor = self._floor()
-                logger.debug("over the answer, %.0f ms heard as %r", spoken_ms, partial.text)
-                barge_in = utterance.overlap.on_partial(partial.text, answer, floor, spoken_ms)
-                self._interrupt(utterance, barge_in)
+            self._over_answer.on_partial(utterance, partial.text, self._spoken_ms(utterance))
 
     async def _transcribe(
         self, item: Transcribing
@@ -404,14 +372,6 @@ class Listener:
             logger.debug("the utterance of %.2f s had no words", transcript.audio_duration)
             return None
         self._words_from = max(self._words_from, utterance.start)
-        if utterance.overlap is not None:
-            spoken_ms = transcript.audio_duration * 1000.0
-            answer, floor = self._answer_text(), self._floor()
-            ignored, barge_in = utterance.overlap.on_final(
-                transcript.text, answer, floor, spoken_ms
-            )
-            logger.debug("over the answer, final %r: %s", transcript.text, ignored or "a turn")
-            if ignored is not None:
-                return UtteranceIgnored(transcript, ignored)
-            self._interrupt(utterance, barge_in)
+        if (ignored := self._over_answer.on_final(utterance, transcript)) is not None:
+            return UtteranceIgnored(transcript, ignored)
         return UtteranceHeard(transcript, item.timings)
