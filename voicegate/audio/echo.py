@@ -48,7 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voicegate.audio.echo_match import SAMPLE_RATE, EchoMatcher
-from voicegate.audio.echo_path import EchoPathDetector, level_db
+from voicegate.audio.echo_path import FLOOR_DB, EchoPathDetector, level_db
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.raw_capture import RawCapture
 from voicegate.audio.resample import MonoConverter
@@ -169,8 +169,10 @@ class EchoCanceller:
                     self._cancelling = cancelling
                     self._log_use()
                 if cancelling:
-                    block = cancelled if level_db(cancelled) >= COMFORT_NOISE_DBFS else _SILENT
-                cut = loud >= COMFORT_NOISE_DBFS and level_db(block) <= loud - CUT_DB
+                    block, left = _without_comfort_noise(cancelled)
+                else:
+                    left = loud
+                cut = loud >= COMFORT_NOISE_DBFS and left <= loud - CUT_DB
                 self._raw.add(raw, cancelled=cancelling, cut=cut)
                 self._note_cut(cut)
             if self._suppressor is not None:
@@ -220,3 +222,12 @@ class EchoCanceller:
 
     def _frame(self, block: npt.NDArray[np.int16]) -> Any:
         return self._rtc.AudioFrame(block.tobytes(), SAMPLE_RATE, 1, BLOCK)
+
+
+def _without_comfort_noise(
+    cancelled: npt.NDArray[np.int16],
+) -> tuple[npt.NDArray[np.int16], float]:
+    """The canceller's output block, silent where it is only its comfort noise (under
+    :data:`COMFORT_NOISE_DBFS`), and the level of what is left."""
+    level = level_db(cancelled)
+    return (cancelled, level) if level >= COMFORT_NOISE_DBFS else (_SILENT, FLOOR_DB)

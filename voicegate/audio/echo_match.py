@@ -21,11 +21,13 @@ played for 3 s, so no echo can come; or the microphone stayed quiet while audio 
 loud enough to echo above :data:`QUIET` at every echo delay, so this line does not echo
 now), ``None`` not known yet (audio started to play again after 3 s of none, and nothing
 could be told since).
+
+The played audio's spectrum and energies are kept from one judgement to the next while
+nothing more plays (a caller speaking just after an answer): a judgement then costs two
+FFTs, not three.
 """
 
 from __future__ import annotations
-
-from collections import deque
 
 import numpy as np
 import numpy.typing as npt
@@ -59,15 +61,44 @@ SAME_DELAY = SAMPLE_RATE // 250
 sample against the played one it matched) differ by at most this (4 ms)."""
 
 
+class _Recent:
+    """The last ``limit`` samples of a stream, as one contiguous array."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._buffer = np.zeros(2 * limit, np.float64)
+        self._end = 0  # samples in the buffer
+        self.kept = 0  # of them, the last ones kept (at most ``limit``)
+
+    def add(self, block: npt.NDArray[np.int16]) -> None:
+        size = len(block)
+        if self._end + size > len(self._buffer):  # move the kept samples to the front
+            keep = min(self.kept, self._limit)
+            self._buffer[:keep] = self._buffer[self._end - keep : self._end]
+            self._end = keep
+            if size > len(self._buffer) - keep:
+                self._buffer = np.concatenate([self._buffer[:keep], np.zeros(size)])
+        self._buffer[self._end : self._end + size] = block
+        self._end += size
+        self.kept = min(self.kept + size, self._limit)
+
+    def clear(self) -> None:
+        self._end = self.kept = 0
+
+    def last(self) -> npt.NDArray[np.float64]:
+        """The samples kept, oldest first (a view: valid until the next :meth:`add`)."""
+        return self._buffer[self._end - self.kept : self._end]
+
+
 class EchoMatcher:
     """Keeps the last played and picked-up audio (16 kHz) and judges whether the latter is
     the former's echo (:meth:`is_echo`)."""
 
     def __init__(self) -> None:
-        self._played: deque[npt.NDArray[np.int16]] = deque()
-        self._played_samples = 0
-        self._heard: deque[npt.NDArray[np.int16]] = deque()
-        self._heard_samples = 0
+        self._played = _Recent(SEARCHED)
+        self._heard = _Recent(WINDOW)
+        self._searched: tuple[int, npt.NDArray[np.complex128], npt.NDArray[np.float64]] | None
+        self._searched = None  # (_played_total, its spectrum, its cumulative energy)
         self._since_judged = 0
         self._since_played = SEARCHED  # microphone samples since audio last played
         self._played_total = 0  # samples ever played, and picked up
@@ -84,17 +115,16 @@ class EchoMatcher:
         if self._since_played >= SEARCHED:
             self.verdict = None  # playing again: an echo may come, a sound must be judged
             self._played.clear()  # what played before cannot echo any more
-            self._played_samples = 0
             self._match_delay = None
         self._since_played = 0
         self._played_total += len(block)
-        self._played_samples += _keep(self._played, block, self._played_samples, SEARCHED)
+        self._played.add(block)
 
     def picked_up(self, block: npt.NDArray[np.int16]) -> None:
         """The microphone's next audio; every 0.1 s of it, the verdict is judged again.
         ``block`` is copied: the caller may reuse its memory (an inbound batch writes the
         cleaned audio over it)."""
-        self._heard_samples += _keep(self._heard, block.copy(), self._heard_samples, WINDOW)
+        self._heard.add(block)
         self._heard_total += len(block)
         self._since_played += len(block)
         self._since_judged += len(block)
@@ -115,25 +145,25 @@ class EchoMatcher:
         echo delay of the last judgement's match; a quiet one is not the echo where an echo
         was due (:func:`_echo_due`); None if it cannot be told (too quiet, a match not yet
         confirmed, or matching nothing while too little has played: :data:`ECHO_DELAY`)."""
-        if self._heard_samples < WINDOW or self._played_samples < WINDOW:
+        if self._heard.kept < WINDOW or self._played.kept < WINDOW:
             return None
-        heard = np.concatenate(self._heard)[-WINDOW:].astype(np.float64)
+        heard = self._heard.last()
         start, end = _loud_span(heard)
         if end - start < MIN_LOUD:
             start, end = 0, WINDOW
         heard = heard[start:end]
-        played = np.concatenate(self._played)[-SEARCHED:].astype(np.float64)
+        played = self._played.last()
         energy = float(heard @ heard)
         if energy < QUIET**2 * WINDOW:
             # quiet: the echo of what played would be heard here by now, unless it is too weak
             # to matter (then a caller who speaks next passes raw from their first word)
             return None if self.verdict or not _echo_due(played) else False
         size = len(heard)
+        played_spectrum, cumulative = self._searched_spectrum(played)
         # correlation of ``heard`` with every stretch of ``played`` of its length: circular
         # over SEARCHED samples, which no stretch wraps around (5-smooth: a fast FFT size)
-        spectrum = np.fft.rfft(played, SEARCHED) * np.conj(np.fft.rfft(heard, SEARCHED))
+        spectrum = played_spectrum * np.conj(np.fft.rfft(heard, SEARCHED))
         lagged = np.fft.irfft(spectrum, SEARCHED)[: len(played) - size + 1]
-        cumulative = np.concatenate([[0.0], np.cumsum(played**2)])
         stretch_energy = cumulative[size:] - cumulative[:-size]
         match = np.abs(lagged) / np.sqrt(np.maximum(stretch_energy, 1.0) * energy)
         best = int(np.argmax(match))
@@ -148,7 +178,17 @@ class EchoMatcher:
             self.found = True
             return True
         self._match_delay = None
-        return False if self._played_samples >= WINDOW + ECHO_DELAY else None
+        return False if self._played.kept >= WINDOW + ECHO_DELAY else None
+
+    def _searched_spectrum(
+        self, played: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.complex128], npt.NDArray[np.float64]]:
+        """The spectrum of ``played`` (the last 3 s played) and its cumulative energy from
+        0: computed again only once more has played."""
+        if self._searched is None or self._searched[0] != self._played_total:
+            cumulative = np.concatenate([[0.0], np.cumsum(played**2)])
+            self._searched = (self._played_total, np.fft.rfft(played, SEARCHED), cumulative)
+        return self._searched[1], self._searched[2]
 
 
 def _echo_due(played: npt.NDArray[np.float64]) -> bool:
@@ -172,15 +212,3 @@ def _loud_span(heard: npt.NDArray[np.float64]) -> tuple[int, int]:
     if not len(loud):
         return 0, 0
     return int(loud[0]) * LOUD_BLOCK, (int(loud[-1]) + 1) * LOUD_BLOCK
-
-
-def _keep(
-    blocks: deque[npt.NDArray[np.int16]], block: npt.NDArray[np.int16], kept: int, limit: int
-) -> int:
-    """Append ``block`` and drop the oldest blocks beyond ``limit`` samples; the change in
-    the samples kept."""
-    blocks.append(block)
-    change = len(block)
-    while kept + change - len(blocks[0]) >= limit:
-        change -= len(blocks.popleft())
-    return change

@@ -48,7 +48,8 @@ FLOOR_DB = -100.0
 
 def level_db(block: npt.NDArray[np.int16]) -> float:
     """A block's level in dBFS (at least -100)."""
-    power = float(np.mean(block.astype(np.float64) ** 2)) / INT16_FULL_SCALE**2
+    samples = block.astype(np.float64)
+    power = float(samples @ samples) / (max(len(samples), 1) * INT16_FULL_SCALE**2)
     return max(FLOOR_DB, 10.0 * math.log10(power + 1e-12))
 
 
