@@ -245,7 +245,18 @@ async def test_a_message_over_the_server_limit_closes_with_1009(served: Served) 
         await ws.send(bytes(MAX_WS_MESSAGE_BYTES + 2))
         code, reason = await close_code(ws)
     assert code == 1009  # the server's limit, not the protocol's max_frame_bytes: as documented
-    assert reason == "frame exceeds limit of 1048576 bytes"  # the library's words, documented
+    # the library's words, documented (uncompressed: no permessage-deflate)
+    assert reason == f"frame with {MAX_WS_MESSAGE_BYTES + 2} bytes exceeds limit of 1048576 bytes"
+
+
+async def test_messages_are_not_compressed_though_the_client_offers_deflate(
+    served: Served,
+) -> None:
+    async with connect(served.ws_url()) as ws:  # websockets offers permessage-deflate
+        assert ws.request is not None and ws.response is not None
+        assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        assert (await _hello(ws))["type"] == "ready"
 
 
 async def test_closing_the_gateway_tells_every_connection_1001(served: Served) -> None:
