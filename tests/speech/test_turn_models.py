@@ -4,8 +4,10 @@ and Silero VAD, batched as sessions use them; a model not fetched is a clear err
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -47,6 +49,47 @@ def test_smart_turn_finds_real_spoken_sentences_complete_in_one_batch() -> None:
     assert len(sentences) == 8
     assert sum(score >= 0.5 for score in batched) >= 7, batched
     assert alone == pytest.approx(batched, abs=1e-4)  # a batch gives each its own answer
+
+
+async def test_a_smart_turn_call_stops_once_every_request_in_it_is_cancelled() -> None:
+    """A caller who speaks again cancels the question: the model call under way stops
+    (its work would be CPU taken from every other session), and the model answers the next
+    request as before. The call is held until the cancel has happened, so that the test
+    does not race it; ONNX Runtime checks the flag at the start and between operators."""
+    (sentence,) = [item.samples for item in real_complete(1)]
+    model = SmartTurn()
+    try:
+        expected = await model.completion(AudioFrame(sentence, RATE))
+        session = model._session
+        running, cancelled, outcomes = threading.Event(), threading.Event(), []
+
+        class Watched:
+            def run(self, *args: Any) -> Any:
+                running.set()
+                cancelled.wait(30)  # the call runs after the cancel, however loaded the machine
+                try:
+                    result = session.run(*args)
+                except Exception as error:
+                    outcomes.append(str(error))
+                    raise
+                outcomes.append("finished")
+                return result
+
+        model._session = Watched()
+        asked = asyncio.create_task(model.completion(AudioFrame(sentence, RATE)))
+        await asyncio.to_thread(running.wait, 30)
+        asked.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asked
+        await asyncio.sleep(0)  # the request's done callbacks
+        cancelled.set()
+        again = await model.completion(AudioFrame(sentence, RATE))
+    finally:
+        model.close()
+
+    assert "terminate" in outcomes[0], outcomes
+    assert outcomes[1:] == ["finished"]
+    assert again == pytest.approx(expected, abs=1e-4)
 
 
 def test_smart_turn_refuses_audio_it_cannot_read() -> None:

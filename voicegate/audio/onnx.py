@@ -22,3 +22,11 @@ def onnx_session(model: Path, threads: int = 1) -> Any:
     return onnxruntime.InferenceSession(
         str(model), sess_options=options, providers=["CPUExecutionProvider"]
     )
+
+
+def run_options() -> Any:
+    """Options for one call of a session; setting their ``terminate`` from another thread
+    stops the call within a millisecond or two, with an error."""
+    import onnxruntime
+
+    return onnxruntime.RunOptions()
