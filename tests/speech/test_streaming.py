@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Any
 
 import faster_whisper.utils
+import numpy as np
 import onnxruntime
 import pytest
 
@@ -21,6 +22,7 @@ from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.stt.worker import Utterance
 from voicegate.tts.base import (
+    LEAD_IN_S,
     MAX_PIECE_CHARS,
     MAX_PIECE_WORDS,
     speech_pieces,
@@ -95,6 +97,17 @@ async def test_first_chunk_is_the_first_phrase_before_the_rest(
     assert trimmed.duration < first_phrase.duration  # Piper's trailing silence is gone
     assert chunks[0].duration == pytest.approx(trimmed.duration, rel=0.15)
     assert all(chunk.sample_rate == tts.sample_rate == 22050 for chunk in chunks)
+
+
+async def test_an_answer_starts_at_its_first_sound(tts: PiperTTS) -> None:
+    """Piper opened most renderings of this sentence with 270-300 ms of silence, which a
+    caller would wait through: the answer's first piece starts just before its first sound
+    (a sample within 40 dB of its loudest)."""
+    async for chunk in tts.synthesize_stream("How is the weather in Paris today?"):
+        level = np.abs(chunk.samples[:, 0].astype(np.int32))
+        first_sound = int(np.flatnonzero(level > level.max() / 100)[0])
+        assert first_sound <= round(LEAD_IN_S * chunk.sample_rate) + 1
+        break
 
 
 async def test_cancelling_the_consumer_stops_synthesis_early(

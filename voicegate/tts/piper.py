@@ -18,6 +18,7 @@ from voicegate.tts.base import (
     SpeechPiece,
     TTSProvider,
     speech_pieces,
+    trim_lead_in,
     trim_phrase_end,
 )
 
@@ -112,8 +113,11 @@ class PiperTTS(TTSProvider):
         return time.perf_counter() - started
 
     def _synthesize_piece(self, piece: SpeechPiece) -> AudioFrame:
-        """``piece``'s audio, a first phrase's trimmed (on the worker, off the event loop)."""
+        """``piece``'s audio, an opening's and a first phrase's trimmed (on the worker, off
+        the event loop)."""
         audio = self._synthesize_text(piece.text)
+        if piece.opening:
+            audio = trim_lead_in(audio)
         return trim_phrase_end(audio) if piece.phrase else audio
 
     def _synthesize_text(self, text: str) -> AudioFrame:
