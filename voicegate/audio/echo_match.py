@@ -71,6 +71,7 @@ class _Recent:
         self.kept = 0  # of them, the last ones kept (at most ``limit``)
 
     def add(self, block: npt.NDArray[np.int16]) -> None:
+        """The stream's next samples (copied)."""
         size = len(block)
         if self._end + size > len(self._buffer):  # move the kept samples to the front
             keep = min(self.kept, self._limit)
@@ -83,6 +84,7 @@ class _Recent:
         self.kept = min(self.kept + size, self._limit)
 
     def clear(self) -> None:
+        """Forget every sample kept."""
         self._end = self.kept = 0
 
     def last(self) -> npt.NDArray[np.float64]:
