@@ -10,7 +10,9 @@ bash scripts/install-system-deps.sh
 export HF_HUB_OFFLINE=1
 echo "== models"; .venv/bin/voicegate models --fetch
 echo "== real speech"; .venv/bin/python -m voicegate.bench.prompts
-echo "== ruff";  .venv/bin/ruff check . && .venv/bin/ruff format --check .
+# one command a line: set -e does not stop at a failure inside an && list
+echo "== ruff";  .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 echo "== mypy";  .venv/bin/mypy
 echo "== pytest"
 # pytest exits 5 when it collects nothing; set -e makes that (and any failure) fatal.

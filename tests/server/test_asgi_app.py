@@ -253,7 +253,8 @@ async def test_messages_are_not_compressed_though_the_client_offers_deflate(
     served: Served,
 ) -> None:
     async with connect(served.ws_url()) as ws:  # websockets offers permessage-deflate
-        assert ws.request is not None and ws.response is not None
+        assert ws.request is not None
+        assert ws.response is not None
         assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
         assert "Sec-WebSocket-Extensions" not in ws.response.headers
         assert (await _hello(ws))["type"] == "ready"
