@@ -39,7 +39,8 @@ def test_smart_turn_finds_real_spoken_sentences_complete_in_one_batch() -> None:
     the menu label "Call-Forward Unconditional." scores 0.49, at the threshold, where float
     rounding in the features decides (and "That conference is full.", further on, 0.03)."""
     sentences = [item.samples for item in real_complete(8)]
-    model = SmartTurn()
+    model = SmartTurn(max_batch=8)
+    calls = _model_calls(model)
     try:
         batched = asyncio.run(_scores(model, sentences))
         alone = [asyncio.run(_scores(model, [samples]))[0] for samples in sentences]
@@ -47,8 +48,37 @@ def test_smart_turn_finds_real_spoken_sentences_complete_in_one_batch() -> None:
         model.close()
 
     assert len(sentences) == 8
+    assert calls == [8] + [1] * 8
     assert sum(score >= 0.5 for score in batched) >= 7, batched
     assert alone == pytest.approx(batched, abs=1e-4)  # a batch gives each its own answer
+
+
+def test_by_default_smart_turn_answers_requests_waiting_together_one_call_each() -> None:
+    """On the CPU a batch is no faster per request, and each of its requests would wait for
+    all of them: one model call a request, in order."""
+    sentences = [item.samples for item in real_complete(3)]
+    model = SmartTurn()
+    calls = _model_calls(model)
+    try:
+        scores = asyncio.run(_scores(model, sentences))
+    finally:
+        model.close()
+
+    assert calls == [1, 1, 1]
+    assert len(scores) == 3
+
+
+def _model_calls(model: SmartTurn) -> list[int]:
+    """The number of requests in each of ``model``'s calls, as they happen."""
+    calls: list[int] = []
+    infer = model._infer
+
+    def counted(windows: list[Any], options: Any) -> list[float]:
+        calls.append(len(windows))
+        return infer(windows, options)
+
+    model._infer = counted  # type: ignore[method-assign]
+    return calls
 
 
 async def test_a_smart_turn_call_stops_once_every_request_in_it_is_cancelled() -> None:

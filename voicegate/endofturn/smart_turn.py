@@ -2,18 +2,20 @@
 
 The model reads the last 8 s of the utterance as Whisper's log-Mel features (80 x 800;
 audio shorter than 8 s is padded with silence in front) and returns the probability
-that the turn is complete. Calls from all sessions that arrive while a batch runs go
-into the next one: one feature pass per request and one model call per batch, on the
-model's own worker thread (about 25 ms of features and 75 ms of model per request on
-one core of a shared 2-core machine). At most ``max_pending`` requests wait; more are
-refused with :class:`~voicegate.inference.WorkerOverloadedError`.
+that the turn is complete. Requests from all sessions wait in order, on the model's own
+worker thread: one feature pass per request and one model call for each batch of up to
+``max_batch`` of them that wait together (about 37 ms of model per request on an idle
+core). On the CPU a batch is no faster per request (one of 4 took 175 ms against 37 for
+one) and every request in it waits for the whole: ``max_batch`` is 1 unless set. At most
+``max_pending`` requests wait; more are refused with
+:class:`~voicegate.inference.WorkerOverloadedError`.
 
-A request cancelled while it waits is left out of the next batch; once every request of the
-batch being run is cancelled, the model call stops where it is (ONNX Runtime's
-``RunOptions.terminate``). A session asks at each pause of 40 ms and cancels when the caller
-speaks again, as they mostly do: at 16 callers of ``voicegate bench`` (48 turns), the model
-ran 105-115 calls and 54-57 answers were used; stopping the others took its CPU from 198-221
-to 135-150 ms a turn (two runs each, 2-core VM).
+A request cancelled while it waits is skipped; once every request of the batch being run is
+cancelled, the model call stops where it is (ONNX Runtime's ``RunOptions.terminate``). A
+session asks at each pause of 40 ms and cancels when the caller speaks again, as they mostly
+do: at 16 callers of ``voicegate bench`` (48 turns), the model ran 105-115 calls and 54-57
+answers were used; stopping the others took its CPU from 198-221 to 135-150 ms a turn (two
+runs each, 2-core VM).
 """
 
 from __future__ import annotations
@@ -44,9 +46,12 @@ class SmartTurn(EndOfTurnModel):
 
     window_s = float(WINDOW_SECONDS)
 
-    def __init__(self, model: str = DEFAULT_TURN_MODEL, *, max_pending: int = 32) -> None:
+    def __init__(
+        self, model: str = DEFAULT_TURN_MODEL, *, max_pending: int = 32, max_batch: int = 1
+    ) -> None:
         self.model_path = resolve_model(model, "turn")
         self.max_pending = max_pending
+        self.max_batch = max_batch
         self._worker = InferenceWorker("turn-smart-turn", max_queue=1)
         self._session: Any = None
         self._features: Any = None
@@ -74,8 +79,8 @@ class SmartTurn(EndOfTurnModel):
 
     async def _run_batches(self) -> None:
         while self._waiting:
-            batch = [(window, f) for window, f in self._waiting if not f.done()]
-            self._waiting = []
+            waiting = [(window, f) for window, f in self._waiting if not f.done()]
+            batch, self._waiting = waiting[: self.max_batch], waiting[self.max_batch :]
             if not batch:
                 continue
             futures = [future for _, future in batch]
