@@ -33,18 +33,20 @@ Samples = npt.NDArray[np.int16]
 
 
 class RecordingSTT(STTProvider):
-    """Hears "wait" in every utterance with at least ``words_ms`` of loud audio (no words in
-    less) and keeps the audio of each transcription (the last: the final transcript's)."""
+    """Hears "wait" in every utterance with at least ``words_ms`` of loud audio (``less``
+    in less: no words by default) and keeps the audio of each transcription (the last: the
+    final transcript's)."""
 
-    def __init__(self, words_ms: int = 0) -> None:
+    def __init__(self, words_ms: int = 0, less: str = "") -> None:
         self.words_ms = words_ms
+        self.less = less
         self.audio: list[AudioFrame] = []
 
     async def transcribe(
         self, audio: AudioFrame, language: str | None = None, *, prompt: str | None = None
     ) -> Transcript:
         self.audio.append(audio)
-        text = "wait" if _loud_ms(audio) >= self.words_ms else ""
+        text = "wait" if _loud_ms(audio) >= self.words_ms else self.less
         return Transcript(text, language or "en", audio.duration, 0.0)
 
 
@@ -161,6 +163,20 @@ async def test_a_fragment_of_the_cut_word_heard_first_is_replaced_unless_it_had_
         assert _loud_ms(call.stt.audio[-1]) < 100
     else:
         assert _loud_ms(call.stt.audio[-1]) >= word.duration * 1000 - 10
+
+
+async def test_a_fragment_heard_as_an_acknowledgement_is_replaced_by_the_whole_word() -> None:
+    """Prompted with acknowledgements, Whisper heard the cut end of "Stop." as "Uh-huh.": no
+    turn, so the whole word is heard again, and it is one (CI126: the answer went on)."""
+    word = speech(500)
+    stt = RecordingSTT(words_ms=100, less="uh-huh")
+    call = await _listen(await _answer(), _said(0, word), stt)
+
+    assert 0 < _loud_ms(call.cancelled) < 100  # a fragment
+    assert len(call.heard) == 1
+    assert call.heard[0].transcript.text == "wait"
+    assert _loud_ms(call.stt.audio[-1]) >= word.duration * 1000 - 10
+    assert len(call.barge_ins) == 1
 
 
 async def test_the_answers_echo_at_its_start_is_never_heard_again() -> None:
