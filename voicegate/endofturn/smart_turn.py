@@ -1,4 +1,4 @@
-"""Smart Turn v3.2: Pipecat's end-of-turn model (int8 ONNX, BSD-2-Clause), batched.
+"""Smart Turn v3.2: Pipecat's end-of-turn model (int8 ONNX, BSD-2-Clause), on its own thread.
 
 The model reads the last 8 s of the utterance as Whisper's log-Mel features (80 x 800;
 audio shorter than 8 s is padded with silence in front) and returns the probability
