@@ -93,7 +93,8 @@ def interp_chunker() -> Chunker:
 
     def run(stereo: Block) -> Block:
         mono = stereo.mean(axis=1)
-        return np.rint(np.interp(positions, grid, mono)).astype(np.int16)
+        resampled: Block = np.rint(np.interp(positions, grid, mono)).astype(np.int16)
+        return resampled
 
     return run
 
@@ -103,7 +104,8 @@ def soxr_chunker() -> Chunker:
 
     def run(stereo: Block) -> Block:
         mono = np.rint(stereo.mean(axis=1)).astype(np.int16)
-        return stream.resample_chunk(mono)
+        resampled: Block = stream.resample_chunk(mono)
+        return resampled
 
     return run
 

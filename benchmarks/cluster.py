@@ -245,8 +245,14 @@ def _plot(results: dict[str, Any]) -> None:
     figure.savefig(RESULTS / "cluster.png", dpi=120)
 
 
-CASES = (("write-alone", 1, 1), ("write-alone", 1, 100), ("write", 1, 1), ("write", 1, 100))
-CASES += (("write", 3, 1), ("write", 3, 100))
+CASES = (
+    ("write-alone", 1, 1),
+    ("write-alone", 1, 100),
+    ("write", 1, 1),
+    ("write", 1, 100),
+    ("write", 3, 1),
+    ("write", 3, 100),
+)
 """(role, processes, rooms) of each throughput case."""
 
 

@@ -134,8 +134,8 @@ def plot(rows: list[dict[str, object]]) -> None:
     for offset, mode in ((-0.2, "told"), (0.2, "detected")):
         values = [
             next(
-                float(r["wer"])
-                for r in rows  # type: ignore[arg-type]
+                float(str(r["wer"]))
+                for r in rows
                 if r["model"] == "whisper-base" and r["language"] == lang and r["mode"] == mode
             )
             for lang in languages
