@@ -161,12 +161,8 @@ def test_a_stop_said_as_the_answer_starts_stops_it_with_the_echo_canceller_on(
     interruptions disabled, the same word does not stop the answer."""
     [item] = said(PIPER, ("Stop.",))
     assert item.samples.size / SAMPLE_RATE < 0.6  # said and over by 0.7 s in
-    # the fixed timer ends the request: under the semantic end of turn, Piper's "Tell me a |
-    # story." was sometimes cut at its 120 ms pause ("Tell me, Ace.", 0.97 complete), and
-    # "story" then interrupted the answer the stop was timed against (CI126)
-    fixed = {"echo_cancellation": True, "end_of_turn": "fixed"}
-    heard = {**fixed, "interruption_speaking": "semantic"}
-    deaf = {**fixed, "interruption_speaking": "disabled"}
+    heard = {"echo_cancellation": True, "interruption_speaking": "semantic"}
+    deaf = {"echo_cancellation": True, "interruption_speaking": "disabled"}
 
     stopped = asyncio.run(
         interruption(story_url, Mode("semantic", heard), item, request_speech, into_s=START_S)
