@@ -103,6 +103,7 @@ def test_the_printed_url_gives_the_endpoints() -> None:
         (["--turns", "0"], "turns must be at least 1"),
         (["--transports", "pigeon"], "transports must be among websocket, webrtc"),
         (["--url", "ftp://example"], "not a gateway URL"),
+        (["--browsers", "0"], "browsers must be at least 1"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(
@@ -119,6 +120,20 @@ def test_an_out_that_is_a_file_exits_2_before_any_call(
     taken.write_text("not a folder")
     assert main(["bench", "--out", str(taken)]) == 2
     assert f"the results go in a folder, and {taken} is a file" in capsys.readouterr().err
+
+
+def test_the_browser_row_runs_up_to_browsers_callers_and_skips_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = BenchConfig(clients=(1, 2, 4), transports=("websocket", "browser"), browsers=2)
+    assert runner.levels(config) == (
+        [("websocket", 1), ("websocket", 2), ("websocket", 4), ("browser", 1), ("browser", 2)],
+        [("browser", 4)],
+    )
+    # by default, one browser caller per two CPUs, and one on a machine with fewer
+    for cpus, browsers in ((1, 1), (2, 1), (3, 1), (8, 4), (16, 8)):
+        monkeypatch.setattr(runner.os, "cpu_count", lambda cpus=cpus: cpus)
+        assert BenchConfig().browsers == browsers
 
 
 def test_clients_that_are_not_numbers_are_refused_by_the_parser() -> None:

@@ -4,6 +4,12 @@ For every N and transport, N callers connect at once (starts staggered by ``stag
 seconds) and each speaks ``turns`` sentences in real time, waiting for the whole
 answer (``tts_end`` and ``turn_metrics``) before the next one. See :mod:`.turns` for what
 is measured per turn and :mod:`.report` for the output.
+
+The callers share the machine with the gateway they measure. A browser caller is a whole
+headless Chromium, about :data:`CHROMIUM_CORES` of a core for its call; the browser row
+runs at most ``browsers`` of them (:func:`default_browsers`), and skips the larger N.
+On the 2-core VM, 8 of them took the cores from the server: 18 of 24 turns failed, pages
+did not connect, and the transcripts that came back lost their first words.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +41,17 @@ logger = logging.getLogger(__name__)
 
 RESULT_NAME = "voice_latency"
 _POLL_SECONDS = 0.02
+CHROMIUM_CORES = 0.4
+"""The CPU a headless Chromium caller takes in a call (9.8 CPU seconds over a 3-turn call of
+about 25 s, 2-core VM)."""
+BROWSERS_SHARE = 0.2
+"""The share of the machine's cores the browser callers may take by default."""
+
+
+def default_browsers() -> int:
+    """The most browser callers at once by default: :data:`BROWSERS_SHARE` of the cores'
+    worth of Chromium (one per two cores), at least one."""
+    return max(1, int((os.cpu_count() or 1) * BROWSERS_SHARE / CHROMIUM_CORES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +60,8 @@ class BenchConfig:
 
     ``urls`` target running gateways (the page URLs they printed, their SIP on ``sip_port``;
     several processes of one gateway take the callers in turn) instead of starting
-    ``voicegate serve``; ``turn_timeout`` bounds the wait for a turn's answer. Each
+    ``voicegate serve``; ``turn_timeout`` bounds the wait for a turn's answer;
+    ``browsers`` is the most browser callers at once (larger N are skipped). Each
     caller speaks again ``pause`` seconds after its answer ended (see
     :meth:`~voicegate.bench.caller.Caller.answer_ended`), the same for every transport: a
     SIP phone knows of the end :data:`~voicegate.bench.phone_callers.QUIET_S` later, so
@@ -60,10 +78,13 @@ class BenchConfig:
     turn_timeout: float = 30.0
     pause: float = QUIET_S
     stagger: float = 0.25
+    browsers: int = field(default_factory=default_browsers)
 
     def __post_init__(self) -> None:
         if not self.clients or min(self.clients) < 1:
             raise ValueError(f"client counts must be positive integers, got {self.clients}")
+        if self.browsers < 1:
+            raise ValueError(f"browsers must be at least 1, got {self.browsers}")
         if self.turns < 1:
             raise ValueError(f"turns must be at least 1, got {self.turns}")
         unknown = set(self.transports) - set(TRANSPORTS)
@@ -137,32 +158,52 @@ async def _call(
     return results
 
 
+def levels(config: BenchConfig) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """The (transport, N) levels to run, and those skipped: the browser's above
+    ``config.browsers``."""
+    run: list[tuple[str, int]] = []
+    skipped: list[tuple[str, int]] = []
+    for transport in config.transports:
+        for clients in config.clients:
+            too_many = transport == "browser" and clients > config.browsers
+            (skipped if too_many else run).append((transport, clients))
+    return run, skipped
+
+
 async def run_levels(
     config: BenchConfig, addresses: Sequence[GatewayAddress], clips: Sequence[SpeechClip]
 ) -> list[TurnResult]:
     """Every level of ``config`` against the gateways at ``addresses`` (callers take them in
     turn), each level once they admit sessions; the turns' results."""
-    total = len(config.transports) * sum(config.clients) * config.turns
+    chosen, skipped = levels(config)
+    if skipped:
+        counts = ", ".join(str(clients) for _, clients in skipped)
+        print(
+            f"browser N={counts} skipped: more than --browsers {config.browsers} Chromium "
+            f"callers on {os.cpu_count()} CPUs (each takes about {CHROMIUM_CORES:g} of a core "
+            "from the server it measures)",
+            file=sys.stderr,
+        )
+    total = sum(clients for _, clients in chosen) * config.turns
     results: list[TurnResult] = []
     with tqdm(total=total, unit="turn", desc="voice turns") as progress:
-        for transport in config.transports:
-            for clients in config.clients:
-                progress.set_postfix_str(f"{transport} N={clients}")
-                await asyncio.gather(*(wait_accepting(address) for address in addresses))
-                calls = [
-                    _call(
-                        config,
-                        addresses[client % len(addresses)],
-                        transport,
-                        clients,
-                        client,
-                        clips,
-                        progress,
-                    )
-                    for client in range(clients)
-                ]
-                for turns in await asyncio.gather(*calls):
-                    results.extend(turns)
+        for transport, clients in chosen:
+            progress.set_postfix_str(f"{transport} N={clients}")
+            await asyncio.gather(*(wait_accepting(address) for address in addresses))
+            calls = [
+                _call(
+                    config,
+                    addresses[client % len(addresses)],
+                    transport,
+                    clients,
+                    client,
+                    clips,
+                    progress,
+                )
+                for client in range(clients)
+            ]
+            for turns in await asyncio.gather(*calls):
+                results.extend(turns)
     return results
 
 
@@ -193,6 +234,8 @@ async def run_benchmark(config: BenchConfig) -> dict[str, Any]:
             "transports": list(config.transports),
             "servers": list(config.urls) or [" ".join(("voicegate", *SERVE_ARGS))],
             "stagger_s": config.stagger,
+            "browsers": config.browsers,
+            "skipped": [f"{transport} N={clients}" for transport, clients in levels(config)[1]],
         },
     }
     document = await asyncio.to_thread(

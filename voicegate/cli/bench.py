@@ -60,6 +60,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--sip-port", type=int, default=5060, help="the SIP port of the --url gateway (5060)"
     )
+    parser.add_argument(
+        "--browsers",
+        type=int,
+        default=None,
+        help="the most browser callers at once; larger N are skipped (default: one per two "
+        "CPUs, at least 1: each headless Chromium takes about 0.4 of a core from the server)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -68,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
     from voicegate.bench.runner import BenchConfig, run_benchmark
 
     try:
-        chosen = {"transports": args.transports} if args.transports is not None else {}
+        chosen: dict[str, Any] = {}
+        if args.transports is not None:
+            chosen["transports"] = args.transports
+        if args.browsers is not None:
+            chosen["browsers"] = args.browsers
         config = BenchConfig(
             clients=args.clients,
             turns=args.turns,
