@@ -39,15 +39,6 @@ class SpeechEnd:
 
 EndpointEvent = SpeechStart | SpeechEnd
 
-UNVOICED_S = 0.2
-"""How long after the VAD's last speech frame a loud frame it calls non-speech still counts
-(an unvoiced consonant is shorter)."""
-OVER_BACKGROUND_DB = 15.0
-"""How far over the line's background such a frame must be: the median level of the last
-:data:`BACKGROUND_FRAMES` frames the VAD called non-speech (none while fewer came)."""
-BACKGROUND_FRAMES = 50
-MIN_BACKGROUND_FRAMES = 10
-
 
 def _join(frames: list[AudioFrame]) -> AudioFrame:
     samples = np.concatenate([frame.samples for frame in frames])
@@ -65,13 +56,6 @@ class Endpointer:
     frame within ``sound_db`` of the loudest is a *sound* (:attr:`sounding`,
     :attr:`last_sound_end`): the murmur of a final "d", 30-42 dB down, is one; further down
     it is the VAD's tail, and a pause has begun.
-
-    A frame the VAD calls non-speech within :data:`UNVOICED_S` of its last speech frame is
-    speech and a sound too where it is within ``unvoiced_db`` of the loudest and
-    :data:`OVER_BACKGROUND_DB` over the line's background: an "s", 28 dB down, that
-    the VAD drops. Piper's "Tell me a | story." had 100-140 ms of such frames in 4 of 30
-    renderings, and its "kitchen light|s" ended the turn before the "s" was sent. The window
-    bounds what a noise that starts mid-utterance can add.
     """
 
     def __init__(
@@ -82,7 +66,6 @@ class Endpointer:
         max_utterance_ms: float = 20_000.0,
         end_trim_db: float = 30.0,
         sound_db: float = 45.0,
-        unvoiced_db: float = 30.0,
     ) -> None:
         if min(start_ms, hangover_ms, preroll_ms) < 0 or max_utterance_ms <= 0:
             raise ValueError("endpointer durations must be non-negative (max_utterance_ms > 0)")
@@ -92,16 +75,13 @@ class Endpointer:
         self.max_utterance_s = max_utterance_ms / 1000.0
         self.end_trim_db = end_trim_db
         self.sound_db = sound_db
-        self.unvoiced_db = unvoiced_db
         self._history: deque[AudioFrame] = deque()
         self._run: list[AudioFrame] = []
         self._utterance: list[AudioFrame] = []
         self._start = 0.0
         self._last_speech_end = 0.0
         self._last_sound_end = 0.0
-        self._last_voiced_end = 0.0  # the end of the VAD's last speech frame
         self._peak_dbfs = SILENCE_DBFS
-        self._quiet_levels: deque[float] = deque(maxlen=BACKGROUND_FRAMES)
 
     @property
     def in_speech(self) -> bool:
@@ -143,13 +123,8 @@ class Endpointer:
         """Feed the next frame of the stream and its speech decision (and its level, when the
         caller already measured it)."""
         if self._utterance:
-            level = frame.dbfs() if dbfs is None else dbfs
-            events = self._continue(frame, is_speech, level)
-            if not is_speech:
-                self._quiet_levels.append(level)
-            return events
+            return self._continue(frame, is_speech, frame.dbfs() if dbfs is None else dbfs)
         if not is_speech:
-            self._quiet_levels.append(frame.dbfs() if dbfs is None else dbfs)
             self._remember([*self._run, frame])
             self._run = []
             return []
@@ -190,8 +165,7 @@ class Endpointer:
         preroll = self._preroll()
         self._utterance = ([preroll] if preroll.num_samples else []) + self._run
         self._peak_dbfs = max(frame.dbfs() for frame in self._run)
-        end = self._end_of(self._run[-1])
-        self._last_speech_end = self._last_sound_end = self._last_voiced_end = end
+        self._last_speech_end = self._last_sound_end = self._end_of(self._run[-1])
         self._history.clear()
         speech = _join(self._run)
         self._run = []
@@ -210,32 +184,18 @@ class Endpointer:
 
     def _continue(self, frame: AudioFrame, is_speech: bool, level: float) -> list[EndpointEvent]:
         self._utterance.append(frame)
-        end = self._end_of(frame)
         if is_speech:
             self._peak_dbfs = max(self._peak_dbfs, level)
-            self._last_voiced_end = end
             if level >= self._peak_dbfs - self.end_trim_db:
-                self._last_speech_end = end
+                self._last_speech_end = self._end_of(frame)
             if level >= self._peak_dbfs - self.sound_db:
-                self._last_sound_end = end
-        elif self._unvoiced_sound(frame, level):
-            self._last_speech_end = self._last_sound_end = end
+                self._last_sound_end = self._end_of(frame)
         if self._end_of(frame) - self._start + 1e-9 >= self.max_utterance_s:
             self._last_speech_end = self._end_of(frame)
             return [self._close(forced=True)]
         if self._end_of(frame) - self._last_speech_end + 1e-9 >= self.hangover_s:
             return [self._close(forced=False)]
         return []
-
-    def _unvoiced_sound(self, frame: AudioFrame, level: float) -> bool:
-        """Whether a frame the VAD calls non-speech is a sound it dropped (see the class)."""
-        if len(self._quiet_levels) < MIN_BACKGROUND_FRAMES:
-            return False  # the line's background is not known yet
-        return (
-            frame.timestamp - self._last_voiced_end < UNVOICED_S - 1e-9
-            and level >= self._peak_dbfs - self.unvoiced_db
-            and level >= float(np.median(self._quiet_levels)) + OVER_BACKGROUND_DB
-        )
 
     def _close(self, forced: bool) -> SpeechEnd:
         whole = _join(self._utterance)

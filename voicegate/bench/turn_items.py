@@ -71,9 +71,8 @@ REQUEST = "I would like a story."
 """What the caller asks the storyteller for. Not "Tell me a story.": WebRTC VAD called 100-140 ms
 between "a" and "story" (the "s") non-speech in 4 of 30 of Piper's renderings, Whisper heard the
 words before it as "Tell me, Ace." and Smart Turn 0.97 complete, so the request was cut in 2 of
-24 conversations, and the answer the scenario timed against was another (the endpointer now
-hears such an "s": :class:`~voicegate.audio.endpoint.Endpointer`). This one was cut in none of 30,
-and its renderings showed no such gap in 30: what the scenarios time is the answer."""
+24 conversations, and the answer the scenario timed against was another. This one was cut in
+none of 30 (and its renderings showed no such gap in 30)."""
 _FRAME = SAMPLE_RATE // 100  # 10 ms: the resolution of the cut
 _HOP = SAMPLE_RATE // 100  # a log-Mel frame
 _NEAR = 6 * _FRAME  # the cut is the quietest 10 ms this close to the word boundary
