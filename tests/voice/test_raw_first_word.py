@@ -33,20 +33,20 @@ Samples = npt.NDArray[np.int16]
 
 
 class RecordingSTT(STTProvider):
-    """Hears "wait" in every utterance with at least ``words_ms`` of loud audio (``less``
-    in less: no words by default) and keeps the audio of each transcription (the last: the
-    final transcript's)."""
+    """Hears "wait" in every utterance with at least ``words_ms`` of loud audio
+    (``short_text`` in less: no words by default) and keeps the audio of each transcription
+    (the last: the final transcript's)."""
 
-    def __init__(self, words_ms: int = 0, less: str = "") -> None:
+    def __init__(self, words_ms: int = 0, short_text: str = "") -> None:
         self.words_ms = words_ms
-        self.less = less
+        self.short_text = short_text
         self.audio: list[AudioFrame] = []
 
     async def transcribe(
         self, audio: AudioFrame, language: str | None = None, *, prompt: str | None = None
     ) -> Transcript:
         self.audio.append(audio)
-        text = "wait" if _loud_ms(audio) >= self.words_ms else self.less
+        text = "wait" if _loud_ms(audio) >= self.words_ms else self.short_text
         return Transcript(text, language or "en", audio.duration, 0.0)
 
 
@@ -169,7 +169,7 @@ async def test_a_fragment_heard_as_an_acknowledgement_is_replaced_by_the_whole_w
     """Prompted with acknowledgements, Whisper heard the cut end of "Stop." as "Uh-huh.": no
     turn, so the whole word is heard again, and it is one (CI126: the answer went on)."""
     word = speech(500)
-    stt = RecordingSTT(words_ms=100, less="uh-huh")
+    stt = RecordingSTT(words_ms=100, short_text="uh-huh")
     call = await _listen(await _answer(), _said(0, word), stt)
 
     assert 0 < _loud_ms(call.cancelled) < 100  # a fragment

@@ -64,8 +64,8 @@ def add_parser(subparsers: Any) -> None:
         "--browsers",
         type=int,
         default=None,
-        help="the most browser callers at once; larger N are skipped (default: one per two "
-        "CPUs, at least 1: each headless Chromium takes about 0.4 of a core from the server)",
+        help="the most browser callers at once; larger N are skipped (default: by the CPU "
+        "count, at least 1: each is a headless Chromium, whose CPU the server would lose)",
     )
     parser.set_defaults(func=run)
 

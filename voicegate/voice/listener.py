@@ -109,7 +109,7 @@ class Listener:
         self._last_frame: AudioFrame | None = None
         self._waiting = WaitingTurns()
         self._joined: Transcribing | None = None  # the waiting turn the utterance joined
-        self._words_from = -1.0  # stream time where the last utterance that was a turn began
+        self._turn_from = -1.0  # stream time where the last utterance that was a turn began
         self._hearing_raw = False  # the frames taken are a cut sound's, given back raw
         self._idle = IdleWatch(settings.idle_timeout_ms / 1000.0)
         self._events: asyncio.Queue[ListenerEvent | Transcribing | _EndOfAudio] = asyncio.Queue()
@@ -145,7 +145,7 @@ class Listener:
         A fragment that made no turn may still have had words: prompted with acknowledgements,
         Whisper heard the cut end of "Stop." as "Uh-huh.", and the word, heard again whole, is
         a turn."""
-        if not cut or (since := cut[0][0].timestamp) <= self._words_from + 1e-9:
+        if not cut or (since := cut[0][0].timestamp) <= self._turn_from + 1e-9:
             return False
         logger.debug("a sound the echo canceller cut from %.2f s is heard again", since)
         self._endpointer.rewind(since)
@@ -377,5 +377,5 @@ class Listener:
             return None
         if (ignored := self._over_answer.on_final(utterance, transcript)) is not None:
             return UtteranceIgnored(transcript, ignored)
-        self._words_from = max(self._words_from, utterance.start)
+        self._turn_from = max(self._turn_from, utterance.start)
         return UtteranceHeard(transcript, item.timings)
