@@ -17,6 +17,7 @@ from tests.recordings import WAV_HEADER_BYTES
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.g711 import G711Codec
 from voicegate.audio.wav import read_wav, write_wav
+from voicegate.bench.server import free_udp_tcp_port
 from voicegate.telephony.sdp import CLOCK_RATE
 
 SCENARIOS = Path(__file__).parent / "sipp"
@@ -176,6 +177,9 @@ class Baresip:
                     reader, self._writer = await asyncio.open_connection("127.0.0.1", control_port)
                     break
                 except OSError:
+                    if self._process.returncode is not None:  # it quit: say why, at once
+                        log_text = (self.folder / "baresip.log").read_text(errors="replace")
+                        raise RuntimeError(f"baresip quit at start-up:\n{log_text}") from None
                     await asyncio.sleep(0.1)
         self._reader_task = asyncio.create_task(self._read(reader))
         return self
@@ -240,7 +244,7 @@ class Baresip:
         write_wav(self.folder / "speech.wav", AudioFrame(samples, self._speech.sample_rate))
         rtp_low = free_port()
         config = BARESIP_CONFIG.format(
-            sip_port=free_port(),
+            sip_port=free_udp_tcp_port(),  # its SIP stack listens on both (CI133)
             rate=CLOCK_RATE,
             speech=self.folder / "speech.wav",
             rtp_low=rtp_low,

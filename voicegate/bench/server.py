@@ -96,7 +96,7 @@ class GatewayProcess:
 
     async def __aenter__(self) -> GatewayAddress:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        sip_port = _free_port()
+        sip_port = free_udp_tcp_port()
         with self.log_path.open("wb") as log:
             self._process = await asyncio.create_subprocess_exec(
                 self.python,
@@ -191,7 +191,7 @@ def _accepting(url: str) -> bool:
     return bool(json.loads(body).get("accepting"))
 
 
-def _free_port() -> int:
+def free_udp_tcp_port() -> int:
     """A port free for both UDP and TCP on 127.0.0.1 now (SIP listens on both)."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
