@@ -34,25 +34,33 @@ def _said(text: str) -> list[AudioFrame]:
     return [AudioFrame(speak(voice, text), SAMPLE_RATE) for voice in VOICES]
 
 
+PIPER_HUMS = 5
+"""Renderings of the hum in each Piper voice."""
+
+
 @pytest.mark.models
 async def test_a_hum_prompted_with_the_acknowledgement_is_one(stt: FasterWhisperSTT) -> None:
     """espeak-ng's hums (the same audio every run): words unprompted ("and anthem."), a hum
     prompted. Piper renders each anew: most of its three voices' hums are heard as one (in the
     eval, 29 of 30 acknowledgements held). In the short window, which decodes greedily; the
     30 s decode falls back to sampling where it is unsure (CI heard espeak-ng's British hum
-    as "And then, Mm-hmm." there)."""
+    as "And then, Mm-hmm." there).
+
+    Most is counted over PIPER_HUMS renderings a voice: offline 29 of 36 renderings were heard
+    as a hum, so "2 of 3" (one each) failed about one run in ten (CI134: 1 of 3)."""
     whisper = stt
-    heard_as_hum: dict[str, bool] = {}
+    heard: list[tuple[str, str]] = []
     for voice in VOICES:
-        hum = AudioFrame(speak(voice, "Mm-hmm."), SAMPLE_RATE)
-        prompted = (await whisper.transcribe(hum, prompt=ACKNOWLEDGEMENT_PROMPT)).text
-        if voice.engine == "espeak":
-            unprompted = (await whisper.transcribe(hum)).text
-            assert not is_acknowledgement(unprompted), (voice.label, unprompted)
-            assert is_acknowledgement(prompted), (voice.label, prompted)
-        else:
-            heard_as_hum[voice.label] = is_acknowledgement(prompted)
-    assert sum(heard_as_hum.values()) >= 2, heard_as_hum
+        for _ in range(1 if voice.engine == "espeak" else PIPER_HUMS):
+            hum = AudioFrame(speak(voice, "Mm-hmm."), SAMPLE_RATE)
+            prompted = (await whisper.transcribe(hum, prompt=ACKNOWLEDGEMENT_PROMPT)).text
+            if voice.engine == "espeak":
+                unprompted = (await whisper.transcribe(hum)).text
+                assert not is_acknowledgement(unprompted), (voice.label, unprompted)
+                assert is_acknowledgement(prompted), (voice.label, prompted)
+            else:
+                heard.append((voice.label, prompted))
+    assert sum(is_acknowledgement(text) for _, text in heard) > len(heard) / 2, heard
 
 
 @pytest.mark.models
