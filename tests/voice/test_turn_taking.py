@@ -250,7 +250,8 @@ async def test_a_pause_the_model_is_unsure_of_ends_the_turn_after_end_of_speech_
     turn_end.speech()  # "the time will be exactly"
     turn_end.transcript("At the sound of the tone, the time will be exactly.")
     turn_end.quiet(0.1)
-    await asyncio.sleep(0.01)  # sure: the turn ends without waiting for 300 ms
+    await asyncio.sleep(0.01)  # sure: the turn ends without waiting for 300 ms,
+    turn_end.quiet(SEMANTIC.min_silence_ms / 1000)  # once the pause outlasts a closure
     assert ended.is_set()
     turn_end.close()
     turn_end, unsure = await _judged(SEMANTIC, 0.7, "Call forward unconditional.")
@@ -266,6 +267,7 @@ async def test_a_pause_the_model_is_unsure_of_ends_the_turn_after_end_of_speech_
     turn_end.transcript("Stop.")
     turn_end.quiet(0.1)
     await asyncio.sleep(0.01)  # unsure, but the turn ends at once: it stops the answer
+    turn_end.quiet(SEMANTIC.min_silence_ms / 1000)
     assert over_answer.is_set()
     turn_end.close()
 
@@ -291,7 +293,26 @@ async def test_a_pause_the_vad_still_calls_speech_does_not_end_the_turn_until_it
     await asyncio.sleep(0.01)
     assert model.asked == 2
     assert not ended.is_set()
-    turn_end.quiet(0.12)  # the VAD's tail is over: the answers given in it end the turn
+    turn_end.quiet(0.16)  # the VAD's tail is over: the answers given in it end the turn
+    assert ended.is_set()
+    turn_end.close()
+
+
+async def test_a_pause_shorter_than_min_silence_ms_does_not_end_the_turn_however_sure() -> None:
+    """Piper's "The quick | brown fox": the closure of "k" and "b" is 100-140 ms of near
+    silence, which the VAD may call non-speech just before "brown"; the model put "The
+    quick" at 0.95 and the words were "the quote.". The turn goes on; a pause as long as
+    ``min_silence_ms`` ends it."""
+    turn_end, ended = await _judged(SEMANTIC, 0.95, "the quote.")
+    turn_end.quiet(0.14)  # the VAD calls it silence
+    assert not ended.is_set()
+    turn_end.speech()  # "brown fox jumps over the lazy dog."
+    turn_end.transcript("The quick brown fox jumps over the lazy dog.")
+    turn_end.quiet(0.1)
+    await asyncio.sleep(0.01)
+    turn_end.quiet(SEMANTIC.min_silence_ms / 1000 - 0.02)
+    assert not ended.is_set()
+    turn_end.quiet(SEMANTIC.min_silence_ms / 1000)
     assert ended.is_set()
     turn_end.close()
 

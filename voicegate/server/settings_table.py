@@ -204,6 +204,12 @@ SETTINGS: tuple[Setting, ...] = (
         voice=True,
     ),
     Setting(
+        "min_silence_ms",
+        "semantic: silence a turn's end waits for at least, however sure the model is, in ms",
+        session_value("min_silence_ms"),
+        voice=True,
+    ),
+    Setting(
         "words_end_ms",
         "semantic: silence that ends a turn whose words end a sentence, in ms (0: never)",
         session_value("words_end_ms"),

@@ -56,7 +56,8 @@ class VoiceSettings:
     "and", "the"...); at ``turn_threshold`` or above, once the silence has lasted
     ``end_of_speech_ms`` too (at once for speech begun over an answer); when the words
     end a sentence (".", "?", "!") whatever the model says, after ``words_end_ms`` of
-    silence (0: never); and after ``max_silence_ms`` of silence in any case.
+    silence (0: never); and after ``max_silence_ms`` of silence in any case; never before
+    ``min_silence_ms`` (a stop consonant's closure inside a sentence, "quick | brown").
     ``interruption_speaking`` applies while an answer plays, ``interruption_thinking``
     while it is prepared (from the end of the caller's turn to its first audio);
     ``barge_in_ms`` is the speech ``confirmed`` needs. ``echo_cancellation`` cancels the
@@ -81,6 +82,7 @@ class VoiceSettings:
     turn_recheck_ms: int = 300
     turn_threshold: float = 0.5
     turn_sure_threshold: float = 0.9
+    min_silence_ms: int = 160
     words_end_ms: int = 700
     max_silence_ms: int = 1500
     preroll_ms: int = 200
@@ -117,6 +119,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "turn_recheck_ms": (50, 5000),
     "turn_threshold": (0.0, 1.0),
     "turn_sure_threshold": (0.0, 1.0),
+    "min_silence_ms": (0, 1000),
     "words_end_ms": (0, 10_000),
     "max_silence_ms": (200, 10_000),
     "barge_in_ms": BARGE_IN_MS_LIMITS,

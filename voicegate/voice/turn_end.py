@@ -6,10 +6,13 @@ sentence stops on a word no sentence ends with ("a table for", "my name is John 
 :mod:`voicegate.voice.phrase_end`).
 The turn ends when both say it is complete: at once where the model is sure
 (``turn_sure_threshold``) or the speech began over an answer (which it may interrupt: the
-sooner the better); otherwise after ``end_of_speech_ms`` of silence, as the fixed timer
-would (a phrase break after "At the sound of the tone," came back as 0.70 complete). Where
-they do not agree, the session keeps listening and asks the model again after more
-silence; words that end a sentence (".", "?", "!") end the turn after ``words_end_ms`` of
+sooner the better), once the silence has lasted ``min_silence_ms`` (the closure of a stop
+consonant between words, "quick | brown", is 100-140 ms of near silence, which the VAD
+may call non-speech just before the next word: the model and the words heard "The quick"
+as a whole sentence, "the quote."); otherwise after ``end_of_speech_ms`` of silence, as the
+fixed timer would (a phrase break after "At the sound of the tone," came back as 0.70
+complete). Where they do not agree, the session keeps listening and asks the model again
+after more silence; words that end a sentence (".", "?", "!") end the turn after ``words_end_ms`` of
 silence whatever the model says (it misjudges voices unlike its training speech), and
 ``max_silence_ms`` ends it in any case.
 If the model fails or is overloaded, the words alone decide; if the words do not come
@@ -172,11 +175,13 @@ class SemanticTurnEnd:
     def _decide(self) -> bool:
         """End the turn if the model and the words say it is complete (and the model is
         sure, the speech is over an answer or the silence is ``end_of_speech_ms`` long), or
-        if the words end a sentence and the silence is ``words_end_ms`` long; whether it
-        ended."""
+        if the words end a sentence and the silence is ``words_end_ms`` long; never before
+        ``min_silence_ms``; whether it ended."""
         probability, heard = self._probability, self._words
         if self._voiced or heard is None or heard.unfinished:
             return False
+        if self._silence_s + 1e-9 < self._settings.min_silence_ms / 1000:
+            return False  # quiet this short may be a stop consonant's closure
         if not self._complete():
             return self._words_decide(heard)
         assert probability is not None  # _complete() says so
