@@ -9,7 +9,7 @@ import pytest
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.vad import EnergyVAD
 from voicegate.testing import FakeClock
-from voicegate.voice.inbound import InboundMixer
+from voicegate.voice.inbound import STREAM_STALL_MS, InboundMixer
 
 Received = list[tuple[AudioFrame, bool, float]]
 
@@ -68,9 +68,9 @@ async def test_sessions_never_wait_for_each_other_and_keep_their_own_clock() -> 
 
 
 async def test_a_stalled_session_gets_silence_so_time_goes_on() -> None:
-    mixer = InboundMixer(EnergyVAD(), stall_ms=60)
+    mixer = InboundMixer(EnergyVAD())
     got: Received = []
-    mixer.add_session("a", 16000, 1, _collector(got))
+    mixer.add_session("a", 16000, 1, _collector(got), stall_ms=60)
     mixer.push("a", _tone(16000, 1, 20))
     await asyncio.sleep(0.3)
     assert len(got) >= 8
@@ -85,8 +85,8 @@ async def test_a_stalled_session_gets_silence_so_time_goes_on() -> None:
 async def test_a_stall_is_logged_with_the_silence_fed_in_its_place(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    mixer = InboundMixer(EnergyVAD(), stall_ms=60)
-    mixer.add_session("a", 16000, 1, _collector([]))
+    mixer = InboundMixer(EnergyVAD())
+    mixer.add_session("a", 16000, 1, _collector([]), stall_ms=60)
     loop = asyncio.get_running_loop()
     with caplog.at_level(logging.DEBUG, logger="voicegate.voice.inbound"):
         mixer.push("a", _tone(16000, 1, 20))
@@ -119,7 +119,7 @@ class _ReadClock(FakeClock):
 
 async def test_a_server_held_up_feeds_no_silence_into_audio_it_has_not_read_yet() -> None:
     clock = _ReadClock()
-    mixer = InboundMixer(EnergyVAD(), stall_ms=200, clock=clock)
+    mixer = InboundMixer(EnergyVAD(), clock=clock)
     got: Received = []
     mixer.add_session("a", 16000, 1, _collector(got))
     mixer.push("a", _tone(16000, 1, 20))
@@ -138,7 +138,7 @@ async def test_a_server_held_up_feeds_no_silence_into_audio_it_has_not_read_yet(
 
 async def test_a_client_sending_1_s_frames_in_real_time_is_not_stalled_between_them() -> None:
     clock = _ReadClock()
-    mixer = InboundMixer(EnergyVAD(), stall_ms=200, clock=clock)
+    mixer = InboundMixer(EnergyVAD(), clock=clock)
     got: Received = []
     mixer.add_session("a", 16000, 1, _collector(got))
     mixer.push("a", _tone(16000, 1, 1000))
@@ -156,13 +156,43 @@ async def test_a_client_sending_1_s_frames_in_real_time_is_not_stalled_between_t
     await mixer.close()
 
 
+async def test_each_session_has_its_own_stall_time() -> None:
+    """Audio over TCP held up 0.6 s (a segment sent again) comes late, not never: its
+    session is fed no silence, while a datagram session's gap that long is silence."""
+    clock = _ReadClock()
+    mixer = InboundMixer(EnergyVAD(), clock=clock)
+    datagrams: Received = []
+    stream: Received = []
+    mixer.add_session("rtp", 16000, 1, _collector(datagrams))
+    mixer.add_session("tcp", 16000, 1, _collector(stream), stall_ms=STREAM_STALL_MS)
+    for session in ("rtp", "tcp"):
+        mixer.push(session, _tone(16000, 1, 20))
+    await _settle()
+    for _ in range(30):  # 0.6 s go by in steps the watchdog sees
+        clock.advance(0.02)
+        clock.read.clear()
+        await clock.read.wait()
+    await _settle()
+    assert len(datagrams) > 1  # silence went on after the tone (and its resampler tail)
+    assert not any(speech for _, speech, _ in datagrams[2:])
+    mixer.push("tcp", _tone(16000, 1, 600))  # the late audio, at once
+    await _settle()
+    assert [frame.timestamp for frame, _, _ in stream] == pytest.approx(
+        [0.02 * i for i in range(31)]
+    )
+    assert all(speech for _, speech, _ in stream)
+    for session in ("rtp", "tcp"):
+        mixer.remove_session(session)
+    await mixer.close()
+
+
 async def test_a_client_may_run_ahead_of_real_time_by_the_burst_allowance_only(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = FakeClock()
-    mixer = InboundMixer(EnergyVAD(), burst_ms=1000, stall_ms=5000, clock=clock)
+    mixer = InboundMixer(EnergyVAD(), burst_ms=1000, clock=clock)
     got: Received = []
-    mixer.add_session("a", 24000, 1, _collector(got))
+    mixer.add_session("a", 24000, 1, _collector(got), stall_ms=5000)
     for _ in range(250):  # five seconds at once, in 20 ms frames
         mixer.push("a", _tone(24000, 1, 20))
     await _settle()

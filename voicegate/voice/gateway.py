@@ -290,6 +290,7 @@ class VoiceGateway:
             vad=given.vad,
             capture=None if canceller is None else canceller.process,
             on_refused=channel.audio_refused,
+            stall_ms=transport.stall_ms,
         )
         if self._observer is not None:
             self._observer.session_opened(transport.kind)

@@ -5,11 +5,15 @@ frames it comes in: each 20 ms unit keeps its place on the session's clock. Fram
 arrive in the same event-loop iteration are processed together, in one batched pass per input
 format (rate and channel count), so a lone session is processed the moment its audio
 arrives and a busy server batches more. No session waits for another: each keeps
-its own resampler history and clock. A session whose audio stops (``stall_ms`` after
+its own resampler history and clock. A session whose audio stops (its ``stall_ms`` after
 the real time its audio so far covers: a client sending 1 s frames in real time is not
 stalled between them) is fed silence in real time, as a muted microphone would be, so
 its utterance ends even when the client stops sending; time the server's own loop was
-held up (audio that came meanwhile is not read yet) is not the client's stall. A client
+held up (audio that came meanwhile is not read yet) is not the client's stall. How long
+a stall is depends on what carries the audio: a gap in datagrams (RTP) is audio the
+sender chose not to send (:data:`STALL_MS`), a gap in a TCP stream is audio still in
+flight behind a lost segment (:data:`STREAM_STALL_MS`), and silence fed for it would
+cut the caller's sentence in two. A client
 may not run ahead of real time by more than ``burst_ms``: what it sends beyond that is
 dropped, logged and reported to the session's ``on_refused`` once per episode, so nobody
 can make the server transcribe faster than people speak. While the server itself holds a
@@ -59,6 +63,7 @@ class _Session:
     handler: FrameHandler
     on_refused: RefusalHandler | None
     format: _Format
+    stall_s: float
     started: float
     covered_until: float  # the real time the audio received so far covers
     received: float = 0.0  # seconds of audio accepted
@@ -83,7 +88,17 @@ class _Session:
 
 
 STALL_MS = 200
-"""A session whose audio stops for this long is fed silence (by default)."""
+"""A session whose audio comes in datagrams (RTP, WebRTC) and stops for this long is fed
+silence: a phone that sends nothing while its caller is quiet (discontinuous transmission)
+has its turn ended as soon after as if it had sent the silence."""
+STREAM_STALL_MS = 1000
+"""A session whose audio comes over TCP (WebSocket) and stops for this long is fed silence.
+A lost segment holds everything behind it until it is sent again: 200 ms at least on Linux,
+twice that for a second loss, and the audio then comes at once. Silence fed for it puts a
+pause into the sentence, which the end of turn takes for the caller's: with 200 ms, "The
+quick brown fox jumps over the lazy dog." held up 0.6 s after "brown" was two or three
+turns in 3 runs of 3 (``tests/voice/test_held_up_caller.py``). A client that stops sending
+for good ends its turn this much later, unless it sends ``commit``."""
 BURST_MS = 2500
 """How far a client may run ahead of real time (by default): more than the largest frame
 the protocol accepts (32768 bytes: 2.05 s at 8 kHz), so no frame is refused for its size."""
@@ -107,7 +122,6 @@ class InboundMixer:
         self,
         vad: VADProvider,
         frame_ms: int = FRAME_MS,
-        stall_ms: int = STALL_MS,
         burst_ms: int = BURST_MS,
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -116,7 +130,6 @@ class InboundMixer:
         self._burst_s = burst_ms / 1000.0
         self._frame_s = frame_ms / 1000.0
         self._frame_ms = frame_ms
-        self._stall_s = stall_ms / 1000.0
         self._formats: dict[tuple[int, int], _Format] = {}
         self._sessions: dict[str, _Session] = {}
         self._pass_scheduled = False
@@ -137,10 +150,12 @@ class InboundMixer:
         vad: VADProvider | None = None,
         capture: CaptureFilter | None = None,
         on_refused: RefusalHandler | None = None,
+        stall_ms: int = STALL_MS,
     ) -> None:
         """Start processing ``session_id``'s audio, which arrives at ``in_rate`` x ``channels``,
         with ``vad`` (else the mixer's) and a ``capture`` filter (echo cancellation) if any;
-        ``on_refused`` hears of audio dropped for running ahead of real time."""
+        ``on_refused`` hears of audio dropped for running ahead of real time, and silence
+        is fed once its audio stops for ``stall_ms``."""
         key = (in_rate, channels)
         fmt = self._formats.get(key)
         if fmt is None:
@@ -148,7 +163,7 @@ class InboundMixer:
             fmt = self._formats[key] = _Format(path)
         fmt.path.add_session(session_id, vad=vad, capture=capture)
         now = self._clock()
-        self._sessions[session_id] = _Session(handler, on_refused, fmt, now, now)
+        self._sessions[session_id] = _Session(handler, on_refused, fmt, stall_ms / 1000, now, now)
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._feed_stalled(), name="voicegate-inbound")
 
@@ -276,7 +291,7 @@ class InboundMixer:
             due = now + self._frame_s
             for session_id, session in list(self._sessions.items()):
                 if (
-                    now - held_up - session.covered_until < self._stall_s
+                    now - held_up - session.covered_until < session.stall_s
                     or session.frames
                     or session.held_since is not None
                 ):

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from voicegate.audio.frame import AudioFrame
 from voicegate.voice.client_messages import ClientMessage
 from voicegate.voice.dtmf import DTMFDigit
+from voicegate.voice.inbound import STALL_MS
 from voicegate.voice.notices import Notice
 
 
@@ -22,6 +23,10 @@ class VoiceTransport(ABC):
 
     kind: str
     """Short transport name for logs and metrics: ``websocket``, ``webrtc``, ``local``."""
+
+    stall_ms: int = STALL_MS
+    """How long the client's audio may stop before the session is fed silence in its place
+    (:mod:`voicegate.voice.inbound`): :data:`STREAM_STALL_MS` for audio over TCP."""
 
     message_handler: Callable[[ClientMessage], Awaitable[None]] | None = None
     """Called with each message the client sends that the session acts on (``interrupt``,

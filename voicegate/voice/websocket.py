@@ -16,6 +16,7 @@ from voicegate.voice.client_messages import AudioIn, Bye, ClientMessage, Protoco
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
 from voicegate.voice.hello import Hello
 from voicegate.voice.http import HttpRequest
+from voicegate.voice.inbound import STREAM_STALL_MS
 from voicegate.voice.notices import Notice
 from voicegate.voice.outbox import SEND_TIMEOUT_S, TOO_SLOW, SocketWriter
 from voicegate.voice.playout import PlayoutBuffer
@@ -45,6 +46,7 @@ class WebSocketTransport(VoiceTransport):
     """
 
     kind = "websocket"
+    stall_ms = STREAM_STALL_MS
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ from voicegate.telephony.twilio.messages import (
 )
 from voicegate.voice.dtmf import DTMFDigit
 from voicegate.voice.endpoint import MessageSocket, SocketClosedError
+from voicegate.voice.inbound import STREAM_STALL_MS
 from voicegate.voice.notices import AnswerStarted, Notice, SessionError
 from voicegate.voice.playout import Samples
 from voicegate.voice.protocol import CloseCode
@@ -39,6 +40,7 @@ class TwilioTransport(VoiceTransport):
     """
 
     kind = "twilio"
+    stall_ms = STREAM_STALL_MS
 
     def __init__(
         self,
