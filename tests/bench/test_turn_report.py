@@ -12,9 +12,9 @@ from voicegate.bench.turn_taking import Sweep
 
 OUTCOMES = [
     Outcome("complete", "semantic", "piper", "a", {"end_of_turn_ms": 200.0,
-            "first_audio_ms": 300.0, "turns": 1, "wer": 0.0}),
+            "first_audio_ms": 300.0, "turns": 1, "early": False, "wer": 0.0}),
     Outcome("complete", "semantic", "piper", "b", {"end_of_turn_ms": 400.0,
-            "first_audio_ms": 500.0, "turns": 2, "wer": 0.5}),
+            "first_audio_ms": 500.0, "turns": 2, "early": True, "wer": 0.5}),
     Outcome("complete", "semantic", "real", "c", error="no final transcript"),
     Outcome("hesitation 400 ms", "fixed", "piper", "d", {"cut": True, "turns": 2}),
     Outcome("hesitation 1000 ms", "fixed", "piper", "d", {"cut": False, "turns": 1}),
@@ -31,6 +31,7 @@ def test_each_scenario_group_gets_its_figures_per_mode(tmp_path: Path) -> None:
 
     complete = rows[("complete", "semantic")]
     assert (complete["runs"], complete["failed"], complete["extra_turns"]) == (3, 1, 1)
+    assert complete["early_ends"] == 1
     assert complete["end_of_turn_ms"] == {"p50": 300.0, "p95": 390.0}
     assert complete["wer"] == 0.25
     hesitation = rows[("hesitation", "fixed")]
@@ -49,6 +50,7 @@ def test_each_scenario_group_gets_its_figures_per_mode(tmp_path: Path) -> None:
     assert len(table) == 2 + len(rows)
     assert "| hesitation | fixed | 2 (0) | cut-offs 50% (400: 100%, 1000: 0% ms) |" in table[3]
     assert "| clause | fixed | 1 (0) | cut-offs 100% (600: 100% ms) |" in table[4]
+    assert table[2].endswith("extra turns 1, ended early 1 |")
     plot(summarize(OUTCOMES), tmp_path / "plot.png")
     assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")
 

@@ -97,6 +97,9 @@ async def complete_turn(url: str, mode: Mode, item: Utterance) -> Outcome:
         "end_of_turn_ms": round((final_at - spoken.last_loud) * 1000, 1),
         "first_audio_ms": round((audio_at - spoken.last_loud) * 1000, 1),
         "turns": len(finals),
+        # the turn ended before the caller's last sound: a cut, though the rest of the
+        # sentence may make its own turn only after the caller has hung up
+        "early": final_at < spoken.last_loud,
         "wer": word_error_rate([(item.text, " ".join(m["text"] for _, m in finals))]),
     }
     return outcome

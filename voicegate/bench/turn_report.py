@@ -55,6 +55,7 @@ def summarize(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
             row["end_of_turn_ms"] = _percentiles(values("end_of_turn_ms"))
             row["first_audio_ms"] = _percentiles(values("first_audio_ms"))
             row["extra_turns"] = sum(t - 1 for t in values("turns"))
+            row["early_ends"] = sum(values("early"))
             row["wer"] = round(float(np.mean(values("wer"))), 3) if done else None
         elif group in ("hesitation", "clause"):
             row["cut_rate"] = _rate(values("cut"))
@@ -86,7 +87,7 @@ def _cell(row: dict[str, Any]) -> str:
             return (
                 f"end of turn {ms(row['end_of_turn_ms'])} ms, first audio "
                 f"{ms(row['first_audio_ms'])} ms, WER {row['wer']}, "
-                f"extra turns {row['extra_turns']}"
+                f"extra turns {row['extra_turns']}, ended early {row['early_ends']}"
             )
         case "hesitation" | "clause":
             by_pause = ", ".join(
