@@ -145,7 +145,8 @@ async def test_the_vads_tail_after_the_last_loud_frame_counts_as_the_pause() -> 
     ears.hear(120, is_speech=True, dbfs=-70.0)  # WebRTC VAD still says speech: 50 dB down
     await asyncio.sleep(0)
     assert model.asked == 1  # asked 100 ms after the last loud frame, inside the tail
-    ears.hear(20, is_speech=False)  # the VAD agrees: the turn may end
+    ears.hear(settings.min_silence_ms - 120, is_speech=False)  # the VAD agrees: the turn
+    # may end once the pause is longer than a stop consonant's closure
     events = await asyncio.wait_for(ears.events(4), 5)
     ended = [e for e in events if isinstance(e, SpeechEnded)]
     assert len(ended) == 1
@@ -166,7 +167,7 @@ async def test_a_quiet_sound_the_vad_calls_speech_is_heard_and_is_no_pause() -> 
     ears.hear(100, is_speech=True, dbfs=-90.0)  # the VAD's tail: the pause began after the "d"
     await asyncio.sleep(0)
     assert model.asked == 1
-    ears.hear(20, is_speech=False)
+    ears.hear(settings.min_silence_ms - 100, is_speech=False)
     heard = await asyncio.wait_for(ears.heard(), 5)
     assert heard.transcript.audio_duration >= 0.72  # the "d" reached the recogniser
     ears.listener.close()
