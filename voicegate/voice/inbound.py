@@ -13,10 +13,10 @@ held up (audio that came meanwhile is not read yet) is not the client's stall. H
 a stall is depends on what carries the audio: a gap in datagrams (RTP) is audio the
 sender chose not to send (:data:`STALL_MS`), a gap in a TCP stream is audio still in
 flight behind a lost segment (:data:`STREAM_STALL_MS`), and silence fed for it would
-cut the caller's sentence in two. A client
-may not run ahead of real time by more than ``burst_ms``: what it sends beyond that is
-dropped, logged and reported to the session's ``on_refused`` once per episode, so nobody
-can make the server transcribe faster than people speak. While the server itself holds a
+cut the caller's sentence in two. A client may not run ahead of real time by more than
+``burst_ms``: what it sends beyond that is dropped, logged and reported to the session's
+``on_refused`` once per episode, so nobody can make the server transcribe faster than
+people speak. While the server itself holds a
 session's audio back (:meth:`InboundMixer.hold`), neither rule applies to the time held.
 """
 
