@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from voicegate.telephony.sip.message import (
 logger = logging.getLogger(__name__)
 
 READ_BYTES = 65536
+BIND_ATTEMPTS = 5
+"""How many ports :meth:`SIPListeners.start` tries when any free one will do: the UDP port the
+system picks may be taken for TCP (a test run of two workers met it)."""
 
 
 @dataclass(eq=False)
@@ -104,9 +108,23 @@ class SIPListeners:
         self.port = port
 
     async def start(self) -> None:
-        """Bind and listen."""
+        """Bind and listen; on port 0, on another free port while the one the system gave
+        UDP is taken for TCP (at most :data:`BIND_ATTEMPTS`)."""
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            try:
+                self.port = await self._bind(self._requested_port)
+                return
+            except OSError as error:
+                if self._requested_port or error.errno != errno.EADDRINUSE:
+                    raise
+                if attempt == BIND_ATTEMPTS:
+                    raise
+                logger.debug("SIP: the free UDP port was taken for TCP (%s): another", error)
+
+    async def _bind(self, port: int) -> int:
+        """Bind the transports on ``port`` (0: the one the system gives the first); the
+        port bound. Nothing stays bound when a transport fails."""
         loop = asyncio.get_running_loop()
-        port = self._requested_port
         if "udp" in self._transports:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: _Datagrams(self._handler, self._max_bytes), local_addr=(self._host, port)
@@ -114,9 +132,15 @@ class SIPListeners:
             self._udp = transport
             port = transport.get_extra_info("sockname")[1]
         if "tcp" in self._transports:
-            self._tcp = await asyncio.start_server(self._serve_connection, self._host, port)
+            try:
+                self._tcp = await asyncio.start_server(self._serve_connection, self._host, port)
+            except OSError:
+                if self._udp is not None:
+                    self._udp.close()
+                    self._udp = None
+                raise
             port = self._tcp.sockets[0].getsockname()[1]
-        self.port = port
+        return int(port)
 
     async def close(self) -> None:
         """Stop listening and close every connection."""
