@@ -94,7 +94,7 @@ class Plan:
     that say the acknowledgements (a rate of a few percent needs many), how many
     conversations run at once where only counts are measured (not latency)."""
 
-    complete_per_voice: int = 3
+    complete_per_voice: int = 5
     real_complete: int = 6
     hesitations_per_voice: int = 2
     real_hesitations: int = 4
