@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from tests.voice.conftest import Gateway, speech, spoken_turn, stream_realtime, voice_client
+from voicegate.audio.frame import FRAME_MS
 from voicegate.stt.wer import word_error_rate
 from voicegate.tts.piper import PiperTTS
 
@@ -24,7 +25,7 @@ async def test_a_caller_held_up_mid_sentence_is_heard_as_one_turn(
     gateway: Gateway, tts: PiperTTS
 ) -> None:
     frames = spoken_turn(await speech(tts, SENTENCE))
-    held_at = round(HELD_AFTER_S / 0.02)
+    held_at = round(HELD_AFTER_S * 1000 / FRAME_MS)  # spoken_turn's frames are FRAME_MS long
     token = gateway.auth.issue("caller")
     async with voice_client(f"{gateway.ws_url}?token={token}") as client:
         await stream_realtime(client.connection, frames[:held_at])

@@ -115,9 +115,8 @@ class SIPListeners:
                 self.port = await self._bind(self._requested_port)
                 return
             except OSError as error:
-                if self._requested_port or error.errno != errno.EADDRINUSE:
-                    raise
-                if attempt == BIND_ATTEMPTS:
+                mendable = not self._requested_port and error.errno == errno.EADDRINUSE
+                if not mendable or attempt == BIND_ATTEMPTS:
                     raise
                 logger.debug("SIP: the free UDP port was taken for TCP (%s): another", error)
 
