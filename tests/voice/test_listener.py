@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from voicegate.audio.frame import FRAME_MS
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.testing import ScriptedSTT, silence, speech
@@ -239,3 +241,41 @@ async def test_on_a_line_that_echoes_speech_over_an_answer_is_not_prompted() -> 
     await asyncio.wait_for(ears.outcome(), 5)
     assert ears.stt.prompts == [None]
     ears.listener.close()
+
+
+async def _ended_at(ears: Ears) -> list[float]:
+    """Where the utterances ended, up to the first one that was a turn."""
+    ended: list[float] = []
+    async for event in ears.listener.events():
+        if isinstance(event, SpeechEnded):
+            ended.append(event.at)
+        if isinstance(event, UtteranceHeard):
+            return ended
+    raise AssertionError("the events ended")
+
+
+async def test_an_end_of_turn_is_not_taken_when_speech_already_here_follows_the_pause() -> None:
+    """Audio held up on its way comes all at once: the end of turn decided on a frame of
+    the pause is taken only once the frames that came with it are heard, and they show the
+    caller went on. Frames that come one by one end the turn at the same pause."""
+    settings = VoiceSettings(end_of_turn=EndOfTurn.SEMANTIC, turn_check_ms=100)
+    pause_ms = settings.min_silence_ms + 40
+    for held_up in (False, True):
+        model = ScriptedEndOfTurn(otherwise=0.95)
+        ears = Ears(["no", "no i would like a window seat"], settings, model)
+        ears.hear(400, is_speech=True)
+        ears.hear(100, is_speech=False)
+        await asyncio.sleep(0.01)  # the model and the words answered: complete
+        if held_up:  # the rest of the pause and the next words, in one go
+            ears.hear(pause_ms - 100, is_speech=False)
+            ears.hear(400, is_speech=True)
+        else:
+            for _ in range((pause_ms - 100) // FRAME_MS):
+                ears.hear(FRAME_MS, is_speech=False)
+                await asyncio.sleep(0)  # a frame as it comes, in real time
+            ears.hear(400, is_speech=True)
+        ears.hear(pause_ms, is_speech=False)
+        ended = await asyncio.wait_for(_ended_at(ears), 5)
+        end_s = 0.8 + pause_ms / 1000 if held_up else 0.4  # the caller's last words, or "no"
+        assert ended == [pytest.approx(end_s)], held_up
+        ears.listener.close()

@@ -107,6 +107,7 @@ class Listener:
         self._live = LiveSettings(settings.end_of_speech_ms, settings.barge_in_ms)
         self._held: list[AudioFrame] = []  # quiet frames inside the utterance
         self._last_frame: AudioFrame | None = None
+        self._ending: asyncio.Handle | None = None  # the semantic end of turn, once heard all
         self._waiting = WaitingTurns()
         self._joined: Transcribing | None = None  # the waiting turn the utterance joined
         self._turn_from = -1.0  # stream time where the last utterance that was a turn began
@@ -301,6 +302,7 @@ class Listener:
             stream.push(held)
         self._held.clear()
         stream.push(frame)
+        self._cancel_ending()
         if self._turn_end is not None:
             self._turn_end.speech()
 
@@ -315,7 +317,21 @@ class Listener:
                 self._close(event, behind=0.0)
 
     def _end_turn(self) -> None:
-        """The semantic end of turn says the caller is done."""
+        """The semantic end of turn says the caller is done: the turn ends once the audio
+        already here is heard. Audio held up on its way (a TCP segment sent again) comes
+        at once, and the caller may have gone on past the pause the models judged: speech
+        in it cancels the end."""
+        if self._ending is None:
+            self._ending = asyncio.get_running_loop().call_soon(self._end_turn_now)
+
+    def _cancel_ending(self) -> None:
+        """Drop an end of turn not taken yet (the caller speaks, or the utterance ended)."""
+        if self._ending is not None:
+            self._ending.cancel()
+            self._ending = None
+
+    def _end_turn_now(self) -> None:
+        self._ending = None
         frame = self._last_frame
         if self._endpointer.in_speech and frame is not None and not self._live.manual:
             end = self._endpointer.end_now()
@@ -324,6 +340,7 @@ class Listener:
     def _close(self, end: SpeechEnd, behind: float) -> None:
         """End the utterance ``end``, which ended ``behind`` seconds of audio ago."""
         now = time.monotonic()
+        self._cancel_ending()
         utterance, self._utterance = self._utterance, None
         joined, self._joined = self._joined, None
         self._held.clear()
