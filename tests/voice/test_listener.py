@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from voicegate.audio.frame import FRAME_MS
+from voicegate.audio.frame import FRAME_MS, AudioFrame
 from voicegate.endofturn.base import EndOfTurnModel
 from voicegate.testing import ScriptedSTT, silence, speech
 from voicegate.testing.fakes import ScriptedEndOfTurn
@@ -279,3 +279,39 @@ async def test_an_end_of_turn_is_not_taken_when_speech_already_here_follows_the_
         end_s = 0.8 + pause_ms / 1000 if held_up else 0.4  # the caller's last words, or "no"
         assert ended == [pytest.approx(end_s)], held_up
         ears.listener.close()
+
+
+class _StaleCut(CancellerView):
+    """A canceller that cut the start of a sound at ``since`` and, once that is set, gives the
+    raw audio from there to now (``ears``' clock), whatever ``start`` is asked for."""
+
+    def __init__(self, ears: Ears) -> None:
+        super().__init__()
+        self.ears = ears
+        self.since: float | None = None
+
+    def raw_since(self, start: float) -> AudioFrame | None:
+        if self.since is None:
+            return None
+        now = self.ears.clock + FRAME_S  # the frame being taken ends then
+        return AudioFrame(speech(round((now - self.since) * 1000)).samples, 16000, self.since)
+
+
+async def test_the_raw_audio_of_an_utterance_never_reaches_back_into_the_last_one() -> None:
+    """The canceller gives the raw audio from the start of the sound it cut, which may have
+    been the last utterance's (a turn heard already): Whisper heard "please" as "I would like
+    a window seat, please.", that turn again. The raw audio starts where the last ended."""
+    script = ["i would like a window seat", "please", "please"]  # "please" again: raw
+    ears = Ears(script, VoiceSettings(end_of_turn=EndOfTurn.FIXED))
+    view = _StaleCut(ears)
+    ears.listener.canceller = view
+    ears.hear(1000, is_speech=True)
+    ears.hear(400, is_speech=False)
+    await asyncio.wait_for(ears.heard(), 5)
+    view.since = 0.2  # cut in the first utterance, judged only now
+    ears.hear(300, is_speech=True)  # "please", 1.4-1.7 s
+    ears.hear(400, is_speech=False)
+    await asyncio.wait_for(ears.heard(), 5)
+    given = ears.stt.audio_seconds[-1]
+    assert given == pytest.approx(1.7 - 1.0, abs=0.05), given  # from the first one's end
+    ears.listener.close()

@@ -111,6 +111,7 @@ class Listener:
         self._waiting = WaitingTurns()
         self._joined: Transcribing | None = None  # the waiting turn the utterance joined
         self._turn_from = -1.0  # stream time where the last utterance that was a turn began
+        self._closed_at = -math.inf  # stream time where the last utterance's speech ended
         self._hearing_raw = False  # the frames taken are a cut sound's, given back raw
         self._idle = IdleWatch(settings.idle_timeout_ms / 1000.0)
         self._events: asyncio.Queue[ListenerEvent | Transcribing | _EndOfAudio] = asyncio.Queue()
@@ -273,12 +274,18 @@ class Listener:
         relay.add_done_callback(self._relays.discard)
 
     def _take_raw(self, utterance: Utterance) -> None:
-        """Give the recogniser the utterance's raw audio where the canceller has it."""
+        """Give the recogniser the utterance's raw audio where the canceller has it, not
+        the audio of an utterance before it (the canceller gives from the start of a sound
+        it cut, which may have been the last utterance, heard already: Whisper then heard
+        "please" as "I would like a window seat, please.", a turn heard twice)."""
         if utterance.raw or (raw := self.canceller.raw_since(utterance.audio_start)) is None:
             return
+        if raw.timestamp < self._closed_at:  # a cut sound's start that was the last utterance
+            skip = round((self._closed_at - raw.timestamp) * raw.sample_rate)
+            raw = AudioFrame(raw.samples[skip:], raw.sample_rate, self._closed_at)
         self._held = utterance.take_raw(raw, self._new_stream(utterance.overlap), self._held)
         self._relay(utterance)
-        logger.debug("the recogniser gets the raw audio from %.2f s on", utterance.audio_start)
+        logger.debug("the recogniser gets the raw audio from %.2f s on", raw.timestamp)
 
     def _feed(self, frame: AudioFrame, speech: bool, *, voiced: bool) -> None:
         """Give the stream the utterance's sounds (:attr:`Endpointer.sounding`) only: the
@@ -341,6 +348,7 @@ class Listener:
         """End the utterance ``end``, which ended ``behind`` seconds of audio ago."""
         now = time.monotonic()
         self._cancel_ending()
+        self._closed_at = end.timestamp
         utterance, self._utterance = self._utterance, None
         joined, self._joined = self._joined, None
         self._held.clear()
