@@ -226,6 +226,7 @@ class Listener:
 
     def close(self) -> None:
         """Stop listening: the utterance in progress is dropped."""
+        self._cancel_ending()
         if self._utterance is not None:
             self._utterance.stream.cancel()
         if self._turn_end is not None:
