@@ -87,6 +87,8 @@ def _tail(log: IO[str], debug: bool) -> str:
 
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 60.0
+DUMP_WAIT_S = 2.0
+"""How long a server that did not stop is given to log its tasks' and threads' stacks."""
 
 
 @dataclass
@@ -107,10 +109,22 @@ class ServeProcess:
         return self.log.read()
 
     async def stop(self, signum: int = signal.SIGINT) -> int:
-        """Send ``signum`` and return the exit status."""
+        """Send ``signum`` and return the exit status; a server that does not stop within
+        STOP_TIMEOUT_S fails the test with the end of its log, where it has logged what
+        every task and thread was doing (SIGUSR1)."""
         if self.process.returncode is None:
             self.process.send_signal(signum)
-        return await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT_S)
+        try:
+            return await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            self.process.send_signal(signal.SIGUSR1)
+            await asyncio.sleep(DUMP_WAIT_S)
+            self.log.seek(0)
+            tail = _tail(self.log, debug=os.environ.get(LOG_LEVEL_ENV) == "debug")
+            raise AssertionError(
+                f"voicegate serve did not stop within {STOP_TIMEOUT_S:.0f} s of signal "
+                f"{signum}; the end of its log:\n{tail}"
+            ) from None
 
 
 async def start_serve(*args: str, env: dict[str, str] | None = None) -> ServeProcess:

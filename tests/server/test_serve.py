@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
-from tests.servers import running_server
+from tests.servers import ServeProcess, health, running_server, serving
 from tests.voice.conftest import (
     Received,
     close_code,
@@ -230,3 +231,24 @@ def test_a_corrupt_piper_voice_is_one_line_and_exit_2(tmp_path: Path) -> None:
     no_audio.with_suffix(".onnx.json").write_text(json.dumps({**config, "audio": None}))
     line = _serve_fails(tmp_path, "--store", "memory", "--tts-voice", str(no_audio))
     assert line.startswith(f"voicegate serve: tts model '{no_audio}' cannot be loaded: ")
+
+
+async def _logged(server: ServeProcess, text: str) -> str:
+    """The server's log once it holds ``text`` (a generous deadline: a loaded machine)."""
+    async with asyncio.timeout(60):
+        while True:
+            if text in (log := server.read_log()):
+                return log
+            await asyncio.sleep(0.1)
+
+
+async def test_sigusr1_logs_what_every_task_and_thread_does_and_the_server_goes_on() -> None:
+    async with serving("--anonymous", "--store", "memory") as server:
+        server.process.send_signal(signal.SIGUSR1)
+        log = await _logged(server, "state: ")
+        assert "--- task uvicorn" in log  # the web server's task, with its stack
+        assert "--- thread MainThread" in log
+        assert "Traceback" not in log
+        status, _ = await asyncio.to_thread(health, server.port)
+        assert status == 200
+        assert await server.stop() == 0

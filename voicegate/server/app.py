@@ -20,6 +20,7 @@ from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.server.recording_recovery import recover_recordings
 from voicegate.server.recordings import RECORDINGS_FOLDER, RecordingLibrary
+from voicegate.server.state_dump import install as install_state_dump
 from voicegate.server.token_secret import load_token_secret
 from voicegate.telephony.sip.backend import SIPVoiceBackend
 from voicegate.telephony.sip.digest import SIPDigestAuth
@@ -204,13 +205,15 @@ class GatewayServer:
 async def serve(config: ServeConfig, responder: Channel | None = None) -> None:
     """Run the gateway until SIGINT or SIGTERM, then shut down gracefully: SIGTERM first
     drains (no new session; open ones get up to ``drain_timeout`` seconds to end, or
-    until SIGINT)."""
+    until SIGINT). SIGUSR1 logs what every task and thread is doing
+    (:mod:`voicegate.server.state_dump`)."""
     server = GatewayServer(config, responder)
     interrupted = asyncio.Event()
     terminated = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, interrupted.set)
     loop.add_signal_handler(signal.SIGTERM, terminated.set)
+    install_state_dump(loop)
     try:
         await server.start()
         print(READY_LINE + server.url, flush=True)

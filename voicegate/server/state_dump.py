@@ -1,0 +1,66 @@
+"""What a running server is doing, on demand: ``kill -USR1 <pid>`` logs the stack of every
+asyncio task and every thread, and the server goes on. For a server that seems stuck (one
+that does not stop, a call that does not end): the stacks say what each is waiting for."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import signal
+import sys
+import threading
+import traceback
+
+logger = logging.getLogger(__name__)
+
+DUMP_SIGNAL: signal.Signals | None = getattr(signal, "SIGUSR1", None)
+"""The signal that asks for the dump (none on Windows)."""
+
+
+def install(loop: asyncio.AbstractEventLoop) -> None:
+    """Log :func:`dump` whenever the process gets :data:`DUMP_SIGNAL`."""
+    if DUMP_SIGNAL is not None:
+        loop.add_signal_handler(DUMP_SIGNAL, dump)
+
+
+def dump() -> None:
+    """Log every asyncio task's stack (what it awaits) and every thread's, at warning."""
+    out = io.StringIO()
+    tasks = sorted(asyncio.all_tasks(), key=lambda task: task.get_name())
+    for task in tasks:
+        out.write(f"--- task {task.get_name()}\n{_awaiting(task.get_coro())}")
+    frames = sys._current_frames()
+    threads = threading.enumerate()
+    for thread in threads:
+        frame = frames.get(thread.ident or -1)
+        out.write(f"--- thread {thread.name}\n")
+        out.write("".join(traceback.format_stack(frame)) if frame is not None else "(no frame)\n")
+    logger.warning("state: %d tasks, %d threads\n%s", len(tasks), len(threads), out.getvalue())
+
+
+def _awaiting(awaitable: object) -> str:
+    """Where ``awaitable`` (a task's coroutine) waits, down its chain of awaits, innermost
+    last (a task's own stack shows only its outermost coroutine)."""
+    lines = []
+    while awaitable is not None:
+        frame = next(
+            (
+                f
+                for name in ("cr_frame", "ag_frame", "gi_frame")
+                if (f := getattr(awaitable, name, None))
+            ),
+            None,
+        )
+        if frame is not None:
+            code = frame.f_code
+            lines.append(f'  File "{code.co_filename}", line {frame.f_lineno}, in {code.co_name}\n')
+        awaitable = next(
+            (
+                a
+                for name in ("cr_await", "ag_await", "gi_yieldfrom")
+                if (a := getattr(awaitable, name, None))
+            ),
+            None,
+        )
+    return "".join(lines) or "  (done)\n"
