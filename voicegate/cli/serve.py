@@ -26,12 +26,13 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until interrupted; configuration, model and port problems exit 2 with one line."""
+    """Serve until interrupted; configuration, model and port problems exit 2 with one line,
+    a shutdown that gave up on closing (logged) exits 1."""
     from voicegate.server.app import serve
 
     try:
-        asyncio.run(serve(load_config(args)))
+        closed = asyncio.run(serve(load_config(args)))
     except RoomKitError as exc:
         print(f"voicegate serve: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return 0 if closed else 1

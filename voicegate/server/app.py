@@ -20,6 +20,7 @@ from voicegate.server.embedded import EmbeddedServer
 from voicegate.server.metrics import GatewayMetrics
 from voicegate.server.recording_recovery import recover_recordings
 from voicegate.server.recordings import RECORDINGS_FOLDER, RecordingLibrary
+from voicegate.server.state_dump import finish_within
 from voicegate.server.state_dump import install as install_state_dump
 from voicegate.server.token_secret import load_token_secret
 from voicegate.telephony.sip.backend import SIPVoiceBackend
@@ -40,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 RETENTION_CHECK_S = 3600.0
 """How often ``voicegate serve`` deletes recordings past their retention."""
+SHUTDOWN_LIMIT_S = 30.0
+"""The longest a shutdown waits for sessions, the store and Redis to close (after the drain):
+past it the process logs what was still waiting and exits, rather than hang on SIGINT."""
 READY_LINE = "voicegate listening on "
 """What ``voicegate serve`` prints, followed by the page URL, once it accepts connections."""
 
@@ -189,23 +193,29 @@ class GatewayServer:
             await asyncio.to_thread(self.recordings.delete_older_than, days)
             await asyncio.sleep(RETENTION_CHECK_S)
 
-    async def stop(self) -> None:
-        """Tell open sessions the server is going away, stop listening, flush the store."""
+    async def stop(self) -> bool:
+        """Tell open sessions the server is going away, stop listening, flush the store
+        (within :data:`SHUTDOWN_LIMIT_S`), then stop the models; whether all of it closed."""
+        closed = await finish_within(self._close(), SHUTDOWN_LIMIT_S, "closing")
+        # the models' threads end before the interpreter does (see InferenceWorker)
+        await asyncio.to_thread(self.stt.close)
+        await asyncio.to_thread(self.tts.close)
+        return closed
+
+    async def _close(self) -> None:
         if self._retention is not None:
             self._retention.cancel()
             await asyncio.gather(self._retention, return_exceptions=True)
         await self.gateway.close()
         await self.server.stop()
         await self.dependencies.close()
-        # the models' threads end before the interpreter does (see InferenceWorker)
-        await asyncio.to_thread(self.stt.close)
-        await asyncio.to_thread(self.tts.close)
 
 
-async def serve(config: ServeConfig, responder: Channel | None = None) -> None:
+async def serve(config: ServeConfig, responder: Channel | None = None) -> bool:
     """Run the gateway until SIGINT or SIGTERM, then shut down gracefully: SIGTERM first
     drains (no new session; open ones get up to ``drain_timeout`` seconds to end, or
-    until SIGINT). SIGUSR1 logs what every task and thread is doing
+    until SIGINT); closing then takes at most :data:`SHUTDOWN_LIMIT_S`, and the result says
+    whether all of it closed. SIGUSR1 logs what every task and thread is doing
     (:mod:`voicegate.server.state_dump`)."""
     server = GatewayServer(config, responder)
     interrupted = asyncio.Event()
@@ -230,7 +240,8 @@ async def serve(config: ServeConfig, responder: Channel | None = None) -> None:
                     await _first(server.gateway.drain(), interrupted.wait())
         logger.info("shutting down: closing sessions and flushing the store")
     finally:
-        await server.stop()
+        closed = await server.stop()
+    return closed
 
 
 async def _first(*waits: Coroutine[Any, Any, object]) -> None:

@@ -1,6 +1,8 @@
 """What a running server is doing, on demand: ``kill -USR1 <pid>`` logs the stack of every
 asyncio task and every thread, and the server goes on. For a server that seems stuck (one
-that does not stop, a call that does not end): the stacks say what each is waiting for."""
+that does not stop, a call that does not end): the stacks say what each is waiting for. A
+shutdown that does not finish logs the same, and the process exits anyway
+(:func:`finish_within`)."""
 
 from __future__ import annotations
 
@@ -11,11 +13,35 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Coroutine
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
 DUMP_SIGNAL: signal.Signals | None = getattr(signal, "SIGUSR1", None)
 """The signal that asks for the dump (none on Windows)."""
+CANCEL_WAIT_S = 1.0
+"""How long a close given up on is given to unwind once cancelled."""
+
+
+async def finish_within(closing: Coroutine[Any, Any, None], limit_s: float, what: str) -> bool:
+    """Run ``closing`` (as a task named ``what``) for at most ``limit_s`` seconds; past that,
+    log what every task and thread is still waiting for (:func:`dump`, while the stuck ones
+    still wait where they are stuck), then cancel it. Whether it finished."""
+    task = asyncio.create_task(closing, name=what)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=limit_s)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if done:
+        task.result()  # its error, if it failed
+        return True
+    logger.error("%s did not finish within %g s: giving up on it", what, limit_s)
+    dump()
+    task.cancel()
+    await asyncio.wait({task}, timeout=CANCEL_WAIT_S)
+    return False
 
 
 def install(loop: asyncio.AbstractEventLoop) -> None:
