@@ -108,6 +108,11 @@ class ServeProcess:
         self.log.seek(0)
         return self.log.read()
 
+    def log_tail(self) -> str:
+        """The end of the log, as a failed test shows it."""
+        self.log.seek(0)
+        return _tail(self.log, debug=os.environ.get(LOG_LEVEL_ENV) == "debug")
+
     async def stop(self, signum: int = signal.SIGINT) -> int:
         """Send ``signum`` and return the exit status; a server that does not stop within
         STOP_TIMEOUT_S fails the test with the end of its log, where it has logged what
@@ -119,11 +124,9 @@ class ServeProcess:
         except TimeoutError:
             self.process.send_signal(signal.SIGUSR1)
             await asyncio.sleep(DUMP_WAIT_S)
-            self.log.seek(0)
-            tail = _tail(self.log, debug=os.environ.get(LOG_LEVEL_ENV) == "debug")
             raise AssertionError(
                 f"voicegate serve did not stop within {STOP_TIMEOUT_S:.0f} s of signal "
-                f"{signum}; the end of its log:\n{tail}"
+                f"{signum}; the end of its log:\n{self.log_tail()}"
             ) from None
 
 

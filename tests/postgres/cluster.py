@@ -54,8 +54,11 @@ async def cluster(count: int, args: Sequence[str]) -> AsyncIterator[list[ServePr
 
 async def _finish(process: ServeProcess) -> None:
     try:
-        if process.process.returncode is None:
-            await process.stop()
+        if process.process.returncode is None and (code := await process.stop()) != 0:
+            # 1: its shutdown gave up on closing, and logged where it was stuck
+            raise AssertionError(
+                f"exit {code} on SIGINT; the end of its log:\n{process.log_tail()}"
+            )
     finally:
         if process.process.returncode is None:
             process.process.kill()
