@@ -41,3 +41,19 @@ def test_the_raw_audio_reaches_back_to_the_start_of_a_sound_the_canceller_cut() 
     assert since is not None
     assert since.timestamp == 20 / 100
     assert np.array_equal(since.samples[:, 0], np.concatenate(blocks[20:]))
+
+
+def test_the_raw_audio_never_reaches_back_before_a_floor() -> None:
+    """A cut sound's start in audio another utterance had: the raw audio starts at the
+    floor, inside a block, however far back the cut began."""
+    raw = RawCapture(RATE)
+    blocks = [np.full(BLOCK, index, np.int16) for index in range(100)]
+    for index, block in enumerate(blocks):
+        raw.add(block, cancelled=index < 50, cut=20 <= index < 40)
+    since = raw.since(30 / 100, not_before=25.5 / 100)
+    assert since is not None
+    assert since.timestamp == 25.5 / 100
+    assert np.array_equal(since.samples[:, 0], np.concatenate(blocks[25:])[BLOCK // 2 :])
+    below = raw.since(30 / 100, not_before=10 / 100)  # a floor before the cut began
+    assert below is not None
+    assert below.timestamp == 20 / 100

@@ -283,18 +283,23 @@ async def test_an_end_of_turn_is_not_taken_when_speech_already_here_follows_the_
 
 class _StaleCut(CancellerView):
     """A canceller that cut the start of a sound at ``since`` and, once that is set, gives the
-    raw audio from there to now (``ears``' clock), whatever ``start`` is asked for."""
+    raw audio from there to now (``ears``' clock), whatever ``start`` is asked for, but not
+    from before the ``not_before`` asked for (as :meth:`RawCapture.since` does); ``floors``
+    lists those asked for."""
 
     def __init__(self, ears: Ears) -> None:
         super().__init__()
         self.ears = ears
         self.since: float | None = None
+        self.floors: list[float | None] = []
 
-    def raw_since(self, start: float) -> AudioFrame | None:
+    def raw_since(self, start: float, not_before: float | None = None) -> AudioFrame | None:
         if self.since is None:
             return None
+        self.floors.append(not_before)
+        first = self.since if not_before is None else max(self.since, not_before)
         now = self.ears.clock + FRAME_S  # the frame being taken ends then
-        return AudioFrame(speech(round((now - self.since) * 1000)).samples, 16000, self.since)
+        return AudioFrame(speech(round((now - first) * 1000)).samples, 16000, first)
 
 
 async def test_the_raw_audio_of_an_utterance_never_reaches_back_into_the_last_one() -> None:
@@ -312,6 +317,7 @@ async def test_the_raw_audio_of_an_utterance_never_reaches_back_into_the_last_on
     ears.hear(300, is_speech=True)  # "please", 1.4-1.7 s
     ears.hear(400, is_speech=False)
     await asyncio.wait_for(ears.heard(), 5)
+    assert view.floors == [pytest.approx(1.0)]  # asked from the first one's end on
     given = ears.stt.audio_seconds[-1]
-    assert given == pytest.approx(1.7 - 1.0, abs=0.05), given  # from the first one's end
+    assert given == pytest.approx(1.7 - 1.0, abs=0.05), given
     ears.listener.close()

@@ -131,18 +131,23 @@ class EchoCanceller:
         ones, or its sound matched the played audio, once in this call."""
         return self._canceller is not None and (self.echo_path.heard or self.echo_match.found)
 
-    def raw_since(self, start: float) -> AudioFrame | None:
+    def raw_since(self, start: float, not_before: float | None = None) -> AudioFrame | None:
         """The microphone's raw audio from ``start`` (seconds of the microphone's audio) to
         now (or from further back: the start of a sound it cut while the matcher could not
         tell it from the echo, or of the sound it cut just before, see
-        :meth:`~voicegate.audio.raw_capture.RawCapture.since`), where the canceller passes
-        the raw sound now and its output was used since ``start``; None otherwise."""
+        :meth:`~voicegate.audio.raw_capture.RawCapture.since`; never from before
+        ``not_before``), where the canceller passes the raw sound now and its output was
+        used since ``start``; None otherwise."""
         if self._canceller is None or self._echo_line():
             return None
         cut, self._unjudged_cut = self._unjudged_cut, None
-        if cut is not None and cut < start and (raw := self._raw.since(cut)) is not None:
+        if (
+            cut is not None
+            and cut < start
+            and (raw := self._raw.since(cut, not_before)) is not None
+        ):
             return raw
-        return self._raw.since(start)
+        return self._raw.since(start, not_before)
 
     def cut_sound(self) -> AudioFrame | None:
         """The microphone's raw audio from the start of a sound the canceller cut while the

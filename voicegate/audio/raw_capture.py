@@ -53,17 +53,26 @@ class RawCapture:
         while self._kept - len(self._blocks[0].samples) >= self._limit:
             self._kept -= len(self._blocks.popleft().samples)
 
-    def since(self, start: float) -> AudioFrame | None:
+    def since(self, start: float, not_before: float | None = None) -> AudioFrame | None:
         """The raw audio from ``start`` (seconds) to now, where the canceller's output was
         used somewhere in it and all of it is kept, and from further back where the blocks
-        just before ``start`` were cut (the sound began there); None otherwise."""
+        just before ``start`` were cut (the sound began there), but never from before
+        ``not_before`` (audio another utterance had); None otherwise."""
         first = round(start * self._rate)
         if self._cancelled_until <= first or first < self._end - self._kept:
             return None
         blocks = list(self._blocks)
-        index = next(i for i in range(len(blocks) - 1, -1, -1) if blocks[i].start <= first)
+        index = _block_at(blocks, first)
         while index and blocks[index - 1].cut:
             index -= 1
             first = blocks[index].start
+        if not_before is not None and first < (floor := round(not_before * self._rate)):
+            first = floor
+            index = _block_at(blocks, first)
         samples = np.concatenate([block.samples for block in blocks[index:]])
         return AudioFrame(samples[first - blocks[index].start :], self._rate, first / self._rate)
+
+
+def _block_at(blocks: list[_Block], sample: int) -> int:
+    """The index of the block that holds ``sample`` (a kept one)."""
+    return next(i for i in range(len(blocks) - 1, -1, -1) if blocks[i].start <= sample)

@@ -40,10 +40,13 @@ class CancellerView:
         (:meth:`~voicegate.audio.echo.EchoCanceller.line_echoes`)."""
         return self._canceller is not None and self._canceller.line_echoes()
 
-    def raw_since(self, start: float) -> AudioFrame | None:
-        """The caller's raw audio from ``start`` to now, where the canceller cut some of it
-        and passes the raw sound now (:meth:`~voicegate.audio.echo.EchoCanceller.raw_since`)."""
-        return None if self._canceller is None else self._canceller.raw_since(start)
+    def raw_since(self, start: float, not_before: float | None = None) -> AudioFrame | None:
+        """The caller's raw audio from ``start`` (never from before ``not_before``) to now,
+        where the canceller cut some of it and passes the raw sound now
+        (:meth:`~voicegate.audio.echo.EchoCanceller.raw_since`)."""
+        if self._canceller is None:
+            return None
+        return self._canceller.raw_since(start, not_before)
 
     def cut_speech(self, frame_samples: int) -> list[tuple[AudioFrame, bool]]:
         """The frames (``frame_samples`` each, the last ending now) of the sound the

@@ -111,7 +111,7 @@ class Listener:
         self._waiting = WaitingTurns()
         self._joined: Transcribing | None = None  # the waiting turn the utterance joined
         self._turn_from = -1.0  # stream time where the last utterance that was a turn began
-        self._closed_at = -math.inf  # stream time where the last utterance's speech ended
+        self._closed_at: float | None = None  # where the last utterance's speech ended
         self._hearing_raw = False  # the frames taken are a cut sound's, given back raw
         self._idle = IdleWatch(settings.idle_timeout_ms / 1000.0)
         self._events: asyncio.Queue[ListenerEvent | Transcribing | _EndOfAudio] = asyncio.Queue()
@@ -279,11 +279,10 @@ class Listener:
         the audio of an utterance before it (the canceller gives from the start of a sound
         it cut, which may have been the last utterance, heard already: Whisper then heard
         "please" as "I would like a window seat, please.", a turn heard twice)."""
-        if utterance.raw or (raw := self.canceller.raw_since(utterance.audio_start)) is None:
+        if utterance.raw:
             return
-        if raw.timestamp < self._closed_at:  # a cut sound's start that was the last utterance
-            skip = round((self._closed_at - raw.timestamp) * raw.sample_rate)
-            raw = AudioFrame(raw.samples[skip:], raw.sample_rate, self._closed_at)
+        if (raw := self.canceller.raw_since(utterance.audio_start, self._closed_at)) is None:
+            return
         self._held = utterance.take_raw(raw, self._new_stream(utterance.overlap), self._held)
         self._relay(utterance)
         logger.debug("the recogniser gets the raw audio from %.2f s on", raw.timestamp)
