@@ -7,12 +7,15 @@
   boundary, so the words before it keep the voice's mid-sentence melody (the half
   sentence spoken on its own would end like a statement). The boundary is where the
   words before it, said alone, end in the whole sentence (dynamic time warping of their
-  log-Mel frames); the cut is the quietest 10 ms near it. And Asterisk prompts paused
+  log-Mel frames); the cut is the quietest 10 ms near it. An item is kept only where
+  Whisper hears its first half end on the last word before the pause and its second half
+  not begin with that word again: a cut inside a word is no hesitation after it (Piper's fast
+  "Please send the report to my manager." was once cut in the closure before "to", which
+  a session heard as "Please send the report." and "To my manager."). And Asterisk prompts paused
   where the words before the pause cannot be a whole sentence: after a word that needs
   what follows (:data:`OPEN_WORDS`: an article, a preposition, a copula...), at a short
   gap between words, never at the reader's phrase break (:data:`GAP_MS`), that gap
-  lengthened. An item whose first half Whisper does not hear ending on the expected word
-  is left out;
+  lengthened, where Whisper hears the words before the gap end on the expected word;
 - whole sentences followed by a pause and more of the same turn ("I want to cancel my
   order. ... And the one before it."): each part spoken on its own, so the first ends as a
   sentence does;
@@ -162,7 +165,7 @@ async def synthetic_hesitations(
             low, high = max(0, boundary - _NEAR), min(len(whole), boundary + _NEAR)
             cut = _quietest(whole, low, high)
             item = Hesitation(voice.label, f"{before} ... {after}", whole[:cut], whole[cut:])
-            if await _ends_on(stt, item.before, before):
+            if await cut_between_words(stt, item, before, after):
                 items.append(item)
                 kept += 1
     return items
@@ -203,13 +206,23 @@ def voices_of(labels: tuple[str, ...]) -> tuple[Voice, ...]:
     return tuple(v for v in VOICES if v.label in labels)
 
 
-async def _ends_on(stt: STTProvider, samples: Samples, text: str) -> bool:
-    """Whether Whisper hears ``samples`` end on the last word of ``text``, after the pre-roll
-    of silence a session's recogniser hears before them."""
+async def cut_between_words(stt: STTProvider, item: Hesitation, before: str, after: str) -> bool:
+    """Whether Whisper hears ``item.before`` end on the last word of ``before``, and
+    ``item.after`` with words, not begun by that word again as one word too many: a cut
+    inside it ("To my manager."). Neither the second half's first word nor its length
+    alone: "four people" is heard as "For people", espeak-ng's "tonight" as "to night"."""
+    heard_before, heard_after = await _heard(stt, item.before), await _heard(stt, item.after)
+    last = normalize(before).split()[-1:]
+    again = heard_after[:1] == last and len(heard_after) > len(normalize(after).split())
+    return heard_before[-1:] == last and bool(heard_after) and not again
+
+
+async def _heard(stt: STTProvider, samples: Samples) -> list[str]:
+    """The words Whisper hears in ``samples``, after the pre-roll of silence a session's
+    recogniser hears before them."""
     lead_in = np.zeros(round(VoiceSettings().preroll_ms * SAMPLE_RATE / 1000), np.int16)
     audio = AudioFrame(np.concatenate([lead_in, samples]), SAMPLE_RATE)
-    heard = normalize((await stt.transcribe(audio)).text).split()
-    return bool(heard) and heard[-1] == normalize(text).split()[-1]
+    return normalize((await stt.transcribe(audio)).text).split()
 
 
 def _prefix_end(prefix: Samples, whole: Samples) -> int:
