@@ -18,7 +18,7 @@ from tests.voice.conftest import (
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.resample import resample
 from voicegate.bench.espeak import espeak
-from voicegate.stt.wer import word_error_rate
+from voicegate.stt.wer import normalize, word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.tts.piper import PiperTTS
 
@@ -29,6 +29,9 @@ SPANISH = "Buenos días quisiera reservar una mesa para dos personas esta noche.
 the end-of-turn model put "Buenos días." at 0.98 complete, a turn of its own whenever the
 recogniser's pass on it came back within the pause."""
 ENGLISH = "Please turn on the kitchen lights."
+MAX_ENGLISH_WER = 0.2
+"""One word of the six: Whisper tiny.en heard a Piper rendering's "lights" as "whites" once,
+under load in CI."""
 
 
 def white_noise(seconds: float) -> AudioFrame:
@@ -73,10 +76,12 @@ async def test_noise_is_no_transcript_and_no_turn(gateway: Gateway, tts: PiperTT
         await client.wait_for("tts_end")
         room_id = client.ready["room_id"]
         received = client.received
-    # Two utterances were heard (the noise passed the VAD), the noise gave no words at all.
+    # Two utterances were heard (the noise passed the VAD), the noise gave no words at all:
+    # the speech's transcript has its own words and no more.
     assert len(received.of_type("speech_end")) == 2
     assert len(received.of_type("final_transcript")) == 1
-    assert word_error_rate([(ENGLISH, final["text"])]) == 0.0
+    assert len(normalize(final["text"]).split()) == len(normalize(ENGLISH).split()), final
+    assert word_error_rate([(ENGLISH, final["text"])]) <= MAX_ENGLISH_WER, final
     assert all(m["text"].strip() for m in received.of_type("partial_transcript"))
     timeline = await gateway.kit.get_timeline(room_id)
     assert [e.content.body for e in timeline] == [final["text"], final["text"]]  # one turn
