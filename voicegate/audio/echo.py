@@ -141,12 +141,10 @@ class EchoCanceller:
         if self._canceller is None or self._echo_line():
             return None
         cut, self._unjudged_cut = self._unjudged_cut, None
-        if (
-            cut is not None
-            and cut < start
-            and (raw := self._raw.since(cut, not_before)) is not None
-        ):
-            return raw
+        if cut is not None and cut < start:
+            raw = self._raw.since(cut, not_before)
+            if raw is not None:
+                return raw
         return self._raw.since(start, not_before)
 
     def cut_sound(self) -> AudioFrame | None:

@@ -66,8 +66,8 @@ class RawCapture:
         while index and blocks[index - 1].cut:
             index -= 1
             first = blocks[index].start
-        if not_before is not None and first < (floor := round(not_before * self._rate)):
-            first = floor
+        if not_before is not None:
+            first = max(first, round(not_before * self._rate))
             index = _block_at(blocks, first)
         samples = np.concatenate([block.samples for block in blocks[index:]])
         return AudioFrame(samples[first - blocks[index].start :], self._rate, first / self._rate)

@@ -70,23 +70,15 @@ def _awaiting(awaitable: object) -> str:
     last (a task's own stack shows only its outermost coroutine)."""
     lines = []
     while awaitable is not None:
-        frame = next(
-            (
-                f
-                for name in ("cr_frame", "ag_frame", "gi_frame")
-                if (f := getattr(awaitable, name, None))
-            ),
-            None,
-        )
+        frame = _first_attribute(awaitable, ("cr_frame", "ag_frame", "gi_frame"))
         if frame is not None:
             code = frame.f_code
             lines.append(f'  File "{code.co_filename}", line {frame.f_lineno}, in {code.co_name}\n')
-        awaitable = next(
-            (
-                a
-                for name in ("cr_await", "ag_await", "gi_yieldfrom")
-                if (a := getattr(awaitable, name, None))
-            ),
-            None,
-        )
+        awaitable = _first_attribute(awaitable, ("cr_await", "ag_await", "gi_yieldfrom"))
     return "".join(lines) or "  (done)\n"
+
+
+def _first_attribute(thing: object, names: tuple[str, ...]) -> Any:
+    """The first of ``names`` that ``thing`` (a coroutine, async generator or generator)
+    has set, or None."""
+    return next((value for name in names if (value := getattr(thing, name, None))), None)
