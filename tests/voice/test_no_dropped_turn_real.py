@@ -138,4 +138,7 @@ async def test_a_caller_who_hangs_up_right_after_speaking_gets_the_turn_stored(
     timeline = await gateway.kit.get_timeline(room_id)
     transcripts = [e for e in timeline if e.source.channel_id.startswith("voice:")]
     assert len(transcripts) == 1
-    assert word_error_rate([(SENTENCES[0], transcripts[0].content.body)]) <= 0.1  # type: ignore[union-attr]
+    # one word of six may be misheard: tiny.en hears about 1 in 40 of Piper's renderings of
+    # "kitchen lights" as "kitchen whites" (CI153)
+    body = transcripts[0].content.body  # type: ignore[union-attr]
+    assert word_error_rate([(SENTENCES[0], body)]) <= 0.2, body
