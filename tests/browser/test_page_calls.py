@@ -73,6 +73,33 @@ async def _spoken_turn(page: Page, *, processing: bool = False) -> dict[str, Any
     return state
 
 
+COUNT_FRAMES = """(() => {
+  window.__frames = 0;
+  const ask = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (callback) => { window.__frames += 1; return ask(callback); };
+})();"""
+"""Counts the animation frames the page asks for (an init script: before the page's own)."""
+FRAMES_STILL = """() => {
+  const still = window.__frames === window.__framesSeen;
+  window.__framesSeen = window.__frames;
+  return still && window.voicegate.assistant === "listening";
+}"""
+
+
+async def _visualizer_rests(page: Page) -> None:
+    """The visualizer drew the answer, and once it ended and its bars came to rest, the page
+    asks for no more animation frames (a still visualizer repainted 60 times a second took a
+    third of a core)."""
+    drawn = await page.evaluate("() => window.__frames")
+    assert drawn > 0
+    # no frame asked for in 0.5 s; polled on a timer (polling by frames would ask for them)
+    await page.wait_for_function(FRAMES_STILL, polling=500, timeout=30_000)
+    before = await page.evaluate("() => window.__frames")
+    await asyncio.sleep(1.0)
+    # one frame per protocol message may come (a new state restarts the animation)
+    assert await page.evaluate("() => window.__frames") - before <= 2
+
+
 async def _hang_up(page: Page, opening: str) -> None:
     """Hang up; the event log lists what the page sent: ``opening`` first, ``bye`` last."""
     await page.click("#call")
@@ -91,10 +118,12 @@ async def test_a_spoken_call_over_webrtc_reaches_the_room_timeline_and_answers(
     page: Page, tmp_path: Path, processing: bool
 ) -> None:
     data = tmp_path / "data"
+    await page.add_init_script(COUNT_FRAMES)
     with running_server("--store", "sqlite", "--data-dir", str(data)) as (url, _):
         await call(page, url, "webrtc", processing=processing)
         state = await _spoken_turn(page, processing=processing)
         assert state["transport"] == "webrtc"
+        await _visualizer_rests(page)
         await _hang_up(page, "offer")
 
     store = SQLiteStore(data / "voicegate.sqlite3")

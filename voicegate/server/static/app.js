@@ -13,7 +13,7 @@ import { PageToken } from "./token.js";
 import { CallError, reachable, startWebRTC, startWebSocket } from "./transports.js";
 import { Turns } from "./turns.js";
 import { textBox } from "./typing.js";
-import { Conversation, drawVisualizer, logEvent, renderTurns, showAssistant } from "./views.js";
+import { Conversation, logEvent, renderTurns, showAssistant, visualizer } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -104,6 +104,7 @@ function notice(text) {
 function setAssistant(name) {
   state.assistant = name;
   showAssistant(name);
+  animateVisualizer();
 }
 
 // ---- the call -----------------------------------------------------------------------------
@@ -298,13 +299,28 @@ function toggleMute() {
 }
 
 let callStartedAt = null;
-function tick() {
+/** The call's timer, written only when its text changes. */
+function showTimer() {
   if (call && callStartedAt !== null && state.status === "live") {
     const seconds = Math.floor((performance.now() - callStartedAt) / 1000);
-    $("timer").textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+    const text = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+    if ($("timer").textContent !== text) $("timer").textContent = text;
   }
-  drawVisualizer(call ? call.analyser : null);
-  requestAnimationFrame(tick);
+}
+
+const drawVisualizer = visualizer($("visualizer"));
+let animating = false;
+/** Animates the visualizer while the answer plays and until its bars come to rest, then asks
+ * for no more frames (a new assistant state starts it again). */
+function animateVisualizer() {
+  if (animating) return;
+  animating = true;
+  const frame = () => {
+    const moving = drawVisualizer(call ? call.analyser : null);
+    animating = moving || state.assistant === "speaking";
+    if (animating) requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
 }
 
 async function pollConnection() {
@@ -398,6 +414,6 @@ setAssistant("idle");
 setStatus("idle");
 renderTurns(state.turns);
 listDevices().catch(() => {});
-requestAnimationFrame(tick);
+setInterval(showTimer, 250);
 pollConnection();
 if (token.value) token.renew(); // without one, only an --anonymous server takes the call

@@ -125,20 +125,48 @@ export function showAssistant(name) {
   $("assistant-state").textContent = STATES[name];
 }
 
-export function drawVisualizer(analyser) {
-  const canvas = $("visualizer");
+const BARS = 24;
+const REST_PX = 2; // a silent bar's height
+
+/**
+ * The visualizer: the answer's audio as bars on `canvas`. `draw(analyser)` paints only when a
+ * bar or the state's colour changed, and says whether any bar stands above the rest line:
+ * repainting still bars 60 times a second took a third of a core in a call (the page's main
+ * thread and the compositor, on the cores the server's voice may share).
+ */
+export function visualizer(canvas) {
   const context = canvas.getContext("2d");
-  const bins = new Uint8Array(analyser ? analyser.frequencyBinCount : 0);
-  const colour = getComputedStyle(canvas).color;
-  context.clearRect(0, 0, canvas.width, canvas.height);
-  if (!analyser) return;
+  let state = null; // the assistant's state the colour was read for
+  let colour = "";
+  let drawn = null; // the bars and colour last painted
+  return function draw(analyser) {
+    const now = $("assistant").dataset.state;
+    if (now !== state) {
+      state = now;
+      colour = getComputedStyle(canvas).color;
+    }
+    const heights = bars(analyser, canvas.height);
+    const moving = heights.some((height) => height > REST_PX);
+    const key = `${colour} ${heights.join(",")}`;
+    if (key === drawn) return moving;
+    drawn = key;
+    context.clearRect(0, 0, canvas.width, canvas.height);
+    const width = canvas.width / BARS;
+    context.fillStyle = colour;
+    heights.forEach((height, i) => {
+      context.fillRect(i * width + 1, (canvas.height - height) / 2, width - 2, height);
+    });
+    return moving;
+  };
+}
+
+/** The bars' heights in whole pixels (none without an analyser, at least `REST_PX` each with one). */
+function bars(analyser, height) {
+  if (!analyser) return [];
+  const bins = new Uint8Array(analyser.frequencyBinCount);
   analyser.getByteFrequencyData(bins);
-  const bars = 24;
-  const width = canvas.width / bars;
-  context.fillStyle = colour;
-  for (let i = 0; i < bars; i++) {
-    const value = bins[Math.floor((i * bins.length) / bars / 2)] / 255;
-    const height = Math.max(2, value * canvas.height);
-    context.fillRect(i * width + 1, (canvas.height - height) / 2, width - 2, height);
-  }
+  return Array.from({ length: BARS }, (_, i) => {
+    const value = bins[Math.floor((i * bins.length) / BARS / 2)] / 255;
+    return Math.max(REST_PX, Math.round(value * height));
+  });
 }
