@@ -10,10 +10,13 @@ import numpy as np
 from tests.voice.conftest import Gateway, silence, speech, stream_realtime, voice_client
 from voicegate.audio.frame import AudioFrame
 from voicegate.bench.speech import pcm_frames
-from voicegate.stt.wer import word_error_rate
+from voicegate.stt.wer import normalize, word_error_rate
 from voicegate.tts.piper import PiperTTS
 
 SENTENCE = "Please tell me the opening hours of the library."
+BURST = "Open the door."
+"""Short enough for the burst allowance; Whisper tiny.en mishears one of its words in about 1
+Piper rendering of 40, so the burst test asks for every word there and one at most misheard."""
 FRAME_SIZES_MS = (20, 100, 250, 500, 1000)
 
 
@@ -62,7 +65,7 @@ async def test_frames_of_20_to_1000_ms_give_the_same_transcript_and_times(
 async def test_a_clip_within_the_burst_allowance_sent_at_once_is_heard_whole(
     gateway: Gateway, tts: PiperTTS
 ) -> None:
-    audio = await speech(tts, "Open the door.")
+    audio = await speech(tts, BURST)
     clip = AudioFrame(
         np.concatenate([silence(16000, 0.2).samples.reshape(-1), audio.samples.reshape(-1)]),
         16000,
@@ -74,5 +77,7 @@ async def test_a_clip_within_the_burst_allowance_sent_at_once_is_heard_whole(
             await client.connection.send(frame)  # all at once; then the client goes quiet
         final = await client.wait_for("final_transcript")
         errors = client.received.of_type("error")
-    assert word_error_rate([("Open the door.", final["text"])]) == 0.0
+    # heard whole: as many words as were said (a clip cut short loses some), one misheard at most
+    assert len(normalize(final["text"]).split()) == len(normalize(BURST).split()), final
+    assert word_error_rate([(BURST, final["text"])]) <= 1 / 3, final
     assert errors == []
