@@ -1,6 +1,7 @@
 // Cuts audio into 20 ms chunks and posts each one's level, whether it clipped, and the AudioContext
 // times of its first sample and of its first and last loud sample; with `processorOptions.pcm`, the
-// chunk's 16-bit PCM too (the WebSocket's microphone audio). The page measures "heard" from these
+// chunk's 16-bit PCM too (the WebSocket's microphone audio); with `processorOptions.loudOnly`, only the
+// chunks that hold a loud sample (the answer's watcher). The page measures "heard" from these
 // times: the capture of the sample the server called the end of speech (where the chunk that held
 // it started), the first loud answer sample played (a WebRTC answer's first loud sample).
 const LOUD = 0.01; // -40 dBFS: louder than silence and a quiet room, quieter than speech
@@ -12,8 +13,9 @@ const CLIP_RUN = 8;
 class CaptureProcessor extends AudioWorkletProcessor {
   constructor(options) {
     super();
-    const { pcm, chunkSeconds } = options.processorOptions;
+    const { pcm, loudOnly, chunkSeconds } = options.processorOptions;
     this.pcm = Boolean(pcm);
+    this.loudOnly = Boolean(loudOnly);
     this.size = Math.round(sampleRate * chunkSeconds);
     this.fullScaleRun = 0;
     this.reset();
@@ -54,6 +56,10 @@ class CaptureProcessor extends AudioWorkletProcessor {
   }
 
   post() {
+    if (this.loudOnly && this.firstLoudAt === null) {
+      this.reset();
+      return;
+    }
     const report = {
       rms: Math.sqrt(this.sumSquares / this.size),
       peak: this.peak,
