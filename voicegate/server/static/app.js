@@ -372,6 +372,7 @@ function setTheme(theme) {
   document.documentElement.dataset.theme = theme;
   $("theme").textContent = `Theme: ${theme}`;
   localStorage.setItem("voicegate-theme", theme);
+  animateVisualizer(); // its bars in the theme's colour
 }
 
 $("call").addEventListener("click", () => {

@@ -136,13 +136,13 @@ const REST_PX = 2; // a silent bar's height
  */
 export function visualizer(canvas) {
   const context = canvas.getContext("2d");
-  let state = null; // the assistant's state the colour was read for
+  let look = null; // the assistant's state and the page's theme the colour was read for
   let colour = "";
   let drawn = null; // the bars and colour last painted
   return function draw(analyser) {
-    const now = $("assistant").dataset.state;
-    if (now !== state) {
-      state = now;
+    const now = `${$("assistant").dataset.state} ${document.documentElement.dataset.theme}`;
+    if (now !== look) {
+      look = now;
       colour = getComputedStyle(canvas).color;
     }
     const heights = bars(analyser, canvas.height);
