@@ -130,7 +130,8 @@ const REST_PX = 2; // a silent bar's height
 
 /**
  * The visualizer: the answer's audio as bars on `canvas`. `draw(analyser)` paints only when a
- * bar or the state's colour changed, and says whether any bar stands above the rest line:
+ * bar or their colour (the assistant's state's, in the page's theme) changed, and says whether
+ * any bar stands above the rest line:
  * repainting still bars 60 times a second took a third of a core in a call (the page's main
  * thread and the compositor, on the cores the server's voice may share).
  */
