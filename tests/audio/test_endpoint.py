@@ -19,6 +19,8 @@ from voicegate.audio import (
 
 GAPS = (0.8, 1.1, 0.7, 1.3, 0.9)
 TOLERANCE = 0.060
+PREROLL_S = 0.2
+"""The pre-roll the endpointers of these tests keep."""
 
 
 def speech_stream(
@@ -50,18 +52,18 @@ def check_events(events: list[EndpointEvent], truth: list[tuple[float, float]]) 
         assert end.start == start.timestamp
         assert end.timestamp == pytest.approx(true_end, abs=TOLERANCE)
         assert not end.forced
-        assert start.preroll.duration == pytest.approx(0.2, abs=0.001)
+        assert start.preroll.duration == pytest.approx(PREROLL_S, abs=0.001)
         assert start.speech.timestamp == start.timestamp
         assert start.speech.duration == pytest.approx(0.06, abs=0.021)  # start_ms, whole frames
         assert start.preroll.timestamp + start.preroll.duration == pytest.approx(start.timestamp)
-        assert end.utterance.timestamp == pytest.approx(start.timestamp - 0.2, abs=0.001)
+        assert end.utterance.timestamp == pytest.approx(start.timestamp - PREROLL_S, abs=0.001)
         assert end.utterance.duration == pytest.approx(end.timestamp - end.utterance.timestamp)
 
 
 def test_every_utterance_found_once_within_60_ms(espeak_utterances: list[AudioFrame]) -> None:
     audio, truth = speech_stream(espeak_utterances)
     vad = WebRTCVAD(aggressiveness=2).new_stream()
-    endpointer = Endpointer(start_ms=60, hangover_ms=300, preroll_ms=200)
+    endpointer = Endpointer(start_ms=60, hangover_ms=300, preroll_ms=PREROLL_S * 1000)
     events: list[EndpointEvent] = []
     for offset in range(0, len(audio) - 319, 320):
         frame = AudioFrame(audio[offset : offset + 320], 16000, offset / 16000)
@@ -78,7 +80,7 @@ def test_batched_48k_stereo_path_endpoints_the_same(espeak_utterances: list[Audi
     sessions = ("a", "b", "c")
     for session in sessions:
         path.add_session(session)
-    endpointers = {session: Endpointer() for session in sessions}
+    endpointers = {session: Endpointer(preroll_ms=PREROLL_S * 1000) for session in sessions}
     events: dict[str, list[EndpointEvent]] = {session: [] for session in sessions}
     for offset in range(0, len(stereo) - 959, 960):
         block = np.broadcast_to(stereo[offset : offset + 960], (3, 960, 2))

@@ -38,7 +38,7 @@ def test_voice_defaults_are_the_dataclass_defaults() -> None:
 def test_every_voice_setting_comes_from_flags_env_or_file(tmp_path: Path) -> None:
     toml = tmp_path / "vg.toml"
     toml.write_text(
-        '[serve]\nspeak_channel_types = ["ai", "websocket"]\npreroll_ms = 150\n'
+        '[serve]\nspeak_channel_types = ["ai", "websocket"]\npreroll_ms = 250\n'
         "partial_interval_ms = 400\n"
     )
     env = {
@@ -51,7 +51,7 @@ def test_every_voice_setting_comes_from_flags_env_or_file(tmp_path: Path) -> Non
         vad_aggressiveness=3,
         speech_start_ms=80,
         end_of_speech_ms=500,
-        preroll_ms=150,
+        preroll_ms=250,
         max_utterance_ms=15000,
         barge_in_ms=250,
         partial_interval_ms=400,

@@ -158,7 +158,7 @@ async def test_speech_from_the_calls_first_sample_is_heard_after_the_usual_pre_r
         await caller.say(speech_ms=600, silence_ms=600)  # after 600 ms of silence
         await caller.transport.wait_until(lambda: len(stt.audio_seconds) == 2)
     first, later = stt.audio_seconds
-    assert first == pytest.approx(later, abs=0.001)  # without the lead-in: 0.2 s short
+    assert first == pytest.approx(later, abs=0.001)  # without the lead-in: preroll_ms short
 
 
 async def test_a_pause_shorter_than_the_end_of_speech_silence_keeps_one_utterance() -> None:

@@ -62,7 +62,7 @@ class Endpointer:
         self,
         start_ms: float = 60.0,
         hangover_ms: float = 300.0,
-        preroll_ms: float = 200.0,
+        preroll_ms: float = 150.0,
         max_utterance_ms: float = 20_000.0,
         end_trim_db: float = 30.0,
         sound_db: float = 45.0,
