@@ -18,8 +18,13 @@ errors. Which way one item goes is chaotic (features within 1e-7 change texts: s
 
     python benchmarks/preroll.py [--prerolls 200,150,100] [--sets real16,real8,synthetic]
                                  [--limit N]
+    python benchmarks/preroll.py --over-answer [--prerolls 200,150]
 
-Writes ``benchmarks/results/preroll/preroll.json`` and ``preroll.png``.
+Writes ``benchmarks/results/preroll/preroll.json`` and ``preroll.png``. ``--over-answer``
+instead says the eval's acknowledgements and interruptions in its five voices (Piper's four
+times), cut the same way and recognised as speech over an answer is (prompted with
+``ACKNOWLEDGEMENT_PROMPT``), and counts per pre-roll the acknowledgements heard as
+acknowledgements and the interruptions heard as not: ``over_answer.json``.
 """
 
 from __future__ import annotations
@@ -45,11 +50,19 @@ from voicegate.audio.vad import WebRTCVAD
 from voicegate.bench.prompts import load_prompts
 from voicegate.bench.speech import SENTENCES
 from voicegate.bench.turn_eval import leveled
-from voicegate.bench.turn_items import CLAUSES, COMPLETE, INTERRUPTIONS, UNFINISHED
+from voicegate.bench.turn_items import (
+    ACKNOWLEDGEMENTS,
+    CLAUSES,
+    COMPLETE,
+    INTERRUPTIONS,
+    SHORT_INTERRUPTIONS,
+    UNFINISHED,
+)
 from voicegate.bench.voices import VOICES, speak, trim
 from voicegate.stt.wer import word_errors
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.stt.worker import Utterance
+from voicegate.voice.interruption import ACKNOWLEDGEMENT_PROMPT, is_acknowledgement
 
 RESULTS = Path(__file__).resolve().parent / "results" / "preroll"
 RATE = 16000
@@ -219,15 +232,75 @@ def plot(results: list[SetResult], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+@dataclass(frozen=True, slots=True)
+class OverAnswerRow:
+    """Speech over an answer at one pre-roll: how much of it was heard as meant."""
+
+    preroll_ms: int
+    acknowledgements_heard: int
+    """Acknowledgements heard as acknowledgements (which do not interrupt)."""
+    interruptions_heard: int
+    """Interruptions heard as more than acknowledgements (which interrupt)."""
+    misheard: list[str]
+    """``voice: said -> heard`` for each heard otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class OverAnswer:
+    acknowledgements: int
+    interruptions: int
+    rows: list[OverAnswerRow]
+
+
+def over_answer(stt: FasterWhisperSTT, prerolls: list[int]) -> OverAnswer:
+    """The ``--over-answer`` run: acknowledgements and interruptions in every voice."""
+    texts = [*ACKNOWLEDGEMENTS, *INTERRUPTIONS, *SHORT_INTERRUPTIONS]
+    said = [
+        (voice.label, text, speak(voice, text))
+        for rendering in range(4)
+        for voice in VOICES
+        if rendering == 0 or voice.engine == "piper"
+        for text in texts
+    ]
+    rows = []
+    for preroll in prerolls:
+        acknowledged = interrupting = 0
+        misheard = []
+        for voice, text, speech in said:
+            heard = stt.recognise(as_cut(speech, preroll), prompt=ACKNOWLEDGEMENT_PROMPT).text
+            meant = text in ACKNOWLEDGEMENTS
+            if is_acknowledgement(heard) == meant:
+                acknowledged += meant
+                interrupting += not meant
+            else:
+                misheard.append(f"{voice}: {text} -> {heard}")
+        rows.append(OverAnswerRow(preroll, acknowledged, interrupting, misheard))
+        print(f"  over an answer, {preroll} ms: done", file=sys.stderr, flush=True)
+    acknowledgements = sum(text in ACKNOWLEDGEMENTS for _, text, _ in said)
+    return OverAnswer(acknowledgements, len(said) - acknowledgements, rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--prerolls", default="200,150,100", help="ms, the first the baseline")
     parser.add_argument("--sets", default=",".join(SETS), help=f"of {','.join(SETS)}")
     parser.add_argument("--limit", type=int, help="only the first N items of each set")
+    parser.add_argument("--over-answer", action="store_true", help="speech over an answer")
     args = parser.parse_args()
     prerolls = [int(value) for value in args.prerolls.split(",")]
     load_before = os.getloadavg()
     stt = FasterWhisperSTT("whisper-tiny.en", language="en")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.over_answer:
+        found = over_answer(stt, prerolls)
+        (RESULTS / "over_answer.json").write_text(json.dumps(asdict(found), indent=1) + "\n")
+        for row in found.rows:
+            print(
+                f"{row.preroll_ms} ms: acknowledgements {row.acknowledgements_heard} of "
+                f"{found.acknowledgements}, interruptions {row.interruptions_heard} of "
+                f"{found.interruptions}"
+            )
+        return
     results = []
     for name in args.sets.split(","):
         print(f"{name}: preparing ...", file=sys.stderr, flush=True)
@@ -238,7 +311,6 @@ def main() -> None:
         "load_average_before": [round(load, 1) for load in load_before],
         "load_average_after": [round(load, 1) for load in os.getloadavg()],
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
     document = {"machine": machine, "results": [asdict(result) for result in results]}
     (RESULTS / "preroll.json").write_text(json.dumps(document, indent=1) + "\n")
     plot(results, RESULTS / "preroll.png")
