@@ -57,8 +57,10 @@ from voicegate.bench.turn_items import (
     INTERRUPTIONS,
     SHORT_INTERRUPTIONS,
     UNFINISHED,
+    said,
 )
-from voicegate.bench.voices import VOICES, speak, trim
+from voicegate.bench.turn_items import Utterance as Said
+from voicegate.bench.voices import VOICES, trim
 from voicegate.stt.wer import word_errors
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.stt.worker import Utterance
@@ -81,17 +83,17 @@ def real(rate: int, limit: int | None) -> list[Item]:
     return items
 
 
+def renderings(texts: list[str], times: int) -> list[Said]:
+    """Every text in every voice, in Piper's voices ``times`` times (each rendering differs)."""
+    pipers = tuple(voice for voice in VOICES if voice.engine == "piper")
+    return said(VOICES, tuple(texts)) + [
+        u for _ in range(times - 1) for u in said(pipers, tuple(texts))
+    ]
+
+
 def synthetic(limit: int | None) -> list[Item]:
     texts = [*COMPLETE, *SENTENCES, *INTERRUPTIONS, *(f"{a} {b}" for a, b in CLAUSES + UNFINISHED)]
-    unique = list(dict.fromkeys(texts))
-    said = [
-        (voice, text)
-        for rendering in (1, 2)
-        for voice in VOICES
-        if rendering == 1 or voice.engine == "piper"
-        for text in unique
-    ]
-    return [(text, speak(voice, text)) for voice, text in said[:limit]]
+    return [(u.text, u.samples) for u in renderings(list(dict.fromkeys(texts)), 2)[:limit]]
 
 
 SETS: dict[str, Callable[[int | None], list[Item]]] = {
@@ -254,30 +256,24 @@ class OverAnswer:
 
 def over_answer(stt: FasterWhisperSTT, prerolls: list[int]) -> OverAnswer:
     """The ``--over-answer`` run: acknowledgements and interruptions in every voice."""
-    texts = [*ACKNOWLEDGEMENTS, *INTERRUPTIONS, *SHORT_INTERRUPTIONS]
-    said = [
-        (voice.label, text, speak(voice, text))
-        for rendering in range(4)
-        for voice in VOICES
-        if rendering == 0 or voice.engine == "piper"
-        for text in texts
-    ]
+    heard_as = renderings([*ACKNOWLEDGEMENTS, *INTERRUPTIONS, *SHORT_INTERRUPTIONS], 4)
     rows = []
     for preroll in prerolls:
         acknowledged = interrupting = 0
         misheard = []
-        for voice, text, speech in said:
-            heard = stt.recognise(as_cut(speech, preroll), prompt=ACKNOWLEDGEMENT_PROMPT).text
-            meant = text in ACKNOWLEDGEMENTS
+        for utterance in heard_as:
+            audio = as_cut(utterance.samples, preroll)
+            heard = stt.recognise(audio, prompt=ACKNOWLEDGEMENT_PROMPT).text
+            meant = utterance.text in ACKNOWLEDGEMENTS
             if is_acknowledgement(heard) == meant:
                 acknowledged += meant
                 interrupting += not meant
             else:
-                misheard.append(f"{voice}: {text} -> {heard}")
+                misheard.append(f"{utterance.voice}: {utterance.text} -> {heard}")
         rows.append(OverAnswerRow(preroll, acknowledged, interrupting, misheard))
         print(f"  over an answer, {preroll} ms: done", file=sys.stderr, flush=True)
-    acknowledgements = sum(text in ACKNOWLEDGEMENTS for _, text, _ in said)
-    return OverAnswer(acknowledgements, len(said) - acknowledgements, rows)
+    acknowledgements = sum(utterance.text in ACKNOWLEDGEMENTS for utterance in heard_as)
+    return OverAnswer(acknowledgements, len(heard_as) - acknowledgements, rows)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from voicegate.audio.endpoint import PREROLL_MS
 from voicegate.core.models import ChannelType, new_id, utcnow
 from voicegate.voice.hello import AUTO_LANGUAGE
 from voicegate.voice.live_settings import BARGE_IN_MS_LIMITS
@@ -50,8 +51,7 @@ class VoiceSettings:
     """How sessions detect speech, end turns, take interruptions and what they speak.
 
     The recogniser hears each utterance from ``preroll_ms`` before the VAD found speech
-    (150 ms: tiny.en made fewer errors on real speech than with 200 or 100; the README's
-    "The pre-roll Whisper hears").
+    (:data:`~voicegate.audio.endpoint.PREROLL_MS`).
 
     ``end_of_speech_ms`` is the silence that ends a turn in the ``fixed`` mode. In the
     ``semantic`` mode the end-of-turn model is asked after ``turn_check_ms`` of silence,
@@ -89,7 +89,7 @@ class VoiceSettings:
     min_silence_ms: int = 160
     words_end_ms: int = 700
     max_silence_ms: int = 1500
-    preroll_ms: int = 150
+    preroll_ms: int = PREROLL_MS
     max_utterance_ms: int = 20_000
     interruption_speaking: InterruptionStrategy = InterruptionStrategy.SEMANTIC
     interruption_thinking: InterruptionStrategy = InterruptionStrategy.SEMANTIC
