@@ -2,9 +2,10 @@
 
 Each utterance is decoded in a short window of its own length plus ``window_margin`` (2 s)
 (:mod:`voicegate.stt.whisper_window`, which says how that was chosen on real recordings); one
-whose short decode looks failed, or too long for a short window, takes faster-whisper's own
-30 s path. ``window_margin=None`` selects the 30 s path for everything. Silence and steady
-noise never reach the model (:mod:`voicegate.audio.noise`): Whisper makes words up in them.
+whose short decode looks failed is decoded once more after a lead-in of silence, and one that
+fails again, or is too long for a short window, takes faster-whisper's own 30 s path.
+``window_margin=None`` selects the 30 s path for everything. Silence and steady noise never
+reach the model (:mod:`voicegate.audio.noise`): Whisper makes words up in them.
 
 **Half the cores.** ``cpu_threads`` defaults to half the CPU cores (at least one): at the end
 of a turn the pass over the speech so far runs beside Smart Turn, and on 2 cores a 1.5-2 s
@@ -37,7 +38,12 @@ from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
 from voicegate.stt.base import Transcript, TranscriptSegment, UnsupportedLanguageError
 from voicegate.stt.log_mel import LogMel
 from voicegate.stt.text import words
-from voicegate.stt.whisper_window import Heard, ShortWindowDecoder, window_frames
+from voicegate.stt.whisper_window import (
+    RETRY_LEAD_IN_SECONDS,
+    Heard,
+    ShortWindowDecoder,
+    window_frames,
+)
 from voicegate.stt.worker import GPU_MAX_BATCH, PARTIAL_BUSY_LIMIT, Utterance, WorkerSTT
 
 MULTILINGUAL_VOCABULARY = 51865
@@ -239,6 +245,31 @@ class FasterWhisperSTT(WorkerSTT):
         languages: list[str | None],
         prompts: list[str | None],
     ) -> list[Heard]:
+        """The short-window decode; each that looks failed decoded once more after
+        :data:`~voicegate.stt.whisper_window.RETRY_LEAD_IN_SECONDS` of silence (its segments
+        timed in the audio as given), and left to the 30 s decode if that fails too or
+        hears silence."""
+        heard = self._decode_short(samples, languages, prompts)
+        failed = [index for index, (_, segments) in enumerate(heard) if segments is None]
+        if not failed:
+            return heard
+        lead_in = np.zeros(round(RETRY_LEAD_IN_SECONDS * self.sample_rate), np.float32)
+        retried = self._decode_short(
+            [np.concatenate([lead_in, samples[i]]) for i in failed],
+            [languages[i] for i in failed],
+            [prompts[i] for i in failed],
+        )
+        for index, (language, segments) in zip(failed, retried, strict=True):
+            if segments:  # not silence either: the first decode heard speech
+                heard[index] = (language, [_earlier(s, RETRY_LEAD_IN_SECONDS) for s in segments])
+        return heard
+
+    def _decode_short(
+        self,
+        samples: list[npt.NDArray[np.float32]],
+        languages: list[str | None],
+        prompts: list[str | None],
+    ) -> list[Heard]:
         """The short-window decode, in batches of equal windows and prompts; the 30 s decode
         for an utterance too long for a short window."""
         heard: dict[int, Heard] = {}
@@ -270,6 +301,13 @@ class FasterWhisperSTT(WorkerSTT):
         )
         found = [TranscriptSegment(s.start, s.end, s.text.strip()) for s in segments]
         return info.language, found
+
+
+def _earlier(segment: TranscriptSegment, seconds: float) -> TranscriptSegment:
+    """``segment`` timed ``seconds`` earlier (not before the audio's start)."""
+    return TranscriptSegment(
+        max(0.0, segment.start - seconds), max(0.0, segment.end - seconds), segment.text
+    )
 
 
 def resolve_device(device: str) -> str:

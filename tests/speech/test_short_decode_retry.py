@@ -1,0 +1,69 @@
+"""A short-window decode that looks failed is tried once more after a lead-in of silence, and
+only then decoded over Whisper's 30 s window (0.4-0.8 s of the worker)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from voicegate.bench.prompts import load_prompts
+from voicegate.stt.base import TranscriptSegment
+from voicegate.stt.wer import normalize
+from voicegate.stt.whisper import FasterWhisperSTT
+from voicegate.stt.whisper_window import RETRY_LEAD_IN_SECONDS, Heard, ShortWindowDecoder
+
+RETRIED_PROMPTS = ("astcc-followed-by-the-pound-key", "vm-deleted", "digits/yesterday")
+"""Real recordings (16 kHz) whose short decode is unsure, and right after the lead-in."""
+
+
+@pytest.mark.models
+def test_an_unsure_short_decode_is_heard_on_its_second_try_without_the_30s_decode(
+    stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[tuple[int, bool]] = []  # each short decode: samples, whether it failed
+    decode = ShortWindowDecoder.decode
+
+    def recorded(self: ShortWindowDecoder, samples: list[Any], *args: Any) -> list[Heard]:
+        heard = decode(self, samples, *args)
+        decoded.extend(
+            (len(audio), segments is None)
+            for audio, (_, segments) in zip(samples, heard, strict=True)
+        )
+        return heard
+
+    def no_full_window(*args: object) -> None:
+        raise AssertionError("the 30 s decode ran")
+
+    monkeypatch.setattr(ShortWindowDecoder, "decode", recorded)
+    monkeypatch.setattr(stt, "_transcribe_full", no_full_window)
+    prompts = {prompt.name: prompt for prompt in load_prompts()}
+    for name in RETRIED_PROMPTS:
+        prompt, decoded[:] = prompts[name], []
+        audio = prompt.audio(16000)
+        heard = asyncio.run(stt.transcribe(audio))
+        assert normalize(heard.text) == normalize(prompt.text), (name, heard.text)
+        lead_in = round(RETRY_LEAD_IN_SECONDS * 16000)
+        assert decoded == [(audio.num_samples, True), (audio.num_samples + lead_in, False)], name
+        assert all(0 <= s.start < s.end <= audio.duration + 1e-9 for s in heard.segments), (
+            heard.segments
+        )
+
+
+@pytest.mark.models
+def test_a_second_try_that_hears_silence_leaves_the_utterance_to_the_30s_decode(
+    stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers: list[list[TranscriptSegment] | None] = [None, []]  # unsure, then "silence"
+    full = [TranscriptSegment(0.0, 1.0, "Semicolon.")]
+
+    def decode(self: ShortWindowDecoder, samples: list[Any], *args: Any) -> list[Heard]:
+        return [("en", answers.pop(0))]
+
+    monkeypatch.setattr(ShortWindowDecoder, "decode", decode)
+    monkeypatch.setattr(stt, "_transcribe_full", lambda *args: ("en", full))
+    (prompt,) = (prompt for prompt in load_prompts() if prompt.name == "letters/ascii59")
+    heard = stt.recognise(prompt.audio(16000))
+    assert heard.text == "Semicolon."
+    assert answers == []
