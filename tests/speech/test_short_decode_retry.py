@@ -1,5 +1,5 @@
-"""A short-window decode that looks failed is tried once more after a lead-in of silence, and
-only then decoded over Whisper's 30 s window (0.4-0.8 s of the worker)."""
+"""A short-window decode that looks failed is tried again (after a lead-in of silence, then with
+a beam), and only then decoded over Whisper's 30 s window (0.4-1.2 s of the worker)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from voicegate.bench.prompts import load_prompts
 from voicegate.stt.base import TranscriptSegment
 from voicegate.stt.wer import normalize
 from voicegate.stt.whisper import FasterWhisperSTT
-from voicegate.stt.whisper_window import RETRY_LEAD_IN_SECONDS, Heard, ShortWindowDecoder
+from voicegate.stt.whisper_window import SECOND_TRIES, Heard, ShortWindowDecoder
 
 RETRIED_PROMPTS = ("astcc-followed-by-the-pound-key", "vm-deleted", "digits/yesterday")
 """Real recordings (16 kHz) whose short decode is unsure, and right after the lead-in."""
@@ -44,7 +44,7 @@ def test_an_unsure_short_decode_is_heard_on_its_second_try_without_the_30s_decod
         audio = prompt.audio(16000)
         heard = asyncio.run(stt.transcribe(audio))
         assert normalize(heard.text) == normalize(prompt.text), (name, heard.text)
-        lead_in = round(RETRY_LEAD_IN_SECONDS * 16000)
+        lead_in = round(SECOND_TRIES[0].lead_in * 16000)
         assert decoded == [(audio.num_samples, True), (audio.num_samples + lead_in, False)], name
         assert all(0 <= s.start < s.end <= audio.duration + 1e-9 for s in heard.segments), (
             heard.segments
@@ -52,18 +52,35 @@ def test_an_unsure_short_decode_is_heard_on_its_second_try_without_the_30s_decod
 
 
 @pytest.mark.models
-def test_a_second_try_that_hears_silence_leaves_the_utterance_to_the_30s_decode(
-    stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("answers", "text"),
+    [
+        ([None, None, [TranscriptSegment(0.0, 1.0, "Semicolon.")]], "Semicolon."),
+        ([None, [], []], "Semi-colon."),  # the tries heard silence where the first heard speech
+    ],
+)
+def test_the_tries_take_a_lead_in_then_a_beam_then_the_30s_decode(
+    stt: FasterWhisperSTT,
+    monkeypatch: pytest.MonkeyPatch,
+    answers: list[list[TranscriptSegment] | None],
+    text: str,
 ) -> None:
-    answers: list[list[TranscriptSegment] | None] = [None, []]  # unsure, then "silence"
-    full = [TranscriptSegment(0.0, 1.0, "Semicolon.")]
+    tries: list[tuple[int, int]] = []  # each short decode: its beam, its samples
 
     def decode(self: ShortWindowDecoder, samples: list[Any], *args: Any) -> list[Heard]:
+        tries.append((self.beam_size, len(samples[0])))
         return [("en", answers.pop(0))]
 
+    full = [TranscriptSegment(0.0, 1.0, "Semi-colon.")]
     monkeypatch.setattr(ShortWindowDecoder, "decode", decode)
     monkeypatch.setattr(stt, "_transcribe_full", lambda *args: ("en", full))
     (prompt,) = (prompt for prompt in load_prompts() if prompt.name == "letters/ascii59")
-    heard = stt.recognise(prompt.audio(16000))
-    assert heard.text == "Semicolon."
-    assert answers == []
+    audio = prompt.audio(16000)
+    heard = stt.recognise(audio)
+    assert heard.text == text
+    lead_in = round(SECOND_TRIES[0].lead_in * 16000)
+    assert tries == [
+        (1, audio.num_samples),
+        (1, audio.num_samples + lead_in),
+        (5, audio.num_samples),
+    ]

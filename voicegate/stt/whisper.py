@@ -25,6 +25,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from voicegate.stt.base import Transcript, TranscriptSegment, UnsupportedLanguag
 from voicegate.stt.log_mel import LogMel
 from voicegate.stt.text import words
 from voicegate.stt.whisper_window import (
-    RETRY_LEAD_IN_SECONDS,
+    SECOND_TRIES,
     Heard,
     ShortWindowDecoder,
     window_frames,
@@ -100,6 +101,7 @@ class FasterWhisperSTT(WorkerSTT):
         self.window_margin = window_margin
         self._model: Any = None
         self._window: ShortWindowDecoder | None = None
+        self._second_tries: list[tuple[ShortWindowDecoder, float]] = []
         self._tokenizers: dict[str, Any] = {}
 
     def supports_language(self, language: str) -> bool:
@@ -197,6 +199,11 @@ class FasterWhisperSTT(WorkerSTT):
             self.sample_rate,
             self.beam_size,
         )
+        self._second_tries = [
+            (replace(self._window, beam_size=second.beam_size or self.beam_size), second.lead_in)
+            for second in SECOND_TRIES
+            if second.lead_in or (second.beam_size or self.beam_size) != self.beam_size
+        ]
         return time.perf_counter() - started
 
     def _tokenizer(self, language: str) -> Any:
@@ -245,33 +252,37 @@ class FasterWhisperSTT(WorkerSTT):
         languages: list[str | None],
         prompts: list[str | None],
     ) -> list[Heard]:
-        """The short-window decode; each that looks failed decoded once more after
-        :data:`~voicegate.stt.whisper_window.RETRY_LEAD_IN_SECONDS` of silence (its segments
-        timed in the audio as given), and left to the 30 s decode if that fails too or
-        hears silence."""
-        heard = self._decode_short(samples, languages, prompts)
-        failed = [index for index, (_, segments) in enumerate(heard) if segments is None]
-        if not failed:
-            return heard
-        lead_in = np.zeros(round(RETRY_LEAD_IN_SECONDS * self.sample_rate), np.float32)
-        retried = self._decode_short(
-            [np.concatenate([lead_in, samples[i]]) for i in failed],
-            [languages[i] for i in failed],
-            [prompts[i] for i in failed],
-        )
-        for index, (language, segments) in zip(failed, retried, strict=True):
-            if segments:  # not silence either: the first decode heard speech
-                heard[index] = (language, [_earlier(s, RETRY_LEAD_IN_SECONDS) for s in segments])
+        """The short-window decode; each that looks failed tried again as
+        :data:`~voicegate.stt.whisper_window.SECOND_TRIES` say (its segments timed in the
+        audio as given), and left to the 30 s decode if every try fails or hears silence."""
+        window = self._window
+        assert window is not None  # made with the model
+        heard = self._decode_short(window, samples, languages, prompts)
+        for decoder, lead_in in self._second_tries:
+            failed = [index for index, (_, segments) in enumerate(heard) if segments is None]
+            if not failed:
+                break
+            silence = np.zeros(round(lead_in * self.sample_rate), np.float32)
+            retried = self._decode_short(
+                decoder,
+                [np.concatenate([silence, samples[i]]) for i in failed],
+                [languages[i] for i in failed],
+                [prompts[i] for i in failed],
+            )
+            for index, (language, segments) in zip(failed, retried, strict=True):
+                if segments:  # not silence either: the first decode heard speech
+                    heard[index] = (language, [_earlier(s, lead_in) for s in segments])
         return heard
 
     def _decode_short(
         self,
+        window: ShortWindowDecoder,
         samples: list[npt.NDArray[np.float32]],
         languages: list[str | None],
         prompts: list[str | None],
     ) -> list[Heard]:
-        """The short-window decode, in batches of equal windows and prompts; the 30 s decode
-        for an utterance too long for a short window."""
+        """The short-window decode by ``window``, in batches of equal windows and prompts;
+        the 30 s decode for an utterance too long for a short window."""
         heard: dict[int, Heard] = {}
         by_window: dict[tuple[int, str | None], list[int]] = {}  # (window frames, prompt)
         for index, (audio, prompt) in enumerate(zip(samples, prompts, strict=True)):
@@ -280,8 +291,6 @@ class FasterWhisperSTT(WorkerSTT):
                 heard[index] = self._transcribe_full(audio, languages[index], prompt)
             else:
                 by_window.setdefault((frames, prompt), []).append(index)
-        window = self._window
-        assert window is not None  # made with the model
         for (frames, prompt), group in by_window.items():
             batch = window.decode(
                 [samples[i] for i in group], [languages[i] for i in group], prompt, frames

@@ -29,16 +29,18 @@ costs 5-10 ms, a single word about seven). How, chosen on the 551 real recording
   cut short: ``"Parking attempt failed. Parking attempt"``), a text the full budget left
   short of the audio's end, an average log-probability under -1.2, or a confident text
   where the model also thinks nobody spoke (its "you" on silence). Such an utterance, about
-  one in forty of the prompts and mostly single words, is decoded once more in its short
-  window after ``RETRY_LEAD_IN_SECONDS`` (150 ms) of silence, where a failed decode is often
-  chaotic ("Follow that upon key.", log-probability -1.23, became "Followed by the pound
-  key."); only if that fails too, or hears silence where the first heard speech, is it
-  decoded by faster-whisper's own 30 s path, whose result it then is exactly. Of the 39
+  one in forty of the prompts and mostly single words, is tried again (``SECOND_TRIES``):
+  after 150 ms of silence, where a failed decode is often chaotic ("Follow that upon key.",
+  log-probability -1.23, became "Followed by the pound key."), then with a beam of 5; only
+  if both fail, or hear silence where the first heard speech, is it decoded by
+  faster-whisper's own 30 s path (whose temperature fallback samples: its texts vary from
+  run to run, and a doubtful one took 1.2 s), whose result it then is exactly. Of the 43
   utterances of ``benchmarks/preroll.py`` whose short decode failed at the session's cut
-  (real prompts at 16 and 8 kHz, synthetic voices), the second try passed 15, with 18
-  word errors in those 39 against 16 for the 30 s decode (whose own texts vary from run to
-  run); they took 20.7 s of decoding in all, against 24.7 s (a passing retry costs about
-  50 ms where the 30 s decode costs 400-800; one that fails adds its 50 ms).
+  (real prompts at 16 and 8 kHz, synthetic voices; one run, the 30 s decode's text shared
+  by every way), the two tries passed 28, with 19 word errors in the 43, as with the 30 s
+  decode alone, in 10.7 s of decoding against 21.4 s (a try costs 35-60 ms). The lead-in
+  alone passed 18 (19 errors, 15.0 s); the beam alone, 22 with 29 errors; the beam after the
+  lead-in, 23 with 23.
 - **Features without a thread pool.** The log-Mel features come from
   :class:`~voicegate.stt.log_mel.LogMel`, equal to faster-whisper's extractor to float32
   rounding, whose Mel projection (a matrix product) waited on OpenBLAS's threads: at load
@@ -106,12 +108,23 @@ FRAMES_PER_SECOND = 100
 """Log-Mel frames per second of audio (a 10 ms hop)."""
 FULL_WINDOW_SECONDS = 30.0
 MIN_WINDOW_SECONDS = 5.0
-RETRY_LEAD_IN_SECONDS = 0.15
-"""Silence put before an utterance whose short decode looks failed, for its second try."""
 FIRST_BUDGET = (4, 4.5)
 FULL_BUDGET = (6, 7.0)
 MAX_TOKENS = 224
 """Whisper's own cap on decoded tokens (half its 448-token text context)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecondTry:
+    """One more short-window decode of an utterance whose decode looked failed: after
+    ``lead_in`` s of silence, with a beam of ``beam_size`` (None: the recogniser's own)."""
+
+    lead_in: float
+    beam_size: int | None = None
+
+
+SECOND_TRIES = (SecondTry(lead_in=0.15), SecondTry(lead_in=0.0, beam_size=5))
+"""The tries, in order, before the 30 s decode (see the module docstring)."""
 
 
 def window_frames(duration: float, margin: float | None) -> int | None:
