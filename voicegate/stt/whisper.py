@@ -2,8 +2,9 @@
 
 Each utterance is decoded in a short window of its own length plus ``window_margin`` (2 s)
 (:mod:`voicegate.stt.whisper_window`, which says how that was chosen on real recordings); one
-whose short decode looks failed is decoded once more after a lead-in of silence, and one that
-fails again, or is too long for a short window, takes faster-whisper's own 30 s path.
+whose short decode looks failed is tried again (after a lead-in of silence, then with a wider
+beam), and one that fails those too, or is too long for a short window, takes faster-whisper's
+own 30 s path.
 ``window_margin=None`` selects the 30 s path for everything. Silence and steady noise never
 reach the model (:mod:`voicegate.audio.noise`): Whisper makes words up in them.
 
