@@ -35,6 +35,13 @@ HEARD_WAIT_S = 10.0
 """How long an acknowledgement's ``speech_start`` is waited for."""
 STALL_AFTER_S = 1.5
 """When, into the answer, the caller's frames are held back (in a mode with ``stall_s``)."""
+END_BEFORE_LAST_LOUD_S = 0.3
+"""How far before an utterance's last loud sample the server's ``speech_end`` may put its
+end: the VAD misses a soft ending (a real "PBX" said over an answer, with the fixed timer,
+ended 240 ms before its last loud sample: its /ks/ was not speech to webrtcvad). A turn that
+ends inside the second part and goes on is at least 160 ms of silence (``min_silence_ms``;
+300 with the fixed timer) and 60 ms of speech (``speech_start_ms``) before that sample, and
+the end at the pause 400 ms and the second part's length."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +125,7 @@ async def hesitation(
         # the server may lag: wait for the end of the utterance that holds the second part
         # (on the stream's clock), so that an end at the pause has surely arrived before it
         ended = await caller.wait_for(
-            lambda ms: any(
-                m["at"] >= second.last_loud_at - 0.1
-                for _, m in _of(ms, "speech_end", first.first_loud)
-            ),
+            lambda ms: ends_second_part(_of(ms, "speech_end", first.first_loud), second),
             ANSWER_WAIT_S,
         )
         messages = caller.since(first.first_loud)
@@ -131,6 +135,12 @@ async def hesitation(
         return outcome
     outcome.figures = {"cut": len(ends) > 1, "turns": len(ends)}
     return outcome
+
+
+def ends_second_part(ends: list[Message], second: Spoken) -> bool:
+    """Whether one of the ``speech_end`` messages ``ends`` closes the utterance holding the
+    end of ``second`` (within :data:`END_BEFORE_LAST_LOUD_S` of its last loud sample)."""
+    return any(m["at"] >= second.last_loud_at - END_BEFORE_LAST_LOUD_S for _, m in ends)
 
 
 async def _answer_audio(caller: ConversationCaller, spoken: Spoken) -> float | None:
