@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from voicegate.bench.prompts import load_prompts
+from voicegate.bench.prompts import Prompt, load_prompts
 from voicegate.stt.base import TranscriptSegment
 from voicegate.stt.wer import normalize
 from voicegate.stt.whisper import FasterWhisperSTT
@@ -18,9 +18,14 @@ RETRIED_PROMPTS = ("astcc-followed-by-the-pound-key", "vm-deleted", "digits/yest
 """Real recordings (16 kHz) whose short decode is unsure, and right after the lead-in."""
 
 
+@pytest.fixture(scope="module")
+def prompts() -> dict[str, Prompt]:
+    return {prompt.name: prompt for prompt in load_prompts()}
+
+
 @pytest.mark.models
 def test_an_unsure_short_decode_is_heard_on_its_second_try_without_the_30s_decode(
-    stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
+    stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch, prompts: dict[str, Prompt]
 ) -> None:
     decoded: list[tuple[int, bool]] = []  # each short decode: samples, whether it failed
     decode = ShortWindowDecoder.decode
@@ -38,7 +43,6 @@ def test_an_unsure_short_decode_is_heard_on_its_second_try_without_the_30s_decod
 
     monkeypatch.setattr(ShortWindowDecoder, "decode", recorded)
     monkeypatch.setattr(stt, "_transcribe_full", no_full_window)
-    prompts = {prompt.name: prompt for prompt in load_prompts()}
     for name in RETRIED_PROMPTS:
         prompt, decoded[:] = prompts[name], []
         audio = prompt.audio(16000)
@@ -62,6 +66,7 @@ def test_an_unsure_short_decode_is_heard_on_its_second_try_without_the_30s_decod
 def test_the_tries_take_a_lead_in_then_a_beam_then_the_30s_decode(
     stt: FasterWhisperSTT,
     monkeypatch: pytest.MonkeyPatch,
+    prompts: dict[str, Prompt],
     answers: list[list[TranscriptSegment] | None],
     text: str,
 ) -> None:
@@ -74,8 +79,7 @@ def test_the_tries_take_a_lead_in_then_a_beam_then_the_30s_decode(
     full = [TranscriptSegment(0.0, 1.0, "Semi-colon.")]
     monkeypatch.setattr(ShortWindowDecoder, "decode", decode)
     monkeypatch.setattr(stt, "_transcribe_full", lambda *args: ("en", full))
-    (prompt,) = (prompt for prompt in load_prompts() if prompt.name == "letters/ascii59")
-    audio = prompt.audio(16000)
+    audio = prompts["letters/ascii59"].audio(16000)
     heard = stt.recognise(audio)
     assert heard.text == text
     lead_in = round(SECOND_TRIES[0].lead_in * 16000)

@@ -200,10 +200,11 @@ class FasterWhisperSTT(WorkerSTT):
             self.sample_rate,
             self.beam_size,
         )
-        self._second_tries = [
-            (replace(self._window, beam_size=second.beam_size or self.beam_size), second.lead_in)
-            for second in SECOND_TRIES
-            if second.lead_in or (second.beam_size or self.beam_size) != self.beam_size
+        tries = [(second.lead_in, second.beam_size or self.beam_size) for second in SECOND_TRIES]
+        self._second_tries = [  # not a try that is the first decode again
+            (replace(self._window, beam_size=beam), lead_in)
+            for lead_in, beam in tries
+            if (lead_in, beam) != (0.0, self.beam_size)
         ]
         return time.perf_counter() - started
 
