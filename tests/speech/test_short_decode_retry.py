@@ -14,8 +14,10 @@ from voicegate.stt.wer import normalize
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.stt.whisper_window import SECOND_TRIES, Heard, ShortWindowDecoder
 
-RETRIED_PROMPTS = ("astcc-followed-by-the-pound-key", "vm-deleted", "digits/yesterday")
-"""Real recordings (16 kHz) whose short decode is unsure, and right after the lead-in."""
+RETRIED_PROMPTS = ("vm-deleted", "digits/yesterday", "astcc-followed-by-the-pound-key")
+"""Real recordings (16 kHz) whose short decode is unsure, and right after the lead-in. The
+pound key's first decode passed on an AMD EPYC VM and failed on the VM before it: the CPUs'
+float kernels differ, and the decode is at the edge. Two of the three must be retried."""
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +45,22 @@ def test_an_unsure_short_decode_is_heard_on_its_second_try_without_the_30s_decod
 
     monkeypatch.setattr(ShortWindowDecoder, "decode", recorded)
     monkeypatch.setattr(stt, "_transcribe_full", no_full_window)
+    retried = []
     for name in RETRIED_PROMPTS:
         prompt, decoded[:] = prompts[name], []
         audio = prompt.audio(16000)
         heard = asyncio.run(stt.transcribe(audio))
         assert normalize(heard.text) == normalize(prompt.text), (name, heard.text)
         lead_in = round(SECOND_TRIES[0].lead_in * 16000)
+        if decoded[0] == (audio.num_samples, False):  # heard at once on this CPU
+            assert decoded == [(audio.num_samples, False)], name
+            continue
+        retried.append(name)
         assert decoded == [(audio.num_samples, True), (audio.num_samples + lead_in, False)], name
         assert all(0 <= s.start < s.end <= audio.duration + 1e-9 for s in heard.segments), (
             heard.segments
         )
+    assert len(retried) >= 2, retried
 
 
 @pytest.mark.models
