@@ -61,6 +61,7 @@ from voicegate.bench.turn_items import (
 )
 from voicegate.bench.turn_items import Utterance as Said
 from voicegate.bench.voices import VOICES, trim
+from voicegate.inference import RunAlone
 from voicegate.stt.wer import word_errors
 from voicegate.stt.whisper import FasterWhisperSTT
 from voicegate.stt.worker import Utterance
@@ -181,8 +182,8 @@ def run_set(stt: FasterWhisperSTT, name: str, items: list[Item], prerolls: list[
             audio = as_cut(speech, preroll)
             began = time.perf_counter()
             (transcript,) = stt.recognise_batch([Utterance(audio)], leave_slow=True)
-            failed = transcript is None
-            said = (stt.recognise(audio) if transcript is None else transcript).text
+            failed = isinstance(transcript, RunAlone)
+            said = (transcript.rest() if isinstance(transcript, RunAlone) else transcript).text
             heard[preroll].append((text, said, failed, time.perf_counter() - began))
         if index % 50 == 0 or index == len(items):
             print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 
 import pytest
 
@@ -12,6 +13,7 @@ from voicegate.inference import (
     InferenceLanes,
     InferenceWorker,
     JobSkippedError,
+    RunAlone,
     WorkerOverloadedError,
 )
 from voicegate.inference.lanes import BatchFn
@@ -57,7 +59,7 @@ async def blocked(lanes: InferenceLanes) -> tuple[Gate, asyncio.Task[str]]:
 
 
 def recorder(order: list[str]) -> BatchFn[str, str]:
-    def job(values: list[str]) -> list[str | BaseException | None]:
+    def job(values: list[str]) -> list[str | BaseException | RunAlone[str]]:
         order.extend(values)
         return list(values)
 
@@ -67,7 +69,7 @@ def recorder(order: list[str]) -> BatchFn[str, str]:
 def each(fn: Callable[[str], str]) -> BatchFn[str, str]:
     """``fn`` of every input of a batch (a job given to ``offer``)."""
 
-    def batch(values: Sequence[str]) -> list[str | BaseException | None]:
+    def batch(values: Sequence[str]) -> list[str | BaseException | RunAlone[str]]:
         return [fn(value) for value in values]
 
     return batch
@@ -79,7 +81,7 @@ class BatchRecorder:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
 
-    def __call__(self, values: list[str]) -> list[str | BaseException | None]:
+    def __call__(self, values: list[str]) -> list[str | BaseException | RunAlone[str]]:
         self.calls.append(list(values))
         return [ValueError(v) if v.startswith("bad") else v.upper() for v in values]
 
@@ -278,24 +280,22 @@ async def test_an_input_its_batch_leaves_runs_alone_before_the_jobs_behind_it(
     gate, first = await blocked(lanes)
     calls: list[str] = []
 
-    def batch(values: list[str]) -> list[str | BaseException | None]:
-        calls.append("batch " + " ".join(values))
-        return [None if v.startswith("slow") else v.upper() for v in values]
-
-    def alone(value: str) -> str:
-        calls.append("alone " + value)
+    def rest(value: str) -> str:
+        calls.append("rest of " + value)
         return value.upper()
 
-    jobs = [
-        asyncio.create_task(lanes.run_batched(batch, v, alone=alone)) for v in ("a", "slow-b", "c")
-    ]
+    def batch(values: list[str]) -> list[str | BaseException | RunAlone[str]]:
+        calls.append("batch " + " ".join(values))
+        return [RunAlone(partial(rest, v)) if v.startswith("slow") else v.upper() for v in values]
+
+    jobs = [asyncio.create_task(lanes.run_batched(batch, v)) for v in ("a", "slow-b", "c")]
     unable = asyncio.create_task(lanes.offer("s", batch, lambda: "slow-partial"))
     await asyncio.sleep(0)
     gate.open()
     assert list(await asyncio.gather(*jobs)) == ["A", "SLOW-B", "C"]
-    with pytest.raises(RuntimeError, match="cannot run alone"):
+    with pytest.raises(RuntimeError, match="optional input"):
         await unable
-    assert calls == ["batch a slow-b", "alone slow-b", "batch c", "batch slow-partial"]
+    assert calls == ["batch a slow-b", "rest of slow-b", "batch c", "batch slow-partial"]
     await first
 
 
@@ -315,7 +315,7 @@ async def test_an_input_that_fails_in_a_batch_fails_its_own_caller_only(
     assert batch.calls == [["a", "bad-b", "c"]]
     await first
 
-    def wrong_count(values: list[str]) -> list[str | BaseException | None]:
+    def wrong_count(values: list[str]) -> list[str | BaseException | RunAlone[str]]:
         return ["one"]
 
     gate, second = await blocked(lanes)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Hashable, Sequence
+from functools import partial
 
 import numpy as np
 
 from voicegate.audio.frame import AudioFrame
-from voicegate.inference import JobSkippedError, Pressure
+from voicegate.inference import JobSkippedError, Pressure, RunAlone
 from voicegate.stt.base import TENTATIVE_BUSY_LIMIT, STTProvider, Transcript
 from voicegate.stt.worker import Utterance, WorkerSTT
 
@@ -193,11 +194,11 @@ class SlowDecodeSTT(WorkerSTT):
 
     def recognise_batch(
         self, utterances: Sequence[Utterance], *, leave_slow: bool = False
-    ) -> list[Transcript | None]:
+    ) -> list[Transcript | RunAlone[Transcript]]:
         if not leave_slow:
             return super().recognise_batch(utterances)
         self.calls.extend(utterance.audio.num_samples for utterance in utterances)
-        return [None for _ in utterances]
+        return [RunAlone(partial(self.recognise, *utterance)) for utterance in utterances]
 
 
 async def test_a_partial_left_while_the_speaker_paused_is_asked_again_as_the_pauses_pass() -> None:

@@ -23,6 +23,7 @@ from tests.voice.conftest import (
     stream_realtime,
 )
 from voicegate.audio.frame import AudioFrame
+from voicegate.inference import RunAlone
 from voicegate.stt.base import Transcript
 from voicegate.stt.wer import word_error_rate
 from voicegate.stt.whisper import FasterWhisperSTT
@@ -73,7 +74,7 @@ def held_whisper(
 
     def held_batch(
         utterances: Sequence[Utterance], *, leave_slow: bool = False
-    ) -> list[Transcript | None]:
+    ) -> list[Transcript | RunAlone[Transcript]]:
         gate.wait()
         return recognise_batch(utterances, leave_slow=leave_slow)
 

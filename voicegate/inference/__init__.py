@@ -5,7 +5,7 @@ queue; :class:`InferenceLanes` orders the jobs a worker is given (required befor
 and measures its load.
 """
 
-from voicegate.inference.lanes import InferenceLanes, JobSkippedError, Pressure
+from voicegate.inference.lanes import InferenceLanes, JobSkippedError, Pressure, RunAlone
 from voicegate.inference.worker import InferenceWorker, WorkerOverloadedError
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "InferenceWorker",
     "JobSkippedError",
     "Pressure",
+    "RunAlone",
     "WorkerOverloadedError",
 ]

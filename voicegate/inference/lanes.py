@@ -28,8 +28,9 @@ job at a time:
 call). When its turn comes, the jobs of the same function waiting right behind it in its
 lane join it, up to ``max_batch`` in all, and the worker runs them in one call: required
 jobs in their order, optional jobs only with optional ones, so a partial never makes a
-final wait longer. A batch may leave a required input to be run alone (a slow one): that
-job is the next to run, before those that waited behind it.
+final wait longer. A batch may leave a required input to be run alone (a slow one): it
+returns the rest of that input's work as a :class:`RunAlone`, which runs next, before the
+jobs that waited behind it.
 
 :meth:`InferenceLanes.pressure` measures the load as it goes: the required jobs waiting,
 how long they waited (from when they were needed, if that was after they were given), and
@@ -46,7 +47,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from voicegate.errors import RoomKitError
 from voicegate.inference.worker import InferenceWorker, WorkerOverloadedError
@@ -55,10 +56,21 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 A = TypeVar("A")
-BatchFn = Callable[[list[A]], list[T | BaseException | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunAlone(Generic[T]):
+    """A batch function's result for a required input it leaves (a slow one): ``rest``
+    finishes that input's work, as a job of its own that runs next (the work the batch
+    did for it is not done again)."""
+
+    rest: Callable[[], T]
+
+
+BatchFn = Callable[[list[A]], list[T | BaseException | RunAlone[T]]]
 """A function of many inputs: one result per input, in order; an exception instance for an
-input that failed (it reaches that input's caller alone); None for an input it leaves to be
-run alone (see :meth:`InferenceLanes.run_batched`)."""
+input that failed (it reaches that input's caller alone); a :class:`RunAlone` for a
+required input it leaves to be finished alone."""
 
 
 class JobSkippedError(RoomKitError):
@@ -94,8 +106,6 @@ class _Job:
     urgent: bool = False
     batched: bool = False
     """Whether ``fn`` is a :data:`BatchFn` and ``args`` holds one of its inputs."""
-    alone: Callable[[Any], Any] | None = None
-    """What runs the input alone if its batch leaves it."""
     started: float = 0.0
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -163,13 +173,11 @@ class InferenceLanes:
         """The clock of ``needed_at`` and of the load."""
         return self._clock
 
-    async def run_batched(
-        self, fn: BatchFn[A, T], item: A, alone: Callable[[A], T] | None = None
-    ) -> T:
+    async def run_batched(self, fn: BatchFn[A, T], item: A) -> T:
         """A required job: ``item``'s result of ``fn``, called on a batch of the required
         jobs of ``fn`` that wait in a row (see the module docstring); if the batch leaves
-        ``item`` (None), ``alone(item)`` runs next."""
-        job = _Job(True, None, fn, (item,), self._clock(), batched=True, alone=alone)
+        ``item`` (a :class:`RunAlone`), its rest runs next."""
+        job = _Job(True, None, fn, (item,), self._clock(), batched=True)
         result: T = await self._wait(self._require(job))
         return result
 
@@ -342,8 +350,8 @@ class InferenceLanes:
         for job, (failed, outcome) in zip(jobs, _outcomes(jobs, work), strict=True):
             if job.future.done():
                 continue
-            if outcome is None and job.batched and job.alone is not None:  # left by its batch
-                job.fn, job.batched, job.alone = job.alone, False, None
+            if isinstance(outcome, RunAlone):  # a required input left by its batch
+                job.fn, job.args, job.batched = outcome.rest, (), False
                 left.append(job)
             elif isinstance(outcome, asyncio.CancelledError):
                 job.future.cancel()
@@ -373,8 +381,8 @@ def _outcomes(jobs: list[_Job], work: asyncio.Future[Any]) -> list[tuple[bool, A
         return [(True, error)] * len(jobs)
     outcomes: list[tuple[bool, Any]] = []
     for job, result in zip(jobs, results, strict=True):
-        if result is None and job.alone is None:
-            outcomes.append((True, RuntimeError("a batch left an input that cannot run alone")))
+        if isinstance(result, RunAlone) and not job.required:
+            outcomes.append((True, RuntimeError("a batch left an optional input to run alone")))
         else:
             outcomes.append((isinstance(result, BaseException), result))
     return outcomes

@@ -27,6 +27,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from faster_whisper.tokenizer import _LANGUAGE_CODES
 from voicegate.audio.frame import AudioFrame
 from voicegate.audio.noise import is_steady_noise
 from voicegate.catalog import DEFAULT_STT_MODEL, resolve_model
+from voicegate.inference import RunAlone
 from voicegate.stt.base import Transcript, TranscriptSegment, UnsupportedLanguageError
 from voicegate.stt.log_mel import LogMel
 from voicegate.stt.text import words
@@ -129,20 +131,21 @@ class FasterWhisperSTT(WorkerSTT):
 
     def recognise_batch(
         self, utterances: Sequence[Utterance], *, leave_slow: bool = False
-    ) -> list[Transcript | None]:
+    ) -> list[Transcript | RunAlone[Transcript]]:
         """On the worker thread: :meth:`recognise` of each utterance, with shared model
-        calls (see the module docstring); with ``leave_slow``, None for each whose short
-        decode failed (the 30 s one is slow)."""
+        calls (see the module docstring); with ``leave_slow``, for each whose short decode
+        and second tries failed, a :class:`~voicegate.inference.RunAlone` whose rest is the
+        30 s decode (slow)."""
         self._load()
         monos = [self.as_input(utterance.audio) for utterance in utterances]
         samples = [mono.to_float32()[:, 0] for mono in monos]
         languages = [self._language(utterance.language) for utterance in utterances]
         prompts = [utterance.prompt for utterance in utterances]
-        transcripts: list[Transcript | None] = []
+        transcripts: list[Transcript | RunAlone[Transcript]] = []
         heard_all = self._transcribe_all(samples, languages, prompts)
         for mono, audio, heard, prompt in zip(monos, samples, heard_all, prompts, strict=True):
-            left = leave_slow and heard[1] is None
-            transcripts.append(None if left else self._transcript(mono, audio, heard, prompt))
+            finish = partial(self._transcript, mono, audio, heard, prompt)
+            transcripts.append(RunAlone(finish) if leave_slow and heard[1] is None else finish())
         return transcripts
 
     def _transcript(

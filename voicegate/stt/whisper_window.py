@@ -66,9 +66,9 @@ took 0.2-0.8 s against 0.6-1.1 s. The token budget is the largest of theirs and 
 is cut back to its own budget, so an utterance decodes to the tokens it would alone (keeping
 the longer decode's score). Windows are not padded to a common length: a longer window
 changes the decode (an espeak-ng Spanish sentence came back with other words). Fallbacks to
-the 30 s path run one by one; a batch of finals leaves them out (``leave_slow``), each then
-recognised alone as the worker's next job (:class:`~voicegate.stt.worker.WorkerSTT`), so the
-others need not wait.
+the 30 s path run one by one; a batch of finals leaves them out (``leave_slow``), each's 30 s
+decode then the worker's next job (:class:`~voicegate.stt.worker.WorkerSTT`), so the others
+need not wait, and its short decode and tries are not made again.
 
 **Prompts.** A prompt (:meth:`~voicegate.stt.base.STTProvider.transcribe`) goes before
 the task's tokens as Whisper's text of the audio before (faster-whisper's

@@ -2,16 +2,16 @@
 
 Every transcription is a job on the model's :class:`~voicegate.inference.InferenceWorker`,
 ordered by :class:`~voicegate.inference.InferenceLanes`: a final transcript waits its turn
-among the finals and is never dropped; a partial runs only when no final waits, on the
-freshest audio. Finals that wait together are recognised together, up to ``max_batch`` in
-one call of :meth:`WorkerSTT.recognise_batch` (partials likewise, among partials); a final
-that the batch leaves to be recognised alone (a slow decode) is the next job, so it holds up
-no other. A speculative partial (the speaker paused: the pass that is likely the final's)
-waits ahead of the other partials and always runs; the others are skipped while the worker
-was more than ``partial_busy_limit`` busy over the last seconds, so a loaded recogniser
-spends its time (and the cores it shares with the synthesiser) on finals. Nor is a partial
-that is not speculative given when it needs a slow decode (Whisper's 30 s window, 0.4-0.8 s
-of the worker): the first 0.3 s of a sentence often looks failed to the short window.
+among the finals and is never dropped; a partial runs only when no final waits, on the freshest
+audio. Finals that wait together are recognised together, up to ``max_batch`` in one call of
+:meth:`WorkerSTT.recognise_batch` (partials likewise, among partials); a final that the batch
+leaves to be finished alone (a slow decode) is the next job, so it holds up no other, and what
+the batch did for it is not done again. A speculative partial (the speaker paused: the pass
+that is likely the final's) waits ahead of the other partials and always runs; the others are
+skipped while the worker was more than ``partial_busy_limit`` busy over the last seconds, so a
+loaded recogniser spends its time (and the cores it shares with the synthesiser) on finals. Nor
+is a partial that is not speculative given when it needs a slow decode (Whisper's 30 s window,
+0.4-0.8 s of the worker): the first 0.3 s of a sentence often looks failed to the short window.
 :meth:`WorkerSTT.pressure` is the load admission measures.
 """
 
@@ -24,7 +24,13 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from voicegate.audio.frame import AudioFrame
-from voicegate.inference import InferenceLanes, InferenceWorker, JobSkippedError, Pressure
+from voicegate.inference import (
+    InferenceLanes,
+    InferenceWorker,
+    JobSkippedError,
+    Pressure,
+    RunAlone,
+)
 from voicegate.stt.base import STTProvider, Transcript
 
 GPU_MAX_BATCH = 8
@@ -80,42 +86,40 @@ class WorkerSTT(STTProvider):
 
     def recognise_batch(
         self, utterances: Sequence[Utterance], *, leave_slow: bool = False
-    ) -> list[Transcript | None]:
+    ) -> list[Transcript | RunAlone[Transcript]]:
         """On the worker thread: the transcripts of several utterances, in order; with
-        ``leave_slow``, None for one that needs a slow decode, which :meth:`recognise` then
-        gives alone. By default one :meth:`recognise` after another."""
+        ``leave_slow``, a :class:`~voicegate.inference.RunAlone` for one that needs a slow
+        decode, whose ``rest`` finishes it. By default one :meth:`recognise` after another."""
         return [self.recognise(*utterance) for utterance in utterances]
 
     def _recognise_finals(
         self, utterances: list[Utterance]
-    ) -> list[Transcript | BaseException | None]:
-        """:meth:`_recognise_each`, leaving the slow ones of a batch for later."""
+    ) -> list[Transcript | BaseException | RunAlone[Transcript]]:
+        """:meth:`_recognise_each`, leaving the slow ones of a batch to finish alone."""
         return self._recognise_each(utterances, leave_slow=len(utterances) > 1)
-
-    def _recognise_alone(self, utterance: Utterance) -> Transcript:
-        """:meth:`recognise` of a final its batch left."""
-        return self.recognise(*utterance)
 
     def _recognise_partials(
         self, utterances: list[Utterance]
-    ) -> list[Transcript | BaseException | None]:
+    ) -> list[Transcript | BaseException | RunAlone[Transcript]]:
         """:meth:`_recognise_each`, skipping each that needs a slow decode: a partial is
         optional, and a running call holds up every final that arrives meanwhile."""
         return [
-            JobSkippedError("a partial that needs a slow decode") if result is None else result
+            JobSkippedError("a partial that needs a slow decode")
+            if isinstance(result, RunAlone)
+            else result
             for result in self._recognise_each(utterances, leave_slow=True)
         ]
 
     def _recognise_speculative(
         self, utterances: list[Utterance]
-    ) -> list[Transcript | BaseException | None]:
+    ) -> list[Transcript | BaseException | RunAlone[Transcript]]:
         """:meth:`_recognise_each`, every one in the batch: a speculative pass is likely
         the final's work."""
         return self._recognise_each(utterances, leave_slow=False)
 
     def _recognise_each(
         self, utterances: list[Utterance], leave_slow: bool
-    ) -> list[Transcript | BaseException | None]:
+    ) -> list[Transcript | BaseException | RunAlone[Transcript]]:
         """:meth:`recognise_batch`; if it fails, each utterance alone, so one that cannot be
         recognised fails its own caller only."""
         try:
@@ -123,7 +127,7 @@ class WorkerSTT(STTProvider):
         except Exception:
             if len(utterances) == 1:
                 raise
-        results: list[Transcript | BaseException | None] = []
+        results: list[Transcript | BaseException | RunAlone[Transcript]] = []
         for utterance in utterances:
             try:
                 results.append(self.recognise(*utterance))
@@ -143,7 +147,7 @@ class WorkerSTT(STTProvider):
         self.check_language(language)
         started = time.perf_counter()
         transcript = await self._lanes.run_batched(
-            self._recognise_finals, Utterance(audio, language, prompt), alone=self._recognise_alone
+            self._recognise_finals, Utterance(audio, language, prompt)
         )
         return replace(transcript, processing_time=time.perf_counter() - started)
 
