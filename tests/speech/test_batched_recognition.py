@@ -145,7 +145,8 @@ async def test_a_final_its_batch_leaves_for_a_slow_decode_is_finished_alone_next
 
 async def test_a_partial_that_needs_a_slow_decode_is_skipped_unless_speculative() -> None:
     """A partial is optional: its slow decode would hold up every final that arrives while
-    it runs. A speculative pass is likely the final's work, so it takes it."""
+    it runs. A speculative pass is likely the final's work, so it takes it, as a job of its
+    own (the finals given meanwhile go first)."""
     stt = GatedSTT()
     stt.gate.set()
     try:
@@ -156,7 +157,12 @@ async def test_a_partial_that_needs_a_slow_decode_is_skipped_unless_speculative(
     finally:
         await asyncio.to_thread(stt.close)
     assert (heard.text, partial.text) == ("0.7 s", "1.0 s")
-    assert stt.calls == [("batch", [0.7]), ("batch", [0.7]), ("batch", [1.0])]  # none alone
+    assert stt.calls == [  # the speculative pass's slow decode a job of its own
+        ("batch", [0.7]),
+        ("batch", [0.7]),
+        ("rest", [0.7]),
+        ("batch", [1.0]),
+    ]
 
 
 async def recognised_together(
@@ -269,6 +275,41 @@ async def test_a_final_its_batch_leaves_gets_the_30s_decode_without_its_short_de
     assert sorted(full) == sorted(lengths)  # each slow one's 30 s decode, once
     for length in lengths:  # its short decode and the beam's try, once each: not again alone
         assert decoded.count(length) == 2, (length, decoded)
+
+
+@pytest.mark.models
+async def test_a_pause_pass_that_needs_the_30s_decode_gives_it_once_to_the_final(
+    stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The speaker paused after a word only the 30 s decode hears: the pause's pass takes
+    its short decode and tries, then the 30 s decode as a job of its own; the final is that
+    pass."""
+    decoded: list[int] = []
+    full: list[int] = []
+    decode, transcribe_full = ShortWindowDecoder.decode, stt._transcribe_full
+
+    def recorded(self: ShortWindowDecoder, samples: list[Any], *args: Any) -> list[Heard]:
+        decoded.extend(len(audio) for audio in samples)
+        return decode(self, samples, *args)
+
+    def counted(samples: Any, *args: Any) -> Any:
+        full.append(len(samples))
+        return transcribe_full(samples, *args)
+
+    monkeypatch.setattr(ShortWindowDecoder, "decode", recorded)
+    monkeypatch.setattr(stt, "_transcribe_full", counted)
+    [prompt] = [p for p in load_prompts() if p.name == SLOW_PROMPTS[0]]
+    audio = prompt.audio(16000)
+    stream = stt.stream(partial_interval=60.0)  # no partial but the pause's
+    partials = stream.partials()
+    stream.push(audio)
+    stream.settle()
+    async with asyncio.timeout(60):
+        heard = await anext(partials)
+    final = await stream.finish()
+    assert normalize(heard.text) == normalize(final.text) == normalize(prompt.text)
+    assert full == [audio.num_samples]
+    assert decoded.count(audio.num_samples) == 2  # the short decode and the beam's try
 
 
 @pytest.mark.models

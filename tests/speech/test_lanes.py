@@ -289,14 +289,79 @@ async def test_an_input_its_batch_leaves_runs_alone_before_the_jobs_behind_it(
         return [RunAlone(partial(rest, v)) if v.startswith("slow") else v.upper() for v in values]
 
     jobs = [asyncio.create_task(lanes.run_batched(batch, v)) for v in ("a", "slow-b", "c")]
-    unable = asyncio.create_task(lanes.offer("s", batch, lambda: "slow-partial"))
+    optional = asyncio.create_task(lanes.offer("s", batch, lambda: "slow-partial"))
     await asyncio.sleep(0)
     gate.open()
     assert list(await asyncio.gather(*jobs)) == ["A", "SLOW-B", "C"]
-    with pytest.raises(RuntimeError, match="optional input"):
-        await unable
-    assert calls == ["batch a slow-b", "rest of slow-b", "batch c", "batch slow-partial"]
+    assert await optional == "SLOW-PARTIAL"
+    assert calls == [
+        "batch a slow-b",
+        "rest of slow-b",
+        "batch c",
+        "batch slow-partial",
+        "rest of slow-partial",
+    ]
     await first
+
+
+async def test_an_optional_inputs_rest_lets_the_finals_given_meanwhile_go_first(
+    worker: InferenceWorker,
+) -> None:
+    """A speculative pass that needs a slow decode: the finals given while its batch ran go
+    before its rest, which still runs, and can be promoted; a cancelled caller's never runs."""
+    lanes = InferenceLanes(worker)
+    calls: list[str] = []
+    running, go_on = threading.Event(), threading.Event()
+
+    def rest(value: str) -> str:
+        calls.append("rest of " + value)
+        return value.upper()
+
+    def batch(values: list[str]) -> list[str | BaseException | RunAlone[str]]:
+        calls.append("batch " + " ".join(values))
+        running.set()
+        go_on.wait(30)
+        return [RunAlone(partial(rest, v)) for v in values]
+
+    async def while_the_pass_runs(
+        meanwhile: Callable[[asyncio.Task[str]], None],
+    ) -> asyncio.Task[str]:
+        running.clear()
+        go_on.clear()
+        task = asyncio.create_task(lanes.offer("s", batch, lambda: "pass", urgent=True))
+        await asyncio.to_thread(running.wait, 30)
+        meanwhile(task)
+        go_on.set()
+        return task
+
+    finals: list[asyncio.Task[list[str]]] = []
+    speculative = await while_the_pass_runs(
+        lambda _: finals.append(asyncio.create_task(lanes.run(recorder(calls), ["final"])))
+    )
+    assert (await speculative, await finals[0]) == ("PASS", ["final"])
+    assert calls == ["batch pass", "final", "rest of pass"]
+
+    calls.clear()
+    gate = Gate()
+    blocker: list[asyncio.Task[str]] = []
+    speculative = await while_the_pass_runs(
+        lambda _: blocker.append(asyncio.create_task(lanes.run(gate, "blocker")))
+    )
+    await asyncio.to_thread(gate.entered.wait, 30)  # the rest waits behind it
+    lanes.promote("s")  # the utterance ended: the rest is the final's work now
+    later = asyncio.create_task(lanes.run(recorder(calls), ["later final"]))
+    gate.open()
+    assert (await speculative, await later) == ("PASS", ["later final"])
+    await blocker[0]
+    assert calls == ["batch pass", "rest of pass", "later final"]
+
+    calls.clear()
+    speculative = await while_the_pass_runs(lambda task: task.cancel())  # the stream went
+    with pytest.raises(asyncio.CancelledError):
+        await speculative
+    assert await lanes.run(recorder(calls), ["after"]) == ["after"]
+    assert await lanes.offer("t", recorder(calls), lambda: "next") == "next"  # no rest before it
+    assert calls == ["batch pass", "after", "next"]
 
 
 async def test_an_input_that_fails_in_a_batch_fails_its_own_caller_only(

@@ -28,9 +28,11 @@ job at a time:
 call). When its turn comes, the jobs of the same function waiting right behind it in its
 lane join it, up to ``max_batch`` in all, and the worker runs them in one call: required
 jobs in their order, optional jobs only with optional ones, so a partial never makes a
-final wait longer. A batch may leave a required input to be run alone (a slow one): it
-returns the rest of that input's work as a :class:`RunAlone`, which runs next, before the
-jobs that waited behind it.
+final wait longer. A batch may leave an input to be run alone (a slow one): it returns
+the rest of that input's work as a :class:`RunAlone`. A required input's rest runs next,
+before the jobs that waited behind it; an optional input's rest waits at the head of the
+optional lane, so the required jobs given meanwhile go first (it may still be promoted, and
+a cancelled caller's rest never runs).
 
 :meth:`InferenceLanes.pressure` measures the load as it goes: the required jobs waiting,
 how long they waited (from when they were needed, if that was after they were given), and
@@ -60,17 +62,17 @@ A = TypeVar("A")
 
 @dataclass(frozen=True, slots=True)
 class RunAlone(Generic[T]):
-    """A batch function's result for a required input it leaves (a slow one): ``rest``
-    finishes that input's work, as a job of its own that runs next (the work the batch
-    did for it is not done again)."""
+    """A batch function's result for an input it leaves (a slow one): ``rest`` finishes
+    that input's work as a job of its own, in the input's lane (the work the batch did for
+    it is not done again)."""
 
     rest: Callable[[], T]
 
 
 BatchFn = Callable[[list[A]], list[T | BaseException | RunAlone[T]]]
 """A function of many inputs: one result per input, in order; an exception instance for an
-input that failed (it reaches that input's caller alone); a :class:`RunAlone` for a
-required input it leaves to be finished alone."""
+input that failed (it reaches that input's caller alone); a :class:`RunAlone` for an input
+it leaves to be finished alone."""
 
 
 class JobSkippedError(RoomKitError):
@@ -349,8 +351,8 @@ class InferenceLanes:
         left: list[_Job] = []
         for job, (failed, outcome) in zip(jobs, _outcomes(jobs, work), strict=True):
             if job.future.done():
-                continue
-            if isinstance(outcome, RunAlone):  # a required input left by its batch
+                continue  # its caller was cancelled: no rest runs either
+            if job.batched and isinstance(outcome, RunAlone):  # left by its batch
                 job.fn, job.args, job.batched = outcome.rest, (), False
                 left.append(job)
             elif isinstance(outcome, asyncio.CancelledError):
@@ -359,7 +361,12 @@ class InferenceLanes:
                 job.future.set_exception(outcome)
             else:
                 job.future.set_result(outcome)
-        self._required.extendleft(reversed(left))
+        for job in reversed(left):
+            if job.required:
+                self._required.appendleft(job)
+            else:
+                self._optional.appendleft(job)
+                self._waiting_by_key[job.key] = job
         self._dispatch()
 
     def _trim(self, since: float) -> None:
@@ -379,10 +386,4 @@ def _outcomes(jobs: list[_Job], work: asyncio.Future[Any]) -> list[tuple[bool, A
     if len(results) != len(jobs):
         error = RuntimeError(f"a batch of {len(jobs)} inputs gave {len(results)} results")
         return [(True, error)] * len(jobs)
-    outcomes: list[tuple[bool, Any]] = []
-    for job, result in zip(jobs, results, strict=True):
-        if isinstance(result, RunAlone) and not job.required:
-            outcomes.append((True, RuntimeError("a batch left an optional input to run alone")))
-        else:
-            outcomes.append((isinstance(result, BaseException), result))
-    return outcomes
+    return [(isinstance(result, BaseException), result) for result in results]

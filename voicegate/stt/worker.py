@@ -12,6 +12,10 @@ skipped while the worker was more than ``partial_busy_limit`` busy over the last
 loaded recogniser spends its time (and the cores it shares with the synthesiser) on finals. Nor
 is a partial that is not speculative given when it needs a slow decode (Whisper's 30 s window,
 0.4-0.8 s of the worker): the first 0.3 s of a sentence often looks failed to the short window.
+A speculative one that needs it has it as a job of its own, at the head of the partials, so
+finals given meanwhile go first, and a pass whose stream was cancelled (its utterance heard
+anew, or over) never takes it: over an answer on a loaded VM, one took 2.3 s of the worker
+after its stream had gone, and a final waited 1 s behind it.
 :meth:`WorkerSTT.pressure` is the load admission measures.
 """
 
@@ -113,9 +117,9 @@ class WorkerSTT(STTProvider):
     def _recognise_speculative(
         self, utterances: list[Utterance]
     ) -> list[Transcript | BaseException | RunAlone[Transcript]]:
-        """:meth:`_recognise_each`, every one in the batch: a speculative pass is likely
-        the final's work."""
-        return self._recognise_each(utterances, leave_slow=False)
+        """:meth:`_recognise_each`, each that needs a slow decode finished alone: a
+        speculative pass is likely the final's work."""
+        return self._recognise_each(utterances, leave_slow=True)
 
     def _recognise_each(
         self, utterances: list[Utterance], leave_slow: bool
