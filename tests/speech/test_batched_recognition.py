@@ -241,18 +241,13 @@ async def test_a_batch_says_each_repeating_decode_once(
     assert [normalize(t.text) for t in together] == [normalize(prompts[n].text) for n in names]
 
 
-SLOW_PROMPTS = ("phonetic/g_p", "letters/ascii124")
-"""Real recordings whose short decode and both second tries look failed to tiny.en: only the
-30 s decode hears them ("Golf.", "Pipe.")."""
-
-
-@pytest.mark.models
-async def test_a_final_its_batch_leaves_gets_the_30s_decode_without_its_short_decode_again(
-    batching_stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    stt = batching_stt
-    decoded: list[int] = []  # each utterance a short decode read: its samples
-    full: list[int] = []  # likewise, the 30 s decode
+def counting_decodes(
+    stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[int], list[int]]:
+    """Lists that fill with the samples of each utterance a short decode (first list) and
+    the 30 s decode (second) of ``stt`` read."""
+    decoded: list[int] = []
+    full: list[int] = []
     decode, transcribe_full = ShortWindowDecoder.decode, stt._transcribe_full
 
     def recorded(self: ShortWindowDecoder, samples: list[Any], *args: Any) -> list[Heard]:
@@ -265,6 +260,20 @@ async def test_a_final_its_batch_leaves_gets_the_30s_decode_without_its_short_de
 
     monkeypatch.setattr(ShortWindowDecoder, "decode", recorded)
     monkeypatch.setattr(stt, "_transcribe_full", counted)
+    return decoded, full
+
+
+SLOW_PROMPTS = ("phonetic/g_p", "letters/ascii124")
+"""Real recordings whose short decode and both second tries look failed to tiny.en: only the
+30 s decode hears them ("Golf.", "Pipe.")."""
+
+
+@pytest.mark.models
+async def test_a_final_its_batch_leaves_gets_the_30s_decode_without_its_short_decode_again(
+    batching_stt: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stt = batching_stt
+    decoded, full = counting_decodes(stt, monkeypatch)
     names = ("vm-goodbye", *SLOW_PROMPTS)
     prompts = {prompt.name: prompt for prompt in load_prompts() if prompt.name in names}
     utterances = [Utterance(prompts[name].audio(16000)) for name in names]
@@ -284,20 +293,7 @@ async def test_a_pause_pass_that_needs_the_30s_decode_gives_it_once_to_the_final
     """The speaker paused after a word only the 30 s decode hears: the pause's pass takes
     its short decode and tries, then the 30 s decode as a job of its own; the final is that
     pass."""
-    decoded: list[int] = []
-    full: list[int] = []
-    decode, transcribe_full = ShortWindowDecoder.decode, stt._transcribe_full
-
-    def recorded(self: ShortWindowDecoder, samples: list[Any], *args: Any) -> list[Heard]:
-        decoded.extend(len(audio) for audio in samples)
-        return decode(self, samples, *args)
-
-    def counted(samples: Any, *args: Any) -> Any:
-        full.append(len(samples))
-        return transcribe_full(samples, *args)
-
-    monkeypatch.setattr(ShortWindowDecoder, "decode", recorded)
-    monkeypatch.setattr(stt, "_transcribe_full", counted)
+    decoded, full = counting_decodes(stt, monkeypatch)
     [prompt] = [p for p in load_prompts() if p.name == SLOW_PROMPTS[0]]
     audio = prompt.audio(16000)
     stream = stt.stream(partial_interval=60.0)  # no partial but the pause's
